@@ -1,0 +1,27 @@
+#ifndef CELLAR_SRC_COMMON_RPC_LOG_H_
+#define CELLAR_SRC_COMMON_RPC_LOG_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include "google/protobuf/message.h"
+
+namespace cellar {
+
+// The volume (or snapshot, or name) a request is about, for the log line:
+// the first present of volume_id, snapshot_id, source_volume_id, name.
+// Empty when the request carries none of them.
+std::string RequestSubject(const google::protobuf::Message& request);
+
+// Builds the interceptor that logs every RPC exactly once, when its status is
+// sent: method, subject, duration and status code (info level; warn for
+// INTERNAL, UNKNOWN and DATA_LOSS). At debug level it also logs request and
+// response bodies with every `csi_secret` field redacted. Thread-safe.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeRpcLogInterceptorFactory();
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_COMMON_RPC_LOG_H_

@@ -1,0 +1,157 @@
+// cellar-csi: the cellar CSI driver. Parses flags, builds the real platform
+// implementations and services, serves until SIGTERM or SIGINT.
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "csi.grpc.pb.h"
+#include "spdlog/spdlog.h"
+#include "src/common/cli.h"
+#include "src/common/logging.h"
+#include "src/identity/identity_service.h"
+#include "src/server/server.h"
+#include "src/version.h"
+
+ABSL_FLAG(std::string, endpoint, "",
+          "gRPC endpoint, unix:///absolute/path. Default: unix://<data-dir>/csi.sock");
+ABSL_FLAG(std::string, mode, "all",
+          "Services to run: all (Identity+Controller+Node), controller "
+          "(Identity+Controller), node (Identity+Controller+Node for volumes "
+          "on this node)");
+ABSL_FLAG(std::string, node_id, "", "This node's id. Default: the host name");
+ABSL_FLAG(std::string, driver_name, "cellar.csi.io", "CSI driver name");
+ABSL_FLAG(std::string, data_dir, "/var/lib/cellar",
+          "Directory for the driver's own state and the default loop images");
+ABSL_FLAG(std::string, kubelet_dir, "/var/lib/kubelet",
+          "Kubelet root directory; staging and target paths must lie inside");
+ABSL_FLAG(std::string, log_level, "info", "trace|debug|info|warn|error");
+ABSL_FLAG(std::string, log_format, "text", "text|json");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long in-flight RPCs may run before they "
+          "are cancelled");
+
+namespace cellar {
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "cellar-csi: %s\n", status.ToString().c_str());
+  return 2;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+int Run(int argc, char** argv) {
+  constexpr char kUsage[] =
+      "cellar-csi: CSI driver for node-local volumes (loop, LVM, LUKS2).\n"
+      "Usage: cellar-csi [--flag=value ...]";
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<std::string> args =
+      NormalizeFlagArgs(std::vector<std::string>(argv, argv + argc));
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-help" || arg == "-h") {
+      std::fputs(FlagHelp(kUsage, "src/main.cc").c_str(), stdout);
+      return 0;
+    }
+    if (arg == "--") break;
+  }
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  absl::ParseCommandLine(static_cast<int>(arg_pointers.size()),
+                         arg_pointers.data());
+
+  auto level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) return Fail(level.status());
+  auto format = ParseLogFormat(absl::GetFlag(FLAGS_log_format));
+  if (!format.ok()) return Fail(format.status());
+  InitLogging(*level, *format);
+
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode != "all" && mode != "controller" && mode != "node") {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "unknown --mode \"", mode, "\" (want all, controller or node)")));
+  }
+  std::string node_id = absl::GetFlag(FLAGS_node_id);
+  if (node_id.empty()) node_id = HostName();
+  if (node_id.empty()) {
+    return Fail(absl::InvalidArgumentError("--node-id is empty and the host "
+                                           "name is unknown"));
+  }
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (data_dir.empty() || data_dir[0] != '/') {
+    return Fail(absl::InvalidArgumentError("--data-dir must be absolute"));
+  }
+  std::string endpoint = absl::GetFlag(FLAGS_endpoint);
+  if (endpoint.empty()) endpoint = absl::StrCat("unix://", data_dir, "/csi.sock");
+  auto socket_path = ParseUnixEndpoint(endpoint);
+  if (!socket_path.ok()) return Fail(socket_path.status());
+
+  // Signals are taken by one thread with sigwait; block them before any
+  // other thread exists so every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Fail(absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", data_dir)));
+  }
+
+  IdentityConfig identity_config;
+  identity_config.driver_name = absl::GetFlag(FLAGS_driver_name);
+  identity_config.vendor_version = kCellarVersion;
+  identity_config.capabilities.push_back(ServiceCapability(
+      csi::v1::PluginCapability::Service::CONTROLLER_SERVICE));
+  IdentityService identity(identity_config, [] { return absl::OkStatus(); });
+  // Controller and Node methods answer UNIMPLEMENTED until a backend serves
+  // them.
+  csi::v1::Controller::Service controller;
+  csi::v1::Node::Service node;
+  std::vector<grpc::Service*> services = {&identity, &controller};
+  if (mode != "controller") services.push_back(&node);
+
+  auto server = UnixServer::Start(*socket_path, services);
+  if (!server.ok()) return Fail(server.status());
+  spdlog::info("cellar-csi {} serving mode={} node={} endpoint=unix://{}",
+               kCellarVersion, mode, node_id, *socket_path);
+
+  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  UnixServer* raw_server = server->get();
+  std::thread signal_thread([&stop_signals, raw_server, grace] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    spdlog::info("received signal {}, shutting down (grace {})", signal_number,
+                 absl::FormatDuration(grace));
+    raw_server->Shutdown(grace);
+  });
+  (*server)->Wait();
+  signal_thread.join();
+  server->reset();
+  spdlog::info("stopped");
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+}  // namespace
+}  // namespace cellar
+
+int main(int argc, char** argv) { return cellar::Run(argc, argv); }

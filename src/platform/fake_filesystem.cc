@@ -1,0 +1,200 @@
+#include "src/platform/fake_filesystem.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace cellar {
+namespace {
+
+std::string ParentOf(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+FakeFileSystem::FakeFileSystem() {
+  absl::MutexLock lock(&mu_);
+  Node root;
+  root.info.type = FileType::kDirectory;
+  root.info.mode = 0755;
+  nodes_["/"] = root;
+  stats_.total_bytes = 100ull << 30;
+  stats_.free_bytes = stats_.available_bytes = 50ull << 30;
+  stats_.total_inodes = 1 << 20;
+  stats_.free_inodes = 1 << 19;
+}
+
+void FakeFileSystem::AddFile(const std::string& path, std::string content) {
+  absl::MutexLock lock(&mu_);
+  MakeDirsLocked(ParentOf(path), 0755).IgnoreError();
+  Node node;
+  node.info.type = FileType::kRegular;
+  node.info.mode = 0644;
+  node.info.size = content.size();
+  node.content = std::move(content);
+  nodes_[path] = std::move(node);
+}
+
+void FakeFileSystem::AddDevice(const std::string& path, uint64_t rdev) {
+  absl::MutexLock lock(&mu_);
+  MakeDirsLocked(ParentOf(path), 0755).IgnoreError();
+  Node node;
+  node.info.type = FileType::kBlockDevice;
+  node.info.mode = 0660;
+  node.info.rdev = rdev;
+  nodes_[path] = std::move(node);
+}
+
+void FakeFileSystem::AddSymlink(const std::string& path, std::string target) {
+  absl::MutexLock lock(&mu_);
+  MakeDirsLocked(ParentOf(path), 0755).IgnoreError();
+  Node node;
+  node.info.type = FileType::kSymlink;
+  node.info.mode = 0777;
+  node.content = std::move(target);
+  nodes_[path] = std::move(node);
+}
+
+void FakeFileSystem::SetFsStats(FsStats stats) {
+  absl::MutexLock lock(&mu_);
+  stats_ = stats;
+}
+
+bool FakeFileSystem::ParentIsDirLocked(const std::string& path) const {
+  auto it = nodes_.find(ParentOf(path));
+  return it != nodes_.end() && it->second.info.type == FileType::kDirectory;
+}
+
+absl::StatusOr<FileInfo> FakeFileSystem::Stat(const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(path);
+  if (it == nodes_.end()) return absl::NotFoundError(path);
+  return it->second.info;
+}
+
+absl::Status FakeFileSystem::MakeDirsLocked(const std::string& path,
+                                            mode_t mode) {
+  if (path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat("not absolute: ", path));
+  }
+  auto it = nodes_.find(path);
+  if (it != nodes_.end()) {
+    if (it->second.info.type == FileType::kDirectory) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " exists and is not a directory"));
+  }
+  absl::Status parent = MakeDirsLocked(ParentOf(path), mode);
+  if (!parent.ok()) return parent;
+  Node node;
+  node.info.type = FileType::kDirectory;
+  node.info.mode = mode;
+  nodes_[path] = std::move(node);
+  return absl::OkStatus();
+}
+
+absl::Status FakeFileSystem::MakeDirs(const std::string& path, mode_t mode) {
+  absl::MutexLock lock(&mu_);
+  return MakeDirsLocked(path, mode);
+}
+
+absl::Status FakeFileSystem::Remove(const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(path);
+  if (it == nodes_.end()) return absl::OkStatus();
+  if (it->second.info.type == FileType::kDirectory) {
+    const std::string prefix = path == "/" ? "/" : path + "/";
+    auto child = nodes_.upper_bound(path);
+    if (child != nodes_.end() && absl::StartsWith(child->first, prefix)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot remove ", path, ": directory not empty"));
+    }
+  }
+  nodes_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::Status FakeFileSystem::CreateFile(const std::string& path, mode_t mode) {
+  absl::MutexLock lock(&mu_);
+  if (!ParentIsDirLocked(path)) return absl::NotFoundError(ParentOf(path));
+  auto it = nodes_.find(path);
+  if (it != nodes_.end()) {
+    if (it->second.info.type == FileType::kDirectory) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " is a directory"));
+    }
+    return absl::OkStatus();
+  }
+  Node node;
+  node.info.type = FileType::kRegular;
+  node.info.mode = mode;
+  nodes_[path] = std::move(node);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> FakeFileSystem::ReadFile(const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(path);
+  if (it == nodes_.end()) return absl::NotFoundError(path);
+  if (it->second.info.type != FileType::kRegular) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a file"));
+  }
+  return it->second.content;
+}
+
+absl::Status FakeFileSystem::WriteFileAtomic(const std::string& path,
+                                             const std::string& content,
+                                             mode_t mode) {
+  absl::MutexLock lock(&mu_);
+  if (!ParentIsDirLocked(path)) return absl::NotFoundError(ParentOf(path));
+  Node node;
+  node.info.type = FileType::kRegular;
+  node.info.mode = mode;
+  node.info.size = content.size();
+  node.content = content;
+  nodes_[path] = std::move(node);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> FakeFileSystem::ListDir(
+    const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(path);
+  if (it == nodes_.end()) return absl::NotFoundError(path);
+  if (it->second.info.type != FileType::kDirectory) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is not a directory"));
+  }
+  const std::string prefix = path == "/" ? "/" : path + "/";
+  std::vector<std::string> names;
+  for (auto child = nodes_.upper_bound(path);
+       child != nodes_.end() && absl::StartsWith(child->first, prefix);
+       ++child) {
+    const std::string rest = child->first.substr(prefix.size());
+    if (!rest.empty() && rest.find('/') == std::string::npos) {
+      names.push_back(rest);
+    }
+  }
+  return names;
+}
+
+absl::StatusOr<FsStats> FakeFileSystem::StatFs(const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  if (nodes_.find(path) == nodes_.end()) return absl::NotFoundError(path);
+  return stats_;
+}
+
+absl::Status FakeFileSystem::SetOwnerGroupMode(const std::string& path,
+                                               gid_t gid, mode_t mode) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(path);
+  if (it == nodes_.end()) return absl::NotFoundError(path);
+  it->second.info.gid = gid;
+  it->second.info.mode = mode;
+  return absl::OkStatus();
+}
+
+}  // namespace cellar

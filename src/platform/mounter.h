@@ -1,0 +1,49 @@
+#ifndef CELLAR_SRC_PLATFORM_MOUNTER_H_
+#define CELLAR_SRC_PLATFORM_MOUNTER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "src/platform/mountinfo.h"
+
+namespace cellar {
+
+// What one mount(2) call should do. `flags` are MS_* bits; `data` is the
+// filesystem-specific option string (never user text that was not validated).
+struct MountRequest {
+  std::string source;
+  std::string target;
+  std::string fs_type;  // empty for bind mounts and remounts
+  unsigned long flags = 0;
+  std::string data;
+};
+
+// mount(2), umount2(2) and the mount table, as seen by this process.
+class Mounter {
+ public:
+  virtual ~Mounter() = default;
+
+  // Performs one mount(2). Errors: NOT_FOUND when source or target does not
+  // exist, PERMISSION_DENIED without privilege, INVALID_ARGUMENT for a bad
+  // filesystem or options, INTERNAL otherwise. Thread-safe.
+  virtual absl::Status Mount(const MountRequest& request) = 0;
+
+  // Unmounts `target` (umount2 with UMOUNT_NOFOLLOW, plus MNT_DETACH when
+  // `lazy`). Errors: NOT_FOUND when nothing is mounted there or the path does
+  // not exist, FAILED_PRECONDITION when busy, INTERNAL otherwise. Thread-safe.
+  virtual absl::Status Unmount(const std::string& target, bool lazy) = 0;
+
+  // The current mount table (/proc/self/mountinfo), parsed. Thread-safe.
+  virtual absl::StatusOr<std::vector<MountEntry>> ListMounts() = 0;
+};
+
+// The mounts whose mount point is exactly `path`, in table order (the last
+// one is on top).
+std::vector<MountEntry> MountsAt(const std::vector<MountEntry>& table,
+                                 const std::string& path);
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_PLATFORM_MOUNTER_H_

@@ -1,0 +1,193 @@
+#include "src/platform/real_filesystem.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace cellar {
+namespace {
+
+std::string Parent(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+absl::Status WriteAll(int fd, const std::string& content) {
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t put = write(fd, content.data() + done, content.size() - done);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      return absl::ErrnoToStatus(errno, "write");
+    }
+    done += static_cast<size_t>(put);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<FileInfo> RealFileSystem::Stat(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return absl::ErrnoToStatus(errno, path);
+  FileInfo info;
+  if (S_ISREG(st.st_mode)) {
+    info.type = FileType::kRegular;
+  } else if (S_ISDIR(st.st_mode)) {
+    info.type = FileType::kDirectory;
+  } else if (S_ISLNK(st.st_mode)) {
+    info.type = FileType::kSymlink;
+  } else if (S_ISBLK(st.st_mode)) {
+    info.type = FileType::kBlockDevice;
+  }
+  info.mode = st.st_mode & 07777;
+  info.size = static_cast<uint64_t>(st.st_size);
+  info.device = st.st_dev;
+  info.rdev = st.st_rdev;
+  info.gid = st.st_gid;
+  return info;
+}
+
+absl::Status RealFileSystem::MakeDirs(const std::string& path, mode_t mode) {
+  if (path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat("not absolute: ", path));
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " exists and is not a directory"));
+  }
+  if (path != "/") {
+    absl::Status parent = MakeDirs(Parent(path), mode);
+    if (!parent.ok()) return parent;
+  }
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RealFileSystem::Remove(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::ErrnoToStatus(errno, path);
+  }
+  const int rc = S_ISDIR(st.st_mode) ? rmdir(path.c_str()) : unlink(path.c_str());
+  if (rc != 0 && errno != ENOENT) {
+    if (errno == ENOTEMPTY || errno == EEXIST || errno == EBUSY) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot remove ", path, ": ", strerror(errno)));
+    }
+    return absl::ErrnoToStatus(errno, absl::StrCat("remove ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RealFileSystem::CreateFile(const std::string& path, mode_t mode) {
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("create ", path));
+  close(fd);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RealFileSystem::ReadFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, path);
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    const ssize_t got = read(fd, buf, sizeof(buf));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      close(fd);
+      return absl::ErrnoToStatus(err, path);
+    }
+    if (got == 0) break;
+    out.append(buf, static_cast<size_t>(got));
+  }
+  close(fd);
+  return out;
+}
+
+absl::Status RealFileSystem::WriteFileAtomic(const std::string& path,
+                                             const std::string& content,
+                                             mode_t mode) {
+  const std::string temp = absl::StrCat(path, ".tmp");
+  const int fd = open(temp.c_str(),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("create ", temp));
+  absl::Status status = WriteAll(fd, content);
+  if (status.ok() && fsync(fd) != 0) {
+    status = absl::ErrnoToStatus(errno, absl::StrCat("fsync ", temp));
+  }
+  close(fd);
+  if (status.ok() && rename(temp.c_str(), path.c_str()) != 0) {
+    status = absl::ErrnoToStatus(errno, absl::StrCat("rename ", temp));
+  }
+  if (!status.ok()) {
+    unlink(temp.c_str());
+    return status;
+  }
+  const int dir = open(Parent(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return absl::ErrnoToStatus(errno, "open directory");
+  const int rc = fsync(dir);
+  const int err = errno;
+  close(dir);
+  if (rc != 0) return absl::ErrnoToStatus(err, "fsync directory");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> RealFileSystem::ListDir(
+    const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return absl::ErrnoToStatus(errno, path);
+  std::vector<std::string> names;
+  while (dirent* entry = readdir(dir)) {
+    const absl::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    names.emplace_back(name);
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::StatusOr<FsStats> RealFileSystem::StatFs(const std::string& path) {
+  struct statvfs vfs;
+  if (statvfs(path.c_str(), &vfs) != 0) return absl::ErrnoToStatus(errno, path);
+  FsStats stats;
+  stats.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+  stats.free_bytes = static_cast<uint64_t>(vfs.f_bfree) * vfs.f_frsize;
+  stats.available_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  stats.total_inodes = vfs.f_files;
+  stats.free_inodes = vfs.f_ffree;
+  return stats;
+}
+
+absl::Status RealFileSystem::SetOwnerGroupMode(const std::string& path,
+                                               gid_t gid, mode_t mode) {
+  if (lchown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("chown ", path));
+  }
+  // chmod after chown: chown clears the setgid bit.
+  if (fchmodat(AT_FDCWD, path.c_str(), mode, 0) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("chmod ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cellar

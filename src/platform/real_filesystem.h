@@ -1,0 +1,32 @@
+#ifndef CELLAR_SRC_PLATFORM_REAL_FILESYSTEM_H_
+#define CELLAR_SRC_PLATFORM_REAL_FILESYSTEM_H_
+
+#include "src/platform/filesystem.h"
+
+namespace cellar {
+
+// The host's files through POSIX calls.
+class RealFileSystem final : public FileSystem {
+ public:
+  RealFileSystem() = default;
+  RealFileSystem(const RealFileSystem&) = delete;
+  RealFileSystem& operator=(const RealFileSystem&) = delete;
+
+  absl::StatusOr<FileInfo> Stat(const std::string& path) override;
+  absl::Status MakeDirs(const std::string& path, mode_t mode) override;
+  absl::Status Remove(const std::string& path) override;
+  absl::Status CreateFile(const std::string& path, mode_t mode) override;
+  absl::StatusOr<std::string> ReadFile(const std::string& path) override;
+  absl::Status WriteFileAtomic(const std::string& path,
+                               const std::string& content,
+                               mode_t mode) override;
+  absl::StatusOr<std::vector<std::string>> ListDir(
+      const std::string& path) override;
+  absl::StatusOr<FsStats> StatFs(const std::string& path) override;
+  absl::Status SetOwnerGroupMode(const std::string& path, gid_t gid,
+                                 mode_t mode) override;
+};
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_PLATFORM_REAL_FILESYSTEM_H_

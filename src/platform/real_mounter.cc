@@ -1,0 +1,87 @@
+#include "src/platform/real_mounter.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace cellar {
+namespace {
+
+absl::Status MountErrno(int err, const std::string& what) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return absl::NotFoundError(absl::StrCat(what, ": ", strerror(err)));
+    case EPERM:
+    case EACCES:
+      return absl::PermissionDeniedError(absl::StrCat(what, ": ", strerror(err)));
+    case EBUSY:
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": ", strerror(err)));
+    case EINVAL:
+    case ENODEV:
+    case ENOTBLK:
+      return absl::InvalidArgumentError(absl::StrCat(what, ": ", strerror(err)));
+    default:
+      return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
+  }
+}
+
+}  // namespace
+
+RealMounter::RealMounter(std::string mountinfo_path)
+    : mountinfo_path_(std::move(mountinfo_path)) {}
+
+absl::Status RealMounter::Mount(const MountRequest& request) {
+  const char* fs_type =
+      request.fs_type.empty() ? nullptr : request.fs_type.c_str();
+  const char* data = request.data.empty() ? nullptr : request.data.c_str();
+  if (mount(request.source.c_str(), request.target.c_str(), fs_type,
+            request.flags, data) != 0) {
+    return MountErrno(errno, absl::StrCat("mount ", request.source, " on ",
+                                          request.target));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RealMounter::Unmount(const std::string& target, bool lazy) {
+  int flags = UMOUNT_NOFOLLOW;
+  if (lazy) flags |= MNT_DETACH;
+  if (umount2(target.c_str(), flags) != 0) {
+    const int err = errno;
+    // EINVAL: not a mount point.
+    if (err == EINVAL || err == ENOENT) {
+      return absl::NotFoundError(absl::StrCat("nothing mounted at ", target));
+    }
+    return MountErrno(err, absl::StrCat("unmount ", target));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<MountEntry>> RealMounter::ListMounts() {
+  const int fd = open(mountinfo_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, mountinfo_path_);
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    const ssize_t got = read(fd, buf, sizeof(buf));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      close(fd);
+      return absl::ErrnoToStatus(err, mountinfo_path_);
+    }
+    if (got == 0) break;
+    text.append(buf, static_cast<size_t>(got));
+  }
+  close(fd);
+  return ParseMountInfo(text);
+}
+
+}  // namespace cellar
