@@ -17,12 +17,8 @@ std::vector<std::string> NormalizeFlagArgs(
   bool flags_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
+    if (arg == "--") flags_done = true;
     if (i == 0 || flags_done || arg.size() < 3 || arg[0] != '-') {
-      out.push_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      flags_done = true;
       out.push_back(arg);
       continue;
     }
