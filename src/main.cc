@@ -14,6 +14,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -71,6 +72,20 @@ int Run(int argc, char** argv) {
       return 0;
     }
     if (arg == "--") break;
+  }
+  // Name unknown flags the way the user spelt them (with dashes).
+  for (size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
+    const std::string& arg = args[i];
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
+    name = name.substr(0, name.find('='));
+    if (absl::FindCommandLineFlag(name) == nullptr &&
+        !(name.rfind("no", 0) == 0 &&
+          absl::FindCommandLineFlag(name.substr(2)) != nullptr)) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", DashedFlagName(name),
+                       " (see --help)")));
+    }
   }
   std::vector<char*> arg_pointers;
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
