@@ -1,0 +1,44 @@
+#ifndef CELLAR_SRC_PLATFORM_FS_TOOLS_H_
+#define CELLAR_SRC_PLATFORM_FS_TOOLS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cellar {
+
+// Filesystems and block devices: probing, making, growing, sizing.
+// All methods are thread-safe.
+class FsTools {
+ public:
+  virtual ~FsTools() = default;
+
+  // The signature found on `device` by libblkid (superblocks and partition
+  // tables): "" only when the device is blank, else the type ("ext4",
+  // "xfs", "crypto_LUKS", "dos", ...). Callers never format a device with a
+  // non-empty answer. Errors: NOT_FOUND when the device is missing,
+  // INTERNAL when probing fails (ambiguous signatures count as a failure:
+  // never treat an unreadable device as blank).
+  virtual absl::StatusOr<std::string> Probe(const std::string& device) = 0;
+
+  // Makes a filesystem of `fs_type` ("ext4" or "xfs") on `device`.
+  // INVALID_ARGUMENT for another type; INTERNAL with the tool's message when
+  // mkfs fails.
+  virtual absl::Status MakeFs(const std::string& device,
+                              const std::string& fs_type) = 0;
+
+  // Grows the filesystem on `device`, mounted at `mount_path`, to fill the
+  // device (resize2fs for ext4, xfs_growfs for xfs). Online.
+  virtual absl::Status GrowFs(const std::string& device,
+                              const std::string& mount_path,
+                              const std::string& fs_type) = 0;
+
+  // Size in bytes of the block device (BLKGETSIZE64).
+  virtual absl::StatusOr<uint64_t> DeviceSize(const std::string& device) = 0;
+};
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_PLATFORM_FS_TOOLS_H_

@@ -1,0 +1,51 @@
+#ifndef CELLAR_SRC_PLATFORM_LOOP_DEVICE_H_
+#define CELLAR_SRC_PLATFORM_LOOP_DEVICE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cellar {
+
+// One attached loop device, as the kernel reports it in
+// /sys/block/loopN/loop/.
+struct LoopInfo {
+  std::string device;        // "/dev/loop3"
+  std::string backing_file;  // absolute path of the image
+  uint64_t size_bytes = 0;   // current size of the device
+  bool direct_io = false;
+  bool autoclear = false;
+};
+
+// Loop devices through /dev/loop-control and the loop ioctls (never the
+// losetup tool). All methods are thread-safe.
+class LoopDevices {
+ public:
+  virtual ~LoopDevices() = default;
+
+  // Attaches the regular file `image_path` to a free loop device, with
+  // direct I/O on (when the backing filesystem allows it) and autoclear off
+  // (the device must survive the driver's restarts), and returns the device
+  // path. Does not check whether the image is attached already: callers
+  // look with List() first. Errors: NOT_FOUND when the image is missing,
+  // RESOURCE_EXHAUSTED when no loop device can be had, INTERNAL otherwise.
+  virtual absl::StatusOr<std::string> Attach(const std::string& image_path) = 0;
+
+  // Detaches `device` (LOOP_CLR_FD). NOT_FOUND when it is not attached;
+  // FAILED_PRECONDITION when it is in use and cannot be detached now.
+  virtual absl::Status Detach(const std::string& device) = 0;
+
+  // Every attached loop device with its backing file.
+  virtual absl::StatusOr<std::vector<LoopInfo>> List() = 0;
+
+  // Makes `device` pick up a grown backing file (LOOP_SET_CAPACITY).
+  // NOT_FOUND when it is not attached.
+  virtual absl::Status RefreshCapacity(const std::string& device) = 0;
+};
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_PLATFORM_LOOP_DEVICE_H_
