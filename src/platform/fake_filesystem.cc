@@ -1,5 +1,6 @@
 #include "src/platform/fake_filesystem.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -185,6 +186,35 @@ absl::StatusOr<FsStats> FakeFileSystem::StatFs(const std::string& path) {
   absl::MutexLock lock(&mu_);
   if (nodes_.find(path) == nodes_.end()) return absl::NotFoundError(path);
   return stats_;
+}
+
+absl::Status FakeFileSystem::EnsureFileSize(const std::string& path,
+                                            uint64_t size, bool allocate,
+                                            mode_t mode) {
+  absl::MutexLock lock(&mu_);
+  if (!ParentIsDirLocked(path)) return absl::NotFoundError(ParentOf(path));
+  auto it = nodes_.find(path);
+  if (it == nodes_.end()) {
+    Node node;
+    node.info.type = FileType::kRegular;
+    node.info.mode = mode;
+    it = nodes_.emplace(path, std::move(node)).first;
+  }
+  if (it->second.info.type != FileType::kRegular) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is not a regular file"));
+  }
+  const uint64_t grow =
+      size > it->second.info.size ? size - it->second.info.size : 0;
+  if (allocate && grow > stats_.available_bytes) {
+    return absl::ResourceExhaustedError("not enough space");
+  }
+  if (allocate) {
+    stats_.available_bytes -= grow;
+    stats_.free_bytes -= std::min(stats_.free_bytes, grow);
+  }
+  it->second.info.size = std::max(it->second.info.size, size);
+  return absl::OkStatus();
 }
 
 absl::Status FakeFileSystem::SetOwnerGroupMode(const std::string& path,

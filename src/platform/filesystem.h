@@ -69,6 +69,14 @@ class FileSystem {
   // statvfs(3) of the filesystem holding `path`.
   virtual absl::StatusOr<FsStats> StatFs(const std::string& path) = 0;
 
+  // Makes `path` a regular file of at least `size` bytes, never shrinking
+  // it: created with `mode` when missing (a symlink is refused), extended
+  // with ftruncate (sparse), and when `allocate` its blocks are reserved
+  // with fallocate so later writes cannot fail for lack of space. Synced to
+  // disk before returning. RESOURCE_EXHAUSTED when the filesystem is full.
+  virtual absl::Status EnsureFileSize(const std::string& path, uint64_t size,
+                                      bool allocate, mode_t mode) = 0;
+
   // chmod/chown without following a final symlink.
   virtual absl::Status SetOwnerGroupMode(const std::string& path, gid_t gid,
                                          mode_t mode) = 0;

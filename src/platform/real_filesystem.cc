@@ -178,6 +178,41 @@ absl::StatusOr<FsStats> RealFileSystem::StatFs(const std::string& path) {
   return stats;
 }
 
+absl::Status RealFileSystem::EnsureFileSize(const std::string& path,
+                                            uint64_t size, bool allocate,
+                                            mode_t mode) {
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                      mode);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  absl::Status status;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    status = absl::ErrnoToStatus(errno, absl::StrCat("stat ", path));
+  } else if (!S_ISREG(st.st_mode)) {
+    status = absl::FailedPreconditionError(
+        absl::StrCat(path, " is not a regular file"));
+  } else if (static_cast<uint64_t>(st.st_size) < size &&
+             ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    status = absl::ErrnoToStatus(errno, absl::StrCat("truncate ", path));
+  }
+  if (status.ok() && allocate) {
+    const int rc = fallocate(fd, 0, 0, static_cast<off_t>(size));
+    if (rc != 0) {
+      status = errno == ENOSPC
+                   ? absl::ResourceExhaustedError(absl::StrCat(
+                         "not enough space to allocate ", size, " bytes for ",
+                         path))
+                   : absl::ErrnoToStatus(errno,
+                                         absl::StrCat("fallocate ", path));
+    }
+  }
+  if (status.ok() && fsync(fd) != 0) {
+    status = absl::ErrnoToStatus(errno, absl::StrCat("fsync ", path));
+  }
+  close(fd);
+  return status;
+}
+
 absl::Status RealFileSystem::SetOwnerGroupMode(const std::string& path,
                                                gid_t gid, mode_t mode) {
   if (lchown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {

@@ -23,6 +23,8 @@ class RealFileSystem final : public FileSystem {
   absl::StatusOr<std::vector<std::string>> ListDir(
       const std::string& path) override;
   absl::StatusOr<FsStats> StatFs(const std::string& path) override;
+  absl::Status EnsureFileSize(const std::string& path, uint64_t size,
+                              bool allocate, mode_t mode) override;
   absl::Status SetOwnerGroupMode(const std::string& path, gid_t gid,
                                  mode_t mode) override;
 };

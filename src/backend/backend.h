@@ -1,0 +1,83 @@
+#ifndef CELLAR_SRC_BACKEND_BACKEND_H_
+#define CELLAR_SRC_BACKEND_BACKEND_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "volume_record.pb.h"
+
+namespace cellar {
+
+using VolumeRecord = ::cellar::state::v1::VolumeRecord;
+
+// Space a device class can still give out.
+struct BackendCapacity {
+  // Bytes a new volume may use now (after the configured reserve).
+  uint64_t available_bytes = 0;
+  // The largest single volume that fits now.
+  uint64_t max_volume_bytes = 0;
+};
+
+// One device class's storage on this node: where volumes live and how they
+// become block devices. The Controller and Node services route to a backend
+// by the device class in the volume id. Implementations keep no state of
+// their own that the storage and the kernel do not also hold, so every
+// method is safe to retry after a crash. Every method is thread-safe;
+// callers serialise operations on one volume with VolumeLocks.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "loop", "lvm", "lvm-thin".
+  virtual std::string kind() const = 0;
+
+  // OK when the backend can serve (its directory, VG or pool is there);
+  // UNAVAILABLE with the reason otherwise.
+  virtual absl::Status Ready() = 0;
+
+  // Space left for new volumes. `allocate`: thick accounting.
+  virtual absl::StatusOr<BackendCapacity> Capacity() = 0;
+
+  // Creates the storage for `record` (volume_id, capacity_bytes and
+  // allocation set), durably records it, and returns the stored record.
+  // When a volume with this id exists already, returns its record untouched
+  // (the caller compares). RESOURCE_EXHAUSTED when it does not fit.
+  virtual absl::StatusOr<VolumeRecord> Create(const VolumeRecord& record) = 0;
+
+  // The record of `volume_id`; NOT_FOUND when there is no such volume.
+  virtual absl::StatusOr<VolumeRecord> Get(const std::string& volume_id) = 0;
+
+  // Every volume, sorted by id.
+  virtual absl::StatusOr<std::vector<VolumeRecord>> List() = 0;
+
+  // Deletes the storage and record. A missing volume is fine;
+  // FAILED_PRECONDITION while its device is attached on this node.
+  virtual absl::Status Delete(const std::string& volume_id) = 0;
+
+  // Grows the storage to at least `bytes` (never shrinks) and returns the
+  // new size. NOT_FOUND for an unknown volume, RESOURCE_EXHAUSTED when the
+  // space is not there.
+  virtual absl::StatusOr<uint64_t> Expand(const std::string& volume_id,
+                                          uint64_t bytes) = 0;
+
+  // Node side. The block device of the volume, attaching or activating it
+  // when needed; idempotent (an attached volume gives its current device).
+  virtual absl::StatusOr<std::string> Attach(const std::string& volume_id) = 0;
+
+  // The block device of an attached volume; NOT_FOUND when not attached.
+  virtual absl::StatusOr<std::string> FindDevice(
+      const std::string& volume_id) = 0;
+
+  // Undoes Attach. Not attached: fine. FAILED_PRECONDITION when in use.
+  virtual absl::Status Detach(const std::string& volume_id) = 0;
+
+  // Makes an attached device show the storage's current size after Expand.
+  virtual absl::Status RefreshDevice(const std::string& volume_id) = 0;
+};
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_BACKEND_BACKEND_H_

@@ -1,0 +1,261 @@
+#include "src/backend/loop/loop_backend.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/util/json_util.h"
+#include "src/common/ids.h"
+
+namespace cellar {
+namespace {
+
+constexpr char kImageSuffix[] = ".img";
+constexpr char kRecordSuffix[] = ".json";
+
+// Ids reach file names: only well-formed volume ids may.
+absl::Status CheckVolumeId(const std::string& volume_id) {
+  absl::StatusOr<ParsedId> id = ParseId(volume_id);
+  if (!id.ok() || id->kind != IdKind::kVolume) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a volume id: ", id.ok() ? "snapshot id"
+                                                  : id.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string RecordToJson(const VolumeRecord& record) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(record, &json, options);
+  json += "\n";
+  return json;
+}
+
+absl::StatusOr<VolumeRecord> RecordFromJson(const std::string& json) {
+  VolumeRecord record;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &record,
+                                                            options);
+  if (!status.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("unreadable volume record: ", status.message().ToString()));
+  }
+  return record;
+}
+
+LoopBackend::LoopBackend(LoopBackendConfig config, FileSystem* fs,
+                         LoopDevices* loops)
+    : config_(std::move(config)), fs_(fs), loops_(loops) {}
+
+std::string LoopBackend::ImagePath(const std::string& volume_id) const {
+  return absl::StrCat(config_.directory, "/", volume_id, kImageSuffix);
+}
+
+std::string LoopBackend::RecordPath(const std::string& volume_id) const {
+  return absl::StrCat(config_.directory, "/", volume_id, kRecordSuffix);
+}
+
+absl::Status LoopBackend::Ready() {
+  absl::StatusOr<FileInfo> dir = fs_->Stat(config_.directory);
+  if (!dir.ok() || dir->type != FileType::kDirectory) {
+    return absl::UnavailableError(absl::StrCat(
+        "loop image directory ", config_.directory, " is missing"));
+  }
+  absl::StatusOr<std::vector<LoopInfo>> loops = loops_->List();
+  if (!loops.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("loop devices unavailable: ", loops.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BackendCapacity> LoopBackend::Capacity() {
+  absl::StatusOr<FsStats> stats = fs_->StatFs(config_.directory);
+  if (!stats.ok()) return stats.status();
+  BackendCapacity capacity;
+  capacity.available_bytes = stats->available_bytes > config_.reserve_bytes
+                                 ? stats->available_bytes - config_.reserve_bytes
+                                 : 0;
+  capacity.max_volume_bytes = capacity.available_bytes / (1ull << 20) * (1ull << 20);
+  return capacity;
+}
+
+absl::Status LoopBackend::WriteRecord(const VolumeRecord& record) {
+  return fs_->WriteFileAtomic(RecordPath(record.volume_id()),
+                              RecordToJson(record), 0600);
+}
+
+absl::StatusOr<VolumeRecord> LoopBackend::Create(const VolumeRecord& record) {
+  if (absl::Status s = CheckVolumeId(record.volume_id()); !s.ok()) return s;
+  const bool thick = record.allocation() == "thick";
+  absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
+  if (existing.ok()) {
+    // A retry after a crash may find the record without its image.
+    absl::Status image = fs_->EnsureFileSize(
+        ImagePath(record.volume_id()),
+        static_cast<uint64_t>(existing->capacity_bytes()), thick, 0600);
+    if (!image.ok()) return image;
+    return existing;
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+
+  absl::StatusOr<BackendCapacity> capacity = Capacity();
+  if (!capacity.ok()) return capacity.status();
+  const uint64_t size = static_cast<uint64_t>(record.capacity_bytes());
+  if (size > capacity->available_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "not enough space in ", config_.directory, ": ", size,
+        " bytes asked, ", capacity->available_bytes, " available"));
+  }
+  if (absl::Status s = WriteRecord(record); !s.ok()) return s;
+  absl::Status image =
+      fs_->EnsureFileSize(ImagePath(record.volume_id()), size, thick, 0600);
+  if (!image.ok()) {
+    // Nothing was handed out: undo, so a later retry starts clean.
+    (void)fs_->Remove(ImagePath(record.volume_id()));
+    (void)fs_->Remove(RecordPath(record.volume_id()));
+    return image;
+  }
+  return record;
+}
+
+absl::StatusOr<VolumeRecord> LoopBackend::Get(const std::string& volume_id) {
+  if (absl::Status s = CheckVolumeId(volume_id); !s.ok()) {
+    return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
+  }
+  absl::StatusOr<std::string> json = fs_->ReadFile(RecordPath(volume_id));
+  if (!json.ok()) {
+    if (absl::IsNotFound(json.status())) {
+      return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
+    }
+    return json.status();
+  }
+  absl::StatusOr<VolumeRecord> record = RecordFromJson(*json);
+  if (record.ok() && record->volume_id() != volume_id) {
+    return absl::DataLossError(absl::StrCat("record of ", volume_id,
+                                            " names another volume"));
+  }
+  return record;
+}
+
+absl::StatusOr<std::vector<VolumeRecord>> LoopBackend::List() {
+  absl::StatusOr<std::vector<std::string>> names = fs_->ListDir(config_.directory);
+  if (!names.ok()) return names.status();
+  std::vector<VolumeRecord> records;
+  for (const std::string& name : *names) {
+    absl::string_view id = name;
+    if (!absl::ConsumeSuffix(&id, kRecordSuffix)) continue;
+    absl::StatusOr<VolumeRecord> record = Get(std::string(id));
+    if (record.ok()) records.push_back(*std::move(record));
+  }
+  std::sort(records.begin(), records.end(),
+            [](const VolumeRecord& a, const VolumeRecord& b) {
+              return a.volume_id() < b.volume_id();
+            });
+  return records;
+}
+
+absl::Status LoopBackend::Delete(const std::string& volume_id) {
+  if (!CheckVolumeId(volume_id).ok()) return absl::OkStatus();
+  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
+  if (!devices.ok()) return devices.status();
+  if (!devices->empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("volume ", volume_id, " is attached as ", devices->front(),
+                     " (still staged or published)"));
+  }
+  // Image first: a record without an image is a half-deleted volume that a
+  // retried delete finishes; an image without a record would be leaked.
+  if (absl::Status s = fs_->Remove(ImagePath(volume_id)); !s.ok()) return s;
+  return fs_->Remove(RecordPath(volume_id));
+}
+
+absl::StatusOr<uint64_t> LoopBackend::Expand(const std::string& volume_id,
+                                             uint64_t bytes) {
+  absl::StatusOr<VolumeRecord> record = Get(volume_id);
+  if (!record.ok()) return record.status();
+  const uint64_t current = static_cast<uint64_t>(record->capacity_bytes());
+  if (bytes <= current) {
+    // The record may lag the image after a crash; make them agree.
+    return current;
+  }
+  absl::StatusOr<BackendCapacity> capacity = Capacity();
+  if (!capacity.ok()) return capacity.status();
+  if (bytes - current > capacity->available_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "not enough space to grow ", volume_id, " by ", bytes - current,
+        " bytes"));
+  }
+  const bool thick = record->allocation() == "thick";
+  if (absl::Status s =
+          fs_->EnsureFileSize(ImagePath(volume_id), bytes, thick, 0600);
+      !s.ok()) {
+    return s;
+  }
+  record->set_capacity_bytes(static_cast<int64_t>(bytes));
+  if (absl::Status s = WriteRecord(*record); !s.ok()) return s;
+  return bytes;
+}
+
+absl::StatusOr<std::vector<std::string>> LoopBackend::AttachedDevices(
+    const std::string& volume_id) {
+  absl::StatusOr<std::vector<LoopInfo>> loops = loops_->List();
+  if (!loops.ok()) return loops.status();
+  const std::string image = ImagePath(volume_id);
+  std::vector<std::string> devices;
+  for (const LoopInfo& loop : *loops) {
+    if (loop.backing_file == image) devices.push_back(loop.device);
+  }
+  return devices;
+}
+
+absl::StatusOr<std::string> LoopBackend::Attach(const std::string& volume_id) {
+  absl::StatusOr<VolumeRecord> record = Get(volume_id);
+  if (!record.ok()) return record.status();
+  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
+  if (!devices.ok()) return devices.status();
+  if (!devices->empty()) return devices->front();
+  return loops_->Attach(ImagePath(volume_id));
+}
+
+absl::StatusOr<std::string> LoopBackend::FindDevice(
+    const std::string& volume_id) {
+  if (!CheckVolumeId(volume_id).ok()) {
+    return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
+  }
+  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
+  if (!devices.ok()) return devices.status();
+  if (devices->empty()) {
+    return absl::NotFoundError(absl::StrCat(volume_id, " is not attached"));
+  }
+  return devices->front();
+}
+
+absl::Status LoopBackend::Detach(const std::string& volume_id) {
+  if (!CheckVolumeId(volume_id).ok()) return absl::OkStatus();
+  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
+  if (!devices.ok()) return devices.status();
+  for (const std::string& device : *devices) {
+    absl::Status s = loops_->Detach(device);
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoopBackend::RefreshDevice(const std::string& volume_id) {
+  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
+  if (!devices.ok()) return devices.status();
+  for (const std::string& device : *devices) {
+    if (absl::Status s = loops_->RefreshCapacity(device); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cellar

@@ -1,0 +1,65 @@
+#ifndef CELLAR_SRC_BACKEND_LOOP_LOOP_BACKEND_H_
+#define CELLAR_SRC_BACKEND_LOOP_LOOP_BACKEND_H_
+
+#include <string>
+#include <vector>
+
+#include "src/backend/backend.h"
+#include "src/platform/filesystem.h"
+#include "src/platform/loop_device.h"
+
+namespace cellar {
+
+struct LoopBackendConfig {
+  // Absolute, symlink-free directory holding the images.
+  std::string directory;
+  // Bytes of the directory's filesystem never given to volumes.
+  uint64_t reserve_bytes = 0;
+};
+
+// Volumes as image files attached to loop devices. For volume V the image
+// is <dir>/V.img and its record <dir>/V.json (written atomically, before
+// the image, so a crash leaves either nothing or a record that a retried
+// create completes). Attachments are found from the kernel's list of loop
+// devices and their backing files; nothing else is remembered.
+class LoopBackend final : public Backend {
+ public:
+  // `fs` and `loops` are not owned and must outlive the backend.
+  LoopBackend(LoopBackendConfig config, FileSystem* fs, LoopDevices* loops);
+  LoopBackend(const LoopBackend&) = delete;
+  LoopBackend& operator=(const LoopBackend&) = delete;
+
+  std::string kind() const override { return "loop"; }
+  absl::Status Ready() override;
+  absl::StatusOr<BackendCapacity> Capacity() override;
+  absl::StatusOr<VolumeRecord> Create(const VolumeRecord& record) override;
+  absl::StatusOr<VolumeRecord> Get(const std::string& volume_id) override;
+  absl::StatusOr<std::vector<VolumeRecord>> List() override;
+  absl::Status Delete(const std::string& volume_id) override;
+  absl::StatusOr<uint64_t> Expand(const std::string& volume_id,
+                                  uint64_t bytes) override;
+  absl::StatusOr<std::string> Attach(const std::string& volume_id) override;
+  absl::StatusOr<std::string> FindDevice(const std::string& volume_id) override;
+  absl::Status Detach(const std::string& volume_id) override;
+  absl::Status RefreshDevice(const std::string& volume_id) override;
+
+  std::string ImagePath(const std::string& volume_id) const;
+  std::string RecordPath(const std::string& volume_id) const;
+
+ private:
+  absl::Status WriteRecord(const VolumeRecord& record);
+  absl::StatusOr<std::vector<std::string>> AttachedDevices(
+      const std::string& volume_id);
+
+  const LoopBackendConfig config_;
+  FileSystem* const fs_;
+  LoopDevices* const loops_;
+};
+
+// Record (de)serialisation, shared by backends that store records as JSON.
+std::string RecordToJson(const VolumeRecord& record);
+absl::StatusOr<VolumeRecord> RecordFromJson(const std::string& json);
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_BACKEND_LOOP_LOOP_BACKEND_H_

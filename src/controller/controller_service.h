@@ -1,0 +1,105 @@
+#ifndef CELLAR_SRC_CONTROLLER_CONTROLLER_SERVICE_H_
+#define CELLAR_SRC_CONTROLLER_CONTROLLER_SERVICE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "csi.grpc.pb.h"
+#include "src/backend/backend.h"
+#include "src/common/ids.h"
+#include "src/common/volume_locks.h"
+
+namespace cellar {
+
+struct ControllerConfig {
+  std::string node_id;
+  // False in --mode=controller: no storage is reachable, so requests are
+  // validated and answered from the volume id, and expansion is left to
+  // the node.
+  bool local_storage = true;
+  uint64_t default_volume_bytes = 1ull << 30;
+  // The device class used when a request names none.
+  std::string default_class;
+};
+
+// The CSI Controller service for the device classes of this node.
+// Thread-safe: per-volume work is serialised by `locks`, shared with the
+// Node service.
+class ControllerService final : public csi::v1::Controller::Service {
+ public:
+  // `backends` maps device class names to backends (not owned); `locks` is
+  // not owned. All must outlive the service.
+  ControllerService(ControllerConfig config,
+                    std::map<std::string, Backend*> backends,
+                    VolumeLocks* locks);
+  ControllerService(const ControllerService&) = delete;
+  ControllerService& operator=(const ControllerService&) = delete;
+
+  grpc::Status CreateVolume(grpc::ServerContext* context,
+                            const csi::v1::CreateVolumeRequest* request,
+                            csi::v1::CreateVolumeResponse* response) override;
+  grpc::Status DeleteVolume(grpc::ServerContext* context,
+                            const csi::v1::DeleteVolumeRequest* request,
+                            csi::v1::DeleteVolumeResponse* response) override;
+  grpc::Status ValidateVolumeCapabilities(
+      grpc::ServerContext* context,
+      const csi::v1::ValidateVolumeCapabilitiesRequest* request,
+      csi::v1::ValidateVolumeCapabilitiesResponse* response) override;
+  grpc::Status ListVolumes(grpc::ServerContext* context,
+                           const csi::v1::ListVolumesRequest* request,
+                           csi::v1::ListVolumesResponse* response) override;
+  grpc::Status GetCapacity(grpc::ServerContext* context,
+                           const csi::v1::GetCapacityRequest* request,
+                           csi::v1::GetCapacityResponse* response) override;
+  grpc::Status ControllerGetCapabilities(
+      grpc::ServerContext* context,
+      const csi::v1::ControllerGetCapabilitiesRequest* request,
+      csi::v1::ControllerGetCapabilitiesResponse* response) override;
+  grpc::Status ControllerExpandVolume(
+      grpc::ServerContext* context,
+      const csi::v1::ControllerExpandVolumeRequest* request,
+      csi::v1::ControllerExpandVolumeResponse* response) override;
+  grpc::Status ControllerGetVolume(
+      grpc::ServerContext* context,
+      const csi::v1::ControllerGetVolumeRequest* request,
+      csi::v1::ControllerGetVolumeResponse* response) override;
+
+ private:
+  absl::Status DoCreateVolume(const csi::v1::CreateVolumeRequest& request,
+                              csi::v1::CreateVolumeResponse* response);
+  absl::Status DoDeleteVolume(const csi::v1::DeleteVolumeRequest& request);
+  absl::Status DoValidate(
+      const csi::v1::ValidateVolumeCapabilitiesRequest& request,
+      csi::v1::ValidateVolumeCapabilitiesResponse* response);
+  absl::Status DoListVolumes(const csi::v1::ListVolumesRequest& request,
+                             csi::v1::ListVolumesResponse* response);
+  absl::Status DoGetCapacity(const csi::v1::GetCapacityRequest& request,
+                             csi::v1::GetCapacityResponse* response);
+  absl::Status DoExpand(const csi::v1::ControllerExpandVolumeRequest& request,
+                        csi::v1::ControllerExpandVolumeResponse* response);
+  absl::Status DoGetVolume(const csi::v1::ControllerGetVolumeRequest& request,
+                           csi::v1::ControllerGetVolumeResponse* response);
+
+  // The backend of a volume id on this node. NOT_FOUND when the id is not
+  // well formed, names another node, or an unknown class.
+  absl::StatusOr<Backend*> BackendForVolume(const std::string& volume_id);
+  // The backend for a class name ("" for the default).
+  absl::StatusOr<Backend*> BackendForClass(const std::string& name,
+                                           std::string* resolved);
+  // Fills a CSI Volume from a record.
+  void FillVolume(const VolumeRecord& record, csi::v1::Volume* volume) const;
+  // True when this node satisfies the topology requirement's requisite.
+  bool TopologyAllows(const csi::v1::TopologyRequirement& requirement) const;
+
+  const ControllerConfig config_;
+  const std::map<std::string, Backend*> backends_;
+  VolumeLocks* const locks_;
+  const std::string node_tag_;
+};
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_CONTROLLER_CONTROLLER_SERVICE_H_

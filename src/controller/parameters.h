@@ -1,0 +1,36 @@
+#ifndef CELLAR_SRC_CONTROLLER_PARAMETERS_H_
+#define CELLAR_SRC_CONTROLLER_PARAMETERS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/map.h"
+
+namespace cellar {
+
+// StorageClass parameters of CreateVolume and GetCapacity, validated.
+struct VolumeParameters {
+  std::string fs_type;       // empty: not given
+  std::string allocation = "thin";
+  std::string device_class;  // empty: the default class
+  bool encrypted = false;
+  // From csi.storage.k8s.io/pvc/namespace (the provisioner's extra create
+  // metadata): the namespace the volume is bound to.
+  std::string pvc_namespace;
+  std::vector<std::string> allowed_namespaces;
+  std::vector<std::string> allowed_service_accounts;  // "ns/sa"
+};
+
+// Parses and checks every key; an unknown key (outside the
+// csi.storage.k8s.io/ prefix, which the sidecars own) or a bad value is
+// INVALID_ARGUMENT naming it.
+absl::StatusOr<VolumeParameters> ParseVolumeParameters(
+    const google::protobuf::Map<std::string, std::string>& parameters);
+
+// Kubernetes namespace / service account name rules (RFC 1123 label).
+bool IsValidKubernetesName(const std::string& name);
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_CONTROLLER_PARAMETERS_H_

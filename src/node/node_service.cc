@@ -1,0 +1,598 @@
+#include "src/node/node_service.h"
+
+#include <sys/mount.h>
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "src/common/capability.h"
+#include "src/common/ids.h"
+#include "src/common/status.h"
+#include "src/node/paths.h"
+#include "spdlog/spdlog.h"
+
+namespace cellar {
+namespace {
+
+using csi::v1::NodeServiceCapability;
+
+// The path of a device node inside devtmpfs ("/dev/loop3" -> "/loop3"), as
+// the root field of a bind mount of that node shows it.
+std::string DevRoot(const std::string& device) {
+  if (absl::StartsWith(device, "/dev/")) return device.substr(4);
+  return device;
+}
+
+// Does this mount show `device`: a filesystem on it, or its node bound?
+bool MountShowsDevice(const MountEntry& entry, const std::string& device) {
+  if (entry.source == device) return true;
+  return (entry.fs_type == "devtmpfs" || entry.fs_type == "tmpfs") &&
+         entry.root == DevRoot(device);
+}
+
+absl::StatusOr<MountOptions> CapabilityMountOptions(
+    const csi::v1::VolumeCapability& capability) {
+  std::vector<std::string> flags;
+  if (capability.has_mount()) {
+    flags.assign(capability.mount().mount_flags().begin(),
+                 capability.mount().mount_flags().end());
+  }
+  return ParseMountFlags(flags);
+}
+
+}  // namespace
+
+NodeService::NodeService(NodeConfig config, NodeDeps deps,
+                         std::map<std::string, Backend*> backends,
+                         VolumeLocks* locks)
+    : config_(std::move(config)),
+      deps_(deps),
+      backends_(std::move(backends)),
+      locks_(locks) {}
+
+absl::StatusOr<Backend*> NodeService::BackendForVolume(
+    const std::string& volume_id) {
+  absl::StatusOr<ParsedId> id = ParseId(volume_id);
+  if (!id.ok() || id->kind != IdKind::kVolume) {
+    return absl::NotFoundError(
+        absl::StrCat("volume \"", absl::CEscape(volume_id.substr(0, 128)),
+                     "\" does not exist (not a cellar volume id)"));
+  }
+  if (id->node_tag != NodeTag(config_.node_id)) {
+    return absl::NotFoundError(absl::StrCat(
+        "volume ", volume_id, " belongs to node ", id->node_tag));
+  }
+  auto it = backends_.find(id->device_class);
+  if (it == backends_.end()) {
+    return absl::NotFoundError(absl::StrCat(
+        "volume ", volume_id, " is in unknown device class ",
+        id->device_class));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::vector<MountEntry>> NodeService::MountsAtPath(
+    const std::string& path) {
+  absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
+  if (!table.ok()) return table.status();
+  return MountsAt(*table, path);
+}
+
+absl::Status NodeService::UnmountAll(const std::string& path) {
+  // Stacked mounts (a retried publish after a crash can leave two) all go.
+  for (int i = 0; i < 16; ++i) {
+    absl::Status status = deps_.mounter->Unmount(path, false);
+    if (absl::IsNotFound(status)) return absl::OkStatus();
+    if (!status.ok()) return status;
+  }
+  return absl::InternalError(absl::StrCat("too many mounts stacked at ", path));
+}
+
+absl::StatusOr<bool> NodeService::DeviceInUse(const std::string& device) {
+  absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
+  if (!table.ok()) return table.status();
+  for (const MountEntry& entry : *table) {
+    if (MountShowsDevice(entry, device)) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- Stage
+
+grpc::Status NodeService::NodeStageVolume(
+    grpc::ServerContext*, const csi::v1::NodeStageVolumeRequest* request,
+    csi::v1::NodeStageVolumeResponse*) {
+  return ToGrpcStatus(DoStage(*request));
+}
+
+absl::Status NodeService::DoStage(
+    const csi::v1::NodeStageVolumeRequest& request) {
+  if (request.volume_id().empty()) {
+    return absl::InvalidArgumentError("volume_id is missing");
+  }
+  if (request.staging_target_path().empty()) {
+    return absl::InvalidArgumentError("staging_target_path is missing");
+  }
+  if (!request.has_volume_capability()) {
+    return absl::InvalidArgumentError("volume_capability is missing");
+  }
+  absl::StatusOr<AccessRequest> access =
+      ValidateCapability(request.volume_capability());
+  if (!access.ok()) return access.status();
+  absl::StatusOr<MountOptions> options =
+      CapabilityMountOptions(request.volume_capability());
+  if (!options.ok()) return options.status();
+  const std::string& staging = request.staging_target_path();
+  if (absl::Status s = CheckNodePath(deps_.fs, staging, config_.kubelet_dir,
+                                     "staging_target_path");
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
+  if (!backend.ok()) return backend.status();
+
+  VolumeLockGuard lock(locks_, request.volume_id());
+  if (!lock.ok()) return lock.status();
+  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
+  if (!record.ok()) return record.status();
+  if (record->block() != access->block) {
+    return absl::InvalidArgumentError(
+        record->block() ? "volume was created for block access"
+                        : "volume was created for filesystem access");
+  }
+  if (!access->block && !access->fs_type.empty() &&
+      access->fs_type != record->fs_type()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("volume has fs type ", record->fs_type(), ", not ",
+                     access->fs_type));
+  }
+  const bool read_only = IsReadOnlyMode(request.volume_capability());
+
+  // Attaching an attached volume gives back its device.
+  absl::StatusOr<std::string> device = (*backend)->Attach(request.volume_id());
+  if (!device.ok()) return device.status();
+
+  if (access->block) {
+    const std::string file = absl::StrCat(staging, "/", kBlockStageFile);
+    absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(file);
+    if (!mounts.ok()) return mounts.status();
+    if (!mounts->empty()) {
+      if (MountShowsDevice(mounts->back(), *device)) return absl::OkStatus();
+      return absl::AlreadyExistsError(absl::StrCat(
+          "staging path ", staging, " holds another device"));
+    }
+    if (absl::Status s = deps_.fs->MakeDirs(staging, 0750); !s.ok()) return s;
+    if (absl::Status s = deps_.fs->CreateFile(file, 0600); !s.ok()) return s;
+    MountRequest bind;
+    bind.source = *device;
+    bind.target = file;
+    bind.flags = MS_BIND;
+    return deps_.mounter->Mount(bind);
+  }
+
+  absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(staging);
+  if (!mounts.ok()) return mounts.status();
+  if (!mounts->empty()) {
+    const MountEntry& top = mounts->back();
+    if (top.source == *device && top.fs_type == record->fs_type() &&
+        top.HasMountOption("ro") == read_only) {
+      return absl::OkStatus();
+    }
+    return absl::AlreadyExistsError(absl::StrCat(
+        "staging path ", staging, " is already mounted (", top.source, ", ",
+        top.fs_type, top.HasMountOption("ro") ? ", ro" : ", rw",
+        ") incompatibly with this request"));
+  }
+
+  // Format only a blank device: any signature at all means data.
+  absl::StatusOr<std::string> found = deps_.fs_tools->Probe(*device);
+  if (!found.ok()) return found.status();
+  if (found->empty()) {
+    spdlog::info("formatting {} ({}) as {}", request.volume_id(), *device,
+                 record->fs_type());
+    if (absl::Status s = deps_.fs_tools->MakeFs(*device, record->fs_type());
+        !s.ok()) {
+      return s;
+    }
+  } else if (*found != record->fs_type()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "device of ", request.volume_id(), " holds \"", *found,
+        "\", not ", record->fs_type(), "; refusing to reformat it"));
+  }
+
+  if (absl::Status s = deps_.fs->MakeDirs(staging, 0750); !s.ok()) return s;
+  MountRequest mount;
+  mount.source = *device;
+  mount.target = staging;
+  mount.fs_type = record->fs_type();
+  mount.flags = options->flags | MS_NOSUID | MS_NODEV |
+                (read_only ? MS_RDONLY : 0);
+  mount.data = absl::StrJoin(options->data, ",");
+  if (absl::Status s = deps_.mounter->Mount(mount); !s.ok()) return s;
+
+  if (!access->volume_mount_group.empty() && !read_only) {
+    uint32_t gid = 0;
+    (void)absl::SimpleAtoi(access->volume_mount_group, &gid);
+    // The root of the volume only: no recursive walk.
+    if (absl::Status s = deps_.fs->SetOwnerGroupMode(staging, gid, 02770);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- Unstage
+
+grpc::Status NodeService::NodeUnstageVolume(
+    grpc::ServerContext*, const csi::v1::NodeUnstageVolumeRequest* request,
+    csi::v1::NodeUnstageVolumeResponse*) {
+  return ToGrpcStatus(DoUnstage(*request));
+}
+
+absl::Status NodeService::DoUnstage(
+    const csi::v1::NodeUnstageVolumeRequest& request) {
+  if (request.volume_id().empty()) {
+    return absl::InvalidArgumentError("volume_id is missing");
+  }
+  if (request.staging_target_path().empty()) {
+    return absl::InvalidArgumentError("staging_target_path is missing");
+  }
+  const std::string& staging = request.staging_target_path();
+  if (absl::Status s = CheckNodePath(deps_.fs, staging, config_.kubelet_dir,
+                                     "staging_target_path");
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
+  if (!backend.ok()) return backend.status();
+  VolumeLockGuard lock(locks_, request.volume_id());
+  if (!lock.ok()) return lock.status();
+
+  const std::string block_file = absl::StrCat(staging, "/", kBlockStageFile);
+  if (absl::Status s = UnmountAll(block_file); !s.ok()) return s;
+  if (absl::Status s = deps_.fs->Remove(block_file); !s.ok()) return s;
+  if (absl::Status s = UnmountAll(staging); !s.ok()) return s;
+
+  absl::StatusOr<std::string> device = (*backend)->FindDevice(request.volume_id());
+  if (!device.ok()) {
+    if (absl::IsNotFound(device.status())) return absl::OkStatus();
+    return device.status();
+  }
+  absl::StatusOr<bool> in_use = DeviceInUse(*device);
+  if (!in_use.ok()) return in_use.status();
+  if (*in_use) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "volume ", request.volume_id(), " is still published (", *device,
+        " is mounted elsewhere); unpublish it first"));
+  }
+  return (*backend)->Detach(request.volume_id());
+}
+
+// ---------------------------------------------------------------- Publish
+
+grpc::Status NodeService::NodePublishVolume(
+    grpc::ServerContext*, const csi::v1::NodePublishVolumeRequest* request,
+    csi::v1::NodePublishVolumeResponse*) {
+  return ToGrpcStatus(DoPublish(*request));
+}
+
+absl::Status NodeService::DoPublish(
+    const csi::v1::NodePublishVolumeRequest& request) {
+  if (request.volume_id().empty()) {
+    return absl::InvalidArgumentError("volume_id is missing");
+  }
+  if (request.target_path().empty()) {
+    return absl::InvalidArgumentError("target_path is missing");
+  }
+  if (!request.has_volume_capability()) {
+    return absl::InvalidArgumentError("volume_capability is missing");
+  }
+  if (request.staging_target_path().empty()) {
+    return absl::FailedPreconditionError(
+        "staging_target_path is missing: the volume must be staged first");
+  }
+  absl::StatusOr<AccessRequest> access =
+      ValidateCapability(request.volume_capability());
+  if (!access.ok()) return access.status();
+  absl::StatusOr<MountOptions> options =
+      CapabilityMountOptions(request.volume_capability());
+  if (!options.ok()) return options.status();
+  const std::string& target = request.target_path();
+  const std::string& staging = request.staging_target_path();
+  for (const auto& [path, what] :
+       {std::pair<const std::string&, const char*>{target, "target_path"},
+        {staging, "staging_target_path"}}) {
+    if (absl::Status s =
+            CheckNodePath(deps_.fs, path, config_.kubelet_dir, what);
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
+  if (!backend.ok()) return backend.status();
+  VolumeLockGuard lock(locks_, request.volume_id());
+  if (!lock.ok()) return lock.status();
+  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
+  if (!record.ok()) return record.status();
+  if (record->block() != access->block) {
+    return absl::InvalidArgumentError(
+        record->block() ? "volume was created for block access"
+                        : "volume was created for filesystem access");
+  }
+  const bool read_only =
+      request.readonly() || IsReadOnlyMode(request.volume_capability());
+
+  // What the target must show, and where it comes from.
+  std::string source;
+  std::string device;
+  if (access->block) {
+    absl::StatusOr<std::string> found = (*backend)->FindDevice(request.volume_id());
+    if (!found.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "volume ", request.volume_id(), " is not staged on this node"));
+    }
+    device = *found;
+    source = device;
+  } else {
+    absl::StatusOr<std::vector<MountEntry>> staged = MountsAtPath(staging);
+    if (!staged.ok()) return staged.status();
+    if (staged->empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "volume ", request.volume_id(), " is not staged at ", staging));
+    }
+    device = staged->back().source;
+    source = staging;
+  }
+
+  absl::StatusOr<std::vector<MountEntry>> existing = MountsAtPath(target);
+  if (!existing.ok()) return existing.status();
+  if (!existing->empty()) {
+    const MountEntry& top = existing->back();
+    if (MountShowsDevice(top, device) &&
+        top.HasMountOption("ro") == read_only) {
+      return absl::OkStatus();
+    }
+    return absl::AlreadyExistsError(absl::StrCat(
+        "target ", target, " is already mounted incompatibly (",
+        top.HasMountOption("ro") ? "ro" : "rw", ")"));
+  }
+
+  if (access->block) {
+    const std::string parent = target.substr(0, target.find_last_of('/'));
+    if (absl::Status s = deps_.fs->MakeDirs(parent, 0750); !s.ok()) return s;
+    if (absl::Status s = deps_.fs->CreateFile(target, 0600); !s.ok()) return s;
+  } else {
+    if (absl::Status s = deps_.fs->MakeDirs(target, 0750); !s.ok()) return s;
+  }
+  MountRequest bind;
+  bind.source = source;
+  bind.target = target;
+  bind.flags = MS_BIND;
+  if (absl::Status s = deps_.mounter->Mount(bind); !s.ok()) return s;
+  // Bind mounts ignore most flags at creation: apply them by remounting.
+  // nosuid and nodev always; ro enforced by the kernel.
+  MountRequest remount;
+  remount.target = target;
+  remount.flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV |
+                  (options->flags & (MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+                                     MS_RELATIME | MS_STRICTATIME)) |
+                  (read_only ? MS_RDONLY : 0);
+  if (access->block) remount.flags &= ~static_cast<unsigned long>(MS_NODEV);
+  absl::Status remounted = deps_.mounter->Mount(remount);
+  if (!remounted.ok()) {
+    // Never leave a writable bind behind a failed read-only request.
+    (void)UnmountAll(target);
+    return remounted;
+  }
+  spdlog::info("published {} at {}{}", request.volume_id(), target,
+               read_only ? " (read-only)" : "");
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- Unpublish
+
+grpc::Status NodeService::NodeUnpublishVolume(
+    grpc::ServerContext*, const csi::v1::NodeUnpublishVolumeRequest* request,
+    csi::v1::NodeUnpublishVolumeResponse*) {
+  return ToGrpcStatus(DoUnpublish(*request));
+}
+
+absl::Status NodeService::DoUnpublish(
+    const csi::v1::NodeUnpublishVolumeRequest& request) {
+  if (request.volume_id().empty()) {
+    return absl::InvalidArgumentError("volume_id is missing");
+  }
+  if (request.target_path().empty()) {
+    return absl::InvalidArgumentError("target_path is missing");
+  }
+  const std::string& target = request.target_path();
+  if (absl::Status s = CheckNodePath(deps_.fs, target, config_.kubelet_dir,
+                                     "target_path");
+      !s.ok()) {
+    return s;
+  }
+  VolumeLockGuard lock(locks_, request.volume_id());
+  if (!lock.ok()) return lock.status();
+  if (absl::Status s = UnmountAll(target); !s.ok()) return s;
+  if (absl::Status s = deps_.fs->Remove(target); !s.ok()) return s;
+  spdlog::info("unpublished {} from {}", request.volume_id(), target);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- Stats
+
+grpc::Status NodeService::NodeGetVolumeStats(
+    grpc::ServerContext*, const csi::v1::NodeGetVolumeStatsRequest* request,
+    csi::v1::NodeGetVolumeStatsResponse* response) {
+  return ToGrpcStatus(DoStats(*request, response));
+}
+
+absl::Status NodeService::DoStats(
+    const csi::v1::NodeGetVolumeStatsRequest& request,
+    csi::v1::NodeGetVolumeStatsResponse* response) {
+  if (request.volume_id().empty()) {
+    return absl::InvalidArgumentError("volume_id is missing");
+  }
+  if (request.volume_path().empty()) {
+    return absl::InvalidArgumentError("volume_path is missing");
+  }
+  const std::string& path = request.volume_path();
+  if (absl::Status s = CheckConfinedPath(path, config_.kubelet_dir,
+                                         "volume_path");
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
+  if (!backend.ok()) return backend.status();
+  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
+  if (!record.ok()) return record.status();
+  absl::StatusOr<FileInfo> info = deps_.fs->Stat(path);
+  if (!info.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("volume path ", path, " does not exist"));
+  }
+  absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);
+  if (!mounts.ok()) return mounts.status();
+  absl::StatusOr<std::string> device = (*backend)->FindDevice(request.volume_id());
+  auto* condition = response->mutable_volume_condition();
+  if (mounts->empty() || !device.ok() ||
+      !MountShowsDevice(mounts->back(), *device)) {
+    return absl::NotFoundError(absl::StrCat("volume ", request.volume_id(),
+                                            " is not mounted at ", path));
+  }
+  if (record->block()) {
+    absl::StatusOr<uint64_t> size = deps_.fs_tools->DeviceSize(*device);
+    if (!size.ok()) {
+      condition->set_abnormal(true);
+      condition->set_message(absl::StrCat("cannot read the device size: ",
+                                          size.status().message()));
+      return absl::OkStatus();
+    }
+    auto* usage = response->add_usage();
+    usage->set_unit(csi::v1::VolumeUsage::BYTES);
+    usage->set_total(static_cast<int64_t>(*size));
+    condition->set_abnormal(false);
+    condition->set_message("block device attached");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<FsStats> stats = deps_.fs->StatFs(path);
+  if (!stats.ok()) {
+    condition->set_abnormal(true);
+    condition->set_message(
+        absl::StrCat("filesystem unreadable: ", stats.status().message()));
+    return absl::OkStatus();
+  }
+  auto* bytes = response->add_usage();
+  bytes->set_unit(csi::v1::VolumeUsage::BYTES);
+  bytes->set_total(static_cast<int64_t>(stats->total_bytes));
+  bytes->set_available(static_cast<int64_t>(stats->available_bytes));
+  bytes->set_used(static_cast<int64_t>(stats->total_bytes - stats->free_bytes));
+  auto* inodes = response->add_usage();
+  inodes->set_unit(csi::v1::VolumeUsage::INODES);
+  inodes->set_total(static_cast<int64_t>(stats->total_inodes));
+  inodes->set_available(static_cast<int64_t>(stats->free_inodes));
+  inodes->set_used(
+      static_cast<int64_t>(stats->total_inodes - stats->free_inodes));
+  const bool ro = mounts->back().HasMountOption("ro");
+  condition->set_abnormal(false);
+  condition->set_message(ro ? "mounted read-only" : "mounted");
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- Expand
+
+grpc::Status NodeService::NodeExpandVolume(
+    grpc::ServerContext*, const csi::v1::NodeExpandVolumeRequest* request,
+    csi::v1::NodeExpandVolumeResponse* response) {
+  return ToGrpcStatus(DoExpand(*request, response));
+}
+
+absl::Status NodeService::DoExpand(
+    const csi::v1::NodeExpandVolumeRequest& request,
+    csi::v1::NodeExpandVolumeResponse* response) {
+  if (request.volume_id().empty()) {
+    return absl::InvalidArgumentError("volume_id is missing");
+  }
+  if (request.volume_path().empty()) {
+    return absl::InvalidArgumentError("volume_path is missing");
+  }
+  const std::string& path = request.volume_path();
+  if (absl::Status s = CheckNodePath(deps_.fs, path, config_.kubelet_dir,
+                                     "volume_path");
+      !s.ok()) {
+    return s;
+  }
+  if (request.has_volume_capability()) {
+    absl::StatusOr<AccessRequest> access =
+        ValidateCapability(request.volume_capability());
+    if (!access.ok()) return access.status();
+  }
+  absl::StatusOr<uint64_t> size = SizeForRange(
+      request.has_capacity_range() ? &request.capacity_range() : nullptr, 0);
+  if (!size.ok()) return size.status();
+  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
+  if (!backend.ok()) return backend.status();
+  VolumeLockGuard lock(locks_, request.volume_id());
+  if (!lock.ok()) return lock.status();
+  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
+  if (!record.ok()) return record.status();
+  absl::StatusOr<std::string> device = (*backend)->FindDevice(request.volume_id());
+  if (!device.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "volume ", request.volume_id(), " is not staged on this node"));
+  }
+  // In --mode=controller the storage was not touched: grow it here.
+  absl::StatusOr<uint64_t> grown = (*backend)->Expand(request.volume_id(), *size);
+  if (!grown.ok()) return grown.status();
+  if (absl::Status s = (*backend)->RefreshDevice(request.volume_id()); !s.ok()) {
+    return s;
+  }
+  if (!record->block()) {
+    absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);
+    if (!mounts.ok()) return mounts.status();
+    if (mounts->empty() || !MountShowsDevice(mounts->back(), *device)) {
+      return absl::NotFoundError(absl::StrCat(
+          "volume ", request.volume_id(), " is not mounted at ", path));
+    }
+    if (absl::Status s =
+            deps_.fs_tools->GrowFs(*device, path, record->fs_type());
+        !s.ok()) {
+      return s;
+    }
+  }
+  response->set_capacity_bytes(static_cast<int64_t>(*grown));
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- Info
+
+grpc::Status NodeService::NodeGetCapabilities(
+    grpc::ServerContext*, const csi::v1::NodeGetCapabilitiesRequest*,
+    csi::v1::NodeGetCapabilitiesResponse* response) {
+  for (auto type : {NodeServiceCapability::RPC::STAGE_UNSTAGE_VOLUME,
+                    NodeServiceCapability::RPC::GET_VOLUME_STATS,
+                    NodeServiceCapability::RPC::EXPAND_VOLUME,
+                    NodeServiceCapability::RPC::VOLUME_CONDITION,
+                    NodeServiceCapability::RPC::SINGLE_NODE_MULTI_WRITER,
+                    NodeServiceCapability::RPC::VOLUME_MOUNT_GROUP}) {
+    response->add_capabilities()->mutable_rpc()->set_type(type);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::NodeGetInfo(grpc::ServerContext*,
+                                      const csi::v1::NodeGetInfoRequest*,
+                                      csi::v1::NodeGetInfoResponse* response) {
+  response->set_node_id(config_.node_id);
+  response->set_max_volumes_per_node(config_.max_volumes_per_node);
+  (*response->mutable_accessible_topology()->mutable_segments())[kTopologyKey] =
+      config_.node_id;
+  return grpc::Status::OK;
+}
+
+}  // namespace cellar

@@ -1,0 +1,108 @@
+#ifndef CELLAR_SRC_NODE_NODE_SERVICE_H_
+#define CELLAR_SRC_NODE_NODE_SERVICE_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "csi.grpc.pb.h"
+#include "src/backend/backend.h"
+#include "src/common/volume_locks.h"
+#include "src/platform/filesystem.h"
+#include "src/platform/fs_tools.h"
+#include "src/platform/mounter.h"
+
+namespace cellar {
+
+struct NodeConfig {
+  std::string node_id;
+  // Normalised absolute path; staging and target paths must lie inside.
+  std::string kubelet_dir;
+  int64_t max_volumes_per_node = 0;  // 0: no limit reported
+};
+
+// The platform seams the Node service acts through (none owned).
+struct NodeDeps {
+  FileSystem* fs = nullptr;
+  Mounter* mounter = nullptr;
+  FsTools* fs_tools = nullptr;
+};
+
+// The CSI Node service. Filesystem volumes are mounted at the staging path
+// and bind-mounted to each target; block volumes have their device node
+// bind-mounted onto a file in the staging directory and onto each target
+// file. All node state is read back from the mount table and the backends,
+// so a restarted driver picks up where it was. Thread-safe.
+class NodeService final : public csi::v1::Node::Service {
+ public:
+  NodeService(NodeConfig config, NodeDeps deps,
+              std::map<std::string, Backend*> backends, VolumeLocks* locks);
+  NodeService(const NodeService&) = delete;
+  NodeService& operator=(const NodeService&) = delete;
+
+  grpc::Status NodeStageVolume(grpc::ServerContext* context,
+                               const csi::v1::NodeStageVolumeRequest* request,
+                               csi::v1::NodeStageVolumeResponse* response) override;
+  grpc::Status NodeUnstageVolume(
+      grpc::ServerContext* context,
+      const csi::v1::NodeUnstageVolumeRequest* request,
+      csi::v1::NodeUnstageVolumeResponse* response) override;
+  grpc::Status NodePublishVolume(
+      grpc::ServerContext* context,
+      const csi::v1::NodePublishVolumeRequest* request,
+      csi::v1::NodePublishVolumeResponse* response) override;
+  grpc::Status NodeUnpublishVolume(
+      grpc::ServerContext* context,
+      const csi::v1::NodeUnpublishVolumeRequest* request,
+      csi::v1::NodeUnpublishVolumeResponse* response) override;
+  grpc::Status NodeGetVolumeStats(
+      grpc::ServerContext* context,
+      const csi::v1::NodeGetVolumeStatsRequest* request,
+      csi::v1::NodeGetVolumeStatsResponse* response) override;
+  grpc::Status NodeExpandVolume(
+      grpc::ServerContext* context,
+      const csi::v1::NodeExpandVolumeRequest* request,
+      csi::v1::NodeExpandVolumeResponse* response) override;
+  grpc::Status NodeGetCapabilities(
+      grpc::ServerContext* context,
+      const csi::v1::NodeGetCapabilitiesRequest* request,
+      csi::v1::NodeGetCapabilitiesResponse* response) override;
+  grpc::Status NodeGetInfo(grpc::ServerContext* context,
+                           const csi::v1::NodeGetInfoRequest* request,
+                           csi::v1::NodeGetInfoResponse* response) override;
+
+  // Name of the file in a block volume's staging directory that carries
+  // the device.
+  static constexpr char kBlockStageFile[] = "cellar-block-device";
+
+ private:
+  absl::Status DoStage(const csi::v1::NodeStageVolumeRequest& request);
+  absl::Status DoUnstage(const csi::v1::NodeUnstageVolumeRequest& request);
+  absl::Status DoPublish(const csi::v1::NodePublishVolumeRequest& request);
+  absl::Status DoUnpublish(const csi::v1::NodeUnpublishVolumeRequest& request);
+  absl::Status DoStats(const csi::v1::NodeGetVolumeStatsRequest& request,
+                       csi::v1::NodeGetVolumeStatsResponse* response);
+  absl::Status DoExpand(const csi::v1::NodeExpandVolumeRequest& request,
+                        csi::v1::NodeExpandVolumeResponse* response);
+
+  absl::StatusOr<Backend*> BackendForVolume(const std::string& volume_id);
+  // Mounts stacked at `path`, bottom first.
+  absl::StatusOr<std::vector<MountEntry>> MountsAtPath(const std::string& path);
+  // Unmounts everything at `path` (idempotent).
+  absl::Status UnmountAll(const std::string& path);
+  // True when a mount anywhere uses `device` (a filesystem on it, or a
+  // bind of its device node).
+  absl::StatusOr<bool> DeviceInUse(const std::string& device);
+
+  const NodeConfig config_;
+  const NodeDeps deps_;
+  const std::map<std::string, Backend*> backends_;
+  VolumeLocks* const locks_;
+};
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_NODE_NODE_SERVICE_H_

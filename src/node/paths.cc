@@ -1,0 +1,59 @@
+#include "src/node/paths.h"
+
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace cellar {
+
+absl::Status CheckConfinedPath(absl::string_view path, absl::string_view root,
+                               absl::string_view what) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " \"", absl::CEscape(path.substr(0, 256)), "\" ", why));
+  };
+  if (path.empty()) return bad("is empty");
+  if (path.size() > 4096) return bad("is too long");
+  if (path[0] != '/') return bad("is not absolute");
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == 0x7f) return bad("contains control characters");
+  }
+  if (path.size() > 1 && path.back() == '/') return bad("has a trailing slash");
+  std::vector<absl::string_view> parts = absl::StrSplit(path.substr(1), '/');
+  for (absl::string_view part : parts) {
+    if (part.empty()) return bad("has an empty component");
+    if (part == "." || part == "..") return bad("is not normalised");
+  }
+  if (!absl::StartsWith(path, root) || path.size() <= root.size() + 1 ||
+      path[root.size()] != '/') {
+    return bad(absl::StrCat("is not inside ", root));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNodePath(FileSystem* fs, const std::string& path,
+                           const std::string& root, absl::string_view what) {
+  if (absl::Status s = CheckConfinedPath(path, root, what); !s.ok()) return s;
+  // The root itself is trusted (configured); everything below is checked.
+  std::string prefix = root;
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(path).substr(root.size() + 1), '/')) {
+    absl::StrAppend(&prefix, "/", part);
+    absl::StatusOr<FileInfo> info = fs->Stat(prefix);
+    if (!info.ok()) {
+      if (absl::IsNotFound(info.status())) return absl::OkStatus();
+      return info.status();
+    }
+    if (info->type == FileType::kSymlink) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " \"", absl::CEscape(path.substr(0, 256)),
+          "\" goes through the symlink ", prefix, "; refusing"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cellar
