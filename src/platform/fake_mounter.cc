@@ -61,7 +61,12 @@ absl::Status FakeMounter::Mount(const MountRequest& request) {
         break;
       }
     }
-    if (entry.fs_type.empty()) entry.fs_type = "devtmpfs";
+    if (entry.fs_type.empty() && request.source.rfind("/dev/", 0) == 0) {
+      // A device node bound onto a file, as the kernel shows it.
+      entry.fs_type = "devtmpfs";
+      entry.source = "udev";
+      entry.root = request.source.substr(4);
+    }
   }
   table_.push_back(std::move(entry));
   return absl::OkStatus();

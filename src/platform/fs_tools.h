@@ -24,18 +24,22 @@ class FsTools {
   virtual absl::StatusOr<std::string> Probe(const std::string& device) = 0;
 
   // Makes a filesystem of `fs_type` ("ext4" or "xfs") on `device`.
-  // INVALID_ARGUMENT for another type; INTERNAL with the tool's message when
-  // mkfs fails.
+  // INVALID_ARGUMENT for another type; NOT_FOUND when the device is
+  // missing; INTERNAL with the tool's message when mkfs fails (mkfs.xfs
+  // also refuses a device that holds a signature already).
   virtual absl::Status MakeFs(const std::string& device,
                               const std::string& fs_type) = 0;
 
   // Grows the filesystem on `device`, mounted at `mount_path`, to fill the
-  // device (resize2fs for ext4, xfs_growfs for xfs). Online.
+  // device (resize2fs for ext4, xfs_growfs for xfs). Online. INVALID_ARGUMENT
+  // for another type; INTERNAL with the tool's message when it fails (an
+  // online ext4 resize needs CAP_SYS_RESOURCE).
   virtual absl::Status GrowFs(const std::string& device,
                               const std::string& mount_path,
                               const std::string& fs_type) = 0;
 
-  // Size in bytes of the block device (BLKGETSIZE64).
+  // Size in bytes of the block device (BLKGETSIZE64). NOT_FOUND when it is
+  // missing; INVALID_ARGUMENT when it is not a block device.
   virtual absl::StatusOr<uint64_t> DeviceSize(const std::string& device) = 0;
 };
 

@@ -31,18 +31,27 @@ class LoopDevices {
   // (the device must survive the driver's restarts), and returns the device
   // path. Does not check whether the image is attached already: callers
   // look with List() first. Errors: NOT_FOUND when the image is missing,
-  // RESOURCE_EXHAUSTED when no loop device can be had, INTERNAL otherwise.
+  // INVALID_ARGUMENT when it is not a regular file, PERMISSION_DENIED when
+  // it cannot be opened for writing, RESOURCE_EXHAUSTED when no loop device
+  // can be had, FAILED_PRECONDITION when the host has no loop driver,
+  // INTERNAL otherwise.
   virtual absl::StatusOr<std::string> Attach(const std::string& image_path) = 0;
 
   // Detaches `device` (LOOP_CLR_FD). NOT_FOUND when it is not attached;
-  // FAILED_PRECONDITION when it is in use and cannot be detached now.
+  // FAILED_PRECONDITION when it is in use (mounted, claimed or held open)
+  // and cannot be detached now: the device then stays attached as it was,
+  // never left to detach itself at its last close; INVALID_ARGUMENT when
+  // `device` is not a loop device.
   virtual absl::Status Detach(const std::string& device) = 0;
 
-  // Every attached loop device with its backing file.
+  // Every attached loop device with its backing file, by device number.
+  // The backing file is the kernel's path for it, with " (deleted)"
+  // appended once the image has been unlinked.
   virtual absl::StatusOr<std::vector<LoopInfo>> List() = 0;
 
   // Makes `device` pick up a grown backing file (LOOP_SET_CAPACITY).
-  // NOT_FOUND when it is not attached.
+  // NOT_FOUND when it is not attached; INVALID_ARGUMENT when it is not a
+  // loop device.
   virtual absl::Status RefreshCapacity(const std::string& device) = 0;
 };
 
