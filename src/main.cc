@@ -5,6 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
+#include <algorithm>
+#include <map>
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -23,7 +27,16 @@
 #include "spdlog/spdlog.h"
 #include "src/common/cli.h"
 #include "src/common/logging.h"
+#include "src/backend/loop/loop_backend.h"
+#include "src/controller/controller_service.h"
 #include "src/identity/identity_service.h"
+#include "src/node/node_service.h"
+#include "src/node/paths.h"
+#include "src/platform/real_command_runner.h"
+#include "src/platform/real_filesystem.h"
+#include "src/platform/real_fs_tools.h"
+#include "src/platform/real_loop_device.h"
+#include "src/platform/real_mounter.h"
 #include "src/server/server.h"
 #include "src/version.h"
 
@@ -41,12 +54,21 @@ ABSL_FLAG(std::string, kubelet_dir, "/var/lib/kubelet",
           "Kubelet root directory; staging and target paths must lie inside");
 ABSL_FLAG(std::string, log_level, "info", "trace|debug|info|warn|error");
 ABSL_FLAG(std::string, log_format, "text", "text|json");
+ABSL_FLAG(int64_t, default_volume_size, 1ll << 30,
+          "Bytes given to a volume whose request names no size");
+ABSL_FLAG(int64_t, reserve_bytes, 1ll << 30,
+          "Bytes of the loop image directory's filesystem never given to "
+          "volumes");
+ABSL_FLAG(int64_t, max_volumes_per_node, 0,
+          "Reported by NodeGetInfo; 0 means no limit");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight RPCs may run before they "
           "are cancelled");
 
 namespace cellar {
 namespace {
+
+constexpr char kDefaultClass[] = "default";
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "cellar-csi: %s\n", status.ToString().c_str());
@@ -131,16 +153,84 @@ int Run(int argc, char** argv) {
     return Fail(absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", data_dir)));
   }
 
+  const std::string kubelet_dir = absl::GetFlag(FLAGS_kubelet_dir);
+  if (absl::Status s = CheckConfinedPath(kubelet_dir + "/x", kubelet_dir,
+                                         "--kubelet-dir");
+      !s.ok() || kubelet_dir == "/") {
+    return Fail(absl::InvalidArgumentError(
+        "--kubelet-dir must be an absolute, normalised path other than /"));
+  }
+  const bool local_storage = mode != "controller";
+
+  // The real platform. Only main builds these.
+  RealFileSystem fs;
+  RealMounter mounter;
+  RealCommandRunner runner;
+  RealLoopDevices loops;
+  RealFsTools fs_tools(&runner);
+
+  // The embedded default device class: loop images under the data dir.
+  // The directory is resolved once so image paths match what the kernel
+  // reports as loop backing files.
+  std::map<std::string, Backend*> backends;
+  std::vector<std::unique_ptr<Backend>> owned_backends;
+  if (local_storage) {
+    const std::string image_dir = data_dir + "/loop";
+    if (absl::Status s = fs.MakeDirs(image_dir, 0700); !s.ok()) return Fail(s);
+    char resolved[PATH_MAX];
+    if (realpath(image_dir.c_str(), resolved) == nullptr) {
+      return Fail(absl::ErrnoToStatus(errno, "realpath " + image_dir));
+    }
+    LoopBackendConfig loop_config;
+    loop_config.directory = resolved;
+    loop_config.reserve_bytes =
+        static_cast<uint64_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_reserve_bytes)));
+    owned_backends.push_back(
+        std::make_unique<LoopBackend>(loop_config, &fs, &loops));
+    backends[kDefaultClass] = owned_backends.back().get();
+  }
+  VolumeLocks locks;
+
   IdentityConfig identity_config;
   identity_config.driver_name = absl::GetFlag(FLAGS_driver_name);
   identity_config.vendor_version = kCellarVersion;
   identity_config.capabilities.push_back(ServiceCapability(
       csi::v1::PluginCapability::Service::CONTROLLER_SERVICE));
-  IdentityService identity(identity_config, [] { return absl::OkStatus(); });
-  // Controller and Node methods answer UNIMPLEMENTED until a backend serves
-  // them.
-  csi::v1::Controller::Service controller;
-  csi::v1::Node::Service node;
+  identity_config.capabilities.push_back(ServiceCapability(
+      csi::v1::PluginCapability::Service::VOLUME_ACCESSIBILITY_CONSTRAINTS));
+  identity_config.capabilities.push_back(ExpansionCapability(
+      csi::v1::PluginCapability::VolumeExpansion::ONLINE));
+  identity_config.capabilities.push_back(ExpansionCapability(
+      csi::v1::PluginCapability::VolumeExpansion::OFFLINE));
+  IdentityService identity(identity_config, [&backends]() -> absl::Status {
+    for (const auto& [name, backend] : backends) {
+      absl::Status ready = backend->Ready();
+      if (!ready.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("device class ", name, ": ", ready.message()));
+      }
+    }
+    return absl::OkStatus();
+  });
+
+  ControllerConfig controller_config;
+  controller_config.node_id = node_id;
+  controller_config.local_storage = local_storage;
+  controller_config.default_volume_bytes = static_cast<uint64_t>(
+      std::max<int64_t>(1, absl::GetFlag(FLAGS_default_volume_size)));
+  controller_config.default_class = kDefaultClass;
+  ControllerService controller(controller_config, backends, &locks);
+
+  NodeConfig node_config;
+  node_config.node_id = node_id;
+  node_config.kubelet_dir = kubelet_dir;
+  node_config.max_volumes_per_node = absl::GetFlag(FLAGS_max_volumes_per_node);
+  NodeDeps node_deps;
+  node_deps.fs = &fs;
+  node_deps.mounter = &mounter;
+  node_deps.fs_tools = &fs_tools;
+  NodeService node(node_config, node_deps, backends, &locks);
+
   std::vector<grpc::Service*> services = {&identity, &controller};
   if (mode != "controller") services.push_back(&node);
 
