@@ -272,6 +272,15 @@ absl::Status ControllerService::DoValidate(
                                             id.ok() ? "snapshot id"
                                                     : id.status().message()));
   }
+  absl::StatusOr<VolumeRecord> record;
+  if (config_.local_storage) {
+    absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
+    if (!backend.ok()) return backend.status();
+    record = (*backend)->Get(request.volume_id());
+    if (!record.ok()) return record.status();
+  }
+  // From here on the volume exists: an unsupported request is an answer
+  // (confirmed left empty, with the reason), not an error.
   absl::StatusOr<AccessRequest> access =
       ValidateCapabilities(request.volume_capabilities());
   if (!access.ok()) {
@@ -284,11 +293,7 @@ absl::Status ControllerService::DoValidate(
     response->set_message(std::string(params.status().message()));
     return absl::OkStatus();
   }
-  if (config_.local_storage) {
-    absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-    if (!backend.ok()) return backend.status();
-    absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
-    if (!record.ok()) return record.status();
+  if (record.ok()) {
     if (record->block() != access->block) {
       response->set_message(record->block()
                                 ? "volume was created for block access"

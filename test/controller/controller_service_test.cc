@@ -1,0 +1,481 @@
+// Controller service on the fakes: validation, error codes, idempotency,
+// pagination, capacity and expansion, without root.
+#include "src/controller/controller_service.h"
+
+#include <set>
+
+#include "gtest/gtest.h"
+#include "src/backend/loop/loop_backend.h"
+#include "src/platform/fake_filesystem.h"
+#include "src/platform/fake_loop_device.h"
+
+namespace cellar {
+namespace {
+
+constexpr char kNode[] = "node-1";
+constexpr char kDir[] = "/data/loop";
+constexpr uint64_t kGiB = 1ull << 30;
+constexpr uint64_t kMiB = 1ull << 20;
+using Mode = csi::v1::VolumeCapability::AccessMode;
+
+csi::v1::VolumeCapability MountCap(Mode::Mode mode = Mode::SINGLE_NODE_WRITER,
+                                   const std::string& fs = "") {
+  csi::v1::VolumeCapability cap;
+  cap.mutable_mount()->set_fs_type(fs);
+  cap.mutable_access_mode()->set_mode(mode);
+  return cap;
+}
+
+csi::v1::VolumeCapability BlockCap() {
+  csi::v1::VolumeCapability cap;
+  cap.mutable_block();
+  cap.mutable_access_mode()->set_mode(Mode::SINGLE_NODE_WRITER);
+  return cap;
+}
+
+class ControllerServiceTest : public ::testing::Test {
+ protected:
+  ControllerServiceTest()
+      : backend_({kDir, 1 * kGiB}, &fs_, &loops_),
+        service_(Config(true), {{"default", &backend_}}, &locks_) {
+    EXPECT_TRUE(fs_.MakeDirs(kDir, 0700).ok());
+    FsStats stats;
+    stats.total_bytes = 100 * kGiB;
+    stats.free_bytes = stats.available_bytes = 50 * kGiB;
+    fs_.SetFsStats(stats);
+  }
+
+  static ControllerConfig Config(bool local) {
+    ControllerConfig config;
+    config.node_id = kNode;
+    config.local_storage = local;
+    config.default_volume_bytes = kGiB;
+    config.default_class = "default";
+    return config;
+  }
+
+  csi::v1::CreateVolumeRequest CreateRequest(const std::string& name,
+                                             int64_t required = 0) {
+    csi::v1::CreateVolumeRequest request;
+    request.set_name(name);
+    *request.add_volume_capabilities() = MountCap();
+    if (required > 0) {
+      request.mutable_capacity_range()->set_required_bytes(required);
+    }
+    return request;
+  }
+
+  grpc::Status Create(const csi::v1::CreateVolumeRequest& request,
+                      csi::v1::CreateVolumeResponse* response = nullptr) {
+    csi::v1::CreateVolumeResponse local;
+    return service_.CreateVolume(nullptr, &request,
+                                 response ? response : &local);
+  }
+
+  std::string CreateOk(const std::string& name, int64_t required = 0) {
+    csi::v1::CreateVolumeResponse response;
+    grpc::Status status = Create(CreateRequest(name, required), &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.volume().volume_id();
+  }
+
+  FakeFileSystem fs_;
+  FakeLoopDevices loops_;
+  LoopBackend backend_;
+  VolumeLocks locks_;
+  ControllerService service_;
+};
+
+TEST_F(ControllerServiceTest, CreateReturnsTopologyAndRoundedSize) {
+  csi::v1::CreateVolumeResponse response;
+  ASSERT_TRUE(Create(CreateRequest("pvc-1", 10 * kMiB + 1), &response).ok());
+  const auto& volume = response.volume();
+  EXPECT_EQ(volume.capacity_bytes(), static_cast<int64_t>(11 * kMiB));
+  ASSERT_EQ(volume.accessible_topology_size(), 1);
+  EXPECT_EQ(volume.accessible_topology(0).segments().at(kTopologyKey), kNode);
+  auto id = ParseId(volume.volume_id());
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->node_tag, kNode);
+  EXPECT_EQ(id->device_class, "default");
+  // Durable record and image.
+  auto record = fs_.ReadFile(backend_.RecordPath(volume.volume_id()));
+  ASSERT_TRUE(record.ok());
+  EXPECT_NE(record->find("\"name\":\"pvc-1\""), std::string::npos) << *record;
+  EXPECT_EQ(fs_.Stat(backend_.ImagePath(volume.volume_id()))->size, 11 * kMiB);
+}
+
+TEST_F(ControllerServiceTest, CreateDefaultSizeAndLimitOnly) {
+  csi::v1::CreateVolumeResponse response;
+  ASSERT_TRUE(Create(CreateRequest("a"), &response).ok());
+  EXPECT_EQ(response.volume().capacity_bytes(), static_cast<int64_t>(kGiB));
+  auto request = CreateRequest("b");
+  request.mutable_capacity_range()->set_limit_bytes(5 * kMiB + 7);
+  ASSERT_TRUE(Create(request, &response).ok());
+  EXPECT_EQ(response.volume().capacity_bytes(), static_cast<int64_t>(5 * kMiB));
+}
+
+TEST_F(ControllerServiceTest, CreateValidation) {
+  struct Case {
+    const char* what;
+    std::function<void(csi::v1::CreateVolumeRequest*)> mutate;
+    grpc::StatusCode code;
+  } cases[] = {
+      {"no name", [](auto* r) { r->clear_name(); },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"long name", [](auto* r) { r->set_name(std::string(300, 'n')); },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"no caps", [](auto* r) { r->clear_volume_capabilities(); },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"multi node",
+       [](auto* r) {
+         *r->mutable_volume_capabilities(0) =
+             MountCap(Mode::MULTI_NODE_MULTI_WRITER);
+       },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"unknown mode",
+       [](auto* r) {
+         r->mutable_volume_capabilities(0)->mutable_access_mode()->set_mode(
+             static_cast<Mode::Mode>(99));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"no access type",
+       [](auto* r) { r->mutable_volume_capabilities(0)->clear_mount(); },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"bad fs", [](auto* r) { *r->mutable_volume_capabilities(0) = MountCap(Mode::SINGLE_NODE_WRITER, "ntfs"); },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"unknown param", [](auto* r) { (*r->mutable_parameters())["foo"] = "1"; },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"negative",
+       [](auto* r) { r->mutable_capacity_range()->set_required_bytes(-1); },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"required > limit",
+       [](auto* r) {
+         r->mutable_capacity_range()->set_required_bytes(10 * kMiB);
+         r->mutable_capacity_range()->set_limit_bytes(5 * kMiB);
+       },
+       grpc::StatusCode::OUT_OF_RANGE},
+      {"no MiB fits",
+       [](auto* r) {
+         r->mutable_capacity_range()->set_required_bytes(kMiB + 1);
+         r->mutable_capacity_range()->set_limit_bytes(kMiB + 2);
+       },
+       grpc::StatusCode::OUT_OF_RANGE},
+      {"too big for the disk",
+       [](auto* r) {
+         r->mutable_capacity_range()->set_required_bytes(60 * kGiB);
+       },
+       grpc::StatusCode::RESOURCE_EXHAUSTED},
+      {"within reserve",
+       [](auto* r) {
+         r->mutable_capacity_range()->set_required_bytes(50 * kGiB - kMiB);
+       },
+       grpc::StatusCode::RESOURCE_EXHAUSTED},
+      {"other node only",
+       [](auto* r) {
+         auto* t = r->mutable_accessibility_requirements()->add_requisite();
+         (*t->mutable_segments())[kTopologyKey] = "node-2";
+       },
+       grpc::StatusCode::RESOURCE_EXHAUSTED},
+      {"unknown class",
+       [](auto* r) { (*r->mutable_parameters())["deviceClass"] = "fast"; },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"fsType contradiction",
+       [](auto* r) {
+         (*r->mutable_parameters())["fsType"] = "xfs";
+         *r->mutable_volume_capabilities(0) =
+             MountCap(Mode::SINGLE_NODE_WRITER, "ext4");
+       },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"content source",
+       [](auto* r) {
+         r->mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(
+             "s");
+       },
+       grpc::StatusCode::INVALID_ARGUMENT},
+  };
+  for (const Case& c : cases) {
+    auto request = CreateRequest("pvc-x");
+    c.mutate(&request);
+    grpc::Status status = Create(request);
+    EXPECT_EQ(status.error_code(), c.code) << c.what << ": "
+                                           << status.error_message();
+  }
+  // Nothing was created by any refused request.
+  EXPECT_TRUE(fs_.ListDir(kDir)->empty());
+}
+
+TEST_F(ControllerServiceTest, RequisiteIncludingThisNodeIsFine) {
+  auto request = CreateRequest("topo");
+  auto* other = request.mutable_accessibility_requirements()->add_requisite();
+  (*other->mutable_segments())[kTopologyKey] = "node-2";
+  auto* mine = request.mutable_accessibility_requirements()->add_requisite();
+  (*mine->mutable_segments())[kTopologyKey] = kNode;
+  EXPECT_TRUE(Create(request).ok());
+}
+
+TEST_F(ControllerServiceTest, CreateIsIdempotentByName) {
+  const std::string id = CreateOk("pvc-1", 100 * kMiB);
+  EXPECT_EQ(CreateOk("pvc-1", 100 * kMiB), id);
+  // Any size the existing volume satisfies is the same volume.
+  EXPECT_EQ(CreateOk("pvc-1", 50 * kMiB), id);
+  EXPECT_EQ(Create(CreateRequest("pvc-1", 200 * kMiB)).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  auto other_params = CreateRequest("pvc-1", 100 * kMiB);
+  (*other_params.mutable_parameters())["allocation"] = "thick";
+  EXPECT_EQ(Create(other_params).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  auto block = CreateRequest("pvc-1", 100 * kMiB);
+  *block.mutable_volume_capabilities(0) = BlockCap();
+  EXPECT_EQ(Create(block).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_NE(CreateOk("pvc-2", 100 * kMiB), id);
+}
+
+TEST_F(ControllerServiceTest, CreateCompletesAfterACrashBetweenRecordAndImage) {
+  const std::string id = CreateOk("pvc-1", 8 * kMiB);
+  // As if the driver died after writing the record, before the image.
+  ASSERT_TRUE(fs_.Remove(backend_.ImagePath(id)).ok());
+  EXPECT_EQ(CreateOk("pvc-1", 8 * kMiB), id);
+  EXPECT_EQ(fs_.Stat(backend_.ImagePath(id))->size, 8 * kMiB);
+}
+
+TEST_F(ControllerServiceTest, BusyVolumeIsAborted) {
+  const std::string id =
+      MakeId(IdKind::kVolume, kNode, "default", "pvc-busy");
+  ASSERT_TRUE(locks_.TryLock(id));
+  EXPECT_EQ(Create(CreateRequest("pvc-busy")).error_code(),
+            grpc::StatusCode::ABORTED);
+  locks_.Unlock(id);
+  EXPECT_TRUE(Create(CreateRequest("pvc-busy")).ok());
+  ASSERT_TRUE(locks_.TryLock(id));
+  csi::v1::DeleteVolumeRequest del;
+  del.set_volume_id(id);
+  csi::v1::DeleteVolumeResponse del_response;
+  EXPECT_EQ(service_.DeleteVolume(nullptr, &del, &del_response).error_code(),
+            grpc::StatusCode::ABORTED);
+  locks_.Unlock(id);
+}
+
+TEST_F(ControllerServiceTest, ThickAllocationUsesSpace) {
+  auto request = CreateRequest("thick", 10 * kGiB);
+  (*request.mutable_parameters())["allocation"] = "thick";
+  ASSERT_TRUE(Create(request).ok());
+  EXPECT_EQ(fs_.StatFs(kDir)->available_bytes, 40 * kGiB);
+}
+
+TEST_F(ControllerServiceTest, DeleteSemantics) {
+  csi::v1::DeleteVolumeRequest request;
+  csi::v1::DeleteVolumeResponse response;
+  EXPECT_EQ(service_.DeleteVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  for (const char* garbage : {"reallyfakevolumeid", "../../etc/passwd",
+                              "v_node-1_default_zz"}) {
+    request.set_volume_id(garbage);
+    EXPECT_TRUE(service_.DeleteVolume(nullptr, &request, &response).ok())
+        << garbage;
+  }
+  // A well-formed id of a volume that does not exist: fine.
+  request.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "ghost"));
+  EXPECT_TRUE(service_.DeleteVolume(nullptr, &request, &response).ok());
+  // Another node's volume: not ours to delete.
+  request.set_volume_id(MakeId(IdKind::kVolume, "node-2", "default", "x"));
+  EXPECT_EQ(service_.DeleteVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  const std::string id = CreateOk("pvc-del", 4 * kMiB);
+  loops_.AddImage(backend_.ImagePath(id), 4 * kMiB);
+  ASSERT_TRUE(backend_.Attach(id).ok());
+  request.set_volume_id(id);
+  EXPECT_EQ(service_.DeleteVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(backend_.Detach(id).ok());
+  EXPECT_TRUE(service_.DeleteVolume(nullptr, &request, &response).ok());
+  EXPECT_TRUE(fs_.ListDir(kDir)->empty());
+  EXPECT_TRUE(service_.DeleteVolume(nullptr, &request, &response).ok());
+}
+
+TEST_F(ControllerServiceTest, ValidateVolumeCapabilities) {
+  const std::string id = CreateOk("pvc-v");
+  csi::v1::ValidateVolumeCapabilitiesRequest request;
+  csi::v1::ValidateVolumeCapabilitiesResponse response;
+  EXPECT_EQ(service_.ValidateVolumeCapabilities(nullptr, &request, &response)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_volume_id(id);
+  EXPECT_EQ(service_.ValidateVolumeCapabilities(nullptr, &request, &response)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  *request.add_volume_capabilities() = MountCap();
+  ASSERT_TRUE(
+      service_.ValidateVolumeCapabilities(nullptr, &request, &response).ok());
+  EXPECT_TRUE(response.has_confirmed());
+  response.Clear();
+  *request.mutable_volume_capabilities(0) = BlockCap();
+  ASSERT_TRUE(
+      service_.ValidateVolumeCapabilities(nullptr, &request, &response).ok());
+  EXPECT_FALSE(response.has_confirmed());
+  EXPECT_NE(response.message().find("filesystem"), std::string::npos);
+  response.Clear();
+  *request.mutable_volume_capabilities(0) =
+      MountCap(Mode::MULTI_NODE_READER_ONLY);
+  ASSERT_TRUE(
+      service_.ValidateVolumeCapabilities(nullptr, &request, &response).ok());
+  EXPECT_FALSE(response.has_confirmed());
+  request.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "ghost"));
+  EXPECT_EQ(service_.ValidateVolumeCapabilities(nullptr, &request, &response)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.set_volume_id("nonsense");
+  EXPECT_EQ(service_.ValidateVolumeCapabilities(nullptr, &request, &response)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ControllerServiceTest, ListVolumesPaginates) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(CreateOk("pvc-" + std::to_string(i)));
+  std::sort(ids.begin(), ids.end());
+  csi::v1::ListVolumesRequest request;
+  request.set_max_entries(2);
+  csi::v1::ListVolumesResponse page;
+  ASSERT_TRUE(service_.ListVolumes(nullptr, &request, &page).ok());
+  ASSERT_EQ(page.entries_size(), 2);
+  EXPECT_EQ(page.entries(0).volume().volume_id(), ids[0]);
+  EXPECT_EQ(page.next_token(), ids[1]);
+  // Delete the last volume of the page: the token still works.
+  csi::v1::DeleteVolumeRequest del;
+  del.set_volume_id(ids[1]);
+  csi::v1::DeleteVolumeResponse del_response;
+  ASSERT_TRUE(service_.DeleteVolume(nullptr, &del, &del_response).ok());
+  request.set_starting_token(page.next_token());
+  request.set_max_entries(0);
+  csi::v1::ListVolumesResponse rest;
+  ASSERT_TRUE(service_.ListVolumes(nullptr, &request, &rest).ok());
+  ASSERT_EQ(rest.entries_size(), 3);
+  EXPECT_EQ(rest.entries(0).volume().volume_id(), ids[2]);
+  EXPECT_TRUE(rest.next_token().empty());
+
+  request.set_starting_token("not-a-token");
+  EXPECT_EQ(service_.ListVolumes(nullptr, &request, &rest).error_code(),
+            grpc::StatusCode::ABORTED);
+  request.clear_starting_token();
+  request.set_max_entries(-1);
+  EXPECT_EQ(service_.ListVolumes(nullptr, &request, &rest).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ControllerServiceTest, ListAndGetShowPublishedNode) {
+  const std::string id = CreateOk("pvc-p", 4 * kMiB);
+  loops_.AddImage(backend_.ImagePath(id), 4 * kMiB);
+  ASSERT_TRUE(backend_.Attach(id).ok());
+  csi::v1::ListVolumesRequest request;
+  csi::v1::ListVolumesResponse response;
+  ASSERT_TRUE(service_.ListVolumes(nullptr, &request, &response).ok());
+  ASSERT_EQ(response.entries_size(), 1);
+  ASSERT_EQ(response.entries(0).status().published_node_ids_size(), 1);
+  EXPECT_EQ(response.entries(0).status().published_node_ids(0), kNode);
+
+  csi::v1::ControllerGetVolumeRequest get;
+  get.set_volume_id(id);
+  csi::v1::ControllerGetVolumeResponse got;
+  ASSERT_TRUE(service_.ControllerGetVolume(nullptr, &get, &got).ok());
+  EXPECT_EQ(got.volume().capacity_bytes(), static_cast<int64_t>(4 * kMiB));
+  EXPECT_EQ(got.status().published_node_ids_size(), 1);
+  EXPECT_FALSE(got.status().volume_condition().abnormal());
+  get.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "ghost"));
+  EXPECT_EQ(service_.ControllerGetVolume(nullptr, &get, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ControllerServiceTest, GetCapacity) {
+  csi::v1::GetCapacityRequest request;
+  csi::v1::GetCapacityResponse response;
+  ASSERT_TRUE(service_.GetCapacity(nullptr, &request, &response).ok());
+  EXPECT_EQ(response.available_capacity(), static_cast<int64_t>(49 * kGiB));
+  (*request.mutable_accessible_topology()->mutable_segments())[kTopologyKey] =
+      "node-2";
+  ASSERT_TRUE(service_.GetCapacity(nullptr, &request, &response).ok());
+  EXPECT_EQ(response.available_capacity(), 0);
+  request.clear_accessible_topology();
+  (*request.mutable_parameters())["bogus"] = "1";
+  EXPECT_EQ(service_.GetCapacity(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ControllerServiceTest, ExpandGrowsImageAndAsksTheNodeForFilesystems) {
+  const std::string id = CreateOk("pvc-e", 8 * kMiB);
+  csi::v1::ControllerExpandVolumeRequest request;
+  csi::v1::ControllerExpandVolumeResponse response;
+  EXPECT_EQ(service_.ControllerExpandVolume(nullptr, &request, &response)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_volume_id(id);
+  EXPECT_EQ(service_.ControllerExpandVolume(nullptr, &request, &response)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.mutable_capacity_range()->set_required_bytes(20 * kMiB);
+  ASSERT_TRUE(
+      service_.ControllerExpandVolume(nullptr, &request, &response).ok());
+  EXPECT_EQ(response.capacity_bytes(), static_cast<int64_t>(20 * kMiB));
+  EXPECT_TRUE(response.node_expansion_required());
+  EXPECT_EQ(fs_.Stat(backend_.ImagePath(id))->size, 20 * kMiB);
+  // Smaller than now: nothing shrinks.
+  request.mutable_capacity_range()->set_required_bytes(10 * kMiB);
+  ASSERT_TRUE(
+      service_.ControllerExpandVolume(nullptr, &request, &response).ok());
+  EXPECT_EQ(response.capacity_bytes(), static_cast<int64_t>(20 * kMiB));
+  request.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "ghost"));
+  EXPECT_EQ(service_.ControllerExpandVolume(nullptr, &request, &response)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ControllerServiceTest, ExpandBlockNeedsNoNodeStep) {
+  auto create = CreateRequest("pvc-b", 8 * kMiB);
+  *create.mutable_volume_capabilities(0) = BlockCap();
+  csi::v1::CreateVolumeResponse created;
+  ASSERT_TRUE(Create(create, &created).ok());
+  csi::v1::ControllerExpandVolumeRequest request;
+  request.set_volume_id(created.volume().volume_id());
+  request.mutable_capacity_range()->set_required_bytes(16 * kMiB);
+  csi::v1::ControllerExpandVolumeResponse response;
+  ASSERT_TRUE(
+      service_.ControllerExpandVolume(nullptr, &request, &response).ok());
+  EXPECT_FALSE(response.node_expansion_required());
+}
+
+TEST_F(ControllerServiceTest, ControllerModeTouchesNothing) {
+  ControllerService remote(Config(false), {}, &locks_);
+  csi::v1::ControllerExpandVolumeRequest request;
+  request.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "x"));
+  request.mutable_capacity_range()->set_required_bytes(20 * kMiB);
+  csi::v1::ControllerExpandVolumeResponse response;
+  ASSERT_TRUE(remote.ControllerExpandVolume(nullptr, &request, &response).ok());
+  EXPECT_TRUE(response.node_expansion_required());
+  EXPECT_EQ(response.capacity_bytes(), static_cast<int64_t>(20 * kMiB));
+  csi::v1::ControllerGetCapabilitiesRequest caps_request;
+  csi::v1::ControllerGetCapabilitiesResponse caps;
+  ASSERT_TRUE(remote.ControllerGetCapabilities(nullptr, &caps_request, &caps).ok());
+  for (const auto& cap : caps.capabilities()) {
+    EXPECT_NE(cap.rpc().type(),
+              csi::v1::ControllerServiceCapability::RPC::CREATE_DELETE_VOLUME);
+  }
+}
+
+TEST_F(ControllerServiceTest, CapabilitiesOfALocalController) {
+  csi::v1::ControllerGetCapabilitiesRequest request;
+  csi::v1::ControllerGetCapabilitiesResponse response;
+  ASSERT_TRUE(service_.ControllerGetCapabilities(nullptr, &request, &response).ok());
+  std::set<int> types;
+  for (const auto& cap : response.capabilities()) types.insert(cap.rpc().type());
+  using Rpc = csi::v1::ControllerServiceCapability::RPC;
+  for (auto t : {Rpc::CREATE_DELETE_VOLUME, Rpc::LIST_VOLUMES, Rpc::GET_CAPACITY,
+                 Rpc::EXPAND_VOLUME, Rpc::GET_VOLUME, Rpc::VOLUME_CONDITION,
+                 Rpc::LIST_VOLUMES_PUBLISHED_NODES}) {
+    EXPECT_TRUE(types.count(t)) << t;
+  }
+  EXPECT_FALSE(types.count(Rpc::PUBLISH_UNPUBLISH_VOLUME));
+  EXPECT_FALSE(types.count(Rpc::CREATE_DELETE_SNAPSHOT));
+}
+
+}  // namespace
+}  // namespace cellar
