@@ -1,0 +1,369 @@
+// Node service on the fakes: every RPC's validation and error paths, and
+// what it does to the (fake) mount table, devices and files.
+#include "src/node/node_service.h"
+
+#include <sys/mount.h>
+
+#include "gtest/gtest.h"
+#include "src/backend/loop/loop_backend.h"
+#include "src/common/ids.h"
+#include "src/platform/fake_filesystem.h"
+#include "src/platform/fake_fs_tools.h"
+#include "src/platform/fake_loop_device.h"
+#include "src/platform/fake_mounter.h"
+
+namespace cellar {
+namespace {
+
+constexpr char kNode[] = "node-1";
+constexpr char kDir[] = "/data/loop";
+constexpr char kKubelet[] = "/var/lib/kubelet";
+constexpr char kStaging[] = "/var/lib/kubelet/plugins/cellar/vol/globalmount";
+constexpr char kTarget[] = "/var/lib/kubelet/pods/uid/volumes/pvc/mount";
+constexpr uint64_t kMiB = 1ull << 20;
+using Mode = csi::v1::VolumeCapability::AccessMode;
+
+csi::v1::VolumeCapability MountCap(Mode::Mode mode = Mode::SINGLE_NODE_WRITER) {
+  csi::v1::VolumeCapability cap;
+  cap.mutable_mount();
+  cap.mutable_access_mode()->set_mode(mode);
+  return cap;
+}
+
+csi::v1::VolumeCapability BlockCap() {
+  csi::v1::VolumeCapability cap;
+  cap.mutable_block();
+  cap.mutable_access_mode()->set_mode(Mode::SINGLE_NODE_WRITER);
+  return cap;
+}
+
+class NodeServiceTest : public ::testing::Test {
+ protected:
+  NodeServiceTest()
+      : backend_({kDir, 0}, &fs_, &loops_),
+        service_(Config(), {&fs_, &mounter_, &fs_tools_},
+                 {{"default", &backend_}}, &locks_) {
+    EXPECT_TRUE(fs_.MakeDirs(kDir, 0700).ok());
+    EXPECT_TRUE(fs_.MakeDirs(kKubelet, 0700).ok());
+  }
+
+  static NodeConfig Config() {
+    NodeConfig config;
+    config.node_id = kNode;
+    config.kubelet_dir = kKubelet;
+    config.max_volumes_per_node = 7;
+    return config;
+  }
+
+  // A volume as CreateVolume leaves it.
+  std::string MakeVolume(const std::string& name, bool block = false,
+                         const std::string& fs_type = "ext4") {
+    VolumeRecord record;
+    record.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", name));
+    record.set_name(name);
+    record.set_capacity_bytes(64 * kMiB);
+    record.set_block(block);
+    if (!block) record.set_fs_type(fs_type);
+    record.set_allocation("thin");
+    EXPECT_TRUE(backend_.Create(record).ok());
+    loops_.AddImage(backend_.ImagePath(record.volume_id()), 64 * kMiB);
+    return record.volume_id();
+  }
+
+  grpc::Status Stage(const std::string& id,
+                     const csi::v1::VolumeCapability& cap = MountCap(),
+                     const std::string& staging = kStaging) {
+    csi::v1::NodeStageVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(staging);
+    *request.mutable_volume_capability() = cap;
+    csi::v1::NodeStageVolumeResponse response;
+    return service_.NodeStageVolume(nullptr, &request, &response);
+  }
+
+  grpc::Status Publish(const std::string& id, bool readonly = false,
+                       const csi::v1::VolumeCapability& cap = MountCap(),
+                       const std::string& target = kTarget) {
+    csi::v1::NodePublishVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(kStaging);
+    request.set_target_path(target);
+    request.set_readonly(readonly);
+    *request.mutable_volume_capability() = cap;
+    csi::v1::NodePublishVolumeResponse response;
+    return service_.NodePublishVolume(nullptr, &request, &response);
+  }
+
+  grpc::Status Unpublish(const std::string& id,
+                         const std::string& target = kTarget) {
+    csi::v1::NodeUnpublishVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_target_path(target);
+    csi::v1::NodeUnpublishVolumeResponse response;
+    return service_.NodeUnpublishVolume(nullptr, &request, &response);
+  }
+
+  grpc::Status Unstage(const std::string& id) {
+    csi::v1::NodeUnstageVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(kStaging);
+    csi::v1::NodeUnstageVolumeResponse response;
+    return service_.NodeUnstageVolume(nullptr, &request, &response);
+  }
+
+  std::vector<MountEntry> At(const std::string& path) {
+    return MountsAt(*mounter_.ListMounts(), path);
+  }
+
+  FakeFileSystem fs_;
+  FakeLoopDevices loops_;
+  FakeMounter mounter_;
+  FakeFsTools fs_tools_;
+  LoopBackend backend_;
+  VolumeLocks locks_;
+  NodeService service_;
+};
+
+TEST_F(NodeServiceTest, StageFormatsOnceAndMountsWithSafeFlags) {
+  const std::string id = MakeVolume("a");
+  ASSERT_TRUE(Stage(id).ok());
+  auto staged = At(kStaging);
+  ASSERT_EQ(staged.size(), 1u);
+  EXPECT_EQ(staged[0].fs_type, "ext4");
+  EXPECT_EQ(staged[0].source, *backend_.FindDevice(id));
+  EXPECT_TRUE(staged[0].HasMountOption("nosuid"));
+  EXPECT_TRUE(staged[0].HasMountOption("nodev"));
+  EXPECT_EQ(fs_tools_.mkfs_count(), 1);
+  // Idempotent: no second mount, no second mkfs, no second attach.
+  ASSERT_TRUE(Stage(id).ok());
+  EXPECT_EQ(At(kStaging).size(), 1u);
+  EXPECT_EQ(fs_tools_.mkfs_count(), 1);
+  EXPECT_EQ(loops_.attach_count(), 1);
+  // Staged differently (read-only): ALREADY_EXISTS.
+  EXPECT_EQ(Stage(id, MountCap(Mode::SINGLE_NODE_READER_ONLY)).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(NodeServiceTest, StageNeverReformatsADeviceHoldingData) {
+  const std::string id = MakeVolume("a");
+  const std::string device = *backend_.Attach(id);
+  fs_tools_.SetSignature(device, "xfs");
+  EXPECT_EQ(Stage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(fs_tools_.mkfs_count(), 0);
+  EXPECT_TRUE(At(kStaging).empty());
+  // An existing ext4 filesystem is mounted as it is.
+  fs_tools_.SetSignature(device, "ext4");
+  ASSERT_TRUE(Stage(id).ok());
+  EXPECT_EQ(fs_tools_.mkfs_count(), 0);
+}
+
+TEST_F(NodeServiceTest, StageValidation) {
+  const std::string id = MakeVolume("a");
+  csi::v1::NodeStageVolumeRequest request;
+  csi::v1::NodeStageVolumeResponse response;
+  EXPECT_EQ(service_.NodeStageVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_volume_id(id);
+  EXPECT_EQ(service_.NodeStageVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_staging_target_path(kStaging);
+  EXPECT_EQ(service_.NodeStageVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Paths outside the kubelet directory or not normalised.
+  for (const char* bad : {"/etc", "/var/lib/kubelet/../../etc",
+                          "relative", "/var/lib/kubelet//x"}) {
+    EXPECT_EQ(Stage(id, MountCap(), bad).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << bad;
+  }
+  fs_.AddSymlink("/var/lib/kubelet/plugins/link", "/etc");
+  EXPECT_EQ(Stage(id, MountCap(), "/var/lib/kubelet/plugins/link/x").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Unknown volumes.
+  EXPECT_EQ(Stage("garbage").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Stage(MakeId(IdKind::kVolume, kNode, "default", "ghost"))
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Stage(MakeId(IdKind::kVolume, "node-2", "default", "a"))
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // Wrong access type for the volume.
+  EXPECT_EQ(Stage(id, BlockCap()).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  auto bad_flag = MountCap();
+  bad_flag.mutable_mount()->add_mount_flags("rw,suid");
+  EXPECT_EQ(Stage(id, bad_flag).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Nothing was attached, formatted or mounted by refused requests.
+  EXPECT_EQ(loops_.attach_count(), 0);
+  EXPECT_EQ(fs_tools_.mkfs_count(), 0);
+  EXPECT_TRUE(mounter_.ListMounts()->empty());
+}
+
+TEST_F(NodeServiceTest, PublishBindsAndEnforcesReadOnly) {
+  const std::string id = MakeVolume("a");
+  EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(Stage(id).ok());
+  ASSERT_TRUE(Publish(id).ok());
+  auto published = At(kTarget);
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_TRUE(published[0].HasMountOption("rw"));
+  EXPECT_TRUE(published[0].HasMountOption("nosuid"));
+  EXPECT_TRUE(published[0].HasMountOption("nodev"));
+  EXPECT_EQ(fs_.Stat(kTarget)->type, FileType::kDirectory);
+  ASSERT_TRUE(Publish(id).ok());  // idempotent
+  EXPECT_EQ(At(kTarget).size(), 1u);
+  EXPECT_EQ(Publish(id, /*readonly=*/true).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+
+  const std::string ro_target = "/var/lib/kubelet/pods/uid2/volumes/pvc/mount";
+  ASSERT_TRUE(Publish(id, true, MountCap(), ro_target).ok());
+  auto ro = At(ro_target);
+  ASSERT_EQ(ro.size(), 1u);
+  EXPECT_TRUE(ro[0].HasMountOption("ro"));
+  // The bind was made first, then remounted read-only.
+  auto requests = mounter_.requests();
+  ASSERT_GE(requests.size(), 2u);
+  EXPECT_TRUE(requests.back().flags & MS_REMOUNT);
+  EXPECT_TRUE(requests.back().flags & MS_RDONLY);
+}
+
+TEST_F(NodeServiceTest, BlockStageAndPublish) {
+  const std::string id = MakeVolume("b", /*block=*/true);
+  ASSERT_TRUE(Stage(id, BlockCap()).ok());
+  const std::string device = *backend_.FindDevice(id);
+  const std::string stage_file =
+      std::string(kStaging) + "/" + NodeService::kBlockStageFile;
+  auto staged = At(stage_file);
+  ASSERT_EQ(staged.size(), 1u);
+  EXPECT_EQ(staged[0].root, device.substr(4));
+  ASSERT_TRUE(Stage(id, BlockCap()).ok());
+  EXPECT_EQ(At(stage_file).size(), 1u);
+  EXPECT_EQ(fs_tools_.mkfs_count(), 0);
+
+  ASSERT_TRUE(Publish(id, false, BlockCap()).ok());
+  EXPECT_EQ(fs_.Stat(kTarget)->type, FileType::kRegular);
+  ASSERT_EQ(At(kTarget).size(), 1u);
+  ASSERT_TRUE(Publish(id, false, BlockCap()).ok());
+  EXPECT_EQ(At(kTarget).size(), 1u);
+  // Still published: unstage must refuse to detach.
+  EXPECT_EQ(Unstage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(backend_.FindDevice(id).ok());
+  ASSERT_TRUE(Unpublish(id).ok());
+  ASSERT_TRUE(Unstage(id).ok());
+  EXPECT_FALSE(backend_.FindDevice(id).ok());
+  EXPECT_TRUE(mounter_.ListMounts()->empty());
+  EXPECT_EQ(fs_.Stat(stage_file).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(NodeServiceTest, UnpublishAndUnstageAreIdempotent) {
+  const std::string id = MakeVolume("a");
+  ASSERT_TRUE(Stage(id).ok());
+  ASSERT_TRUE(Publish(id).ok());
+  ASSERT_TRUE(Unpublish(id).ok());
+  EXPECT_EQ(fs_.Stat(kTarget).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(Unpublish(id).ok());
+  ASSERT_TRUE(Unstage(id).ok());
+  EXPECT_FALSE(backend_.FindDevice(id).ok());
+  ASSERT_TRUE(Unstage(id).ok());
+  EXPECT_TRUE(mounter_.ListMounts()->empty());
+  // Missing fields.
+  EXPECT_EQ(Unpublish("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Unpublish(id, "").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Unpublish(id, "/etc").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Unstage("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(NodeServiceTest, BusyVolumeIsAborted) {
+  const std::string id = MakeVolume("a");
+  ASSERT_TRUE(locks_.TryLock(id));
+  EXPECT_EQ(Stage(id).error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(Unpublish(id).error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(Unstage(id).error_code(), grpc::StatusCode::ABORTED);
+  locks_.Unlock(id);
+  EXPECT_TRUE(Stage(id).ok());
+}
+
+TEST_F(NodeServiceTest, VolumeMountGroupSetsGroupAndSetgid) {
+  const std::string id = MakeVolume("a");
+  auto cap = MountCap();
+  cap.mutable_mount()->set_volume_mount_group("2000");
+  ASSERT_TRUE(Stage(id, cap).ok());
+  auto info = fs_.Stat(kStaging);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->gid, 2000u);
+  EXPECT_EQ(info->mode, 02770u);
+  cap.mutable_mount()->set_volume_mount_group("staff");
+  EXPECT_EQ(Stage(MakeVolume("b"), cap).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(NodeServiceTest, Stats) {
+  const std::string id = MakeVolume("a");
+  ASSERT_TRUE(Stage(id).ok());
+  ASSERT_TRUE(Publish(id).ok());
+  csi::v1::NodeGetVolumeStatsRequest request;
+  csi::v1::NodeGetVolumeStatsResponse response;
+  EXPECT_EQ(service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_volume_id(id);
+  EXPECT_EQ(service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_volume_path(kTarget);
+  ASSERT_TRUE(service_.NodeGetVolumeStats(nullptr, &request, &response).ok());
+  ASSERT_EQ(response.usage_size(), 2);
+  EXPECT_EQ(response.usage(0).unit(), csi::v1::VolumeUsage::BYTES);
+  EXPECT_GT(response.usage(0).total(), 0);
+  EXPECT_EQ(response.usage(1).unit(), csi::v1::VolumeUsage::INODES);
+  EXPECT_FALSE(response.volume_condition().abnormal());
+  request.set_volume_path("/var/lib/kubelet/pods/none/mount");
+  EXPECT_EQ(service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.set_volume_path(kTarget);
+  request.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "ghost"));
+  EXPECT_EQ(service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(NodeServiceTest, ExpandGrowsImageDeviceAndFilesystem) {
+  const std::string id = MakeVolume("a");
+  ASSERT_TRUE(Stage(id).ok());
+  ASSERT_TRUE(Publish(id).ok());
+  csi::v1::NodeExpandVolumeRequest request;
+  request.set_volume_id(id);
+  request.set_volume_path(kTarget);
+  request.mutable_capacity_range()->set_required_bytes(128 * kMiB);
+  csi::v1::NodeExpandVolumeResponse response;
+  ASSERT_TRUE(service_.NodeExpandVolume(nullptr, &request, &response).ok());
+  EXPECT_EQ(response.capacity_bytes(), static_cast<int64_t>(128 * kMiB));
+  EXPECT_EQ(fs_.Stat(backend_.ImagePath(id))->size, 128 * kMiB);
+  ASSERT_EQ(fs_tools_.grow_calls().size(), 1u);
+  request.set_volume_path("/var/lib/kubelet/pods/none/mount");
+  EXPECT_EQ(service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.clear_volume_path();
+  EXPECT_EQ(service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_volume_path(kTarget);
+  request.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "ghost"));
+  EXPECT_EQ(service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(NodeServiceTest, InfoAndCapabilities) {
+  csi::v1::NodeGetInfoRequest request;
+  csi::v1::NodeGetInfoResponse info;
+  ASSERT_TRUE(service_.NodeGetInfo(nullptr, &request, &info).ok());
+  EXPECT_EQ(info.node_id(), kNode);
+  EXPECT_EQ(info.max_volumes_per_node(), 7);
+  EXPECT_EQ(info.accessible_topology().segments().at(kTopologyKey), kNode);
+  csi::v1::NodeGetCapabilitiesRequest caps_request;
+  csi::v1::NodeGetCapabilitiesResponse caps;
+  ASSERT_TRUE(service_.NodeGetCapabilities(nullptr, &caps_request, &caps).ok());
+  EXPECT_GE(caps.capabilities_size(), 5);
+}
+
+}  // namespace
+}  // namespace cellar

@@ -1,0 +1,59 @@
+#include "src/node/paths.h"
+
+#include "gtest/gtest.h"
+#include "src/platform/fake_filesystem.h"
+
+namespace cellar {
+namespace {
+
+constexpr char kRoot[] = "/var/lib/kubelet";
+
+TEST(PathsTest, AcceptsNormalisedPathsInside) {
+  for (const char* path :
+       {"/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/pvc/mount",
+        "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar.csi.io/abc/globalmount",
+        "/var/lib/kubelet/x"}) {
+    EXPECT_TRUE(CheckConfinedPath(path, kRoot, "p").ok()) << path;
+  }
+}
+
+TEST(PathsTest, RejectsEverythingElse) {
+  const std::string cases[] = {
+      "",
+      "relative/path",
+      "/var/lib/kubelet",
+      "/var/lib/kubelet/",
+      "/var/lib/kubeletx/a",
+      "/etc/passwd",
+      "/var/lib/kubelet/../../../etc",
+      "/var/lib/kubelet/a/../../etc",
+      "/var/lib/kubelet/./a",
+      "/var/lib/kubelet//a",
+      "/var/lib/kubelet/a/",
+      std::string("/var/lib/kubelet/a\0b", 20),
+      "/var/lib/kubelet/a\nb",
+      "/var/lib/kubelet/" + std::string(5000, 'a'),
+  };
+  for (const std::string& path : cases) {
+    absl::Status status = CheckConfinedPath(path, kRoot, "target_path");
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_NE(status.message().find("target_path"), std::string::npos);
+  }
+}
+
+TEST(PathsTest, SymlinkComponentsAreRefused) {
+  FakeFileSystem fs;
+  ASSERT_TRUE(fs.MakeDirs("/var/lib/kubelet/pods", 0755).ok());
+  fs.AddSymlink("/var/lib/kubelet/pods/evil", "/etc");
+  EXPECT_EQ(CheckNodePath(&fs, "/var/lib/kubelet/pods/evil/mount", kRoot, "p")
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckNodePath(&fs, "/var/lib/kubelet/pods/evil", kRoot, "p").code(),
+            absl::StatusCode::kInvalidArgument);
+  // Not yet existing components are fine.
+  EXPECT_TRUE(
+      CheckNodePath(&fs, "/var/lib/kubelet/pods/new/mount", kRoot, "p").ok());
+}
+
+}  // namespace
+}  // namespace cellar
