@@ -229,6 +229,7 @@ int Run(int argc, char** argv) {
   node_deps.fs = &fs;
   node_deps.mounter = &mounter;
   node_deps.fs_tools = &fs_tools;
+  node_deps.loops = &loops;
   NodeService node(node_config, node_deps, backends, &locks);
 
   std::vector<grpc::Service*> services = {&identity, &controller};

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "csi.pb.h"
+#include "src/common/units.h"
 
 namespace cellar {
 
@@ -55,8 +56,6 @@ absl::StatusOr<MountOptions> ParseMountFlags(
 // limit < required or no 1 MiB multiple fits.
 absl::StatusOr<uint64_t> SizeForRange(const csi::v1::CapacityRange* range,
                                       uint64_t default_bytes);
-
-constexpr uint64_t kMiB = 1ull << 20;
 
 }  // namespace cellar
 

@@ -101,6 +101,37 @@ absl::StatusOr<bool> NodeService::DeviceInUse(const std::string& device) {
   return false;
 }
 
+absl::StatusOr<std::vector<std::string>> NodeService::ReadOnlyViews(
+    const std::string& device) {
+  absl::StatusOr<std::vector<LoopInfo>> loops = deps_.loops->List();
+  if (!loops.ok()) return loops.status();
+  std::vector<std::string> views;
+  for (const LoopInfo& loop : *loops) {
+    if (loop.read_only && loop.backing_file == device) {
+      views.push_back(loop.device);
+    }
+  }
+  return views;
+}
+
+absl::Status NodeService::ReleaseReadOnlyViews(const std::string& device,
+                                               bool require_all) {
+  absl::StatusOr<std::vector<std::string>> views = ReadOnlyViews(device);
+  if (!views.ok()) return views.status();
+  for (const std::string& view : *views) {
+    absl::StatusOr<bool> in_use = DeviceInUse(view);
+    if (!in_use.ok()) return in_use.status();
+    if (*in_use) {
+      if (!require_all) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "read-only view ", view, " of ", device, " is still published"));
+    }
+    absl::Status detached = deps_.loops->Detach(view);
+    if (!detached.ok() && !absl::IsNotFound(detached)) return detached;
+  }
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------- Stage
 
 grpc::Status NodeService::NodeStageVolume(
@@ -263,6 +294,11 @@ absl::Status NodeService::DoUnstage(
     if (absl::IsNotFound(device.status())) return absl::OkStatus();
     return device.status();
   }
+  // Read-only views hold the device open: they go first.
+  if (absl::Status s = ReleaseReadOnlyViews(*device, /*require_all=*/true);
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<bool> in_use = DeviceInUse(*device);
   if (!in_use.ok()) return in_use.status();
   if (*in_use) {
@@ -337,6 +373,20 @@ absl::Status NodeService::DoPublish(
           "volume ", request.volume_id(), " is not staged on this node"));
     }
     device = *found;
+    if (read_only) {
+      // A read-only bind of a device node still lets writers through: the
+      // target gets a read-only loop view of the device instead, which the
+      // kernel refuses to write to.
+      absl::StatusOr<std::vector<std::string>> views = ReadOnlyViews(device);
+      if (!views.ok()) return views.status();
+      if (!views->empty()) {
+        device = views->front();
+      } else {
+        absl::StatusOr<std::string> view = deps_.loops->AttachReadOnly(device);
+        if (!view.ok()) return view.status();
+        device = *view;
+      }
+    }
     source = device;
   } else {
     absl::StatusOr<std::vector<MountEntry>> staged = MountsAtPath(staging);
@@ -420,6 +470,17 @@ absl::Status NodeService::DoUnpublish(
   if (!lock.ok()) return lock.status();
   if (absl::Status s = UnmountAll(target); !s.ok()) return s;
   if (absl::Status s = deps_.fs->Remove(target); !s.ok()) return s;
+  // A read-only view made for this target goes when nothing uses it.
+  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
+  if (backend.ok()) {
+    absl::StatusOr<std::string> device =
+        (*backend)->FindDevice(request.volume_id());
+    if (device.ok()) {
+      if (absl::Status s = ReleaseReadOnlyViews(*device, false); !s.ok()) {
+        return s;
+      }
+    }
+  }
   spdlog::info("unpublished {} from {}", request.volume_id(), target);
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 #include "src/common/volume_locks.h"
 #include "src/platform/filesystem.h"
 #include "src/platform/fs_tools.h"
+#include "src/platform/loop_device.h"
 #include "src/platform/mounter.h"
 
 namespace cellar {
@@ -29,6 +30,8 @@ struct NodeDeps {
   FileSystem* fs = nullptr;
   Mounter* mounter = nullptr;
   FsTools* fs_tools = nullptr;
+  // For read-only views of block volumes.
+  LoopDevices* loops = nullptr;
 };
 
 // The CSI Node service. Filesystem volumes are mounted at the staging path
@@ -96,6 +99,14 @@ class NodeService final : public csi::v1::Node::Service {
   // True when a mount anywhere uses `device` (a filesystem on it, or a
   // bind of its device node).
   absl::StatusOr<bool> DeviceInUse(const std::string& device);
+  // The read-only loop views made over `device` for read-only block
+  // publishes.
+  absl::StatusOr<std::vector<std::string>> ReadOnlyViews(
+      const std::string& device);
+  // Detaches the views of `device` that nothing uses any more; with
+  // `require_all`, FAILED_PRECONDITION when one is still in use.
+  absl::Status ReleaseReadOnlyViews(const std::string& device,
+                                    bool require_all);
 
   const NodeConfig config_;
   const NodeDeps deps_;

@@ -59,6 +59,24 @@ void FakeLoopDevices::FailNextDetach(absl::Status status) {
 absl::StatusOr<std::string> FakeLoopDevices::Attach(
     const std::string& image_path) {
   absl::MutexLock lock(&mu_);
+  return AttachLocked(image_path, false);
+}
+
+absl::StatusOr<std::string> FakeLoopDevices::AttachReadOnly(
+    const std::string& backing_path) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [index, info] : attached_) {
+    if (info.device == backing_path) {
+      // A view of an attached device: same size.
+      images_[backing_path] = info.size_bytes;
+      break;
+    }
+  }
+  return AttachLocked(backing_path, true);
+}
+
+absl::StatusOr<std::string> FakeLoopDevices::AttachLocked(
+    const std::string& image_path, bool read_only) {
   ++attach_count_;
   if (!next_attach_failure_.ok()) {
     absl::Status failure = std::move(next_attach_failure_);
@@ -82,6 +100,7 @@ absl::StatusOr<std::string> FakeLoopDevices::Attach(
   info.size_bytes = image->second;
   info.direct_io = true;
   info.autoclear = false;
+  info.read_only = read_only;
   attached_[index] = info;
   return info.device;
 }

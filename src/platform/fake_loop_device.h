@@ -38,6 +38,9 @@ class FakeLoopDevices final : public LoopDevices {
   void FailNextDetach(absl::Status status);
 
   absl::StatusOr<std::string> Attach(const std::string& image_path) override;
+  // Accepts a registered image or an attached device's path.
+  absl::StatusOr<std::string> AttachReadOnly(
+      const std::string& backing_path) override;
   absl::Status Detach(const std::string& device) override;
   absl::StatusOr<std::vector<LoopInfo>> List() override;
   absl::Status RefreshCapacity(const std::string& device) override;
@@ -53,6 +56,10 @@ class FakeLoopDevices final : public LoopDevices {
   absl::Status next_attach_failure_ ABSL_GUARDED_BY(mu_);
   absl::Status next_detach_failure_ ABSL_GUARDED_BY(mu_);
   int attach_count_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::StatusOr<std::string> AttachLocked(const std::string& path,
+                                           bool read_only)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace cellar

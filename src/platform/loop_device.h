@@ -18,6 +18,7 @@ struct LoopInfo {
   uint64_t size_bytes = 0;   // current size of the device
   bool direct_io = false;
   bool autoclear = false;
+  bool read_only = false;    // the kernel refuses writes to the device
 };
 
 // Loop devices through /dev/loop-control and the loop ioctls (never the
@@ -36,6 +37,14 @@ class LoopDevices {
   // can be had, FAILED_PRECONDITION when the host has no loop driver,
   // INTERNAL otherwise.
   virtual absl::StatusOr<std::string> Attach(const std::string& image_path) = 0;
+
+  // Attaches `backing_path`, a regular file or a block device, to a free
+  // loop device with LO_FLAGS_READ_ONLY: a view of it that the kernel
+  // refuses to write through, whoever opens it. Used for read-only
+  // publishes of block volumes (a read-only bind mount does not stop
+  // writes to a device node). Errors as for Attach.
+  virtual absl::StatusOr<std::string> AttachReadOnly(
+      const std::string& backing_path) = 0;
 
   // Detaches `device` (LOOP_CLR_FD). NOT_FOUND when it is not attached;
   // FAILED_PRECONDITION when it is in use (mounted, claimed or held open)

@@ -154,7 +154,7 @@ absl::Status LostRace(const std::string& device) {
 
 // LOOP_SET_FD, LOOP_SET_STATUS64 and LOOP_SET_DIRECT_IO, for kernels
 // without LOOP_CONFIGURE (before 5.8).
-absl::Status LegacyConfigure(int loop_fd, int image_fd,
+absl::Status LegacyConfigure(bool read_only, int loop_fd, int image_fd,
                              const std::string& image_path,
                              const std::string& device) {
   if (ioctl(loop_fd, LOOP_SET_FD, image_fd) != 0) {
@@ -166,7 +166,10 @@ absl::Status LegacyConfigure(int loop_fd, int image_fd,
   struct loop_info64 info;
   memset(&info, 0, sizeof(info));
   SetFileName(image_path, &info);
-  info.lo_flags = 0;  // no autoclear: the device outlives the driver
+  // No autoclear: the device outlives the driver. (The read-only flag is
+  // taken from the mode of the file descriptor by LOOP_SET_FD.)
+  info.lo_flags = 0;
+  (void)read_only;
   if (ioctl(loop_fd, LOOP_SET_STATUS64, &info) != 0) {
     const int err = errno;
     ioctl(loop_fd, LOOP_CLR_FD, 0);
@@ -184,13 +187,15 @@ absl::Status LegacyConfigure(int loop_fd, int image_fd,
 RealLoopDevices::RealLoopDevices(std::string sysfs_root, std::string dev_root)
     : sysfs_root_(std::move(sysfs_root)), dev_root_(std::move(dev_root)) {}
 
-absl::Status RealLoopDevices::Configure(int loop_fd, int image_fd,
+absl::Status RealLoopDevices::Configure(bool read_only, int loop_fd,
+                                        int image_fd,
                                         const std::string& image_path,
                                         const std::string& device) {
   struct loop_config config;
   memset(&config, 0, sizeof(config));
   config.fd = static_cast<__u32>(image_fd);
-  config.info.lo_flags = LO_FLAGS_DIRECT_IO;  // and never AUTOCLEAR
+  const __u32 ro_flag = read_only ? LO_FLAGS_READ_ONLY : 0;
+  config.info.lo_flags = LO_FLAGS_DIRECT_IO | ro_flag;  // never AUTOCLEAR
   SetFileName(image_path, &config.info);
   if (ioctl(loop_fd, LOOP_CONFIGURE, &config) == 0) return absl::OkStatus();
   int err = errno;
@@ -200,7 +205,7 @@ absl::Status RealLoopDevices::Configure(int loop_fd, int image_fd,
     // than fall back to buffered I/O), or the kernel predates
     // LOOP_CONFIGURE (unknown loop ioctls are EINVAL there). Without direct
     // I/O tells the two apart.
-    config.info.lo_flags = 0;
+    config.info.lo_flags = ro_flag;
     if (ioctl(loop_fd, LOOP_CONFIGURE, &config) == 0) return absl::OkStatus();
     err = errno;
     if (err == EBUSY) return LostRace(device);
@@ -210,14 +215,25 @@ absl::Status RealLoopDevices::Configure(int loop_fd, int image_fd,
         absl::StatusCode::kInternal, err,
         absl::StrCat("LOOP_CONFIGURE ", device, " with ", image_path));
   }
-  return LegacyConfigure(loop_fd, image_fd, image_path, device);
+  return LegacyConfigure(read_only, loop_fd, image_fd, image_path, device);
 }
 
 absl::StatusOr<std::string> RealLoopDevices::Attach(
     const std::string& image_path) {
+  return AttachWithFlags(image_path, /*read_only=*/false);
+}
+
+absl::StatusOr<std::string> RealLoopDevices::AttachReadOnly(
+    const std::string& backing_path) {
+  return AttachWithFlags(backing_path, /*read_only=*/true);
+}
+
+absl::StatusOr<std::string> RealLoopDevices::AttachWithFlags(
+    const std::string& image_path, bool read_only) {
   // The device keeps its own reference to the open file; ours goes on
   // return.
-  ScopedFd image(open(image_path.c_str(), O_RDWR | O_CLOEXEC));
+  ScopedFd image(
+      open(image_path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
   if (!image.ok()) {
     const int err = errno;
     return ErrnoError(OpenErrorCode(err), err,
@@ -228,7 +244,7 @@ absl::StatusOr<std::string> RealLoopDevices::Attach(
     return ErrnoError(absl::StatusCode::kInternal, errno,
                       absl::StrCat("stat image ", image_path));
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st.st_mode) && !(read_only && S_ISBLK(st.st_mode))) {
     return absl::InvalidArgumentError(
         absl::StrCat("image ", image_path, " is not a regular file"));
   }
@@ -266,7 +282,7 @@ absl::StatusOr<std::string> RealLoopDevices::Attach(
                         err, absl::StrCat("open ", device));
     }
     absl::Status configured =
-        Configure(loop.get(), image.get(), image_path, device);
+        Configure(read_only, loop.get(), image.get(), image_path, device);
     if (configured.ok()) return device;
     if (!absl::IsAborted(configured)) return configured;
   }
@@ -377,8 +393,9 @@ absl::StatusOr<std::vector<LoopInfo>> RealLoopDevices::List() {
         ReadSysfs(absl::StrCat(base, "/loop/dio"));
     absl::StatusOr<std::string> autoclear =
         ReadSysfs(absl::StrCat(base, "/loop/autoclear"));
+    absl::StatusOr<std::string> ro = ReadSysfs(absl::StrCat(base, "/ro"));
     bool gone = false;
-    for (const auto* value : {&backing, &sectors, &dio, &autoclear}) {
+    for (const auto* value : {&backing, &sectors, &dio, &autoclear, &ro}) {
       if (absl::IsNotFound(value->status())) {
         gone = true;
       } else if (!value->ok()) {
@@ -399,6 +416,7 @@ absl::StatusOr<std::vector<LoopInfo>> RealLoopDevices::List() {
     info.size_bytes = sector_count * 512;  // sysfs counts 512-byte sectors
     info.direct_io = *dio == "1";
     info.autoclear = *autoclear == "1";
+    info.read_only = *ro == "1";
     out.push_back(std::move(info));
   }
   return out;

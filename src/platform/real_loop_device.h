@@ -21,6 +21,8 @@ class RealLoopDevices final : public LoopDevices {
   RealLoopDevices& operator=(const RealLoopDevices&) = delete;
 
   absl::StatusOr<std::string> Attach(const std::string& image_path) override;
+  absl::StatusOr<std::string> AttachReadOnly(
+      const std::string& backing_path) override;
   absl::Status Detach(const std::string& device) override;
   absl::StatusOr<std::vector<LoopInfo>> List() override;
   absl::Status RefreshCapacity(const std::string& device) override;
@@ -28,7 +30,9 @@ class RealLoopDevices final : public LoopDevices {
  private:
   // Binds the open image to the free device `loop_fd`, preferring
   // LOOP_CONFIGURE and falling back to the pre-5.8 ioctls.
-  absl::Status Configure(int loop_fd, int image_fd,
+  absl::StatusOr<std::string> AttachWithFlags(const std::string& path,
+                                              bool read_only);
+  absl::Status Configure(bool read_only, int loop_fd, int image_fd,
                          const std::string& image_path,
                          const std::string& device);
   // True while sysfs still shows a backing file for `device`.

@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "src/backend/loop/loop_backend.h"
 #include "src/platform/fake_filesystem.h"
+#include "src/common/units.h"
 #include "src/platform/fake_loop_device.h"
 
 namespace cellar {
@@ -14,8 +15,6 @@ namespace {
 
 constexpr char kNode[] = "node-1";
 constexpr char kDir[] = "/data/loop";
-constexpr uint64_t kGiB = 1ull << 30;
-constexpr uint64_t kMiB = 1ull << 20;
 using Mode = csi::v1::VolumeCapability::AccessMode;
 
 csi::v1::VolumeCapability MountCap(Mode::Mode mode = Mode::SINGLE_NODE_WRITER,

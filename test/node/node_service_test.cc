@@ -9,6 +9,7 @@
 #include "src/common/ids.h"
 #include "src/platform/fake_filesystem.h"
 #include "src/platform/fake_fs_tools.h"
+#include "src/common/units.h"
 #include "src/platform/fake_loop_device.h"
 #include "src/platform/fake_mounter.h"
 
@@ -20,7 +21,6 @@ constexpr char kDir[] = "/data/loop";
 constexpr char kKubelet[] = "/var/lib/kubelet";
 constexpr char kStaging[] = "/var/lib/kubelet/plugins/cellar/vol/globalmount";
 constexpr char kTarget[] = "/var/lib/kubelet/pods/uid/volumes/pvc/mount";
-constexpr uint64_t kMiB = 1ull << 20;
 using Mode = csi::v1::VolumeCapability::AccessMode;
 
 csi::v1::VolumeCapability MountCap(Mode::Mode mode = Mode::SINGLE_NODE_WRITER) {
@@ -41,7 +41,7 @@ class NodeServiceTest : public ::testing::Test {
  protected:
   NodeServiceTest()
       : backend_({kDir, 0}, &fs_, &loops_),
-        service_(Config(), {&fs_, &mounter_, &fs_tools_},
+        service_(Config(), {&fs_, &mounter_, &fs_tools_, &loops_},
                  {{"default", &backend_}}, &locks_) {
     EXPECT_TRUE(fs_.MakeDirs(kDir, 0700).ok());
     EXPECT_TRUE(fs_.MakeDirs(kKubelet, 0700).ok());
@@ -249,6 +249,18 @@ TEST_F(NodeServiceTest, BlockStageAndPublish) {
   // Still published: unstage must refuse to detach.
   EXPECT_EQ(Unstage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(backend_.FindDevice(id).ok());
+  // A read-only publish gets a read-only loop view of the device.
+  const std::string ro_target = "/var/lib/kubelet/pods/u2/volumes/b/dev";
+  ASSERT_TRUE(Publish(id, true, BlockCap(), ro_target).ok());
+  ASSERT_TRUE(Publish(id, true, BlockCap(), ro_target).ok());
+  auto views = *loops_.List();
+  ASSERT_EQ(views.size(), 2u);
+  EXPECT_TRUE(views[1].read_only);
+  EXPECT_EQ(views[1].backing_file, device);
+  EXPECT_EQ(At(ro_target).back().root, views[1].device.substr(4));
+  ASSERT_TRUE(Unpublish(id, ro_target).ok());
+  EXPECT_EQ(loops_.List()->size(), 1u) << "view not released";
+
   ASSERT_TRUE(Unpublish(id).ok());
   ASSERT_TRUE(Unstage(id).ok());
   EXPECT_FALSE(backend_.FindDevice(id).ok());

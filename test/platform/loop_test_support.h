@@ -6,12 +6,11 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "src/common/units.h"
 #include "src/platform/loop_device.h"
 #include "src/platform/real_loop_device.h"
 
 namespace cellar {
-
-constexpr uint64_t kMiB = uint64_t{1} << 20;
 
 // For tests on real loop devices: skips unless root with a loop driver,
 // gives each test a scratch directory under /tmp, and in TearDown removes

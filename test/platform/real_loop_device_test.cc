@@ -177,6 +177,36 @@ TEST_F(RealLoopDevicesTest, DeletedImageIsReportedAsTheKernelSaysIt) {
   EXPECT_TRUE(loops_.Detach(*device).ok());
 }
 
+// A read-only view of an attached device: the kernel refuses writes to
+// it, while the device under it stays writable.
+TEST_F(LoopDeviceTest, ReadOnlyViewRefusesWrites) {
+  const std::string image = MakeImage("view.img", 16 * kMiB);
+  absl::StatusOr<std::string> device = loops_.Attach(image);
+  ASSERT_TRUE(device.ok()) << device.status();
+  absl::StatusOr<std::string> view = loops_.AttachReadOnly(*device);
+  ASSERT_TRUE(view.ok()) << view.status();
+  std::optional<LoopInfo> info = FindByDevice(*view);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_TRUE(info->read_only);
+  EXPECT_EQ(info->backing_file, *device);
+  EXPECT_FALSE(FindByDevice(*device)->read_only);
+  // Depending on the kernel the open or the write fails; nothing gets in.
+  const int fd = open(view->c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    EXPECT_LT(write(fd, "x", 1), 0);
+    EXPECT_TRUE(errno == EPERM || errno == EROFS) << strerror(errno);
+    close(fd);
+  }
+  const int rw = open(device->c_str(), O_WRONLY | O_CLOEXEC);
+  EXPECT_GE(rw, 0);
+  if (rw >= 0) close(rw);
+  // A regular file can be viewed read-only too; other types cannot.
+  EXPECT_EQ(loops_.AttachReadOnly(dir_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(loops_.Detach(*view).ok());
+  EXPECT_TRUE(loops_.Detach(*device).ok());
+}
+
 // List() against a made-up sysfs: needs neither root nor loop devices.
 TEST(RealLoopDevicesSysfsTest, ListReadsSysfs) {
   std::string root = "/tmp/cellar-sysfs-XXXXXX";
@@ -190,10 +220,12 @@ TEST(RealLoopDevicesSysfsTest, ListReadsSysfs) {
   write("block/loop10/size", "4096\n");
   write("block/loop10/loop/dio", "0\n");
   write("block/loop10/loop/autoclear", "1\n");
+  write("block/loop10/ro", "1\n");
   write("block/loop2/loop/backing_file", "/images/a b.img (deleted)\n");
   write("block/loop2/size", "2048\n");
   write("block/loop2/loop/dio", "1\n");
   write("block/loop2/loop/autoclear", "0\n");
+  write("block/loop2/ro", "0\n");
   write("block/loop3/size", "0\n");  // not attached: no loop/ directory
   write("block/vda/size", "100\n");
   write("block/loop4p1/size", "100\n");
@@ -209,10 +241,12 @@ TEST(RealLoopDevicesSysfsTest, ListReadsSysfs) {
   EXPECT_EQ((*attached)[0].size_bytes, kMiB);
   EXPECT_TRUE((*attached)[0].direct_io);
   EXPECT_FALSE((*attached)[0].autoclear);
+  EXPECT_FALSE((*attached)[0].read_only);
   EXPECT_EQ((*attached)[1].device, "/devroot/loop10");
   EXPECT_EQ((*attached)[1].backing_file, "/images/b.img");
   EXPECT_EQ((*attached)[1].size_bytes, 2 * kMiB);
   EXPECT_FALSE((*attached)[1].direct_io);
+  EXPECT_TRUE((*attached)[1].read_only);
   EXPECT_TRUE((*attached)[1].autoclear);
 }
 

@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -121,22 +124,36 @@ absl::StatusOr<std::unique_ptr<DriverProcess>> DriverProcess::Start(
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   absl::StatusOr<pid_t> pid = Spawn(DriverBinaryPath(), args, log_path);
   if (!pid.ok()) return pid.status();
-  std::unique_ptr<DriverProcess> driver(
-      new DriverProcess(*pid, socket_path, log_path));
+  // Wait until the socket accepts connections (a raw connect, so that no
+  // gRPC channel starts in reconnect backoff against a stale socket file),
+  // then make the channel and check that Probe answers.
   const absl::Time deadline = absl::Now() + timeout;
+  bool listening = false;
   while (absl::Now() < deadline) {
     int status = 0;
     if (waitpid(*pid, &status, WNOHANG) == *pid) {
-      driver->exited_ = true;
+      std::ifstream in(log_path);
+      std::stringstream text;
+      text << in.rdbuf();
       return absl::FailedPreconditionError(
-          absl::StrCat("driver exited during start-up: ", driver->ReadLog()));
+          absl::StrCat("driver exited during start-up: ", text.str()));
     }
-    // Connect only once the socket exists, so the channel does not start
-    // in reconnect backoff.
-    if (access(socket_path.c_str(), F_OK) != 0) {
-      absl::SleepFor(absl::Milliseconds(2));
-      continue;
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+    const bool connected =
+        connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (connected) {
+      listening = true;
+      break;
     }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  std::unique_ptr<DriverProcess> driver(
+      new DriverProcess(*pid, socket_path, log_path));
+  while (listening && absl::Now() < deadline) {
     csi::v1::ProbeRequest request;
     csi::v1::ProbeResponse response;
     auto context = Context(absl::Milliseconds(500));

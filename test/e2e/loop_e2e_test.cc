@@ -1,0 +1,480 @@
+// The loop backend end to end: the real binary, real loop devices, real
+// filesystems and mounts, driven over the socket. Needs root. Every test
+// cleans up every mount, loop device and file it made, even on failure.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dirent.h>
+
+#include <atomic>
+#include <functional>
+#include <iostream>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "src/common/units.h"
+#include "test/platform/loop_test_support.h"
+#include "test/testing/driver_process.h"
+
+namespace cellar {
+namespace {
+
+using testing::Context;
+using testing::DriverProcess;
+using Mode = csi::v1::VolumeCapability::AccessMode;
+
+constexpr char kNodeId[] = "e2e-node";
+
+csi::v1::VolumeCapability Cap(const std::string& fs_type, bool block,
+                              Mode::Mode mode = Mode::SINGLE_NODE_WRITER) {
+  csi::v1::VolumeCapability cap;
+  if (block) {
+    cap.mutable_block();
+  } else {
+    cap.mutable_mount()->set_fs_type(fs_type);
+  }
+  cap.mutable_access_mode()->set_mode(mode);
+  return cap;
+}
+
+bool HasCapSysResource() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      const unsigned long long caps = std::stoull(line.substr(7), nullptr, 16);
+      return caps & (1ull << 24);
+    }
+  }
+  return false;
+}
+
+// Mount points under `dir` right now.
+std::vector<std::string> MountsUnder(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::vector<std::string> out;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string a, b, c, d, mount_point;
+    fields >> a >> b >> c >> d >> mount_point;
+    if (mount_point.rfind(dir + "/", 0) == 0) out.push_back(mount_point);
+  }
+  return out;
+}
+
+class LoopE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
+      GTEST_SKIP() << "needs root and loop devices";
+    }
+    std::string pattern = "/tmp/cellar-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+    kubelet_ = root_ + "/kubelet";
+    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
+    StartDriver();
+  }
+
+  void TearDown() override {
+    if (root_.empty()) return;
+    if (driver_ != nullptr && HasFailure()) {
+      std::cerr << "driver log:\n" << driver_->ReadLog();
+    }
+    driver_.reset();  // SIGKILL if still running
+    CleanUpScratchDir(root_);
+  }
+
+  void StartDriver() {
+    auto driver = DriverProcess::Start(
+        root_ + "/data", root_ + "/csi.sock",
+        {"--kubelet-dir=" + kubelet_, "--node-id=" + std::string(kNodeId),
+         "--reserve-bytes=0", "--log-level=debug"});
+    ASSERT_TRUE(driver.ok()) << driver.status();
+    driver_ = *std::move(driver);
+  }
+
+  void RestartDriverAfterKill() {
+    kill(driver_->pid(), SIGKILL);
+    driver_.reset();
+    StartDriver();
+  }
+
+  std::string Staging(const std::string& name) {
+    return kubelet_ + "/plugins/cellar/" + name + "/globalmount";
+  }
+  std::string Target(const std::string& name, int n = 0) {
+    return absl::StrCat(kubelet_, "/pods/pod-", n, "/volumes/", name,
+                        "/mount");
+  }
+
+  grpc::Status Create(const std::string& name, const csi::v1::VolumeCapability& cap,
+                      int64_t bytes, std::string* id) {
+    csi::v1::CreateVolumeRequest request;
+    request.set_name(name);
+    *request.add_volume_capabilities() = cap;
+    request.mutable_capacity_range()->set_required_bytes(bytes);
+    csi::v1::CreateVolumeResponse response;
+    grpc::Status status =
+        driver_->controller().CreateVolume(Context().get(), request, &response);
+    if (status.ok() && id != nullptr) *id = response.volume().volume_id();
+    return status;
+  }
+
+  grpc::Status Stage(const std::string& id, const std::string& staging,
+                     const csi::v1::VolumeCapability& cap) {
+    csi::v1::NodeStageVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(staging);
+    *request.mutable_volume_capability() = cap;
+    csi::v1::NodeStageVolumeResponse response;
+    return driver_->node().NodeStageVolume(Context().get(), request, &response);
+  }
+
+  grpc::Status Publish(const std::string& id, const std::string& staging,
+                       const std::string& target,
+                       const csi::v1::VolumeCapability& cap, bool ro) {
+    csi::v1::NodePublishVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(staging);
+    request.set_target_path(target);
+    request.set_readonly(ro);
+    *request.mutable_volume_capability() = cap;
+    csi::v1::NodePublishVolumeResponse response;
+    return driver_->node().NodePublishVolume(Context().get(), request,
+                                             &response);
+  }
+
+  grpc::Status Unpublish(const std::string& id, const std::string& target) {
+    csi::v1::NodeUnpublishVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_target_path(target);
+    csi::v1::NodeUnpublishVolumeResponse response;
+    return driver_->node().NodeUnpublishVolume(Context().get(), request,
+                                               &response);
+  }
+
+  grpc::Status Unstage(const std::string& id, const std::string& staging) {
+    csi::v1::NodeUnstageVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(staging);
+    csi::v1::NodeUnstageVolumeResponse response;
+    return driver_->node().NodeUnstageVolume(Context().get(), request,
+                                             &response);
+  }
+
+  grpc::Status Delete(const std::string& id) {
+    csi::v1::DeleteVolumeRequest request;
+    request.set_volume_id(id);
+    csi::v1::DeleteVolumeResponse response;
+    return driver_->controller().DeleteVolume(Context().get(), request,
+                                              &response);
+  }
+
+  // Loop devices whose image lives under this test's directory.
+  int LoopDevicesInUse() {
+    RealLoopDevices loops;
+    auto list = loops.List();
+    if (!list.ok()) return -1;
+    int n = 0;
+    for (const auto& info : *list) {
+      if (info.backing_file.rfind(root_ + "/", 0) == 0) ++n;
+    }
+    return n;
+  }
+
+  void ExpectNothingLeft() {
+    EXPECT_EQ(LoopDevicesInUse(), 0);
+    EXPECT_TRUE(MountsUnder(root_).empty());
+    DIR* dir = opendir((root_ + "/data/loop").c_str());
+    ASSERT_NE(dir, nullptr);
+    int files = 0;
+    while (dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] != '.') ++files;
+    }
+    closedir(dir);
+    EXPECT_EQ(files, 0) << "images or records left behind";
+  }
+
+  void FullLifecycle(const std::string& name, const std::string& fs_type,
+                     bool block);
+
+  std::string root_, kubelet_;
+  std::unique_ptr<DriverProcess> driver_;
+};
+
+void LoopE2eTest::FullLifecycle(const std::string& name,
+                                const std::string& fs_type, bool block) {
+  const auto cap = Cap(fs_type, block);
+  std::string id;
+  ASSERT_TRUE(Create(name, cap, 512 * kMiB, &id).ok());
+  const std::string staging = Staging(name);
+  const std::string target = Target(name, 0);
+  const std::string ro_target = Target(name, 1);
+  ASSERT_EQ(system(("mkdir -p '" + staging + "'").c_str()), 0);
+  ASSERT_TRUE(Stage(id, staging, cap).ok());
+  ASSERT_TRUE(Stage(id, staging, cap).ok());  // idempotent
+  ASSERT_TRUE(Publish(id, staging, target, cap, false).ok());
+  ASSERT_TRUE(Publish(id, staging, target, cap, false).ok());  // idempotent
+  ASSERT_TRUE(Publish(id, staging, ro_target, cap, true).ok());
+  EXPECT_EQ(LoopDevicesInUse(), 1);
+
+  const std::string payload = "cellar e2e " + name;
+  if (block) {
+    int fd = open(target.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0) << strerror(errno);
+    ASSERT_EQ(pwrite(fd, payload.data(), payload.size(), 4096),
+              static_cast<ssize_t>(payload.size()));
+    ASSERT_EQ(fsync(fd), 0);
+    close(fd);
+    // The read-only target refuses writes (at open or at write).
+    fd = open(ro_target.c_str(), O_WRONLY);
+    if (fd >= 0) {
+      EXPECT_LT(pwrite(fd, "evil", 4, 4096), 0);
+      close(fd);
+    }
+    fd = open(ro_target.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    std::string back(payload.size(), '\0');
+    ASSERT_EQ(pread(fd, back.data(), back.size(), 4096),
+              static_cast<ssize_t>(back.size()));
+    close(fd);
+    EXPECT_EQ(back, payload);
+  } else {
+    { std::ofstream(target + "/hello.txt") << payload; }
+    std::ifstream in(ro_target + "/hello.txt");
+    std::string back;
+    std::getline(in, back);
+    EXPECT_EQ(back, payload);
+    const int fd = open((ro_target + "/nope").c_str(), O_CREAT | O_WRONLY, 0644);
+    EXPECT_LT(fd, 0);
+    EXPECT_EQ(errno, EROFS);
+    if (fd >= 0) close(fd);
+  }
+
+  csi::v1::NodeGetVolumeStatsRequest stats_request;
+  stats_request.set_volume_id(id);
+  stats_request.set_volume_path(target);
+  csi::v1::NodeGetVolumeStatsResponse stats;
+  ASSERT_TRUE(driver_->node()
+                  .NodeGetVolumeStats(Context().get(), stats_request, &stats)
+                  .ok());
+  ASSERT_GE(stats.usage_size(), 1);
+  EXPECT_GT(stats.usage(0).total(), 400 * static_cast<int64_t>(kMiB));
+  if (block) {
+    EXPECT_EQ(stats.usage(0).total(), static_cast<int64_t>(512 * kMiB));
+  } else {
+    EXPECT_EQ(stats.usage_size(), 2);
+    EXPECT_GT(stats.usage(0).used(), 0);
+  }
+  EXPECT_FALSE(stats.volume_condition().abnormal());
+
+  // Delete while in use is refused.
+  EXPECT_EQ(Delete(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(Unpublish(id, ro_target).ok());
+  ASSERT_TRUE(Unpublish(id, target).ok());
+  ASSERT_TRUE(Unpublish(id, target).ok());
+  EXPECT_NE(access(target.c_str(), F_OK), 0) << "target not removed";
+
+  // Stage again after unstage: the data survived (never reformatted).
+  ASSERT_TRUE(Unstage(id, staging).ok());
+  EXPECT_EQ(LoopDevicesInUse(), 0);
+  ASSERT_TRUE(Stage(id, staging, cap).ok());
+  ASSERT_TRUE(Publish(id, staging, target, cap, false).ok());
+  if (block) {
+    const int fd = open(target.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    std::string back(payload.size(), '\0');
+    ASSERT_EQ(pread(fd, back.data(), back.size(), 4096),
+              static_cast<ssize_t>(back.size()));
+    close(fd);
+    EXPECT_EQ(back, payload);
+  } else {
+    std::ifstream in(target + "/hello.txt");
+    std::string back;
+    std::getline(in, back);
+    EXPECT_EQ(back, payload);
+  }
+  ASSERT_TRUE(Unpublish(id, target).ok());
+  ASSERT_TRUE(Unstage(id, staging).ok());
+  ASSERT_TRUE(Unstage(id, staging).ok());
+  ASSERT_TRUE(Delete(id).ok());
+  ASSERT_TRUE(Delete(id).ok());
+}
+
+TEST_F(LoopE2eTest, Ext4Lifecycle) {
+  FullLifecycle("pvc-ext4", "ext4", false);
+  ExpectNothingLeft();
+}
+
+TEST_F(LoopE2eTest, XfsLifecycle) {
+  FullLifecycle("pvc-xfs", "xfs", false);
+  ExpectNothingLeft();
+}
+
+TEST_F(LoopE2eTest, BlockLifecycle) {
+  FullLifecycle("pvc-block", "", true);
+  ExpectNothingLeft();
+}
+
+TEST_F(LoopE2eTest, OnlineExpansion) {
+  std::vector<std::string> kinds = {"xfs", "block"};
+  if (HasCapSysResource()) {
+    kinds.push_back("ext4");
+  } else {
+    std::cerr << "note: no CAP_SYS_RESOURCE here, so online ext4 growth "
+                 "(EXT4_IOC_RESIZE_FS) is not exercised\n";
+  }
+  for (const std::string& kind : kinds) {
+    const bool block = kind == "block";
+    const auto cap = Cap(block ? "" : kind, block);
+    const std::string name = "pvc-grow-" + kind;
+    std::string id;
+    ASSERT_TRUE(Create(name, cap, 400 * kMiB, &id).ok());
+    ASSERT_EQ(system(("mkdir -p '" + Staging(name) + "'").c_str()), 0);
+    ASSERT_TRUE(Stage(id, Staging(name), cap).ok());
+    ASSERT_TRUE(Publish(id, Staging(name), Target(name), cap, false).ok());
+
+    csi::v1::ControllerExpandVolumeRequest expand;
+    expand.set_volume_id(id);
+    expand.mutable_capacity_range()->set_required_bytes(800 * kMiB);
+    csi::v1::ControllerExpandVolumeResponse expanded;
+    ASSERT_TRUE(driver_->controller()
+                    .ControllerExpandVolume(Context().get(), expand, &expanded)
+                    .ok());
+    EXPECT_EQ(expanded.capacity_bytes(), static_cast<int64_t>(800 * kMiB));
+    EXPECT_EQ(expanded.node_expansion_required(), !block);
+    if (!block) {
+      csi::v1::NodeExpandVolumeRequest node_expand;
+      node_expand.set_volume_id(id);
+      node_expand.set_volume_path(Target(name));
+      node_expand.mutable_capacity_range()->set_required_bytes(800 * kMiB);
+      csi::v1::NodeExpandVolumeResponse node_expanded;
+      grpc::Status status = driver_->node().NodeExpandVolume(
+          Context().get(), node_expand, &node_expanded);
+      ASSERT_TRUE(status.ok()) << kind << ": " << status.error_message();
+      EXPECT_EQ(node_expanded.capacity_bytes(),
+                static_cast<int64_t>(800 * kMiB));
+    }
+    csi::v1::NodeGetVolumeStatsRequest stats_request;
+    stats_request.set_volume_id(id);
+    stats_request.set_volume_path(Target(name));
+    csi::v1::NodeGetVolumeStatsResponse stats;
+    ASSERT_TRUE(driver_->node()
+                    .NodeGetVolumeStats(Context().get(), stats_request, &stats)
+                    .ok());
+    EXPECT_GT(stats.usage(0).total(), static_cast<int64_t>(700 * kMiB)) << kind;
+    ASSERT_TRUE(Unpublish(id, Target(name)).ok());
+    ASSERT_TRUE(Unstage(id, Staging(name)).ok());
+    ASSERT_TRUE(Delete(id).ok());
+  }
+  ExpectNothingLeft();
+}
+
+// Kill the driver with SIGKILL at several moments of create, stage and
+// publish; after a restart, retrying the same call must finish the job and
+// nothing may leak.
+TEST_F(LoopE2eTest, KillNineAndRetryLeavesNothingBehind) {
+  const auto cap = Cap("ext4", false);
+  for (int delay_ms : {0, 1, 2, 3, 5, 8, 13, 40}) {
+    const std::string name = absl::StrCat("pvc-kill-", delay_ms);
+    const std::string staging = Staging(name);
+    const std::string target = Target(name);
+    ASSERT_EQ(system(("mkdir -p '" + staging + "'").c_str()), 0);
+    std::string id;
+    // Each step: start the call, kill the driver part-way, restart, retry.
+    auto crash_during = [&](const std::function<grpc::Status()>& call) {
+      std::thread racer([&] { (void)call(); });
+      absl::SleepFor(absl::Milliseconds(delay_ms));
+      kill(driver_->pid(), SIGKILL);
+      racer.join();
+      RestartDriverAfterKill();
+      grpc::Status status = call();
+      ASSERT_TRUE(status.ok()) << status.error_message();
+    };
+    crash_during([&] { return Create(name, cap, 64 * kMiB, &id); });
+    ASSERT_FALSE(id.empty());
+    crash_during([&] { return Stage(id, staging, cap); });
+    crash_during([&] { return Publish(id, staging, target, cap, false); });
+    EXPECT_EQ(LoopDevicesInUse(), 1) << delay_ms;
+    EXPECT_EQ(MountsUnder(root_).size(), 2u) << delay_ms;
+
+    // Only one volume exists for the name.
+    csi::v1::ListVolumesRequest list_request;
+    csi::v1::ListVolumesResponse list;
+    ASSERT_TRUE(driver_->controller()
+                    .ListVolumes(Context().get(), list_request, &list)
+                    .ok());
+    EXPECT_EQ(list.entries_size(), 1);
+
+    ASSERT_TRUE(Unpublish(id, target).ok());
+    ASSERT_TRUE(Unstage(id, staging).ok());
+    ASSERT_TRUE(Delete(id).ok());
+    ExpectNothingLeft();
+  }
+}
+
+TEST_F(LoopE2eTest, ThirtyTwoVolumesInParallel) {
+  constexpr int kVolumes = 32;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  const auto cap = Cap("ext4", false);
+  for (int i = 0; i < kVolumes; ++i) {
+    ASSERT_EQ(system(("mkdir -p '" + Staging(absl::StrCat("par-", i)) + "'")
+                         .c_str()),
+              0);
+  }
+  for (int i = 0; i < kVolumes; ++i) {
+    workers.emplace_back([&, i] {
+      const std::string name = absl::StrCat("par-", i);
+      std::string id;
+      auto check = [&](grpc::Status status, const char* step) {
+        if (!status.ok()) {
+          ++failures;
+          std::cerr << name << " " << step << ": " << status.error_message()
+                    << "\n";
+        }
+        return status.ok();
+      };
+      if (!check(Create(name, cap, 32 * kMiB, &id), "create")) return;
+      if (!check(Stage(id, Staging(name), cap), "stage")) return;
+      if (!check(Publish(id, Staging(name), Target(name), cap, false),
+                 "publish")) {
+        return;
+      }
+      { std::ofstream(Target(name) + "/f") << name; }
+      if (!check(Unpublish(id, Target(name)), "unpublish")) return;
+      if (!check(Unstage(id, Staging(name)), "unstage")) return;
+      check(Delete(id), "delete");
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  EXPECT_EQ(failures.load(), 0);
+  ExpectNothingLeft();
+}
+
+TEST_F(LoopE2eTest, ProbeIsReadyAndInfoHasTopology) {
+  csi::v1::ProbeResponse probe;
+  ASSERT_TRUE(driver_->identity().Probe(Context().get(), {}, &probe).ok());
+  EXPECT_TRUE(probe.ready().value());
+  csi::v1::NodeGetInfoResponse info;
+  ASSERT_TRUE(driver_->node().NodeGetInfo(Context().get(), {}, &info).ok());
+  EXPECT_EQ(info.node_id(), kNodeId);
+  EXPECT_EQ(info.accessible_topology().segments().at(
+                "topology.cellar.csi.io/node"),
+            kNodeId);
+}
+
+}  // namespace
+}  // namespace cellar
