@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "src/common/units.h"
 #include "test/platform/loop_test_support.h"
+#include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
 
 namespace cellar {
@@ -37,14 +38,7 @@ constexpr char kNodeId[] = "e2e-node";
 
 csi::v1::VolumeCapability Cap(const std::string& fs_type, bool block,
                               Mode::Mode mode = Mode::SINGLE_NODE_WRITER) {
-  csi::v1::VolumeCapability cap;
-  if (block) {
-    cap.mutable_block();
-  } else {
-    cap.mutable_mount()->set_fs_type(fs_type);
-  }
-  cap.mutable_access_mode()->set_mode(mode);
-  return cap;
+  return testing::Capability(fs_type, block, mode);
 }
 
 bool HasCapSysResource() {
@@ -103,6 +97,8 @@ class LoopE2eTest : public ::testing::Test {
          "--reserve-bytes=0", "--log-level=debug"});
     ASSERT_TRUE(driver.ok()) << driver.status();
     driver_ = *std::move(driver);
+    // Made here, not lazily: the parallel test shares it between threads.
+    client_ = std::make_unique<testing::CsiClient>(driver_->channel());
   }
 
   void RestartDriverAfterKill() {
@@ -119,68 +115,29 @@ class LoopE2eTest : public ::testing::Test {
                         "/mount");
   }
 
-  grpc::Status Create(const std::string& name, const csi::v1::VolumeCapability& cap,
-                      int64_t bytes, std::string* id) {
-    csi::v1::CreateVolumeRequest request;
-    request.set_name(name);
-    *request.add_volume_capabilities() = cap;
-    request.mutable_capacity_range()->set_required_bytes(bytes);
-    csi::v1::CreateVolumeResponse response;
-    grpc::Status status =
-        driver_->controller().CreateVolume(Context().get(), request, &response);
-    if (status.ok() && id != nullptr) *id = response.volume().volume_id();
-    return status;
+  grpc::Status Create(const std::string& name,
+                      const csi::v1::VolumeCapability& cap, int64_t bytes,
+                      std::string* id) {
+    return client().Create(name, cap, bytes, id);
   }
-
   grpc::Status Stage(const std::string& id, const std::string& staging,
                      const csi::v1::VolumeCapability& cap) {
-    csi::v1::NodeStageVolumeRequest request;
-    request.set_volume_id(id);
-    request.set_staging_target_path(staging);
-    *request.mutable_volume_capability() = cap;
-    csi::v1::NodeStageVolumeResponse response;
-    return driver_->node().NodeStageVolume(Context().get(), request, &response);
+    return client().Stage(id, staging, cap);
   }
-
   grpc::Status Publish(const std::string& id, const std::string& staging,
                        const std::string& target,
                        const csi::v1::VolumeCapability& cap, bool ro) {
-    csi::v1::NodePublishVolumeRequest request;
-    request.set_volume_id(id);
-    request.set_staging_target_path(staging);
-    request.set_target_path(target);
-    request.set_readonly(ro);
-    *request.mutable_volume_capability() = cap;
-    csi::v1::NodePublishVolumeResponse response;
-    return driver_->node().NodePublishVolume(Context().get(), request,
-                                             &response);
+    return client().Publish(id, staging, target, cap, ro);
   }
-
   grpc::Status Unpublish(const std::string& id, const std::string& target) {
-    csi::v1::NodeUnpublishVolumeRequest request;
-    request.set_volume_id(id);
-    request.set_target_path(target);
-    csi::v1::NodeUnpublishVolumeResponse response;
-    return driver_->node().NodeUnpublishVolume(Context().get(), request,
-                                               &response);
+    return client().Unpublish(id, target);
   }
-
   grpc::Status Unstage(const std::string& id, const std::string& staging) {
-    csi::v1::NodeUnstageVolumeRequest request;
-    request.set_volume_id(id);
-    request.set_staging_target_path(staging);
-    csi::v1::NodeUnstageVolumeResponse response;
-    return driver_->node().NodeUnstageVolume(Context().get(), request,
-                                             &response);
+    return client().Unstage(id, staging);
   }
+  grpc::Status Delete(const std::string& id) { return client().Delete(id); }
 
-  grpc::Status Delete(const std::string& id) {
-    csi::v1::DeleteVolumeRequest request;
-    request.set_volume_id(id);
-    csi::v1::DeleteVolumeResponse response;
-    return driver_->controller().DeleteVolume(Context().get(), request,
-                                              &response);
-  }
+  testing::CsiClient& client() { return *client_; }
 
   // Loop devices whose image lives under this test's directory.
   int LoopDevicesInUse() {
@@ -212,6 +169,7 @@ class LoopE2eTest : public ::testing::Test {
 
   std::string root_, kubelet_;
   std::unique_ptr<DriverProcess> driver_;
+  std::unique_ptr<testing::CsiClient> client_;
 };
 
 void LoopE2eTest::FullLifecycle(const std::string& name,
