@@ -1,6 +1,7 @@
 #ifndef CELLAR_SRC_CONTROLLER_PARAMETERS_H_
 #define CELLAR_SRC_CONTROLLER_PARAMETERS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ struct VolumeParameters {
   std::string allocation = "thin";
   std::string device_class;  // empty: the default class
   bool encrypted = false;
+  // Mode of the volume root when volume_mount_group (fsGroup) is applied.
+  uint32_t volume_root_mode = 02770;
   // From csi.storage.k8s.io/pvc/namespace (the provisioner's extra create
   // metadata): the namespace the volume is bound to.
   std::string pvc_namespace;

@@ -12,7 +12,9 @@
 #include "src/common/capability.h"
 #include "src/common/ids.h"
 #include "src/common/status.h"
+#include "src/node/access_policy.h"
 #include "src/node/paths.h"
+#include "src/common/logging.h"
 #include "spdlog/spdlog.h"
 
 namespace cellar {
@@ -248,8 +250,14 @@ absl::Status NodeService::DoStage(
   if (!access->volume_mount_group.empty() && !read_only) {
     uint32_t gid = 0;
     (void)absl::SimpleAtoi(access->volume_mount_group, &gid);
-    // The root of the volume only: no recursive walk.
-    if (absl::Status s = deps_.fs->SetOwnerGroupMode(staging, gid, 02770);
+    // The root of the volume only: no recursive walk. The mode comes from
+    // the StorageClass (volumeRootMode), validated at creation.
+    mode_t mode = 02770;
+    auto it = record->parameters().find("volumeRootMode");
+    if (it != record->parameters().end()) {
+      mode = static_cast<mode_t>(std::stoul(it->second, nullptr, 8));
+    }
+    if (absl::Status s = deps_.fs->SetOwnerGroupMode(staging, gid, mode);
         !s.ok()) {
       return s;
     }
@@ -360,6 +368,16 @@ absl::Status NodeService::DoPublish(
         record->block() ? "volume was created for block access"
                         : "volume was created for filesystem access");
   }
+  // Access control: the policy recorded with the volume, the identity
+  // kubelet put in the context. Checked before anything is touched.
+  const PodIdentity pod = PodIdentityFromContext(request.volume_context());
+  if (absl::Status allowed = CheckPublishAllowed(*record, pod);
+      !allowed.ok()) {
+    spdlog::warn("publish refused: volume={} target={} pod={}: {}",
+                 request.volume_id(), target, pod.ToString(),
+                 allowed.message());
+    return allowed;
+  }
   const bool read_only =
       request.readonly() || IsReadOnlyMode(request.volume_capability());
 
@@ -439,8 +457,18 @@ absl::Status NodeService::DoPublish(
     (void)UnmountAll(target);
     return remounted;
   }
-  spdlog::info("published {} at {}{}", request.volume_id(), target,
-               read_only ? " (read-only)" : "");
+  if (access->block && !access->volume_mount_group.empty()) {
+    // fsGroup for a raw device: the group may read and write the node.
+    uint32_t gid = 0;
+    (void)absl::SimpleAtoi(access->volume_mount_group, &gid);
+    if (absl::Status s = deps_.fs->SetOwnerGroupMode(target, gid, 0660);
+        !s.ok()) {
+      (void)UnmountAll(target);
+      return s;
+    }
+  }
+  spdlog::info("published volume={} target={} pod={}{}", request.volume_id(),
+               target, pod.ToString(), read_only ? " read-only" : "");
   return absl::OkStatus();
 }
 
@@ -481,7 +509,8 @@ absl::Status NodeService::DoUnpublish(
       }
     }
   }
-  spdlog::info("unpublished {} from {}", request.volume_id(), target);
+  spdlog::info("unpublished volume={} target={} pod-uid={}",
+               request.volume_id(), target, PodUidFromTargetPath(target));
   return absl::OkStatus();
 }
 

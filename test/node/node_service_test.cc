@@ -312,6 +312,45 @@ TEST_F(NodeServiceTest, VolumeMountGroupSetsGroupAndSetgid) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(NodeServiceTest, PublishEnforcesTheRecordedPolicy) {
+  VolumeRecord record;
+  record.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "bound"));
+  record.set_name("bound");
+  record.set_capacity_bytes(64 * kMiB);
+  record.set_fs_type("ext4");
+  record.set_allocation("thin");
+  record.set_bound_namespace("team-a");
+  ASSERT_TRUE(backend_.Create(record).ok());
+  loops_.AddImage(backend_.ImagePath(record.volume_id()), 64 * kMiB);
+  const std::string id = record.volume_id();
+  ASSERT_TRUE(Stage(id).ok());
+  const size_t mounts_before = mounter_.ListMounts()->size();
+
+  csi::v1::NodePublishVolumeRequest request;
+  request.set_volume_id(id);
+  request.set_staging_target_path(kStaging);
+  request.set_target_path(kTarget);
+  *request.mutable_volume_capability() = MountCap();
+  csi::v1::NodePublishVolumeResponse response;
+  // No pod identity on a bound volume.
+  EXPECT_EQ(service_.NodePublishVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Another namespace, even with forged extra keys.
+  auto& context = *request.mutable_volume_context();
+  context["csi.storage.k8s.io/pod.namespace"] = "team-b";
+  context["csi.storage.k8s.io/pod.name"] = "thief";
+  context["csi.storage.k8s.io/pvc/namespace"] = "team-a";
+  context["namespace"] = "team-a";
+  EXPECT_EQ(service_.NodePublishVolume(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Nothing was created or mounted by the refusals.
+  EXPECT_EQ(mounter_.ListMounts()->size(), mounts_before);
+  EXPECT_EQ(fs_.Stat(kTarget).status().code(), absl::StatusCode::kNotFound);
+  // The right namespace is admitted.
+  context["csi.storage.k8s.io/pod.namespace"] = "team-a";
+  EXPECT_TRUE(service_.NodePublishVolume(nullptr, &request, &response).ok());
+}
+
 TEST_F(NodeServiceTest, Stats) {
   const std::string id = MakeVolume("a");
   ASSERT_TRUE(Stage(id).ok());

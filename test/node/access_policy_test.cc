@@ -1,0 +1,98 @@
+#include "src/node/access_policy.h"
+
+#include "gtest/gtest.h"
+
+namespace cellar {
+namespace {
+
+google::protobuf::Map<std::string, std::string> PodContext(
+    const std::string& ns, const std::string& sa = "default") {
+  google::protobuf::Map<std::string, std::string> context;
+  context["csi.storage.k8s.io/pod.namespace"] = ns;
+  context["csi.storage.k8s.io/pod.name"] = "web-0";
+  context["csi.storage.k8s.io/pod.uid"] = "1234-abcd";
+  context["csi.storage.k8s.io/serviceAccount.name"] = sa;
+  return context;
+}
+
+VolumeRecord Bound(const std::string& ns) {
+  VolumeRecord record;
+  record.set_volume_id("v_n_default_00000000000000000000000000000000");
+  record.set_bound_namespace(ns);
+  return record;
+}
+
+TEST(AccessPolicyTest, UnboundVolumesAdmitEveryone) {
+  VolumeRecord record;
+  EXPECT_TRUE(CheckPublishAllowed(record, PodIdentity()).ok());
+  EXPECT_TRUE(
+      CheckPublishAllowed(record, PodIdentityFromContext(PodContext("x"))).ok());
+}
+
+TEST(AccessPolicyTest, BoundNamespace) {
+  const VolumeRecord record = Bound("team-a");
+  EXPECT_TRUE(
+      CheckPublishAllowed(record, PodIdentityFromContext(PodContext("team-a")))
+          .ok());
+  absl::Status other =
+      CheckPublishAllowed(record, PodIdentityFromContext(PodContext("team-b")));
+  EXPECT_EQ(other.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(other.message().find("team-b/web-0"), std::string::npos) << other;
+  EXPECT_NE(other.message().find("bound to namespace \"team-a\""),
+            std::string::npos);
+  // No pod identity at all on a bound volume.
+  EXPECT_EQ(CheckPublishAllowed(record, PodIdentity()).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST(AccessPolicyTest, ForgedContextKeysDoNotCount) {
+  const VolumeRecord record = Bound("team-a");
+  // A hand-made PV claims the right namespace under every other key.
+  google::protobuf::Map<std::string, std::string> context =
+      PodContext("team-b");
+  context["namespace"] = "team-a";
+  context["csi.storage.k8s.io/pvc/namespace"] = "team-a";
+  context["csi.storage.k8s.io/pod.namespace "] = "team-a";
+  context["CSI.STORAGE.K8S.IO/POD.NAMESPACE"] = "team-a";
+  context["bound_namespace"] = "team-a";
+  EXPECT_EQ(CheckPublishAllowed(record, PodIdentityFromContext(context)).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST(AccessPolicyTest, AllowedNamespacesWiden) {
+  VolumeRecord record = Bound("team-a");
+  record.add_allowed_namespaces("team-b");
+  EXPECT_TRUE(
+      CheckPublishAllowed(record, PodIdentityFromContext(PodContext("team-b")))
+          .ok());
+  EXPECT_FALSE(
+      CheckPublishAllowed(record, PodIdentityFromContext(PodContext("team-c")))
+          .ok());
+}
+
+TEST(AccessPolicyTest, AllowedServiceAccountsAreExact) {
+  VolumeRecord record = Bound("team-a");
+  record.add_allowed_service_accounts("team-a/db");
+  record.add_allowed_service_accounts("ops/backup");
+  EXPECT_TRUE(CheckPublishAllowed(
+                  record, PodIdentityFromContext(PodContext("team-a", "db")))
+                  .ok());
+  EXPECT_TRUE(CheckPublishAllowed(
+                  record, PodIdentityFromContext(PodContext("ops", "backup")))
+                  .ok());
+  // Same namespace, other account: narrowed away.
+  EXPECT_EQ(CheckPublishAllowed(
+                record, PodIdentityFromContext(PodContext("team-a", "web")))
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST(AccessPolicyTest, PodUidFromTargetPath) {
+  EXPECT_EQ(PodUidFromTargetPath("/var/lib/kubelet/pods/1234-abcd/volumes/"
+                                 "kubernetes.io~csi/pvc-1/mount"),
+            "1234-abcd");
+  EXPECT_EQ(PodUidFromTargetPath("/var/lib/kubelet/plugins/x"), "");
+}
+
+}  // namespace
+}  // namespace cellar
