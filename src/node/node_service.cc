@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -82,6 +84,39 @@ absl::StatusOr<std::vector<MountEntry>> NodeService::MountsAtPath(
   absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
   if (!table.ok()) return table.status();
   return MountsAt(*table, path);
+}
+
+absl::Status NodeService::MountChecked(const MountRequest& request) {
+  absl::StatusOr<std::vector<MountEntry>> before = deps_.mounter->ListMounts();
+  if (!before.ok()) return before.status();
+  if (absl::Status s = deps_.mounter->Mount(request); !s.ok()) return s;
+  absl::StatusOr<std::vector<MountEntry>> after = deps_.mounter->ListMounts();
+  if (!after.ok()) return after.status();
+  absl::flat_hash_set<int> known;
+  for (const MountEntry& entry : *before) known.insert(entry.mount_id);
+  // Other volumes are mounted concurrently: only a new mount of this
+  // volume's device can be the one just made. (Operations on one volume
+  // are serialised by its lock.)
+  std::string device = request.source;
+  if (!absl::StartsWith(device, "/dev/")) {
+    std::vector<MountEntry> at_source = MountsAt(*before, request.source);
+    if (at_source.empty()) return absl::OkStatus();
+    device = at_source.back().source;
+  }
+  absl::Status result = absl::OkStatus();
+  for (const MountEntry& entry : *after) {
+    if (known.contains(entry.mount_id) ||
+        entry.mount_point == request.target ||
+        !MountShowsDevice(entry, device)) {
+      continue;
+    }
+    // Not ours to leave there: undo it whatever it is.
+    (void)deps_.mounter->Unmount(entry.mount_point, /*lazy=*/true);
+    result = absl::InvalidArgumentError(absl::StrCat(
+        "mount for ", request.target, " landed at ", entry.mount_point,
+        ": a path component changed while it was being used; refusing"));
+  }
+  return result;
 }
 
 absl::Status NodeService::UnmountAll(const std::string& path) {
@@ -204,7 +239,7 @@ absl::Status NodeService::DoStage(
     bind.source = *device;
     bind.target = file;
     bind.flags = MS_BIND;
-    return deps_.mounter->Mount(bind);
+    return MountChecked(bind);
   }
 
   absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(staging);
@@ -245,7 +280,7 @@ absl::Status NodeService::DoStage(
   mount.flags = options->flags | MS_NOSUID | MS_NODEV |
                 (read_only ? MS_RDONLY : 0);
   mount.data = absl::StrJoin(options->data, ",");
-  if (absl::Status s = deps_.mounter->Mount(mount); !s.ok()) return s;
+  if (absl::Status s = MountChecked(mount); !s.ok()) return s;
 
   if (!access->volume_mount_group.empty() && !read_only) {
     uint32_t gid = 0;
@@ -441,7 +476,7 @@ absl::Status NodeService::DoPublish(
   bind.source = source;
   bind.target = target;
   bind.flags = MS_BIND;
-  if (absl::Status s = deps_.mounter->Mount(bind); !s.ok()) return s;
+  if (absl::Status s = MountChecked(bind); !s.ok()) return s;
   // Bind mounts ignore most flags at creation: apply them by remounting.
   // nosuid and nodev always; ro enforced by the kernel.
   MountRequest remount;

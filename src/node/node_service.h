@@ -94,6 +94,11 @@ class NodeService final : public csi::v1::Node::Service {
   absl::StatusOr<Backend*> BackendForVolume(const std::string& volume_id);
   // Mounts stacked at `path`, bottom first.
   absl::StatusOr<std::vector<MountEntry>> MountsAtPath(const std::string& path);
+  // mount(2), then a check that the new mount landed exactly at the
+  // requested target: if a path component was swapped for a symlink after
+  // it was checked, the mount shows up elsewhere, is undone, and the call
+  // fails with INVALID_ARGUMENT.
+  absl::Status MountChecked(const MountRequest& request);
   // Unmounts everything at `path` (idempotent).
   absl::Status UnmountAll(const std::string& path);
   // True when a mount anywhere uses `device` (a filesystem on it, or a
