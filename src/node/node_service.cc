@@ -567,8 +567,8 @@ absl::Status NodeService::DoStats(
     return absl::InvalidArgumentError("volume_path is missing");
   }
   const std::string& path = request.volume_path();
-  if (absl::Status s = CheckConfinedPath(path, config_.kubelet_dir,
-                                         "volume_path");
+  if (absl::Status s = CheckNodePath(deps_.fs, path, config_.kubelet_dir,
+                                     "volume_path");
       !s.ok()) {
     return s;
   }

@@ -1,0 +1,381 @@
+// Hostile and broken input against the real binary: every request an
+// attacker or a buggy client might send gets a precise CSI code, the process
+// stays up, and no refused request creates, mounts or deletes anything.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "src/common/units.h"
+#include "test/platform/loop_test_support.h"
+#include "test/testing/csi_client.h"
+#include "test/testing/driver_process.h"
+
+namespace cellar {
+namespace {
+
+using testing::Context;
+using testing::DriverProcess;
+using Mode = csi::v1::VolumeCapability::AccessMode;
+
+// Everything observable that a request could change: files under the
+// scratch directory, mounts under it, loop devices backed by it.
+std::set<std::string> Snapshot(const std::string& root) {
+  std::set<std::string> out;
+  std::function<void(const std::string&)> walk = [&](const std::string& dir) {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return;
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      const std::string path = dir + "/" + name;
+      if (path.size() > 4 && path.substr(path.size() - 4) == ".log") continue;
+      struct stat st;
+      if (lstat(path.c_str(), &st) != 0) continue;
+      out.insert("file " + path);
+      if (S_ISDIR(st.st_mode)) walk(path);
+    }
+    closedir(d);
+  };
+  walk(root);
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mountinfo, line)) {
+    if (line.find(root) != std::string::npos) {
+      std::istringstream fields(line);
+      std::string id, parent, dev, mroot, point;
+      fields >> id >> parent >> dev >> mroot >> point;
+      out.insert("mount " + point + " " + mroot);
+    }
+  }
+  RealLoopDevices loops;
+  auto list = loops.List();
+  if (list.ok()) {
+    for (const auto& info : *list) {
+      if (info.backing_file.find(root) != std::string::npos) {
+        out.insert("loop " + info.device + " " + info.backing_file);
+      }
+    }
+  }
+  return out;
+}
+
+class HostileE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
+      GTEST_SKIP() << "needs root and loop devices";
+    }
+    std::string pattern = "/tmp/cellar-hostile-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+    kubelet_ = root_ + "/kubelet";
+    outside_ = root_ + "/outside";
+    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
+    ASSERT_EQ(mkdir(outside_.c_str(), 0750), 0);
+    ASSERT_EQ(mkdir((kubelet_ + "/pods").c_str(), 0750), 0);
+    // A symlink inside the kubelet dir that leads outside it.
+    ASSERT_EQ(symlink(outside_.c_str(), (kubelet_ + "/pods/evil").c_str()), 0);
+    auto driver = DriverProcess::Start(
+        root_ + "/data", root_ + "/csi.sock",
+        {"--kubelet-dir=" + kubelet_, "--node-id=hostile-node",
+         "--reserve-bytes=0"});
+    ASSERT_TRUE(driver.ok()) << driver.status();
+    driver_ = *std::move(driver);
+    client_ = std::make_unique<testing::CsiClient>(driver_->channel());
+    // A canary volume, staged and published, that must survive everything.
+    cap_ = testing::Capability("ext4", false);
+    staging_ = kubelet_ + "/plugins/canary/globalmount";
+    target_ = kubelet_ + "/pods/uid-1/volumes/canary/mount";
+    ASSERT_EQ(system(("mkdir -p " + staging_).c_str()), 0);
+    ASSERT_TRUE(client_->Create("canary", cap_, 64 * kMiB, &canary_).ok());
+    ASSERT_TRUE(client_->Stage(canary_, staging_, cap_).ok());
+    ASSERT_TRUE(client_->Publish(canary_, staging_, target_, cap_, false).ok());
+    { std::ofstream(target_ + "/data") << "precious"; }
+  }
+
+  void TearDown() override {
+    if (root_.empty()) return;
+    if (driver_ != nullptr && HasFailure()) std::cerr << driver_->ReadLog();
+    client_.reset();
+    driver_.reset();
+    CleanUpScratchDir(root_);
+  }
+
+  std::string root_, kubelet_, outside_, staging_, target_, canary_;
+  csi::v1::VolumeCapability cap_;
+  std::unique_ptr<DriverProcess> driver_;
+  std::unique_ptr<testing::CsiClient> client_;
+};
+
+const std::string kHuge(64 * 1024, 'x');
+const std::string kNul("a\0b", 3);
+const std::string kNonUtf8("\xff\xfe\xc0\x80", 4);
+
+TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
+  auto& ctl = driver_->controller();
+  auto& node = driver_->node();
+  struct Case {
+    std::string what;
+    grpc::StatusCode want;
+    std::function<grpc::Status()> call;
+  };
+  std::vector<Case> cases;
+  auto create = [&](std::function<void(csi::v1::CreateVolumeRequest*)> f) {
+    return [&, f] {
+      csi::v1::CreateVolumeRequest r;
+      r.set_name("hostile");
+      *r.add_volume_capabilities() = cap_;
+      r.mutable_capacity_range()->set_required_bytes(16 * kMiB);
+      f(&r);
+      csi::v1::CreateVolumeResponse resp;
+      return ctl.CreateVolume(Context().get(), r, &resp);
+    };
+  };
+  using SC = grpc::StatusCode;
+  cases.push_back({"create: empty name", SC::INVALID_ARGUMENT,
+                   create([](auto* r) { r->clear_name(); })});
+  cases.push_back({"create: 64 KiB name", SC::INVALID_ARGUMENT,
+                   create([](auto* r) { r->set_name(kHuge); })});
+  cases.push_back({"create: no capabilities", SC::INVALID_ARGUMENT,
+                   create([](auto* r) { r->clear_volume_capabilities(); })});
+  cases.push_back(
+      {"create: unknown access mode", SC::INVALID_ARGUMENT, create([](auto* r) {
+         r->mutable_volume_capabilities(0)->mutable_access_mode()->set_mode(
+             static_cast<Mode::Mode>(12345));
+       })});
+  cases.push_back(
+      {"create: negative size", SC::INVALID_ARGUMENT, create([](auto* r) {
+         r->mutable_capacity_range()->set_required_bytes(-1);
+       })});
+  cases.push_back(
+      {"create: negative limit", SC::INVALID_ARGUMENT, create([](auto* r) {
+         r->mutable_capacity_range()->set_limit_bytes(-5);
+       })});
+  cases.push_back({"create: overflowing size", SC::OUT_OF_RANGE,
+                   create([](auto* r) {
+                     r->mutable_capacity_range()->set_required_bytes(LLONG_MAX);
+                   })});
+  cases.push_back({"create: required > limit", SC::OUT_OF_RANGE,
+                   create([](auto* r) {
+                     r->mutable_capacity_range()->set_required_bytes(2 * kMiB);
+                     r->mutable_capacity_range()->set_limit_bytes(kMiB);
+                   })});
+  cases.push_back({"create: bigger than the disk", SC::RESOURCE_EXHAUSTED,
+                   create([](auto* r) {
+                     r->mutable_capacity_range()->set_required_bytes(1ll << 60);
+                   })});
+  cases.push_back({"create: unknown parameter", SC::INVALID_ARGUMENT,
+                   create([](auto* r) { (*r->mutable_parameters())["x"] = "1"; })});
+  cases.push_back({"create: NUL in parameter key", SC::INVALID_ARGUMENT,
+                   create([](auto* r) { (*r->mutable_parameters())[kNul] = "1"; })});
+  cases.push_back(
+      {"create: fsType injection", SC::INVALID_ARGUMENT, create([](auto* r) {
+         (*r->mutable_parameters())["fsType"] = "ext4 -O ^has_journal";
+       })});
+  cases.push_back(
+      {"create: deviceClass traversal", SC::INVALID_ARGUMENT, create([](auto* r) {
+         (*r->mutable_parameters())["deviceClass"] = "../../etc";
+       })});
+  cases.push_back(
+      {"create: mount flag with comma", SC::INVALID_ARGUMENT, create([](auto* r) {
+         r->mutable_volume_capabilities(0)->mutable_mount()->add_mount_flags(
+             "ro,suid");
+       })});
+  cases.push_back(
+      {"create: mount flag =-injection", SC::INVALID_ARGUMENT, create([](auto* r) {
+         r->mutable_volume_capabilities(0)->mutable_mount()->add_mount_flags(
+             "context=x,dev");
+       })});
+  cases.push_back(
+      {"create: fs type with path", SC::INVALID_ARGUMENT, create([](auto* r) {
+         r->mutable_volume_capabilities(0)->mutable_mount()->set_fs_type(
+             "../../bin/sh");
+       })});
+  cases.push_back(
+      {"create: group id not numeric", SC::INVALID_ARGUMENT, create([](auto* r) {
+         r->mutable_volume_capabilities(0)
+             ->mutable_mount()
+             ->set_volume_mount_group("0;rm");
+       })});
+  cases.push_back(
+      {"create: odd secrets, bad size", SC::INVALID_ARGUMENT, create([](auto* r) {
+         (*r->mutable_secrets())[""] = kNul;
+         (*r->mutable_secrets())[kHuge] = "";
+         r->mutable_capacity_range()->set_required_bytes(-1);
+       })});
+
+  for (const std::string& id :
+       {std::string("../../etc/passwd"), std::string("/etc/shadow"), kHuge,
+        kNul, std::string("v_hostile-node_default_../../../../tmp/x"),
+        std::string("s_hostile-node_default_00000000000000000000000000000000")}) {
+    cases.push_back({"delete: id " + id.substr(0, 40), SC::OK, [&, id] {
+                       csi::v1::DeleteVolumeRequest r;
+                       r.set_volume_id(id);
+                       csi::v1::DeleteVolumeResponse resp;
+                       return ctl.DeleteVolume(Context().get(), r, &resp);
+                     }});
+    cases.push_back({"validate: id " + id.substr(0, 40), SC::NOT_FOUND, [&, id] {
+                       csi::v1::ValidateVolumeCapabilitiesRequest r;
+                       r.set_volume_id(id);
+                       *r.add_volume_capabilities() = cap_;
+                       csi::v1::ValidateVolumeCapabilitiesResponse resp;
+                       return ctl.ValidateVolumeCapabilities(Context().get(), r,
+                                                             &resp);
+                     }});
+    cases.push_back({"stage: id " + id.substr(0, 40), SC::NOT_FOUND, [&, id] {
+                       return client_->Stage(id, staging_ + "2", cap_);
+                     }});
+    cases.push_back({"expand: id " + id.substr(0, 40), SC::NOT_FOUND, [&, id] {
+                       csi::v1::ControllerExpandVolumeRequest r;
+                       r.set_volume_id(id);
+                       r.mutable_capacity_range()->set_required_bytes(kMiB);
+                       csi::v1::ControllerExpandVolumeResponse resp;
+                       return ctl.ControllerExpandVolume(Context().get(), r,
+                                                         &resp);
+                     }});
+  }
+  for (const std::string& token :
+       {std::string("../"), kHuge, std::string("v_x"), kNul,
+        std::string("s_hostile-node_default_00000000000000000000000000000000")}) {
+    cases.push_back({"list: token " + token.substr(0, 20), SC::ABORTED, [&, token] {
+                       csi::v1::ListVolumesRequest r;
+                       r.set_starting_token(token);
+                       csi::v1::ListVolumesResponse resp;
+                       return ctl.ListVolumes(Context().get(), r, &resp);
+                     }});
+  }
+  cases.push_back({"list: negative max", SC::INVALID_ARGUMENT, [&] {
+                     csi::v1::ListVolumesRequest r;
+                     r.set_max_entries(-3);
+                     csi::v1::ListVolumesResponse resp;
+                     return ctl.ListVolumes(Context().get(), r, &resp);
+                   }});
+  cases.push_back({"capacity: bad parameter", SC::INVALID_ARGUMENT, [&] {
+                     csi::v1::GetCapacityRequest r;
+                     (*r.mutable_parameters())["allocation"] = "infinite";
+                     csi::v1::GetCapacityResponse resp;
+                     return ctl.GetCapacity(Context().get(), r, &resp);
+                   }});
+  cases.push_back({"expand: negative", SC::INVALID_ARGUMENT, [&] {
+                     csi::v1::ControllerExpandVolumeRequest r;
+                     r.set_volume_id(canary_);
+                     r.mutable_capacity_range()->set_required_bytes(-1);
+                     csi::v1::ControllerExpandVolumeResponse resp;
+                     return ctl.ControllerExpandVolume(Context().get(), r, &resp);
+                   }});
+
+  // Paths: outside, relative, traversal, doubled slashes, NUL, symlinks.
+  const std::vector<std::string> bad_paths = {
+      "/etc",
+      "relative/mount",
+      kubelet_,
+      kubelet_ + "/",
+      kubelet_ + "/../outside",
+      kubelet_ + "/pods/../../outside",
+      kubelet_ + "//pods/x",
+      kubelet_ + "/pods/x/",
+      kubelet_ + "/pods/./x",
+      kubelet_ + "/pods/" + kNul,
+      kubelet_ + "/pods/evil/mount",
+      kubelet_ + "/pods/evil",
+      kubelet_ + "/" + kHuge,
+  };
+  for (const std::string& path : bad_paths) {
+    const std::string label = path.substr(0, 60);
+    cases.push_back({"stage: path " + label, SC::INVALID_ARGUMENT,
+                     [&, path] { return client_->Stage(canary_, path, cap_); }});
+    cases.push_back({"publish: target " + label, SC::INVALID_ARGUMENT, [&, path] {
+                       return client_->Publish(canary_, staging_, path, cap_,
+                                               false);
+                     }});
+    cases.push_back({"unpublish: target " + label, SC::INVALID_ARGUMENT,
+                     [&, path] { return client_->Unpublish(canary_, path); }});
+    cases.push_back({"unstage: path " + label, SC::INVALID_ARGUMENT,
+                     [&, path] { return client_->Unstage(canary_, path); }});
+    cases.push_back({"stats: path " + label, SC::INVALID_ARGUMENT, [&, path] {
+                       csi::v1::NodeGetVolumeStatsRequest r;
+                       r.set_volume_id(canary_);
+                       r.set_volume_path(path);
+                       csi::v1::NodeGetVolumeStatsResponse resp;
+                       return node.NodeGetVolumeStats(Context().get(), r, &resp);
+                     }});
+    cases.push_back({"node expand: path " + label, SC::INVALID_ARGUMENT,
+                     [&, path] {
+                       csi::v1::NodeExpandVolumeRequest r;
+                       r.set_volume_id(canary_);
+                       r.set_volume_path(path);
+                       csi::v1::NodeExpandVolumeResponse resp;
+                       return node.NodeExpandVolume(Context().get(), r, &resp);
+                     }});
+  }
+  cases.push_back({"publish: mount flag injection", SC::INVALID_ARGUMENT, [&] {
+                     auto cap = cap_;
+                     cap.mutable_mount()->add_mount_flags("nosuid,suid");
+                     return client_->Publish(canary_, staging_,
+                                             kubelet_ + "/pods/u9/v/mount", cap,
+                                             false);
+                   }});
+  cases.push_back({"publish: multi-node mode", SC::INVALID_ARGUMENT, [&] {
+                     return client_->Publish(
+                         canary_, staging_, kubelet_ + "/pods/u9/v/mount",
+                         testing::Capability("ext4", false,
+                                             Mode::MULTI_NODE_MULTI_WRITER),
+                         false);
+                   }});
+  cases.push_back({"stage: odd secrets and no capability", SC::INVALID_ARGUMENT,
+                   [&] {
+                     csi::v1::NodeStageVolumeRequest r;
+                     r.set_volume_id(canary_);
+                     r.set_staging_target_path(staging_);
+                     (*r.mutable_secrets())[kNul] = kHuge;
+                     csi::v1::NodeStageVolumeResponse resp;
+                     return node.NodeStageVolume(Context().get(), r, &resp);
+                   }});
+
+  const std::set<std::string> before = Snapshot(root_);
+  for (const Case& c : cases) {
+    const grpc::Status status = c.call();
+    EXPECT_EQ(status.error_code(), c.want)
+        << c.what << ": " << status.error_message();
+  }
+  // Non-UTF-8 in a string field: refused before it reaches a handler.
+  {
+    csi::v1::DeleteVolumeRequest r;
+    r.set_volume_id(kNonUtf8);
+    csi::v1::DeleteVolumeResponse resp;
+    const grpc::Status status = ctl.DeleteVolume(Context().get(), r, &resp);
+    EXPECT_NE(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << "the process must stay up";
+  }
+  EXPECT_EQ(Snapshot(root_), before) << "a refused request changed something";
+
+  // Still up, and the canary is intact.
+  csi::v1::ProbeResponse probe;
+  ASSERT_TRUE(driver_->identity().Probe(Context().get(), {}, &probe).ok());
+  EXPECT_TRUE(probe.ready().value());
+  std::ifstream in(target_ + "/data");
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "precious");
+  // Nothing was mounted outside the kubelet dir through the symlink.
+  DIR* dir = opendir(outside_.c_str());
+  ASSERT_NE(dir, nullptr);
+  int entries = 0;
+  while (dirent* e = readdir(dir)) entries += e->d_name[0] != '.';
+  closedir(dir);
+  EXPECT_EQ(entries, 0);
+  EXPECT_GE(cases.size(), 100u);
+}
+
+}  // namespace
+}  // namespace cellar
