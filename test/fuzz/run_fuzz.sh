@@ -19,7 +19,8 @@ else
 fi
 
 absl_libs=$(ls /usr/lib/x86_64-linux-gnu/libabsl_*.a)
-clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined \
+cxx=$(command -v clang++-14 || command -v clang++)
+"$cxx" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined -Wno-deprecated-declarations \
   -I. -I"$gen" \
   test/fuzz/validation_fuzz.cc src/common/ids.cc src/common/capability.cc \
