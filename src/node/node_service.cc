@@ -567,15 +567,19 @@ absl::Status NodeService::DoStats(
     return absl::InvalidArgumentError("volume_path is missing");
   }
   const std::string& path = request.volume_path();
-  if (absl::Status s = CheckNodePath(deps_.fs, path, config_.kubelet_dir,
-                                     "volume_path");
-      !s.ok()) {
-    return s;
-  }
+  // The volume first: an unknown volume is NOT_FOUND whatever the path.
   absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
   if (!backend.ok()) return backend.status();
   absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
   if (!record.ok()) return record.status();
+  // A path this driver would never have mounted the volume at cannot hold
+  // it (CSI: NOT_FOUND); it is not looked at.
+  if (absl::Status s = CheckNodePath(deps_.fs, path, config_.kubelet_dir,
+                                     "volume_path");
+      !s.ok()) {
+    return absl::NotFoundError(absl::StrCat(
+        "volume ", request.volume_id(), " is not at that path: ", s.message()));
+  }
   absl::StatusOr<FileInfo> info = deps_.fs->Stat(path);
   if (!info.ok()) {
     return absl::NotFoundError(
@@ -647,6 +651,8 @@ absl::Status NodeService::DoExpand(
     return absl::InvalidArgumentError("volume_path is missing");
   }
   const std::string& path = request.volume_path();
+  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
+  if (!backend.ok()) return backend.status();
   if (absl::Status s = CheckNodePath(deps_.fs, path, config_.kubelet_dir,
                                      "volume_path");
       !s.ok()) {
@@ -660,8 +666,6 @@ absl::Status NodeService::DoExpand(
   absl::StatusOr<uint64_t> size = SizeForRange(
       request.has_capacity_range() ? &request.capacity_range() : nullptr, 0);
   if (!size.ok()) return size.status();
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (!backend.ok()) return backend.status();
   VolumeLockGuard lock(locks_, request.volume_id());
   if (!lock.ok()) return lock.status();
   absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());

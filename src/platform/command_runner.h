@@ -16,6 +16,9 @@ struct Command {
   // Written to the program's standard input, then closed. This is how secrets
   // reach a program: never through argv or the environment.
   std::string stdin_data;
+  // Extra environment entries ("NAME=value") on top of LC_ALL=C and PATH,
+  // e.g. LVM_SYSTEM_DIR. Never secrets.
+  std::vector<std::string> env;
   // The whole process group is killed (SIGKILL) when this passes.
   absl::Duration timeout = absl::Seconds(60);
   // Each of stdout and stderr keeps at most this many bytes; the rest is read

@@ -217,6 +217,20 @@ absl::Status FakeFileSystem::EnsureFileSize(const std::string& path,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> FakeFileSystem::RealPath(const std::string& path) {
+  absl::MutexLock lock(&mu_);
+  // Follows a symlink at the final component (enough for device links).
+  std::string current = path;
+  for (int hops = 0; hops < 8; ++hops) {
+    auto it = nodes_.find(current);
+    if (it == nodes_.end()) return absl::NotFoundError(current);
+    if (it->second.info.type != FileType::kSymlink) return current;
+    const std::string& target = it->second.content;
+    current = target[0] == '/' ? target : ParentOf(current) + "/" + target;
+  }
+  return absl::FailedPreconditionError("too many symlinks");
+}
+
 absl::Status FakeFileSystem::SetOwnerGroupMode(const std::string& path,
                                                gid_t gid, mode_t mode) {
   absl::MutexLock lock(&mu_);

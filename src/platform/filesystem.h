@@ -77,6 +77,10 @@ class FileSystem {
   virtual absl::Status EnsureFileSize(const std::string& path, uint64_t size,
                                       bool allocate, mode_t mode) = 0;
 
+  // realpath(3): the absolute path with every symlink resolved. NOT_FOUND
+  // when a component is missing.
+  virtual absl::StatusOr<std::string> RealPath(const std::string& path) = 0;
+
   // chmod/chown without following a final symlink.
   virtual absl::Status SetOwnerGroupMode(const std::string& path, gid_t gid,
                                          mode_t mode) = 0;

@@ -93,11 +93,15 @@ absl::StatusOr<CommandResult> RealCommandRunner::Run(const Command& command) {
   argv.push_back(nullptr);
   std::string path_env = absl::StrCat("PATH=", kPath);
   char lc_all[] = "LC_ALL=C";
-  char* envp[] = {lc_all, path_env.data(), nullptr};
+  std::vector<char*> envp = {lc_all, path_env.data()};
+  for (const std::string& entry : command.env) {
+    envp.push_back(const_cast<char*>(entry.c_str()));
+  }
+  envp.push_back(nullptr);
 
   pid_t pid = -1;
   const int spawn_error = posix_spawn(&pid, program->c_str(), &actions, &attr,
-                                      argv.data(), envp);
+                                      argv.data(), envp.data());
   if (spawn_error != 0) {
     return absl::ErrnoToStatus(spawn_error,
                                absl::StrCat("spawn ", command.argv[0]));

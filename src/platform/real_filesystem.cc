@@ -6,6 +6,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -211,6 +214,14 @@ absl::Status RealFileSystem::EnsureFileSize(const std::string& path,
   }
   close(fd);
   return status;
+}
+
+absl::StatusOr<std::string> RealFileSystem::RealPath(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (realpath(path.c_str(), resolved) == nullptr) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("realpath ", path));
+  }
+  return std::string(resolved);
 }
 
 absl::Status RealFileSystem::SetOwnerGroupMode(const std::string& path,

@@ -302,7 +302,8 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
                      [&, path] { return client_->Unpublish(canary_, path); }});
     cases.push_back({"unstage: path " + label, SC::INVALID_ARGUMENT,
                      [&, path] { return client_->Unstage(canary_, path); }});
-    cases.push_back({"stats: path " + label, SC::INVALID_ARGUMENT, [&, path] {
+    // The volume exists but cannot be at such a path: NOT_FOUND (CSI).
+    cases.push_back({"stats: path " + label, SC::NOT_FOUND, [&, path] {
                        csi::v1::NodeGetVolumeStatsRequest r;
                        r.set_volume_id(canary_);
                        r.set_volume_path(path);
