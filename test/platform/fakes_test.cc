@@ -55,13 +55,14 @@ TEST(FakeFileSystemTest, BehavesLikeATree) {
 TEST(FakeCommandRunnerTest, AnswersAndRecords) {
   FakeCommandRunner runner;
   runner.SetResult("mkfs.ext4", 0, "done");
-  auto ok = runner.Run({{"mkfs.ext4", "/dev/loop0"}, "", absl::Seconds(1), 10});
+  Command mkfs;
+  mkfs.argv = {"mkfs.ext4", "/dev/loop0"};
+  auto ok = runner.Run(mkfs);
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->stdout_data, "done");
-  EXPECT_EQ(runner.Run({{"lvm", "lvs"}, "", absl::Seconds(1), 10})
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  Command lvs;
+  lvs.argv = {"lvm", "lvs"};
+  EXPECT_EQ(runner.Run(lvs).status().code(), absl::StatusCode::kNotFound);
   ASSERT_EQ(runner.calls().size(), 2u);
   EXPECT_EQ(runner.calls()[0].argv[1], "/dev/loop0");
 }

@@ -1,0 +1,44 @@
+#ifndef CELLAR_SRC_BACKEND_DEVICE_CLASSES_H_
+#define CELLAR_SRC_BACKEND_DEVICE_CLASSES_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace cellar {
+
+enum class DeviceClassKind { kLoop, kLvm, kLvmThin };
+
+// One entry of --device-classes.
+struct DeviceClassSpec {
+  std::string name;
+  DeviceClassKind kind = DeviceClassKind::kLoop;
+  std::string directory;  // loop: absolute image directory
+  std::string vg;         // lvm, lvm-thin
+  std::string pool;       // lvm-thin: thin pool LV in `vg`
+  // Options (all optional):
+  //   reserve=BYTES        loop, lvm: space never given to volumes
+  //   overprovision=RATIO  lvm-thin: virtual bytes promised per pool byte
+  uint64_t reserve_bytes = 0;
+  bool reserve_set = false;
+  double overprovision = 1.0;
+};
+
+// Parses --device-classes: comma-separated `NAME=KIND:ARGS[?OPT=VAL&...]`,
+// the first entry being the default class. Kinds: `loop:DIR`, `lvm:VG`,
+// `lvm-thin:VG/POOL`. Names follow the id rules for device classes; VG and
+// LV names LVM's own ([A-Za-z0-9+_.-], not starting with '-'). Every error
+// is INVALID_ARGUMENT naming the entry.
+absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
+    absl::string_view text);
+
+// True for a valid LVM VG or LV name.
+bool IsValidLvmName(absl::string_view name);
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_BACKEND_DEVICE_CLASSES_H_

@@ -1,0 +1,371 @@
+#include "src/backend/lvm/lvm_backend.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "src/common/ids.h"
+
+namespace cellar {
+namespace {
+
+constexpr size_t kMaxTagLength = 1000;  // LVM's limit is 1024
+
+const std::vector<std::string> kLvFields = {
+    "--reportformat", "json", "--units", "b", "--nosuffix",
+    "-o", "lv_name,vg_name,lv_size,lv_tags,lv_attr,pool_lv"};
+
+bool Contains(const std::string& text, absl::string_view needle) {
+  return absl::StrContains(absl::AsciiStrToLower(text),
+                           absl::AsciiStrToLower(needle));
+}
+
+// LVM reports failures in English on stderr (LC_ALL=C); map the ones the
+// CSI spec distinguishes.
+absl::Status LvmFailure(const Command& command, const CommandResult& result) {
+  const std::string what = DescribeFailure(command, result);
+  const std::string& err = result.stderr_data;
+  if (Contains(err, "insufficient free space") ||
+      Contains(err, "insufficient suitable") ||
+      Contains(err, "free space in thin pool") ||
+      Contains(err, "not enough free space") ||
+      Contains(err, "cannot create new thin volume")) {
+    return absl::ResourceExhaustedError(what);
+  }
+  if (Contains(err, "failed to find logical volume") ||
+      Contains(err, "not found")) {
+    return absl::NotFoundError(what);
+  }
+  if (Contains(err, "in use") || Contains(err, "is open") ||
+      Contains(err, "busy")) {
+    return absl::FailedPreconditionError(what);
+  }
+  return absl::InternalError(what);
+}
+
+}  // namespace
+
+LvmBackend::LvmBackend(LvmBackendConfig config, CommandRunner* runner,
+                       FileSystem* fs)
+    : config_(std::move(config)), runner_(runner), fs_(fs) {}
+
+std::string LvmBackend::LvName(const std::string& volume_id) {
+  absl::StatusOr<ParsedId> id = ParseId(volume_id);
+  if (!id.ok()) return "";
+  return absl::StrCat("cv-", id->unique);
+}
+
+std::string LvmBackend::LvPath(const std::string& lv_name) const {
+  return absl::StrCat(config_.vg, "/", lv_name);
+}
+
+absl::StatusOr<CommandResult> LvmBackend::Lvm(std::vector<std::string> args) {
+  Command command;
+  command.argv.reserve(args.size() + 1);
+  command.argv.push_back("lvm");
+  for (std::string& arg : args) command.argv.push_back(std::move(arg));
+  command.env = config_.lvm_env;
+  command.timeout = absl::Minutes(5);
+  absl::StatusOr<CommandResult> result = runner_->Run(command);
+  if (!result.ok()) return result.status();
+  if (!result->Succeeded()) return LvmFailure(command, *result);
+  return result;
+}
+
+absl::StatusOr<std::vector<LogicalVolume>> LvmBackend::ListLvs() {
+  std::vector<std::string> args = {"lvs"};
+  args.insert(args.end(), kLvFields.begin(), kLvFields.end());
+  args.push_back(config_.vg);
+  absl::StatusOr<CommandResult> result = Lvm(args);
+  if (!result.ok()) return result.status();
+  return ParseLvsReport(result->stdout_data);
+}
+
+absl::StatusOr<VolumeGroup> LvmBackend::GetVg() {
+  absl::StatusOr<CommandResult> result =
+      Lvm({"vgs", "--reportformat", "json", "--units", "b", "--nosuffix",
+           "-o", "vg_name,vg_size,vg_free,vg_extent_size", config_.vg});
+  if (!result.ok()) return result.status();
+  absl::StatusOr<std::vector<VolumeGroup>> vgs =
+      ParseVgsReport(result->stdout_data);
+  if (!vgs.ok()) return vgs.status();
+  for (const VolumeGroup& vg : *vgs) {
+    if (vg.name == config_.vg) return vg;
+  }
+  return absl::NotFoundError(absl::StrCat("volume group ", config_.vg));
+}
+
+bool LvmBackend::BelongsHere(const LogicalVolume& lv) const {
+  if (std::find(lv.tags.begin(), lv.tags.end(), kVolumeTag) == lv.tags.end()) {
+    return false;
+  }
+  // Thick and thin classes may share a VG: the pool tells them apart.
+  return config_.thin_pool.empty() ? lv.pool.empty()
+                                   : lv.pool == config_.thin_pool;
+}
+
+absl::StatusOr<VolumeRecord> LvmBackend::RecordOf(const LogicalVolume& lv) {
+  for (const std::string& tag : lv.tags) {
+    absl::string_view encoded = tag;
+    if (!absl::ConsumePrefix(&encoded, kRecordTagPrefix)) continue;
+    std::string bytes;
+    VolumeRecord record;
+    if (!absl::Base64Unescape(encoded, &bytes) ||
+        !record.ParseFromString(bytes)) {
+      return absl::DataLossError(
+          absl::StrCat("LV ", lv.vg, "/", lv.name, " has an unreadable record"));
+    }
+    record.set_capacity_bytes(static_cast<int64_t>(lv.size_bytes));
+    return record;
+  }
+  return absl::DataLossError(
+      absl::StrCat("LV ", lv.vg, "/", lv.name, " has no record tag"));
+}
+
+absl::StatusOr<LogicalVolume> LvmBackend::FindLv(const std::string& volume_id) {
+  const std::string name = LvName(volume_id);
+  if (name.empty()) {
+    return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
+  }
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  for (const LogicalVolume& lv : *lvs) {
+    if (lv.name == name && BelongsHere(lv)) return lv;
+  }
+  return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
+}
+
+absl::StatusOr<uint64_t> LvmBackend::RoundToExtent(uint64_t bytes) {
+  absl::StatusOr<VolumeGroup> vg = GetVg();
+  if (!vg.ok()) return vg.status();
+  const uint64_t extent = std::max<uint64_t>(vg->extent_bytes, 512);
+  return (bytes + extent - 1) / extent * extent;
+}
+
+absl::Status LvmBackend::Ready() {
+  absl::StatusOr<VolumeGroup> vg = GetVg();
+  if (!vg.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "volume group ", config_.vg, " is not usable: ", vg.status().message()));
+  }
+  if (config_.thin_pool.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return absl::UnavailableError(lvs.status().message());
+  for (const LogicalVolume& lv : *lvs) {
+    if (lv.name == config_.thin_pool && lv.is_thin_pool()) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "thin pool ", config_.vg, "/", config_.thin_pool, " is missing"));
+}
+
+absl::StatusOr<BackendCapacity> LvmBackend::Capacity() {
+  BackendCapacity capacity;
+  if (config_.thin_pool.empty()) {
+    absl::StatusOr<VolumeGroup> vg = GetVg();
+    if (!vg.ok()) return vg.status();
+    capacity.available_bytes = vg->free_bytes > config_.reserve_bytes
+                                   ? vg->free_bytes - config_.reserve_bytes
+                                   : 0;
+    capacity.max_volume_bytes = capacity.available_bytes;
+    return capacity;
+  }
+  // Thin: what the pool may still promise. Pool size times the
+  // overprovision ratio, minus the virtual sizes already handed out.
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  uint64_t pool_bytes = 0, promised = 0;
+  bool found = false;
+  for (const LogicalVolume& lv : *lvs) {
+    if (lv.name == config_.thin_pool && lv.is_thin_pool()) {
+      pool_bytes = lv.size_bytes;
+      found = true;
+    } else if (lv.pool == config_.thin_pool) {
+      promised += lv.size_bytes;
+    }
+  }
+  if (!found) {
+    return absl::UnavailableError(absl::StrCat(
+        "thin pool ", config_.vg, "/", config_.thin_pool, " is missing"));
+  }
+  const uint64_t allowed =
+      static_cast<uint64_t>(static_cast<double>(pool_bytes) * config_.overprovision);
+  capacity.available_bytes = allowed > promised ? allowed - promised : 0;
+  capacity.max_volume_bytes = capacity.available_bytes;
+  return capacity;
+}
+
+absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
+  const std::string name = LvName(record.volume_id());
+  if (name.empty()) return absl::InvalidArgumentError("not a volume id");
+  absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
+  if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
+
+  absl::StatusOr<uint64_t> size =
+      RoundToExtent(static_cast<uint64_t>(record.capacity_bytes()));
+  if (!size.ok()) return size.status();
+  absl::StatusOr<BackendCapacity> capacity = Capacity();
+  if (!capacity.ok()) return capacity.status();
+  if (*size > capacity->available_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "not enough space in ", config_.vg,
+        config_.thin_pool.empty() ? "" : "/" + config_.thin_pool, ": ", *size,
+        " bytes asked, ", capacity->available_bytes, " available"));
+  }
+  VolumeRecord stored = record;
+  stored.set_capacity_bytes(static_cast<int64_t>(*size));
+  std::string bytes;
+  stored.SerializeToString(&bytes);
+  const std::string tag =
+      absl::StrCat(kRecordTagPrefix, absl::Base64Escape(bytes));
+  if (tag.size() > kMaxTagLength) {
+    return absl::InvalidArgumentError(
+        "the volume's parameters are too long to record in an LV tag");
+  }
+  std::vector<std::string> args = {"lvcreate", "--yes", "--name", name};
+  if (config_.thin_pool.empty()) {
+    // Wipe any signature a recycled extent still carries, so the node
+    // never mistakes old data for this volume's filesystem.
+    args.insert(args.end(), {"--size", absl::StrCat(*size, "b"),
+                             "--wipesignatures", "y", "--zero", "y"});
+  } else {
+    args.insert(args.end(), {"--virtualsize", absl::StrCat(*size, "b"),
+                             "--thinpool", config_.thin_pool});
+  }
+  args.insert(args.end(), {"--addtag", kVolumeTag, "--addtag", tag, config_.vg});
+  absl::StatusOr<CommandResult> created = Lvm(args);
+  if (!created.ok()) {
+    // A create that raced a crash may have made the LV after all.
+    absl::StatusOr<VolumeRecord> again = Get(record.volume_id());
+    if (again.ok()) return again;
+    return created.status();
+  }
+  return Get(record.volume_id());
+}
+
+absl::StatusOr<VolumeRecord> LvmBackend::Get(const std::string& volume_id) {
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
+  if (!lv.ok()) return lv.status();
+  absl::StatusOr<VolumeRecord> record = RecordOf(*lv);
+  if (record.ok() && record->volume_id() != volume_id) {
+    return absl::DataLossError(
+        absl::StrCat("LV ", lv->name, " records another volume"));
+  }
+  return record;
+}
+
+absl::StatusOr<std::vector<VolumeRecord>> LvmBackend::List() {
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  std::vector<VolumeRecord> records;
+  for (const LogicalVolume& lv : *lvs) {
+    if (!BelongsHere(lv)) continue;
+    absl::StatusOr<VolumeRecord> record = RecordOf(lv);
+    if (record.ok() && LvName(record->volume_id()) == lv.name) {
+      records.push_back(*std::move(record));
+    }
+  }
+  std::sort(records.begin(), records.end(),
+            [](const VolumeRecord& a, const VolumeRecord& b) {
+              return a.volume_id() < b.volume_id();
+            });
+  return records;
+}
+
+absl::Status LvmBackend::Delete(const std::string& volume_id) {
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
+  if (absl::IsNotFound(lv.status())) return absl::OkStatus();
+  if (!lv.ok()) return lv.status();
+  if (lv->open()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "volume ", volume_id, " is in use (LV open; still staged or published)"));
+  }
+  absl::StatusOr<CommandResult> removed = Lvm({"lvremove", "--yes", LvPath(lv->name)});
+  if (absl::IsNotFound(removed.status())) return absl::OkStatus();
+  return removed.status();
+}
+
+absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
+                                            uint64_t bytes) {
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
+  if (!lv.ok()) return lv.status();
+  if (bytes <= lv->size_bytes) return lv->size_bytes;
+  absl::StatusOr<uint64_t> size = RoundToExtent(bytes);
+  if (!size.ok()) return size.status();
+  absl::StatusOr<BackendCapacity> capacity = Capacity();
+  if (!capacity.ok()) return capacity.status();
+  if (*size - lv->size_bytes > capacity->available_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "not enough space to grow ", volume_id, " to ", *size, " bytes"));
+  }
+  absl::StatusOr<CommandResult> extended = Lvm(
+      {"lvextend", "--size", absl::StrCat(*size, "b"), LvPath(lv->name)});
+  if (!extended.ok()) return extended.status();
+  return *size;
+}
+
+absl::StatusOr<std::string> LvmBackend::Attach(const std::string& volume_id) {
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
+  if (!lv.ok()) return lv.status();
+  if (!lv->active()) {
+    // -K: thin snapshots are created with activation skipped.
+    absl::StatusOr<CommandResult> activated =
+        Lvm({"lvchange", "--activate", "y", "--ignoreactivationskip",
+             LvPath(lv->name)});
+    if (!activated.ok()) return activated.status();
+  }
+  // One canonical path for the device (symlinks resolved), so mounts and
+  // binds of it are recognised in the mount table.
+  return fs_->RealPath(absl::StrCat("/dev/", config_.vg, "/", lv->name));
+}
+
+absl::StatusOr<std::string> LvmBackend::FindDevice(
+    const std::string& volume_id) {
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
+  if (!lv.ok()) return lv.status();
+  if (!lv->active()) {
+    return absl::NotFoundError(absl::StrCat(volume_id, " is not active"));
+  }
+  return fs_->RealPath(absl::StrCat("/dev/", config_.vg, "/", lv->name));
+}
+
+absl::Status LvmBackend::Detach(const std::string& volume_id) {
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
+  if (absl::IsNotFound(lv.status())) return absl::OkStatus();
+  if (!lv.ok()) return lv.status();
+  if (!lv->active()) return absl::OkStatus();
+  if (lv->open()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("volume ", volume_id, " is still open"));
+  }
+  return Lvm({"lvchange", "--activate", "n", LvPath(lv->name)}).status();
+}
+
+absl::Status LvmBackend::RefreshDevice(const std::string&) {
+  // lvextend reloads the device-mapper table itself.
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> LvmBackend::ActivateAll() {
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  int activated = 0;
+  for (const LogicalVolume& lv : *lvs) {
+    if (!BelongsHere(lv) || lv.active()) continue;
+    // Only LVs that were in use need to come back; activating is cheap and
+    // makes FindDevice agree with the node's mounts after a reboot.
+    absl::StatusOr<CommandResult> result =
+        Lvm({"lvchange", "--activate", "y", "--ignoreactivationskip",
+             LvPath(lv.name)});
+    if (!result.ok()) return result.status();
+    ++activated;
+  }
+  return activated;
+}
+
+}  // namespace cellar

@@ -1,0 +1,82 @@
+#ifndef CELLAR_SRC_BACKEND_LVM_LVM_BACKEND_H_
+#define CELLAR_SRC_BACKEND_LVM_LVM_BACKEND_H_
+
+#include <string>
+#include <vector>
+
+#include "src/backend/backend.h"
+#include "src/backend/lvm/lvm_report.h"
+#include "src/platform/command_runner.h"
+#include "src/platform/filesystem.h"
+
+namespace cellar {
+
+struct LvmBackendConfig {
+  std::string vg;
+  // Empty: thick LVs in `vg`. Else: thin LVs in this thin pool of `vg`.
+  std::string thin_pool;
+  // Thick: bytes of the VG never given to volumes.
+  uint64_t reserve_bytes = 0;
+  // Thin: virtual bytes that may be promised per byte of pool.
+  double overprovision = 1.0;
+  // Extra environment for the lvm tool (e.g. LVM_SYSTEM_DIR=...).
+  std::vector<std::string> lvm_env;
+};
+
+// Volumes as LVM logical volumes, thick or thin. The LV name derives from
+// the volume id, and the volume's record travels in an LV tag, so the VG
+// itself is the only state: lvcreate makes the LV and its record in one
+// metadata commit, and a retried create finds them. Every lvm call runs
+// the `lvm` tool through the command runner with an argv (no shell),
+// LC_ALL=C and JSON reports parsed by pure functions.
+class LvmBackend final : public Backend {
+ public:
+  // `runner` and `fs` are not owned.
+  LvmBackend(LvmBackendConfig config, CommandRunner* runner, FileSystem* fs);
+  LvmBackend(const LvmBackend&) = delete;
+  LvmBackend& operator=(const LvmBackend&) = delete;
+
+  std::string kind() const override {
+    return config_.thin_pool.empty() ? "lvm" : "lvm-thin";
+  }
+  absl::Status Ready() override;
+  absl::StatusOr<BackendCapacity> Capacity() override;
+  absl::StatusOr<VolumeRecord> Create(const VolumeRecord& record) override;
+  absl::StatusOr<VolumeRecord> Get(const std::string& volume_id) override;
+  absl::StatusOr<std::vector<VolumeRecord>> List() override;
+  absl::Status Delete(const std::string& volume_id) override;
+  absl::StatusOr<uint64_t> Expand(const std::string& volume_id,
+                                  uint64_t bytes) override;
+  absl::StatusOr<std::string> Attach(const std::string& volume_id) override;
+  absl::StatusOr<std::string> FindDevice(const std::string& volume_id) override;
+  absl::Status Detach(const std::string& volume_id) override;
+  absl::Status RefreshDevice(const std::string& volume_id) override;
+
+  // Activates every cellar LV of this class that is not active (after a
+  // reboot). Returns how many were activated.
+  absl::StatusOr<int> ActivateAll();
+
+  // The LV name of a volume id ("cv-" + its unique part).
+  static std::string LvName(const std::string& volume_id);
+
+ private:
+  // Runs `lvm ARGS...`; INTERNAL (or the mapped code) with stderr on
+  // failure.
+  absl::StatusOr<CommandResult> Lvm(std::vector<std::string> args);
+  absl::StatusOr<std::vector<LogicalVolume>> ListLvs();
+  absl::StatusOr<VolumeGroup> GetVg();
+  absl::StatusOr<LogicalVolume> FindLv(const std::string& volume_id);
+  // The record in `lv`'s tag, with capacity from the LV itself.
+  absl::StatusOr<VolumeRecord> RecordOf(const LogicalVolume& lv);
+  bool BelongsHere(const LogicalVolume& lv) const;
+  std::string LvPath(const std::string& lv_name) const;
+  absl::StatusOr<uint64_t> RoundToExtent(uint64_t bytes);
+
+  const LvmBackendConfig config_;
+  CommandRunner* const runner_;
+  FileSystem* const fs_;
+};
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_BACKEND_LVM_LVM_BACKEND_H_

@@ -1,0 +1,190 @@
+// LvmBackend against a stateful fake of the lvm tool: argv shapes,
+// records in tags, rounding, capacity accounting, error mapping.
+#include "src/backend/lvm/lvm_backend.h"
+
+#include "gtest/gtest.h"
+#include "src/common/ids.h"
+#include "src/common/units.h"
+#include "src/platform/fake_command_runner.h"
+#include "src/platform/fake_filesystem.h"
+#include "test/backend/lvm/fake_lvm.h"
+
+namespace cellar {
+namespace {
+
+VolumeRecord Record(const std::string& name, uint64_t bytes,
+                    const std::string& cls) {
+  VolumeRecord record;
+  record.set_volume_id(MakeId(IdKind::kVolume, "node-1", cls, name));
+  record.set_name(name);
+  record.set_capacity_bytes(static_cast<int64_t>(bytes));
+  record.set_fs_type("ext4");
+  (*record.mutable_parameters())["allowedNamespaces"] = "team-a,team-b";
+  record.set_bound_namespace("team-a");
+  return record;
+}
+
+class LvmBackendTest : public ::testing::Test {
+ protected:
+  LvmBackendTest()
+      : thick_({"vg0", "", 1 * kGiB, 1.0, {"LVM_SYSTEM_DIR=/x"}}, &runner_,
+               &fs_),
+        thin_({"vg0", "pool0", 0, 2.0, {}}, &runner_, &fs_) {
+    lvm_.AddVg("vg0", 10 * kGiB);
+    lvm_.AddThinPool("vg0", "pool0", 2 * kGiB);
+    runner_.SetHandler("lvm", lvm_.Handler());
+  }
+
+  // Device nodes as udev makes them: /dev/VG/LV -> ../dm-N.
+  void AddDeviceLink(const std::string& lv, int minor) {
+    fs_.AddDevice("/dev/dm-" + std::to_string(minor), 253 << 8 | minor);
+    fs_.AddSymlink("/dev/vg0/" + lv, "/dev/dm-" + std::to_string(minor));
+  }
+
+  testing::FakeLvm lvm_;
+  FakeCommandRunner runner_;
+  FakeFileSystem fs_;
+  LvmBackend thick_;
+  LvmBackend thin_;
+};
+
+TEST_F(LvmBackendTest, CreateRoundsRecordsAndIsIdempotent) {
+  const VolumeRecord record = Record("pvc-1", 10 * kMiB + 1, "bulk");
+  auto created = thick_.Create(record);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->capacity_bytes(), static_cast<int64_t>(12 * kMiB));
+  EXPECT_EQ(created->bound_namespace(), "team-a");
+  const std::string lv = LvmBackend::LvName(record.volume_id());
+  ASSERT_TRUE(lvm_.HasLv("vg0", lv));
+  // The lvcreate argv: no shell, sizes in bytes, wiping, the record tag.
+  bool saw_create = false;
+  for (const Command& call : runner_.calls()) {
+    if (call.argv.size() > 1 && call.argv[1] == "lvcreate") {
+      saw_create = true;
+      EXPECT_EQ(call.argv[0], "lvm");
+      EXPECT_NE(std::find(call.argv.begin(), call.argv.end(), "12582912b"),
+                call.argv.end());
+      EXPECT_NE(std::find(call.argv.begin(), call.argv.end(), "--wipesignatures"),
+                call.argv.end());
+      EXPECT_EQ(call.env, std::vector<std::string>{"LVM_SYSTEM_DIR=/x"});
+    }
+  }
+  EXPECT_TRUE(saw_create);
+  // Again: the same volume, no second lvcreate.
+  const size_t calls = runner_.calls().size();
+  auto again = thick_.Create(record);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->volume_id(), record.volume_id());
+  for (size_t i = calls; i < runner_.calls().size(); ++i) {
+    EXPECT_NE(runner_.calls()[i].argv[1], "lvcreate");
+  }
+  auto got = thick_.Get(record.volume_id());
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name(), "pvc-1");
+  EXPECT_EQ(got->parameters().at("allowedNamespaces"), "team-a,team-b");
+}
+
+TEST_F(LvmBackendTest, ThickCapacityKeepsTheReserve) {
+  auto capacity = thick_.Capacity();
+  ASSERT_TRUE(capacity.ok());
+  // 10 GiB VG, 2 GiB of it the thin pool, 1 GiB reserve.
+  EXPECT_EQ(capacity->available_bytes, 7 * kGiB);
+  EXPECT_EQ(thick_.Create(Record("big", 7 * kGiB + kMiB, "bulk")).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(thick_.Create(Record("fits", 4 * kGiB, "bulk")).ok());
+  EXPECT_EQ(thick_.Capacity()->available_bytes, 3 * kGiB);
+}
+
+TEST_F(LvmBackendTest, ThinCapacityIsOverprovisionedPoolMinusPromises) {
+  EXPECT_EQ(thin_.Capacity()->available_bytes, 4 * kGiB);
+  ASSERT_TRUE(thin_.Create(Record("t1", 3 * kGiB, "fast")).ok());
+  EXPECT_EQ(thin_.Capacity()->available_bytes, 1 * kGiB);
+  EXPECT_EQ(thin_.Create(Record("t2", 2 * kGiB, "fast")).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // Thin volumes do not take VG space, and each class lists its own.
+  EXPECT_EQ(lvm_.VgFree("vg0"), 8 * kGiB);
+  ASSERT_TRUE(thick_.Create(Record("k1", kGiB, "bulk")).ok());
+  EXPECT_EQ(thin_.List()->size(), 1u);
+  EXPECT_EQ(thick_.List()->size(), 1u);
+}
+
+TEST_F(LvmBackendTest, AttachActivatesAndResolvesTheDevice) {
+  const VolumeRecord record = Record("pvc-a", 64 * kMiB, "fast");
+  ASSERT_TRUE(thin_.Create(record).ok());
+  const std::string lv = LvmBackend::LvName(record.volume_id());
+  AddDeviceLink(lv, 7);
+  EXPECT_EQ(thin_.FindDevice(record.volume_id()).status().code(),
+            absl::StatusCode::kNotFound);
+  auto device = thin_.Attach(record.volume_id());
+  ASSERT_TRUE(device.ok()) << device.status();
+  EXPECT_EQ(*device, "/dev/dm-7");
+  EXPECT_TRUE(lvm_.GetLv("vg0", lv).active);
+  EXPECT_EQ(*thin_.FindDevice(record.volume_id()), "/dev/dm-7");
+  // Open: neither deactivation nor removal.
+  lvm_.SetOpen("vg0", lv, true);
+  EXPECT_EQ(thin_.Detach(record.volume_id()).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(thin_.Delete(record.volume_id()).code(),
+            absl::StatusCode::kFailedPrecondition);
+  lvm_.SetOpen("vg0", lv, false);
+  ASSERT_TRUE(thin_.Detach(record.volume_id()).ok());
+  EXPECT_FALSE(lvm_.GetLv("vg0", lv).active);
+  ASSERT_TRUE(thin_.Detach(record.volume_id()).ok());
+  ASSERT_TRUE(thin_.Delete(record.volume_id()).ok());
+  EXPECT_FALSE(lvm_.HasLv("vg0", lv));
+  ASSERT_TRUE(thin_.Delete(record.volume_id()).ok());
+  EXPECT_EQ(thin_.Get(record.volume_id()).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(LvmBackendTest, ExpandRoundsAndNeverShrinks) {
+  const VolumeRecord record = Record("pvc-e", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(record).ok());
+  auto grown = thick_.Expand(record.volume_id(), 100 * kMiB + 3);
+  ASSERT_TRUE(grown.ok());
+  EXPECT_EQ(*grown, 104 * kMiB);
+  EXPECT_EQ(thick_.Get(record.volume_id())->capacity_bytes(),
+            static_cast<int64_t>(104 * kMiB));
+  EXPECT_EQ(*thick_.Expand(record.volume_id(), 10 * kMiB), 104 * kMiB);
+  EXPECT_EQ(thick_.Expand(record.volume_id(), 100 * kGiB).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(thick_.Expand(MakeId(IdKind::kVolume, "node-1", "bulk", "ghost"),
+                          kGiB)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(LvmBackendTest, ReadinessAndActivationAfterReboot) {
+  EXPECT_TRUE(thick_.Ready().ok());
+  EXPECT_TRUE(thin_.Ready().ok());
+  LvmBackend missing_vg({"nope", "", 0, 1.0, {}}, &runner_, &fs_);
+  EXPECT_EQ(missing_vg.Ready().code(), absl::StatusCode::kUnavailable);
+  LvmBackend missing_pool({"vg0", "nopool", 0, 1.0, {}}, &runner_, &fs_);
+  EXPECT_EQ(missing_pool.Ready().code(), absl::StatusCode::kUnavailable);
+
+  const VolumeRecord a = Record("a", 8 * kMiB, "bulk");
+  const VolumeRecord b = Record("b", 8 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(a).ok());
+  ASSERT_TRUE(thick_.Create(b).ok());
+  lvm_.SetActive("vg0", LvmBackend::LvName(a.volume_id()), false);
+  lvm_.SetActive("vg0", LvmBackend::LvName(b.volume_id()), false);
+  auto activated = thick_.ActivateAll();
+  ASSERT_TRUE(activated.ok());
+  EXPECT_EQ(*activated, 2);
+  EXPECT_EQ(*thick_.ActivateAll(), 0);
+}
+
+TEST_F(LvmBackendTest, ForeignLvsAreIgnored) {
+  // An LV someone else made in the same VG, with a name like ours.
+  Command foreign;
+  foreign.argv = {"lvm", "lvcreate", "--name", "cv-0000", "--size",
+                  "4194304b", "vg0"};
+  ASSERT_TRUE(runner_.Run(foreign).ok());
+  EXPECT_TRUE(thick_.List()->empty());
+  EXPECT_TRUE(thick_.Delete(MakeId(IdKind::kVolume, "node-1", "bulk", "x")).ok());
+  EXPECT_TRUE(lvm_.HasLv("vg0", "cv-0000"));
+}
+
+}  // namespace
+}  // namespace cellar
