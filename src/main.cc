@@ -27,7 +27,9 @@
 #include "spdlog/spdlog.h"
 #include "src/common/cli.h"
 #include "src/common/logging.h"
+#include "src/backend/device_classes.h"
 #include "src/backend/loop/loop_backend.h"
+#include "src/backend/lvm/lvm_backend.h"
 #include "src/controller/controller_service.h"
 #include "src/identity/identity_service.h"
 #include "src/node/node_service.h"
@@ -54,6 +56,11 @@ ABSL_FLAG(std::string, kubelet_dir, "/var/lib/kubelet",
           "Kubelet root directory; staging and target paths must lie inside");
 ABSL_FLAG(std::string, log_level, "info", "trace|debug|info|warn|error");
 ABSL_FLAG(std::string, log_format, "text", "text|json");
+ABSL_FLAG(std::string, device_classes, "",
+          "Comma-separated NAME=KIND:ARGS[?OPT=VAL&...] device classes, the "
+          "first being the default: loop:DIR, lvm:VG, lvm-thin:VG/POOL; "
+          "options reserve=BYTES (loop, lvm), overprovision=RATIO "
+          "(lvm-thin). Default: default=loop:<data-dir>/loop");
 ABSL_FLAG(int64_t, default_volume_size, 1ll << 30,
           "Bytes given to a volume whose request names no size");
 ABSL_FLAG(int64_t, reserve_bytes, 1ll << 30,
@@ -169,25 +176,59 @@ int Run(int argc, char** argv) {
   RealLoopDevices loops;
   RealFsTools fs_tools(&runner);
 
-  // The embedded default device class: loop images under the data dir.
-  // The directory is resolved once so image paths match what the kernel
-  // reports as loop backing files.
+  // Device classes. With no --device-classes the embedded default is one
+  // loop class, "default", with its images under <data-dir>/loop.
+  std::string classes_text = absl::GetFlag(FLAGS_device_classes);
+  if (classes_text.empty()) {
+    classes_text = absl::StrCat(kDefaultClass, "=loop:", data_dir, "/loop");
+  }
+  absl::StatusOr<std::vector<DeviceClassSpec>> classes =
+      ParseDeviceClasses(classes_text);
+  if (!classes.ok()) return Fail(classes.status());
+  const uint64_t default_reserve = static_cast<uint64_t>(
+      std::max<int64_t>(0, absl::GetFlag(FLAGS_reserve_bytes)));
+  std::vector<std::string> lvm_env;
+  if (const char* dir = getenv("LVM_SYSTEM_DIR")) {
+    lvm_env.push_back(absl::StrCat("LVM_SYSTEM_DIR=", dir));
+  }
   std::map<std::string, Backend*> backends;
   std::vector<std::unique_ptr<Backend>> owned_backends;
-  if (local_storage) {
-    const std::string image_dir = data_dir + "/loop";
-    if (absl::Status s = fs.MakeDirs(image_dir, 0700); !s.ok()) return Fail(s);
-    char resolved[PATH_MAX];
-    if (realpath(image_dir.c_str(), resolved) == nullptr) {
-      return Fail(absl::ErrnoToStatus(errno, "realpath " + image_dir));
+  std::string default_class = (*classes)[0].name;
+  for (const DeviceClassSpec& spec : *classes) {
+    if (!local_storage) break;  // the controller reaches no node storage
+    const uint64_t reserve = spec.reserve_set ? spec.reserve_bytes : default_reserve;
+    if (spec.kind == DeviceClassKind::kLoop) {
+      if (absl::Status s = fs.MakeDirs(spec.directory, 0700); !s.ok()) {
+        return Fail(s);
+      }
+      // Resolved once, so image paths match the kernel's loop backing files.
+      absl::StatusOr<std::string> resolved = fs.RealPath(spec.directory);
+      if (!resolved.ok()) return Fail(resolved.status());
+      LoopBackendConfig loop_config;
+      loop_config.directory = *resolved;
+      loop_config.reserve_bytes = reserve;
+      owned_backends.push_back(
+          std::make_unique<LoopBackend>(loop_config, &fs, &loops));
+    } else {
+      LvmBackendConfig lvm_config;
+      lvm_config.vg = spec.vg;
+      lvm_config.thin_pool = spec.pool;
+      lvm_config.reserve_bytes = spec.kind == DeviceClassKind::kLvm ? reserve : 0;
+      lvm_config.overprovision = spec.overprovision;
+      lvm_config.lvm_env = lvm_env;
+      auto lvm = std::make_unique<LvmBackend>(lvm_config, &runner, &fs);
+      // After a reboot the node's LVs are inactive: bring back ours.
+      absl::StatusOr<int> activated = lvm->ActivateAll();
+      if (!activated.ok()) {
+        spdlog::warn("device class {}: cannot activate volumes: {}", spec.name,
+                     activated.status().message());
+      } else if (*activated > 0) {
+        spdlog::info("device class {}: activated {} volumes", spec.name,
+                     *activated);
+      }
+      owned_backends.push_back(std::move(lvm));
     }
-    LoopBackendConfig loop_config;
-    loop_config.directory = resolved;
-    loop_config.reserve_bytes =
-        static_cast<uint64_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_reserve_bytes)));
-    owned_backends.push_back(
-        std::make_unique<LoopBackend>(loop_config, &fs, &loops));
-    backends[kDefaultClass] = owned_backends.back().get();
+    backends[spec.name] = owned_backends.back().get();
   }
   VolumeLocks locks;
 
@@ -218,7 +259,7 @@ int Run(int argc, char** argv) {
   controller_config.local_storage = local_storage;
   controller_config.default_volume_bytes = static_cast<uint64_t>(
       std::max<int64_t>(1, absl::GetFlag(FLAGS_default_volume_size)));
-  controller_config.default_class = kDefaultClass;
+  controller_config.default_class = default_class;
   ControllerService controller(controller_config, backends, &locks);
 
   NodeConfig node_config;

@@ -1,0 +1,64 @@
+#include "src/backend/device_classes.h"
+
+#include "gtest/gtest.h"
+
+namespace cellar {
+namespace {
+
+TEST(DeviceClassesTest, ParsesAllKindsInOrder) {
+  auto classes = ParseDeviceClasses(
+      "fast=lvm-thin:vg0/pool0?overprovision=4,bulk=lvm:vg1?reserve=1048576,"
+      "scratch=loop:/var/lib/cellar/loop");
+  ASSERT_TRUE(classes.ok()) << classes.status();
+  ASSERT_EQ(classes->size(), 3u);
+  EXPECT_EQ((*classes)[0].name, "fast");
+  EXPECT_EQ((*classes)[0].kind, DeviceClassKind::kLvmThin);
+  EXPECT_EQ((*classes)[0].vg, "vg0");
+  EXPECT_EQ((*classes)[0].pool, "pool0");
+  EXPECT_DOUBLE_EQ((*classes)[0].overprovision, 4.0);
+  EXPECT_EQ((*classes)[1].kind, DeviceClassKind::kLvm);
+  EXPECT_EQ((*classes)[1].vg, "vg1");
+  EXPECT_EQ((*classes)[1].reserve_bytes, 1048576u);
+  EXPECT_TRUE((*classes)[1].reserve_set);
+  EXPECT_EQ((*classes)[2].kind, DeviceClassKind::kLoop);
+  EXPECT_EQ((*classes)[2].directory, "/var/lib/cellar/loop");
+  EXPECT_FALSE((*classes)[2].reserve_set);
+}
+
+TEST(DeviceClassesTest, RejectsBadEntries) {
+  for (const char* bad : {
+           "",
+           "Fast=lvm:vg0",
+           "fast=lvm:vg0,fast=lvm:vg1",
+           "fast=zfs:tank",
+           "fast=lvm:",
+           "fast=lvm:-vg",
+           "fast=lvm:vg 0",
+           "fast=lvm-thin:vg0",
+           "fast=lvm-thin:vg0/",
+           "fast=loop:relative",
+           "fast=loop:/a/../b",
+           "fast=lvm:vg0?overprovision=2",
+           "fast=lvm-thin:vg0/p?overprovision=0.5",
+           "fast=lvm-thin:vg0/p?reserve=1",
+           "fast=lvm:vg0?reserve=lots",
+           "fast=lvm:vg0?bogus=1",
+           "a-very-long-device-class-name=lvm:vg0",
+       }) {
+    auto classes = ParseDeviceClasses(bad);
+    EXPECT_EQ(classes.status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
+TEST(DeviceClassesTest, LvmNames) {
+  EXPECT_TRUE(IsValidLvmName("vg0"));
+  EXPECT_TRUE(IsValidLvmName("my_vg.1+x"));
+  EXPECT_FALSE(IsValidLvmName("-vg"));
+  EXPECT_FALSE(IsValidLvmName(".."));
+  EXPECT_FALSE(IsValidLvmName("vg/0"));
+  EXPECT_FALSE(IsValidLvmName(""));
+}
+
+}  // namespace
+}  // namespace cellar
