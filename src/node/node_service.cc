@@ -589,10 +589,24 @@ absl::Status NodeService::DoStats(
   if (!mounts.ok()) return mounts.status();
   absl::StatusOr<std::string> device = (*backend)->FindDevice(request.volume_id());
   auto* condition = response->mutable_volume_condition();
-  if (mounts->empty() || !device.ok() ||
-      !MountShowsDevice(mounts->back(), *device)) {
-    return absl::NotFoundError(absl::StrCat("volume ", request.volume_id(),
-                                            " is not mounted at ", path));
+  // The path is there but the volume is not: report it as abnormal (the
+  // CO shows it as an event) rather than hide it behind an error.
+  if (!device.ok()) {
+    condition->set_abnormal(true);
+    condition->set_message(absl::StrCat(
+        "the volume's device is gone: ", device.status().message()));
+    return absl::OkStatus();
+  }
+  if (mounts->empty()) {
+    condition->set_abnormal(true);
+    condition->set_message(
+        absl::StrCat("the volume is no longer mounted at ", path));
+    return absl::OkStatus();
+  }
+  if (!MountShowsDevice(mounts->back(), *device)) {
+    return absl::NotFoundError(absl::StrCat(
+        "another device is mounted at ", path, ", not volume ",
+        request.volume_id()));
   }
   if (record->block()) {
     absl::StatusOr<uint64_t> size = deps_.fs_tools->DeviceSize(*device);

@@ -380,3 +380,79 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
 
 }  // namespace
 }  // namespace cellar
+
+namespace cellar {
+namespace {
+
+// Through the real binary: a volume created for a claim in team-a cannot be
+// published into a pod of team-b, whatever the volume context claims, and
+// the refusal is logged with the pod's identity.
+TEST_F(HostileE2eTest, AnotherNamespaceCannotPublishABoundVolume) {
+  csi::v1::CreateVolumeRequest create;
+  create.set_name("team-a-data");
+  *create.add_volume_capabilities() = cap_;
+  create.mutable_capacity_range()->set_required_bytes(64 * kMiB);
+  (*create.mutable_parameters())["csi.storage.k8s.io/pvc/namespace"] = "team-a";
+  (*create.mutable_parameters())["csi.storage.k8s.io/pvc/name"] = "data";
+  csi::v1::CreateVolumeResponse created;
+  ASSERT_TRUE(driver_->controller()
+                  .CreateVolume(Context().get(), create, &created)
+                  .ok());
+  const std::string id = created.volume().volume_id();
+  const std::string staging = kubelet_ + "/plugins/bound/globalmount";
+  ASSERT_EQ(system(("mkdir -p " + staging).c_str()), 0);
+  ASSERT_TRUE(client_->Stage(id, staging, cap_).ok());
+
+  auto publish = [&](const std::string& ns, const std::string& target,
+                     bool forge) {
+    csi::v1::NodePublishVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(staging);
+    request.set_target_path(target);
+    *request.mutable_volume_capability() = cap_;
+    auto& context = *request.mutable_volume_context();
+    context["csi.storage.k8s.io/pod.namespace"] = ns;
+    context["csi.storage.k8s.io/pod.name"] = "pod-" + ns;
+    context["csi.storage.k8s.io/pod.uid"] = "uid-" + ns;
+    context["csi.storage.k8s.io/serviceAccount.name"] = "default";
+    if (forge) {
+      context["csi.storage.k8s.io/pvc/namespace"] = "team-a";
+      context["namespace"] = "team-a";
+      context["boundNamespace"] = "team-a";
+    }
+    csi::v1::NodePublishVolumeResponse response;
+    return driver_->node().NodePublishVolume(Context().get(), request,
+                                             &response);
+  };
+  const std::string thief_target = kubelet_ + "/pods/uid-b/volumes/x/mount";
+  EXPECT_EQ(publish("team-b", thief_target, false).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(publish("team-b", thief_target, true).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(access(thief_target.c_str(), F_OK), 0) << "refusal created a target";
+  // No pod identity at all.
+  csi::v1::NodePublishVolumeRequest bare;
+  bare.set_volume_id(id);
+  bare.set_staging_target_path(staging);
+  bare.set_target_path(thief_target);
+  *bare.mutable_volume_capability() = cap_;
+  csi::v1::NodePublishVolumeResponse response;
+  EXPECT_EQ(driver_->node()
+                .NodePublishVolume(Context().get(), bare, &response)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // The owner's pod is admitted.
+  const std::string owner_target = kubelet_ + "/pods/uid-a/volumes/x/mount";
+  ASSERT_TRUE(publish("team-a", owner_target, false).ok());
+  const std::string log = driver_->ReadLog();
+  EXPECT_NE(log.find("publish refused"), std::string::npos);
+  EXPECT_NE(log.find("team-b/pod-team-b (uid uid-team-b"), std::string::npos);
+  EXPECT_NE(log.find("published volume=" + id), std::string::npos);
+  ASSERT_TRUE(client_->Unpublish(id, owner_target).ok());
+  EXPECT_NE(driver_->ReadLog().find("pod-uid=uid-a"), std::string::npos);
+  ASSERT_TRUE(client_->Unstage(id, staging).ok());
+  ASSERT_TRUE(client_->Delete(id).ok());
+}
+
+}  // namespace
+}  // namespace cellar

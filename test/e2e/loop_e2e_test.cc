@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -419,6 +421,74 @@ TEST_F(LoopE2eTest, ThirtyTwoVolumesInParallel) {
   }
   for (auto& worker : workers) worker.join();
   EXPECT_EQ(failures.load(), 0);
+  ExpectNothingLeft();
+}
+
+TEST_F(LoopE2eTest, StatsReportALostMountAsAbnormal) {
+  const auto cap = Cap("ext4", false);
+  std::string id;
+  ASSERT_TRUE(Create("pvc-lost", cap, 64 * kMiB, &id).ok());
+  ASSERT_EQ(system(("mkdir -p '" + Staging("pvc-lost") + "'").c_str()), 0);
+  ASSERT_TRUE(Stage(id, Staging("pvc-lost"), cap).ok());
+  ASSERT_TRUE(Publish(id, Staging("pvc-lost"), Target("pvc-lost"), cap, false).ok());
+  // Someone unmounts the target behind the driver's back.
+  ASSERT_EQ(umount2(Target("pvc-lost").c_str(), 0), 0);
+  csi::v1::NodeGetVolumeStatsRequest request;
+  request.set_volume_id(id);
+  request.set_volume_path(Target("pvc-lost"));
+  csi::v1::NodeGetVolumeStatsResponse stats;
+  ASSERT_TRUE(driver_->node().NodeGetVolumeStats(Context().get(), request, &stats).ok());
+  EXPECT_TRUE(stats.volume_condition().abnormal());
+  EXPECT_NE(stats.volume_condition().message().find("no longer mounted"),
+            std::string::npos);
+  ASSERT_TRUE(Unpublish(id, Target("pvc-lost")).ok());
+  ASSERT_TRUE(Unstage(id, Staging("pvc-lost")).ok());
+  ASSERT_TRUE(Delete(id).ok());
+  ExpectNothingLeft();
+}
+
+// SIGTERM while calls are in flight: the server stops taking new calls,
+// lets the accepted ones finish, and exits 0; nothing is half done.
+TEST_F(LoopE2eTest, SigtermLetsInFlightCallsFinish) {
+  constexpr int kCalls = 12;
+  const auto cap = Cap("xfs", false);
+  std::vector<grpc::StatusCode> codes(kCalls);
+  std::vector<std::string> ids(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_EQ(system(("mkdir -p '" + Staging(absl::StrCat("g", i)) + "'").c_str()), 0);
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      grpc::Status status =
+          Create(absl::StrCat("g", i), cap, 1ll << 30, &ids[i]);
+      if (status.ok()) status = Stage(ids[i], Staging(absl::StrCat("g", i)), cap);
+      codes[i] = status.error_code();
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(30));
+  auto exit_status = driver_->Stop(SIGTERM);
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(exit_status.ok());
+  EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0);
+  int finished = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    // Accepted calls complete; calls after the signal are turned away.
+    EXPECT_TRUE(codes[i] == grpc::StatusCode::OK ||
+                codes[i] == grpc::StatusCode::UNAVAILABLE)
+        << i << ": " << codes[i];
+    finished += codes[i] == grpc::StatusCode::OK;
+  }
+  std::cerr << finished << " of " << kCalls << " create+stage finished\n";
+  // Restart: every volume is in a consistent state and can be torn down.
+  driver_.reset();
+  StartDriver();
+  for (int i = 0; i < kCalls; ++i) {
+    if (ids[i].empty()) continue;
+    ASSERT_TRUE(Stage(ids[i], Staging(absl::StrCat("g", i)), cap).ok());
+    ASSERT_TRUE(Unstage(ids[i], Staging(absl::StrCat("g", i))).ok());
+    ASSERT_TRUE(Delete(ids[i]).ok());
+  }
   ExpectNothingLeft();
 }
 
