@@ -35,6 +35,7 @@
 #include "src/node/node_service.h"
 #include "src/node/paths.h"
 #include "src/platform/real_command_runner.h"
+#include "src/platform/real_crypt_devices.h"
 #include "src/platform/real_filesystem.h"
 #include "src/platform/real_fs_tools.h"
 #include "src/platform/real_loop_device.h"
@@ -175,6 +176,7 @@ int Run(int argc, char** argv) {
   RealCommandRunner runner;
   RealLoopDevices loops;
   RealFsTools fs_tools(&runner);
+  RealCryptDevices crypt;
 
   // Device classes. With no --device-classes the embedded default is one
   // loop class, "default", with its images under <data-dir>/loop.
@@ -271,6 +273,7 @@ int Run(int argc, char** argv) {
   node_deps.mounter = &mounter;
   node_deps.fs_tools = &fs_tools;
   node_deps.loops = &loops;
+  node_deps.crypt = &crypt;
   NodeService node(node_config, node_deps, backends, &locks);
 
   std::vector<grpc::Service*> services = {&identity, &controller};

@@ -75,12 +75,10 @@ absl::StatusOr<VolumeParameters> ParseVolumeParameters(
       }
       out.device_class = value;
     } else if (key == "encrypted") {
-      if (value == "true") {
-        return absl::InvalidArgumentError(
-            "parameter encrypted=\"true\": encryption is not available in "
-            "this build");
+      if (value != "true" && value != "false") {
+        return BadValue(key, value, "want true or false");
       }
-      if (value != "false") return BadValue(key, value, "want true or false");
+      out.encrypted = value == "true";
     } else if (key == "volumeRootMode") {
       // Octal mode of the volume's root when a pod's fsGroup is applied.
       bool octal = value.size() >= 3 && value.size() <= 4;

@@ -14,6 +14,7 @@
 #include "src/common/capability.h"
 #include "src/common/ids.h"
 #include "src/common/status.h"
+#include "src/crypt/key_derivation.h"
 #include "src/node/access_policy.h"
 #include "src/node/paths.h"
 #include "src/common/logging.h"
@@ -77,6 +78,59 @@ absl::StatusOr<Backend*> NodeService::BackendForVolume(
         id->device_class));
   }
   return it->second;
+}
+
+std::string NodeService::MappingName(const std::string& volume_id) {
+  absl::StatusOr<ParsedId> id = ParseId(volume_id);
+  return absl::StrCat("cellar-", id.ok() ? id->unique : Sha256Hex(volume_id));
+}
+
+absl::StatusOr<std::string> NodeService::VolumeDevice(
+    const VolumeRecord& record, Backend* backend) {
+  if (!record.encrypted()) return backend->FindDevice(record.volume_id());
+  const std::string name = MappingName(record.volume_id());
+  absl::StatusOr<std::string> backing = deps_.crypt->Backing(name);
+  if (!backing.ok()) return backing.status();
+  // One spelling for the device: symlinks resolved, as in the mount table.
+  return deps_.fs->RealPath(absl::StrCat("/dev/mapper/", name));
+}
+
+absl::StatusOr<std::string> NodeService::OpenEncrypted(
+    const VolumeRecord& record, const std::string& raw,
+    const google::protobuf::Map<std::string, std::string>& secrets) {
+  auto secret = secrets.find(kEncryptionSecretKey);
+  if (secret == secrets.end() || secret->second.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "volume ", record.volume_id(), " is encrypted and the node-stage "
+        "secret has no \"", kEncryptionSecretKey, "\" key"));
+  }
+  const SecretBytes material(secret->second);
+  absl::StatusOr<SecretBytes> passphrase =
+      DeriveVolumePassphrase(material, record.volume_id());
+  if (!passphrase.ok()) return passphrase.status();
+  absl::StatusOr<LuksState> state = deps_.crypt->Inspect(raw);
+  if (!state.ok()) return state.status();
+  if (*state != LuksState::kReady) {
+    // Format only a device that holds nothing: no signature at all, or the
+    // header of a format that died before its keyslot was written.
+    if (*state == LuksState::kNone) {
+      absl::StatusOr<std::string> found = deps_.fs_tools->Probe(raw);
+      if (!found.ok()) return found.status();
+      if (!found->empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "encrypted volume ", record.volume_id(), " holds \"", *found,
+            "\" and no LUKS header; refusing to format it"));
+      }
+    }
+    spdlog::info("formatting {} ({}) as LUKS2", record.volume_id(), raw);
+    if (absl::Status s = deps_.crypt->Format(raw, *passphrase); !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<std::string> mapped =
+      deps_.crypt->Open(raw, MappingName(record.volume_id()), *passphrase);
+  if (!mapped.ok()) return mapped.status();
+  return deps_.fs->RealPath(*mapped);
 }
 
 absl::StatusOr<std::vector<MountEntry>> NodeService::MountsAtPath(
@@ -220,9 +274,22 @@ absl::Status NodeService::DoStage(
   }
   const bool read_only = IsReadOnlyMode(request.volume_capability());
 
+  if (record->encrypted() &&
+      (request.secrets().find(kEncryptionSecretKey) == request.secrets().end() ||
+       request.secrets().at(kEncryptionSecretKey).empty())) {
+    // Refused before anything is attached or formatted.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "volume ", request.volume_id(), " is encrypted and the node-stage "
+        "secret has no \"", kEncryptionSecretKey, "\" key"));
+  }
+
   // Attaching an attached volume gives back its device.
   absl::StatusOr<std::string> device = (*backend)->Attach(request.volume_id());
   if (!device.ok()) return device.status();
+  if (record->encrypted()) {
+    device = OpenEncrypted(*record, *device, request.secrets());
+    if (!device.ok()) return device.status();
+  }
 
   if (access->block) {
     const std::string file = absl::StrCat(staging, "/", kBlockStageFile);
@@ -332,10 +399,14 @@ absl::Status NodeService::DoUnstage(
   if (absl::Status s = deps_.fs->Remove(block_file); !s.ok()) return s;
   if (absl::Status s = UnmountAll(staging); !s.ok()) return s;
 
-  absl::StatusOr<std::string> device = (*backend)->FindDevice(request.volume_id());
+  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
+  if (absl::IsNotFound(record.status())) return absl::OkStatus();
+  if (!record.ok()) return record.status();
+  absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
   if (!device.ok()) {
-    if (absl::IsNotFound(device.status())) return absl::OkStatus();
-    return device.status();
+    if (!absl::IsNotFound(device.status())) return device.status();
+    // Not open (or never staged): the backend's device may still be up.
+    return (*backend)->Detach(request.volume_id());
   }
   // Read-only views hold the device open: they go first.
   if (absl::Status s = ReleaseReadOnlyViews(*device, /*require_all=*/true);
@@ -348,6 +419,12 @@ absl::Status NodeService::DoUnstage(
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", request.volume_id(), " is still published (", *device,
         " is mounted elsewhere); unpublish it first"));
+  }
+  if (record->encrypted()) {
+    if (absl::Status s = deps_.crypt->Close(MappingName(request.volume_id()));
+        !s.ok()) {
+      return s;
+    }
   }
   return (*backend)->Detach(request.volume_id());
 }
@@ -420,7 +497,7 @@ absl::Status NodeService::DoPublish(
   std::string source;
   std::string device;
   if (access->block) {
-    absl::StatusOr<std::string> found = (*backend)->FindDevice(request.volume_id());
+    absl::StatusOr<std::string> found = VolumeDevice(*record, *backend);
     if (!found.ok()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "volume ", request.volume_id(), " is not staged on this node"));
@@ -535,9 +612,11 @@ absl::Status NodeService::DoUnpublish(
   if (absl::Status s = deps_.fs->Remove(target); !s.ok()) return s;
   // A read-only view made for this target goes when nothing uses it.
   absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (backend.ok()) {
-    absl::StatusOr<std::string> device =
-        (*backend)->FindDevice(request.volume_id());
+  absl::StatusOr<VolumeRecord> record =
+      backend.ok() ? (*backend)->Get(request.volume_id())
+                   : absl::StatusOr<VolumeRecord>(backend.status());
+  if (record.ok()) {
+    absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
     if (device.ok()) {
       if (absl::Status s = ReleaseReadOnlyViews(*device, false); !s.ok()) {
         return s;
@@ -587,7 +666,7 @@ absl::Status NodeService::DoStats(
   }
   absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);
   if (!mounts.ok()) return mounts.status();
-  absl::StatusOr<std::string> device = (*backend)->FindDevice(request.volume_id());
+  absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
   auto* condition = response->mutable_volume_condition();
   // The path is there but the volume is not: report it as abnormal (the
   // CO shows it as an event) rather than hide it behind an error.
@@ -684,7 +763,7 @@ absl::Status NodeService::DoExpand(
   if (!lock.ok()) return lock.status();
   absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
   if (!record.ok()) return record.status();
-  absl::StatusOr<std::string> device = (*backend)->FindDevice(request.volume_id());
+  absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
   if (!device.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", request.volume_id(), " is not staged on this node"));
@@ -694,6 +773,13 @@ absl::Status NodeService::DoExpand(
   if (!grown.ok()) return grown.status();
   if (absl::Status s = (*backend)->RefreshDevice(request.volume_id()); !s.ok()) {
     return s;
+  }
+  if (record->encrypted()) {
+    // The mapping keeps its old size until told to fill the device.
+    if (absl::Status s = deps_.crypt->Resize(MappingName(request.volume_id()));
+        !s.ok()) {
+      return s;
+    }
   }
   if (!record->block()) {
     absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);

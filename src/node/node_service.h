@@ -11,6 +11,7 @@
 #include "csi.grpc.pb.h"
 #include "src/backend/backend.h"
 #include "src/common/volume_locks.h"
+#include "src/platform/crypt_devices.h"
 #include "src/platform/filesystem.h"
 #include "src/platform/fs_tools.h"
 #include "src/platform/loop_device.h"
@@ -32,6 +33,8 @@ struct NodeDeps {
   FsTools* fs_tools = nullptr;
   // For read-only views of block volumes.
   LoopDevices* loops = nullptr;
+  // For encrypted volumes (LUKS2).
+  CryptDevices* crypt = nullptr;
 };
 
 // The CSI Node service. Filesystem volumes are mounted at the staging path
@@ -81,6 +84,10 @@ class NodeService final : public csi::v1::Node::Service {
   // the device.
   static constexpr char kBlockStageFile[] = "cellar-block-device";
 
+  // The dm name of an encrypted volume's mapping ("cellar-" and the unique
+  // part of the id).
+  static std::string MappingName(const std::string& volume_id);
+
  private:
   absl::Status DoStage(const csi::v1::NodeStageVolumeRequest& request);
   absl::Status DoUnstage(const csi::v1::NodeUnstageVolumeRequest& request);
@@ -92,6 +99,17 @@ class NodeService final : public csi::v1::Node::Service {
                         csi::v1::NodeExpandVolumeResponse* response);
 
   absl::StatusOr<Backend*> BackendForVolume(const std::string& volume_id);
+  // The device the node mounts for a volume: its dm-crypt mapping when the
+  // volume is encrypted, else the backend's device. NOT_FOUND when it is
+  // not staged.
+  absl::StatusOr<std::string> VolumeDevice(const VolumeRecord& record,
+                                           Backend* backend);
+  // Formats (first stage only) and opens the LUKS2 mapping of an encrypted
+  // volume on `raw`, with the passphrase derived from the stage secret.
+  absl::StatusOr<std::string> OpenEncrypted(
+      const VolumeRecord& record, const std::string& raw,
+      const google::protobuf::Map<std::string, std::string>& secrets);
+
   // Mounts stacked at `path`, bottom first.
   absl::StatusOr<std::vector<MountEntry>> MountsAtPath(const std::string& path);
   // mount(2), then a check that the new mount landed exactly at the

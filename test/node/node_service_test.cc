@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "src/backend/loop/loop_backend.h"
 #include "src/common/ids.h"
+#include "src/platform/fake_crypt_devices.h"
 #include "src/platform/fake_filesystem.h"
 #include "src/platform/fake_fs_tools.h"
 #include "src/common/units.h"
@@ -41,7 +42,7 @@ class NodeServiceTest : public ::testing::Test {
  protected:
   NodeServiceTest()
       : backend_({kDir, 0}, &fs_, &loops_),
-        service_(Config(), {&fs_, &mounter_, &fs_tools_, &loops_},
+        service_(Config(), {&fs_, &mounter_, &fs_tools_, &loops_, &crypt_},
                  {{"default", &backend_}}, &locks_) {
     EXPECT_TRUE(fs_.MakeDirs(kDir, 0700).ok());
     EXPECT_TRUE(fs_.MakeDirs(kKubelet, 0700).ok());
@@ -119,6 +120,7 @@ class NodeServiceTest : public ::testing::Test {
   FakeLoopDevices loops_;
   FakeMounter mounter_;
   FakeFsTools fs_tools_;
+  FakeCryptDevices crypt_;
   LoopBackend backend_;
   VolumeLocks locks_;
   NodeService service_;
@@ -349,6 +351,104 @@ TEST_F(NodeServiceTest, PublishEnforcesTheRecordedPolicy) {
   // The right namespace is admitted.
   context["csi.storage.k8s.io/pod.namespace"] = "team-a";
   EXPECT_TRUE(service_.NodePublishVolume(nullptr, &request, &response).ok());
+}
+
+class EncryptedNodeTest : public NodeServiceTest {
+ protected:
+  std::string MakeEncrypted(const std::string& name, bool block = false) {
+    VolumeRecord record;
+    record.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", name));
+    record.set_name(name);
+    record.set_capacity_bytes(64 * kMiB);
+    record.set_block(block);
+    if (!block) record.set_fs_type("ext4");
+    record.set_allocation("thin");
+    record.set_encrypted(true);
+    EXPECT_TRUE(backend_.Create(record).ok());
+    loops_.AddImage(backend_.ImagePath(record.volume_id()), 64 * kMiB);
+    fs_.AddDevice("/dev/mapper/" + NodeService::MappingName(record.volume_id()),
+                  253 << 8);
+    return record.volume_id();
+  }
+
+  grpc::Status StageWithKey(const std::string& id, const std::string& key,
+                            const csi::v1::VolumeCapability& cap = MountCap()) {
+    csi::v1::NodeStageVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(kStaging);
+    *request.mutable_volume_capability() = cap;
+    if (!key.empty()) (*request.mutable_secrets())["encryptionPassphrase"] = key;
+    csi::v1::NodeStageVolumeResponse response;
+    return service_.NodeStageVolume(nullptr, &request, &response);
+  }
+};
+
+TEST_F(EncryptedNodeTest, StageFormatsOpensAndMountsTheMapping) {
+  const std::string id = MakeEncrypted("enc");
+  ASSERT_TRUE(StageWithKey(id, "key-material").ok());
+  EXPECT_EQ(crypt_.format_count(), 1);
+  const std::string mapping = "/dev/mapper/" + NodeService::MappingName(id);
+  auto staged = At(kStaging);
+  ASSERT_EQ(staged.size(), 1u);
+  EXPECT_EQ(staged[0].source, mapping);
+  // The filesystem went onto the mapping, never onto the raw device.
+  EXPECT_EQ(fs_tools_.mkfs_count(), 1);
+  ASSERT_TRUE(StageWithKey(id, "key-material").ok());  // idempotent
+  EXPECT_EQ(crypt_.format_count(), 1);
+  ASSERT_TRUE(Publish(id).ok());
+  ASSERT_TRUE(Unpublish(id).ok());
+  ASSERT_TRUE(Unstage(id).ok());
+  EXPECT_EQ(crypt_.Backing(NodeService::MappingName(id)).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(backend_.FindDevice(id).ok());
+  // Stage again: opened, not reformatted.
+  ASSERT_TRUE(StageWithKey(id, "key-material").ok());
+  EXPECT_EQ(crypt_.format_count(), 1);
+}
+
+TEST_F(EncryptedNodeTest, MissingSecretTouchesNothing) {
+  const std::string id = MakeEncrypted("enc");
+  grpc::Status status = StageWithKey(id, "");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("encryptionPassphrase"),
+            std::string::npos);
+  EXPECT_EQ(loops_.attach_count(), 0);
+  EXPECT_EQ(crypt_.format_count(), 0);
+}
+
+TEST_F(EncryptedNodeTest, WrongKeyIsRefusedAndFormatsNothing) {
+  const std::string id = MakeEncrypted("enc");
+  ASSERT_TRUE(StageWithKey(id, "right").ok());
+  ASSERT_TRUE(Unstage(id).ok());
+  grpc::Status status = StageWithKey(id, "wrong");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message().find("wrong\""), std::string::npos);
+  EXPECT_EQ(crypt_.format_count(), 1);
+  EXPECT_TRUE(At(kStaging).empty());
+  ASSERT_TRUE(StageWithKey(id, "right").ok());
+}
+
+TEST_F(EncryptedNodeTest, NeverFormatsADeviceHoldingData) {
+  const std::string id = MakeEncrypted("enc");
+  const std::string raw = *backend_.Attach(id);
+  fs_tools_.SetSignature(raw, "ext4");
+  EXPECT_EQ(StageWithKey(id, "k").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(crypt_.format_count(), 0);
+  // A header left by a format that died before its keyslot: redone.
+  fs_tools_.SetSignature(raw, "crypto_LUKS");
+  crypt_.AddHeaderWithoutKeyslot(raw);
+  ASSERT_TRUE(StageWithKey(id, "k").ok());
+  EXPECT_EQ(crypt_.format_count(), 1);
+}
+
+TEST_F(EncryptedNodeTest, UnstageRefusesWhileTheMappingIsBusy) {
+  const std::string id = MakeEncrypted("enc");
+  ASSERT_TRUE(StageWithKey(id, "k").ok());
+  crypt_.SetBusy(NodeService::MappingName(id), true);
+  EXPECT_EQ(Unstage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  crypt_.SetBusy(NodeService::MappingName(id), false);
+  EXPECT_TRUE(Unstage(id).ok());
 }
 
 TEST_F(NodeServiceTest, Stats) {
