@@ -34,10 +34,39 @@ CsiClient::CsiClient(std::shared_ptr<grpc::Channel> channel)
 grpc::Status CsiClient::Create(const std::string& name,
                                const csi::v1::VolumeCapability& capability,
                                int64_t bytes, std::string* volume_id) {
+  return CreateWithParameters(name, capability, bytes, {}, volume_id);
+}
+
+grpc::Status CsiClient::Stage(const std::string& volume_id,
+                              const std::string& staging,
+                              const csi::v1::VolumeCapability& capability) {
+  return StageWithSecrets(volume_id, staging, capability, {});
+}
+
+grpc::Status CsiClient::StageWithSecrets(
+    const std::string& volume_id, const std::string& staging,
+    const csi::v1::VolumeCapability& capability,
+    const std::map<std::string, std::string>& secrets) {
+  csi::v1::NodeStageVolumeRequest request;
+  request.set_volume_id(volume_id);
+  request.set_staging_target_path(staging);
+  *request.mutable_volume_capability() = capability;
+  for (const auto& [key, value] : secrets) (*request.mutable_secrets())[key] = value;
+  csi::v1::NodeStageVolumeResponse response;
+  return node_->NodeStageVolume(NewContext().get(), request, &response);
+}
+
+grpc::Status CsiClient::CreateWithParameters(
+    const std::string& name, const csi::v1::VolumeCapability& capability,
+    int64_t bytes, const std::map<std::string, std::string>& parameters,
+    std::string* volume_id) {
   csi::v1::CreateVolumeRequest request;
   request.set_name(name);
   *request.add_volume_capabilities() = capability;
   request.mutable_capacity_range()->set_required_bytes(bytes);
+  for (const auto& [key, value] : parameters) {
+    (*request.mutable_parameters())[key] = value;
+  }
   csi::v1::CreateVolumeResponse response;
   grpc::Status status =
       controller_->CreateVolume(NewContext().get(), request, &response);
@@ -47,15 +76,23 @@ grpc::Status CsiClient::Create(const std::string& name,
   return status;
 }
 
-grpc::Status CsiClient::Stage(const std::string& volume_id,
-                              const std::string& staging,
-                              const csi::v1::VolumeCapability& capability) {
-  csi::v1::NodeStageVolumeRequest request;
+grpc::Status CsiClient::Expand(const std::string& volume_id,
+                               const std::string& path, int64_t bytes,
+                               bool node_step) {
+  csi::v1::ControllerExpandVolumeRequest request;
   request.set_volume_id(volume_id);
-  request.set_staging_target_path(staging);
-  *request.mutable_volume_capability() = capability;
-  csi::v1::NodeStageVolumeResponse response;
-  return node_->NodeStageVolume(NewContext().get(), request, &response);
+  request.mutable_capacity_range()->set_required_bytes(bytes);
+  csi::v1::ControllerExpandVolumeResponse response;
+  grpc::Status status =
+      controller_->ControllerExpandVolume(NewContext().get(), request, &response);
+  if (!status.ok() || !node_step) return status;
+  csi::v1::NodeExpandVolumeRequest node_request;
+  node_request.set_volume_id(volume_id);
+  node_request.set_volume_path(path);
+  node_request.mutable_capacity_range()->set_required_bytes(bytes);
+  csi::v1::NodeExpandVolumeResponse node_response;
+  return node_->NodeExpandVolume(NewContext().get(), node_request,
+                                 &node_response);
 }
 
 grpc::Status CsiClient::Publish(const std::string& volume_id,

@@ -2,6 +2,7 @@
 #define CELLAR_TEST_TESTING_CSI_CLIENT_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -27,6 +28,18 @@ class CsiClient final {
                       int64_t bytes, std::string* volume_id);
   grpc::Status Stage(const std::string& volume_id, const std::string& staging,
                      const csi::v1::VolumeCapability& capability);
+  // Stage with node-stage secrets (encrypted volumes).
+  grpc::Status StageWithSecrets(
+      const std::string& volume_id, const std::string& staging,
+      const csi::v1::VolumeCapability& capability,
+      const std::map<std::string, std::string>& secrets);
+  // Create with StorageClass parameters.
+  grpc::Status CreateWithParameters(
+      const std::string& name, const csi::v1::VolumeCapability& capability,
+      int64_t bytes, const std::map<std::string, std::string>& parameters,
+      std::string* volume_id);
+  grpc::Status Expand(const std::string& volume_id, const std::string& path,
+                      int64_t bytes, bool node_step);
   grpc::Status Publish(const std::string& volume_id,
                        const std::string& staging, const std::string& target,
                        const csi::v1::VolumeCapability& capability,
