@@ -31,6 +31,7 @@
 #include "src/backend/loop/loop_backend.h"
 #include "src/backend/lvm/lvm_backend.h"
 #include "src/controller/controller_service.h"
+#include "src/controller/group_controller_service.h"
 #include "src/identity/identity_service.h"
 #include "src/node/node_service.h"
 #include "src/node/paths.h"
@@ -241,6 +242,10 @@ int Run(int argc, char** argv) {
       csi::v1::PluginCapability::Service::CONTROLLER_SERVICE));
   identity_config.capabilities.push_back(ServiceCapability(
       csi::v1::PluginCapability::Service::VOLUME_ACCESSIBILITY_CONSTRAINTS));
+  if (local_storage) {
+    identity_config.capabilities.push_back(ServiceCapability(
+        csi::v1::PluginCapability::Service::GROUP_CONTROLLER_SERVICE));
+  }
   identity_config.capabilities.push_back(ExpansionCapability(
       csi::v1::PluginCapability::VolumeExpansion::ONLINE));
   identity_config.capabilities.push_back(ExpansionCapability(
@@ -262,7 +267,9 @@ int Run(int argc, char** argv) {
   controller_config.default_volume_bytes = static_cast<uint64_t>(
       std::max<int64_t>(1, absl::GetFlag(FLAGS_default_volume_size)));
   controller_config.default_class = default_class;
-  ControllerService controller(controller_config, backends, &locks);
+  FreezeDeps freeze;
+  if (local_storage) freeze = {&mounter, &fs_tools, &fs};
+  ControllerService controller(controller_config, backends, &locks, freeze);
 
   NodeConfig node_config;
   node_config.node_id = node_id;
@@ -276,8 +283,13 @@ int Run(int argc, char** argv) {
   node_deps.crypt = &crypt;
   NodeService node(node_config, node_deps, backends, &locks);
 
+  GroupControllerService group_controller(node_id, &controller);
+
   std::vector<grpc::Service*> services = {&identity, &controller};
-  if (mode != "controller") services.push_back(&node);
+  if (mode != "controller") {
+    services.push_back(&node);
+    services.push_back(&group_controller);
+  }
 
   auto server = UnixServer::Start(*socket_path, services);
   if (!server.ok()) return Fail(server.status());

@@ -12,6 +12,7 @@
 namespace cellar {
 
 using VolumeRecord = ::cellar::state::v1::VolumeRecord;
+using SnapshotRecord = ::cellar::state::v1::SnapshotRecord;
 
 // Space a device class can still give out.
 struct BackendCapacity {
@@ -76,6 +77,30 @@ class Backend {
 
   // Makes an attached device show the storage's current size after Expand.
   virtual absl::Status RefreshDevice(const std::string& volume_id) = 0;
+
+  // Snapshots. A backend that cannot take them answers FAILED_PRECONDITION
+  // saying why. The caller freezes a mounted source filesystem around
+  // CreateSnapshot.
+  //
+  // Takes a snapshot of `record.source_volume_id()` as `record.snapshot_id()`
+  // and returns the stored record (size and time filled in). An existing
+  // snapshot with that id is returned untouched (the caller compares).
+  // `bytes_copied`, when not null, receives the bytes physically copied.
+  virtual absl::StatusOr<SnapshotRecord> CreateSnapshot(
+      const SnapshotRecord& record, uint64_t* bytes_copied) = 0;
+  // NOT_FOUND when there is no such snapshot.
+  virtual absl::StatusOr<SnapshotRecord> GetSnapshot(
+      const std::string& snapshot_id) = 0;
+  // Every snapshot, sorted by id.
+  virtual absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots() = 0;
+  // A missing snapshot is fine.
+  virtual absl::Status DeleteSnapshot(const std::string& snapshot_id) = 0;
+
+  // Creates the volume `record` with the content of the snapshot or volume
+  // `source_id` of this backend (the storage grows to
+  // record.capacity_bytes() when that is larger). Idempotent like Create.
+  virtual absl::StatusOr<VolumeRecord> CreateFromSource(
+      const VolumeRecord& record, const std::string& source_id) = 0;
 };
 
 }  // namespace cellar

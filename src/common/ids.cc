@@ -30,6 +30,18 @@ bool IsHashTag(absl::string_view s) {
   return true;
 }
 
+const char* KindLetter(IdKind kind) {
+  switch (kind) {
+    case IdKind::kVolume:
+      return "v";
+    case IdKind::kSnapshot:
+      return "s";
+    case IdKind::kGroup:
+      return "g";
+  }
+  return "?";
+}
+
 bool IsUnique(absl::string_view s) {
   if (s.size() != 32) return false;
   for (char c : s) {
@@ -54,6 +66,12 @@ std::string Sha256Hex(absl::string_view data) {
   return out;
 }
 
+std::string CryptMappingName(absl::string_view volume_id) {
+  absl::StatusOr<ParsedId> id = ParseId(volume_id);
+  return absl::StrCat("cellar-",
+                      id.ok() ? id->unique : Sha256Hex(volume_id).substr(0, 32));
+}
+
 std::string NodeTag(absl::string_view node_id) {
   if (IsHostTag(node_id)) return std::string(node_id);
   return absl::StrCat("-", Sha256Hex(node_id).substr(0, 16));
@@ -75,7 +93,7 @@ std::string MakeId(IdKind kind, absl::string_view node_id,
   id.device_class = std::string(device_class);
   // The seed names the kind, node and class too, so equal names in two
   // classes or kinds never share an id.
-  id.unique = Sha256Hex(absl::StrCat(kind == IdKind::kVolume ? "v" : "s",
+  id.unique = Sha256Hex(absl::StrCat(KindLetter(kind),
                                      std::string(1, '\0'), id.node_tag,
                                      std::string(1, '\0'), device_class,
                                      std::string(1, '\0'), seed))
@@ -84,7 +102,7 @@ std::string MakeId(IdKind kind, absl::string_view node_id,
 }
 
 std::string FormatId(const ParsedId& id) {
-  return absl::StrCat(id.kind == IdKind::kVolume ? "v" : "s", "_", id.node_tag,
+  return absl::StrCat(KindLetter(id.kind), "_", id.node_tag,
                       "_", id.device_class, "_", id.unique);
 }
 
@@ -104,8 +122,10 @@ absl::StatusOr<ParsedId> ParseId(absl::string_view text) {
     id.kind = IdKind::kVolume;
   } else if (parts[0] == "s") {
     id.kind = IdKind::kSnapshot;
+  } else if (parts[0] == "g") {
+    id.kind = IdKind::kGroup;
   } else {
-    return absl::InvalidArgumentError("id kind is neither v nor s");
+    return absl::InvalidArgumentError("id kind is not v, s or g");
   }
   if (!IsHostTag(parts[1]) && !IsHashTag(parts[1])) {
     return absl::InvalidArgumentError("id has an invalid node part");

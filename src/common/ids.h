@@ -13,6 +13,7 @@ namespace cellar {
 //
 //   v_<node>_<class>_<unique>     a volume
 //   s_<node>_<class>_<unique>     a snapshot
+//   g_<node>_<class>_<unique>     a volume group snapshot
 //
 // <node> is the node id when it is 1-40 characters of [a-z0-9.-] not
 // starting with '-', else "-" and 16 hex digits of its SHA-256 (a node id
@@ -20,7 +21,7 @@ namespace cellar {
 // device class, 1-24 characters of [a-z0-9-]. <unique> is 32 lowercase hex
 // digits. Ids are at most 2+41+1+24+1+32 = 101 bytes, use only
 // [a-z0-9._-], and are therefore safe as file, LV and dm names.
-enum class IdKind { kVolume, kSnapshot };
+enum class IdKind { kVolume, kSnapshot, kGroup };
 
 struct ParsedId {
   IdKind kind = IdKind::kVolume;
@@ -50,6 +51,10 @@ std::string FormatId(const ParsedId& id);
 // Parses an id; INVALID_ARGUMENT (with the reason) for anything that is not
 // exactly one of the forms above. Never touches the filesystem.
 absl::StatusOr<ParsedId> ParseId(absl::string_view text);
+
+// The device-mapper name of an encrypted volume's LUKS mapping: "cellar-"
+// and the unique part of the id.
+std::string CryptMappingName(absl::string_view volume_id);
 
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(absl::string_view data);

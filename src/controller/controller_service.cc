@@ -1,6 +1,8 @@
 #include "src/controller/controller_service.h"
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 #include <ctime>
 #include <utility>
 #include <vector>
@@ -33,10 +35,11 @@ bool SameParameters(const VolumeRecord& record,
 
 ControllerService::ControllerService(ControllerConfig config,
                                      std::map<std::string, Backend*> backends,
-                                     VolumeLocks* locks)
+                                     VolumeLocks* locks, FreezeDeps freeze)
     : config_(std::move(config)),
       backends_(std::move(backends)),
       locks_(locks),
+      freeze_(freeze),
       node_tag_(NodeTag(config_.node_id)) {}
 
 absl::StatusOr<Backend*> ControllerService::BackendForClass(
@@ -130,11 +133,6 @@ absl::Status ControllerService::DoCreateVolume(
     return absl::InvalidArgumentError(
         "mutable parameters (volume attributes classes) are not supported");
   }
-  if (request.has_volume_content_source()) {
-    return absl::InvalidArgumentError(
-        "creating a volume from a snapshot or another volume is not "
-        "supported yet");
-  }
   if (!access->block && !params->fs_type.empty() && !access->fs_type.empty() &&
       params->fs_type != access->fs_type) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -142,8 +140,17 @@ absl::Status ControllerService::DoCreateVolume(
         " contradicts the capability's fs_type ", access->fs_type));
   }
   std::string device_class;
+  std::string requested_class = params->device_class;
+  if (request.has_volume_content_source() && requested_class.empty()) {
+    // A restore or clone lives where its source lives.
+    const auto& source = request.volume_content_source();
+    absl::StatusOr<ParsedId> source_id =
+        ParseId(source.has_snapshot() ? source.snapshot().snapshot_id()
+                                      : source.volume().volume_id());
+    if (source_id.ok()) requested_class = source_id->device_class;
+  }
   absl::StatusOr<Backend*> backend =
-      BackendForClass(params->device_class, &device_class);
+      BackendForClass(requested_class, &device_class);
   if (!backend.ok()) return backend.status();
   absl::StatusOr<uint64_t> size = SizeForRange(
       request.has_capacity_range() ? &request.capacity_range() : nullptr,
@@ -183,9 +190,29 @@ absl::Status ControllerService::DoCreateVolume(
     return existing.status();
   }
 
+  // A content source: check it and take size, kind and key from it.
+  std::string source_id;
+  VolumeRecord from_source;
+  if (request.has_volume_content_source()) {
+    if (absl::Status s = PrepareFromSource(
+            request.volume_content_source(), device_class,
+            request.has_capacity_range() ? &request.capacity_range() : nullptr,
+            access->block, &source_id, &from_source);
+        !s.ok()) {
+      return s;
+    }
+    if (!request.has_capacity_range()) *size = from_source.capacity_bytes();
+  }
   VolumeRecord record;
   if (existing.ok()) {
     record = *existing;
+    if (!source_id.empty() && existing->source_snapshot_id() +
+                                      existing->source_volume_id() !=
+                                  source_id) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "a volume named \"", absl::CEscape(request.name().substr(0, 128)),
+          "\" exists with another content source"));
+    }
   } else {
     record.set_volume_id(volume_id);
     record.set_name(request.name());
@@ -209,9 +236,38 @@ absl::Status ControllerService::DoCreateVolume(
     }
     record.set_encrypted(params->encrypted);
     record.set_created_unix(static_cast<int64_t>(std::time(nullptr)));
+    if (!source_id.empty()) {
+      if (params->encrypted && !from_source.encrypted()) {
+        return absl::InvalidArgumentError(
+            "an encrypted volume cannot be made from an unencrypted source");
+      }
+      record.set_source_snapshot_id(from_source.source_snapshot_id());
+      record.set_source_volume_id(from_source.source_volume_id());
+      record.set_encrypted(from_source.encrypted());
+      record.set_encryption_key_id(from_source.encryption_key_id());
+      if (!record.block()) record.set_fs_type(from_source.fs_type());
+      record.set_grow_filesystem_on_stage(
+          !record.block() &&
+          static_cast<int64_t>(*size) > from_source.capacity_bytes());
+      record.set_capacity_bytes(static_cast<int64_t>(*size));
+    }
   }
   // Create also completes a create that crashed half-way.
-  absl::StatusOr<VolumeRecord> created = (*backend)->Create(record);
+  absl::StatusOr<VolumeRecord> created;
+  if (source_id.empty()) {
+    created = (*backend)->Create(record);
+  } else {
+    // Clones copy a live volume: freeze it if it is mounted here.
+    std::vector<std::pair<std::string, Backend*>> live;
+    if (!record.source_volume_id().empty()) {
+      live.emplace_back(record.source_volume_id(), *backend);
+    }
+    absl::Status copied = WithFrozen(MountedFilesystems(live), [&] {
+      created = (*backend)->CreateFromSource(record, source_id);
+      return created.status();
+    });
+    if (!copied.ok()) return copied;
+  }
   if (!created.ok()) return created.status();
   FillVolume(*created, response->mutable_volume());
   return absl::OkStatus();
@@ -425,7 +481,12 @@ grpc::Status ControllerService::ControllerGetCapabilities(
                       ControllerServiceCapability::RPC::
                           LIST_VOLUMES_PUBLISHED_NODES,
                       ControllerServiceCapability::RPC::GET_VOLUME,
-                      ControllerServiceCapability::RPC::VOLUME_CONDITION}) {
+                      ControllerServiceCapability::RPC::VOLUME_CONDITION,
+                      ControllerServiceCapability::RPC::CREATE_DELETE_SNAPSHOT,
+                      ControllerServiceCapability::RPC::LIST_SNAPSHOTS,
+                      // GET_SNAPSHOT is served but not advertised:
+                      // csi-sanity v5.4.0 fails drivers that list it.
+                      ControllerServiceCapability::RPC::CLONE_VOLUME}) {
       types.push_back(type);
     }
   }
@@ -514,6 +575,400 @@ absl::Status ControllerService::DoGetVolume(
   }
   status->mutable_volume_condition()->set_abnormal(false);
   status->mutable_volume_condition()->set_message("volume storage is present");
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- Snapshots
+
+absl::StatusOr<Backend*> ControllerService::BackendForSnapshot(
+    const std::string& snapshot_id) {
+  absl::StatusOr<ParsedId> id = ParseId(snapshot_id);
+  if (!id.ok() || id->kind != IdKind::kSnapshot) {
+    return absl::NotFoundError(
+        absl::StrCat("snapshot \"", absl::CEscape(snapshot_id.substr(0, 128)),
+                     "\" does not exist (not a cellar snapshot id)"));
+  }
+  if (id->node_tag != node_tag_) {
+    return absl::NotFoundError(absl::StrCat(
+        "snapshot ", snapshot_id, " belongs to node ", id->node_tag));
+  }
+  auto it = backends_.find(id->device_class);
+  if (it == backends_.end()) {
+    return absl::NotFoundError(absl::StrCat(
+        "snapshot ", snapshot_id, " is in unknown device class ",
+        id->device_class));
+  }
+  return it->second;
+}
+
+void ControllerService::FillSnapshot(const SnapshotRecord& record,
+                                     csi::v1::Snapshot* snapshot) {
+  snapshot->set_snapshot_id(record.snapshot_id());
+  snapshot->set_source_volume_id(record.source_volume_id());
+  snapshot->set_size_bytes(record.size_bytes());
+  snapshot->mutable_creation_time()->set_seconds(record.creation_unix());
+  snapshot->mutable_creation_time()->set_nanos(record.creation_nanos());
+  snapshot->set_ready_to_use(true);
+  snapshot->set_group_snapshot_id(record.group_snapshot_id());
+}
+
+std::vector<std::string> ControllerService::MountedFilesystems(
+    const std::vector<std::pair<std::string, Backend*>>& volumes) {
+  std::vector<std::string> paths;
+  if (freeze_.mounter == nullptr || freeze_.fs_tools == nullptr) return paths;
+  absl::StatusOr<std::vector<MountEntry>> table = freeze_.mounter->ListMounts();
+  if (!table.ok()) return paths;
+  for (const auto& [volume_id, backend] : volumes) {
+    std::vector<std::string> devices;
+    absl::StatusOr<std::string> device = backend->FindDevice(volume_id);
+    if (device.ok()) devices.push_back(*device);
+    if (freeze_.fs != nullptr) {
+      absl::StatusOr<std::string> mapping = freeze_.fs->RealPath(
+          absl::StrCat("/dev/mapper/", CryptMappingName(volume_id)));
+      if (mapping.ok()) devices.push_back(*mapping);
+    }
+    // One mount point per filesystem: freezing it freezes every bind.
+    for (const MountEntry& entry : *table) {
+      if (std::find(devices.begin(), devices.end(), entry.source) !=
+          devices.end()) {
+        paths.push_back(entry.mount_point);
+        break;
+      }
+    }
+  }
+  return paths;
+}
+
+absl::Status ControllerService::WithFrozen(
+    const std::vector<std::string>& paths,
+    const std::function<absl::Status()>& action) {
+  std::vector<std::string> frozen;
+  absl::Status status = absl::OkStatus();
+  for (const std::string& path : paths) {
+    status = freeze_.fs_tools->Freeze(path);
+    if (!status.ok()) break;
+    frozen.push_back(path);
+  }
+  if (status.ok()) status = action();
+  // Always thaw, whatever happened.
+  for (auto it = frozen.rbegin(); it != frozen.rend(); ++it) {
+    absl::Status thawed = freeze_.fs_tools->Thaw(*it);
+    if (status.ok()) status = thawed;
+  }
+  return status;
+}
+
+absl::Status ControllerService::PrepareFromSource(
+    const csi::v1::VolumeContentSource& source, const std::string& device_class,
+    const csi::v1::CapacityRange* range, bool block, std::string* source_id,
+    VolumeRecord* record) {
+  int64_t source_size = 0;
+  if (source.has_snapshot()) {
+    *source_id = source.snapshot().snapshot_id();
+    absl::StatusOr<Backend*> backend = BackendForSnapshot(*source_id);
+    if (!backend.ok()) return backend.status();
+    absl::StatusOr<SnapshotRecord> snapshot = (*backend)->GetSnapshot(*source_id);
+    if (!snapshot.ok()) return snapshot.status();
+    source_size = snapshot->size_bytes();
+    record->set_source_snapshot_id(*source_id);
+    record->set_block(snapshot->block());
+    record->set_fs_type(snapshot->fs_type());
+    record->set_encrypted(snapshot->encrypted());
+    record->set_encryption_key_id(snapshot->encryption_key_id());
+  } else if (source.has_volume()) {
+    *source_id = source.volume().volume_id();
+    absl::StatusOr<Backend*> backend = BackendForVolume(*source_id);
+    if (!backend.ok()) return backend.status();
+    absl::StatusOr<VolumeRecord> volume = (*backend)->Get(*source_id);
+    if (!volume.ok()) return volume.status();
+    source_size = volume->capacity_bytes();
+    record->set_source_volume_id(*source_id);
+    record->set_block(volume->block());
+    record->set_fs_type(volume->fs_type());
+    record->set_encrypted(volume->encrypted());
+    record->set_encryption_key_id(volume->encryption_key_id().empty()
+                                      ? volume->volume_id()
+                                      : volume->encryption_key_id());
+  } else {
+    return absl::InvalidArgumentError("volume_content_source names no source");
+  }
+  absl::StatusOr<ParsedId> id = ParseId(*source_id);
+  if (id.ok() && id->device_class != device_class) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the source is in device class ", id->device_class,
+        "; a restore or clone must be in the same class, not ", device_class));
+  }
+  if (record->block() != block) {
+    return absl::InvalidArgumentError(
+        record->block() ? "the source is a block volume"
+                        : "the source is a filesystem volume");
+  }
+  if (range != nullptr && range->limit_bytes() > 0 &&
+      range->limit_bytes() < source_size) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "the source holds ", source_size, " bytes, more than limit_bytes ",
+        range->limit_bytes()));
+  }
+  if (range != nullptr && range->required_bytes() > 0 &&
+      range->required_bytes() < source_size) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "the source holds ", source_size, " bytes, more than the ",
+        range->required_bytes(), " bytes asked for; volumes never shrink"));
+  }
+  record->set_capacity_bytes(source_size);
+  return absl::OkStatus();
+}
+
+grpc::Status ControllerService::CreateSnapshot(
+    grpc::ServerContext*, const csi::v1::CreateSnapshotRequest* request,
+    csi::v1::CreateSnapshotResponse* response) {
+  return ToGrpcStatus(DoCreateSnapshot(*request, response));
+}
+
+absl::Status ControllerService::DoCreateSnapshot(
+    const csi::v1::CreateSnapshotRequest& request,
+    csi::v1::CreateSnapshotResponse* response) {
+  if (request.name().empty()) {
+    return absl::InvalidArgumentError("name is missing");
+  }
+  if (request.name().size() > kMaxNameLength) {
+    return absl::InvalidArgumentError("name is too long");
+  }
+  if (request.source_volume_id().empty()) {
+    return absl::InvalidArgumentError("source_volume_id is missing");
+  }
+  for (const auto& [key, value] : request.parameters()) {
+    if (key.rfind("csi.storage.k8s.io/", 0) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown snapshot parameter \"", absl::CEscape(key.substr(0, 128)),
+          "\""));
+    }
+  }
+  absl::StatusOr<Backend*> backend = BackendForVolume(request.source_volume_id());
+  if (!backend.ok()) return backend.status();
+  absl::StatusOr<ParsedId> source = ParseId(request.source_volume_id());
+  const std::string snapshot_id = MakeId(IdKind::kSnapshot, config_.node_id,
+                                         source->device_class, request.name());
+  VolumeLockGuard snapshot_lock(locks_, snapshot_id);
+  if (!snapshot_lock.ok()) return snapshot_lock.status();
+  absl::StatusOr<SnapshotRecord> existing = (*backend)->GetSnapshot(snapshot_id);
+  if (existing.ok()) {
+    if (existing->source_volume_id() != request.source_volume_id() ||
+        existing->name() != request.name()) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "a snapshot named \"", absl::CEscape(request.name().substr(0, 128)),
+          "\" exists for another volume"));
+    }
+    FillSnapshot(*existing, response->mutable_snapshot());
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  // The source must not change under the copy.
+  VolumeLockGuard volume_lock(locks_, request.source_volume_id());
+  if (!volume_lock.ok()) return volume_lock.status();
+  absl::StatusOr<VolumeRecord> volume =
+      (*backend)->Get(request.source_volume_id());
+  if (!volume.ok()) return volume.status();
+  SnapshotRecord record;
+  record.set_snapshot_id(snapshot_id);
+  record.set_name(request.name());
+  record.set_source_volume_id(request.source_volume_id());
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  record.set_creation_unix(
+      std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  record.set_creation_nanos(static_cast<int32_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() %
+      1000000000));
+  absl::StatusOr<SnapshotRecord> created;
+  absl::Status status = WithFrozen(
+      MountedFilesystems({{request.source_volume_id(), *backend}}), [&] {
+        created = (*backend)->CreateSnapshot(record, nullptr);
+        return created.status();
+      });
+  if (!status.ok()) return status;
+  FillSnapshot(*created, response->mutable_snapshot());
+  return absl::OkStatus();
+}
+
+grpc::Status ControllerService::DeleteSnapshot(
+    grpc::ServerContext*, const csi::v1::DeleteSnapshotRequest* request,
+    csi::v1::DeleteSnapshotResponse*) {
+  return ToGrpcStatus(DoDeleteSnapshot(*request));
+}
+
+absl::Status ControllerService::DoDeleteSnapshot(
+    const csi::v1::DeleteSnapshotRequest& request) {
+  if (request.snapshot_id().empty()) {
+    return absl::InvalidArgumentError("snapshot_id is missing");
+  }
+  absl::StatusOr<ParsedId> id = ParseId(request.snapshot_id());
+  if (!id.ok() || id->kind != IdKind::kSnapshot) return absl::OkStatus();
+  if (id->node_tag != node_tag_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "snapshot ", request.snapshot_id(), " lives on node ", id->node_tag));
+  }
+  absl::StatusOr<Backend*> backend = BackendForSnapshot(request.snapshot_id());
+  if (!backend.ok()) return absl::OkStatus();
+  VolumeLockGuard lock(locks_, request.snapshot_id());
+  if (!lock.ok()) return lock.status();
+  return (*backend)->DeleteSnapshot(request.snapshot_id());
+}
+
+grpc::Status ControllerService::ListSnapshots(
+    grpc::ServerContext*, const csi::v1::ListSnapshotsRequest* request,
+    csi::v1::ListSnapshotsResponse* response) {
+  return ToGrpcStatus(DoListSnapshots(*request, response));
+}
+
+absl::Status ControllerService::DoListSnapshots(
+    const csi::v1::ListSnapshotsRequest& request,
+    csi::v1::ListSnapshotsResponse* response) {
+  if (request.max_entries() < 0) {
+    return absl::InvalidArgumentError("max_entries is negative");
+  }
+  if (!request.starting_token().empty()) {
+    absl::StatusOr<ParsedId> token = ParseId(request.starting_token());
+    if (!token.ok() || token->kind != IdKind::kSnapshot) {
+      return absl::AbortedError(
+          "starting_token is not a token this driver issued");
+    }
+  }
+  std::vector<SnapshotRecord> all;
+  if (!request.snapshot_id().empty()) {
+    absl::StatusOr<Backend*> backend = BackendForSnapshot(request.snapshot_id());
+    if (!backend.ok()) return absl::OkStatus();  // no such snapshot: empty
+    absl::StatusOr<SnapshotRecord> one = (*backend)->GetSnapshot(request.snapshot_id());
+    if (one.ok()) all.push_back(*one);
+  } else {
+    for (const auto& [name, backend] : backends_) {
+      absl::StatusOr<std::vector<SnapshotRecord>> records = backend->ListSnapshots();
+      if (!records.ok()) return records.status();
+      for (auto& record : *records) all.push_back(std::move(record));
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return a.snapshot_id() < b.snapshot_id();
+  });
+  const size_t limit = request.max_entries() > 0
+                           ? static_cast<size_t>(request.max_entries())
+                           : all.size();
+  size_t emitted = 0;
+  for (const SnapshotRecord& record : all) {
+    if (!request.source_volume_id().empty() &&
+        record.source_volume_id() != request.source_volume_id()) {
+      continue;
+    }
+    if (!request.starting_token().empty() &&
+        record.snapshot_id() <= request.starting_token()) {
+      continue;
+    }
+    if (emitted == limit) {
+      response->set_next_token(response->entries(response->entries_size() - 1)
+                                   .snapshot()
+                                   .snapshot_id());
+      break;
+    }
+    FillSnapshot(record, response->add_entries()->mutable_snapshot());
+    ++emitted;
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ControllerService::GetSnapshot(
+    grpc::ServerContext*, const csi::v1::GetSnapshotRequest* request,
+    csi::v1::GetSnapshotResponse* response) {
+  if (request->snapshot_id().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("snapshot_id is missing"));
+  }
+  absl::StatusOr<Backend*> backend = BackendForSnapshot(request->snapshot_id());
+  if (!backend.ok()) return ToGrpcStatus(backend.status());
+  absl::StatusOr<SnapshotRecord> record =
+      (*backend)->GetSnapshot(request->snapshot_id());
+  if (!record.ok()) return ToGrpcStatus(record.status());
+  FillSnapshot(*record, response->mutable_snapshot());
+  return grpc::Status::OK;
+}
+
+// ---------------------------------------------------------------- Groups
+
+absl::Status ControllerService::SnapshotGroup(
+    const std::string& group_id, const std::vector<std::string>& volume_ids,
+    std::vector<SnapshotRecord>* snapshots) {
+  std::vector<std::pair<std::string, Backend*>> volumes;
+  std::vector<std::unique_ptr<VolumeLockGuard>> locks;
+  for (const std::string& volume_id : volume_ids) {
+    absl::StatusOr<Backend*> backend = BackendForVolume(volume_id);
+    if (!backend.ok()) return backend.status();
+    absl::StatusOr<VolumeRecord> volume = (*backend)->Get(volume_id);
+    if (!volume.ok()) return volume.status();
+    locks.push_back(std::make_unique<VolumeLockGuard>(locks_, volume_id));
+    if (!locks.back()->ok()) return locks.back()->status();
+    volumes.emplace_back(volume_id, *backend);
+  }
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  // All member filesystems frozen together, for one instant.
+  return WithFrozen(MountedFilesystems(volumes), [&]() -> absl::Status {
+    snapshots->clear();
+    for (const auto& [volume_id, backend] : volumes) {
+      absl::StatusOr<ParsedId> id = ParseId(volume_id);
+      SnapshotRecord record;
+      record.set_snapshot_id(MakeId(IdKind::kSnapshot, config_.node_id,
+                                    id->device_class,
+                                    absl::StrCat(group_id, "/", volume_id)));
+      record.set_name(absl::StrCat(group_id, "/", volume_id));
+      record.set_source_volume_id(volume_id);
+      record.set_group_snapshot_id(group_id);
+      record.set_creation_unix(
+          std::chrono::duration_cast<std::chrono::seconds>(now).count());
+      absl::StatusOr<SnapshotRecord> created =
+          backend->CreateSnapshot(record, nullptr);
+      if (!created.ok()) return created.status();
+      snapshots->push_back(*created);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<SnapshotRecord>> ControllerService::GetGroup(
+    const std::string& group_id) {
+  std::vector<SnapshotRecord> members;
+  for (const auto& [name, backend] : backends_) {
+    absl::StatusOr<std::vector<SnapshotRecord>> records = backend->ListSnapshots();
+    if (!records.ok()) return records.status();
+    for (auto& record : *records) {
+      if (record.group_snapshot_id() == group_id) members.push_back(record);
+    }
+  }
+  if (members.empty()) {
+    return absl::NotFoundError(absl::StrCat("no group snapshot ", group_id));
+  }
+  return members;
+}
+
+absl::Status ControllerService::DeleteGroup(
+    const std::string& group_id, const std::vector<std::string>& snapshot_ids) {
+  absl::StatusOr<std::vector<SnapshotRecord>> members = GetGroup(group_id);
+  if (absl::IsNotFound(members.status())) return absl::OkStatus();
+  if (!members.ok()) return members.status();
+  if (!snapshot_ids.empty()) {
+    std::vector<std::string> have;
+    for (const auto& m : *members) have.push_back(m.snapshot_id());
+    std::vector<std::string> want = snapshot_ids;
+    std::sort(have.begin(), have.end());
+    std::sort(want.begin(), want.end());
+    if (have != want) {
+      return absl::FailedPreconditionError(
+          "snapshot_ids do not match the group's snapshots");
+    }
+  }
+  for (const SnapshotRecord& member : *members) {
+    absl::StatusOr<Backend*> backend = BackendForSnapshot(member.snapshot_id());
+    if (!backend.ok()) continue;
+    if (absl::Status s = (*backend)->DeleteSnapshot(member.snapshot_id());
+        !s.ok()) {
+      return s;
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -3,7 +3,10 @@
 
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -11,6 +14,9 @@
 #include "src/backend/backend.h"
 #include "src/common/ids.h"
 #include "src/common/volume_locks.h"
+#include "src/platform/filesystem.h"
+#include "src/platform/fs_tools.h"
+#include "src/platform/mounter.h"
 
 namespace cellar {
 
@@ -25,6 +31,14 @@ struct ControllerConfig {
   std::string default_class;
 };
 
+// What the controller needs to freeze a mounted filesystem for the instant
+// of a snapshot (none owned; all null in --mode=controller).
+struct FreezeDeps {
+  Mounter* mounter = nullptr;
+  FsTools* fs_tools = nullptr;
+  FileSystem* fs = nullptr;
+};
+
 // The CSI Controller service for the device classes of this node.
 // Thread-safe: per-volume work is serialised by `locks`, shared with the
 // Node service.
@@ -34,7 +48,7 @@ class ControllerService final : public csi::v1::Controller::Service {
   // not owned. All must outlive the service.
   ControllerService(ControllerConfig config,
                     std::map<std::string, Backend*> backends,
-                    VolumeLocks* locks);
+                    VolumeLocks* locks, FreezeDeps freeze = {});
   ControllerService(const ControllerService&) = delete;
   ControllerService& operator=(const ControllerService&) = delete;
 
@@ -66,6 +80,35 @@ class ControllerService final : public csi::v1::Controller::Service {
       grpc::ServerContext* context,
       const csi::v1::ControllerGetVolumeRequest* request,
       csi::v1::ControllerGetVolumeResponse* response) override;
+  grpc::Status CreateSnapshot(grpc::ServerContext* context,
+                              const csi::v1::CreateSnapshotRequest* request,
+                              csi::v1::CreateSnapshotResponse* response) override;
+  grpc::Status DeleteSnapshot(grpc::ServerContext* context,
+                              const csi::v1::DeleteSnapshotRequest* request,
+                              csi::v1::DeleteSnapshotResponse* response) override;
+  grpc::Status ListSnapshots(grpc::ServerContext* context,
+                             const csi::v1::ListSnapshotsRequest* request,
+                             csi::v1::ListSnapshotsResponse* response) override;
+  grpc::Status GetSnapshot(grpc::ServerContext* context,
+                           const csi::v1::GetSnapshotRequest* request,
+                           csi::v1::GetSnapshotResponse* response) override;
+
+  // Takes snapshots of `volume_ids` (all on this node) with every mounted
+  // filesystem among them frozen together, as one group. Used by the
+  // GroupController service. Idempotent by `group_id`.
+  absl::Status SnapshotGroup(const std::string& group_id,
+                             const std::vector<std::string>& volume_ids,
+                             std::vector<SnapshotRecord>* snapshots);
+  // Deletes the snapshots of a group (FAILED_PRECONDITION when `ids` does
+  // not name exactly the group's snapshots).
+  absl::Status DeleteGroup(const std::string& group_id,
+                           const std::vector<std::string>& snapshot_ids);
+  // The snapshots of a group; NOT_FOUND when there are none.
+  absl::StatusOr<std::vector<SnapshotRecord>> GetGroup(
+      const std::string& group_id);
+  // Fills a CSI Snapshot from a record.
+  static void FillSnapshot(const SnapshotRecord& record,
+                           csi::v1::Snapshot* snapshot);
 
  private:
   absl::Status DoCreateVolume(const csi::v1::CreateVolumeRequest& request,
@@ -83,6 +126,29 @@ class ControllerService final : public csi::v1::Controller::Service {
   absl::Status DoGetVolume(const csi::v1::ControllerGetVolumeRequest& request,
                            csi::v1::ControllerGetVolumeResponse* response);
 
+  absl::Status DoCreateSnapshot(const csi::v1::CreateSnapshotRequest& request,
+                                csi::v1::CreateSnapshotResponse* response);
+  absl::Status DoDeleteSnapshot(const csi::v1::DeleteSnapshotRequest& request);
+  absl::Status DoListSnapshots(const csi::v1::ListSnapshotsRequest& request,
+                               csi::v1::ListSnapshotsResponse* response);
+  // Fills `record` for a volume created from a content source, checking
+  // that the source exists on this node, in the same class, of a
+  // compatible kind, and no larger than asked.
+  absl::Status PrepareFromSource(const csi::v1::VolumeContentSource& source,
+                                 const std::string& device_class,
+                                 const csi::v1::CapacityRange* range,
+                                 bool block, std::string* source_id,
+                                 VolumeRecord* record);
+  // Mount points of the filesystems of these volumes that are mounted on
+  // this node (one per filesystem).
+  std::vector<std::string> MountedFilesystems(
+      const std::vector<std::pair<std::string, Backend*>>& volumes);
+  // Freezes `paths`, runs `action`, and always thaws.
+  absl::Status WithFrozen(const std::vector<std::string>& paths,
+                          const std::function<absl::Status()>& action);
+  // The backend of a snapshot id on this node.
+  absl::StatusOr<Backend*> BackendForSnapshot(const std::string& snapshot_id);
+
   // The backend of a volume id on this node. NOT_FOUND when the id is not
   // well formed, names another node, or an unknown class.
   absl::StatusOr<Backend*> BackendForVolume(const std::string& volume_id);
@@ -97,6 +163,7 @@ class ControllerService final : public csi::v1::Controller::Service {
   const ControllerConfig config_;
   const std::map<std::string, Backend*> backends_;
   VolumeLocks* const locks_;
+  const FreezeDeps freeze_;
   const std::string node_tag_;
 };
 

@@ -81,8 +81,7 @@ absl::StatusOr<Backend*> NodeService::BackendForVolume(
 }
 
 std::string NodeService::MappingName(const std::string& volume_id) {
-  absl::StatusOr<ParsedId> id = ParseId(volume_id);
-  return absl::StrCat("cellar-", id.ok() ? id->unique : Sha256Hex(volume_id));
+  return CryptMappingName(volume_id);
 }
 
 absl::StatusOr<std::string> NodeService::VolumeDevice(
@@ -105,8 +104,10 @@ absl::StatusOr<std::string> NodeService::OpenEncrypted(
         "secret has no \"", kEncryptionSecretKey, "\" key"));
   }
   const SecretBytes material(secret->second);
-  absl::StatusOr<SecretBytes> passphrase =
-      DeriveVolumePassphrase(material, record.volume_id());
+  // Restores and clones keep the key of the volume their data came from.
+  absl::StatusOr<SecretBytes> passphrase = DeriveVolumePassphrase(
+      material, record.encryption_key_id().empty() ? record.volume_id()
+                                                   : record.encryption_key_id());
   if (!passphrase.ok()) return passphrase.status();
   absl::StatusOr<LuksState> state = deps_.crypt->Inspect(raw);
   if (!state.ok()) return state.status();
@@ -349,6 +350,15 @@ absl::Status NodeService::DoStage(
   mount.data = absl::StrJoin(options->data, ",");
   if (absl::Status s = MountChecked(mount); !s.ok()) return s;
 
+  if (record->grow_filesystem_on_stage() && !read_only) {
+    // A restore or clone larger than its source: the filesystem still has
+    // the source's size. Growing a full-size filesystem is a no-op.
+    if (absl::Status s = deps_.fs_tools->GrowFs(*device, staging,
+                                                record->fs_type());
+        !s.ok()) {
+      return s;
+    }
+  }
   if (!access->volume_mount_group.empty() && !read_only) {
     uint32_t gid = 0;
     (void)absl::SimpleAtoi(access->volume_mount_group, &gid);

@@ -217,6 +217,22 @@ absl::Status FakeFileSystem::EnsureFileSize(const std::string& path,
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint64_t> FakeFileSystem::CopySparse(const std::string& from,
+                                                     const std::string& to,
+                                                     mode_t mode) {
+  absl::MutexLock lock(&mu_);
+  auto it = nodes_.find(from);
+  if (it == nodes_.end()) return absl::NotFoundError(from);
+  if (it->second.info.type != FileType::kRegular) {
+    return absl::FailedPreconditionError(absl::StrCat(from, " is not a file"));
+  }
+  if (!ParentIsDirLocked(to)) return absl::NotFoundError(ParentOf(to));
+  Node copy = it->second;
+  copy.info.mode = mode;
+  nodes_[to] = copy;
+  return static_cast<uint64_t>(copy.content.size());
+}
+
 absl::StatusOr<std::string> FakeFileSystem::RealPath(const std::string& path) {
   absl::MutexLock lock(&mu_);
   // Follows a symlink at the final component (enough for device links).

@@ -39,6 +39,9 @@ class FakeFileSystem final : public FileSystem {
   absl::StatusOr<FsStats> StatFs(const std::string& path) override;
   absl::Status EnsureFileSize(const std::string& path, uint64_t size,
                               bool allocate, mode_t mode) override;
+  absl::StatusOr<uint64_t> CopySparse(const std::string& from,
+                                      const std::string& to,
+                                      mode_t mode) override;
   absl::StatusOr<std::string> RealPath(const std::string& path) override;
   absl::Status SetOwnerGroupMode(const std::string& path, gid_t gid,
                                  mode_t mode) override;

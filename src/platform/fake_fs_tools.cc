@@ -1,5 +1,7 @@
 #include "src/platform/fake_fs_tools.h"
 
+#include <algorithm>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -78,6 +80,34 @@ absl::Status FakeFsTools::GrowFs(const std::string& device,
   }
   if (!next_grow_failure_.ok()) return TakeFailure(&next_grow_failure_);
   return absl::OkStatus();
+}
+
+absl::Status FakeFsTools::Freeze(const std::string& mount_path) {
+  absl::MutexLock lock(&mu_);
+  if (std::find(frozen_.begin(), frozen_.end(), mount_path) != frozen_.end()) {
+    return absl::FailedPreconditionError("already frozen");
+  }
+  frozen_.push_back(mount_path);
+  freeze_log_.push_back("+" + mount_path);
+  return absl::OkStatus();
+}
+
+absl::Status FakeFsTools::Thaw(const std::string& mount_path) {
+  absl::MutexLock lock(&mu_);
+  frozen_.erase(std::remove(frozen_.begin(), frozen_.end(), mount_path),
+                frozen_.end());
+  freeze_log_.push_back("-" + mount_path);
+  return absl::OkStatus();
+}
+
+std::vector<std::string> FakeFsTools::frozen() const {
+  absl::MutexLock lock(&mu_);
+  return frozen_;
+}
+
+std::vector<std::string> FakeFsTools::freeze_log() const {
+  absl::MutexLock lock(&mu_);
+  return freeze_log_;
 }
 
 absl::StatusOr<uint64_t> FakeFsTools::DeviceSize(const std::string& device) {

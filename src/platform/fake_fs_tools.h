@@ -43,10 +43,15 @@ class FakeFsTools final : public FsTools {
                       const std::string& fs_type) override;
   absl::Status GrowFs(const std::string& device, const std::string& mount_path,
                       const std::string& fs_type) override;
+  absl::Status Freeze(const std::string& mount_path) override;
+  absl::Status Thaw(const std::string& mount_path) override;
   absl::StatusOr<uint64_t> DeviceSize(const std::string& device) override;
 
   // Successful MakeFs calls, and every GrowFs call in order.
   int mkfs_count() const;
+  // Mount paths frozen now, and every freeze/thaw in order ("+p", "-p").
+  std::vector<std::string> frozen() const;
+  std::vector<std::string> freeze_log() const;
   std::vector<GrowCall> grow_calls() const;
 
  private:
@@ -57,6 +62,8 @@ class FakeFsTools final : public FsTools {
   absl::Status next_probe_failure_ ABSL_GUARDED_BY(mu_);
   absl::Status next_grow_failure_ ABSL_GUARDED_BY(mu_);
   int mkfs_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> frozen_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> freeze_log_ ABSL_GUARDED_BY(mu_);
   std::vector<GrowCall> grow_calls_ ABSL_GUARDED_BY(mu_);
 };
 

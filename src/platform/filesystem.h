@@ -77,6 +77,15 @@ class FileSystem {
   virtual absl::Status EnsureFileSize(const std::string& path, uint64_t size,
                                       bool allocate, mode_t mode) = 0;
 
+  // Copies the regular file `from` to `to` (replaced atomically: temp file,
+  // fsync, rename) sharing blocks where the filesystem can (FICLONE
+  // reflink), else copying only the data extents (SEEK_DATA/SEEK_HOLE with
+  // copy_file_range), so holes stay holes. Returns the bytes physically
+  // copied (0 for a reflink). RESOURCE_EXHAUSTED when space runs out.
+  virtual absl::StatusOr<uint64_t> CopySparse(const std::string& from,
+                                              const std::string& to,
+                                              mode_t mode) = 0;
+
   // realpath(3): the absolute path with every symlink resolved. NOT_FOUND
   // when a component is missing.
   virtual absl::StatusOr<std::string> RealPath(const std::string& path) = 0;

@@ -38,6 +38,12 @@ class FsTools {
                               const std::string& mount_path,
                               const std::string& fs_type) = 0;
 
+  // Freezes the filesystem mounted at `mount_path` (FIFREEZE) so a
+  // snapshot of its device is consistent; Thaw (FITHAW) undoes it. Thaw of
+  // a filesystem that is not frozen is fine.
+  virtual absl::Status Freeze(const std::string& mount_path) = 0;
+  virtual absl::Status Thaw(const std::string& mount_path) = 0;
+
   // Size in bytes of the block device (BLKGETSIZE64). NOT_FOUND when it is
   // missing; INVALID_ARGUMENT when it is not a block device.
   virtual absl::StatusOr<uint64_t> DeviceSize(const std::string& device) = 0;

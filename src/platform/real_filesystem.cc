@@ -1,6 +1,8 @@
 #include "src/platform/real_filesystem.h"
 
 #include <dirent.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -214,6 +216,78 @@ absl::Status RealFileSystem::EnsureFileSize(const std::string& path,
   }
   close(fd);
   return status;
+}
+
+absl::StatusOr<uint64_t> RealFileSystem::CopySparse(const std::string& from,
+                                                     const std::string& to,
+                                                     mode_t mode) {
+  const int in = open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (in < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", from));
+  struct stat st;
+  if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(in);
+    return absl::FailedPreconditionError(
+        absl::StrCat(from, " is not a regular file"));
+  }
+  const std::string temp = absl::StrCat(to, ".tmp");
+  const int out = open(temp.c_str(),
+                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (out < 0) {
+    const int err = errno;
+    close(in);
+    return absl::ErrnoToStatus(err, absl::StrCat("create ", temp));
+  }
+  auto fail = [&](int err, const std::string& what) {
+    close(in);
+    close(out);
+    unlink(temp.c_str());
+    if (err == ENOSPC) {
+      return absl::ResourceExhaustedError(absl::StrCat(what, ": no space left"));
+    }
+    return absl::ErrnoToStatus(err, what);
+  };
+  uint64_t copied = 0;
+  if (ioctl(out, FICLONE, in) != 0) {
+    // No reflink here: copy the data extents only.
+    off_t offset = 0;
+    const off_t size = st.st_size;
+    while (offset < size) {
+      off_t data = lseek(in, offset, SEEK_DATA);
+      if (data < 0) {
+        if (errno == ENXIO) break;  // only a hole remains
+        return fail(errno, absl::StrCat("seek data in ", from));
+      }
+      off_t hole = lseek(in, data, SEEK_HOLE);
+      if (hole < 0) return fail(errno, absl::StrCat("seek hole in ", from));
+      off_t in_off = data, out_off = data;
+      while (in_off < hole) {
+        const ssize_t n = copy_file_range(in, &in_off, out, &out_off,
+                                          static_cast<size_t>(hole - in_off), 0);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return fail(errno, absl::StrCat("copy ", from));
+        }
+        if (n == 0) break;
+        copied += static_cast<uint64_t>(n);
+      }
+      offset = hole;
+    }
+    if (ftruncate(out, size) != 0) return fail(errno, "truncate copy");
+  }
+  if (fsync(out) != 0) return fail(errno, absl::StrCat("fsync ", temp));
+  close(in);
+  close(out);
+  if (rename(temp.c_str(), to.c_str()) != 0) {
+    const int err = errno;
+    unlink(temp.c_str());
+    return absl::ErrnoToStatus(err, absl::StrCat("rename ", temp));
+  }
+  const int dir = open(Parent(to).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    fsync(dir);
+    close(dir);
+  }
+  return copied;
 }
 
 absl::StatusOr<std::string> RealFileSystem::RealPath(const std::string& path) {

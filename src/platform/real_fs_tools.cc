@@ -182,3 +182,31 @@ absl::StatusOr<uint64_t> RealFsTools::DeviceSize(const std::string& device) {
 }
 
 }  // namespace cellar
+
+namespace cellar {
+
+absl::Status RealFsTools::Freeze(const std::string& mount_path) {
+  const int fd = open(mount_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", mount_path));
+  const int rc = ioctl(fd, FIFREEZE, 0);
+  const int err = errno;
+  close(fd);
+  if (rc != 0) {
+    return absl::ErrnoToStatus(err, absl::StrCat("freeze ", mount_path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RealFsTools::Thaw(const std::string& mount_path) {
+  const int fd = open(mount_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", mount_path));
+  const int rc = ioctl(fd, FITHAW, 0);
+  const int err = errno;
+  close(fd);
+  if (rc != 0 && err != EINVAL) {  // EINVAL: it was not frozen
+    return absl::ErrnoToStatus(err, absl::StrCat("thaw ", mount_path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cellar

@@ -185,12 +185,18 @@ TEST_F(ControllerServiceTest, CreateValidation) {
              MountCap(Mode::SINGLE_NODE_WRITER, "ext4");
        },
        grpc::StatusCode::INVALID_ARGUMENT},
-      {"content source",
+      {"missing source snapshot",
        [](auto* r) {
          r->mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(
              "s");
        },
-       grpc::StatusCode::INVALID_ARGUMENT},
+       grpc::StatusCode::NOT_FOUND},
+      {"missing source volume",
+       [](auto* r) {
+         r->mutable_volume_content_source()->mutable_volume()->set_volume_id(
+             MakeId(IdKind::kVolume, kNode, "default", "ghost"));
+       },
+       grpc::StatusCode::NOT_FOUND},
   };
   for (const Case& c : cases) {
     auto request = CreateRequest("pvc-x");
@@ -473,7 +479,142 @@ TEST_F(ControllerServiceTest, CapabilitiesOfALocalController) {
     EXPECT_TRUE(types.count(t)) << t;
   }
   EXPECT_FALSE(types.count(Rpc::PUBLISH_UNPUBLISH_VOLUME));
-  EXPECT_FALSE(types.count(Rpc::CREATE_DELETE_SNAPSHOT));
+  EXPECT_TRUE(types.count(Rpc::CREATE_DELETE_SNAPSHOT));
+  EXPECT_TRUE(types.count(Rpc::LIST_SNAPSHOTS));
+  EXPECT_TRUE(types.count(Rpc::CLONE_VOLUME));
+  // Served, but csi-sanity v5.4.0 rejects drivers that advertise it.
+  EXPECT_FALSE(types.count(Rpc::GET_SNAPSHOT));
+}
+
+// ---------------------------------------------------------------- Snapshots
+
+class SnapshotTest : public ControllerServiceTest {
+ protected:
+  grpc::Status Snapshot(const std::string& name, const std::string& source,
+                        csi::v1::CreateSnapshotResponse* response = nullptr) {
+    csi::v1::CreateSnapshotRequest request;
+    request.set_name(name);
+    request.set_source_volume_id(source);
+    csi::v1::CreateSnapshotResponse local;
+    return service_.CreateSnapshot(nullptr, &request, response ? response : &local);
+  }
+};
+
+TEST_F(SnapshotTest, CreateIsIdempotentAndValidated) {
+  const std::string volume = CreateOk("pvc-s", 8 * kMiB);
+  csi::v1::CreateSnapshotResponse first, second;
+  ASSERT_TRUE(Snapshot("snap-1", volume, &first).ok());
+  EXPECT_TRUE(first.snapshot().ready_to_use());
+  EXPECT_EQ(first.snapshot().source_volume_id(), volume);
+  EXPECT_EQ(first.snapshot().size_bytes(), static_cast<int64_t>(8 * kMiB));
+  EXPECT_GT(first.snapshot().creation_time().seconds(), 0);
+  auto id = ParseId(first.snapshot().snapshot_id());
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->kind, IdKind::kSnapshot);
+  ASSERT_TRUE(Snapshot("snap-1", volume, &second).ok());
+  EXPECT_EQ(second.snapshot().snapshot_id(), first.snapshot().snapshot_id());
+  const std::string other = CreateOk("pvc-other", 8 * kMiB);
+  EXPECT_EQ(Snapshot("snap-1", other).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Snapshot("", volume).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Snapshot("x", "").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Snapshot("x", MakeId(IdKind::kVolume, kNode, "default", "ghost"))
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Snapshot("x", "garbage").error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SnapshotTest, ListGetDeleteAndPaginate) {
+  const std::string a = CreateOk("pvc-a", 4 * kMiB);
+  const std::string b = CreateOk("pvc-b", 4 * kMiB);
+  std::vector<std::string> ids;
+  for (const auto& [name, source] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"s1", a}, {"s2", a}, {"s3", b}}) {
+    csi::v1::CreateSnapshotResponse response;
+    ASSERT_TRUE(Snapshot(name, source, &response).ok());
+    ids.push_back(response.snapshot().snapshot_id());
+  }
+  std::sort(ids.begin(), ids.end());
+  csi::v1::ListSnapshotsRequest list;
+  csi::v1::ListSnapshotsResponse page;
+  list.set_max_entries(2);
+  ASSERT_TRUE(service_.ListSnapshots(nullptr, &list, &page).ok());
+  ASSERT_EQ(page.entries_size(), 2);
+  EXPECT_EQ(page.next_token(), ids[1]);
+  list.set_starting_token(page.next_token());
+  csi::v1::ListSnapshotsResponse rest;
+  ASSERT_TRUE(service_.ListSnapshots(nullptr, &list, &rest).ok());
+  ASSERT_EQ(rest.entries_size(), 1);
+  EXPECT_EQ(rest.entries(0).snapshot().snapshot_id(), ids[2]);
+  list.set_starting_token("bogus");
+  EXPECT_EQ(service_.ListSnapshots(nullptr, &list, &rest).error_code(),
+            grpc::StatusCode::ABORTED);
+  csi::v1::ListSnapshotsRequest by_source;
+  by_source.set_source_volume_id(a);
+  csi::v1::ListSnapshotsResponse of_a;
+  ASSERT_TRUE(service_.ListSnapshots(nullptr, &by_source, &of_a).ok());
+  EXPECT_EQ(of_a.entries_size(), 2);
+  csi::v1::ListSnapshotsRequest by_id;
+  by_id.set_snapshot_id(ids[0]);
+  csi::v1::ListSnapshotsResponse one;
+  ASSERT_TRUE(service_.ListSnapshots(nullptr, &by_id, &one).ok());
+  EXPECT_EQ(one.entries_size(), 1);
+  by_id.set_snapshot_id("nonexistent");
+  ASSERT_TRUE(service_.ListSnapshots(nullptr, &by_id, &one).ok());
+  csi::v1::GetSnapshotRequest get;
+  get.set_snapshot_id(ids[0]);
+  csi::v1::GetSnapshotResponse got;
+  ASSERT_TRUE(service_.GetSnapshot(nullptr, &get, &got).ok());
+  EXPECT_EQ(got.snapshot().snapshot_id(), ids[0]);
+  csi::v1::DeleteSnapshotRequest del;
+  csi::v1::DeleteSnapshotResponse deleted;
+  EXPECT_EQ(service_.DeleteSnapshot(nullptr, &del, &deleted).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  del.set_snapshot_id("reallyfakesnapshotid");
+  EXPECT_TRUE(service_.DeleteSnapshot(nullptr, &del, &deleted).ok());
+  del.set_snapshot_id(ids[0]);
+  ASSERT_TRUE(service_.DeleteSnapshot(nullptr, &del, &deleted).ok());
+  ASSERT_TRUE(service_.DeleteSnapshot(nullptr, &del, &deleted).ok());
+  EXPECT_EQ(service_.GetSnapshot(nullptr, &get, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SnapshotTest, RestoreAndCloneTakeSizeAndKind) {
+  const std::string volume = CreateOk("pvc-src", 8 * kMiB);
+  csi::v1::CreateSnapshotResponse snap;
+  ASSERT_TRUE(Snapshot("snap", volume, &snap).ok());
+  auto restore = CreateRequest("restored", 16 * kMiB);
+  restore.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(
+      snap.snapshot().snapshot_id());
+  csi::v1::CreateVolumeResponse restored;
+  ASSERT_TRUE(Create(restore, &restored).ok());
+  EXPECT_EQ(restored.volume().capacity_bytes(), static_cast<int64_t>(16 * kMiB));
+  EXPECT_EQ(restored.volume().content_source().snapshot().snapshot_id(),
+            snap.snapshot().snapshot_id());
+  auto record = backend_.Get(restored.volume().volume_id());
+  ASSERT_TRUE(record.ok());
+  EXPECT_TRUE(record->grow_filesystem_on_stage());
+  EXPECT_EQ(record->encryption_key_id(), volume);
+  EXPECT_EQ(fs_.Stat(backend_.ImagePath(record->volume_id()))->size, 16 * kMiB);
+  ASSERT_TRUE(Create(restore, &restored).ok());  // idempotent
+  // Smaller than the source: refused.
+  auto small = CreateRequest("small", 4 * kMiB);
+  *small.mutable_volume_content_source() = restore.volume_content_source();
+  EXPECT_EQ(Create(small).error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  // Block from a filesystem snapshot: refused.
+  auto block = CreateRequest("blk", 8 * kMiB);
+  *block.mutable_volume_capabilities(0) = BlockCap();
+  *block.mutable_volume_content_source() = restore.volume_content_source();
+  EXPECT_EQ(Create(block).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A clone of the live volume, default size: the source's.
+  auto clone = CreateRequest("clone");
+  clone.clear_capacity_range();
+  clone.mutable_volume_content_source()->mutable_volume()->set_volume_id(volume);
+  csi::v1::CreateVolumeResponse cloned;
+  ASSERT_TRUE(Create(clone, &cloned).ok());
+  EXPECT_EQ(cloned.volume().capacity_bytes(), static_cast<int64_t>(8 * kMiB));
+  EXPECT_EQ(cloned.volume().content_source().volume().volume_id(), volume);
 }
 
 }  // namespace

@@ -14,6 +14,16 @@ namespace {
 
 constexpr char kImageSuffix[] = ".img";
 constexpr char kRecordSuffix[] = ".json";
+constexpr char kSnapshotSuffix[] = ".snap";
+constexpr char kSnapshotRecordSuffix[] = ".snapshot.json";
+
+absl::Status CheckSnapshotId(const std::string& snapshot_id) {
+  absl::StatusOr<ParsedId> id = ParseId(snapshot_id);
+  if (!id.ok() || id->kind != IdKind::kSnapshot) {
+    return absl::InvalidArgumentError("not a snapshot id");
+  }
+  return absl::OkStatus();
+}
 
 // Ids reach file names: only well-formed volume ids may.
 absl::Status CheckVolumeId(const std::string& volume_id) {
@@ -56,6 +66,16 @@ LoopBackend::LoopBackend(LoopBackendConfig config, FileSystem* fs,
 
 std::string LoopBackend::ImagePath(const std::string& volume_id) const {
   return absl::StrCat(config_.directory, "/", volume_id, kImageSuffix);
+}
+
+std::string LoopBackend::SnapshotPath(const std::string& snapshot_id) const {
+  return absl::StrCat(config_.directory, "/", snapshot_id, kSnapshotSuffix);
+}
+
+std::string LoopBackend::SnapshotRecordPath(
+    const std::string& snapshot_id) const {
+  return absl::StrCat(config_.directory, "/", snapshot_id,
+                      kSnapshotRecordSuffix);
 }
 
 std::string LoopBackend::RecordPath(const std::string& volume_id) const {
@@ -151,6 +171,7 @@ absl::StatusOr<std::vector<VolumeRecord>> LoopBackend::List() {
   std::vector<VolumeRecord> records;
   for (const std::string& name : *names) {
     absl::string_view id = name;
+    if (absl::EndsWith(id, kSnapshotRecordSuffix)) continue;
     if (!absl::ConsumeSuffix(&id, kRecordSuffix)) continue;
     absl::StatusOr<VolumeRecord> record = Get(std::string(id));
     if (record.ok()) records.push_back(*std::move(record));
@@ -256,6 +277,132 @@ absl::Status LoopBackend::RefreshDevice(const std::string& volume_id) {
     if (absl::Status s = loops_->RefreshCapacity(device); !s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<SnapshotRecord> LoopBackend::CreateSnapshot(
+    const SnapshotRecord& record, uint64_t* bytes_copied) {
+  if (absl::Status s = CheckSnapshotId(record.snapshot_id()); !s.ok()) return s;
+  absl::StatusOr<SnapshotRecord> existing = GetSnapshot(record.snapshot_id());
+  if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
+  absl::StatusOr<VolumeRecord> source = Get(record.source_volume_id());
+  if (!source.ok()) return source.status();
+  // Data first, then the record: a record always has its data.
+  absl::StatusOr<uint64_t> copied =
+      fs_->CopySparse(ImagePath(source->volume_id()),
+                      SnapshotPath(record.snapshot_id()), 0600);
+  if (!copied.ok()) return copied.status();
+  if (bytes_copied != nullptr) *bytes_copied = *copied;
+  SnapshotRecord stored = record;
+  stored.set_size_bytes(source->capacity_bytes());
+  stored.set_block(source->block());
+  stored.set_fs_type(source->fs_type());
+  stored.set_encrypted(source->encrypted());
+  stored.set_encryption_key_id(source->encryption_key_id().empty()
+                                   ? source->volume_id()
+                                   : source->encryption_key_id());
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(stored, &json, options);
+  if (absl::Status s = fs_->WriteFileAtomic(
+          SnapshotRecordPath(record.snapshot_id()), json + "\n", 0600);
+      !s.ok()) {
+    return s;
+  }
+  return stored;
+}
+
+absl::StatusOr<SnapshotRecord> LoopBackend::GetSnapshot(
+    const std::string& snapshot_id) {
+  if (!CheckSnapshotId(snapshot_id).ok()) {
+    return absl::NotFoundError(absl::StrCat("no snapshot ", snapshot_id));
+  }
+  absl::StatusOr<std::string> json =
+      fs_->ReadFile(SnapshotRecordPath(snapshot_id));
+  if (!json.ok()) {
+    if (absl::IsNotFound(json.status())) {
+      return absl::NotFoundError(absl::StrCat("no snapshot ", snapshot_id));
+    }
+    return json.status();
+  }
+  SnapshotRecord record;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(*json, &record, options)
+           .ok() ||
+      record.snapshot_id() != snapshot_id) {
+    return absl::DataLossError(
+        absl::StrCat("unreadable record of snapshot ", snapshot_id));
+  }
+  return record;
+}
+
+absl::StatusOr<std::vector<SnapshotRecord>> LoopBackend::ListSnapshots() {
+  absl::StatusOr<std::vector<std::string>> names =
+      fs_->ListDir(config_.directory);
+  if (!names.ok()) return names.status();
+  std::vector<SnapshotRecord> records;
+  for (const std::string& name : *names) {
+    absl::string_view id = name;
+    if (!absl::ConsumeSuffix(&id, kSnapshotRecordSuffix)) continue;
+    absl::StatusOr<SnapshotRecord> record = GetSnapshot(std::string(id));
+    if (record.ok()) records.push_back(*std::move(record));
+  }
+  std::sort(records.begin(), records.end(),
+            [](const SnapshotRecord& a, const SnapshotRecord& b) {
+              return a.snapshot_id() < b.snapshot_id();
+            });
+  return records;
+}
+
+absl::Status LoopBackend::DeleteSnapshot(const std::string& snapshot_id) {
+  if (!CheckSnapshotId(snapshot_id).ok()) return absl::OkStatus();
+  // Record first: a snapshot without a record is invisible, and a retried
+  // delete removes its data.
+  if (absl::Status s = fs_->Remove(SnapshotRecordPath(snapshot_id)); !s.ok()) {
+    return s;
+  }
+  return fs_->Remove(SnapshotPath(snapshot_id));
+}
+
+absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
+    const VolumeRecord& record, const std::string& source_id) {
+  if (absl::Status s = CheckVolumeId(record.volume_id()); !s.ok()) return s;
+  absl::StatusOr<ParsedId> source = ParseId(source_id);
+  if (!source.ok()) return absl::NotFoundError("no such source");
+  const std::string source_path = source->kind == IdKind::kSnapshot
+                                      ? SnapshotPath(source_id)
+                                      : ImagePath(source_id);
+  const std::string image = ImagePath(record.volume_id());
+  const bool thick = record.allocation() == "thick";
+  absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
+  if (existing.ok()) {
+    absl::StatusOr<FileInfo> info = fs_->Stat(image);
+    if (info.ok() && info->size >= static_cast<uint64_t>(existing->capacity_bytes())) {
+      return existing;
+    }
+  } else if (!absl::IsNotFound(existing.status())) {
+    return existing.status();
+  } else {
+    absl::StatusOr<BackendCapacity> capacity = Capacity();
+    if (!capacity.ok()) return capacity.status();
+    if (static_cast<uint64_t>(record.capacity_bytes()) >
+        capacity->available_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "not enough space in ", config_.directory, " for ",
+          record.capacity_bytes(), " bytes"));
+    }
+    if (absl::Status s = WriteRecord(record); !s.ok()) return s;
+  }
+  // The copy lands under its final name atomically, then grows if asked.
+  absl::StatusOr<uint64_t> copied = fs_->CopySparse(source_path, image, 0600);
+  if (!copied.ok()) return copied.status();
+  if (absl::Status s = fs_->EnsureFileSize(
+          image, static_cast<uint64_t>(record.capacity_bytes()), thick, 0600);
+      !s.ok()) {
+    return s;
+  }
+  return existing.ok() ? *existing : record;
 }
 
 }  // namespace cellar

@@ -17,7 +17,10 @@ struct LoopBackendConfig {
   uint64_t reserve_bytes = 0;
 };
 
-// Volumes as image files attached to loop devices. For volume V the image
+// Volumes as image files attached to loop devices. A snapshot is a copy of
+// the image, <dir>/S.snap with its record <dir>/S.snapshot.json, made with a
+// reflink where the filesystem allows and else extent by extent, so it
+// costs time and space in proportion to the data, not the nominal size. For volume V the image
 // is <dir>/V.img and its record <dir>/V.json (written atomically, before
 // the image, so a crash leaves either nothing or a record that a retried
 // create completes). Attachments are found from the kernel's list of loop
@@ -43,7 +46,18 @@ class LoopBackend final : public Backend {
   absl::Status Detach(const std::string& volume_id) override;
   absl::Status RefreshDevice(const std::string& volume_id) override;
 
+  absl::StatusOr<SnapshotRecord> CreateSnapshot(const SnapshotRecord& record,
+                                                uint64_t* bytes_copied) override;
+  absl::StatusOr<SnapshotRecord> GetSnapshot(
+      const std::string& snapshot_id) override;
+  absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots() override;
+  absl::Status DeleteSnapshot(const std::string& snapshot_id) override;
+  absl::StatusOr<VolumeRecord> CreateFromSource(
+      const VolumeRecord& record, const std::string& source_id) override;
+
   std::string ImagePath(const std::string& volume_id) const;
+  std::string SnapshotPath(const std::string& snapshot_id) const;
+  std::string SnapshotRecordPath(const std::string& snapshot_id) const;
   std::string RecordPath(const std::string& volume_id) const;
 
  private:

@@ -56,7 +56,7 @@ LvmBackend::LvmBackend(LvmBackendConfig config, CommandRunner* runner,
 std::string LvmBackend::LvName(const std::string& volume_id) {
   absl::StatusOr<ParsedId> id = ParseId(volume_id);
   if (!id.ok()) return "";
-  return absl::StrCat("cv-", id->unique);
+  return absl::StrCat(id->kind == IdKind::kVolume ? "cv-" : "cs-", id->unique);
 }
 
 std::string LvmBackend::LvPath(const std::string& lv_name) const {
@@ -366,6 +366,164 @@ absl::StatusOr<int> LvmBackend::ActivateAll() {
     ++activated;
   }
   return activated;
+}
+
+absl::Status LvmBackend::NeedThin() const {
+  if (!config_.thin_pool.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "snapshots and clones need an lvm-thin device class; thick LVM volumes "
+      "(class kind lvm) have none");
+}
+
+absl::StatusOr<SnapshotRecord> LvmBackend::SnapshotOf(const LogicalVolume& lv) {
+  for (const std::string& tag : lv.tags) {
+    absl::string_view encoded = tag;
+    if (!absl::ConsumePrefix(&encoded, kSnapshotRecordTagPrefix)) continue;
+    std::string bytes;
+    SnapshotRecord record;
+    if (!absl::Base64Unescape(encoded, &bytes) ||
+        !record.ParseFromString(bytes)) {
+      return absl::DataLossError(absl::StrCat("LV ", lv.name,
+                                              " has an unreadable record"));
+    }
+    return record;
+  }
+  return absl::DataLossError(absl::StrCat("LV ", lv.name, " has no record"));
+}
+
+absl::StatusOr<LogicalVolume> LvmBackend::FindSnapshotLv(
+    const std::string& snapshot_id) {
+  const std::string name = LvName(snapshot_id);
+  if (name.empty() || NeedThin() != absl::OkStatus()) {
+    return absl::NotFoundError(absl::StrCat("no snapshot ", snapshot_id));
+  }
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  for (const LogicalVolume& lv : *lvs) {
+    if (lv.name == name && lv.pool == config_.thin_pool &&
+        std::find(lv.tags.begin(), lv.tags.end(), kSnapshotTag) !=
+            lv.tags.end()) {
+      return lv;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no snapshot ", snapshot_id));
+}
+
+absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
+    const SnapshotRecord& record, uint64_t* bytes_copied) {
+  if (absl::Status s = NeedThin(); !s.ok()) return s;
+  absl::StatusOr<SnapshotRecord> existing = GetSnapshot(record.snapshot_id());
+  if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
+  absl::StatusOr<LogicalVolume> origin = FindLv(record.source_volume_id());
+  if (!origin.ok()) return origin.status();
+  absl::StatusOr<VolumeRecord> source = RecordOf(*origin);
+  if (!source.ok()) return source.status();
+  SnapshotRecord stored = record;
+  stored.set_size_bytes(static_cast<int64_t>(origin->size_bytes));
+  stored.set_block(source->block());
+  stored.set_fs_type(source->fs_type());
+  stored.set_encrypted(source->encrypted());
+  stored.set_encryption_key_id(source->encryption_key_id().empty()
+                                   ? source->volume_id()
+                                   : source->encryption_key_id());
+  std::string bytes;
+  stored.SerializeToString(&bytes);
+  // A thin snapshot shares every block with its origin: nothing is copied.
+  absl::StatusOr<CommandResult> created =
+      Lvm({"lvcreate", "--yes", "--snapshot", "--name",
+           LvName(record.snapshot_id()), "--addtag", kSnapshotTag, "--addtag",
+           absl::StrCat(kSnapshotRecordTagPrefix, absl::Base64Escape(bytes)),
+           LvPath(origin->name)});
+  if (!created.ok()) {
+    absl::StatusOr<SnapshotRecord> again = GetSnapshot(record.snapshot_id());
+    if (again.ok()) return again;
+    return created.status();
+  }
+  if (bytes_copied != nullptr) *bytes_copied = 0;
+  return GetSnapshot(record.snapshot_id());
+}
+
+absl::StatusOr<SnapshotRecord> LvmBackend::GetSnapshot(
+    const std::string& snapshot_id) {
+  absl::StatusOr<LogicalVolume> lv = FindSnapshotLv(snapshot_id);
+  if (!lv.ok()) return lv.status();
+  absl::StatusOr<SnapshotRecord> record = SnapshotOf(*lv);
+  if (record.ok() && record->snapshot_id() != snapshot_id) {
+    return absl::DataLossError(absl::StrCat("LV ", lv->name,
+                                            " records another snapshot"));
+  }
+  return record;
+}
+
+absl::StatusOr<std::vector<SnapshotRecord>> LvmBackend::ListSnapshots() {
+  std::vector<SnapshotRecord> records;
+  if (config_.thin_pool.empty()) return records;
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  for (const LogicalVolume& lv : *lvs) {
+    if (lv.pool != config_.thin_pool ||
+        std::find(lv.tags.begin(), lv.tags.end(), kSnapshotTag) ==
+            lv.tags.end()) {
+      continue;
+    }
+    absl::StatusOr<SnapshotRecord> record = SnapshotOf(lv);
+    if (record.ok() && LvName(record->snapshot_id()) == lv.name) {
+      records.push_back(*std::move(record));
+    }
+  }
+  std::sort(records.begin(), records.end(),
+            [](const SnapshotRecord& a, const SnapshotRecord& b) {
+              return a.snapshot_id() < b.snapshot_id();
+            });
+  return records;
+}
+
+absl::Status LvmBackend::DeleteSnapshot(const std::string& snapshot_id) {
+  absl::StatusOr<LogicalVolume> lv = FindSnapshotLv(snapshot_id);
+  if (absl::IsNotFound(lv.status())) return absl::OkStatus();
+  if (!lv.ok()) return lv.status();
+  absl::StatusOr<CommandResult> removed =
+      Lvm({"lvremove", "--yes", LvPath(lv->name)});
+  if (absl::IsNotFound(removed.status())) return absl::OkStatus();
+  return removed.status();
+}
+
+absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
+    const VolumeRecord& record, const std::string& source_id) {
+  if (absl::Status s = NeedThin(); !s.ok()) return s;
+  absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
+  if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
+  absl::StatusOr<ParsedId> source = ParseId(source_id);
+  if (!source.ok()) return absl::NotFoundError("no such source");
+  absl::StatusOr<LogicalVolume> origin = source->kind == IdKind::kSnapshot
+                                             ? FindSnapshotLv(source_id)
+                                             : FindLv(source_id);
+  if (!origin.ok()) return origin.status();
+  absl::StatusOr<uint64_t> size =
+      RoundToExtent(static_cast<uint64_t>(record.capacity_bytes()));
+  if (!size.ok()) return size.status();
+  VolumeRecord stored = record;
+  stored.set_capacity_bytes(static_cast<int64_t>(*size));
+  std::string bytes;
+  stored.SerializeToString(&bytes);
+  // A thin snapshot of the source, made an ordinary (activatable) volume.
+  absl::StatusOr<CommandResult> created = Lvm(
+      {"lvcreate", "--yes", "--snapshot", "--setactivationskip", "n", "--name",
+       LvName(record.volume_id()), "--addtag", kVolumeTag, "--addtag",
+       absl::StrCat(kRecordTagPrefix, absl::Base64Escape(bytes)),
+       LvPath(origin->name)});
+  if (!created.ok()) {
+    absl::StatusOr<VolumeRecord> again = Get(record.volume_id());
+    if (!again.ok()) return created.status();
+  }
+  absl::StatusOr<LogicalVolume> made = FindLv(record.volume_id());
+  if (!made.ok()) return made.status();
+  if (made->size_bytes < *size) {
+    absl::StatusOr<CommandResult> extended = Lvm(
+        {"lvextend", "--size", absl::StrCat(*size, "b"), LvPath(made->name)});
+    if (!extended.ok()) return extended.status();
+  }
+  return Get(record.volume_id());
 }
 
 }  // namespace cellar

@@ -52,11 +52,21 @@ class LvmBackend final : public Backend {
   absl::Status Detach(const std::string& volume_id) override;
   absl::Status RefreshDevice(const std::string& volume_id) override;
 
+  absl::StatusOr<SnapshotRecord> CreateSnapshot(const SnapshotRecord& record,
+                                                uint64_t* bytes_copied) override;
+  absl::StatusOr<SnapshotRecord> GetSnapshot(
+      const std::string& snapshot_id) override;
+  absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots() override;
+  absl::Status DeleteSnapshot(const std::string& snapshot_id) override;
+  absl::StatusOr<VolumeRecord> CreateFromSource(
+      const VolumeRecord& record, const std::string& source_id) override;
+
   // Activates every cellar LV of this class that is not active (after a
   // reboot). Returns how many were activated.
   absl::StatusOr<int> ActivateAll();
 
-  // The LV name of a volume id ("cv-" + its unique part).
+  // The LV name of a volume id ("cv-" + its unique part) or of a snapshot
+  // id ("cs-" + its unique part).
   static std::string LvName(const std::string& volume_id);
 
  private:
@@ -71,6 +81,10 @@ class LvmBackend final : public Backend {
   bool BelongsHere(const LogicalVolume& lv) const;
   std::string LvPath(const std::string& lv_name) const;
   absl::StatusOr<uint64_t> RoundToExtent(uint64_t bytes);
+  absl::StatusOr<LogicalVolume> FindSnapshotLv(const std::string& snapshot_id);
+  absl::StatusOr<SnapshotRecord> SnapshotOf(const LogicalVolume& lv);
+  // FAILED_PRECONDITION for thick classes.
+  absl::Status NeedThin() const;
 
   const LvmBackendConfig config_;
   CommandRunner* const runner_;

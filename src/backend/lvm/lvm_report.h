@@ -41,6 +41,9 @@ absl::StatusOr<std::vector<VolumeGroup>> ParseVgsReport(absl::string_view json);
 // binary protobuf (LVM tags allow [A-Za-z0-9_+.-/=!:#&]).
 constexpr char kVolumeTag[] = "cellar.volume";
 constexpr char kRecordTagPrefix[] = "cellar.r=";
+// Snapshots: the same, with their own marker and record.
+constexpr char kSnapshotTag[] = "cellar.snapshot";
+constexpr char kSnapshotRecordTagPrefix[] = "cellar.s=";
 
 }  // namespace cellar
 

@@ -1,0 +1,131 @@
+#include "src/controller/group_controller_service.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/ids.h"
+#include "src/common/status.h"
+
+namespace cellar {
+namespace {
+
+void FillGroup(const std::string& group_id,
+               const std::vector<SnapshotRecord>& members,
+               csi::v1::VolumeGroupSnapshot* group) {
+  group->set_group_snapshot_id(group_id);
+  group->set_ready_to_use(true);
+  int64_t seconds = 0;
+  for (const SnapshotRecord& member : members) {
+    ControllerService::FillSnapshot(member, group->add_snapshots());
+    seconds = std::max(seconds, member.creation_unix());
+  }
+  group->mutable_creation_time()->set_seconds(seconds);
+}
+
+}  // namespace
+
+GroupControllerService::GroupControllerService(std::string node_id,
+                                               ControllerService* controller)
+    : node_id_(std::move(node_id)), controller_(controller) {}
+
+grpc::Status GroupControllerService::GroupControllerGetCapabilities(
+    grpc::ServerContext*, const csi::v1::GroupControllerGetCapabilitiesRequest*,
+    csi::v1::GroupControllerGetCapabilitiesResponse* response) {
+  response->add_capabilities()->mutable_rpc()->set_type(
+      csi::v1::GroupControllerServiceCapability::RPC::
+          CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT);
+  return grpc::Status::OK;
+}
+
+grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
+    grpc::ServerContext*, const csi::v1::CreateVolumeGroupSnapshotRequest* request,
+    csi::v1::CreateVolumeGroupSnapshotResponse* response) {
+  if (request->name().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("name is missing"));
+  }
+  if (request->name().size() > 256) {
+    return ToGrpcStatus(absl::InvalidArgumentError("name is too long"));
+  }
+  if (request->source_volume_ids().empty()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("source_volume_ids is missing"));
+  }
+  for (const auto& [key, value] : request->parameters()) {
+    if (key.rfind("csi.storage.k8s.io/", 0) != 0) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "unknown group snapshot parameter \"",
+          absl::CEscape(key.substr(0, 128)), "\"")));
+    }
+  }
+  std::vector<std::string> volume_ids(request->source_volume_ids().begin(),
+                                      request->source_volume_ids().end());
+  std::sort(volume_ids.begin(), volume_ids.end());
+  if (std::adjacent_find(volume_ids.begin(), volume_ids.end()) !=
+      volume_ids.end()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("source_volume_ids repeats a volume"));
+  }
+  const std::string group_id =
+      MakeId(IdKind::kGroup, node_id_, "group", request->name());
+  absl::StatusOr<std::vector<SnapshotRecord>> existing =
+      controller_->GetGroup(group_id);
+  if (existing.ok()) {
+    std::vector<std::string> sources;
+    for (const auto& member : *existing) {
+      sources.push_back(member.source_volume_id());
+    }
+    std::sort(sources.begin(), sources.end());
+    if (sources != volume_ids) {
+      return ToGrpcStatus(absl::AlreadyExistsError(absl::StrCat(
+          "a group snapshot named \"", absl::CEscape(request->name()),
+          "\" exists for other volumes")));
+    }
+    FillGroup(group_id, *existing, response->mutable_group_snapshot());
+    return grpc::Status::OK;
+  }
+  std::vector<SnapshotRecord> members;
+  absl::Status status = controller_->SnapshotGroup(group_id, volume_ids, &members);
+  if (!status.ok()) return ToGrpcStatus(status);
+  FillGroup(group_id, members, response->mutable_group_snapshot());
+  return grpc::Status::OK;
+}
+
+grpc::Status GroupControllerService::DeleteVolumeGroupSnapshot(
+    grpc::ServerContext*, const csi::v1::DeleteVolumeGroupSnapshotRequest* request,
+    csi::v1::DeleteVolumeGroupSnapshotResponse*) {
+  if (request->group_snapshot_id().empty()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("group_snapshot_id is missing"));
+  }
+  absl::StatusOr<ParsedId> id = ParseId(request->group_snapshot_id());
+  if (!id.ok() || id->kind != IdKind::kGroup) return grpc::Status::OK;
+  std::vector<std::string> ids(request->snapshot_ids().begin(),
+                               request->snapshot_ids().end());
+  return ToGrpcStatus(
+      controller_->DeleteGroup(request->group_snapshot_id(), ids));
+}
+
+grpc::Status GroupControllerService::GetVolumeGroupSnapshot(
+    grpc::ServerContext*, const csi::v1::GetVolumeGroupSnapshotRequest* request,
+    csi::v1::GetVolumeGroupSnapshotResponse* response) {
+  if (request->group_snapshot_id().empty()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("group_snapshot_id is missing"));
+  }
+  absl::StatusOr<ParsedId> id = ParseId(request->group_snapshot_id());
+  if (!id.ok() || id->kind != IdKind::kGroup) {
+    return ToGrpcStatus(absl::NotFoundError("no such group snapshot"));
+  }
+  absl::StatusOr<std::vector<SnapshotRecord>> members =
+      controller_->GetGroup(request->group_snapshot_id());
+  if (!members.ok()) return ToGrpcStatus(members.status());
+  FillGroup(request->group_snapshot_id(), *members,
+            response->mutable_group_snapshot());
+  return grpc::Status::OK;
+}
+
+}  // namespace cellar
