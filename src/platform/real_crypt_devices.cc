@@ -31,6 +31,7 @@ struct CryptLibrary {
   decltype(&crypt_get_device_name) get_device_name = nullptr;
   decltype(&crypt_resize) resize = nullptr;
   decltype(&crypt_set_log_callback) set_log_callback = nullptr;
+  decltype(&crypt_volume_key_keyring) volume_key_keyring = nullptr;
 };
 
 namespace {
@@ -121,11 +122,17 @@ absl::StatusOr<const CryptLibrary*> RealCryptDevices::Library() {
   bind(&lib->get_device_name, "crypt_get_device_name");
   bind(&lib->resize, "crypt_resize");
   bind(&lib->set_log_callback, "crypt_set_log_callback");
+  bind(&lib->volume_key_keyring, "crypt_volume_key_keyring");
   if (!all) {
     dlclose(handle);
     return absl::UnavailableError("libcryptsetup lacks an expected symbol");
   }
   lib->set_log_callback(nullptr, &QuietLog, nullptr);
+  // The volume key goes into the dm-crypt table (root-only, as with LUKS1)
+  // rather than the kernel keyring: with the keyring, growing a mapping
+  // needs the passphrase again, and NodeExpandVolume has no secret unless
+  // every StorageClass also names a node-expand secret.
+  lib->volume_key_keyring(nullptr, 0);
   library_ = std::move(lib);
   return library_.get();
 }

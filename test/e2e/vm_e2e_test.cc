@@ -65,7 +65,8 @@ class VmE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     vg_ = Env("CELLAR_VM_VG");
-    pool_ = Env("CELLAR_VM_THINPOOL");
+    pool_ = Env("CELLAR_VM_THINPOOL");  // "VG/POOL" or "POOL"
+    if (pool_.find('/') != std::string::npos) pool_ = pool_.substr(pool_.find('/') + 1);
     vg2_ = Env("CELLAR_VM_VG2");
     if (vg_.empty() || geteuid() != 0) {
       GTEST_SKIP() << "runs inside the qemu guest of test/vm only";
@@ -324,10 +325,12 @@ TEST_F(VmE2eTest, WrongKeyFailsAndTheRightKeyStillWorks) {
   ASSERT_TRUE(client_->StageWithSecrets(id, staging, cap,
                                         {{"encryptionPassphrase", "right"}}).ok());
   ASSERT_TRUE(client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
-  std::ifstream in(Target("enc-key") + "/keep");
-  std::string text;
-  in >> text;
-  EXPECT_EQ(text, "intact");
+  {
+    std::ifstream in(Target("enc-key") + "/keep");
+    std::string text;
+    in >> text;
+    EXPECT_EQ(text, "intact");
+  }
   // Online expansion of an encrypted volume grows mapping and filesystem.
   ASSERT_TRUE(client_->Expand(id, Target("enc-key"), 400 * kMiB, true).ok());
   csi::v1::NodeGetVolumeStatsRequest request;

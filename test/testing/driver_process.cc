@@ -156,7 +156,9 @@ absl::StatusOr<std::unique_ptr<DriverProcess>> DriverProcess::Start(
   while (listening && absl::Now() < deadline) {
     csi::v1::ProbeRequest request;
     csi::v1::ProbeResponse response;
-    auto context = Context(absl::Milliseconds(500));
+    // Probe asks every backend (LVM: one lvm call each), which is slow
+    // under emulation: allow it the time that is left.
+    auto context = Context(deadline - absl::Now());
     if (driver->identity().Probe(context.get(), request, &response).ok()) {
       return driver;
     }

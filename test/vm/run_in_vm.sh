@@ -9,7 +9,8 @@
 # filesystem read-only over 9p and chroots into it, so COMMAND and every path
 # in it are host paths: a binary just built in the work tree runs as is.
 # Inside: devtmpfs on /dev (+ /dev/pts, /dev/shm), /proc, /sys, empty tmpfs on
-# /tmp and /run (the host's /tmp is NOT visible), loopback network up, the
+# /tmp and /run (so the host's /tmp is NOT visible: keep inputs elsewhere, or
+# in the --results directory), no udev, loopback network up, the
 # device-mapper, loop, filesystem and crypto modules loaded, and (unless
 # --no-lvm) two volume groups on loop devices over sparse files in guest
 # memory. test/vm/guest_setup.sh does that part; see it for the variables
@@ -34,9 +35,14 @@
 #   --env NAME=VALUE    extra variable for COMMAND (repeatable)
 #   --no-lvm            skip the loop devices and volume groups
 #
-# Environment: CELLAR_VM_DEBUG=1 (trace the guest set-up), CELLAR_VM_KERNEL (path of a vmlinuz, default the newest
-# /boot/vmlinuz-* with modules installed), CELLAR_VM_CACHE (initramfs cache
-# directory, default /tmp/cellar-vm-cache), CELLAR_VM_QEMU (qemu binary).
+# Environment: CELLAR_VM_DEBUG=1 (trace the guest set-up), CELLAR_VM_KERNEL
+# (path of a vmlinuz, default the newest /boot/vmlinuz-* with modules
+# installed), CELLAR_VM_CACHE (initramfs cache directory, default
+# /tmp/cellar-vm-cache), CELLAR_VM_QEMU (qemu binary), CELLAR_VM_ROOT_CACHE
+# (9p cache mode of the host root in the guest: "loose", the default, makes
+# programs start several times faster than "none", but a host file changed
+# while the guest runs may be seen stale), CELLAR_VM_APPEND (extra kernel
+# command line).
 #
 # Nothing is created on the host but temporary files: loop devices, volume
 # groups and mounts all live inside the guest and vanish with it.
@@ -213,15 +219,34 @@ if [[ ! -s "$initrd" ]]; then
 fi
 
 # --- per-run directory: control share, results share, console log ----------
+run_dir=""
+keep_results=1
+qemu_pid=""
+reader_pid=""
+cleanup() {
+  if [[ -n "$qemu_pid" ]] && kill -0 "$qemu_pid" 2>/dev/null; then
+    kill -TERM "$qemu_pid" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$qemu_pid" 2>/dev/null
+    wait "$qemu_pid" 2>/dev/null
+  fi
+  if [[ -n "$reader_pid" ]]; then
+    kill "$reader_pid" 2>/dev/null; wait "$reader_pid" 2>/dev/null
+  fi
+  [[ -n "$run_dir" ]] && rm -rf "$run_dir"
+  ((keep_results)) || [[ -z "$results_dir" ]] || rm -rf "$results_dir"
+}
+trap cleanup EXIT
+trap 'echo "run_in_vm: interrupted, stopping the guest" >&2; exit 130' INT
+trap 'echo "run_in_vm: terminated, stopping the guest" >&2; exit 143' TERM
+
 run_dir="$(mktemp -d "${TMPDIR:-/tmp}/cellar-vm-run.XXXXXX")" || die_setup "mktemp failed"
 mkdir -p "$run_dir/ctl"
-keep_results=1
 if [[ -z "$results_dir" ]]; then
   results_dir="$run_dir/results"; keep_results=0
 fi
 mkdir -p "$results_dir" || die_setup "cannot create results dir $results_dir"
 results_dir="$(cd "$results_dir" && pwd)"
-rm -f "$results_dir/.cellar-vm-status"
 cp "$guest_setup" "$run_dir/ctl/guest_setup.sh"
 {
   echo "# written by run_in_vm.sh"
@@ -235,25 +260,6 @@ cp "$guest_setup" "$run_dir/ctl/guest_setup.sh"
   printf 'CELLAR_VM_CMD=(%s)\n' "$(printf '%q ' "$@")"
 } > "$run_dir/ctl/config"
 console_log="$run_dir/console.log"
-
-qemu_pid=""
-reader_pid=""
-cleanup() {
-  if [[ -n "$qemu_pid" ]] && kill -0 "$qemu_pid" 2>/dev/null; then
-    kill -TERM "$qemu_pid" 2>/dev/null
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$qemu_pid" 2>/dev/null
-    wait "$qemu_pid" 2>/dev/null
-  fi
-  if [[ -n "$reader_pid" ]]; then
-    kill "$reader_pid" 2>/dev/null; wait "$reader_pid" 2>/dev/null
-  fi
-  rm -rf "$run_dir"
-  ((keep_results)) || rm -rf "$results_dir"
-}
-trap cleanup EXIT
-trap 'echo "run_in_vm: interrupted, stopping the guest" >&2; exit 130' INT
-trap 'echo "run_in_vm: terminated, stopping the guest" >&2; exit 143' TERM
 
 # The console goes through a FIFO to a reader that drops the serial line's
 # carriage returns, so this script's stdout reads like a plain log.
@@ -306,6 +312,7 @@ if [[ -z "$status" ]]; then
 fi
 if [[ -z "$status" ]]; then
   reason="the guest gave no exit status (qemu exit code $qemu_rc)"
+  ((qemu_rc > 128)) && reason="qemu was killed by signal $((qemu_rc - 128))"
   if grep -q 'Kernel panic' "$console_log" 2>/dev/null; then
     reason="the guest kernel panicked"
   elif grep -q 'CELLAR_VM_BOOT_FAILED' "$console_log" 2>/dev/null; then
