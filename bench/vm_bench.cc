@@ -1,0 +1,199 @@
+// LVM and dm-crypt figures, measured inside the qemu guest of test/vm (only
+// ratios mean anything under emulation):
+//  - lifecycle latency of thick and thin LVM volumes through the driver,
+//    next to the same lvcreate/mkfs/mount steps by hand;
+//  - stage latency added by encryption (format + open on first stage, open
+//    on later ones);
+//  - sequential write throughput through dm-crypt vs the same kind of
+//    device unencrypted.
+//
+//   bench/run_vm_bench.sh [RUNS]
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "test/platform/loop_test_support.h"
+#include "test/testing/csi_client.h"
+#include "test/testing/driver_process.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+double P50(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+bool Sh(const std::string& command) { return system(command.c_str()) == 0; }
+
+std::string Env(const char* name) {
+  const char* v = getenv(name);
+  return v ? v : "";
+}
+
+// MB/s of writing `bytes` sequentially with O_DIRECT to `device`.
+double WriteThroughput(const std::string& device, size_t bytes) {
+  const int fd = open(device.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (fd < 0) return 0;
+  constexpr size_t kChunk = 1 << 20;
+  void* buffer = nullptr;
+  if (posix_memalign(&buffer, 4096, kChunk) != 0) return 0;
+  memset(buffer, 0x5a, kChunk);
+  const auto start = Clock::now();
+  size_t done = 0;
+  while (done < bytes) {
+    if (pwrite(fd, buffer, kChunk, static_cast<off_t>(done)) !=
+        static_cast<ssize_t>(kChunk)) {
+      break;
+    }
+    done += kChunk;
+  }
+  fsync(fd);
+  const double seconds =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  close(fd);
+  free(buffer);
+  return done / 1048576.0 / seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int runs = argc > 1 ? std::atoi(argv[1]) : 5;
+  std::string vg = Env("CELLAR_VM_VG");
+  std::string pool = Env("CELLAR_VM_THINPOOL");
+  if (pool.find('/') != std::string::npos) pool = pool.substr(pool.find('/') + 1);
+  if (vg.empty()) {
+    std::fprintf(stderr, "vm_bench runs inside the test/vm guest\n");
+    return 1;
+  }
+  char pattern[] = "/tmp/cellar-vmbench-XXXXXX";
+  if (mkdtemp(pattern) == nullptr) return 1;
+  const std::string root = pattern;
+  const std::string kubelet = root + "/kubelet";
+  Sh("mkdir -p '" + kubelet + "'");
+  auto driver = cellar::testing::DriverProcess::Start(
+      root + "/data", root + "/csi.sock",
+      {"--kubelet-dir=" + kubelet,
+       "--device-classes=thin=lvm-thin:" + vg + "/" + pool + ",thick=lvm:" + vg +
+           "?reserve=0",
+       "--log-level=warn"},
+      absl::Seconds(120));
+  if (!driver.ok()) {
+    std::fprintf(stderr, "%s\n", driver.status().ToString().c_str());
+    return 1;
+  }
+  cellar::testing::CsiClient client((*driver)->channel());
+  int failures = 0;
+  const auto fs_cap = cellar::testing::Capability("ext4", false);
+  const std::string mkfs =
+      "mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 ";
+
+  std::printf("LVM lifecycle (create, stage, publish, unpublish, unstage, "
+              "delete) of a 256 MiB ext4 volume, %d runs, p50 ms:\n", runs);
+  for (const std::string cls : {"thick", "thin"}) {
+    std::vector<double> driver_ms, hand_ms;
+    for (int i = 0; i < runs; ++i) {
+      const std::string name = absl::StrCat(cls, i);
+      const std::string staging = kubelet + "/plugins/" + name + "/globalmount";
+      const std::string target = kubelet + "/pods/p/volumes/" + name + "/mount";
+      Sh("mkdir -p '" + staging + "'");
+      std::string id;
+      auto start = Clock::now();
+      bool ok = client.CreateWithParameters(name, fs_cap, 256 << 20,
+                                            {{"deviceClass", cls}}, &id).ok() &&
+                client.Stage(id, staging, fs_cap).ok() &&
+                client.Publish(id, staging, target, fs_cap, false).ok() &&
+                client.Unpublish(id, target).ok() &&
+                client.Unstage(id, staging).ok() && client.Delete(id).ok();
+      driver_ms.push_back(Ms(Clock::now() - start));
+      failures += !ok;
+      const std::string lv = vg + "/hand" + std::to_string(i);
+      const std::string dir = root + "/hand";
+      start = Clock::now();
+      ok = Sh(cls == "thick"
+                  ? "lvm lvcreate -q -y -n hand" + std::to_string(i) +
+                        " -L 256m -W y -Z y " + vg + " >/dev/null"
+                  : "lvm lvcreate -q -y -n hand" + std::to_string(i) +
+                        " -V 256m --thinpool " + pool + " " + vg + " >/dev/null") &&
+           Sh("mkdir -p " + dir + "/s " + dir + "/t") && Sh(mkfs + "/dev/" + lv) &&
+           Sh("mount -o nosuid,nodev /dev/" + lv + " " + dir + "/s") &&
+           Sh("mount --bind " + dir + "/s " + dir + "/t") &&
+           Sh("umount " + dir + "/t") && Sh("umount " + dir + "/s") &&
+           Sh("lvm lvremove -q -y " + lv + " >/dev/null");
+      hand_ms.push_back(Ms(Clock::now() - start));
+      failures += !ok;
+    }
+    std::printf("  %-5s driver %8.1f   by hand %8.1f   ratio %.2fx\n",
+                cls.c_str(), P50(driver_ms), P50(hand_ms),
+                P50(driver_ms) / P50(hand_ms));
+  }
+
+  std::printf("encryption (thin LVM, 256 MiB, %d runs, p50 ms):\n", runs);
+  const auto block_cap = cellar::testing::Capability("", true);
+  std::vector<double> plain_stage, first_stage, later_stage;
+  double plain_mbs = 0, crypt_mbs = 0;
+  for (int i = 0; i < runs; ++i) {
+    for (bool encrypted : {false, true}) {
+      const std::string name = absl::StrCat(encrypted ? "enc" : "plain", i);
+      const std::string staging = kubelet + "/plugins/" + name + "/globalmount";
+      const std::string target = kubelet + "/pods/p/volumes/" + name + "/dev";
+      Sh("mkdir -p '" + staging + "'");
+      std::map<std::string, std::string> params = {{"deviceClass", "thin"}};
+      if (encrypted) params["encrypted"] = "true";
+      const std::map<std::string, std::string> secrets =
+          encrypted ? std::map<std::string, std::string>{{"encryptionPassphrase",
+                                                           "bench-key"}}
+                    : std::map<std::string, std::string>{};
+      std::string id;
+      if (!client.CreateWithParameters(name, block_cap, 256 << 20, params, &id).ok()) {
+        ++failures;
+        continue;
+      }
+      auto start = Clock::now();
+      failures += !client.StageWithSecrets(id, staging, block_cap, secrets).ok();
+      (encrypted ? first_stage : plain_stage).push_back(Ms(Clock::now() - start));
+      if (encrypted) {
+        failures += !client.Unstage(id, staging).ok();
+        start = Clock::now();
+        failures += !client.StageWithSecrets(id, staging, block_cap, secrets).ok();
+        later_stage.push_back(Ms(Clock::now() - start));
+      }
+      failures += !client.Publish(id, staging, target, block_cap, false).ok();
+      if (i == 0) {
+        (encrypted ? crypt_mbs : plain_mbs) = WriteThroughput(target, 128 << 20);
+      }
+      failures += !client.Unpublish(id, target).ok();
+      failures += !client.Unstage(id, staging).ok();
+      failures += !client.Delete(id).ok();
+    }
+  }
+  std::printf("  stage, unencrypted:            %8.1f\n", P50(plain_stage));
+  std::printf("  stage, encrypted, first (format + open): %8.1f (+%.1f)\n",
+              P50(first_stage), P50(first_stage) - P50(plain_stage));
+  std::printf("  stage, encrypted, later (open):          %8.1f (+%.1f)\n",
+              P50(later_stage), P50(later_stage) - P50(plain_stage));
+  std::printf("  sequential O_DIRECT write, 128 MiB: plain %.1f MB/s, dm-crypt "
+              "%.1f MB/s, ratio %.2f\n",
+              plain_mbs, crypt_mbs, plain_mbs > 0 ? crypt_mbs / plain_mbs : 0);
+  (void)(*driver)->Stop(SIGTERM);
+  cellar::CleanUpScratchDir(root);
+  if (failures) std::printf("FAILURES: %d\n", failures);
+  return failures == 0 ? 0 : 1;
+}
