@@ -12,6 +12,7 @@
 #include "src/common/capability.h"
 #include "src/common/status.h"
 #include "src/controller/parameters.h"
+#include "src/backend/router.h"
 
 namespace cellar {
 namespace {
@@ -40,6 +41,7 @@ ControllerService::ControllerService(ControllerConfig config,
       backends_(std::move(backends)),
       locks_(locks),
       freeze_(freeze),
+      router_(config_.node_id, backends_),
       node_tag_(NodeTag(config_.node_id)) {}
 
 absl::StatusOr<Backend*> ControllerService::BackendForClass(
@@ -56,24 +58,7 @@ absl::StatusOr<Backend*> ControllerService::BackendForClass(
 
 absl::StatusOr<Backend*> ControllerService::BackendForVolume(
     const std::string& volume_id) {
-  absl::StatusOr<ParsedId> id = ParseId(volume_id);
-  if (!id.ok() || id->kind != IdKind::kVolume) {
-    return absl::NotFoundError(
-        absl::StrCat("volume \"", absl::CEscape(volume_id.substr(0, 128)),
-                     "\" does not exist (not a cellar volume id)"));
-  }
-  if (id->node_tag != node_tag_) {
-    return absl::NotFoundError(absl::StrCat("volume ", volume_id,
-                                            " belongs to node ", id->node_tag,
-                                            ", not this node"));
-  }
-  auto it = backends_.find(id->device_class);
-  if (it == backends_.end()) {
-    return absl::NotFoundError(absl::StrCat(
-        "volume ", volume_id, " is in device class ", id->device_class,
-        " which this node does not have"));
-  }
-  return it->second;
+  return router_.Find(volume_id, IdKind::kVolume);
 }
 
 bool ControllerService::TopologyAllows(
@@ -582,23 +567,7 @@ absl::Status ControllerService::DoGetVolume(
 
 absl::StatusOr<Backend*> ControllerService::BackendForSnapshot(
     const std::string& snapshot_id) {
-  absl::StatusOr<ParsedId> id = ParseId(snapshot_id);
-  if (!id.ok() || id->kind != IdKind::kSnapshot) {
-    return absl::NotFoundError(
-        absl::StrCat("snapshot \"", absl::CEscape(snapshot_id.substr(0, 128)),
-                     "\" does not exist (not a cellar snapshot id)"));
-  }
-  if (id->node_tag != node_tag_) {
-    return absl::NotFoundError(absl::StrCat(
-        "snapshot ", snapshot_id, " belongs to node ", id->node_tag));
-  }
-  auto it = backends_.find(id->device_class);
-  if (it == backends_.end()) {
-    return absl::NotFoundError(absl::StrCat(
-        "snapshot ", snapshot_id, " is in unknown device class ",
-        id->device_class));
-  }
-  return it->second;
+  return router_.Find(snapshot_id, IdKind::kSnapshot);
 }
 
 void ControllerService::FillSnapshot(const SnapshotRecord& record,

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "csi.grpc.pb.h"
 #include "src/backend/backend.h"
+#include "src/backend/router.h"
 #include "src/common/ids.h"
 #include "src/common/volume_locks.h"
 #include "src/platform/filesystem.h"
@@ -164,6 +165,7 @@ class ControllerService final : public csi::v1::Controller::Service {
   const std::map<std::string, Backend*> backends_;
   VolumeLocks* const locks_;
   const FreezeDeps freeze_;
+  const BackendRouter router_;
   const std::string node_tag_;
 };
 

@@ -56,28 +56,12 @@ NodeService::NodeService(NodeConfig config, NodeDeps deps,
                          VolumeLocks* locks)
     : config_(std::move(config)),
       deps_(deps),
-      backends_(std::move(backends)),
+      router_(config_.node_id, std::move(backends)),
       locks_(locks) {}
 
 absl::StatusOr<Backend*> NodeService::BackendForVolume(
     const std::string& volume_id) {
-  absl::StatusOr<ParsedId> id = ParseId(volume_id);
-  if (!id.ok() || id->kind != IdKind::kVolume) {
-    return absl::NotFoundError(
-        absl::StrCat("volume \"", absl::CEscape(volume_id.substr(0, 128)),
-                     "\" does not exist (not a cellar volume id)"));
-  }
-  if (id->node_tag != NodeTag(config_.node_id)) {
-    return absl::NotFoundError(absl::StrCat(
-        "volume ", volume_id, " belongs to node ", id->node_tag));
-  }
-  auto it = backends_.find(id->device_class);
-  if (it == backends_.end()) {
-    return absl::NotFoundError(absl::StrCat(
-        "volume ", volume_id, " is in unknown device class ",
-        id->device_class));
-  }
-  return it->second;
+  return router_.Find(volume_id, IdKind::kVolume);
 }
 
 std::string NodeService::MappingName(const std::string& volume_id) {

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "csi.grpc.pb.h"
 #include "src/backend/backend.h"
+#include "src/backend/router.h"
 #include "src/common/volume_locks.h"
 #include "src/platform/crypt_devices.h"
 #include "src/platform/filesystem.h"
@@ -133,7 +134,7 @@ class NodeService final : public csi::v1::Node::Service {
 
   const NodeConfig config_;
   const NodeDeps deps_;
-  const std::map<std::string, Backend*> backends_;
+  const BackendRouter router_;
   VolumeLocks* const locks_;
 };
 
