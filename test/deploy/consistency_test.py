@@ -4,12 +4,18 @@
 - Every flag the manifests pass to cellar-csi is listed by the built binary's
   --help, with a value from the listed choices where --help lists them.
 - The driver name agrees across the CSIDriver, cellar-csi, the StorageClasses,
-  the VolumeSnapshotClass and the kubelet plugin paths.
+  the snapshot classes and the kubelet plugin paths.
 - The socket paths agree: the driver's --endpoint, node-driver-registrar's
   --kubelet-registration-path and every sidecar's --csi-address name the same
   socket once resolved through the pod's volumes.
 - StorageClasses, images, resources, security contexts, RBAC and the
   kustomizations follow the rules of docs/operations.md.
+- Snapshots are distributed: one csi-snapshotter per node with
+  --node-deployment and the sidecar's RBAC (group snapshot rules exactly when
+  its CSIVolumeGroupSnapshot gate is on), the snapshot classes pass only
+  parameters the driver accepts, and the base applies without the snapshot
+  CRDs.
+- The sidecar versions of docs/operations.md are the pinned images.
 - deploy/Dockerfile stays in step with tools/setup.
 
 The checks run over the files as written and, where kubectl is installed,
@@ -38,6 +44,9 @@ KNOWN_PARAMETERS = {
     "allowedServiceAccounts",
 }
 SIDECAR_PREFIX = "csi.storage.k8s.io/"
+SNAPSHOT_CLASS_KINDS = ("VolumeSnapshotClass", "VolumeGroupSnapshotClass")
+SNAPSHOTTER_IMAGE = "registry.k8s.io/sig-storage/csi-snapshotter"
+GROUP_GATE = "CSIVolumeGroupSnapshot"
 SIDECAR_REGISTRY = "registry.k8s.io/sig-storage/"
 
 EXPECTED_CSIDRIVER_SPEC = {
@@ -252,7 +261,7 @@ class NamesAndPathsTest(unittest.TestCase):
                 kind = o.get("kind")
                 if kind == "StorageClass" and o.get("provisioner") != dm.DRIVER:
                     problems.append("%s: %s provisioner %r" % (label, where(o), o.get("provisioner")))
-                if kind == "VolumeSnapshotClass" and o.get("driver") != dm.DRIVER:
+                if kind in SNAPSHOT_CLASS_KINDS and o.get("driver") != dm.DRIVER:
                     problems.append("%s: %s driver %r" % (label, where(o), o.get("driver")))
                 for c in dm.containers(o):
                     if dm.is_cellar(c) and cellar_flag(c, "driver-name") != dm.DRIVER:
@@ -602,6 +611,180 @@ class RbacTest(unittest.TestCase):
                         "csi-snapshotter updates VolumeSnapshotContents")
 
 
+def flag_set(container, name):
+    """True when a boolean flag is on (--name or --name=true)."""
+    for flag, value in dm.parse_flags(container.get("args", [])):
+        if flag == name:
+            return value in (None, "", "true")
+    return False
+
+
+def feature_gates(container):
+    """{gate: bool} from --feature-gates=A=true,B=false."""
+    out = {}
+    for flag, value in dm.parse_flags(container.get("args", [])):
+        if flag == "feature-gates" and value:
+            for item in value.split(","):
+                key, _, v = item.partition("=")
+                out[key.strip()] = v.strip().lower() == "true"
+    return out
+
+
+def rules_of_account(objs, namespace, name):
+    """Every rule that (Cluster)RoleBindings in objs give namespace/name."""
+    roles = {}
+    for o in objs:
+        if o.get("kind") in ("Role", "ClusterRole"):
+            roles[(o["kind"], o["metadata"].get("namespace") if o["kind"] == "Role" else None,
+                   o["metadata"]["name"])] = o.get("rules", [])
+    out = []
+    for o in objs:
+        if o.get("kind") not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        if not any(s.get("kind") == "ServiceAccount" and s.get("name") == name
+                   and s.get("namespace") == namespace for s in o.get("subjects", [])):
+            continue
+        ref = o["roleRef"]
+        ns = o["metadata"].get("namespace") if ref["kind"] == "Role" else None
+        out += roles.get((ref["kind"], ns, ref["name"]), [])
+    return out
+
+
+def grants(rules, group, resource, verb):
+    return any(group in r.get("apiGroups", []) and resource in r.get("resources", [])
+               and verb in r.get("verbs", []) for r in rules)
+
+
+class SnapshotsTest(unittest.TestCase):
+    """csi-snapshotter runs per node (distributed snapshotting), as the
+    driver serves snapshots only in --mode=node."""
+
+    def snapshotters(self, obj):
+        return [c for c in dm.containers(obj) if dm.image_name(c.get("image", "")) == SNAPSHOTTER_IMAGE]
+
+    def test_one_snapshotter_per_node_in_node_deployment_mode(self):
+        problems = []
+        for label, objs in object_sets():
+            for ds in workloads(objs, "DaemonSet"):
+                snaps = self.snapshotters(ds)
+                if len(snaps) != 1:
+                    problems.append("%s: %s has %d csi-snapshotter containers, want 1"
+                                    % (label, where(ds), len(snaps)))
+                for c in snaps:
+                    if not flag_set(c, "node-deployment"):
+                        problems.append("%s: %s needs --node-deployment" % (label, where(ds, c)))
+                    if flag_set(c, "leader-election"):
+                        problems.append("%s: %s: --leader-election is refused with --node-deployment"
+                                        % (label, where(ds, c)))
+            # The controller serves no snapshots (--mode=controller): a
+            # snapshotter there would exit at start.
+            for o in objs:
+                if o.get("kind") != "DaemonSet" and self.snapshotters(o):
+                    problems.append("%s: %s runs csi-snapshotter; it belongs in the node DaemonSet"
+                                    % (label, where(o)))
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_snapshotter_rbac_matches_its_mode_and_gates(self):
+        problems = []
+        for label, objs in rendered_sets() or [("deploy/ as written", [o for _, _, o in MANIFESTS.objects()])]:
+            for ds in workloads(objs, "DaemonSet"):
+                for c in self.snapshotters(ds):
+                    account = dm.pod_spec(ds).get("serviceAccountName")
+                    rules = rules_of_account(objs, ds["metadata"].get("namespace"), account)
+                    need = [("", "events", "create"), ("", "events", "patch")]
+                    need += [("snapshot.storage.k8s.io", "volumesnapshotclasses", v)
+                             for v in ("get", "list", "watch")]
+                    need += [("snapshot.storage.k8s.io", "volumesnapshotcontents", v)
+                             for v in ("get", "list", "watch", "update", "patch")]
+                    need += [("snapshot.storage.k8s.io", "volumesnapshotcontents/status", v)
+                             for v in ("update", "patch")]
+                    group = feature_gates(c).get(GROUP_GATE, False)
+                    group_rules = [("groupsnapshot.storage.k8s.io", "volumegroupsnapshotclasses", v)
+                                   for v in ("get", "list", "watch")]
+                    group_rules += [("groupsnapshot.storage.k8s.io", "volumegroupsnapshotcontents", v)
+                                    for v in ("get", "list", "watch", "update", "patch")]
+                    group_rules += [("groupsnapshot.storage.k8s.io", "volumegroupsnapshotcontents/status", v)
+                                    for v in ("update", "patch")]
+                    if group:
+                        need += group_rules
+                        if flag_set(c, "node-deployment"):
+                            problems.append(
+                                "%s: %s enables %s with --node-deployment: the v8.4.0 snapshot-controller "
+                                "does not label VolumeGroupSnapshotContents with a node, so no node's "
+                                "sidecar would see one (revisit when the sidecar version changes)"
+                                % (label, where(ds, c), GROUP_GATE))
+                    elif any("groupsnapshot.storage.k8s.io" in r.get("apiGroups", []) for r in rules):
+                        problems.append("%s: %s is granted groupsnapshot rules but runs without %s"
+                                        % (label, account, GROUP_GATE))
+                    for g, res, verb in need:
+                        if not grants(rules, g, res, verb):
+                            problems.append("%s: %s lacks %s %s/%s for csi-snapshotter"
+                                            % (label, account, verb, g or "core", res))
+                    # The snapshot-controller creates and deletes contents.
+                    for verb in ("create", "delete", "deletecollection"):
+                        if grants(rules, "snapshot.storage.k8s.io", "volumesnapshotcontents", verb):
+                            problems.append("%s: %s may %s volumesnapshotcontents" % (label, account, verb))
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_snapshot_classes_pass_only_parameters_the_driver_accepts(self):
+        problems = []
+        count = 0
+        for label, objs in object_sets():
+            for o in objs:
+                if o.get("kind") not in SNAPSHOT_CLASS_KINDS:
+                    continue
+                count += 1
+                for key in (o.get("parameters") or {}):
+                    # CreateSnapshot and CreateVolumeGroupSnapshot refuse
+                    # every other key with INVALID_ARGUMENT.
+                    if not key.startswith(SIDECAR_PREFIX):
+                        problems.append("%s: %s parameter %s is refused by the driver" % (label, where(o), key))
+                    # The node service account cannot read secrets.
+                    elif "secret" in key:
+                        problems.append("%s: %s names a secret (%s) the sidecar may not read"
+                                        % (label, where(o), key))
+        self.assertGreaterEqual(count, 2, "want a VolumeSnapshotClass and a VolumeGroupSnapshotClass")
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_base_applies_without_snapshot_crds_and_an_overlay_adds_the_class(self):
+        base = [o for p, _, o in MANIFESTS.objects() if os.sep + "base" + os.sep in p]
+        self.assertEqual([where(o) for o in base if o.get("kind") in SNAPSHOT_CLASS_KINDS], [],
+                         "deploy/base must apply on clusters without the snapshot CRDs")
+        if dm.kubectl() is None:
+            self.skipTest("kubectl is not installed; renderings are not checked")
+        with_class = []
+        for d in MANIFESTS.deployable_dirs():
+            kinds = {o.get("kind") for o in dm.render(d)}
+            if os.path.basename(d) == "base":
+                self.assertFalse(kinds & set(SNAPSHOT_CLASS_KINDS), "kubectl kustomize deploy/base")
+            if "VolumeSnapshotClass" in kinds:
+                with_class.append(dm.rel(d))
+            self.assertNotIn("VolumeGroupSnapshotClass", kinds,
+                             "%s: group snapshots are not wired in this deployment" % dm.rel(d))
+        self.assertTrue(with_class, "no overlay adds the VolumeSnapshotClass")
+
+
+class DocsTest(unittest.TestCase):
+    def test_operations_guide_lists_the_pinned_sidecars(self):
+        guide = os.path.join(dm.source_tree_root(), "docs", "operations.md")
+        self.assertTrue(os.path.exists(guide), "docs/operations.md not found at %s" % guide)
+        with open(guide, encoding="utf-8") as f:
+            text = f.read()
+        pinned = {}
+        for _, objs in object_sets():
+            for o in objs:
+                for c in dm.containers(o):
+                    image = c.get("image", "")
+                    if image.startswith(SIDECAR_REGISTRY):
+                        pinned[dm.image_name(image).rsplit("/", 1)[1]] = dm.image_tag(image)
+        self.assertIn("csi-snapshotter", pinned)
+        problems = []
+        for name, tag in sorted(pinned.items()):
+            if not re.search(r"^\| %s \| %s \|" % (re.escape(name), re.escape(tag)), text, re.M):
+                problems.append("docs/operations.md has no sidecar table row \"| %s | %s |\"" % (name, tag))
+        self.assertEqual(problems, [], "\n".join(problems))
+
+
 class LayoutTest(unittest.TestCase):
     def test_every_document_parses_as_an_object(self):
         for path, docs in MANIFESTS.docs.items():
@@ -636,7 +819,7 @@ class LayoutTest(unittest.TestCase):
             self.assertTrue(objs, dm.rel(d))
             for o in objs:
                 if o.get("kind") not in ("Namespace", "CSIDriver", "ClusterRole", "ClusterRoleBinding",
-                                         "StorageClass", "VolumeSnapshotClass"):
+                                         "StorageClass", "VolumeSnapshotClass", "VolumeGroupSnapshotClass"):
                     self.assertEqual(o["metadata"].get("namespace"), "cellar-system",
                                      "%s: %s" % (dm.rel(d), where(o)))
 
