@@ -58,12 +58,19 @@ bool DriverLifecycle(Bench& b, const std::string& name,
   const std::string target = b.kubelet + "/pods/p/volumes/" + name + "/mount";
   if (!Sh("mkdir -p '" + staging + "'")) return false;
   std::string id;
-  bool ok = b.client->Create(name, cap, 1ll << 30, &id).ok() &&
-            b.client->Stage(id, staging, cap).ok() &&
-            b.client->Publish(id, staging, target, cap, false).ok() &&
-            b.client->Unpublish(id, target).ok() &&
-            b.client->Unstage(id, staging).ok() && b.client->Delete(id).ok();
-  return ok;
+  auto check = [&](const grpc::Status& status, const char* step) {
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s %s: %s\n", name.c_str(), step,
+                   status.error_message().c_str());
+    }
+    return status.ok();
+  };
+  return check(b.client->Create(name, cap, 1ll << 30, &id), "create") &&
+         check(b.client->Stage(id, staging, cap), "stage") &&
+         check(b.client->Publish(id, staging, target, cap, false), "publish") &&
+         check(b.client->Unpublish(id, target), "unpublish") &&
+         check(b.client->Unstage(id, staging), "unstage") &&
+         check(b.client->Delete(id), "delete");
 }
 
 bool HandLifecycle(const std::string& root, const std::string& name,

@@ -26,7 +26,7 @@ namespace {
 
 // Another process can take the device LOOP_CTL_GET_FREE named before we
 // bind it; each lost race costs one more round.
-constexpr int kAttachAttempts = 16;
+constexpr int kAttachAttempts = 64;
 // How long Detach waits for the kernel to finish tearing a device down.
 constexpr absl::Duration kDetachSettle = absl::Seconds(2);
 
@@ -261,6 +261,7 @@ absl::StatusOr<std::string> RealLoopDevices::AttachWithFlags(
     return ErrnoError(code, err, absl::StrCat("open ", control_path));
   }
 
+  absl::MutexLock lock(&attach_mu_);
   for (int attempt = 0; attempt < kAttachAttempts; ++attempt) {
     if (attempt > 0) absl::SleepFor(absl::Milliseconds(attempt));
     const int index = ioctl(control.get(), LOOP_CTL_GET_FREE);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "src/platform/loop_device.h"
 
 namespace cellar {
@@ -40,6 +41,11 @@ class RealLoopDevices final : public LoopDevices {
 
   const std::string sysfs_root_;
   const std::string dev_root_;
+  // LOOP_CTL_GET_FREE hands every caller the same free device until one
+  // binds it: attaches from this process take turns, so concurrent stages
+  // do not keep losing that race to each other (other processes still can,
+  // which the retries cover).
+  absl::Mutex attach_mu_;
 };
 
 }  // namespace cellar
