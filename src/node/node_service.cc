@@ -324,6 +324,17 @@ absl::Status NodeService::DoStage(
         "\", not ", record->fs_type(), "; refusing to reformat it"));
   }
 
+  const bool from_source = !record->source_snapshot_id().empty() ||
+                           !record->source_volume_id().empty();
+  if (record->grow_filesystem_on_stage() && !read_only) {
+    // A restore or clone larger than its source: grow ext4 before it is
+    // mounted (offline growth needs no extra privilege); xfs after.
+    if (absl::Status s =
+            deps_.fs_tools->GrowFsOffline(*device, record->fs_type());
+        !s.ok()) {
+      return s;
+    }
+  }
   if (absl::Status s = deps_.fs->MakeDirs(staging, 0750); !s.ok()) return s;
   MountRequest mount;
   mount.source = *device;
@@ -331,15 +342,22 @@ absl::Status NodeService::DoStage(
   mount.fs_type = record->fs_type();
   mount.flags = options->flags | MS_NOSUID | MS_NODEV |
                 (read_only ? MS_RDONLY : 0);
-  mount.data = absl::StrJoin(options->data, ",");
+  std::vector<std::string> data = options->data;
+  if (from_source && record->fs_type() == "xfs") {
+    // A copy carries its source's XFS UUID; without nouuid it cannot be
+    // mounted while the source (or another copy) is.
+    data.push_back("nouuid");
+  }
+  mount.data = absl::StrJoin(data, ",");
   if (absl::Status s = MountChecked(mount); !s.ok()) return s;
 
-  if (record->grow_filesystem_on_stage() && !read_only) {
-    // A restore or clone larger than its source: the filesystem still has
-    // the source's size. Growing a full-size filesystem is a no-op.
+  if (record->grow_filesystem_on_stage() && !read_only &&
+      record->fs_type() == "xfs") {
+    // xfs grows only mounted. Growing a full-size filesystem is a no-op.
     if (absl::Status s = deps_.fs_tools->GrowFs(*device, staging,
                                                 record->fs_type());
         !s.ok()) {
+      (void)UnmountAll(staging);
       return s;
     }
   }

@@ -82,6 +82,13 @@ absl::Status FakeFsTools::GrowFs(const std::string& device,
   return absl::OkStatus();
 }
 
+absl::Status FakeFsTools::GrowFsOffline(const std::string& device,
+                                        const std::string& fs_type) {
+  absl::MutexLock lock(&mu_);
+  grow_calls_.push_back(GrowCall{device, "", fs_type});
+  return absl::OkStatus();
+}
+
 absl::Status FakeFsTools::Freeze(const std::string& mount_path) {
   absl::MutexLock lock(&mu_);
   if (std::find(frozen_.begin(), frozen_.end(), mount_path) != frozen_.end()) {

@@ -38,6 +38,13 @@ class FsTools {
                               const std::string& mount_path,
                               const std::string& fs_type) = 0;
 
+  // Grows the filesystem on the unmounted `device` to fill it. ext4: a
+  // forced check (e2fsck -f -p, which resize2fs insists on) then resize2fs,
+  // which offline needs no CAP_SYS_RESOURCE; xfs only grows mounted, so
+  // this is a no-op for it (use GrowFs after mounting).
+  virtual absl::Status GrowFsOffline(const std::string& device,
+                                     const std::string& fs_type) = 0;
+
   // Freezes the filesystem mounted at `mount_path` (FIFREEZE) so a
   // snapshot of its device is consistent; Thaw (FITHAW) undoes it. Thaw of
   // a filesystem that is not frozen is fine.

@@ -162,6 +162,25 @@ absl::Status RealFsTools::GrowFs(const std::string& device,
                    " (ext4 or xfs)"));
 }
 
+absl::Status RealFsTools::GrowFsOffline(const std::string& device,
+                                        const std::string& fs_type) {
+  if (fs_type != "ext4") return absl::OkStatus();
+  Command check;
+  check.argv = {"e2fsck", "-f", "-p", device};
+  check.timeout = kToolTimeout;
+  absl::StatusOr<CommandResult> checked = runner_->Run(check);
+  if (!checked.ok()) {
+    return absl::InternalError(
+        absl::StrCat("e2fsck: ", checked.status().message()));
+  }
+  // 0: clean; 1: errors corrected (e.g. the journal of a snapshot taken
+  // while mounted was replayed). Anything else needs a person.
+  if (checked->term_signal != 0 || checked->exit_code > 1) {
+    return absl::InternalError(DescribeFailure(check, *checked));
+  }
+  return RunTool({"resize2fs", device});
+}
+
 absl::StatusOr<uint64_t> RealFsTools::DeviceSize(const std::string& device) {
   const int fd = open(device.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return OpenError(errno, device);

@@ -23,6 +23,8 @@ class RealFsTools final : public FsTools {
                       const std::string& fs_type) override;
   absl::Status GrowFs(const std::string& device, const std::string& mount_path,
                       const std::string& fs_type) override;
+  absl::Status GrowFsOffline(const std::string& device,
+                             const std::string& fs_type) override;
   absl::Status Freeze(const std::string& mount_path) override;
   absl::Status Thaw(const std::string& mount_path) override;
   absl::StatusOr<uint64_t> DeviceSize(const std::string& device) override;
