@@ -348,5 +348,379 @@ TEST_F(VmE2eTest, WrongKeyFailsAndTheRightKeyStillWorks) {
   EXPECT_EQ(driver_->ReadLog().find("vm-test-key"), std::string::npos);
 }
 
+// ---------------------------------------------------------------- Snapshots
+// Snapshots, restores and clones on LVM thin (and encrypted on thin and
+// loop); thick LVM has no snapshots.
+
+bool GuestHasCapSysResource() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      return std::stoull(line.substr(7), nullptr, 16) & (1ull << 24);
+    }
+  }
+  return false;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return "<unreadable " + path + ">";
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool WriteText(const std::string& path, const std::string& text) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const bool ok =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+      fsync(fd) == 0;
+  close(fd);
+  return ok;
+}
+
+class VmSnapshotTest : public VmE2eTest {
+ protected:
+  using Secrets = std::map<std::string, std::string>;
+  using Params = std::map<std::string, std::string>;
+
+  void TearDown() override {
+    VmE2eTest::TearDown();
+    // The base removes volume LVs; a failed test may also leave snapshots.
+    if (!vg_.empty() && geteuid() == 0) {
+      Shell("lvm lvremove -y -S 'lv_tags=cellar.snapshot' >/dev/null 2>&1");
+    }
+  }
+
+  // Stage (with `secrets`) and publish.
+  void Up(const std::string& id, const std::string& name,
+          const csi::v1::VolumeCapability& cap, const Secrets& secrets = {}) {
+    grpc::Status status = client_->StageWithSecrets(id, Staging(name), cap, secrets);
+    ASSERT_TRUE(status.ok()) << name << " stage: " << status.error_message();
+    status = client_->Publish(id, Staging(name), Target(name), cap, false);
+    ASSERT_TRUE(status.ok()) << name << " publish: " << status.error_message();
+  }
+  void Unmount(const std::string& id, const std::string& name) {
+    grpc::Status status = client_->Unpublish(id, Target(name));
+    ASSERT_TRUE(status.ok()) << name << " unpublish: " << status.error_message();
+    status = client_->Unstage(id, Staging(name));
+    ASSERT_TRUE(status.ok()) << name << " unstage: " << status.error_message();
+  }
+  void Down(const std::string& id, const std::string& name) {
+    ASSERT_NO_FATAL_FAILURE(Unmount(id, name));
+    const grpc::Status status = client_->Delete(id);
+    ASSERT_TRUE(status.ok()) << name << " delete: " << status.error_message();
+  }
+
+  grpc::Status CreateFrom(const std::string& name,
+                          const csi::v1::VolumeCapability& cap, int64_t bytes,
+                          const Params& params, const std::string& snapshot_id,
+                          const std::string& source_volume_id, std::string* id) {
+    csi::v1::CreateVolumeRequest request;
+    request.set_name(name);
+    *request.add_volume_capabilities() = cap;
+    request.mutable_capacity_range()->set_required_bytes(bytes);
+    for (const auto& [key, value] : params) (*request.mutable_parameters())[key] = value;
+    if (!snapshot_id.empty()) {
+      request.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(
+          snapshot_id);
+    } else {
+      request.mutable_volume_content_source()->mutable_volume()->set_volume_id(
+          source_volume_id);
+    }
+    csi::v1::CreateVolumeResponse response;
+    grpc::Status status =
+        driver_->controller().CreateVolume(Context().get(), request, &response);
+    if (status.ok()) {
+      *id = response.volume().volume_id();
+      EXPECT_EQ(response.volume().capacity_bytes(), bytes) << name;
+    }
+    return status;
+  }
+
+  grpc::Status Snapshot(const std::string& name, const std::string& source,
+                        csi::v1::Snapshot* snapshot = nullptr) {
+    csi::v1::CreateSnapshotRequest request;
+    request.set_name(name);
+    request.set_source_volume_id(source);
+    csi::v1::CreateSnapshotResponse response;
+    grpc::Status status =
+        driver_->controller().CreateSnapshot(Context().get(), request, &response);
+    if (snapshot != nullptr) *snapshot = response.snapshot();
+    return status;
+  }
+
+  grpc::Status DeleteSnapshot(const std::string& id) {
+    csi::v1::DeleteSnapshotRequest request;
+    request.set_snapshot_id(id);
+    csi::v1::DeleteSnapshotResponse response;
+    return driver_->controller().DeleteSnapshot(Context().get(), request, &response);
+  }
+
+  int64_t TotalBytes(const std::string& id, const std::string& path) {
+    csi::v1::NodeGetVolumeStatsRequest request;
+    request.set_volume_id(id);
+    request.set_volume_path(path);
+    csi::v1::NodeGetVolumeStatsResponse stats;
+    const grpc::Status status =
+        driver_->node().NodeGetVolumeStats(Context().get(), request, &stats);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return status.ok() && stats.usage_size() > 0 ? stats.usage(0).total() : -1;
+  }
+
+  int CellarSnapshotLvs() {
+    return std::stoi("0" + Shell("lvm lvs --noheadings -S 'lv_tags=cellar.snapshot' "
+                                 "-o lv_name 2>/dev/null | grep -c . || true"));
+  }
+};
+
+// A snapshot and a clone of a mounted (published) thin volume: the driver
+// freezes the filesystem around the copy; LVM must still be able to make the
+// thin snapshot. With the volume unmounted the same snapshot works.
+TEST_F(VmSnapshotTest, ThinSnapshotAndCloneOfAMountedVolume) {
+  const auto cap = testing::Capability("ext4", false);
+  const Params thin = {{"deviceClass", "thin"}};
+  std::string src;
+  ASSERT_TRUE(client_->CreateWithParameters("tlive", cap, 200 * kMiB, thin, &src).ok());
+  ASSERT_NO_FATAL_FAILURE(Up(src, "tlive", cap));
+  ASSERT_TRUE(WriteText(Target("tlive") + "/data.txt", "live data"));
+
+  csi::v1::Snapshot snapshot;
+  grpc::Status status = Snapshot("tlive-snap", src, &snapshot);
+  EXPECT_TRUE(status.ok()) << "snapshot of a mounted thin volume: "
+                           << status.error_code() << " " << status.error_message();
+  std::string clone;
+  status = CreateFrom("tlive-clone", cap, 200 * kMiB, thin, "", src, &clone);
+  EXPECT_TRUE(status.ok()) << "clone of a mounted thin volume: "
+                           << status.error_code() << " " << status.error_message();
+  if (!clone.empty()) {
+    ASSERT_NO_FATAL_FAILURE(Up(clone, "tlive-clone", cap));
+    EXPECT_EQ(ReadText(Target("tlive-clone") + "/data.txt"), "live data");
+    ASSERT_NO_FATAL_FAILURE(Down(clone, "tlive-clone"));
+  }
+  if (!snapshot.snapshot_id().empty()) {
+    std::string restored;
+    status = CreateFrom("tlive-rest", cap, 200 * kMiB, thin, snapshot.snapshot_id(),
+                        "", &restored);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_NO_FATAL_FAILURE(Up(restored, "tlive-rest", cap));
+    EXPECT_EQ(ReadText(Target("tlive-rest") + "/data.txt"), "live data");
+    ASSERT_NO_FATAL_FAILURE(Down(restored, "tlive-rest"));
+    EXPECT_TRUE(DeleteSnapshot(snapshot.snapshot_id()).ok());
+  }
+  // Unmounted, the same volume snapshots fine: the failure is the mount's.
+  ASSERT_NO_FATAL_FAILURE(Unmount(src, "tlive"));
+  status = Snapshot("tcold-snap", src, &snapshot);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  if (status.ok()) {
+    EXPECT_TRUE(DeleteSnapshot(snapshot.snapshot_id()).ok());
+  }
+  EXPECT_TRUE(client_->Delete(src).ok());
+  EXPECT_EQ(CellarLvs(), 0);
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+}
+
+// Write, snapshot, change, restore (the original data), clone (the current
+// data), all independent; deleting the origin keeps its snapshot restorable;
+// a restore larger than its snapshot grows the filesystem on stage. The
+// source is unmounted while it is snapshotted or cloned (the mounted case is
+// ThinSnapshotAndCloneOfAMountedVolume).
+TEST_F(VmSnapshotTest, ThinSnapshotRestoreAndClone) {
+  const auto cap = testing::Capability("ext4", false);
+  const Params thin = {{"deviceClass", "thin"}};
+  std::string src;
+  ASSERT_TRUE(client_->CreateWithParameters("tsrc", cap, 400 * kMiB, thin, &src).ok());
+  ASSERT_NO_FATAL_FAILURE(Up(src, "tsrc", cap));
+  ASSERT_TRUE(WriteText(Target("tsrc") + "/data.txt", "original"));
+  ASSERT_NO_FATAL_FAILURE(Unmount(src, "tsrc"));
+
+  csi::v1::Snapshot snapshot;
+  grpc::Status status = Snapshot("tsnap", src, &snapshot);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string snap = snapshot.snapshot_id();
+  EXPECT_NE(snap.find("_thin_"), std::string::npos) << snap;
+  EXPECT_EQ(snapshot.source_volume_id(), src);
+  EXPECT_EQ(snapshot.size_bytes(), static_cast<int64_t>(400 * kMiB));
+  EXPECT_TRUE(snapshot.ready_to_use());
+  csi::v1::Snapshot again;
+  ASSERT_TRUE(Snapshot("tsnap", src, &again).ok());
+  EXPECT_EQ(again.snapshot_id(), snap);
+  EXPECT_EQ(CellarSnapshotLvs(), 1);
+  ASSERT_NO_FATAL_FAILURE(Up(src, "tsrc", cap));
+  EXPECT_EQ(ReadText(Target("tsrc") + "/data.txt"), "original");
+  ASSERT_TRUE(WriteText(Target("tsrc") + "/data.txt", "changed"));
+
+  // Restore: the data of the snapshot.
+  std::string restored;
+  status = CreateFrom("trestored", cap, 400 * kMiB, thin, snap, "", &restored);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NE(restored.find("_thin_"), std::string::npos) << restored;
+  ASSERT_NO_FATAL_FAILURE(Up(restored, "trestored", cap));
+  EXPECT_EQ(ReadText(Target("trestored") + "/data.txt"), "original");
+  EXPECT_EQ(ReadText(Target("tsrc") + "/data.txt"), "changed");
+  ASSERT_TRUE(WriteText(Target("trestored") + "/data.txt", "restore's own"));
+  EXPECT_EQ(ReadText(Target("tsrc") + "/data.txt"), "changed");
+
+  // Clone, with no deviceClass: it lands in the source's class and has the
+  // current data.
+  ASSERT_NO_FATAL_FAILURE(Unmount(src, "tsrc"));
+  std::string clone;
+  status = CreateFrom("tclone", cap, 400 * kMiB, {}, "", src, &clone);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NE(clone.find("_thin_"), std::string::npos) << clone;
+  ASSERT_NO_FATAL_FAILURE(Up(clone, "tclone", cap));
+  ASSERT_NO_FATAL_FAILURE(Up(src, "tsrc", cap));
+  EXPECT_EQ(ReadText(Target("tclone") + "/data.txt"), "changed");
+  ASSERT_TRUE(WriteText(Target("tclone") + "/data.txt", "clone's own"));
+  EXPECT_EQ(ReadText(Target("tsrc") + "/data.txt"), "changed");
+  EXPECT_EQ(ReadText(Target("trestored") + "/data.txt"), "restore's own");
+
+  // An unencrypted source cannot become an encrypted volume.
+  std::string refused;
+  status = CreateFrom("tenc", cap, 400 * kMiB,
+                      {{"deviceClass", "thin"}, {"encrypted", "true"}}, snap, "",
+                      &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << status.error_message();
+  // Smaller than the snapshot: OUT_OF_RANGE.
+  status = CreateFrom("tsmall", cap, 200 * kMiB, thin, snap, "", &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE)
+      << status.error_message();
+
+  ASSERT_NO_FATAL_FAILURE(Down(restored, "trestored"));
+  ASSERT_NO_FATAL_FAILURE(Down(clone, "tclone"));
+
+  // The origin of a snapshot can be deleted; the snapshot still restores.
+  ASSERT_NO_FATAL_FAILURE(Down(src, "tsrc"));
+  std::string late;
+  status = CreateFrom("tlate", cap, 400 * kMiB, thin, snap, "", &late);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_NO_FATAL_FAILURE(Up(late, "tlate", cap));
+  EXPECT_EQ(ReadText(Target("tlate") + "/data.txt"), "original");
+  ASSERT_NO_FATAL_FAILURE(Down(late, "tlate"));
+  EXPECT_TRUE(DeleteSnapshot(snap).ok());
+  EXPECT_TRUE(DeleteSnapshot(snap).ok());
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+
+  // Restore larger: the filesystem grows on stage (xfs; ext4 when the
+  // guest has CAP_SYS_RESOURCE).
+  std::vector<std::string> kinds = {"xfs"};
+  if (GuestHasCapSysResource()) kinds.push_back("ext4");
+  for (const std::string& kind : kinds) {
+    SCOPED_TRACE(kind);
+    const auto fs_cap = testing::Capability(kind, false);
+    const std::string small_name = "tsmall-" + kind, big_name = "tbig-" + kind;
+    std::string small, big;
+    ASSERT_TRUE(
+        client_->CreateWithParameters(small_name, fs_cap, 400 * kMiB, thin, &small).ok());
+    ASSERT_NO_FATAL_FAILURE(Up(small, small_name, fs_cap));
+    ASSERT_TRUE(WriteText(Target(small_name) + "/data.txt", "payload " + kind));
+    EXPECT_LT(TotalBytes(small, Target(small_name)), static_cast<int64_t>(400 * kMiB));
+    ASSERT_NO_FATAL_FAILURE(Unmount(small, small_name));
+    status = Snapshot("tsnap-" + kind, small, &snapshot);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_TRUE(client_->Delete(small).ok());
+    status = CreateFrom(big_name, fs_cap, 800 * kMiB, thin, snapshot.snapshot_id(),
+                        "", &big);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_NO_FATAL_FAILURE(Up(big, big_name, fs_cap));
+    EXPECT_GT(TotalBytes(big, Target(big_name)), static_cast<int64_t>(700 * kMiB));
+    EXPECT_EQ(ReadText(Target(big_name) + "/data.txt"), "payload " + kind);
+    ASSERT_NO_FATAL_FAILURE(Down(big, big_name));
+    EXPECT_TRUE(DeleteSnapshot(snapshot.snapshot_id()).ok());
+  }
+  EXPECT_EQ(CellarLvs(), 0);
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+}
+
+// An encrypted volume's snapshot restores (and clones) into volumes that open
+// with the same node-stage secret: their LUKS passphrase derives from the
+// source volume's id (encryption_key_id), and they hold the original data.
+TEST_F(VmSnapshotTest, EncryptedSnapshotRestoresWithTheSameSecret) {
+  const auto cap = testing::Capability("ext4", false);
+  const Secrets secrets = {{"encryptionPassphrase", "snapshot-test-key"}};
+  for (const std::string cls : {"thin", "loop"}) {
+    SCOPED_TRACE(cls);
+    const Params params = {{"deviceClass", cls}, {"encrypted", "true"}};
+    const std::string src_name = "esrc-" + cls, restored_name = "erest-" + cls,
+                      clone_name = "eclone-" + cls;
+    std::string src;
+    ASSERT_TRUE(client_->CreateWithParameters(src_name, cap, 200 * kMiB, params, &src)
+                    .ok());
+    ASSERT_NO_FATAL_FAILURE(Up(src, src_name, cap, secrets));
+    ASSERT_TRUE(WriteText(Target(src_name) + "/secret.txt", "sealed original"));
+    csi::v1::Snapshot snapshot;
+    grpc::Status status = Snapshot("esnap-" + cls, src, &snapshot);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_TRUE(WriteText(Target(src_name) + "/secret.txt", "sealed changed"));
+
+    std::string restored;
+    status = CreateFrom(restored_name, cap, 200 * kMiB, params,
+                        snapshot.snapshot_id(), "", &restored);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_NO_FATAL_FAILURE(Up(restored, restored_name, cap, secrets));
+    EXPECT_EQ(ReadText(Target(restored_name) + "/secret.txt"), "sealed original");
+    EXPECT_EQ(ReadText(Target(src_name) + "/secret.txt"), "sealed changed");
+    ASSERT_NO_FATAL_FAILURE(Unmount(restored, restored_name));
+    // Still a LUKS volume: another key does not open it.
+    EXPECT_EQ(client_->StageWithSecrets(restored, Staging(restored_name), cap,
+                                        {{"encryptionPassphrase", "another-key"}})
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    // The refused stage attached the device; unstage lets it go.
+    EXPECT_TRUE(client_->Unstage(restored, Staging(restored_name)).ok());
+    EXPECT_TRUE(client_->Delete(restored).ok());
+
+    std::string clone;
+    status = CreateFrom(clone_name, cap, 200 * kMiB, params, "", src, &clone);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_NO_FATAL_FAILURE(Up(clone, clone_name, cap, secrets));
+    EXPECT_EQ(ReadText(Target(clone_name) + "/secret.txt"), "sealed changed");
+    ASSERT_NO_FATAL_FAILURE(Down(clone, clone_name));
+    ASSERT_NO_FATAL_FAILURE(Down(src, src_name));
+    EXPECT_TRUE(DeleteSnapshot(snapshot.snapshot_id()).ok());
+  }
+  EXPECT_EQ(LeftoverMappings(), 0);
+  EXPECT_EQ(CellarLvs(), 0);
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+  EXPECT_EQ(driver_->ReadLog().find("snapshot-test-key"), std::string::npos);
+}
+
+// Thick LVM has no snapshots: CreateSnapshot is FAILED_PRECONDITION, and
+// nothing is left behind.
+TEST_F(VmSnapshotTest, ThickClassSnapshotIsFailedPrecondition) {
+  const auto cap = testing::Capability("ext4", false);
+  std::string id;
+  ASSERT_TRUE(client_->CreateWithParameters("thick-src", cap, 100 * kMiB,
+                                            {{"deviceClass", "thick"}}, &id)
+                  .ok());
+  const grpc::Status status = Snapshot("thick-snap", id);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << status.error_message();
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+  ASSERT_TRUE(client_->Delete(id).ok());
+  EXPECT_EQ(CellarLvs(), 0);
+}
+
+// A clone of a thick volume cannot be made. CSI CreateVolume: "Source
+// incompatible or not supported: 3 INVALID_ARGUMENT ... this code MUST also
+// be used to indicate when plugin supporting CREATE_DELETE_VOLUME cannot
+// create a volume from the requested source".
+TEST_F(VmSnapshotTest, ThickCloneIsInvalidArgument) {
+  const auto cap = testing::Capability("ext4", false);
+  std::string id, clone;
+  ASSERT_TRUE(client_->CreateWithParameters("thick-orig", cap, 100 * kMiB,
+                                            {{"deviceClass", "thick"}}, &id)
+                  .ok());
+  const grpc::Status status =
+      CreateFrom("thick-clone", cap, 100 * kMiB, {}, "", id, &clone);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << status.error_message();
+  ASSERT_TRUE(client_->Delete(id).ok());
+  EXPECT_EQ(CellarLvs(), 0);
+}
+
 }  // namespace
 }  // namespace cellar
