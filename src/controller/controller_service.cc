@@ -186,7 +186,10 @@ absl::Status ControllerService::DoCreateVolume(
         !s.ok()) {
       return s;
     }
-    if (!request.has_capacity_range()) *size = from_source.capacity_bytes();
+    // No size asked (no range, or an empty one): the source's size.
+    if (request.capacity_range().required_bytes() == 0) {
+      *size = from_source.capacity_bytes();
+    }
   }
   VolumeRecord record;
   if (existing.ok()) {
@@ -589,8 +592,14 @@ std::vector<std::string> ControllerService::MountedFilesystems(
   if (!table.ok()) return paths;
   for (const auto& [volume_id, backend] : volumes) {
     std::vector<std::string> devices;
-    absl::StatusOr<std::string> device = backend->FindDevice(volume_id);
-    if (device.ok()) devices.push_back(*device);
+    // LVM suspends (and so freezes) a filesystem that sits directly on the
+    // origin LV while it snapshots; freezing it first makes that suspend
+    // fail with EBUSY. Only a filesystem on a dm-crypt mapping above the LV
+    // needs freezing by us.
+    if (backend->kind().rfind("lvm", 0) != 0) {
+      absl::StatusOr<std::string> device = backend->FindDevice(volume_id);
+      if (device.ok()) devices.push_back(*device);
+    }
     if (freeze_.fs != nullptr) {
       absl::StatusOr<std::string> mapping = freeze_.fs->RealPath(
           absl::StrCat("/dev/mapper/", CryptMappingName(volume_id)));

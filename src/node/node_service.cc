@@ -273,7 +273,12 @@ absl::Status NodeService::DoStage(
   if (!device.ok()) return device.status();
   if (record->encrypted()) {
     device = OpenEncrypted(*record, *device, request.secrets());
-    if (!device.ok()) return device.status();
+    if (!device.ok()) {
+      // Nothing is staged: do not leave the raw device attached (a wrong
+      // key would otherwise block DeleteVolume until an unstage).
+      (void)(*backend)->Detach(request.volume_id());
+      return device.status();
+    }
   }
 
   if (access->block) {

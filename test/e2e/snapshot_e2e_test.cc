@@ -516,9 +516,9 @@ TEST_F(SnapshotE2eTest, RestoreToALargerSizeGrowsTheFilesystem) {
 }
 
 // Whenever NodeStageVolume of a restore larger than its snapshot answers OK,
-// the filesystem has the volume's size. Here ext4 growth fails without
-// CAP_SYS_RESOURCE: the first stage must fail, and so must a retry (it may
-// not find the mount the failed stage left and call it done).
+// the filesystem has the volume's size. Where the growth cannot be done
+// (e.g. online ext4 growth without CAP_SYS_RESOURCE) every attempt must
+// fail: a retry may not find the mount a failed stage left and call it done.
 TEST_F(SnapshotE2eTest, Ext4RestoreIsNeverStagedUngrown) {
   Volume source;
   ASSERT_NO_FATAL_FAILURE(NewVolume("e-small", "ext4", false, 400 * kMiB, &source));
@@ -548,6 +548,43 @@ TEST_F(SnapshotE2eTest, Ext4RestoreIsNeverStagedUngrown) {
   ASSERT_TRUE(client_->Unstage(big.id, big.staging).ok());
   ASSERT_NO_FATAL_FAILURE(DeleteVolume(big));
   ASSERT_TRUE(DeleteSnapshot(snap).ok());
+  ExpectNothingLeft();
+}
+
+// A capacity_range that names no size (required and limit 0) with a content
+// source: the volume is at least as large as its source, never the smaller
+// --default-volume-size (1 GiB) with the source's 2 GiB of data in it.
+TEST_F(SnapshotE2eTest, EmptyCapacityRangeTakesTheSourceSize) {
+  Volume source;
+  ASSERT_NO_FATAL_FAILURE(NewVolume("two-gib", "", true, 2048 * kMiB, &source));
+  std::string snap;
+  ASSERT_NO_FATAL_FAILURE(TakeSnapshot("two-gib-snap", source, 2048 * kMiB, &snap));
+  for (const bool from_snapshot : {true, false}) {
+    SCOPED_TRACE(from_snapshot ? "restore" : "clone");
+    csi::v1::CreateVolumeRequest request;
+    request.set_name(from_snapshot ? "empty-range-restore" : "empty-range-clone");
+    *request.add_volume_capabilities() = source.cap;
+    request.mutable_capacity_range();  // present, but names no size
+    if (from_snapshot) {
+      request.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(snap);
+    } else {
+      request.mutable_volume_content_source()->mutable_volume()->set_volume_id(
+          source.id);
+    }
+    csi::v1::CreateVolumeResponse response;
+    const grpc::Status status =
+        driver_->controller().CreateVolume(Context().get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_GE(response.volume().capacity_bytes(),
+              static_cast<int64_t>(2048 * kMiB));
+    struct stat st;
+    ASSERT_EQ(stat(ImageFile(response.volume().volume_id()).c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, response.volume().capacity_bytes())
+        << "the image and the reported capacity disagree";
+    EXPECT_TRUE(client_->Delete(response.volume().volume_id()).ok());
+  }
+  ASSERT_TRUE(DeleteSnapshot(snap).ok());
+  ASSERT_NO_FATAL_FAILURE(DeleteVolume(source));
   ExpectNothingLeft();
 }
 

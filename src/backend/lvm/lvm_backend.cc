@@ -490,7 +490,13 @@ absl::Status LvmBackend::DeleteSnapshot(const std::string& snapshot_id) {
 
 absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
     const VolumeRecord& record, const std::string& source_id) {
-  if (absl::Status s = NeedThin(); !s.ok()) return s;
+  if (config_.thin_pool.empty()) {
+    // CSI: a source the plugin cannot create a volume from is
+    // INVALID_ARGUMENT.
+    return absl::InvalidArgumentError(
+        "thick LVM classes cannot restore or clone volumes; use an lvm-thin "
+        "device class");
+  }
   absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
   if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
   absl::StatusOr<ParsedId> source = ParseId(source_id);
