@@ -331,6 +331,17 @@ TEST_F(VmE2eTest, WrongKeyFailsAndTheRightKeyStillWorks) {
     in >> text;
     EXPECT_EQ(text, "intact");
   }
+  // A driver killed and restarted finds the open mapping of the staged
+  // volume and reuses it: staging again opens nothing twice.
+  EXPECT_EQ(LeftoverMappings(), 1);
+  kill(driver_->pid(), SIGKILL);
+  client_.reset();
+  driver_.reset();
+  StartDriver();
+  ASSERT_TRUE(client_->StageWithSecrets(id, staging, cap,
+                                        {{"encryptionPassphrase", "right"}}).ok());
+  ASSERT_TRUE(client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
+  EXPECT_EQ(LeftoverMappings(), 1);
   // Online expansion of an encrypted volume grows mapping and filesystem.
   ASSERT_TRUE(client_->Expand(id, Target("enc-key"), 400 * kMiB, true).ok());
   csi::v1::NodeGetVolumeStatsRequest request;
