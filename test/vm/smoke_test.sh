@@ -22,8 +22,13 @@ if [[ "${1:-}" != --inside ]]; then
   ((keep)) || trap 'rm -rf "$results"' EXIT
   start=$SECONDS
   rc=0
+  # The guest sees the host's root but not its /tmp (a fresh tmpfs there),
+  # and a checkout may live under /tmp: run a copy kept in the shared
+  # results directory.
+  cp "$self" "$results/smoke_inside.sh"
   "$here/run_in_vm.sh" --timeout "${CELLAR_VM_SMOKE_TIMEOUT:-420}" --results "$results" \
-    --env CELLAR_SMOKE_MARK=passed-through -- /bin/bash "$self" --inside || rc=$?
+    --env CELLAR_SMOKE_MARK=passed-through -- \
+    /bin/bash -c 'exec /bin/bash "$CELLAR_VM_RESULTS/smoke_inside.sh" --inside' || rc=$?
   echo "smoke: guest run exited $rc after $((SECONDS - start))s"
   if [[ -f "$results/layout.txt" ]]; then
     echo "---- device layout seen in the guest ($results/layout.txt)"
