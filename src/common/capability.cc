@@ -58,6 +58,7 @@ absl::StatusOr<AccessRequest> ValidateCapability(
                             mount.mount_flags().end());
   absl::StatusOr<MountOptions> parsed = ParseMountFlags(access.mount_flags);
   if (!parsed.ok()) return parsed.status();
+  access.mount_options = *std::move(parsed);
   const std::string& group = mount.volume_mount_group();
   if (!group.empty()) {
     uint32_t gid = 0;

@@ -15,11 +15,21 @@ namespace cellar {
 bool IsSupportedFsType(const std::string& fs_type);
 constexpr char kDefaultFsType[] = "ext4";
 
+// Mount flags from a capability, split into mount(2) bits and the
+// filesystem option string. Only known options are accepted; each flag is
+// one option (no commas, no spaces, no control characters), so a flag can
+// never smuggle a second option in.
+struct MountOptions {
+  unsigned long flags = 0;
+  std::vector<std::string> data;  // joined with ',' for mount(2)
+};
+
 // What a set of volume capabilities asks for, once validated.
 struct AccessRequest {
   bool block = false;
   std::string fs_type;  // empty when none was named (or block)
   std::vector<std::string> mount_flags;
+  MountOptions mount_options;  // mount_flags, parsed
   std::string volume_mount_group;
 };
 
@@ -39,14 +49,6 @@ absl::StatusOr<AccessRequest> ValidateCapabilities(
 // True for access modes that allow only reading.
 bool IsReadOnlyMode(const csi::v1::VolumeCapability& capability);
 
-// Mount flags from a capability, split into mount(2) bits and the
-// filesystem option string. Only known options are accepted; each flag is
-// one option (no commas, no spaces, no control characters), so a flag can
-// never smuggle a second option in.
-struct MountOptions {
-  unsigned long flags = 0;
-  std::vector<std::string> data;  // joined with ',' for mount(2)
-};
 absl::StatusOr<MountOptions> ParseMountFlags(
     const std::vector<std::string>& flags);
 

@@ -39,15 +39,6 @@ bool MountShowsDevice(const MountEntry& entry, const std::string& device) {
          entry.root == DevRoot(device);
 }
 
-absl::StatusOr<MountOptions> CapabilityMountOptions(
-    const csi::v1::VolumeCapability& capability) {
-  std::vector<std::string> flags;
-  if (capability.has_mount()) {
-    flags.assign(capability.mount().mount_flags().begin(),
-                 capability.mount().mount_flags().end());
-  }
-  return ParseMountFlags(flags);
-}
 
 }  // namespace
 
@@ -80,14 +71,7 @@ absl::StatusOr<std::string> NodeService::VolumeDevice(
 
 absl::StatusOr<std::string> NodeService::OpenEncrypted(
     const VolumeRecord& record, const std::string& raw,
-    const google::protobuf::Map<std::string, std::string>& secrets) {
-  auto secret = secrets.find(kEncryptionSecretKey);
-  if (secret == secrets.end() || secret->second.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "volume ", record.volume_id(), " is encrypted and the node-stage "
-        "secret has no \"", kEncryptionSecretKey, "\" key"));
-  }
-  const SecretBytes material(secret->second);
+    const SecretBytes& material) {
   // Restores and clones keep the key of the volume their data came from.
   absl::StatusOr<SecretBytes> passphrase = DeriveVolumePassphrase(
       material, record.encryption_key_id().empty() ? record.volume_id()
@@ -230,9 +214,7 @@ absl::Status NodeService::DoStage(
   absl::StatusOr<AccessRequest> access =
       ValidateCapability(request.volume_capability());
   if (!access.ok()) return access.status();
-  absl::StatusOr<MountOptions> options =
-      CapabilityMountOptions(request.volume_capability());
-  if (!options.ok()) return options.status();
+  const MountOptions& options = access->mount_options;
   const std::string& staging = request.staging_target_path();
   if (absl::Status s = CheckNodePath(deps_.fs, staging, config_.kubelet_dir,
                                      "staging_target_path");
@@ -259,20 +241,23 @@ absl::Status NodeService::DoStage(
   }
   const bool read_only = IsReadOnlyMode(request.volume_capability());
 
-  if (record->encrypted() &&
-      (request.secrets().find(kEncryptionSecretKey) == request.secrets().end() ||
-       request.secrets().at(kEncryptionSecretKey).empty())) {
-    // Refused before anything is attached or formatted.
-    return absl::InvalidArgumentError(absl::StrCat(
-        "volume ", request.volume_id(), " is encrypted and the node-stage "
-        "secret has no \"", kEncryptionSecretKey, "\" key"));
+  SecretBytes material;
+  if (record->encrypted()) {
+    auto secret = request.secrets().find(kEncryptionSecretKey);
+    if (secret == request.secrets().end() || secret->second.empty()) {
+      // Refused before anything is attached or formatted.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "volume ", request.volume_id(), " is encrypted and the node-stage "
+          "secret has no \"", kEncryptionSecretKey, "\" key"));
+    }
+    material = SecretBytes(secret->second);
   }
 
   // Attaching an attached volume gives back its device.
   absl::StatusOr<std::string> device = (*backend)->Attach(request.volume_id());
   if (!device.ok()) return device.status();
   if (record->encrypted()) {
-    device = OpenEncrypted(*record, *device, request.secrets());
+    device = OpenEncrypted(*record, *device, material);
     if (!device.ok()) {
       // Nothing is staged: do not leave the raw device attached (a wrong
       // key would otherwise block DeleteVolume until an unstage).
@@ -345,9 +330,9 @@ absl::Status NodeService::DoStage(
   mount.source = *device;
   mount.target = staging;
   mount.fs_type = record->fs_type();
-  mount.flags = options->flags | MS_NOSUID | MS_NODEV |
+  mount.flags = options.flags | MS_NOSUID | MS_NODEV |
                 (read_only ? MS_RDONLY : 0);
-  std::vector<std::string> data = options->data;
+  std::vector<std::string> data = options.data;
   if (from_source && record->fs_type() == "xfs") {
     // A copy carries its source's XFS UUID; without nouuid it cannot be
     // mounted while the source (or another copy) is.
@@ -472,9 +457,7 @@ absl::Status NodeService::DoPublish(
   absl::StatusOr<AccessRequest> access =
       ValidateCapability(request.volume_capability());
   if (!access.ok()) return access.status();
-  absl::StatusOr<MountOptions> options =
-      CapabilityMountOptions(request.volume_capability());
-  if (!options.ok()) return options.status();
+  const MountOptions& options = access->mount_options;
   const std::string& target = request.target_path();
   const std::string& staging = request.staging_target_path();
   for (const auto& [path, what] :
@@ -576,7 +559,7 @@ absl::Status NodeService::DoPublish(
   MountRequest remount;
   remount.target = target;
   remount.flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV |
-                  (options->flags & (MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+                  (options.flags & (MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
                                      MS_RELATIME | MS_STRICTATIME)) |
                   (read_only ? MS_RDONLY : 0);
   if (access->block) remount.flags &= ~static_cast<unsigned long>(MS_NODEV);

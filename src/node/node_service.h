@@ -11,6 +11,7 @@
 #include "csi.grpc.pb.h"
 #include "src/backend/backend.h"
 #include "src/backend/router.h"
+#include "src/common/secret.h"
 #include "src/common/volume_locks.h"
 #include "src/platform/crypt_devices.h"
 #include "src/platform/filesystem.h"
@@ -107,9 +108,9 @@ class NodeService final : public csi::v1::Node::Service {
                                            Backend* backend);
   // Formats (first stage only) and opens the LUKS2 mapping of an encrypted
   // volume on `raw`, with the passphrase derived from the stage secret.
-  absl::StatusOr<std::string> OpenEncrypted(
-      const VolumeRecord& record, const std::string& raw,
-      const google::protobuf::Map<std::string, std::string>& secrets);
+  absl::StatusOr<std::string> OpenEncrypted(const VolumeRecord& record,
+                                            const std::string& raw,
+                                            const SecretBytes& material);
 
   // Mounts stacked at `path`, bottom first.
   absl::StatusOr<std::vector<MountEntry>> MountsAtPath(const std::string& path);
