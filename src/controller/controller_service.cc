@@ -19,8 +19,6 @@ namespace {
 
 using csi::v1::ControllerServiceCapability;
 
-// CSI names are opaque to the plugin but end up in records and logs.
-constexpr size_t kMaxNameLength = 256;
 
 bool SameParameters(const VolumeRecord& record,
                     const google::protobuf::Map<std::string, std::string>& p) {
@@ -715,12 +713,10 @@ absl::Status ControllerService::DoCreateSnapshot(
   if (request.source_volume_id().empty()) {
     return absl::InvalidArgumentError("source_volume_id is missing");
   }
-  for (const auto& [key, value] : request.parameters()) {
-    if (key.rfind("csi.storage.k8s.io/", 0) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown snapshot parameter \"", absl::CEscape(key.substr(0, 128)),
-          "\""));
-    }
+  if (absl::Status s = CheckSidecarOnlyParameters(request.parameters(),
+                                                 "snapshot");
+      !s.ok()) {
+    return s;
   }
   absl::StatusOr<Backend*> backend = BackendForVolume(request.source_volume_id());
   if (!backend.ok()) return backend.status();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/ids.h"
 #include "src/common/status.h"
+#include "src/controller/parameters.h"
 
 namespace cellar {
 namespace {
@@ -47,19 +48,17 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
   if (request->name().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("name is missing"));
   }
-  if (request->name().size() > 256) {
+  if (request->name().size() > kMaxNameLength) {
     return ToGrpcStatus(absl::InvalidArgumentError("name is too long"));
   }
   if (request->source_volume_ids().empty()) {
     return ToGrpcStatus(
         absl::InvalidArgumentError("source_volume_ids is missing"));
   }
-  for (const auto& [key, value] : request->parameters()) {
-    if (key.rfind("csi.storage.k8s.io/", 0) != 0) {
-      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-          "unknown group snapshot parameter \"",
-          absl::CEscape(key.substr(0, 128)), "\"")));
-    }
+  if (absl::Status s = CheckSidecarOnlyParameters(request->parameters(),
+                                                 "group snapshot");
+      !s.ok()) {
+    return ToGrpcStatus(s);
   }
   std::vector<std::string> volume_ids(request->source_volume_ids().begin(),
                                       request->source_volume_ids().end());

@@ -44,6 +44,19 @@ absl::StatusOr<std::vector<std::string>> SplitList(const std::string& key,
 
 }  // namespace
 
+absl::Status CheckSidecarOnlyParameters(
+    const google::protobuf::Map<std::string, std::string>& parameters,
+    absl::string_view what) {
+  for (const auto& [key, value] : parameters) {
+    if (!absl::StartsWith(key, kSidecarPrefix)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown ", what, " parameter \"",
+                       absl::CEscape(key.substr(0, 128)), "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
 bool IsValidKubernetesName(const std::string& name) {
   if (name.empty() || name.size() > 253) return false;
   for (char c : name) {

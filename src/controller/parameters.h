@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/map.h"
 
 namespace cellar {
@@ -30,6 +31,17 @@ struct VolumeParameters {
 // INVALID_ARGUMENT naming it.
 absl::StatusOr<VolumeParameters> ParseVolumeParameters(
     const google::protobuf::Map<std::string, std::string>& parameters);
+
+// Parameters of requests that take none of their own (snapshots, group
+// snapshots): only the sidecars' csi.storage.k8s.io/ keys are accepted.
+// INVALID_ARGUMENT naming the first other key and `what` it was for.
+absl::Status CheckSidecarOnlyParameters(
+    const google::protobuf::Map<std::string, std::string>& parameters,
+    absl::string_view what);
+
+// The longest CSI name (of a volume, snapshot or group) accepted: names are
+// opaque to the plugin but end up in records and logs.
+constexpr size_t kMaxNameLength = 256;
 
 // Kubernetes namespace / service account name rules (RFC 1123 label).
 bool IsValidKubernetesName(const std::string& name);
