@@ -38,7 +38,7 @@ absl::Status CheckVolumeId(const std::string& volume_id) {
 
 }  // namespace
 
-std::string RecordToJson(const VolumeRecord& record) {
+std::string RecordToJson(const google::protobuf::Message& record) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -47,17 +47,17 @@ std::string RecordToJson(const VolumeRecord& record) {
   return json;
 }
 
-absl::StatusOr<VolumeRecord> RecordFromJson(const std::string& json) {
-  VolumeRecord record;
+absl::Status RecordFromJson(const std::string& json,
+                            google::protobuf::Message* record) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
-  auto status = google::protobuf::util::JsonStringToMessage(json, &record,
-                                                            options);
+  auto status =
+      google::protobuf::util::JsonStringToMessage(json, record, options);
   if (!status.ok()) {
     return absl::DataLossError(
-        absl::StrCat("unreadable volume record: ", status.message().ToString()));
+        absl::StrCat("unreadable record: ", status.message().ToString()));
   }
-  return record;
+  return absl::OkStatus();
 }
 
 LoopBackend::LoopBackend(LoopBackendConfig config, FileSystem* fs,
@@ -157,8 +157,9 @@ absl::StatusOr<VolumeRecord> LoopBackend::Get(const std::string& volume_id) {
     }
     return json.status();
   }
-  absl::StatusOr<VolumeRecord> record = RecordFromJson(*json);
-  if (record.ok() && record->volume_id() != volume_id) {
+  VolumeRecord record;
+  if (absl::Status s = RecordFromJson(*json, &record); !s.ok()) return s;
+  if (record.volume_id() != volume_id) {
     return absl::DataLossError(absl::StrCat("record of ", volume_id,
                                             " names another volume"));
   }
@@ -300,12 +301,8 @@ absl::StatusOr<SnapshotRecord> LoopBackend::CreateSnapshot(
   stored.set_encryption_key_id(source->encryption_key_id().empty()
                                    ? source->volume_id()
                                    : source->encryption_key_id());
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(stored, &json, options);
   if (absl::Status s = fs_->WriteFileAtomic(
-          SnapshotRecordPath(record.snapshot_id()), json + "\n", 0600);
+          SnapshotRecordPath(record.snapshot_id()), RecordToJson(stored), 0600);
       !s.ok()) {
     return s;
   }
@@ -326,10 +323,7 @@ absl::StatusOr<SnapshotRecord> LoopBackend::GetSnapshot(
     return json.status();
   }
   SnapshotRecord record;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(*json, &record, options)
-           .ok() ||
+  if (!RecordFromJson(*json, &record).ok() ||
       record.snapshot_id() != snapshot_id) {
     return absl::DataLossError(
         absl::StrCat("unreadable record of snapshot ", snapshot_id));

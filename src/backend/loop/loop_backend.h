@@ -70,9 +70,11 @@ class LoopBackend final : public Backend {
   LoopDevices* const loops_;
 };
 
-// Record (de)serialisation, shared by backends that store records as JSON.
-std::string RecordToJson(const VolumeRecord& record);
-absl::StatusOr<VolumeRecord> RecordFromJson(const std::string& json);
+// Record (de)serialisation as JSON (volume and snapshot records alike).
+std::string RecordToJson(const google::protobuf::Message& record);
+// DATA_LOSS when `json` is not a record of `record`'s type.
+absl::Status RecordFromJson(const std::string& json,
+                            google::protobuf::Message* record);
 
 }  // namespace cellar
 
