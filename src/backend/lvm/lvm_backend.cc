@@ -47,6 +47,32 @@ absl::Status LvmFailure(const Command& command, const CommandResult& result) {
   return absl::InternalError(what);
 }
 
+// A record as an LV tag: `prefix` and base64 of its binary protobuf.
+std::string EncodeTag(absl::string_view prefix,
+                      const google::protobuf::Message& record) {
+  std::string bytes;
+  record.SerializeToString(&bytes);
+  return absl::StrCat(prefix, absl::Base64Escape(bytes));
+}
+
+// Reads the record in `lv`'s tag that starts with `prefix`.
+absl::Status DecodeTag(const LogicalVolume& lv, absl::string_view prefix,
+                       google::protobuf::Message* record) {
+  for (const std::string& tag : lv.tags) {
+    absl::string_view encoded = tag;
+    if (!absl::ConsumePrefix(&encoded, prefix)) continue;
+    std::string bytes;
+    if (!absl::Base64Unescape(encoded, &bytes) ||
+        !record->ParseFromString(bytes)) {
+      return absl::DataLossError(
+          absl::StrCat("LV ", lv.vg, "/", lv.name, " has an unreadable record"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::DataLossError(
+      absl::StrCat("LV ", lv.vg, "/", lv.name, " has no record tag"));
+}
+
 }  // namespace
 
 LvmBackend::LvmBackend(LvmBackendConfig config, CommandRunner* runner,
@@ -109,21 +135,12 @@ bool LvmBackend::BelongsHere(const LogicalVolume& lv) const {
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::RecordOf(const LogicalVolume& lv) {
-  for (const std::string& tag : lv.tags) {
-    absl::string_view encoded = tag;
-    if (!absl::ConsumePrefix(&encoded, kRecordTagPrefix)) continue;
-    std::string bytes;
-    VolumeRecord record;
-    if (!absl::Base64Unescape(encoded, &bytes) ||
-        !record.ParseFromString(bytes)) {
-      return absl::DataLossError(
-          absl::StrCat("LV ", lv.vg, "/", lv.name, " has an unreadable record"));
-    }
-    record.set_capacity_bytes(static_cast<int64_t>(lv.size_bytes));
-    return record;
+  VolumeRecord record;
+  if (absl::Status s = DecodeTag(lv, kRecordTagPrefix, &record); !s.ok()) {
+    return s;
   }
-  return absl::DataLossError(
-      absl::StrCat("LV ", lv.vg, "/", lv.name, " has no record tag"));
+  record.set_capacity_bytes(static_cast<int64_t>(lv.size_bytes));
+  return record;
 }
 
 absl::StatusOr<LogicalVolume> LvmBackend::FindLv(const std::string& volume_id) {
@@ -139,11 +156,23 @@ absl::StatusOr<LogicalVolume> LvmBackend::FindLv(const std::string& volume_id) {
   return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
 }
 
-absl::StatusOr<uint64_t> LvmBackend::RoundToExtent(uint64_t bytes) {
+absl::Status LvmBackend::Fit(uint64_t bytes, uint64_t* size,
+                             BackendCapacity* capacity) {
+  // One vgs report gives both the extent size and, for thick classes, the
+  // free space.
   absl::StatusOr<VolumeGroup> vg = GetVg();
   if (!vg.ok()) return vg.status();
   const uint64_t extent = std::max<uint64_t>(vg->extent_bytes, 512);
-  return (bytes + extent - 1) / extent * extent;
+  *size = (bytes + extent - 1) / extent * extent;
+  if (capacity == nullptr) return absl::OkStatus();
+  if (config_.thin_pool.empty()) {
+    *capacity = ThickCapacity(*vg);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<BackendCapacity> thin = ThinCapacity();
+  if (!thin.ok()) return thin.status();
+  *capacity = *thin;
+  return absl::OkStatus();
 }
 
 absl::Status LvmBackend::Ready() {
@@ -164,17 +193,24 @@ absl::Status LvmBackend::Ready() {
       "thin pool ", config_.vg, "/", config_.thin_pool, " is missing"));
 }
 
-absl::StatusOr<BackendCapacity> LvmBackend::Capacity() {
+BackendCapacity LvmBackend::ThickCapacity(const VolumeGroup& vg) const {
   BackendCapacity capacity;
-  if (config_.thin_pool.empty()) {
-    absl::StatusOr<VolumeGroup> vg = GetVg();
-    if (!vg.ok()) return vg.status();
-    capacity.available_bytes = vg->free_bytes > config_.reserve_bytes
-                                   ? vg->free_bytes - config_.reserve_bytes
-                                   : 0;
-    capacity.max_volume_bytes = capacity.available_bytes;
-    return capacity;
-  }
+  capacity.available_bytes = vg.free_bytes > config_.reserve_bytes
+                                 ? vg.free_bytes - config_.reserve_bytes
+                                 : 0;
+  capacity.max_volume_bytes = capacity.available_bytes;
+  return capacity;
+}
+
+absl::StatusOr<BackendCapacity> LvmBackend::Capacity() {
+  if (!config_.thin_pool.empty()) return ThinCapacity();
+  absl::StatusOr<VolumeGroup> vg = GetVg();
+  if (!vg.ok()) return vg.status();
+  return ThickCapacity(*vg);
+}
+
+absl::StatusOr<BackendCapacity> LvmBackend::ThinCapacity() {
+  BackendCapacity capacity;
   // Thin: what the pool may still promise. Pool size times the
   // overprovision ratio, minus the virtual sizes already handed out.
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
@@ -206,23 +242,22 @@ absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
   absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
   if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
 
-  absl::StatusOr<uint64_t> size =
-      RoundToExtent(static_cast<uint64_t>(record.capacity_bytes()));
-  if (!size.ok()) return size.status();
-  absl::StatusOr<BackendCapacity> capacity = Capacity();
-  if (!capacity.ok()) return capacity.status();
-  if (*size > capacity->available_bytes) {
+  uint64_t size = 0;
+  BackendCapacity capacity;
+  if (absl::Status s = Fit(static_cast<uint64_t>(record.capacity_bytes()),
+                           &size, &capacity);
+      !s.ok()) {
+    return s;
+  }
+  if (size > capacity.available_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "not enough space in ", config_.vg,
-        config_.thin_pool.empty() ? "" : "/" + config_.thin_pool, ": ", *size,
-        " bytes asked, ", capacity->available_bytes, " available"));
+        config_.thin_pool.empty() ? "" : "/" + config_.thin_pool, ": ", size,
+        " bytes asked, ", capacity.available_bytes, " available"));
   }
   VolumeRecord stored = record;
-  stored.set_capacity_bytes(static_cast<int64_t>(*size));
-  std::string bytes;
-  stored.SerializeToString(&bytes);
-  const std::string tag =
-      absl::StrCat(kRecordTagPrefix, absl::Base64Escape(bytes));
+  stored.set_capacity_bytes(static_cast<int64_t>(size));
+  const std::string tag = EncodeTag(kRecordTagPrefix, stored);
   if (tag.size() > kMaxTagLength) {
     return absl::InvalidArgumentError(
         "the volume's parameters are too long to record in an LV tag");
@@ -231,10 +266,10 @@ absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
   if (config_.thin_pool.empty()) {
     // Wipe any signature a recycled extent still carries, so the node
     // never mistakes old data for this volume's filesystem.
-    args.insert(args.end(), {"--size", absl::StrCat(*size, "b"),
+    args.insert(args.end(), {"--size", absl::StrCat(size, "b"),
                              "--wipesignatures", "y", "--zero", "y"});
   } else {
-    args.insert(args.end(), {"--virtualsize", absl::StrCat(*size, "b"),
+    args.insert(args.end(), {"--virtualsize", absl::StrCat(size, "b"),
                              "--thinpool", config_.thin_pool});
   }
   args.insert(args.end(), {"--addtag", kVolumeTag, "--addtag", tag, config_.vg});
@@ -295,18 +330,17 @@ absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
   absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
   if (!lv.ok()) return lv.status();
   if (bytes <= lv->size_bytes) return lv->size_bytes;
-  absl::StatusOr<uint64_t> size = RoundToExtent(bytes);
-  if (!size.ok()) return size.status();
-  absl::StatusOr<BackendCapacity> capacity = Capacity();
-  if (!capacity.ok()) return capacity.status();
-  if (*size - lv->size_bytes > capacity->available_bytes) {
+  uint64_t size = 0;
+  BackendCapacity capacity;
+  if (absl::Status s = Fit(bytes, &size, &capacity); !s.ok()) return s;
+  if (size - lv->size_bytes > capacity.available_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "not enough space to grow ", volume_id, " to ", *size, " bytes"));
+        "not enough space to grow ", volume_id, " to ", size, " bytes"));
   }
   absl::StatusOr<CommandResult> extended = Lvm(
-      {"lvextend", "--size", absl::StrCat(*size, "b"), LvPath(lv->name)});
+      {"lvextend", "--size", absl::StrCat(size, "b"), LvPath(lv->name)});
   if (!extended.ok()) return extended.status();
-  return *size;
+  return size;
 }
 
 absl::StatusOr<std::string> LvmBackend::Attach(const std::string& volume_id) {
@@ -376,19 +410,12 @@ absl::Status LvmBackend::NeedThin() const {
 }
 
 absl::StatusOr<SnapshotRecord> LvmBackend::SnapshotOf(const LogicalVolume& lv) {
-  for (const std::string& tag : lv.tags) {
-    absl::string_view encoded = tag;
-    if (!absl::ConsumePrefix(&encoded, kSnapshotRecordTagPrefix)) continue;
-    std::string bytes;
-    SnapshotRecord record;
-    if (!absl::Base64Unescape(encoded, &bytes) ||
-        !record.ParseFromString(bytes)) {
-      return absl::DataLossError(absl::StrCat("LV ", lv.name,
-                                              " has an unreadable record"));
-    }
-    return record;
+  SnapshotRecord record;
+  if (absl::Status s = DecodeTag(lv, kSnapshotRecordTagPrefix, &record);
+      !s.ok()) {
+    return s;
   }
-  return absl::DataLossError(absl::StrCat("LV ", lv.name, " has no record"));
+  return record;
 }
 
 absl::StatusOr<LogicalVolume> LvmBackend::FindSnapshotLv(
@@ -426,14 +453,11 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
   stored.set_encryption_key_id(source->encryption_key_id().empty()
                                    ? source->volume_id()
                                    : source->encryption_key_id());
-  std::string bytes;
-  stored.SerializeToString(&bytes);
   // A thin snapshot shares every block with its origin: nothing is copied.
   absl::StatusOr<CommandResult> created =
       Lvm({"lvcreate", "--yes", "--snapshot", "--name",
            LvName(record.snapshot_id()), "--addtag", kSnapshotTag, "--addtag",
-           absl::StrCat(kSnapshotRecordTagPrefix, absl::Base64Escape(bytes)),
-           LvPath(origin->name)});
+           EncodeTag(kSnapshotRecordTagPrefix, stored), LvPath(origin->name)});
   if (!created.ok()) {
     absl::StatusOr<SnapshotRecord> again = GetSnapshot(record.snapshot_id());
     if (again.ok()) return again;
@@ -505,28 +529,28 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
                                              ? FindSnapshotLv(source_id)
                                              : FindLv(source_id);
   if (!origin.ok()) return origin.status();
-  absl::StatusOr<uint64_t> size =
-      RoundToExtent(static_cast<uint64_t>(record.capacity_bytes()));
-  if (!size.ok()) return size.status();
+  uint64_t size = 0;
+  if (absl::Status s =
+          Fit(static_cast<uint64_t>(record.capacity_bytes()), &size, nullptr);
+      !s.ok()) {
+    return s;
+  }
   VolumeRecord stored = record;
-  stored.set_capacity_bytes(static_cast<int64_t>(*size));
-  std::string bytes;
-  stored.SerializeToString(&bytes);
+  stored.set_capacity_bytes(static_cast<int64_t>(size));
   // A thin snapshot of the source, made an ordinary (activatable) volume.
   absl::StatusOr<CommandResult> created = Lvm(
       {"lvcreate", "--yes", "--snapshot", "--setactivationskip", "n", "--name",
        LvName(record.volume_id()), "--addtag", kVolumeTag, "--addtag",
-       absl::StrCat(kRecordTagPrefix, absl::Base64Escape(bytes)),
-       LvPath(origin->name)});
+       EncodeTag(kRecordTagPrefix, stored), LvPath(origin->name)});
   if (!created.ok()) {
     absl::StatusOr<VolumeRecord> again = Get(record.volume_id());
     if (!again.ok()) return created.status();
   }
   absl::StatusOr<LogicalVolume> made = FindLv(record.volume_id());
   if (!made.ok()) return made.status();
-  if (made->size_bytes < *size) {
+  if (made->size_bytes < size) {
     absl::StatusOr<CommandResult> extended = Lvm(
-        {"lvextend", "--size", absl::StrCat(*size, "b"), LvPath(made->name)});
+        {"lvextend", "--size", absl::StrCat(size, "b"), LvPath(made->name)});
     if (!extended.ok()) return extended.status();
   }
   return Get(record.volume_id());

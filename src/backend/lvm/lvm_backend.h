@@ -80,7 +80,11 @@ class LvmBackend final : public Backend {
   absl::StatusOr<VolumeRecord> RecordOf(const LogicalVolume& lv);
   bool BelongsHere(const LogicalVolume& lv) const;
   std::string LvPath(const std::string& lv_name) const;
-  absl::StatusOr<uint64_t> RoundToExtent(uint64_t bytes);
+  // `bytes` rounded up to the VG's extent size, and (when `capacity` is not
+  // null) the space left.
+  absl::Status Fit(uint64_t bytes, uint64_t* size, BackendCapacity* capacity);
+  BackendCapacity ThickCapacity(const VolumeGroup& vg) const;
+  absl::StatusOr<BackendCapacity> ThinCapacity();
   absl::StatusOr<LogicalVolume> FindSnapshotLv(const std::string& snapshot_id);
   absl::StatusOr<SnapshotRecord> SnapshotOf(const LogicalVolume& lv);
   // FAILED_PRECONDITION for thick classes.
