@@ -10,14 +10,21 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/capability.h"
+#include "src/common/secret.h"
 #include "src/common/status.h"
 #include "src/controller/parameters.h"
+#include "src/node/access_policy.h"
 #include "src/backend/router.h"
 
 namespace cellar {
 namespace {
 
 using csi::v1::ControllerServiceCapability;
+
+constexpr char kSnapshotNamespaceKey[] =
+    "csi.storage.k8s.io/volumesnapshot/namespace";
+constexpr char kGroupNamespaceKey[] =
+    "csi.storage.k8s.io/volumegroupsnapshot/namespace";
 
 
 bool SameParameters(const VolumeRecord& record,
@@ -28,6 +35,25 @@ bool SameParameters(const VolumeRecord& record,
     if (it == record.parameters().end() || it->second != value) return false;
   }
   return true;
+}
+
+// csi-snapshotter (--extra-create-metadata) names the VolumeSnapshot's
+// namespace. A snapshot asked for from a namespace the volume does not admit
+// (a hand-made VolumeSnapshotContent naming another tenant's handle) is
+// refused before anything is taken.
+absl::Status CheckSnapshotNamespace(
+    const VolumeRecord& volume,
+    const google::protobuf::Map<std::string, std::string>& parameters) {
+  auto it = parameters.find(kSnapshotNamespaceKey);
+  if (it == parameters.end()) it = parameters.find(kGroupNamespaceKey);
+  if (it == parameters.end()) return absl::OkStatus();
+  const AccessPolicy policy = PolicyOf(volume);
+  if (policy.AdmitsNamespace(it->second)) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "copies keep their owner: volume ", volume.volume_id(),
+      " is restricted to ", policy.ToString(), " and a snapshot for namespace \"",
+      absl::CEscape(it->second.substr(0, 253)),
+      "\" is not admitted by it; nothing was taken"));
 }
 
 }  // namespace
@@ -91,7 +117,9 @@ void ControllerService::FillVolume(const VolumeRecord& record,
 grpc::Status ControllerService::CreateVolume(
     grpc::ServerContext*, const csi::v1::CreateVolumeRequest* request,
     csi::v1::CreateVolumeResponse* response) {
-  return ToGrpcStatus(DoCreateVolume(*request, response));
+  const absl::Status status = DoCreateVolume(*request, response);
+  WipeRequestSecrets(request);
+  return ToGrpcStatus(status);
 }
 
 absl::Status ControllerService::DoCreateVolume(
@@ -213,13 +241,18 @@ absl::Status ControllerService::DoCreateVolume(
     }
     record.set_allocation(params->allocation);
     *record.mutable_parameters() = request.parameters();
-    record.set_bound_namespace(params->pvc_namespace);
-    for (const auto& ns : params->allowed_namespaces) {
-      record.add_allowed_namespaces(ns);
+    AccessPolicy policy;
+    policy.bound_namespace = params->pvc_namespace;
+    policy.allowed_namespaces = params->allowed_namespaces;
+    policy.allowed_service_accounts = params->allowed_service_accounts;
+    if (!source_id.empty()) {
+      // Copied data keeps its owner: never a policy wider than the source's.
+      absl::StatusOr<AccessPolicy> copy =
+          PolicyForCopy(PolicyOf(from_source), policy, source_id);
+      if (!copy.ok()) return copy.status();
+      policy = *std::move(copy);
     }
-    for (const auto& sa : params->allowed_service_accounts) {
-      record.add_allowed_service_accounts(sa);
-    }
+    SetPolicy(policy, &record);
     record.set_encrypted(params->encrypted);
     record.set_created_unix(static_cast<int64_t>(std::time(nullptr)));
     if (!source_id.empty()) {
@@ -651,6 +684,7 @@ absl::Status ControllerService::PrepareFromSource(
     record->set_fs_type(snapshot->fs_type());
     record->set_encrypted(snapshot->encrypted());
     record->set_encryption_key_id(snapshot->encryption_key_id());
+    SetPolicy(PolicyOf(*snapshot), record);
   } else if (source.has_volume()) {
     *source_id = source.volume().volume_id();
     absl::StatusOr<Backend*> backend = BackendForVolume(*source_id);
@@ -665,6 +699,7 @@ absl::Status ControllerService::PrepareFromSource(
     record->set_encryption_key_id(volume->encryption_key_id().empty()
                                       ? volume->volume_id()
                                       : volume->encryption_key_id());
+    SetPolicy(PolicyOf(*volume), record);
   } else {
     return absl::InvalidArgumentError("volume_content_source names no source");
   }
@@ -743,10 +778,17 @@ absl::Status ControllerService::DoCreateSnapshot(
   absl::StatusOr<VolumeRecord> volume =
       (*backend)->Get(request.source_volume_id());
   if (!volume.ok()) return volume.status();
+  // A snapshot is a copy: it keeps the volume's owner, and one asked for
+  // from a namespace the volume does not admit is refused.
+  if (absl::Status s = CheckSnapshotNamespace(*volume, request.parameters());
+      !s.ok()) {
+    return s;
+  }
   SnapshotRecord record;
   record.set_snapshot_id(snapshot_id);
   record.set_name(request.name());
   record.set_source_volume_id(request.source_volume_id());
+  SetPolicy(PolicyOf(*volume), &record);
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   record.set_creation_unix(
       std::chrono::duration_cast<std::chrono::seconds>(now).count());
@@ -867,17 +909,23 @@ grpc::Status ControllerService::GetSnapshot(
 
 absl::Status ControllerService::SnapshotGroup(
     const std::string& group_id, const std::vector<std::string>& volume_ids,
+    const google::protobuf::Map<std::string, std::string>& parameters,
     std::vector<SnapshotRecord>* snapshots) {
   std::vector<std::pair<std::string, Backend*>> volumes;
+  std::map<std::string, AccessPolicy> policies;  // members keep their owner
   std::vector<std::unique_ptr<VolumeLockGuard>> locks;
   for (const std::string& volume_id : volume_ids) {
     absl::StatusOr<Backend*> backend = BackendForVolume(volume_id);
     if (!backend.ok()) return backend.status();
     absl::StatusOr<VolumeRecord> volume = (*backend)->Get(volume_id);
     if (!volume.ok()) return volume.status();
+    if (absl::Status s = CheckSnapshotNamespace(*volume, parameters); !s.ok()) {
+      return s;
+    }
     locks.push_back(std::make_unique<VolumeLockGuard>(locks_, volume_id));
     if (!locks.back()->ok()) return locks.back()->status();
     volumes.emplace_back(volume_id, *backend);
+    policies[volume_id] = PolicyOf(*volume);
   }
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   // All member filesystems frozen together, for one instant.
@@ -892,6 +940,7 @@ absl::Status ControllerService::SnapshotGroup(
       record.set_name(absl::StrCat(group_id, "/", volume_id));
       record.set_source_volume_id(volume_id);
       record.set_group_snapshot_id(group_id);
+      SetPolicy(policies[volume_id], &record);
       record.set_creation_unix(
           std::chrono::duration_cast<std::chrono::seconds>(now).count());
       absl::StatusOr<SnapshotRecord> created =

@@ -96,10 +96,13 @@ class ControllerService final : public csi::v1::Controller::Service {
 
   // Takes snapshots of `volume_ids` (all on this node) with every mounted
   // filesystem among them frozen together, as one group. Used by the
-  // GroupController service. Idempotent by `group_id`.
-  absl::Status SnapshotGroup(const std::string& group_id,
-                             const std::vector<std::string>& volume_ids,
-                             std::vector<SnapshotRecord>* snapshots);
+  // GroupController service. Idempotent by `group_id`. Each member keeps
+  // its volume's access policy; PERMISSION_DENIED (nothing taken) when the
+  // group's namespace in `parameters` is not admitted by every member.
+  absl::Status SnapshotGroup(
+      const std::string& group_id, const std::vector<std::string>& volume_ids,
+      const google::protobuf::Map<std::string, std::string>& parameters,
+      std::vector<SnapshotRecord>* snapshots);
   // Deletes the snapshots of a group (FAILED_PRECONDITION when `ids` does
   // not name exactly the group's snapshots).
   absl::Status DeleteGroup(const std::string& group_id,

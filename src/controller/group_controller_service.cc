@@ -87,7 +87,8 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
     return grpc::Status::OK;
   }
   std::vector<SnapshotRecord> members;
-  absl::Status status = controller_->SnapshotGroup(group_id, volume_ids, &members);
+  absl::Status status = controller_->SnapshotGroup(
+      group_id, volume_ids, request->parameters(), &members);
   if (!status.ok()) return ToGrpcStatus(status);
   FillGroup(group_id, members, response->mutable_group_snapshot());
   return grpc::Status::OK;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -21,7 +22,103 @@ std::string Get(const google::protobuf::Map<std::string, std::string>& map,
   return it == map.end() ? std::string() : it->second;
 }
 
+template <typename Record>
+AccessPolicy PolicyOfRecord(const Record& record) {
+  AccessPolicy policy;
+  policy.bound_namespace = record.bound_namespace();
+  policy.allowed_namespaces.assign(record.allowed_namespaces().begin(),
+                                   record.allowed_namespaces().end());
+  policy.allowed_service_accounts.assign(
+      record.allowed_service_accounts().begin(),
+      record.allowed_service_accounts().end());
+  return policy;
+}
+
+template <typename Record>
+void SetPolicyOfRecord(const AccessPolicy& policy, Record* record) {
+  record->set_bound_namespace(policy.bound_namespace);
+  record->clear_allowed_namespaces();
+  for (const std::string& ns : policy.allowed_namespaces) {
+    record->add_allowed_namespaces(ns);
+  }
+  record->clear_allowed_service_accounts();
+  for (const std::string& sa : policy.allowed_service_accounts) {
+    record->add_allowed_service_accounts(sa);
+  }
+}
+
+bool Contains(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
 }  // namespace
+
+bool AccessPolicy::AdmitsNamespace(const std::string& ns) const {
+  if (!restricted()) return true;
+  if (ns.empty()) return false;
+  if (!allowed_service_accounts.empty()) {
+    for (const std::string& account : allowed_service_accounts) {
+      if (absl::StartsWith(account, absl::StrCat(ns, "/"))) return true;
+    }
+    return false;
+  }
+  return ns == bound_namespace || Contains(allowed_namespaces, ns);
+}
+
+std::string AccessPolicy::ToString() const {
+  if (!restricted()) return "unrestricted";
+  std::string text = absl::StrCat("namespace \"", Printable(bound_namespace), "\"");
+  if (!allowed_namespaces.empty()) {
+    absl::StrAppend(&text, ", allowedNamespaces [",
+                    Printable(absl::StrJoin(allowed_namespaces, ",")), "]");
+  }
+  if (!allowed_service_accounts.empty()) {
+    absl::StrAppend(&text, ", allowedServiceAccounts [",
+                    Printable(absl::StrJoin(allowed_service_accounts, ",")),
+                    "]");
+  }
+  return text;
+}
+
+AccessPolicy PolicyOf(const VolumeRecord& record) {
+  return PolicyOfRecord(record);
+}
+AccessPolicy PolicyOf(const SnapshotRecord& record) {
+  return PolicyOfRecord(record);
+}
+void SetPolicy(const AccessPolicy& policy, VolumeRecord* record) {
+  SetPolicyOfRecord(policy, record);
+}
+void SetPolicy(const AccessPolicy& policy, SnapshotRecord* record) {
+  SetPolicyOfRecord(policy, record);
+}
+
+absl::StatusOr<AccessPolicy> PolicyForCopy(const AccessPolicy& source,
+                                           const AccessPolicy& requested,
+                                           const std::string& what) {
+  if (!source.restricted()) return requested;
+  auto refuse = [&](absl::string_view rule, const std::string& who) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "copies keep their owner: ", what, " is restricted to ",
+        source.ToString(), " and ", rule, " \"", Printable(who),
+        "\" is not admitted by it; nothing was created"));
+  };
+  if (!requested.bound_namespace.empty() &&
+      !source.AdmitsNamespace(requested.bound_namespace)) {
+    return refuse("the claim's namespace", requested.bound_namespace);
+  }
+  for (const std::string& ns : requested.allowed_namespaces) {
+    if (!source.AdmitsNamespace(ns)) return refuse("allowedNamespaces entry", ns);
+  }
+  for (const std::string& account : requested.allowed_service_accounts) {
+    const bool admitted =
+        source.allowed_service_accounts.empty()
+            ? source.AdmitsNamespace(account.substr(0, account.find('/')))
+            : Contains(source.allowed_service_accounts, account);
+    if (!admitted) return refuse("allowedServiceAccounts entry", account);
+  }
+  return source;
+}
 
 std::string PodIdentity::ToString() const {
   if (!present()) return "<no pod identity>";

@@ -2,12 +2,54 @@
 #define CELLAR_SRC_NODE_ACCESS_POLICY_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "google/protobuf/map.h"
 #include "src/backend/backend.h"
 
 namespace cellar {
+
+// Who may publish a volume, as recorded with it on the node: the claim's
+// namespace (empty: unbound) and the optional extra namespaces and service
+// accounts ("ns/sa"). Snapshots carry the policy of their source volume.
+struct AccessPolicy {
+  std::string bound_namespace;
+  std::vector<std::string> allowed_namespaces;
+  std::vector<std::string> allowed_service_accounts;
+
+  // False for a policy that admits every caller.
+  bool restricted() const {
+    return !bound_namespace.empty() || !allowed_namespaces.empty() ||
+           !allowed_service_accounts.empty();
+  }
+  // Does this policy admit (some) pods of namespace `ns`? The bound
+  // namespace, an allowed namespace, or the namespace of an allowed service
+  // account (its pods are then admitted by service account only).
+  bool AdmitsNamespace(const std::string& ns) const;
+  // "namespace \"a\", allowedNamespaces [b,c], ..." for messages.
+  std::string ToString() const;
+};
+
+AccessPolicy PolicyOf(const VolumeRecord& record);
+AccessPolicy PolicyOf(const SnapshotRecord& record);
+void SetPolicy(const AccessPolicy& policy, VolumeRecord* record);
+void SetPolicy(const AccessPolicy& policy, SnapshotRecord* record);
+
+// The one rule for data that is copied (a clone, a restore of a snapshot or
+// of a group snapshot member, and the snapshot itself): the copy never
+// admits anyone its source would refuse.
+//  - an unrestricted source: the copy takes `requested` as a new volume
+//    would;
+//  - a restricted source: the copy carries the source's policy unchanged.
+//    `requested` may name no namespace (the copy inherits), or only
+//    namespaces and service accounts the source admits.
+// Returns the copy's policy; PERMISSION_DENIED naming the rule otherwise
+// (`what` names the source in the message).
+absl::StatusOr<AccessPolicy> PolicyForCopy(const AccessPolicy& source,
+                                           const AccessPolicy& requested,
+                                           const std::string& what);
 
 // Who asks to publish a volume, from the volume context that kubelet fills
 // when the CSIDriver object says podInfoOnMount: true.
