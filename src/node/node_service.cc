@@ -2,6 +2,7 @@
 
 #include <sys/mount.h>
 
+#include <functional>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -38,6 +39,35 @@ bool MountShowsDevice(const MountEntry& entry, const std::string& device) {
   return (entry.fs_type == "devtmpfs" || entry.fs_type == "tmpfs") &&
          entry.root == DevRoot(device);
 }
+
+// Does this mount show one of `devices`?
+bool MountShowsAny(const MountEntry& entry,
+                   const std::vector<std::string>& devices) {
+  for (const std::string& device : devices) {
+    if (MountShowsDevice(entry, device)) return true;
+  }
+  return false;
+}
+
+// Key material shorter than this is refused: the passphrase is derived with
+// HKDF (no stretching) and the keyslot's PBKDF is at its minimum, so only
+// the material's own entropy protects a copied image.
+constexpr size_t kMinKeyMaterialBytes = 32;
+
+// Runs `undo` when it goes out of scope, unless dismissed.
+class Cleanup final {
+ public:
+  explicit Cleanup(std::function<void()> undo) : undo_(std::move(undo)) {}
+  Cleanup(const Cleanup&) = delete;
+  Cleanup& operator=(const Cleanup&) = delete;
+  ~Cleanup() {
+    if (undo_) undo_();
+  }
+  void Dismiss() { undo_ = nullptr; }
+
+ private:
+  std::function<void()> undo_;
+};
 
 
 }  // namespace
@@ -109,7 +139,8 @@ absl::StatusOr<std::vector<MountEntry>> NodeService::MountsAtPath(
   return MountsAt(*table, path);
 }
 
-absl::Status NodeService::MountChecked(const MountRequest& request) {
+absl::Status NodeService::MountChecked(MountRequest request) {
+  request.confine_to = config_.kubelet_dir;
   absl::StatusOr<std::vector<MountEntry>> before = deps_.mounter->ListMounts();
   if (!before.ok()) return before.status();
   if (absl::Status s = deps_.mounter->Mount(request); !s.ok()) return s;
@@ -139,7 +170,74 @@ absl::Status NodeService::MountChecked(const MountRequest& request) {
         "mount for ", request.target, " landed at ", entry.mount_point,
         ": a path component changed while it was being used; refusing"));
   }
-  return result;
+  if (!result.ok()) return result;
+  // And the target must now show, on top, a new mount of the device.
+  std::vector<MountEntry> landed = MountsAt(*after, request.target);
+  if (landed.empty() || known.contains(landed.back().mount_id) ||
+      !MountShowsDevice(landed.back(), device)) {
+    if (!landed.empty() && !known.contains(landed.back().mount_id)) {
+      (void)deps_.mounter->Unmount(request.target, /*lazy=*/true);
+    }
+    return absl::InternalError(absl::StrCat(
+        "mount of ", device, " at ", request.target,
+        " does not show the device afterwards; undone"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> NodeService::OwnDevices(
+    const VolumeRecord& record, Backend* backend) {
+  std::vector<std::string> devices;
+  absl::StatusOr<std::string> device = VolumeDevice(record, backend);
+  if (absl::IsNotFound(device.status())) return devices;
+  if (!device.ok()) return device.status();
+  devices.push_back(*device);
+  absl::StatusOr<std::vector<std::string>> views = ReadOnlyViews(*device);
+  if (!views.ok()) return views.status();
+  devices.insert(devices.end(), views->begin(), views->end());
+  return devices;
+}
+
+absl::Status NodeService::UnmountOwn(const std::string& path,
+                                     const std::vector<std::string>& devices,
+                                     const std::string& volume_id) {
+  // Stacked mounts (a retried publish after a crash can leave two) all go,
+  // top first, as long as each shows this volume.
+  for (int i = 0; i < 16; ++i) {
+    absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);
+    if (!mounts.ok()) return mounts.status();
+    if (mounts->empty()) return absl::OkStatus();
+    const MountEntry& top = mounts->back();
+    if (!MountShowsAny(top, devices)) {
+      // Another volume's, another driver's, or kubelet's: not ours to undo.
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " holds a mount of ", top.source, " (", top.fs_type,
+          ") that is not volume ", volume_id, "'s; left alone"));
+    }
+    absl::Status status = deps_.mounter->Unmount(path, false);
+    if (!status.ok() && !absl::IsNotFound(status)) return status;
+  }
+  return absl::InternalError(absl::StrCat("too many mounts stacked at ", path));
+}
+
+absl::Status NodeService::RemoveOwnLeftover(const std::string& path) {
+  absl::StatusOr<FileInfo> info = deps_.fs->Stat(path);
+  if (absl::IsNotFound(info.status())) return absl::OkStatus();
+  if (!info.ok()) return info.status();
+  // The driver (or kubelet, for it) made an empty directory or an empty
+  // file here. Anything else is someone else's: it stays, and the call
+  // still succeeds, since nothing of the volume is left to undo.
+  const bool empty_file = info->type == FileType::kRegular && info->size == 0;
+  if (info->type != FileType::kDirectory && !empty_file) {
+    spdlog::warn("left {} in place: not an empty directory or file", path);
+    return absl::OkStatus();
+  }
+  absl::Status removed = deps_.fs->Remove(path);
+  if (absl::IsFailedPrecondition(removed)) {
+    spdlog::warn("left {} in place: {}", path, removed.message());
+    return absl::OkStatus();
+  }
+  return removed;
 }
 
 absl::Status NodeService::UnmountAll(const std::string& path) {
@@ -197,7 +295,9 @@ absl::Status NodeService::ReleaseReadOnlyViews(const std::string& device,
 grpc::Status NodeService::NodeStageVolume(
     grpc::ServerContext*, const csi::v1::NodeStageVolumeRequest* request,
     csi::v1::NodeStageVolumeResponse*) {
-  return ToGrpcStatus(DoStage(*request));
+  const absl::Status status = DoStage(*request);
+  WipeRequestSecrets(request);
+  return ToGrpcStatus(status);
 }
 
 absl::Status NodeService::DoStage(
@@ -214,9 +314,9 @@ absl::Status NodeService::DoStage(
   absl::StatusOr<AccessRequest> access =
       ValidateCapability(request.volume_capability());
   if (!access.ok()) return access.status();
-  const MountOptions& options = access->mount_options;
   const std::string& staging = request.staging_target_path();
   if (absl::Status s = CheckNodePath(deps_.fs, staging, config_.kubelet_dir,
+                                     NodePathKind::kStaging,
                                      "staging_target_path");
       !s.ok()) {
     return s;
@@ -239,8 +339,6 @@ absl::Status NodeService::DoStage(
         absl::StrCat("volume has fs type ", record->fs_type(), ", not ",
                      access->fs_type));
   }
-  const bool read_only = IsReadOnlyMode(request.volume_capability());
-
   SecretBytes material;
   if (record->encrypted()) {
     auto secret = request.secrets().find(kEncryptionSecretKey);
@@ -250,45 +348,56 @@ absl::Status NodeService::DoStage(
           "volume ", request.volume_id(), " is encrypted and the node-stage "
           "secret has no \"", kEncryptionSecretKey, "\" key"));
     }
+    if (secret->second.size() < kMinKeyMaterialBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the node-stage secret's \"", kEncryptionSecretKey, "\" holds ",
+          secret->second.size(), " bytes; at least ", kMinKeyMaterialBytes,
+          " random bytes are needed (e.g. head -c 32 /dev/urandom | base64)"));
+    }
     material = SecretBytes(secret->second);
   }
 
+  // A stage that fails leaves nothing it set up itself: the device it
+  // attached and the mapping it opened go again (a wrong key would
+  // otherwise keep the volume attached and block DeleteVolume).
+  const bool was_attached = (*backend)->FindDevice(request.volume_id()).ok();
+  bool opened_mapping = false;
+  Cleanup undo([&] {
+    if (opened_mapping) {
+      (void)deps_.crypt->Close(MappingName(request.volume_id()));
+    }
+    if (!was_attached) (void)(*backend)->Detach(request.volume_id());
+  });
   // Attaching an attached volume gives back its device.
   absl::StatusOr<std::string> device = (*backend)->Attach(request.volume_id());
   if (!device.ok()) return device.status();
   if (record->encrypted()) {
+    opened_mapping =
+        !deps_.crypt->Backing(MappingName(request.volume_id())).ok();
     device = OpenEncrypted(*record, *device, material);
     if (!device.ok()) {
-      // Nothing is staged: do not leave the raw device attached (a wrong
-      // key would otherwise block DeleteVolume until an unstage).
-      (void)(*backend)->Detach(request.volume_id());
+      opened_mapping = false;
       return device.status();
     }
   }
+  absl::Status staged = StageOnDevice(request, *record, *access, *device);
+  if (staged.ok()) undo.Dismiss();
+  return staged;
+}
 
-  if (access->block) {
-    const std::string file = absl::StrCat(staging, "/", kBlockStageFile);
-    absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(file);
-    if (!mounts.ok()) return mounts.status();
-    if (!mounts->empty()) {
-      if (MountShowsDevice(mounts->back(), *device)) return absl::OkStatus();
-      return absl::AlreadyExistsError(absl::StrCat(
-          "staging path ", staging, " holds another device"));
-    }
-    if (absl::Status s = deps_.fs->MakeDirs(staging, 0750); !s.ok()) return s;
-    if (absl::Status s = deps_.fs->CreateFile(file, 0600); !s.ok()) return s;
-    MountRequest bind;
-    bind.source = *device;
-    bind.target = file;
-    bind.flags = MS_BIND;
-    return MountChecked(bind);
-  }
+absl::Status NodeService::StageOnDevice(
+    const csi::v1::NodeStageVolumeRequest& request, const VolumeRecord& record,
+    const AccessRequest& access, const std::string& device) {
+  const std::string& staging = request.staging_target_path();
+  const MountOptions& options = access.mount_options;
+  const bool read_only = IsReadOnlyMode(request.volume_capability());
+  if (access.block) return StageBlock(staging, device);
 
   absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(staging);
   if (!mounts.ok()) return mounts.status();
   if (!mounts->empty()) {
     const MountEntry& top = mounts->back();
-    if (top.source == *device && top.fs_type == record->fs_type() &&
+    if (top.source == device && top.fs_type == record.fs_type() &&
         top.HasMountOption("ro") == read_only) {
       return absl::OkStatus();
     }
@@ -299,41 +408,41 @@ absl::Status NodeService::DoStage(
   }
 
   // Format only a blank device: any signature at all means data.
-  absl::StatusOr<std::string> found = deps_.fs_tools->Probe(*device);
+  absl::StatusOr<std::string> found = deps_.fs_tools->Probe(device);
   if (!found.ok()) return found.status();
   if (found->empty()) {
-    spdlog::info("formatting {} ({}) as {}", request.volume_id(), *device,
-                 record->fs_type());
-    if (absl::Status s = deps_.fs_tools->MakeFs(*device, record->fs_type());
+    spdlog::info("formatting {} ({}) as {}", record.volume_id(), device,
+                 record.fs_type());
+    if (absl::Status s = deps_.fs_tools->MakeFs(device, record.fs_type());
         !s.ok()) {
       return s;
     }
-  } else if (*found != record->fs_type()) {
+  } else if (*found != record.fs_type()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "device of ", request.volume_id(), " holds \"", *found,
-        "\", not ", record->fs_type(), "; refusing to reformat it"));
+        "device of ", record.volume_id(), " holds \"", *found,
+        "\", not ", record.fs_type(), "; refusing to reformat it"));
   }
 
-  const bool from_source = !record->source_snapshot_id().empty() ||
-                           !record->source_volume_id().empty();
-  if (record->grow_filesystem_on_stage() && !read_only) {
+  const bool from_source = !record.source_snapshot_id().empty() ||
+                           !record.source_volume_id().empty();
+  if (record.grow_filesystem_on_stage() && !read_only) {
     // A restore or clone larger than its source: grow ext4 before it is
     // mounted (offline growth needs no extra privilege); xfs after.
     if (absl::Status s =
-            deps_.fs_tools->GrowFsOffline(*device, record->fs_type());
+            deps_.fs_tools->GrowFsOffline(device, record.fs_type());
         !s.ok()) {
       return s;
     }
   }
   if (absl::Status s = deps_.fs->MakeDirs(staging, 0750); !s.ok()) return s;
   MountRequest mount;
-  mount.source = *device;
+  mount.source = device;
   mount.target = staging;
-  mount.fs_type = record->fs_type();
+  mount.fs_type = record.fs_type();
   mount.flags = options.flags | MS_NOSUID | MS_NODEV |
                 (read_only ? MS_RDONLY : 0);
   std::vector<std::string> data = options.data;
-  if (from_source && record->fs_type() == "xfs") {
+  if (from_source && record.fs_type() == "xfs") {
     // A copy carries its source's XFS UUID; without nouuid it cannot be
     // mounted while the source (or another copy) is.
     data.push_back("nouuid");
@@ -341,24 +450,24 @@ absl::Status NodeService::DoStage(
   mount.data = absl::StrJoin(data, ",");
   if (absl::Status s = MountChecked(mount); !s.ok()) return s;
 
-  if (record->grow_filesystem_on_stage() && !read_only &&
-      record->fs_type() == "xfs") {
+  if (record.grow_filesystem_on_stage() && !read_only &&
+      record.fs_type() == "xfs") {
     // xfs grows only mounted. Growing a full-size filesystem is a no-op.
-    if (absl::Status s = deps_.fs_tools->GrowFs(*device, staging,
-                                                record->fs_type());
+    if (absl::Status s = deps_.fs_tools->GrowFs(device, staging,
+                                                record.fs_type());
         !s.ok()) {
       (void)UnmountAll(staging);
       return s;
     }
   }
-  if (!access->volume_mount_group.empty() && !read_only) {
+  if (!access.volume_mount_group.empty() && !read_only) {
     uint32_t gid = 0;
-    (void)absl::SimpleAtoi(access->volume_mount_group, &gid);
+    (void)absl::SimpleAtoi(access.volume_mount_group, &gid);
     // The root of the volume only: no recursive walk. The mode comes from
     // the StorageClass (volumeRootMode), validated at creation.
     mode_t mode = 02770;
-    auto it = record->parameters().find("volumeRootMode");
-    if (it != record->parameters().end()) {
+    auto it = record.parameters().find("volumeRootMode");
+    if (it != record.parameters().end()) {
       mode = static_cast<mode_t>(std::stoul(it->second, nullptr, 8));
     }
     if (absl::Status s = deps_.fs->SetOwnerGroupMode(staging, gid, mode);
@@ -367,6 +476,36 @@ absl::Status NodeService::DoStage(
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status NodeService::StageBlock(const std::string& staging,
+                                     const std::string& device) {
+  // The device node is bound onto a file in the staging directory, which
+  // must be kubelet's plain directory: a mount there would put the file on
+  // someone else's filesystem.
+  absl::StatusOr<std::vector<MountEntry>> at_staging = MountsAtPath(staging);
+  if (!at_staging.ok()) return at_staging.status();
+  if (!at_staging->empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "staging path ", staging, " is a mount point (",
+        at_staging->back().source, "); a block volume is staged on a plain "
+        "directory"));
+  }
+  const std::string file = absl::StrCat(staging, "/", kBlockStageFile);
+  absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(file);
+  if (!mounts.ok()) return mounts.status();
+  if (!mounts->empty()) {
+    if (MountShowsDevice(mounts->back(), device)) return absl::OkStatus();
+    return absl::AlreadyExistsError(absl::StrCat(
+        "staging path ", staging, " holds another device"));
+  }
+  if (absl::Status s = deps_.fs->MakeDirs(staging, 0750); !s.ok()) return s;
+  if (absl::Status s = deps_.fs->CreateFile(file, 0600); !s.ok()) return s;
+  MountRequest bind;
+  bind.source = device;
+  bind.target = file;
+  bind.flags = MS_BIND;
+  return MountChecked(bind);
 }
 
 // ---------------------------------------------------------------- Unstage
@@ -387,6 +526,7 @@ absl::Status NodeService::DoUnstage(
   }
   const std::string& staging = request.staging_target_path();
   if (absl::Status s = CheckNodePath(deps_.fs, staging, config_.kubelet_dir,
+                                     NodePathKind::kStaging,
                                      "staging_target_path");
       !s.ok()) {
     return s;
@@ -396,14 +536,50 @@ absl::Status NodeService::DoUnstage(
   VolumeLockGuard lock(locks_, request.volume_id());
   if (!lock.ok()) return lock.status();
 
-  const std::string block_file = absl::StrCat(staging, "/", kBlockStageFile);
-  if (absl::Status s = UnmountAll(block_file); !s.ok()) return s;
-  if (absl::Status s = deps_.fs->Remove(block_file); !s.ok()) return s;
-  if (absl::Status s = UnmountAll(staging); !s.ok()) return s;
-
   absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
-  if (absl::IsNotFound(record.status())) return absl::OkStatus();
+  if (absl::IsNotFound(record.status())) {
+    // No such volume: nothing at the path can be its. Kubelet's directory
+    // and whatever is mounted there stay as they are.
+    return absl::OkStatus();
+  }
   if (!record.ok()) return record.status();
+  absl::StatusOr<std::vector<std::string>> own = OwnDevices(*record, *backend);
+  if (!own.ok()) return own.status();
+  // Only the volume's own mounts go. A filesystem volume's staging path is
+  // its mount point and nothing below it is looked at (the tenant owns every
+  // name in there); a block volume's device is bound onto the driver's file
+  // in kubelet's plain staging directory.
+  const std::string file = absl::StrCat(staging, "/", kBlockStageFile);
+  const std::string& staged_at = record->block() ? file : staging;
+  // Still published (a mount of the volume anywhere but its staging path):
+  // refused before anything is unmounted.
+  absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
+  if (!table.ok()) return table.status();
+  for (const MountEntry& entry : *table) {
+    if (entry.mount_point != staged_at && MountShowsAny(entry, *own)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "volume ", request.volume_id(), " is still published at ",
+          entry.mount_point, "; unpublish it first"));
+    }
+  }
+  if (record->block()) {
+    absl::StatusOr<std::vector<MountEntry>> at_staging = MountsAtPath(staging);
+    if (!at_staging.ok()) return at_staging.status();
+    if (!at_staging->empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "staging path ", staging, " is a mount point (",
+          at_staging->back().source, "), not volume ", request.volume_id(),
+          "'s block staging directory; left alone"));
+    }
+    if (absl::Status s = UnmountOwn(file, *own, request.volume_id());
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = RemoveOwnLeftover(file); !s.ok()) return s;
+  } else if (absl::Status s = UnmountOwn(staging, *own, request.volume_id());
+             !s.ok()) {
+    return s;
+  }
   absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
   if (!device.ok()) {
     if (!absl::IsNotFound(device.status())) return device.status();
@@ -436,7 +612,9 @@ absl::Status NodeService::DoUnstage(
 grpc::Status NodeService::NodePublishVolume(
     grpc::ServerContext*, const csi::v1::NodePublishVolumeRequest* request,
     csi::v1::NodePublishVolumeResponse*) {
-  return ToGrpcStatus(DoPublish(*request));
+  const absl::Status status = DoPublish(*request);
+  WipeRequestSecrets(request);
+  return ToGrpcStatus(status);
 }
 
 absl::Status NodeService::DoPublish(
@@ -460,14 +638,16 @@ absl::Status NodeService::DoPublish(
   const MountOptions& options = access->mount_options;
   const std::string& target = request.target_path();
   const std::string& staging = request.staging_target_path();
-  for (const auto& [path, what] :
-       {std::pair<const std::string&, const char*>{target, "target_path"},
-        {staging, "staging_target_path"}}) {
-    if (absl::Status s =
-            CheckNodePath(deps_.fs, path, config_.kubelet_dir, what);
-        !s.ok()) {
-      return s;
-    }
+  if (absl::Status s = CheckNodePath(deps_.fs, target, config_.kubelet_dir,
+                                     NodePathKind::kTarget, "target_path");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckNodePath(deps_.fs, staging, config_.kubelet_dir,
+                                     NodePathKind::kStaging,
+                                     "staging_target_path");
+      !s.ok()) {
+    return s;
   }
   absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
   if (!backend.ok()) return backend.status();
@@ -495,14 +675,26 @@ absl::Status NodeService::DoPublish(
 
   // What the target must show, and where it comes from.
   std::string source;
-  std::string device;
+  absl::StatusOr<std::string> found = VolumeDevice(*record, *backend);
+  if (!found.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "volume ", request.volume_id(), " is not staged on this node"));
+  }
+  std::string device = *found;
+  // The staging path must show this volume's own device (or its LUKS
+  // mapping): never bind another volume's, another driver's or a tmpfs.
+  const std::string staged_at =
+      access->block ? absl::StrCat(staging, "/", kBlockStageFile) : staging;
+  absl::StatusOr<std::vector<MountEntry>> staged = MountsAtPath(staged_at);
+  if (!staged.ok()) return staged.status();
+  if (staged->empty() || !MountShowsDevice(staged->back(), device)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "volume ", request.volume_id(), " is not staged at ", staging,
+        staged->empty() ? ""
+                        : absl::StrCat(" (it shows ", staged->back().source,
+                                       ", ", staged->back().fs_type, ")")));
+  }
   if (access->block) {
-    absl::StatusOr<std::string> found = VolumeDevice(*record, *backend);
-    if (!found.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "volume ", request.volume_id(), " is not staged on this node"));
-    }
-    device = *found;
     if (read_only) {
       // A read-only bind of a device node still lets writers through: the
       // target gets a read-only loop view of the device instead, which the
@@ -519,13 +711,6 @@ absl::Status NodeService::DoPublish(
     }
     source = device;
   } else {
-    absl::StatusOr<std::vector<MountEntry>> staged = MountsAtPath(staging);
-    if (!staged.ok()) return staged.status();
-    if (staged->empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "volume ", request.volume_id(), " is not staged at ", staging));
-    }
-    device = staged->back().source;
     source = staging;
   }
 
@@ -558,6 +743,7 @@ absl::Status NodeService::DoPublish(
   // nosuid and nodev always; ro enforced by the kernel.
   MountRequest remount;
   remount.target = target;
+  remount.confine_to = config_.kubelet_dir;
   remount.flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV |
                   (options.flags & (MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
                                      MS_RELATIME | MS_STRICTATIME)) |
@@ -602,25 +788,35 @@ absl::Status NodeService::DoUnpublish(
   }
   const std::string& target = request.target_path();
   if (absl::Status s = CheckNodePath(deps_.fs, target, config_.kubelet_dir,
-                                     "target_path");
+                                     NodePathKind::kTarget, "target_path");
       !s.ok()) {
     return s;
   }
   VolumeLockGuard lock(locks_, request.volume_id());
   if (!lock.ok()) return lock.status();
-  if (absl::Status s = UnmountAll(target); !s.ok()) return s;
-  if (absl::Status s = deps_.fs->Remove(target); !s.ok()) return s;
-  // A read-only view made for this target goes when nothing uses it.
+  // What shows this volume: its device (or mapping) and read-only views of
+  // it. An unknown volume has none, so any mount at the target is left.
+  std::vector<std::string> own;
   absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
   absl::StatusOr<VolumeRecord> record =
       backend.ok() ? (*backend)->Get(request.volume_id())
                    : absl::StatusOr<VolumeRecord>(backend.status());
   if (record.ok()) {
-    absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
-    if (device.ok()) {
-      if (absl::Status s = ReleaseReadOnlyViews(*device, false); !s.ok()) {
-        return s;
-      }
+    absl::StatusOr<std::vector<std::string>> devices =
+        OwnDevices(*record, *backend);
+    if (!devices.ok()) return devices.status();
+    own = *std::move(devices);
+  } else if (!absl::IsNotFound(record.status())) {
+    return record.status();
+  }
+  if (absl::Status s = UnmountOwn(target, own, request.volume_id()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = RemoveOwnLeftover(target); !s.ok()) return s;
+  // A read-only view made for this target goes when nothing uses it.
+  if (!own.empty()) {
+    if (absl::Status s = ReleaseReadOnlyViews(own.front(), false); !s.ok()) {
+      return s;
     }
   }
   spdlog::info("unpublished volume={} target={} pod-uid={}",
@@ -654,7 +850,7 @@ absl::Status NodeService::DoStats(
   // A path this driver would never have mounted the volume at cannot hold
   // it (CSI: NOT_FOUND); it is not looked at.
   if (absl::Status s = CheckNodePath(deps_.fs, path, config_.kubelet_dir,
-                                     "volume_path");
+                                     NodePathKind::kTarget, "volume_path");
       !s.ok()) {
     return absl::NotFoundError(absl::StrCat(
         "volume ", request.volume_id(), " is not at that path: ", s.message()));
@@ -731,7 +927,9 @@ absl::Status NodeService::DoStats(
 grpc::Status NodeService::NodeExpandVolume(
     grpc::ServerContext*, const csi::v1::NodeExpandVolumeRequest* request,
     csi::v1::NodeExpandVolumeResponse* response) {
-  return ToGrpcStatus(DoExpand(*request, response));
+  const absl::Status status = DoExpand(*request, response);
+  WipeRequestSecrets(request);
+  return ToGrpcStatus(status);
 }
 
 absl::Status NodeService::DoExpand(
@@ -747,7 +945,7 @@ absl::Status NodeService::DoExpand(
   absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
   if (!backend.ok()) return backend.status();
   if (absl::Status s = CheckNodePath(deps_.fs, path, config_.kubelet_dir,
-                                     "volume_path");
+                                     NodePathKind::kTarget, "volume_path");
       !s.ok()) {
     return s;
   }

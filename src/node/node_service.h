@@ -11,6 +11,7 @@
 #include "csi.grpc.pb.h"
 #include "src/backend/backend.h"
 #include "src/backend/router.h"
+#include "src/common/capability.h"
 #include "src/common/secret.h"
 #include "src/common/volume_locks.h"
 #include "src/platform/crypt_devices.h"
@@ -114,11 +115,33 @@ class NodeService final : public csi::v1::Node::Service {
 
   // Mounts stacked at `path`, bottom first.
   absl::StatusOr<std::vector<MountEntry>> MountsAtPath(const std::string& path);
-  // mount(2), then a check that the new mount landed exactly at the
-  // requested target: if a path component was swapped for a symlink after
-  // it was checked, the mount shows up elsewhere, is undone, and the call
-  // fails with INVALID_ARGUMENT.
-  absl::Status MountChecked(const MountRequest& request);
+  // mount(2) confined to the kubelet directory (no symlink followed below
+  // it), then a check that the new mount landed exactly at the requested
+  // target and shows the expected device: a mount that shows up elsewhere
+  // is undone (INVALID_ARGUMENT), one that does not show the device too
+  // (INTERNAL).
+  absl::Status MountChecked(MountRequest request);
+  // The devices that show this volume on the node: its device or LUKS
+  // mapping and the read-only loop views over it (empty when not staged).
+  absl::StatusOr<std::vector<std::string>> OwnDevices(const VolumeRecord& record,
+                                                      Backend* backend);
+  // Unmounts the mounts stacked at `path` while they show one of `devices`;
+  // FAILED_PRECONDITION (nothing more unmounted) at the first that does
+  // not. Nothing mounted: OK.
+  absl::Status UnmountOwn(const std::string& path,
+                          const std::vector<std::string>& devices,
+                          const std::string& volume_id);
+  // Removes `path` when it is an empty directory or an empty regular file
+  // (what the driver or kubelet made for a mount); anything else stays, and
+  // that is OK, since nothing of the volume is left there.
+  absl::Status RemoveOwnLeftover(const std::string& path);
+  // Stage, once the device (or mapping) is there: filesystem or block.
+  absl::Status StageOnDevice(const csi::v1::NodeStageVolumeRequest& request,
+                             const VolumeRecord& record,
+                             const AccessRequest& access,
+                             const std::string& device);
+  absl::Status StageBlock(const std::string& staging,
+                          const std::string& device);
   // Unmounts everything at `path` (idempotent).
   absl::Status UnmountAll(const std::string& path);
   // True when a mount anywhere uses `device` (a filesystem on it, or a

@@ -34,9 +34,33 @@ absl::Status CheckConfinedPath(absl::string_view path, absl::string_view root,
   return absl::OkStatus();
 }
 
+absl::Status CheckKubeletPath(absl::string_view path,
+                              absl::string_view kubelet_dir, NodePathKind kind,
+                              absl::string_view what) {
+  if (absl::Status s = CheckConfinedPath(path, kubelet_dir, what); !s.ok()) {
+    return s;
+  }
+  const absl::string_view below = path.substr(kubelet_dir.size() + 1);
+  std::vector<absl::string_view> allowed = {"plugins"};
+  if (kind == NodePathKind::kTarget) allowed.push_back("pods");
+  for (absl::string_view dir : allowed) {
+    if (absl::StartsWith(below, absl::StrCat(dir, "/"))) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      what, " \"", absl::CEscape(path.substr(0, 256)), "\" is not under ",
+      kubelet_dir, "/",
+      kind == NodePathKind::kStaging ? "plugins/" : "pods/ or plugins/",
+      " (kubelet's layout); refusing to touch it"));
+}
+
 absl::Status CheckNodePath(FileSystem* fs, const std::string& path,
-                           const std::string& root, absl::string_view what) {
-  if (absl::Status s = CheckConfinedPath(path, root, what); !s.ok()) return s;
+                           const std::string& root, NodePathKind kind,
+                           absl::string_view what) {
+  if (absl::Status s = CheckKubeletPath(path, root, kind, what); !s.ok()) {
+    return s;
+  }
   // The root itself is trusted (configured); everything below is checked.
   std::string prefix = root;
   for (absl::string_view part :

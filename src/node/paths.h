@@ -16,12 +16,33 @@ namespace cellar {
 absl::Status CheckConfinedPath(absl::string_view path, absl::string_view root,
                                absl::string_view what);
 
-// CheckConfinedPath, then walks the existing components below `root` with
-// lstat: a symlink anywhere (which could lead outside) is INVALID_ARGUMENT.
-// Components that do not exist yet are fine (they will be made as
-// directories by the driver, never followed).
+// Where in kubelet's own layout a path may lie.
+enum class NodePathKind {
+  // A staging path: under <kubelet-dir>/plugins/.
+  kStaging,
+  // A publish target or a volume path (stats, expand): under
+  // <kubelet-dir>/pods/ or <kubelet-dir>/plugins/.
+  kTarget,
+};
+
+// Pure check: CheckConfinedPath against `kubelet_dir`, and the path lies
+// below the subdirectory `kind` allows, at least one component deep. The
+// rest of the kubelet directory (pki, plugins_registry, pod-resources, the
+// kubelet's own files) is never touched. INVALID_ARGUMENT otherwise.
+absl::Status CheckKubeletPath(absl::string_view path,
+                              absl::string_view kubelet_dir, NodePathKind kind,
+                              absl::string_view what);
+
+// CheckKubeletPath, then walks the existing components below `kubelet_dir`
+// with lstat: a symlink anywhere (which could lead outside) is
+// INVALID_ARGUMENT. Components that do not exist yet are fine (they will be
+// made as directories by the driver, never followed). The mounts the node
+// makes at such a path repeat the walk on the object they mount on
+// (MountRequest::confine_to), so a symlink swapped in afterwards cannot
+// redirect them.
 absl::Status CheckNodePath(FileSystem* fs, const std::string& path,
-                           const std::string& root, absl::string_view what);
+                           const std::string& kubelet_dir, NodePathKind kind,
+                           absl::string_view what);
 
 }  // namespace cellar
 

@@ -36,7 +36,9 @@ class CryptDevices {
   // Maps `device` as /dev/mapper/`name` with `passphrase` and returns the
   // mapping's path. PERMISSION_DENIED for a wrong passphrase (nothing is
   // written to the device); ALREADY_EXISTS when `name` maps another device.
-  // A mapping of `name` over `device` that is already there is returned.
+  // A mapping of `name` over `device` that is already there is returned,
+  // after the passphrase is checked against the header all the same
+  // (PERMISSION_DENIED when it does not open it).
   virtual absl::StatusOr<std::string> Open(const std::string& device,
                                            const std::string& name,
                                            const SecretBytes& passphrase) = 0;

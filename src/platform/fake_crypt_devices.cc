@@ -39,11 +39,12 @@ absl::StatusOr<std::string> FakeCryptDevices::Open(
     const SecretBytes& passphrase) {
   absl::MutexLock lock(&mu_);
   auto mapped = mappings_.find(name);
-  if (mapped != mappings_.end()) {
-    if (mapped->second == device) return "/dev/mapper/" + name;
+  if (mapped != mappings_.end() && mapped->second != device) {
     return absl::AlreadyExistsError(
         absl::StrCat("mapping ", name, " is open over ", mapped->second));
   }
+  // Like the real one: the key is checked against the header even when the
+  // mapping is open.
   auto it = headers_.find(device);
   if (it == headers_.end() || !it->second.has_keyslot) {
     return absl::InvalidArgumentError(

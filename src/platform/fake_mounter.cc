@@ -24,6 +24,11 @@ void FakeMounter::FailNextMount(absl::Status status) {
   next_mount_failure_ = std::move(status);
 }
 
+void FakeMounter::RedirectNextMount(std::string path) {
+  absl::MutexLock lock(&mu_);
+  next_mount_redirect_ = std::move(path);
+}
+
 absl::Status FakeMounter::Mount(const MountRequest& request) {
   absl::MutexLock lock(&mu_);
   requests_.push_back(request);
@@ -45,6 +50,10 @@ absl::Status FakeMounter::Mount(const MountRequest& request) {
   MountEntry entry;
   entry.mount_id = next_id_++;
   entry.mount_point = request.target;
+  if (!next_mount_redirect_.empty()) {
+    entry.mount_point = std::move(next_mount_redirect_);
+    next_mount_redirect_.clear();
+  }
   entry.mount_options = OptionsFor(request.flags);
   entry.root = "/";
   entry.source = request.source;

@@ -21,6 +21,9 @@ class FakeMounter final : public Mounter {
 
   // The next Mount fails with `status` (once).
   void FailNextMount(absl::Status status);
+  // The next (non-remount) Mount lands at `path` instead of its target, as
+  // a mount through a path whose component was swapped for a symlink would.
+  void RedirectNextMount(std::string path);
 
   absl::Status Mount(const MountRequest& request) override;
   absl::Status Unmount(const std::string& target, bool lazy) override;
@@ -34,6 +37,7 @@ class FakeMounter final : public Mounter {
   std::vector<MountEntry> table_ ABSL_GUARDED_BY(mu_);
   std::vector<MountRequest> requests_ ABSL_GUARDED_BY(mu_);
   absl::Status next_mount_failure_ ABSL_GUARDED_BY(mu_);
+  std::string next_mount_redirect_ ABSL_GUARDED_BY(mu_);
   int next_id_ ABSL_GUARDED_BY(mu_) = 100;
 };
 

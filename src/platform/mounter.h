@@ -18,6 +18,13 @@ struct MountRequest {
   std::string fs_type;  // empty for bind mounts and remounts
   unsigned long flags = 0;
   std::string data;
+  // When set (an absolute, trusted directory): `target`, and `source` when
+  // it lies inside too, must be below it, and are opened one component at a
+  // time from it without following any symlink; the mount is then made on
+  // the opened objects (/proc/self/fd/N). A path component swapped for a
+  // symlink after the caller checked the path fails the call instead of
+  // redirecting the mount.
+  std::string confine_to;
 };
 
 // mount(2), umount2(2) and the mount table, as seen by this process.
@@ -27,7 +34,8 @@ class Mounter {
 
   // Performs one mount(2). Errors: NOT_FOUND when source or target does not
   // exist, PERMISSION_DENIED without privilege, INVALID_ARGUMENT for a bad
-  // filesystem or options, INTERNAL otherwise. Thread-safe.
+  // filesystem or options, or a symlink met below `confine_to`, INTERNAL
+  // otherwise. Thread-safe.
   virtual absl::Status Mount(const MountRequest& request) = 0;
 
   // Unmounts `target` (umount2 with UMOUNT_NOFOLLOW, plus MNT_DETACH when

@@ -202,15 +202,15 @@ absl::StatusOr<std::string> RealCryptDevices::Open(
   if (!lib.ok()) return lib.status();
   const std::string mapped = absl::StrCat("/dev/mapper/", name);
   absl::StatusOr<std::string> backing = Backing(name);
-  if (backing.ok()) {
+  const bool open_already = backing.ok();
+  if (open_already) {
     // Already open (a retried stage, or a restarted driver).
     struct stat want, have;
-    if (stat(device.c_str(), &want) == 0 && stat(backing->c_str(), &have) == 0 &&
-        want.st_rdev == have.st_rdev) {
-      return mapped;
+    if (stat(device.c_str(), &want) != 0 ||
+        stat(backing->c_str(), &have) != 0 || want.st_rdev != have.st_rdev) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "mapping ", name, " is open over ", *backing, ", not ", device));
     }
-    return absl::AlreadyExistsError(absl::StrCat(
-        "mapping ", name, " is open over ", *backing, ", not ", device));
   }
   Context cd(*lib);
   if (int rc = (*lib)->init(cd.out(), device.c_str()); rc < 0) {
@@ -219,16 +219,18 @@ absl::StatusOr<std::string> RealCryptDevices::Open(
   if (int rc = (*lib)->load(cd.get(), CRYPT_LUKS, nullptr); rc < 0) {
     return Errno(rc, absl::StrCat("read LUKS header of ", device));
   }
+  // An open mapping proves nothing about the caller: the key is checked
+  // against the header every time (a null name only verifies it).
   const int rc = (*lib)->activate_by_passphrase(
-      cd.get(), name.c_str(), CRYPT_ANY_SLOT, passphrase.data(),
-      passphrase.size(), 0);
+      cd.get(), open_already ? nullptr : name.c_str(), CRYPT_ANY_SLOT,
+      passphrase.data(), passphrase.size(), 0);
   if (rc == -EPERM) {
     return absl::PermissionDeniedError(absl::StrCat(
         "the encryption key does not open ", device,
         " (wrong encryptionPassphrase in the node-stage secret?)"));
   }
   if (rc < 0) return Errno(rc, absl::StrCat("open LUKS mapping ", name));
-  return mapped;
+  return mapped;  // open now, or already open and the key checked
 }
 
 absl::StatusOr<std::string> RealCryptDevices::Backing(const std::string& name) {

@@ -22,6 +22,9 @@ constexpr char kDir[] = "/data/loop";
 constexpr char kKubelet[] = "/var/lib/kubelet";
 constexpr char kStaging[] = "/var/lib/kubelet/plugins/cellar/vol/globalmount";
 constexpr char kTarget[] = "/var/lib/kubelet/pods/uid/volumes/pvc/mount";
+// Key material as an admin makes it: 32 random bytes, base64.
+constexpr char kKey[] = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+constexpr char kWrongKey[] = "AAAAEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 using Mode = csi::v1::VolumeCapability::AccessMode;
 
 csi::v1::VolumeCapability MountCap(Mode::Mode mode = Mode::SINGLE_NODE_WRITER) {
@@ -385,7 +388,7 @@ class EncryptedNodeTest : public NodeServiceTest {
 
 TEST_F(EncryptedNodeTest, StageFormatsOpensAndMountsTheMapping) {
   const std::string id = MakeEncrypted("enc");
-  ASSERT_TRUE(StageWithKey(id, "key-material").ok());
+  ASSERT_TRUE(StageWithKey(id, kKey).ok());
   EXPECT_EQ(crypt_.format_count(), 1);
   const std::string mapping = "/dev/mapper/" + NodeService::MappingName(id);
   auto staged = At(kStaging);
@@ -393,7 +396,7 @@ TEST_F(EncryptedNodeTest, StageFormatsOpensAndMountsTheMapping) {
   EXPECT_EQ(staged[0].source, mapping);
   // The filesystem went onto the mapping, never onto the raw device.
   EXPECT_EQ(fs_tools_.mkfs_count(), 1);
-  ASSERT_TRUE(StageWithKey(id, "key-material").ok());  // idempotent
+  ASSERT_TRUE(StageWithKey(id, kKey).ok());  // idempotent
   EXPECT_EQ(crypt_.format_count(), 1);
   ASSERT_TRUE(Publish(id).ok());
   ASSERT_TRUE(Unpublish(id).ok());
@@ -402,7 +405,7 @@ TEST_F(EncryptedNodeTest, StageFormatsOpensAndMountsTheMapping) {
             absl::StatusCode::kNotFound);
   EXPECT_FALSE(backend_.FindDevice(id).ok());
   // Stage again: opened, not reformatted.
-  ASSERT_TRUE(StageWithKey(id, "key-material").ok());
+  ASSERT_TRUE(StageWithKey(id, kKey).ok());
   EXPECT_EQ(crypt_.format_count(), 1);
 }
 
@@ -418,33 +421,33 @@ TEST_F(EncryptedNodeTest, MissingSecretTouchesNothing) {
 
 TEST_F(EncryptedNodeTest, WrongKeyIsRefusedAndFormatsNothing) {
   const std::string id = MakeEncrypted("enc");
-  ASSERT_TRUE(StageWithKey(id, "right").ok());
+  ASSERT_TRUE(StageWithKey(id, kKey).ok());
   ASSERT_TRUE(Unstage(id).ok());
-  grpc::Status status = StageWithKey(id, "wrong");
+  grpc::Status status = StageWithKey(id, kWrongKey);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(status.error_message().find("wrong\""), std::string::npos);
   EXPECT_EQ(crypt_.format_count(), 1);
   EXPECT_TRUE(At(kStaging).empty());
-  ASSERT_TRUE(StageWithKey(id, "right").ok());
+  ASSERT_TRUE(StageWithKey(id, kKey).ok());
 }
 
 TEST_F(EncryptedNodeTest, NeverFormatsADeviceHoldingData) {
   const std::string id = MakeEncrypted("enc");
   const std::string raw = *backend_.Attach(id);
   fs_tools_.SetSignature(raw, "ext4");
-  EXPECT_EQ(StageWithKey(id, "k").error_code(),
+  EXPECT_EQ(StageWithKey(id, kKey).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(crypt_.format_count(), 0);
   // A header left by a format that died before its keyslot: redone.
   fs_tools_.SetSignature(raw, "crypto_LUKS");
   crypt_.AddHeaderWithoutKeyslot(raw);
-  ASSERT_TRUE(StageWithKey(id, "k").ok());
+  ASSERT_TRUE(StageWithKey(id, kKey).ok());
   EXPECT_EQ(crypt_.format_count(), 1);
 }
 
 TEST_F(EncryptedNodeTest, UnstageRefusesWhileTheMappingIsBusy) {
   const std::string id = MakeEncrypted("enc");
-  ASSERT_TRUE(StageWithKey(id, "k").ok());
+  ASSERT_TRUE(StageWithKey(id, kKey).ok());
   crypt_.SetBusy(NodeService::MappingName(id), true);
   EXPECT_EQ(Unstage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   crypt_.SetBusy(NodeService::MappingName(id), false);
@@ -514,6 +517,243 @@ TEST_F(NodeServiceTest, InfoAndCapabilities) {
   csi::v1::NodeGetCapabilitiesResponse caps;
   ASSERT_TRUE(service_.NodeGetCapabilities(nullptr, &caps_request, &caps).ok());
   EXPECT_GE(caps.capabilities_size(), 5);
+}
+
+}  // namespace
+}  // namespace cellar
+
+namespace cellar {
+namespace {
+
+// ---------------------------------------------------------------- Attacks
+// Each test tries to make a node call act on something that is not the
+// volume's, and checks the call refused and nothing else changed.
+
+TEST_F(NodeServiceTest, PublishRefusesAStagingPathThatShowsSomethingElse) {
+  const std::string id = MakeVolume("victim-of-swap");
+  // No stage; a tmpfs sits at the staging path instead (another driver's,
+  // or one a hostile request hopes we bind into a pod).
+  MountRequest tmpfs;
+  tmpfs.source = "tmpfs";
+  tmpfs.target = kStaging;
+  tmpfs.fs_type = "tmpfs";
+  ASSERT_TRUE(mounter_.Mount(tmpfs).ok());
+  ASSERT_TRUE(backend_.Attach(id).ok());  // attached, not staged here
+  EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(At(kTarget).empty());
+
+  // Another volume staged at the path this volume's publish names.
+  ASSERT_TRUE(mounter_.Unmount(kStaging, false).ok());
+  ASSERT_TRUE(backend_.Detach(id).ok());
+  const std::string other = MakeVolume("other");
+  ASSERT_TRUE(Stage(other).ok());
+  ASSERT_TRUE(Stage(id, MountCap(),
+                    "/var/lib/kubelet/plugins/cellar/own/globalmount")
+                  .ok());
+  EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(At(kTarget).empty());
+}
+
+TEST_F(NodeServiceTest, BlockPublishRefusesWhenNotStagedAtThatPath) {
+  const std::string id = MakeVolume("blk", /*block=*/true);
+  ASSERT_TRUE(Stage(id, BlockCap(),
+                    "/var/lib/kubelet/plugins/cellar/elsewhere/globalmount")
+                  .ok());
+  EXPECT_EQ(Publish(id, false, BlockCap()).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(At(kTarget).empty());
+}
+
+TEST_F(NodeServiceTest, UnpublishLeavesAnotherVolumesMountAlone) {
+  const std::string mine = MakeVolume("mine");
+  const std::string theirs = MakeVolume("theirs");
+  const std::string their_staging =
+      "/var/lib/kubelet/plugins/cellar/theirs/globalmount";
+  ASSERT_TRUE(Stage(theirs, MountCap(), their_staging).ok());
+  csi::v1::NodePublishVolumeRequest request;
+  request.set_volume_id(theirs);
+  request.set_staging_target_path(their_staging);
+  request.set_target_path(kTarget);
+  *request.mutable_volume_capability() = MountCap();
+  csi::v1::NodePublishVolumeResponse response;
+  ASSERT_TRUE(service_.NodePublishVolume(nullptr, &request, &response).ok());
+  ASSERT_TRUE(Stage(mine).ok());
+  // Unpublishing "mine" at the target that holds "theirs".
+  EXPECT_EQ(Unpublish(mine).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(At(kTarget).size(), 1u);
+  EXPECT_TRUE(fs_.Stat(kTarget).ok());
+  // An unknown volume id at the same target: the same.
+  EXPECT_EQ(Unpublish(MakeId(IdKind::kVolume, kNode, "default", "ghost"))
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(At(kTarget).size(), 1u);
+  // And unstaging "mine" at their staging path is refused too.
+  csi::v1::NodeUnstageVolumeRequest unstage;
+  unstage.set_volume_id(mine);
+  unstage.set_staging_target_path(their_staging);
+  csi::v1::NodeUnstageVolumeResponse unstaged;
+  EXPECT_EQ(service_.NodeUnstageVolume(nullptr, &unstage, &unstaged)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(At(their_staging).size(), 1u);
+}
+
+TEST_F(NodeServiceTest, UnpublishRemovesOnlyEmptyLeftovers) {
+  const std::string id = MakeVolume("leftovers");
+  // A target directory holding a file that is not the driver's.
+  ASSERT_TRUE(fs_.MakeDirs(kTarget, 0750).ok());
+  fs_.AddFile(std::string(kTarget) + "/kubelet-owned", "x");
+  EXPECT_TRUE(Unpublish(id).ok());
+  EXPECT_TRUE(fs_.Stat(std::string(kTarget) + "/kubelet-owned").ok());
+  // A non-empty file as a block target: kept.
+  const std::string file_target = "/var/lib/kubelet/pods/uid/volumeDevices/x";
+  fs_.AddFile(file_target, "pod data");
+  EXPECT_TRUE(Unpublish(id, file_target).ok());
+  EXPECT_EQ(*fs_.ReadFile(file_target), "pod data");
+  // An empty file and an empty directory are the driver's: removed.
+  const std::string empty_file = "/var/lib/kubelet/pods/uid/volumeDevices/y";
+  fs_.AddFile(empty_file);
+  EXPECT_TRUE(Unpublish(id, empty_file).ok());
+  EXPECT_TRUE(absl::IsNotFound(fs_.Stat(empty_file).status()));
+}
+
+TEST_F(NodeServiceTest, UnstageNeverLooksInsideAFilesystemVolume) {
+  const std::string id = MakeVolume("tenant-names");
+  ASSERT_TRUE(Stage(id).ok());
+  // The tenant creates, on its filesystem, the name the driver uses for
+  // block volumes (here as a non-empty directory, which would block a
+  // removal, and as a file, which a careless unstage would delete).
+  const std::string name =
+      std::string(kStaging) + "/" + NodeService::kBlockStageFile;
+  ASSERT_TRUE(fs_.MakeDirs(name, 0755).ok());
+  fs_.AddFile(name + "/precious", "tenant data");
+  EXPECT_TRUE(Unstage(id).ok());
+  EXPECT_TRUE(At(kStaging).empty());
+  EXPECT_EQ(*fs_.ReadFile(name + "/precious"), "tenant data");
+  EXPECT_FALSE(backend_.FindDevice(id).ok());
+}
+
+TEST_F(NodeServiceTest, UnstageRefusesAForeignMountAndChangesNothing) {
+  const std::string id = MakeVolume("foreign");
+  ASSERT_TRUE(backend_.Attach(id).ok());
+  MountRequest tmpfs;
+  tmpfs.source = "tmpfs";
+  tmpfs.target = kStaging;
+  tmpfs.fs_type = "tmpfs";
+  ASSERT_TRUE(mounter_.Mount(tmpfs).ok());
+  EXPECT_EQ(Unstage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(At(kStaging).size(), 1u);
+  EXPECT_TRUE(backend_.FindDevice(id).ok());
+}
+
+TEST_F(NodeServiceTest, UnstageWhilePublishedChangesNothing) {
+  const std::string id = MakeVolume("busy");
+  ASSERT_TRUE(Stage(id).ok());
+  ASSERT_TRUE(Publish(id).ok());
+  EXPECT_EQ(Unstage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(At(kStaging).size(), 1u);
+  EXPECT_EQ(At(kTarget).size(), 1u);
+}
+
+TEST_F(NodeServiceTest, PathsOutsideKubeletsLayoutAreRefused) {
+  const std::string id = MakeVolume("layout");
+  // Staging only under plugins/; targets under pods/ or plugins/.
+  for (const char* staging :
+       {"/var/lib/kubelet/pods/uid/volumes/x/mount", "/var/lib/kubelet/pki/x",
+        "/var/lib/kubelet/plugins_registry/x", "/var/lib/kubelet/plugins",
+        "/var/lib/kubelet/pod-resources/x"}) {
+    EXPECT_EQ(Stage(id, MountCap(), staging).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << staging;
+  }
+  ASSERT_TRUE(Stage(id).ok());
+  for (const char* target :
+       {"/var/lib/kubelet/pki/evil", "/var/lib/kubelet/plugins_registry/x",
+        "/var/lib/kubelet/pods", "/var/lib/kubelet/podsx/y",
+        "/var/lib/kubelet/kubeconfig"}) {
+    EXPECT_EQ(Publish(id, false, MountCap(), target).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << target;
+    EXPECT_EQ(Unpublish(id, target).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << target;
+  }
+  EXPECT_TRUE(Publish(id, false, MountCap(),
+                      "/var/lib/kubelet/plugins/kubernetes.io/csi/"
+                      "volumeDevices/publish/pv/uid")
+                  .ok());
+}
+
+TEST_F(NodeServiceTest, MountsAreConfinedAndAMountThatLandsElsewhereIsUndone) {
+  const std::string id = MakeVolume("swap");
+  ASSERT_TRUE(Stage(id).ok());
+  for (const MountRequest& request : mounter_.requests()) {
+    EXPECT_EQ(request.confine_to, kKubelet);
+  }
+  // As if a component of the target became a symlink to elsewhere between
+  // the check and the mount.
+  mounter_.RedirectNextMount("/var/lib/kubelet/pods/other/volumes/v/mount");
+  EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(At("/var/lib/kubelet/pods/other/volumes/v/mount").empty());
+  EXPECT_TRUE(At(kTarget).empty());
+  for (const MountRequest& request : mounter_.requests()) {
+    if (request.target == kTarget) EXPECT_EQ(request.confine_to, kKubelet);
+  }
+}
+
+TEST_F(NodeServiceTest, AFailedStageDetachesWhatItAttached) {
+  const std::string id = MakeVolume("fails");
+  fs_tools_.FailNextMakeFs(absl::InternalError("mkfs died"));
+  EXPECT_FALSE(Stage(id).ok());
+  EXPECT_FALSE(backend_.FindDevice(id).ok());
+  EXPECT_TRUE(loops_.List()->empty());
+  mounter_.FailNextMount(absl::InternalError("mount failed"));
+  EXPECT_FALSE(Stage(id).ok());
+  EXPECT_TRUE(loops_.List()->empty());
+  EXPECT_TRUE(At(kStaging).empty());
+  // A stage that fails on an already attached volume leaves it attached.
+  ASSERT_TRUE(backend_.Attach(id).ok());
+  mounter_.FailNextMount(absl::InternalError("mount failed"));
+  EXPECT_FALSE(Stage(id).ok());
+  EXPECT_TRUE(backend_.FindDevice(id).ok());
+}
+
+TEST_F(EncryptedNodeTest, AnOpenMappingDoesNotExcuseAWrongKey) {
+  const std::string id = MakeEncrypted("open-already");
+  ASSERT_TRUE(StageWithKey(id, kKey).ok());
+  const auto before = At(kStaging);
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(StageWithKey(id, kWrongKey).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // The mapping, the mount and the device are as they were.
+  EXPECT_TRUE(crypt_.Backing(NodeService::MappingName(id)).ok());
+  ASSERT_EQ(At(kStaging).size(), 1u);
+  EXPECT_EQ(At(kStaging)[0].mount_id, before[0].mount_id);
+  EXPECT_TRUE(backend_.FindDevice(id).ok());
+  EXPECT_TRUE(StageWithKey(id, kKey).ok());
+}
+
+TEST_F(EncryptedNodeTest, ShortKeyMaterialIsRefusedBeforeAnythingHappens) {
+  const std::string id = MakeEncrypted("short");
+  const grpc::Status status =
+      StageWithKey(id, "correct horse battery staple");  // 28 bytes
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("encryptionPassphrase"),
+            std::string::npos);
+  EXPECT_EQ(crypt_.format_count(), 0);
+  EXPECT_FALSE(backend_.FindDevice(id).ok());
+}
+
+TEST_F(EncryptedNodeTest, TheRequestsSecretsAreWipedAfterTheCall) {
+  const std::string id = MakeEncrypted("wipe");
+  csi::v1::NodeStageVolumeRequest request;
+  request.set_volume_id(id);
+  request.set_staging_target_path(kStaging);
+  *request.mutable_volume_capability() = MountCap();
+  (*request.mutable_secrets())["encryptionPassphrase"] = kKey;
+  csi::v1::NodeStageVolumeResponse response;
+  ASSERT_TRUE(service_.NodeStageVolume(nullptr, &request, &response).ok());
+  EXPECT_TRUE(request.secrets().empty());
 }
 
 }  // namespace

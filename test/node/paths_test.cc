@@ -1,5 +1,7 @@
 #include "src/node/paths.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "src/platform/fake_filesystem.h"
 
@@ -45,14 +47,46 @@ TEST(PathsTest, SymlinkComponentsAreRefused) {
   FakeFileSystem fs;
   ASSERT_TRUE(fs.MakeDirs("/var/lib/kubelet/pods", 0755).ok());
   fs.AddSymlink("/var/lib/kubelet/pods/evil", "/etc");
-  EXPECT_EQ(CheckNodePath(&fs, "/var/lib/kubelet/pods/evil/mount", kRoot, "p")
+  EXPECT_EQ(CheckNodePath(&fs, "/var/lib/kubelet/pods/evil/mount", kRoot, NodePathKind::kTarget, "p")
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckNodePath(&fs, "/var/lib/kubelet/pods/evil", kRoot, "p").code(),
+  EXPECT_EQ(CheckNodePath(&fs, "/var/lib/kubelet/pods/evil", kRoot, NodePathKind::kTarget, "p").code(),
             absl::StatusCode::kInvalidArgument);
   // Not yet existing components are fine.
   EXPECT_TRUE(
-      CheckNodePath(&fs, "/var/lib/kubelet/pods/new/mount", kRoot, "p").ok());
+      CheckNodePath(&fs, "/var/lib/kubelet/pods/new/mount", kRoot, NodePathKind::kTarget, "p").ok());
+}
+
+TEST(PathsTest, KubeletLayout) {
+  struct Case {
+    const char* path;
+    NodePathKind kind;
+    bool ok;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/var/lib/kubelet/plugins/kubernetes.io/csi/d/h/globalmount",
+            NodePathKind::kStaging, true},
+           {"/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/pv/mount",
+            NodePathKind::kStaging, false},
+           {"/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/pv/mount",
+            NodePathKind::kTarget, true},
+           {"/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/"
+            "publish/pv/u",
+            NodePathKind::kTarget, true},
+           {"/var/lib/kubelet/plugins", NodePathKind::kStaging, false},
+           {"/var/lib/kubelet/pods", NodePathKind::kTarget, false},
+           {"/var/lib/kubelet/plugins_registry/x", NodePathKind::kStaging,
+            false},
+           {"/var/lib/kubelet/pki/kubelet.key", NodePathKind::kTarget, false},
+           {"/var/lib/kubelet/pod-resources/kubelet.sock",
+            NodePathKind::kTarget, false},
+           {"/var/lib/kubelet/podsx/a", NodePathKind::kTarget, false},
+           {"/var/lib/kubelet/x", NodePathKind::kTarget, false},
+       }) {
+    absl::Status status = CheckKubeletPath(c.path, kRoot, c.kind, "p");
+    EXPECT_EQ(status.ok(), c.ok) << c.path << ": " << status;
+    if (!c.ok) EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  }
 }
 
 }  // namespace
