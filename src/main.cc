@@ -2,6 +2,7 @@
 // implementations and services, serves until SIGTERM or SIGINT.
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,8 +62,8 @@ ABSL_FLAG(std::string, log_format, "text", "text|json");
 ABSL_FLAG(std::string, device_classes, "",
           "Comma-separated NAME=KIND:ARGS[?OPT=VAL&...] device classes, the "
           "first being the default: loop:DIR, lvm:VG, lvm-thin:VG/POOL; "
-          "options reserve=BYTES (loop, lvm), overprovision=RATIO "
-          "(lvm-thin). Default: default=loop:<data-dir>/loop");
+          "options reserve=BYTES (loop, lvm), overprovision=RATIO (loop, "
+          "lvm-thin). Default: default=loop:<data-dir>/loop");
 ABSL_FLAG(int64_t, default_volume_size, 1ll << 30,
           "Bytes given to a volume whose request names no size");
 ABSL_FLAG(int64_t, reserve_bytes, 1ll << 30,
@@ -157,6 +158,11 @@ int Run(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // The process holds encryption keys while it stages volumes: no core
+  // dump of it, and no ptrace attach by other processes of the same user.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return Fail(absl::ErrnoToStatus(errno, "prctl(PR_SET_DUMPABLE)"));
+  }
 
   if (mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return Fail(absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", data_dir)));
@@ -210,6 +216,7 @@ int Run(int argc, char** argv) {
       LoopBackendConfig loop_config;
       loop_config.directory = *resolved;
       loop_config.reserve_bytes = reserve;
+      loop_config.overprovision = spec.overprovision_set ? spec.overprovision : 0;
       owned_backends.push_back(
           std::make_unique<LoopBackend>(loop_config, &fs, &loops));
     } else {

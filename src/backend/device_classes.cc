@@ -85,11 +85,12 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
         }
         spec.reserve_set = true;
       } else if (kv.first == "overprovision" &&
-                 spec.kind == DeviceClassKind::kLvmThin) {
+                 spec.kind != DeviceClassKind::kLvm) {
         if (!absl::SimpleAtod(kv.second, &spec.overprovision) ||
             !(spec.overprovision >= 1.0 && spec.overprovision <= 1000.0)) {
           return Bad(entry, "overprovision wants a ratio from 1 to 1000");
         }
+        spec.overprovision_set = true;
       } else {
         return Bad(entry, absl::StrCat("unknown option \"", kv.first,
                                        "\" for this kind"));

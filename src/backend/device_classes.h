@@ -22,10 +22,13 @@ struct DeviceClassSpec {
   std::string pool;       // lvm-thin: thin pool LV in `vg`
   // Options (all optional):
   //   reserve=BYTES        loop, lvm: space never given to volumes
-  //   overprovision=RATIO  lvm-thin: virtual bytes promised per pool byte
+  //   overprovision=RATIO  lvm-thin: virtual bytes promised per pool byte;
+  //                        loop: bytes all images may promise per byte of
+  //                        the image filesystem (unset: no bound)
   uint64_t reserve_bytes = 0;
   bool reserve_set = false;
   double overprovision = 1.0;
+  bool overprovision_set = false;
 };
 
 // Parses --device-classes: comma-separated `NAME=KIND:ARGS[?OPT=VAL&...]`,

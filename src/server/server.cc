@@ -106,17 +106,29 @@ absl::StatusOr<std::unique_ptr<UnixServer>> UnixServer::Start(
     unlink(socket_path.c_str());
     return absl::ErrnoToStatus(err, absl::StrCat("chmod ", socket_path));
   }
-  return std::unique_ptr<UnixServer>(
+  struct stat made;
+  if (lstat(socket_path.c_str(), &made) != 0) {
+    const int err = errno;
+    server->Shutdown();
+    return absl::ErrnoToStatus(err, absl::StrCat("stat ", socket_path));
+  }
+  auto unix_server = std::unique_ptr<UnixServer>(
       new UnixServer(socket_path, std::move(server)));
+  unix_server->socket_device_ = made.st_dev;
+  unix_server->socket_inode_ = made.st_ino;
+  return unix_server;
 }
 
 void UnixServer::Wait() { server_->Wait(); }
 
 void UnixServer::Shutdown(absl::Duration grace) {
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
-  // Remove the socket only if it is still the one we made (a socket file).
+  // Remove the socket only if it is still the one we made (same inode): a
+  // newer server may have claimed the path after this one stopped
+  // answering, and its socket is not ours to remove.
   struct stat st;
-  if (lstat(socket_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+  if (lstat(socket_path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+      st.st_dev == socket_device_ && st.st_ino == socket_inode_) {
     unlink(socket_path_.c_str());
   }
 }

@@ -1,6 +1,8 @@
 #ifndef CELLAR_SRC_SERVER_SERVER_H_
 #define CELLAR_SRC_SERVER_SERVER_H_
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +54,9 @@ class UnixServer final {
   UnixServer(std::string socket_path, std::unique_ptr<grpc::Server> server);
 
   const std::string socket_path_;
+  // The socket file this server made, to tell it from a newer one.
+  dev_t socket_device_ = 0;
+  ino_t socket_inode_ = 0;
   std::unique_ptr<grpc::Server> server_;
 };
 

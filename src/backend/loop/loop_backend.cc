@@ -103,6 +103,27 @@ absl::StatusOr<BackendCapacity> LoopBackend::Capacity() {
   capacity.available_bytes = stats->available_bytes > config_.reserve_bytes
                                  ? stats->available_bytes - config_.reserve_bytes
                                  : 0;
+  if (config_.overprovision > 0) {
+    // What every image already promises, against the allowed total.
+    absl::StatusOr<std::vector<VolumeRecord>> volumes = List();
+    if (!volumes.ok()) return volumes.status();
+    absl::StatusOr<std::vector<SnapshotRecord>> snapshots = ListSnapshots();
+    if (!snapshots.ok()) return snapshots.status();
+    uint64_t promised = 0;
+    for (const VolumeRecord& volume : *volumes) {
+      promised += static_cast<uint64_t>(volume.capacity_bytes());
+    }
+    for (const SnapshotRecord& snapshot : *snapshots) {
+      promised += static_cast<uint64_t>(snapshot.size_bytes());
+    }
+    const uint64_t usable = stats->total_bytes > config_.reserve_bytes
+                                ? stats->total_bytes - config_.reserve_bytes
+                                : 0;
+    const uint64_t allowed = static_cast<uint64_t>(
+        static_cast<double>(usable) * config_.overprovision);
+    capacity.available_bytes = std::min(
+        capacity.available_bytes, allowed > promised ? allowed - promised : 0);
+  }
   capacity.max_volume_bytes = capacity.available_bytes / (1ull << 20) * (1ull << 20);
   return capacity;
 }

@@ -15,6 +15,11 @@ struct LoopBackendConfig {
   std::string directory;
   // Bytes of the directory's filesystem never given to volumes.
   uint64_t reserve_bytes = 0;
+  // When > 0: the sizes of all images (volumes and snapshots, thin or
+  // thick) may add up to at most this many times the filesystem's size less
+  // the reserve, so sparse images cannot promise the disk away. 0: each new
+  // volume need only fit in the free space now.
+  double overprovision = 0;
 };
 
 // Volumes as image files attached to loop devices. A snapshot is a copy of
