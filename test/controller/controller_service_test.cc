@@ -619,3 +619,155 @@ TEST_F(SnapshotTest, RestoreAndCloneTakeSizeAndKind) {
 
 }  // namespace
 }  // namespace cellar
+
+namespace cellar {
+namespace {
+
+// ---------------------------------------------------------------- Owners
+// Data copied from a volume keeps the volume's access policy.
+
+class CopyOwnerTest : public SnapshotTest {
+ protected:
+  std::string Owned(const std::string& name, const std::string& ns,
+                    const std::string& allowed = "") {
+    auto request = CreateRequest(name, 4 * kMiB);
+    (*request.mutable_parameters())["csi.storage.k8s.io/pvc/namespace"] = ns;
+    if (!allowed.empty()) {
+      (*request.mutable_parameters())["allowedNamespaces"] = allowed;
+    }
+    csi::v1::CreateVolumeResponse response;
+    EXPECT_TRUE(Create(request, &response).ok());
+    return response.volume().volume_id();
+  }
+  grpc::Status CopyOf(const std::string& name, const std::string& source,
+                      bool snapshot,
+                      const std::map<std::string, std::string>& params,
+                      std::string* id = nullptr) {
+    auto request = CreateRequest(name, 4 * kMiB);
+    for (const auto& [k, v] : params) (*request.mutable_parameters())[k] = v;
+    if (snapshot) {
+      request.mutable_volume_content_source()->mutable_snapshot()
+          ->set_snapshot_id(source);
+    } else {
+      request.mutable_volume_content_source()->mutable_volume()
+          ->set_volume_id(source);
+    }
+    csi::v1::CreateVolumeResponse response;
+    grpc::Status status = Create(request, &response);
+    if (id != nullptr) *id = response.volume().volume_id();
+    return status;
+  }
+  size_t VolumeCount() { return backend_.List()->size(); }
+};
+
+TEST_F(CopyOwnerTest, SnapshotsRecordTheirVolumesPolicy) {
+  const std::string volume = Owned("src", "team-a", "team-c");
+  csi::v1::CreateSnapshotResponse snap;
+  ASSERT_TRUE(Snapshot("s", volume, &snap).ok());
+  absl::StatusOr<SnapshotRecord> record =
+      backend_.GetSnapshot(snap.snapshot().snapshot_id());
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->bound_namespace(), "team-a");
+  ASSERT_EQ(record->allowed_namespaces_size(), 1);
+  EXPECT_EQ(record->allowed_namespaces(0), "team-c");
+}
+
+TEST_F(CopyOwnerTest, ACopyForANamespaceTheSourceRefusesIsDenied) {
+  const std::string volume = Owned("src", "team-a");
+  csi::v1::CreateSnapshotResponse snap;
+  ASSERT_TRUE(Snapshot("s", volume, &snap).ok());
+  const std::string snapshot = snap.snapshot().snapshot_id();
+  const size_t before = VolumeCount();
+  for (bool from_snapshot : {true, false}) {
+    const std::string& source = from_snapshot ? snapshot : volume;
+    const grpc::Status other = CopyOf(
+        "thief", source, from_snapshot,
+        {{"csi.storage.k8s.io/pvc/namespace", "team-b"}});
+    EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_NE(other.error_message().find("team-b"), std::string::npos);
+    // Widening through the copy's own parameters.
+    EXPECT_EQ(CopyOf("wide", source, from_snapshot,
+                     {{"csi.storage.k8s.io/pvc/namespace", "team-a"},
+                      {"allowedNamespaces", "team-b"}})
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(CopyOf("wide-sa", source, from_snapshot,
+                     {{"allowedServiceAccounts", "team-b/default"}})
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_EQ(VolumeCount(), before);
+}
+
+TEST_F(CopyOwnerTest, ACopyWithNoNamespaceInheritsAndAnAdmittedOneCarries) {
+  const std::string volume = Owned("src", "team-a", "team-c");
+  csi::v1::CreateSnapshotResponse snap;
+  ASSERT_TRUE(Snapshot("s", volume, &snap).ok());
+  for (bool from_snapshot : {true, false}) {
+    const std::string source =
+        from_snapshot ? snap.snapshot().snapshot_id() : volume;
+    std::string inherited, admitted;
+    ASSERT_TRUE(CopyOf(from_snapshot ? "r1" : "c1", source, from_snapshot, {},
+                       &inherited)
+                    .ok());
+    ASSERT_TRUE(CopyOf(from_snapshot ? "r2" : "c2", source, from_snapshot,
+                       {{"csi.storage.k8s.io/pvc/namespace", "team-c"}},
+                       &admitted)
+                    .ok());
+    for (const std::string& id : {inherited, admitted}) {
+      absl::StatusOr<VolumeRecord> record = backend_.Get(id);
+      ASSERT_TRUE(record.ok());
+      EXPECT_EQ(record->bound_namespace(), "team-a") << id;
+      ASSERT_EQ(record->allowed_namespaces_size(), 1);
+      EXPECT_EQ(record->allowed_namespaces(0), "team-c");
+    }
+  }
+}
+
+TEST_F(CopyOwnerTest, AnUnrestrictedSourceTakesTheRequestsPolicy) {
+  const std::string volume = CreateOk("open", 4 * kMiB);
+  std::string copy;
+  ASSERT_TRUE(CopyOf("c", volume, false,
+                     {{"csi.storage.k8s.io/pvc/namespace", "team-b"}}, &copy)
+                  .ok());
+  EXPECT_EQ(backend_.Get(copy)->bound_namespace(), "team-b");
+}
+
+TEST_F(CopyOwnerTest, ASnapshotForANamespaceTheVolumeRefusesIsDenied) {
+  const std::string volume = Owned("src", "team-a");
+  csi::v1::CreateSnapshotRequest request;
+  request.set_name("stolen");
+  request.set_source_volume_id(volume);
+  (*request.mutable_parameters())
+      ["csi.storage.k8s.io/volumesnapshot/namespace"] = "team-b";
+  csi::v1::CreateSnapshotResponse response;
+  EXPECT_EQ(service_.CreateSnapshot(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(backend_.ListSnapshots()->empty());
+  (*request.mutable_parameters())
+      ["csi.storage.k8s.io/volumesnapshot/namespace"] = "team-a";
+  EXPECT_TRUE(service_.CreateSnapshot(nullptr, &request, &response).ok());
+}
+
+TEST_F(CopyOwnerTest, GroupSnapshotMembersKeepTheirOwners) {
+  const std::string a = Owned("a", "team-a");
+  const std::string b = Owned("b", "team-b");
+  google::protobuf::Map<std::string, std::string> params;
+  params["csi.storage.k8s.io/volumegroupsnapshot/namespace"] = "team-a";
+  std::vector<SnapshotRecord> members;
+  EXPECT_EQ(service_.SnapshotGroup("g_x", {a, b}, params, &members).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(backend_.ListSnapshots()->empty());
+  params.clear();
+  ASSERT_TRUE(service_.SnapshotGroup("g_x", {a, b}, params, &members).ok());
+  ASSERT_EQ(members.size(), 2u);
+  const std::vector<SnapshotRecord> stored = *backend_.ListSnapshots();
+  ASSERT_EQ(stored.size(), 2u);
+  for (const SnapshotRecord& member : stored) {
+    EXPECT_EQ(member.bound_namespace(),
+              member.source_volume_id() == a ? "team-a" : "team-b");
+  }
+}
+
+}  // namespace
+}  // namespace cellar

@@ -2,11 +2,13 @@
 // attacker or a buggy client might send gets a precise CSI code, the process
 // stays up, and no refused request creates, mounts or deletes anything.
 #include <dirent.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
+
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -452,6 +454,291 @@ TEST_F(HostileE2eTest, AnotherNamespaceCannotPublishABoundVolume) {
   EXPECT_NE(driver_->ReadLog().find("pod-uid=uid-a"), std::string::npos);
   ASSERT_TRUE(client_->Unstage(id, staging).ok());
   ASSERT_TRUE(client_->Delete(id).ok());
+}
+
+// ---------------------------------------------------------------- Copies
+// A snapshot, restore or clone never admits a pod its source would refuse.
+
+TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
+  auto& ctl = driver_->controller();
+  std::string source;
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters(
+                      "owned", cap_, 32 * kMiB,
+                      {{"csi.storage.k8s.io/pvc/namespace", "team-a"}}, &source)
+                  .ok());
+  const std::string staging = kubelet_ + "/plugins/owned/globalmount";
+  const std::string owner_target = kubelet_ + "/pods/uid-a/volumes/o/mount";
+  ASSERT_TRUE(client_->Stage(source, staging, cap_).ok());
+  auto publish = [&](const std::string& id, const std::string& staging_path,
+                     const std::string& ns, const std::string& target) {
+    csi::v1::NodePublishVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(staging_path);
+    request.set_target_path(target);
+    *request.mutable_volume_capability() = cap_;
+    auto& context = *request.mutable_volume_context();
+    context["csi.storage.k8s.io/pod.namespace"] = ns;
+    context["csi.storage.k8s.io/pod.name"] = "pod-" + ns;
+    context["csi.storage.k8s.io/pod.uid"] = "uid-" + ns;
+    context["csi.storage.k8s.io/serviceAccount.name"] = "default";
+    csi::v1::NodePublishVolumeResponse response;
+    return driver_->node().NodePublishVolume(Context().get(), request,
+                                             &response);
+  };
+  ASSERT_TRUE(publish(source, staging, "team-a", owner_target).ok());
+  { std::ofstream(owner_target + "/secret") << "team-a's data"; }
+  ASSERT_TRUE(client_->Unpublish(source, owner_target).ok());
+
+  auto snapshot = [&](const std::string& name, const std::string& ns,
+                      std::string* id) {
+    csi::v1::CreateSnapshotRequest request;
+    request.set_name(name);
+    request.set_source_volume_id(source);
+    if (!ns.empty()) {
+      (*request.mutable_parameters())
+          ["csi.storage.k8s.io/volumesnapshot/namespace"] = ns;
+    }
+    csi::v1::CreateSnapshotResponse response;
+    grpc::Status status = ctl.CreateSnapshot(Context().get(), request, &response);
+    if (id != nullptr) *id = response.snapshot().snapshot_id();
+    return status;
+  };
+  auto list_snapshots = [&] {
+    csi::v1::ListSnapshotsRequest request;
+    csi::v1::ListSnapshotsResponse response;
+    EXPECT_TRUE(ctl.ListSnapshots(Context().get(), request, &response).ok());
+    return response.entries_size();
+  };
+  auto list_volumes = [&] {
+    csi::v1::ListVolumesRequest request;
+    csi::v1::ListVolumesResponse response;
+    EXPECT_TRUE(ctl.ListVolumes(Context().get(), request, &response).ok());
+    return response.entries_size();
+  };
+  // A hand-made VolumeSnapshotContent in team-b naming team-a's handle.
+  const int snapshots_before = list_snapshots();
+  EXPECT_EQ(snapshot("stolen", "team-b", nullptr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(list_snapshots(), snapshots_before);
+  std::string snap;
+  ASSERT_TRUE(snapshot("legit", "team-a", &snap).ok());
+
+  auto create_from = [&](const std::string& name, bool from_snapshot,
+                         const std::map<std::string, std::string>& params,
+                         std::string* id) {
+    csi::v1::CreateVolumeRequest request;
+    request.set_name(name);
+    *request.add_volume_capabilities() = cap_;
+    request.mutable_capacity_range()->set_required_bytes(32 * kMiB);
+    for (const auto& [k, v] : params) (*request.mutable_parameters())[k] = v;
+    if (from_snapshot) {
+      request.mutable_volume_content_source()->mutable_snapshot()
+          ->set_snapshot_id(snap);
+    } else {
+      request.mutable_volume_content_source()->mutable_volume()
+          ->set_volume_id(source);
+    }
+    csi::v1::CreateVolumeResponse response;
+    grpc::Status status = ctl.CreateVolume(Context().get(), request, &response);
+    if (id != nullptr) *id = response.volume().volume_id();
+    return status;
+  };
+  const int volumes_before = list_volumes();
+  const std::set<std::string> files_before = Snapshot(root_ + "/data");
+  for (bool from_snapshot : {true, false}) {
+    // For another namespace, or widening the allow lists: refused, and
+    // nothing is created.
+    EXPECT_EQ(create_from("thief", from_snapshot,
+                          {{"csi.storage.k8s.io/pvc/namespace", "team-b"}},
+                          nullptr)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(create_from("widen", from_snapshot,
+                          {{"csi.storage.k8s.io/pvc/namespace", "team-a"},
+                           {"allowedNamespaces", "team-b"}},
+                          nullptr)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(create_from("widen-sa", from_snapshot,
+                          {{"allowedServiceAccounts", "team-b/default"}},
+                          nullptr)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  EXPECT_EQ(list_volumes(), volumes_before);
+  EXPECT_EQ(Snapshot(root_ + "/data"), files_before);
+
+  // No namespace at all (a hand-made PV-less create): the copy inherits the
+  // source's owner, so team-b still cannot mount it; team-a can.
+  for (bool from_snapshot : {true, false}) {
+    std::string copy;
+    ASSERT_TRUE(create_from(from_snapshot ? "restore" : "clone", from_snapshot,
+                            {}, &copy)
+                    .ok());
+    const std::string copy_staging =
+        kubelet_ + "/plugins/copy-" + copy + "/globalmount";
+    ASSERT_TRUE(client_->Stage(copy, copy_staging, cap_).ok());
+    const std::string thief_target = kubelet_ + "/pods/uid-b/volumes/c/mount";
+    EXPECT_EQ(publish(copy, copy_staging, "team-b", thief_target).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_NE(access(thief_target.c_str(), F_OK), 0);
+    const std::string target = kubelet_ + "/pods/uid-a/volumes/c/mount";
+    ASSERT_TRUE(publish(copy, copy_staging, "team-a", target).ok());
+    std::string data;
+    std::getline(std::ifstream(target + "/secret"), data);
+    EXPECT_EQ(data, "team-a's data");
+    ASSERT_TRUE(client_->Unpublish(copy, target).ok());
+    ASSERT_TRUE(client_->Unstage(copy, copy_staging).ok());
+    ASSERT_TRUE(client_->Delete(copy).ok());
+  }
+  csi::v1::DeleteSnapshotRequest delete_snapshot;
+  delete_snapshot.set_snapshot_id(snap);
+  csi::v1::DeleteSnapshotResponse deleted;
+  ASSERT_TRUE(ctl.DeleteSnapshot(Context().get(), delete_snapshot, &deleted).ok());
+  ASSERT_TRUE(client_->Unstage(source, staging).ok());
+  ASSERT_TRUE(client_->Delete(source).ok());
+}
+
+// ---------------------------------------------------------------- Node calls
+// A node call acts only on what shows the volume, inside kubelet's layout.
+
+TEST_F(HostileE2eTest, NodeCallsTouchOnlyTheVolumesOwn) {
+  auto canary_intact = [&] {
+    std::string data;
+    std::getline(std::ifstream(target_ + "/data"), data);
+    return data == "precious";
+  };
+  std::string other;
+  ASSERT_TRUE(client_->Create("intruder", cap_, 32 * kMiB, &other).ok());
+
+  // A tmpfs (another driver's mount) at a staging path: publishing a volume
+  // from it would hand a pod whatever it holds.
+  const std::string fake_staging = kubelet_ + "/plugins/fake/globalmount";
+  ASSERT_EQ(system(("mkdir -p " + fake_staging).c_str()), 0);
+  ASSERT_EQ(mount("tmpfs", fake_staging.c_str(), "tmpfs", 0, "size=1m"), 0);
+  { std::ofstream(fake_staging + "/planted") << "x"; }
+  const std::string thief_target = kubelet_ + "/pods/uid-9/volumes/t/mount";
+  EXPECT_EQ(client_->Publish(canary_, fake_staging, thief_target, cap_, false)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(client_->Publish(other, fake_staging, thief_target, cap_, false)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // The canary's own staging path, named for another volume.
+  EXPECT_EQ(client_->Publish(other, staging_, thief_target, cap_, false)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(access(thief_target.c_str(), F_OK), 0);
+  // Unstage/unpublish of another volume at the canary's paths, and of the
+  // canary at the tmpfs: refused, every mount stays.
+  EXPECT_EQ(client_->Unpublish(other, target_).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(client_->Unstage(other, staging_).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(client_->Unstage(canary_, fake_staging).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(canary_intact());
+  EXPECT_EQ(access((fake_staging + "/planted").c_str(), F_OK), 0);
+  ASSERT_EQ(umount(fake_staging.c_str()), 0);
+
+  // A target that is kubelet's or a pod's directory with files in it, not
+  // a mount of the volume: left as it is.
+  const std::string pod_dir = kubelet_ + "/pods/uid-7/volumes/x/mount";
+  ASSERT_EQ(system(("mkdir -p " + pod_dir).c_str()), 0);
+  { std::ofstream(pod_dir + "/kept") << "kept"; }
+  EXPECT_TRUE(client_->Unpublish(other, pod_dir).ok());
+  EXPECT_EQ(access((pod_dir + "/kept").c_str(), F_OK), 0);
+
+  // Outside kubelet's layout: refused whatever the id.
+  for (const std::string& path :
+       {kubelet_ + "/pki/kubelet.key", kubelet_ + "/plugins_registry/x",
+        kubelet_ + "/pod-resources/kubelet.sock", kubelet_ + "/podsx"}) {
+    EXPECT_EQ(client_->Stage(other, path, cap_).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << path;
+    EXPECT_EQ(client_->Publish(canary_, staging_, path, cap_, false)
+                  .error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << path;
+    EXPECT_EQ(client_->Unpublish(canary_, path).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << path;
+  }
+  EXPECT_EQ(client_->Stage(other, kubelet_ + "/pods/uid-1/volumes/s/x", cap_)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The tenant names, on its own filesystem, the file the driver uses for
+  // block volumes, as a non-empty directory: unstage neither removes it nor
+  // is blocked by it.
+  ASSERT_EQ(mkdir((target_ + "/cellar-block-device").c_str(), 0755), 0);
+  { std::ofstream(target_ + "/cellar-block-device/mine") << "tenant"; }
+  ASSERT_TRUE(client_->Unpublish(canary_, target_).ok());
+  ASSERT_TRUE(client_->Unstage(canary_, staging_).ok());
+  ASSERT_TRUE(client_->Stage(canary_, staging_, cap_).ok());
+  std::string kept;
+  std::getline(std::ifstream(staging_ + "/cellar-block-device/mine"), kept);
+  EXPECT_EQ(kept, "tenant");
+  EXPECT_EQ(access((staging_ + "/data").c_str(), F_OK), 0);
+  ASSERT_TRUE(client_->Delete(other).ok());
+}
+
+TEST_F(HostileE2eTest, ShortEncryptionKeysAreRefusedBeforeAnythingIsAttached) {
+  std::string id;
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters("enc", cap_, 32 * kMiB,
+                                         {{"encrypted", "true"}}, &id)
+                  .ok());
+  const std::set<std::string> before = Snapshot(root_);
+  const std::string staging = kubelet_ + "/plugins/enc/globalmount";
+  const grpc::Status status = client_->StageWithSecrets(
+      id, staging, cap_, {{"encryptionPassphrase", "hunter2-hunter2"}});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("encryptionPassphrase"),
+            std::string::npos);
+  EXPECT_EQ(Snapshot(root_), before);
+  EXPECT_EQ(driver_->ReadLog().find("hunter2"), std::string::npos);
+  ASSERT_TRUE(client_->Delete(id).ok());
+}
+
+// ---------------------------------------------------------------- Old bytes
+// No new volume shows bytes a deleted one wrote (loop images are new sparse
+// files; the guest tier proves the same for LVM).
+
+TEST_F(HostileE2eTest, ANewVolumeNeverShowsADeletedVolumesBytes) {
+  const csi::v1::VolumeCapability block = testing::Capability("", true);
+  const int64_t size = 8 * kMiB;
+  const std::string staging = kubelet_ + "/plugins/old/globalmount";
+  const std::string target = kubelet_ + "/pods/uid-o/volumeDevices/old";
+  auto cycle = [&](const std::string& name, bool write) {
+    std::string id;
+    EXPECT_TRUE(client_->Create(name, block, size, &id).ok());
+    EXPECT_TRUE(client_->Stage(id, staging, block).ok());
+    EXPECT_TRUE(client_->Publish(id, staging, target, block, false).ok());
+    std::string seen;
+    {
+      std::fstream device(target, std::ios::in | std::ios::out |
+                                      std::ios::binary);
+      seen.assign(size, '\0');
+      device.read(seen.data(), size);
+      if (write) {
+        device.seekp(0);
+        const std::string pattern(size, 'S');
+        device.write(pattern.data(), size);
+        device.flush();
+      }
+    }
+    EXPECT_TRUE(client_->Unpublish(id, target).ok());
+    EXPECT_TRUE(client_->Unstage(id, staging).ok());
+    EXPECT_TRUE(client_->Delete(id).ok());
+    return seen;
+  };
+  const std::string zeros(size, '\0');
+  EXPECT_EQ(cycle("first", true), zeros);
+  // The same name (so the same id and image path) and another name.
+  EXPECT_EQ(cycle("first", false), zeros);
+  EXPECT_EQ(cycle("second", false), zeros);
 }
 
 }  // namespace

@@ -268,8 +268,14 @@ class SanityE2eTest : public ::testing::Test {
     group_controller_ = csi::v1::GroupController::NewStub(driver_->channel());
     // csi-sanity's Setup: the mount and staging directories, with a plain
     // mkdir (the parent must exist, the directory must not).
-    target_path_ = kubelet_ + "/csi-mount";
-    staging_path_ = kubelet_ + "/csi-staging";
+    // The driver keeps to kubelet's layout (staging under plugins/, targets
+    // under pods/ or plugins/), so csi-sanity is pointed there, as
+    // --csi.stagingdir=<kubelet>/plugins/csi-staging
+    // --csi.mountdir=<kubelet>/pods/csi-mount; a kubelet makes both parents.
+    ASSERT_EQ(mkdir((kubelet_ + "/plugins").c_str(), 0750), 0);
+    ASSERT_EQ(mkdir((kubelet_ + "/pods").c_str(), 0750), 0);
+    target_path_ = kubelet_ + "/pods/csi-mount";
+    staging_path_ = kubelet_ + "/plugins/csi-staging";
     ASSERT_EQ(mkdir(target_path_.c_str(), 0755), 0) << strerror(errno);
     ASSERT_EQ(mkdir(staging_path_.c_str(), 0755), 0) << strerror(errno);
   }

@@ -94,5 +94,51 @@ TEST(AccessPolicyTest, PodUidFromTargetPath) {
   EXPECT_EQ(PodUidFromTargetPath("/var/lib/kubelet/plugins/x"), "");
 }
 
+TEST(AccessPolicyTest, PolicyForCopy) {
+  AccessPolicy open;
+  AccessPolicy source;
+  source.bound_namespace = "a";
+  source.allowed_namespaces = {"c"};
+  AccessPolicy asked;
+  // Unrestricted source: the request's own policy.
+  asked.bound_namespace = "b";
+  EXPECT_EQ(PolicyForCopy(open, asked, "s")->bound_namespace, "b");
+  // Restricted: inherits when nothing is asked, carries when admitted.
+  for (const std::string& ns : {"", "a", "c"}) {
+    AccessPolicy request;
+    request.bound_namespace = ns;
+    absl::StatusOr<AccessPolicy> copy = PolicyForCopy(source, request, "s");
+    ASSERT_TRUE(copy.ok()) << ns;
+    EXPECT_EQ(copy->bound_namespace, "a");
+    EXPECT_EQ(copy->allowed_namespaces, std::vector<std::string>{"c"});
+  }
+  // Refused: another namespace, or lists wider than the source's.
+  AccessPolicy other;
+  other.bound_namespace = "b";
+  EXPECT_EQ(PolicyForCopy(source, other, "s").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  AccessPolicy wide;
+  wide.allowed_namespaces = {"b"};
+  EXPECT_EQ(PolicyForCopy(source, wide, "s").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  AccessPolicy wide_sa;
+  wide_sa.allowed_service_accounts = {"b/default"};
+  EXPECT_EQ(PolicyForCopy(source, wide_sa, "s").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  AccessPolicy narrow_sa;
+  narrow_sa.allowed_service_accounts = {"c/default"};
+  EXPECT_TRUE(PolicyForCopy(source, narrow_sa, "s").ok());
+  // A source restricted to service accounts admits only their namespaces.
+  AccessPolicy by_sa;
+  by_sa.bound_namespace = "a";
+  by_sa.allowed_service_accounts = {"d/backup"};
+  EXPECT_FALSE(by_sa.AdmitsNamespace("a"));
+  EXPECT_TRUE(by_sa.AdmitsNamespace("d"));
+  AccessPolicy other_sa;
+  other_sa.allowed_service_accounts = {"d/other"};
+  EXPECT_EQ(PolicyForCopy(by_sa, other_sa, "s").status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace cellar
