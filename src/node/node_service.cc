@@ -146,8 +146,12 @@ absl::Status NodeService::MountChecked(MountRequest request) {
   if (absl::Status s = deps_.mounter->Mount(request); !s.ok()) return s;
   absl::StatusOr<std::vector<MountEntry>> after = deps_.mounter->ListMounts();
   if (!after.ok()) return after.status();
-  absl::flat_hash_set<int> known;
-  for (const MountEntry& entry : *before) known.insert(entry.mount_id);
+  // A mount is known by its id and place together: the kernel reuses ids.
+  auto key = [](const MountEntry& entry) {
+    return absl::StrCat(entry.mount_id, " ", entry.mount_point);
+  };
+  absl::flat_hash_set<std::string> known;
+  for (const MountEntry& entry : *before) known.insert(key(entry));
   // Other volumes are mounted concurrently: only a new mount of this
   // volume's device can be the one just made. (Operations on one volume
   // are serialised by its lock.)
@@ -159,8 +163,7 @@ absl::Status NodeService::MountChecked(MountRequest request) {
   }
   absl::Status result = absl::OkStatus();
   for (const MountEntry& entry : *after) {
-    if (known.contains(entry.mount_id) ||
-        entry.mount_point == request.target ||
+    if (known.contains(key(entry)) || entry.mount_point == request.target ||
         !MountShowsDevice(entry, device)) {
       continue;
     }
@@ -171,11 +174,13 @@ absl::Status NodeService::MountChecked(MountRequest request) {
         ": a path component changed while it was being used; refusing"));
   }
   if (!result.ok()) return result;
-  // And the target must now show, on top, a new mount of the device.
+  // And the target must now show, on top, one more mount, of the device.
+  // (Mount ids are reused by the kernel as other volumes come and go, so
+  // the count at the target tells what is new, not the id.)
+  const size_t had = MountsAt(*before, request.target).size();
   std::vector<MountEntry> landed = MountsAt(*after, request.target);
-  if (landed.empty() || known.contains(landed.back().mount_id) ||
-      !MountShowsDevice(landed.back(), device)) {
-    if (!landed.empty() && !known.contains(landed.back().mount_id)) {
+  if (landed.size() <= had || !MountShowsDevice(landed.back(), device)) {
+    if (landed.size() > had) {
       (void)deps_.mounter->Unmount(request.target, /*lazy=*/true);
     }
     return absl::InternalError(absl::StrCat(

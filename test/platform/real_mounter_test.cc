@@ -92,5 +92,58 @@ TEST_F(RealMounterTest, ErrorsMapToCodes) {
             absl::StatusCode::kNotFound);
 }
 
+TEST_F(RealMounterTest, ConfinedMountsFollowNoSymlinkAndLandOnTheWalkedObject) {
+  // A source directory and a target inside `dir_`, and a place outside that
+  // a swapped-in symlink points to.
+  const std::string source = dir_ + "/source";
+  const std::string outside = dir_ + "-outside";
+  ASSERT_EQ(mkdir(source.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(outside.c_str(), 0755), 0);
+  const int marker = open((source + "/marker").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(marker, 0);
+  close(marker);
+  MountRequest bind;
+  bind.source = source;
+  bind.target = target_;
+  bind.flags = MS_BIND;
+  bind.confine_to = dir_;
+  ASSERT_TRUE(mounter_.Mount(bind).ok());
+  auto table = mounter_.ListMounts();
+  ASSERT_TRUE(table.ok());
+  // Landed at the real path (not at /proc/self/fd/N) and shows the source.
+  ASSERT_EQ(MountsAt(*table, target_).size(), 1u);
+  EXPECT_EQ(access((target_ + "/marker").c_str(), F_OK), 0);
+  ASSERT_EQ(umount2(target_.c_str(), 0), 0);
+
+  // The target's parent swapped for a symlink leading outside: refused,
+  // nothing mounted anywhere.
+  const std::string swapped = dir_ + "/swapped";
+  ASSERT_EQ(symlink(outside.c_str(), swapped.c_str()), 0);
+  bind.target = swapped + "/x";
+  ASSERT_EQ(mkdir((outside + "/x").c_str(), 0755), 0);
+  absl::Status refused = mounter_.Mount(bind);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  // The final component a symlink: refused too.
+  bind.target = swapped;
+  EXPECT_EQ(mounter_.Mount(bind).code(), absl::StatusCode::kInvalidArgument);
+  // A source through a symlink: refused.
+  bind.source = swapped + "/x";
+  bind.target = target_;
+  EXPECT_EQ(mounter_.Mount(bind).code(), absl::StatusCode::kInvalidArgument);
+  // A target outside the confinement: refused.
+  bind.source = source;
+  bind.target = outside + "/x";
+  EXPECT_EQ(mounter_.Mount(bind).code(), absl::StatusCode::kInvalidArgument);
+  table = mounter_.ListMounts();
+  ASSERT_TRUE(table.ok());
+  EXPECT_TRUE(MountsAt(*table, outside + "/x").empty());
+  EXPECT_TRUE(MountsAt(*table, target_).empty());
+  unlink(swapped.c_str());
+  unlink((source + "/marker").c_str());
+  rmdir((outside + "/x").c_str());
+  rmdir(outside.c_str());
+  rmdir(source.c_str());
+}
+
 }  // namespace
 }  // namespace cellar
