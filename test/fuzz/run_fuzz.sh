@@ -13,7 +13,7 @@ if [[ -n "${TEST_SRCDIR:-}" ]]; then
   out="$TEST_TMPDIR"
 else
   cd "$(dirname "$0")/../.."
-  bazel build //proto:csi_codegen >/dev/null
+  bazel build //proto:csi_codegen //proto:volume_record_codegen >/dev/null
   gen=bazel-bin/proto
   out=$(mktemp -d)
 fi
@@ -25,7 +25,7 @@ cxx=$(command -v clang++-14 || command -v clang++)
   -I. -I"$gen" \
   test/fuzz/validation_fuzz.cc src/common/ids.cc src/common/capability.cc \
   src/controller/parameters.cc src/node/paths.cc src/platform/mountinfo.cc \
-  "$gen/csi.pb.cc" \
+  src/node/access_policy.cc "$gen/csi.pb.cc" "$gen/volume_record.pb.cc" \
   -Wl,--start-group -lprotobuf $absl_libs -Wl,--end-group -lcrypto -lpthread \
   -o "$out/validation_fuzz"
 

@@ -1,7 +1,8 @@
 // libFuzzer target over everything that parses untrusted input before it
 // reaches a path or a command line: ids, paths, mount flags, StorageClass
-// parameters, capacity ranges, capabilities, whole CSI requests and
-// mountinfo text. It checks invariants, not just the absence of crashes:
+// parameters, capacity ranges, capabilities, whole CSI requests, mountinfo
+// text, and the records read back from storage with the access policies they
+// carry to copies. It checks invariants, not just the absence of crashes:
 // whatever an accepting parser lets through must be safe to use.
 #include <cstddef>
 #include <cstdint>
@@ -9,9 +10,11 @@
 #include <string>
 
 #include "csi.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "src/common/capability.h"
 #include "src/common/ids.h"
 #include "src/controller/parameters.h"
+#include "src/node/access_policy.h"
 #include "src/node/paths.h"
 #include "src/platform/mountinfo.h"
 
@@ -55,6 +58,55 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(text.find("//") == std::string::npos);
     Check(text.find('\0') == std::string::npos);
     Check(text.back() != '/');
+  }
+
+  // Kubelet's layout: anything accepted is confined and under plugins/ (and,
+  // for targets, pods/), never the kubelet dir's own files.
+  for (NodePathKind kind : {NodePathKind::kStaging, NodePathKind::kTarget}) {
+    if (CheckKubeletPath(text, root, kind, "p").ok()) {
+      Check(CheckConfinedPath(text, root, "p").ok());
+      const bool plugins = text.rfind(root + "/plugins/", 0) == 0;
+      const bool pods = text.rfind(root + "/pods/", 0) == 0;
+      Check(plugins || (kind == NodePathKind::kTarget && pods));
+    }
+  }
+
+  // Records as storage hands them back (binary in LV tags, JSON beside loop
+  // images): a copy's policy never admits a namespace its source refuses.
+  {
+    const size_t half = text.size() / 2;
+    SnapshotRecord source;
+    VolumeRecord asked;
+    const bool binary = source.ParseFromString(text.substr(0, half)) &&
+                        asked.ParseFromString(text.substr(half));
+    google::protobuf::util::JsonParseOptions json;
+    json.ignore_unknown_fields = true;
+    SnapshotRecord json_source;
+    const bool from_json =
+        google::protobuf::util::JsonStringToMessage(text, &json_source, json)
+            .ok();
+    for (const SnapshotRecord* record :
+         {binary ? &source : nullptr, from_json ? &json_source : nullptr}) {
+      if (record == nullptr) continue;
+      const AccessPolicy from = PolicyOf(*record);
+      absl::StatusOr<AccessPolicy> copy =
+          PolicyForCopy(from, PolicyOf(asked), "fuzz");
+      if (!copy.ok() || !from.restricted()) continue;
+      Check(copy->restricted());
+      std::vector<std::string> names = copy->allowed_namespaces;
+      if (!copy->bound_namespace.empty()) {
+        names.push_back(copy->bound_namespace);
+      }
+      if (!copy->allowed_service_accounts.empty()) {
+        names.clear();  // then only the accounts' namespaces are admitted
+        for (const std::string& account : copy->allowed_service_accounts) {
+          names.push_back(account.substr(0, account.find('/')));
+        }
+      }
+      for (const std::string& ns : names) {
+        if (copy->AdmitsNamespace(ns)) Check(from.AdmitsNamespace(ns));
+      }
+    }
   }
 
   // Mount flags: nothing accepted can carry a second option.
@@ -101,7 +153,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   csi::v1::NodePublishVolumeRequest publish;
   if (publish.ParseFromString(text)) {
     (void)ValidateCapability(publish.volume_capability());
-    (void)CheckConfinedPath(publish.target_path(), root, "target_path");
+    (void)CheckKubeletPath(publish.target_path(), root, NodePathKind::kTarget,
+                           "target_path");
     (void)ParseId(publish.volume_id());
   }
   return 0;
