@@ -19,6 +19,12 @@
 #include "spdlog/spdlog.h"
 
 namespace cellar {
+namespace {
+
+// ".<pid>" with a pid of up to 7 digits, plus "~".
+constexpr size_t kListenSuffixRoom = 10;
+
+}  // namespace
 
 absl::StatusOr<std::string> ParseUnixEndpoint(absl::string_view endpoint) {
   absl::string_view path = endpoint;
@@ -30,7 +36,8 @@ absl::StatusOr<std::string> ParseUnixEndpoint(absl::string_view endpoint) {
     return absl::InvalidArgumentError(absl::StrCat(
         "endpoint \"", endpoint, "\" is not unix:///absolute/path"));
   }
-  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+  // Room for the suffix of the path the listener is first bound to.
+  if (path.size() + kListenSuffixRoom >= sizeof(sockaddr_un{}.sun_path)) {
     return absl::InvalidArgumentError(
         absl::StrCat("socket path too long (", path.size(), " bytes)"));
   }
@@ -81,9 +88,17 @@ absl::StatusOr<std::unique_ptr<UnixServer>> UnixServer::Start(
   absl::Status claimed = ClaimSocketPath(socket_path);
   if (!claimed.ok()) return claimed;
 
+  // gRPC removes the path it listened on when it shuts down, whatever is
+  // there by then. So it listens on a private name, which is then linked
+  // to the public one and removed: at shutdown gRPC finds nothing to
+  // remove, and this server removes the public name only while it is still
+  // its own socket (a newer server may have claimed the path meanwhile).
+  const std::string listen_path =
+      absl::StrCat(socket_path, ".", getpid(), "~");
+  (void)unlink(listen_path.c_str());
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::StrCat("unix:", socket_path),
+  builder.AddListeningPort(absl::StrCat("unix:", listen_path),
                            grpc::InsecureServerCredentials());
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::vector<
@@ -100,12 +115,25 @@ absl::StatusOr<std::unique_ptr<UnixServer>> UnixServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", socket_path));
   }
-  if (chmod(socket_path.c_str(), 0600) != 0) {
+  if (chmod(listen_path.c_str(), 0600) != 0) {
     const int err = errno;
     server->Shutdown();
-    unlink(socket_path.c_str());
-    return absl::ErrnoToStatus(err, absl::StrCat("chmod ", socket_path));
+    unlink(listen_path.c_str());
+    return absl::ErrnoToStatus(err, absl::StrCat("chmod ", listen_path));
   }
+  // link(2) never replaces: a server that claimed the path in between
+  // keeps it.
+  if (link(listen_path.c_str(), socket_path.c_str()) != 0) {
+    const int err = errno;
+    server->Shutdown();
+    unlink(listen_path.c_str());
+    if (err == EEXIST) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "another server claimed ", socket_path, " while this one started"));
+    }
+    return absl::ErrnoToStatus(err, absl::StrCat("link ", socket_path));
+  }
+  unlink(listen_path.c_str());
   struct stat made;
   if (lstat(socket_path.c_str(), &made) != 0) {
     const int err = errno;

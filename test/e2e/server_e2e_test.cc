@@ -162,6 +162,24 @@ TEST_F(ServerE2eTest, LiveSocketIsNotStolen) {
   EXPECT_TRUE((*first)->identity().Probe(Context().get(), {}, &probe).ok());
 }
 
+TEST_F(ServerE2eTest, ShutdownLeavesANewerServersSocketAlone) {
+  // The first server's socket is removed and a second server claims the
+  // path (an operator restarting the driver by hand, a rolled DaemonSet).
+  auto first = DriverProcess::Start(data_dir_, socket_, {});
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(unlink(socket_.c_str()), 0);
+  auto second = DriverProcess::Start(data_dir_ + "2", socket_, {});
+  ASSERT_TRUE(second.ok()) << second.status();
+  // The first stops: the socket at the path is not its own any more.
+  auto stopped = (*first)->Stop(SIGTERM);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(access(socket_.c_str(), F_OK), 0) << "newer server's socket removed";
+  csi::v1::ProbeResponse probe;
+  EXPECT_TRUE((*second)->identity().Probe(Context().get(), {}, &probe).ok());
+  ASSERT_TRUE((*second)->Stop(SIGTERM).ok());
+  EXPECT_NE(access(socket_.c_str(), F_OK), 0) << "own socket left behind";
+}
+
 TEST_F(ServerE2eTest, NonSocketFileIsNeverRemoved) {
   ASSERT_EQ(mkdir(data_dir_.c_str(), 0700), 0);
   { std::ofstream(socket_) << "precious"; }
