@@ -48,12 +48,63 @@ int Redact(Message* message, std::vector<std::string>* names) {
 
 int RedactSecrets(Message* message) { return Redact(message, nullptr); }
 
+namespace {
+
+// True when a secret field is set below the top level of `message`.
+bool HasNestedSecret(const Message& message, bool top) {
+  const Reflection* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    if (IsSecret(field)) {
+      if (!top) return true;
+      continue;
+    }
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        if (HasNestedSecret(reflection->GetRepeatedMessage(message, field, i),
+                            false)) {
+          return true;
+        }
+      }
+    } else if (HasNestedSecret(reflection->GetMessage(message, field), false)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string RedactedDebugString(const Message& message) {
-  std::unique_ptr<Message> copy(message.New());
-  copy->CopyFrom(message);
   std::vector<std::string> names;
-  Redact(copy.get(), &names);
-  std::string out = copy->ShortDebugString();
+  std::string out;
+  if (!HasNestedSecret(message, true)) {
+    // The usual case (CSI puts secrets at the top of a request): the
+    // secret fields are moved aside for the instant of printing, so no copy
+    // of a secret is ever made (a copy would be freed unwiped). The message
+    // is the handler thread's own and nothing reads it meanwhile.
+    Message& original = const_cast<Message&>(message);
+    const Reflection* reflection = original.GetReflection();
+    std::vector<const FieldDescriptor*> fields, secret;
+    reflection->ListFields(original, &fields);
+    for (const FieldDescriptor* field : fields) {
+      if (IsSecret(field)) {
+        secret.push_back(field);
+        names.push_back(field->name());
+      }
+    }
+    std::unique_ptr<Message> aside(original.New());
+    reflection->SwapFields(&original, aside.get(), secret);
+    out = original.ShortDebugString();
+    reflection->SwapFields(&original, aside.get(), secret);
+  } else {
+    std::unique_ptr<Message> copy(message.New());
+    copy->CopyFrom(message);
+    Redact(copy.get(), &names);
+    out = copy->ShortDebugString();
+  }
   if (!names.empty()) {
     absl::StrAppend(&out, out.empty() ? "" : " ", "[redacted: ",
                     absl::StrJoin(names, ","), "]");

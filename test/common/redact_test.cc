@@ -77,3 +77,21 @@ TEST(RedactTest, EverySecretFieldInTheSpecIsRedacted) {
 
 }  // namespace
 }  // namespace cellar
+
+namespace cellar {
+namespace {
+
+TEST(RedactTest, DebugStringLeavesTheRequestAsItWas) {
+  csi::v1::NodeStageVolumeRequest request;
+  request.set_volume_id("v");
+  (*request.mutable_secrets())["encryptionPassphrase"] = "do-not-print-me";
+  const std::string text = RedactedDebugString(request);
+  EXPECT_EQ(text.find("do-not-print-me"), std::string::npos);
+  EXPECT_NE(text.find("[redacted: secrets]"), std::string::npos) << text;
+  // The secrets were only moved aside for the printing.
+  EXPECT_EQ(request.secrets().at("encryptionPassphrase"), "do-not-print-me");
+  EXPECT_EQ(request.volume_id(), "v");
+}
+
+}  // namespace
+}  // namespace cellar
