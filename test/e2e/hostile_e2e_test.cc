@@ -741,5 +741,32 @@ TEST_F(HostileE2eTest, ANewVolumeNeverShowsADeletedVolumesBytes) {
   EXPECT_EQ(cycle("second", false), zeros);
 }
 
+// ---------------------------------------------------------------- Failures
+// A stage that fails leaves nothing attached.
+
+TEST_F(HostileE2eTest, AFailedStageLeavesNoLoopDeviceBehind) {
+  std::string id;
+  ASSERT_TRUE(client_->Create("mislabelled", cap_, 32 * kMiB, &id).ok());
+  // The image holds something other than the volume's ext4 (swap): the
+  // driver must refuse to reformat it, and undo its attach.
+  std::string image;
+  for (const std::string& file : Snapshot(root_ + "/data")) {
+    if (file.find(id + ".img") != std::string::npos) image = file.substr(5);
+  }
+  ASSERT_FALSE(image.empty());
+  ASSERT_EQ(system(("mkswap '" + image + "' >/dev/null 2>&1").c_str()),
+            0);
+  const std::string staging = kubelet_ + "/plugins/mislabelled/globalmount";
+  ASSERT_EQ(system(("mkdir -p " + staging).c_str()), 0);
+  EXPECT_EQ(client_->Stage(id, staging, cap_).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  for (const std::string& entry : Snapshot(root_)) {
+    const bool attached =
+        entry.rfind("loop ", 0) == 0 && entry.find(image) != std::string::npos;
+    EXPECT_FALSE(attached) << "left attached: " << entry;
+  }
+  ASSERT_TRUE(client_->Delete(id).ok());
+}
+
 }  // namespace
 }  // namespace cellar
