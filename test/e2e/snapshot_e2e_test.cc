@@ -37,19 +37,6 @@ using testing::DriverProcess;
 
 constexpr char kNodeId[] = "snap-node";
 
-// CAP_SYS_RESOURCE (bit 24 of CapEff): ext4 online growth needs it.
-bool HasCapSysResource() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("CapEff:", 0) == 0) {
-      const unsigned long long caps = std::stoull(line.substr(7), nullptr, 16);
-      return caps & (1ull << 24);
-    }
-  }
-  return false;
-}
-
 // Mount points under `dir` right now.
 std::vector<std::string> MountsUnder(const std::string& dir) {
   std::ifstream in("/proc/self/mountinfo");
@@ -431,6 +418,28 @@ TEST_F(SnapshotE2eTest, RestoreGivesTheDataOfTheSnapshot) {
   ExpectNothingLeft();
 }
 
+// A clone larger than its live source: the filesystem (ext4 offline, xfs
+// online) has the clone's size and the source's data.
+TEST_F(SnapshotE2eTest, CloneToALargerSizeGrowsTheFilesystem) {
+  for (const std::string& kind : {"ext4", "xfs"}) {
+    SCOPED_TRACE(kind);
+    Volume source;
+    ASSERT_NO_FATAL_FAILURE(
+        NewVolume("cs-" + kind, kind, false, 400 * kMiB, &source));
+    ASSERT_NO_FATAL_FAILURE(Up(source));
+    ASSERT_TRUE(WriteText(source.target + "/data.txt", "cloned " + kind));
+    Volume big;
+    ASSERT_NO_FATAL_FAILURE(
+        NewVolumeFrom("cb-" + kind, kind, false, 800 * kMiB, "", source.id, &big));
+    ASSERT_NO_FATAL_FAILURE(Down(source));
+    ASSERT_NO_FATAL_FAILURE(Up(big));
+    EXPECT_GT(TotalBytes(big), static_cast<int64_t>(700 * kMiB));
+    EXPECT_EQ(ReadText(big.target + "/data.txt"), "cloned " + kind);
+    ASSERT_NO_FATAL_FAILURE(Down(big));
+  }
+  ExpectNothingLeft();
+}
+
 // A clone of a live (published, mounted) volume has its data and is
 // independent of it.
 TEST_F(SnapshotE2eTest, CloneOfALiveVolume) {
@@ -463,17 +472,10 @@ TEST_F(SnapshotE2eTest, CloneOfALiveVolume) {
 }
 
 // A restore larger than its snapshot: the filesystem grows to the volume
-// when it is staged. xfs grows online without privileges; ext4 online growth
-// (EXT4_IOC_RESIZE_FS) needs CAP_SYS_RESOURCE, so it runs only when present.
+// when it is staged (ext4 offline before its first mount, which needs no
+// privilege; xfs online after it).
 TEST_F(SnapshotE2eTest, RestoreToALargerSizeGrowsTheFilesystem) {
-  std::vector<std::string> kinds = {"xfs", "block"};
-  if (HasCapSysResource()) {
-    kinds.push_back("ext4");
-  } else {
-    std::cerr << "note: no CAP_SYS_RESOURCE here, so growing a restored ext4 "
-                 "online is not exercised\n";
-  }
-  for (const std::string& kind : kinds) {
+  for (const std::string& kind : {"ext4", "xfs", "block"}) {
     SCOPED_TRACE(kind);
     const bool block = kind == "block";
     Volume source;
@@ -515,11 +517,10 @@ TEST_F(SnapshotE2eTest, RestoreToALargerSizeGrowsTheFilesystem) {
   ExpectNothingLeft();
 }
 
-// Whenever NodeStageVolume of a restore larger than its snapshot answers OK,
-// the filesystem has the volume's size. Where the growth cannot be done
-// (e.g. online ext4 growth without CAP_SYS_RESOURCE) every attempt must
-// fail: a retry may not find the mount a failed stage left and call it done.
-TEST_F(SnapshotE2eTest, Ext4RestoreIsNeverStagedUngrown) {
+// An ext4 restore larger than its snapshot grows offline, before it is
+// mounted, on every machine: each stage answers OK with the filesystem at
+// the volume's size, and a retried stage finds it grown.
+TEST_F(SnapshotE2eTest, Ext4RestoreGrowsOfflineAndIsNeverStagedUngrown) {
   Volume source;
   ASSERT_NO_FATAL_FAILURE(NewVolume("e-small", "ext4", false, 400 * kMiB, &source));
   ASSERT_NO_FATAL_FAILURE(Up(source));
@@ -534,10 +535,7 @@ TEST_F(SnapshotE2eTest, Ext4RestoreIsNeverStagedUngrown) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     SCOPED_TRACE(absl::StrCat("stage attempt ", attempt));
     const grpc::Status staged = client_->Stage(big.id, big.staging, big.cap);
-    if (!staged.ok()) {
-      EXPECT_FALSE(HasCapSysResource()) << staged.error_message();
-      continue;
-    }
+    ASSERT_TRUE(staged.ok()) << staged.error_message();
     ASSERT_TRUE(client_->Publish(big.id, big.staging, big.target, big.cap, false)
                     .ok());
     EXPECT_GT(TotalBytes(big), static_cast<int64_t>(700 * kMiB))

@@ -139,6 +139,31 @@ TEST_F(RealFsToolsTest, OtherTypesAreInvalid) {
 
 TEST_F(RealFsToolsTest, GrowsMountedExt4) { GrowMounted("ext4"); }
 
+// Offline growth (restores and clones larger than their source): needs no
+// capability, so it runs on every machine.
+TEST_F(RealFsToolsTest, GrowsExt4OfflineWithoutPrivilege) {
+  const std::string device = AttachBlank("offline.img");
+  ASSERT_FALSE(device.empty());
+  ASSERT_TRUE(tools_.MakeFs(device, "ext4").ok());
+  ASSERT_EQ(truncate(image_.c_str(), 2 * kImageSize), 0);
+  ASSERT_TRUE(loops_.RefreshCapacity(device).ok());
+  absl::Status grown = tools_.GrowFsOffline(device, "ext4");
+  ASSERT_TRUE(grown.ok()) << grown;
+  // Mounted afterwards, the filesystem has the device's new size.
+  const std::string mnt = dir_ + "/mnt-offline";
+  ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+  ASSERT_EQ(mount(device.c_str(), mnt.c_str(), "ext4", 0, nullptr), 0)
+      << strerror(errno);
+  struct statvfs after;
+  ASSERT_EQ(statvfs(mnt.c_str(), &after), 0);
+  const uint64_t total = uint64_t{after.f_blocks} * after.f_frsize;
+  EXPECT_GT(total, kImageSize * 7 / 4) << total;
+  EXPECT_EQ(umount2(mnt.c_str(), 0), 0) << strerror(errno);
+  // A second call on a grown filesystem is a no-op, not an error.
+  EXPECT_TRUE(tools_.GrowFsOffline(device, "ext4").ok());
+  EXPECT_TRUE(loops_.Detach(device).ok());
+}
+
 TEST_F(RealFsToolsTest, GrowsMountedXfs) { GrowMounted("xfs"); }
 
 TEST_F(RealFsToolsTest, MissingDevices) {
