@@ -560,8 +560,15 @@ TEST_F(SnapshotTest, ListGetDeleteAndPaginate) {
   csi::v1::ListSnapshotsResponse one;
   ASSERT_TRUE(service_.ListSnapshots(nullptr, &by_id, &one).ok());
   EXPECT_EQ(one.entries_size(), 1);
-  by_id.set_snapshot_id("nonexistent");
-  ASSERT_TRUE(service_.ListSnapshots(nullptr, &by_id, &one).ok());
+  for (const std::string& unknown :
+       {std::string("nonexistent"),
+        MakeId(IdKind::kSnapshot, kNode, "default", "never-taken")}) {
+    by_id.set_snapshot_id(unknown);
+    csi::v1::ListSnapshotsResponse none;
+    ASSERT_TRUE(service_.ListSnapshots(nullptr, &by_id, &none).ok());
+    EXPECT_EQ(none.entries_size(), 0) << unknown;
+    EXPECT_TRUE(none.next_token().empty());
+  }
   csi::v1::GetSnapshotRequest get;
   get.set_snapshot_id(ids[0]);
   csi::v1::GetSnapshotResponse got;

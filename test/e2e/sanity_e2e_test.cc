@@ -618,17 +618,19 @@ class SanityE2eTest : public ::testing::Test {
 
   // Not a csi-sanity check: after its cleanup nothing of the test should
   // remain. Reported, not failed (csi-sanity would not notice).
+  // csi-sanity's cleanup must leave no mount or loop device behind: a test
+  // that leaks fails.
   void ReportLeaks() {
     for (const std::string& mount : MountsUnder(root_)) {
-      std::cerr << "LEAK after cleanup: mount at " << mount << "\n";
+      ADD_FAILURE() << "left after cleanup: mount at " << mount;
     }
     RealLoopDevices loops;
     auto list = loops.List();
     if (list.ok()) {
       for (const auto& info : *list) {
         if (info.backing_file.rfind(root_ + "/", 0) == 0) {
-          std::cerr << "LEAK after cleanup: " << info.device << " backed by "
-                    << info.backing_file << "\n";
+          ADD_FAILURE() << "left after cleanup: " << info.device
+                        << " backed by " << info.backing_file;
         }
       }
     }
