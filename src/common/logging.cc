@@ -41,7 +41,39 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
+// The message of a text line with every control character escaped, so no
+// text a request carried (an id, a path) can end a line and forge another.
+class EscapedMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string text = TextEscape(
+        absl::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<EscapedMessageFlag>();
+  }
+};
+
 }  // namespace
+
+std::string TextEscape(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += absl::StrFormat("\\x%02x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(
     absl::string_view text) {
@@ -69,8 +101,11 @@ void InitLogging(spdlog::level::level_enum level, LogFormat format,
   if (format == LogFormat::kJson) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v",
-                        spdlog::pattern_time_type::utc);
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(
+        spdlog::pattern_time_type::utc);
+    formatter->add_flag<EscapedMessageFlag>('*').set_pattern(
+        "%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %*");
+    logger->set_formatter(std::move(formatter));
   }
   logger->set_level(level);
   logger->flush_on(spdlog::level::warn);

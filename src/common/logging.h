@@ -38,6 +38,10 @@ void InitLogging(spdlog::level::level_enum level, LogFormat format,
 // Escapes `text` for use inside a JSON string literal.
 std::string JsonEscape(absl::string_view text);
 
+// `text` with backslashes doubled, newlines as \n and other control
+// characters as \xNN: one log line per message in the text format.
+std::string TextEscape(absl::string_view text);
+
 }  // namespace cellar
 
 #endif  // CELLAR_SRC_COMMON_LOGGING_H_

@@ -1,6 +1,7 @@
 #include "src/node/node_service.h"
 
 #include <sys/mount.h>
+#include <sys/sysmacros.h>
 
 #include <functional>
 #include <utility>
@@ -31,22 +32,6 @@ using csi::v1::NodeServiceCapability;
 std::string DevRoot(const std::string& device) {
   if (absl::StartsWith(device, "/dev/")) return device.substr(4);
   return device;
-}
-
-// Does this mount show `device`: a filesystem on it, or its node bound?
-bool MountShowsDevice(const MountEntry& entry, const std::string& device) {
-  if (entry.source == device) return true;
-  return (entry.fs_type == "devtmpfs" || entry.fs_type == "tmpfs") &&
-         entry.root == DevRoot(device);
-}
-
-// Does this mount show one of `devices`?
-bool MountShowsAny(const MountEntry& entry,
-                   const std::vector<std::string>& devices) {
-  for (const std::string& device : devices) {
-    if (MountShowsDevice(entry, device)) return true;
-  }
-  return false;
 }
 
 // Key material shorter than this is refused: the passphrase is derived with
@@ -87,6 +72,28 @@ absl::StatusOr<Backend*> NodeService::BackendForVolume(
 
 std::string NodeService::MappingName(const std::string& volume_id) {
   return CryptMappingName(volume_id);
+}
+
+bool NodeService::ShowsDevice(const MountEntry& entry,
+                              const std::string& device) {
+  // A filesystem on the device.
+  if (entry.source == device) return true;
+  // The device node bound onto a file: the mount's root is the node's path
+  // inside the filesystem that holds it, and that filesystem must be the
+  // one holding `device` (devtmpfs, or a container's /dev), not any tmpfs
+  // with a file of that name (an emptyDir subPath "loop3" shows root
+  // /loop3 too).
+  if (entry.root != DevRoot(device)) return false;
+  absl::StatusOr<FileInfo> node = deps_.fs->Stat(device);
+  return node.ok() && makedev(entry.major, entry.minor) == node->device;
+}
+
+bool NodeService::ShowsAny(const MountEntry& entry,
+                           const std::vector<std::string>& devices) {
+  for (const std::string& device : devices) {
+    if (ShowsDevice(entry, device)) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<std::string> NodeService::VolumeDevice(
@@ -164,7 +171,7 @@ absl::Status NodeService::MountChecked(MountRequest request) {
   absl::Status result = absl::OkStatus();
   for (const MountEntry& entry : *after) {
     if (known.contains(key(entry)) || entry.mount_point == request.target ||
-        !MountShowsDevice(entry, device)) {
+        !ShowsDevice(entry, device)) {
       continue;
     }
     // Not ours to leave there: undo it whatever it is.
@@ -179,7 +186,7 @@ absl::Status NodeService::MountChecked(MountRequest request) {
   // the count at the target tells what is new, not the id.)
   const size_t had = MountsAt(*before, request.target).size();
   std::vector<MountEntry> landed = MountsAt(*after, request.target);
-  if (landed.size() <= had || !MountShowsDevice(landed.back(), device)) {
+  if (landed.size() <= had || !ShowsDevice(landed.back(), device)) {
     if (landed.size() > had) {
       (void)deps_.mounter->Unmount(request.target, /*lazy=*/true);
     }
@@ -213,36 +220,71 @@ absl::Status NodeService::UnmountOwn(const std::string& path,
     if (!mounts.ok()) return mounts.status();
     if (mounts->empty()) return absl::OkStatus();
     const MountEntry& top = mounts->back();
-    if (!MountShowsAny(top, devices)) {
+    if (!ShowsAny(top, devices)) {
       // Another volume's, another driver's, or kubelet's: not ours to undo.
       return absl::FailedPreconditionError(absl::StrCat(
-          path, " holds a mount of ", top.source, " (", top.fs_type,
-          ") that is not volume ", volume_id, "'s; left alone"));
+          path, " holds a mount of ", absl::CEscape(top.source), " (",
+          top.fs_type, ") that is not volume ",
+          absl::CEscape(volume_id.substr(0, 128)), "'s; left alone"));
     }
-    absl::Status status = deps_.mounter->Unmount(path, false);
+    // Through the walked object: a component swapped for a symlink since
+    // the path was checked cannot make this unmount another pod's volume.
+    absl::Status status =
+        deps_.mounter->UnmountConfined(config_.kubelet_dir, path);
     if (!status.ok() && !absl::IsNotFound(status)) return status;
   }
   return absl::InternalError(absl::StrCat("too many mounts stacked at ", path));
 }
 
 absl::Status NodeService::RemoveOwnLeftover(const std::string& path) {
-  absl::StatusOr<FileInfo> info = deps_.fs->Stat(path);
-  if (absl::IsNotFound(info.status())) return absl::OkStatus();
-  if (!info.ok()) return info.status();
   // The driver (or kubelet, for it) made an empty directory or an empty
   // file here. Anything else is someone else's: it stays, and the call
-  // still succeeds, since nothing of the volume is left to undo.
-  const bool empty_file = info->type == FileType::kRegular && info->size == 0;
-  if (info->type != FileType::kDirectory && !empty_file) {
-    spdlog::warn("left {} in place: not an empty directory or file", path);
-    return absl::OkStatus();
-  }
-  absl::Status removed = deps_.fs->Remove(path);
+  // still succeeds, since nothing of the volume is left to undo. The
+  // removal acts on what a walk without symlinks reached.
+  absl::Status removed = deps_.fs->RemoveEmpty(config_.kubelet_dir, path);
   if (absl::IsFailedPrecondition(removed)) {
-    spdlog::warn("left {} in place: {}", path, removed.message());
+    spdlog::warn("left {} in place: {}", absl::CEscape(path),
+                 removed.message());
     return absl::OkStatus();
   }
   return removed;
+}
+
+absl::Status NodeService::CheckPath(const std::string& path,
+                                   NodePathKind kind, absl::string_view what) {
+  if (absl::Status s =
+          CheckNodePath(deps_.fs, path, config_.kubelet_dir, kind, what);
+      !s.ok()) {
+    return s;
+  }
+  return CheckNotInsideAMount(path);
+}
+
+absl::Status NodeService::CheckNotInsideAMount(const std::string& path) {
+  absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
+  if (!table.ok()) return table.status();
+  // The deepest mount that holds `path` (not one at `path` itself).
+  const MountEntry* holder = nullptr;
+  for (const MountEntry& entry : *table) {
+    if (absl::StartsWith(path, absl::StrCat(entry.mount_point, "/")) &&
+        (holder == nullptr ||
+         entry.mount_point.size() > holder->mount_point.size())) {
+      holder = &entry;
+    }
+  }
+  if (holder == nullptr) return absl::OkStatus();
+  const std::string& point = holder->mount_point;
+  // Kubelet's own directories may be filesystems of their own; anything
+  // mounted deeper is a volume (this driver's, another driver's, an
+  // emptyDir), and nothing of another volume may be named through it.
+  if (!absl::StartsWith(point, absl::StrCat(config_.kubelet_dir, "/")) ||
+      point == absl::StrCat(config_.kubelet_dir, "/pods") ||
+      point == absl::StrCat(config_.kubelet_dir, "/plugins")) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      absl::CEscape(path.substr(0, 256)), " lies inside the mount at ",
+      absl::CEscape(point), " (another volume); refusing to touch it"));
 }
 
 absl::Status NodeService::UnmountAll(const std::string& path) {
@@ -259,7 +301,7 @@ absl::StatusOr<bool> NodeService::DeviceInUse(const std::string& device) {
   absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
   if (!table.ok()) return table.status();
   for (const MountEntry& entry : *table) {
-    if (MountShowsDevice(entry, device)) return true;
+    if (ShowsDevice(entry, device)) return true;
   }
   return false;
 }
@@ -320,8 +362,7 @@ absl::Status NodeService::DoStage(
       ValidateCapability(request.volume_capability());
   if (!access.ok()) return access.status();
   const std::string& staging = request.staging_target_path();
-  if (absl::Status s = CheckNodePath(deps_.fs, staging, config_.kubelet_dir,
-                                     NodePathKind::kStaging,
+  if (absl::Status s = CheckPath(staging, NodePathKind::kStaging,
                                      "staging_target_path");
       !s.ok()) {
     return s;
@@ -475,7 +516,8 @@ absl::Status NodeService::StageOnDevice(
     if (it != record.parameters().end()) {
       mode = static_cast<mode_t>(std::stoul(it->second, nullptr, 8));
     }
-    if (absl::Status s = deps_.fs->SetOwnerGroupMode(staging, gid, mode);
+    if (absl::Status s = deps_.fs->SetOwnerGroupMode(config_.kubelet_dir,
+                                                     staging, gid, mode);
         !s.ok()) {
       return s;
     }
@@ -500,7 +542,7 @@ absl::Status NodeService::StageBlock(const std::string& staging,
   absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(file);
   if (!mounts.ok()) return mounts.status();
   if (!mounts->empty()) {
-    if (MountShowsDevice(mounts->back(), device)) return absl::OkStatus();
+    if (ShowsDevice(mounts->back(), device)) return absl::OkStatus();
     return absl::AlreadyExistsError(absl::StrCat(
         "staging path ", staging, " holds another device"));
   }
@@ -530,8 +572,7 @@ absl::Status NodeService::DoUnstage(
     return absl::InvalidArgumentError("staging_target_path is missing");
   }
   const std::string& staging = request.staging_target_path();
-  if (absl::Status s = CheckNodePath(deps_.fs, staging, config_.kubelet_dir,
-                                     NodePathKind::kStaging,
+  if (absl::Status s = CheckPath(staging, NodePathKind::kStaging,
                                      "staging_target_path");
       !s.ok()) {
     return s;
@@ -561,7 +602,7 @@ absl::Status NodeService::DoUnstage(
   absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
   if (!table.ok()) return table.status();
   for (const MountEntry& entry : *table) {
-    if (entry.mount_point != staged_at && MountShowsAny(entry, *own)) {
+    if (entry.mount_point != staged_at && ShowsAny(entry, *own)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "volume ", request.volume_id(), " is still published at ",
           entry.mount_point, "; unpublish it first"));
@@ -643,13 +684,11 @@ absl::Status NodeService::DoPublish(
   const MountOptions& options = access->mount_options;
   const std::string& target = request.target_path();
   const std::string& staging = request.staging_target_path();
-  if (absl::Status s = CheckNodePath(deps_.fs, target, config_.kubelet_dir,
-                                     NodePathKind::kTarget, "target_path");
+  if (absl::Status s = CheckPath(target, NodePathKind::kTarget, "target_path");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckNodePath(deps_.fs, staging, config_.kubelet_dir,
-                                     NodePathKind::kStaging,
+  if (absl::Status s = CheckPath(staging, NodePathKind::kStaging,
                                      "staging_target_path");
       !s.ok()) {
     return s;
@@ -692,7 +731,7 @@ absl::Status NodeService::DoPublish(
       access->block ? absl::StrCat(staging, "/", kBlockStageFile) : staging;
   absl::StatusOr<std::vector<MountEntry>> staged = MountsAtPath(staged_at);
   if (!staged.ok()) return staged.status();
-  if (staged->empty() || !MountShowsDevice(staged->back(), device)) {
+  if (staged->empty() || !ShowsDevice(staged->back(), device)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", request.volume_id(), " is not staged at ", staging,
         staged->empty() ? ""
@@ -723,7 +762,7 @@ absl::Status NodeService::DoPublish(
   if (!existing.ok()) return existing.status();
   if (!existing->empty()) {
     const MountEntry& top = existing->back();
-    if (MountShowsDevice(top, device) &&
+    if (ShowsDevice(top, device) &&
         top.HasMountOption("ro") == read_only) {
       return absl::OkStatus();
     }
@@ -764,7 +803,8 @@ absl::Status NodeService::DoPublish(
     // fsGroup for a raw device: the group may read and write the node.
     uint32_t gid = 0;
     (void)absl::SimpleAtoi(access->volume_mount_group, &gid);
-    if (absl::Status s = deps_.fs->SetOwnerGroupMode(target, gid, 0660);
+    if (absl::Status s = deps_.fs->SetOwnerGroupMode(config_.kubelet_dir,
+                                                     target, gid, 0660);
         !s.ok()) {
       (void)UnmountAll(target);
       return s;
@@ -792,8 +832,7 @@ absl::Status NodeService::DoUnpublish(
     return absl::InvalidArgumentError("target_path is missing");
   }
   const std::string& target = request.target_path();
-  if (absl::Status s = CheckNodePath(deps_.fs, target, config_.kubelet_dir,
-                                     NodePathKind::kTarget, "target_path");
+  if (absl::Status s = CheckPath(target, NodePathKind::kTarget, "target_path");
       !s.ok()) {
     return s;
   }
@@ -817,6 +856,10 @@ absl::Status NodeService::DoUnpublish(
   if (absl::Status s = UnmountOwn(target, own, request.volume_id()); !s.ok()) {
     return s;
   }
+  // An unknown volume touches nothing at all: an id this node never made
+  // (or one deleted long ago) must not remove kubelet's or a pod's empty
+  // directories either.
+  if (!record.ok()) return absl::OkStatus();
   if (absl::Status s = RemoveOwnLeftover(target); !s.ok()) return s;
   // A read-only view made for this target goes when nothing uses it.
   if (!own.empty()) {
@@ -825,7 +868,8 @@ absl::Status NodeService::DoUnpublish(
     }
   }
   spdlog::info("unpublished volume={} target={} pod-uid={}",
-               request.volume_id(), target, PodUidFromTargetPath(target));
+               request.volume_id(), target,
+               absl::CEscape(PodUidFromTargetPath(target)));
   return absl::OkStatus();
 }
 
@@ -854,8 +898,7 @@ absl::Status NodeService::DoStats(
   if (!record.ok()) return record.status();
   // A path this driver would never have mounted the volume at cannot hold
   // it (CSI: NOT_FOUND); it is not looked at.
-  if (absl::Status s = CheckNodePath(deps_.fs, path, config_.kubelet_dir,
-                                     NodePathKind::kTarget, "volume_path");
+  if (absl::Status s = CheckPath(path, NodePathKind::kTarget, "volume_path");
       !s.ok()) {
     return absl::NotFoundError(absl::StrCat(
         "volume ", request.volume_id(), " is not at that path: ", s.message()));
@@ -883,7 +926,7 @@ absl::Status NodeService::DoStats(
         absl::StrCat("the volume is no longer mounted at ", path));
     return absl::OkStatus();
   }
-  if (!MountShowsDevice(mounts->back(), *device)) {
+  if (!ShowsDevice(mounts->back(), *device)) {
     return absl::NotFoundError(absl::StrCat(
         "another device is mounted at ", path, ", not volume ",
         request.volume_id()));
@@ -949,8 +992,7 @@ absl::Status NodeService::DoExpand(
   const std::string& path = request.volume_path();
   absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
   if (!backend.ok()) return backend.status();
-  if (absl::Status s = CheckNodePath(deps_.fs, path, config_.kubelet_dir,
-                                     NodePathKind::kTarget, "volume_path");
+  if (absl::Status s = CheckPath(path, NodePathKind::kTarget, "volume_path");
       !s.ok()) {
     return s;
   }
@@ -971,6 +1013,21 @@ absl::Status NodeService::DoExpand(
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", request.volume_id(), " is not staged on this node"));
   }
+  // The path must show the volume before anything grows: a refused call
+  // changes nothing. (A block volume's path is its device file, or the
+  // staging directory holding the driver's device file.)
+  {
+    absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);
+    if (!mounts.ok()) return mounts.status();
+    if (mounts->empty() && record->block()) {
+      mounts = MountsAtPath(absl::StrCat(path, "/", kBlockStageFile));
+      if (!mounts.ok()) return mounts.status();
+    }
+    if (mounts->empty() || !ShowsDevice(mounts->back(), *device)) {
+      return absl::NotFoundError(absl::StrCat(
+          "volume ", request.volume_id(), " is not mounted at ", path));
+    }
+  }
   // In --mode=controller the storage was not touched: grow it here.
   absl::StatusOr<uint64_t> grown = (*backend)->Expand(request.volume_id(), *size);
   if (!grown.ok()) return grown.status();
@@ -985,12 +1042,6 @@ absl::Status NodeService::DoExpand(
     }
   }
   if (!record->block()) {
-    absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);
-    if (!mounts.ok()) return mounts.status();
-    if (mounts->empty() || !MountShowsDevice(mounts->back(), *device)) {
-      return absl::NotFoundError(absl::StrCat(
-          "volume ", request.volume_id(), " is not mounted at ", path));
-    }
     if (absl::Status s =
             deps_.fs_tools->GrowFs(*device, path, record->fs_type());
         !s.ok()) {

@@ -14,6 +14,7 @@
 #include "src/common/capability.h"
 #include "src/common/secret.h"
 #include "src/common/volume_locks.h"
+#include "src/node/paths.h"
 #include "src/platform/crypt_devices.h"
 #include "src/platform/filesystem.h"
 #include "src/platform/fs_tools.h"
@@ -115,6 +116,11 @@ class NodeService final : public csi::v1::Node::Service {
 
   // Mounts stacked at `path`, bottom first.
   absl::StatusOr<std::vector<MountEntry>> MountsAtPath(const std::string& path);
+  // Does this mount show `device`: a filesystem on it, or its device node
+  // bound from the filesystem that holds the node?
+  bool ShowsDevice(const MountEntry& entry, const std::string& device);
+  bool ShowsAny(const MountEntry& entry,
+                const std::vector<std::string>& devices);
   // mount(2) confined to the kubelet directory (no symlink followed below
   // it), then a check that the new mount landed exactly at the requested
   // target and shows the expected device: a mount that shows up elsewhere
@@ -135,6 +141,14 @@ class NodeService final : public csi::v1::Node::Service {
   // (what the driver or kubelet made for a mount); anything else stays, and
   // that is OK, since nothing of the volume is left there.
   absl::Status RemoveOwnLeftover(const std::string& path);
+  // Every node path check in one place: kubelet's layout, no symlink, not
+  // inside another volume. INVALID_ARGUMENT naming `what` otherwise.
+  absl::Status CheckPath(const std::string& path, NodePathKind kind,
+                         absl::string_view what);
+  // INVALID_ARGUMENT when `path` lies inside a mount below the kubelet
+  // directory (another volume, an emptyDir): a staging path or target must
+  // never name something on another volume's filesystem.
+  absl::Status CheckNotInsideAMount(const std::string& path);
   // Stage, once the device (or mapping) is there: filesystem or block.
   absl::Status StageOnDevice(const csi::v1::NodeStageVolumeRequest& request,
                              const VolumeRecord& record,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace cellar {
 namespace {
@@ -247,14 +248,54 @@ absl::StatusOr<std::string> FakeFileSystem::RealPath(const std::string& path) {
   return absl::FailedPreconditionError("too many symlinks");
 }
 
-absl::Status FakeFileSystem::SetOwnerGroupMode(const std::string& path,
+absl::Status FakeFileSystem::CheckConfinedLocked(
+    const std::string& root, const std::string& path) const {
+  if (!absl::StartsWith(path, root + "/")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not inside ", root));
+  }
+  std::string prefix = root;
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(path).substr(root.size() + 1), '/')) {
+    absl::StrAppend(&prefix, "/", part);
+    auto it = nodes_.find(prefix);
+    if (it != nodes_.end() && it->second.info.type == FileType::kSymlink) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " goes through a symlink"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeFileSystem::SetOwnerGroupMode(const std::string& root,
+                                               const std::string& path,
                                                gid_t gid, mode_t mode) {
   absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckConfinedLocked(root, path); !s.ok()) return s;
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return absl::NotFoundError(path);
   it->second.info.gid = gid;
   it->second.info.mode = mode;
   return absl::OkStatus();
+}
+
+absl::Status FakeFileSystem::RemoveEmpty(const std::string& root,
+                                         const std::string& path) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = CheckConfinedLocked(root, path); !s.ok()) return s;
+    auto it = nodes_.find(path);
+    if (it == nodes_.end()) return absl::OkStatus();
+    const FileInfo& info = it->second.info;
+    const bool empty_file =
+        info.type == FileType::kRegular && it->second.content.empty() &&
+        info.size == 0;
+    if (info.type != FileType::kDirectory && !empty_file) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " is not an empty file or directory"));
+    }
+  }
+  return Remove(path);  // a directory with children is refused there
 }
 
 }  // namespace cellar

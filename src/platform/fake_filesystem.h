@@ -43,8 +43,11 @@ class FakeFileSystem final : public FileSystem {
                                       const std::string& to,
                                       mode_t mode) override;
   absl::StatusOr<std::string> RealPath(const std::string& path) override;
-  absl::Status SetOwnerGroupMode(const std::string& path, gid_t gid,
+  absl::Status SetOwnerGroupMode(const std::string& root,
+                                 const std::string& path, gid_t gid,
                                  mode_t mode) override;
+  absl::Status RemoveEmpty(const std::string& root,
+                           const std::string& path) override;
 
  private:
   struct Node {
@@ -55,6 +58,10 @@ class FakeFileSystem final : public FileSystem {
   absl::Status MakeDirsLocked(const std::string& path, mode_t mode)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ParentIsDirLocked(const std::string& path) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // As the real walk: `path` strictly below `root`, no symlink below `root`.
+  absl::Status CheckConfinedLocked(const std::string& root,
+                                   const std::string& path) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;

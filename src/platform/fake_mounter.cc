@@ -92,6 +92,14 @@ absl::Status FakeMounter::Unmount(const std::string& target, bool lazy) {
   return absl::NotFoundError(absl::StrCat("nothing mounted at ", target));
 }
 
+absl::Status FakeMounter::UnmountConfined(const std::string& root,
+                                          const std::string& target) {
+  if (target.rfind(root + "/", 0) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(target, " is not inside ", root));
+  }
+  return Unmount(target, /*lazy=*/true);
+}
+
 absl::StatusOr<std::vector<MountEntry>> FakeMounter::ListMounts() {
   absl::MutexLock lock(&mu_);
   return table_;

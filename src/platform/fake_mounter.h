@@ -27,6 +27,9 @@ class FakeMounter final : public Mounter {
 
   absl::Status Mount(const MountRequest& request) override;
   absl::Status Unmount(const std::string& target, bool lazy) override;
+  // As Unmount (the fake has no symlinks to walk).
+  absl::Status UnmountConfined(const std::string& root,
+                               const std::string& target) override;
   absl::StatusOr<std::vector<MountEntry>> ListMounts() override;
 
   // Every Mount request seen, in order.

@@ -90,9 +90,19 @@ class FileSystem {
   // when a component is missing.
   virtual absl::StatusOr<std::string> RealPath(const std::string& path) = 0;
 
-  // chmod/chown without following a final symlink.
-  virtual absl::Status SetOwnerGroupMode(const std::string& path, gid_t gid,
+  // Sets the group and mode of `path`, reached from the trusted directory
+  // `root` without following any symlink, on the walked object itself (so
+  // a path swapped meanwhile cannot redirect it). INVALID_ARGUMENT for a
+  // symlink on the way, NOT_FOUND when missing.
+  virtual absl::Status SetOwnerGroupMode(const std::string& root,
+                                         const std::string& path, gid_t gid,
                                          mode_t mode) = 0;
+
+  // Removes `path`, reached from `root` as above, when it is an empty
+  // directory or an empty regular file (what a mount was made on). Missing:
+  // fine. Anything else stays: FAILED_PRECONDITION.
+  virtual absl::Status RemoveEmpty(const std::string& root,
+                                   const std::string& path) = 0;
 };
 
 }  // namespace cellar

@@ -43,6 +43,15 @@ class Mounter {
   // not exist, FAILED_PRECONDITION when busy, INTERNAL otherwise. Thread-safe.
   virtual absl::Status Unmount(const std::string& target, bool lazy) = 0;
 
+  // Unmounts the topmost mount at `target`, reached from the trusted
+  // directory `root` without following any symlink, through the walked
+  // object itself (so a path swapped meanwhile cannot redirect it); lazily,
+  // since the walk holds the mount. Errors: NOT_FOUND when nothing is
+  // mounted exactly there or the path does not exist, INVALID_ARGUMENT for
+  // a symlink on the way, INTERNAL otherwise. Thread-safe.
+  virtual absl::Status UnmountConfined(const std::string& root,
+                                       const std::string& target) = 0;
+
   // The current mount table (/proc/self/mountinfo), parsed. Thread-safe.
   virtual absl::StatusOr<std::vector<MountEntry>> ListMounts() = 0;
 };

@@ -18,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
+#include "src/platform/confined_path.h"
+
 namespace cellar {
 namespace {
 
@@ -298,14 +300,55 @@ absl::StatusOr<std::string> RealFileSystem::RealPath(const std::string& path) {
   return std::string(resolved);
 }
 
-absl::Status RealFileSystem::SetOwnerGroupMode(const std::string& path,
+absl::Status RealFileSystem::SetOwnerGroupMode(const std::string& root,
+                                               const std::string& path,
                                                gid_t gid, mode_t mode) {
-  if (lchown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+  absl::StatusOr<ScopedFd> at = OpenConfined(root, path);
+  if (!at.ok()) return at.status();
+  if (fchownat(at->get(), "", static_cast<uid_t>(-1), gid, AT_EMPTY_PATH) !=
+      0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("chown ", path));
   }
-  // chmod after chown: chown clears the setgid bit.
-  if (fchmodat(AT_FDCWD, path.c_str(), mode, 0) != 0) {
+  // chmod after chown: chown clears the setgid bit. Through the magic link,
+  // which names the walked object (never a symlink: the walk refuses them).
+  if (chmod(FdPath(*at).c_str(), mode) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("chmod ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RealFileSystem::RemoveEmpty(const std::string& root,
+                                         const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string parent = path.substr(0, slash);
+  const std::string name = path.substr(slash + 1);
+  absl::StatusOr<ScopedFd> dir =
+      parent == root ? absl::StatusOr<ScopedFd>(ScopedFd(open(
+                           root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)))
+                     : OpenConfined(root, parent);
+  if (absl::IsNotFound(dir.status())) return absl::OkStatus();
+  if (!dir.ok()) return dir.status();
+  if (dir->get() < 0) return absl::ErrnoToStatus(errno, root);
+  struct stat st;
+  if (fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::ErrnoToStatus(errno, absl::StrCat("stat ", path));
+  }
+  int flags = 0;
+  if (S_ISDIR(st.st_mode)) {
+    flags = AT_REMOVEDIR;  // rmdir refuses a directory that is not empty
+  } else if (!S_ISREG(st.st_mode) || st.st_size != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is not an empty file or directory"));
+  }
+  if (unlinkat(dir->get(), name.c_str(), flags) != 0) {
+    const int err = errno;
+    if (err == ENOENT) return absl::OkStatus();
+    if (err == ENOTEMPTY || err == EEXIST || err == EBUSY) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": ", strerror(err)));
+    }
+    return absl::ErrnoToStatus(err, absl::StrCat("remove ", path));
   }
   return absl::OkStatus();
 }

@@ -29,8 +29,11 @@ class RealFileSystem final : public FileSystem {
                                       const std::string& to,
                                       mode_t mode) override;
   absl::StatusOr<std::string> RealPath(const std::string& path) override;
-  absl::Status SetOwnerGroupMode(const std::string& path, gid_t gid,
+  absl::Status SetOwnerGroupMode(const std::string& root,
+                                 const std::string& path, gid_t gid,
                                  mode_t mode) override;
+  absl::Status RemoveEmpty(const std::string& root,
+                           const std::string& path) override;
 };
 
 }  // namespace cellar

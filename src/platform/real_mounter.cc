@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "src/platform/confined_path.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -36,67 +37,6 @@ absl::Status MountErrno(int err, const std::string& what) {
   }
 }
 
-// A file descriptor closed when it goes out of scope.
-class Fd final {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Opens `path` (below `root`) as an O_PATH descriptor, one component at a
-// time, refusing symlinks: the object a later mount(2) acts on is exactly
-// the one the walk reached.
-absl::StatusOr<Fd> OpenConfined(const std::string& root,
-                                const std::string& path) {
-  if (!absl::StartsWith(path, root) || path.size() <= root.size() + 1 ||
-      path[root.size()] != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, " is not inside ", root));
-  }
-  Fd current(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (current.get() < 0) return MountErrno(errno, absl::StrCat("open ", root));
-  for (absl::string_view part :
-       absl::StrSplit(absl::string_view(path).substr(root.size() + 1), '/')) {
-    const std::string name(part);
-    if (name.empty() || name == "." || name == "..") {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, " is not a normalised path"));
-    }
-    Fd next(openat(current.get(), name.c_str(),
-                   O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (next.get() < 0) {
-      return MountErrno(errno, absl::StrCat("open ", path));
-    }
-    struct stat st;
-    if (fstat(next.get(), &st) != 0) {
-      return MountErrno(errno, absl::StrCat("stat ", path));
-    }
-    if (S_ISLNK(st.st_mode)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, " goes through a symlink (", name, "); refusing to mount"));
-    }
-    current = std::move(next);
-  }
-  return current;
-}
-
-std::string FdPath(const Fd& fd) {
-  return absl::StrCat("/proc/self/fd/", fd.get());
-}
-
 }  // namespace
 
 RealMounter::RealMounter(std::string mountinfo_path)
@@ -108,15 +48,15 @@ absl::Status RealMounter::Mount(const MountRequest& request) {
   const char* data = request.data.empty() ? nullptr : request.data.c_str();
   std::string source = request.source;
   std::string target = request.target;
-  Fd source_fd, target_fd;
+  ScopedFd source_fd, target_fd;
   if (!request.confine_to.empty()) {
-    absl::StatusOr<Fd> opened = OpenConfined(request.confine_to, target);
+    absl::StatusOr<ScopedFd> opened = OpenConfined(request.confine_to, target);
     if (!opened.ok()) return opened.status();
     target_fd = *std::move(opened);
     target = FdPath(target_fd);
     if ((request.flags & MS_BIND) &&
         absl::StartsWith(source, absl::StrCat(request.confine_to, "/"))) {
-      absl::StatusOr<Fd> from = OpenConfined(request.confine_to, source);
+      absl::StatusOr<ScopedFd> from = OpenConfined(request.confine_to, source);
       if (!from.ok()) return from.status();
       source_fd = *std::move(from);
       source = FdPath(source_fd);
@@ -137,6 +77,23 @@ absl::Status RealMounter::Unmount(const std::string& target, bool lazy) {
     const int err = errno;
     // EINVAL: not a mount point.
     if (err == EINVAL || err == ENOENT) {
+      return absl::NotFoundError(absl::StrCat("nothing mounted at ", target));
+    }
+    return MountErrno(err, absl::StrCat("unmount ", target));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RealMounter::UnmountConfined(const std::string& root,
+                                          const std::string& target) {
+  absl::StatusOr<ScopedFd> at = OpenConfined(root, target);
+  if (!at.ok()) return at.status();
+  // The descriptor itself holds the mount, so only a lazy unmount can go
+  // through it; the mount is gone from the tree at once, and released when
+  // the descriptor closes just after.
+  if (umount2(FdPath(*at).c_str(), MNT_DETACH) != 0) {
+    const int err = errno;
+    if (err == EINVAL) {
       return absl::NotFoundError(absl::StrCat("nothing mounted at ", target));
     }
     return MountErrno(err, absl::StrCat("unmount ", target));

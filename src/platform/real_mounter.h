@@ -17,6 +17,8 @@ class RealMounter final : public Mounter {
 
   absl::Status Mount(const MountRequest& request) override;
   absl::Status Unmount(const std::string& target, bool lazy) override;
+  absl::Status UnmountConfined(const std::string& root,
+                               const std::string& target) override;
   absl::StatusOr<std::vector<MountEntry>> ListMounts() override;
 
  private:

@@ -70,3 +70,17 @@ TEST(LoggingTest, TextFormatHasLevelAndMessage) {
 
 }  // namespace
 }  // namespace cellar
+
+namespace cellar {
+namespace {
+
+TEST(LoggingTest, TextLinesCannotBeForged) {
+  EXPECT_EQ(TextEscape("plain id"), "plain id");
+  EXPECT_EQ(TextEscape("x\n2099-01-01 info published"),
+            "x\\n2099-01-01 info published");
+  EXPECT_EQ(TextEscape("a\rb\tc\x1b[31m"), "a\\x0db\\x09c\\x1b[31m");
+  EXPECT_EQ(TextEscape("back\\slash"), "back\\\\slash");
+}
+
+}  // namespace
+}  // namespace cellar

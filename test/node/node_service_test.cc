@@ -49,6 +49,11 @@ class NodeServiceTest : public ::testing::Test {
                  {{"default", &backend_}}, &locks_) {
     EXPECT_TRUE(fs_.MakeDirs(kDir, 0700).ok());
     EXPECT_TRUE(fs_.MakeDirs(kKubelet, 0700).ok());
+    // The device nodes the fake loop devices hand out, in /dev as the
+    // kernel has them (binds of a node are recognised by its filesystem).
+    for (int i = 0; i < 16; ++i) {
+      fs_.AddDevice("/dev/loop" + std::to_string(i), (7u << 8) | i);
+    }
   }
 
   static NodeConfig Config() {

@@ -47,8 +47,24 @@ TEST(FakeFileSystemTest, BehavesLikeATree) {
             absl::StatusCode::kFailedPrecondition);
   fs.AddSymlink("/a/l", "/etc");
   EXPECT_EQ(fs.Stat("/a/l")->type, FileType::kSymlink);
-  ASSERT_TRUE(fs.SetOwnerGroupMode("/a/x", 1234, 02770).ok());
+  ASSERT_TRUE(fs.SetOwnerGroupMode("/a", "/a/x", 1234, 02770).ok());
   EXPECT_EQ(fs.Stat("/a/x")->gid, 1234u);
+  // Confined: no symlink below the root, nothing outside it.
+  EXPECT_EQ(fs.SetOwnerGroupMode("/a", "/a/l/x", 1, 0700).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs.SetOwnerGroupMode("/a", "/b", 1, 0700).code(),
+            absl::StatusCode::kInvalidArgument);
+  // RemoveEmpty: only empty files and directories.
+  fs.AddFile("/a/full", "data");
+  EXPECT_EQ(fs.RemoveEmpty("/a", "/a/full").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs.RemoveEmpty("/a", "/a/x").code(),
+            absl::StatusCode::kFailedPrecondition);  // holds y
+  EXPECT_TRUE(fs.RemoveEmpty("/a", "/a/b").ok());
+  EXPECT_TRUE(fs.RemoveEmpty("/a", "/a/x/y").ok());
+  EXPECT_TRUE(fs.RemoveEmpty("/a", "/a/gone").ok());
+  EXPECT_TRUE(fs.Stat("/a/full").ok());
+  EXPECT_FALSE(fs.Stat("/a/b").ok());
   EXPECT_TRUE(fs.Remove("/nope").ok());
 }
 

@@ -81,11 +81,51 @@ TEST_F(RealFileSystemTest, StatFsReportsSpace) {
 
 TEST_F(RealFileSystemTest, SetGroupAndSetgid) {
   ASSERT_TRUE(fs_.MakeDirs(dir_ + "/vol", 0755).ok());
-  ASSERT_TRUE(fs_.SetOwnerGroupMode(dir_ + "/vol", getgid(), 02770).ok());
+  ASSERT_TRUE(
+      fs_.SetOwnerGroupMode(dir_, dir_ + "/vol", getgid(), 02770).ok());
   auto info = fs_.Stat(dir_ + "/vol");
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->mode, 02770u);
   EXPECT_EQ(info->gid, getgid());
+}
+
+TEST_F(RealFileSystemTest, ConfinedCallsFollowNoSymlink) {
+  // A file outside the confinement, reachable through a symlink inside it.
+  const std::string outside = dir_ + "-outside";
+  ASSERT_TRUE(fs_.MakeDirs(outside, 0755).ok());
+  ASSERT_TRUE(fs_.CreateFile(outside + "/victim", 0600).ok());
+  const std::string root = dir_ + "/root";
+  ASSERT_TRUE(fs_.MakeDirs(root, 0755).ok());
+  ASSERT_EQ(symlink(outside.c_str(), (root + "/link").c_str()), 0);
+  EXPECT_EQ(fs_.SetOwnerGroupMode(root, root + "/link/victim", 4242, 02777)
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs_.SetOwnerGroupMode(root, root + "/link", 4242, 02777).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs_.RemoveEmpty(root, root + "/link/victim").code(),
+            absl::StatusCode::kInvalidArgument);
+  auto victim = fs_.Stat(outside + "/victim");
+  ASSERT_TRUE(victim.ok());
+  EXPECT_EQ(victim->mode, 0600u);
+  EXPECT_NE(victim->gid, 4242u);
+  // RemoveEmpty removes empty files and directories only.
+  ASSERT_TRUE(fs_.CreateFile(root + "/empty", 0600).ok());
+  ASSERT_TRUE(fs_.WriteFileAtomic(root + "/full", "data", 0600).ok());
+  ASSERT_TRUE(fs_.MakeDirs(root + "/dir/sub", 0755).ok());
+  EXPECT_TRUE(fs_.RemoveEmpty(root, root + "/empty").ok());
+  EXPECT_EQ(fs_.RemoveEmpty(root, root + "/full").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(fs_.RemoveEmpty(root, root + "/dir").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(fs_.RemoveEmpty(root, root + "/dir/sub").ok());
+  EXPECT_TRUE(fs_.RemoveEmpty(root, root + "/dir").ok());
+  EXPECT_TRUE(fs_.RemoveEmpty(root, root + "/never").ok());
+  EXPECT_TRUE(fs_.Stat(root + "/full").ok());
+  unlink((root + "/link").c_str());
+  unlink((root + "/full").c_str());
+  rmdir(root.c_str());
+  unlink((outside + "/victim").c_str());
+  rmdir(outside.c_str());
 }
 
 TEST_F(RealFileSystemTest, MissingThingsAreNotFound) {

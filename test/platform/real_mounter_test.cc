@@ -145,5 +145,30 @@ TEST_F(RealMounterTest, ConfinedMountsFollowNoSymlinkAndLandOnTheWalkedObject) {
   rmdir(source.c_str());
 }
 
+TEST_F(RealMounterTest, ConfinedUnmountActsOnTheWalkedMountOnly) {
+  // A mount outside the confinement, reachable through a symlink inside.
+  const std::string outside = dir_ + "-elsewhere";
+  ASSERT_EQ(mkdir(outside.c_str(), 0755), 0);
+  ASSERT_EQ(mount("victim", outside.c_str(), "tmpfs", 0, "size=1m"), 0);
+  const std::string link = dir_ + "/link";
+  ASSERT_EQ(symlink(outside.c_str(), link.c_str()), 0);
+  EXPECT_EQ(mounter_.UnmountConfined(dir_, link).code(),
+            absl::StatusCode::kInvalidArgument);
+  auto table = mounter_.ListMounts();
+  ASSERT_TRUE(table.ok());
+  EXPECT_EQ(MountsAt(*table, outside).size(), 1u) << "the victim was unmounted";
+  // Nothing mounted at the target: NOT_FOUND; a mount there goes.
+  EXPECT_EQ(mounter_.UnmountConfined(dir_, target_).code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_EQ(mount("mine", target_.c_str(), "tmpfs", 0, "size=1m"), 0);
+  EXPECT_TRUE(mounter_.UnmountConfined(dir_, target_).ok());
+  table = mounter_.ListMounts();
+  ASSERT_TRUE(table.ok());
+  EXPECT_TRUE(MountsAt(*table, target_).empty());
+  unlink(link.c_str());
+  umount2(outside.c_str(), MNT_DETACH);
+  rmdir(outside.c_str());
+}
+
 }  // namespace
 }  // namespace cellar
