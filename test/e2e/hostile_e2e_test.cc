@@ -768,5 +768,131 @@ TEST_F(HostileE2eTest, AFailedStageLeavesNoLoopDeviceBehind) {
   ASSERT_TRUE(client_->Delete(id).ok());
 }
 
+// ---------------------------------------------------------------- Review
+// Attacks a hostile review found, each kept as a test.
+
+// An emptyDir subPath named like a loop device is not that device: it
+// neither blocks the volume's unstage nor gets unmounted for it.
+TEST_F(HostileE2eTest, AFileNamedLikeTheDeviceIsNotTheDevice) {
+  const csi::v1::VolumeCapability block = testing::Capability("", true);
+  std::string id;
+  ASSERT_TRUE(client_->Create("blockvictim", block, 16 * kMiB, &id).ok());
+  const std::string staging = kubelet_ + "/plugins/blockvictim/globalmount";
+  ASSERT_EQ(system(("mkdir -p " + staging).c_str()), 0);
+  ASSERT_TRUE(client_->Stage(id, staging, block).ok());
+  // Which loop device the victim got.
+  std::string device;
+  {
+    std::ifstream mountinfo("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(mountinfo, line)) {
+      if (line.find(staging + "/cellar-block-device") == std::string::npos) {
+        continue;
+      }
+      std::istringstream fields(line);
+      std::string id_, parent, dev, root;
+      fields >> id_ >> parent >> dev >> root;
+      device = root;  // "/loopN"
+    }
+  }
+  ASSERT_FALSE(device.empty());
+  // Another pod's emptyDir (tmpfs) with a file of that name bound as a
+  // subPath, as kubelet would make it.
+  const std::string empty_dir = kubelet_ + "/pods/uid-c/volumes/e/cache";
+  const std::string sub_path = kubelet_ + "/pods/uid-c/volume-subpaths/c/0";
+  ASSERT_EQ(system(("mkdir -p " + empty_dir + " " +
+                    sub_path.substr(0, sub_path.rfind('/')))
+                       .c_str()),
+            0);
+  ASSERT_EQ(mount("tmpfs", empty_dir.c_str(), "tmpfs", 0, "size=1m"), 0);
+  { std::ofstream(empty_dir + device) << ""; }
+  { std::ofstream(sub_path) << ""; }
+  ASSERT_EQ(mount((empty_dir + device).c_str(), sub_path.c_str(), nullptr,
+                  MS_BIND, nullptr),
+            0);
+  // Unpublishing the victim at the subPath leaves kubelet's mount alone.
+  EXPECT_EQ(client_->Unpublish(id, sub_path).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // The subPath does not count as a publish of the victim.
+  EXPECT_TRUE(client_->Unstage(id, staging).ok());
+  EXPECT_TRUE(client_->Delete(id).ok());
+  EXPECT_EQ(umount(sub_path.c_str()), 0) << "kubelet's subPath mount was lost";
+  EXPECT_EQ(umount(empty_dir.c_str()), 0);
+}
+
+// Paths inside another volume's filesystem are never staging paths or
+// targets, and stats do not tell what exists in there.
+TEST_F(HostileE2eTest, NothingIsNamedThroughAnotherVolume) {
+  std::string other;
+  ASSERT_TRUE(client_->Create("nested", cap_, 32 * kMiB, &other).ok());
+  const csi::v1::VolumeCapability block = testing::Capability("", true);
+  std::string other_block;
+  ASSERT_TRUE(client_->Create("nested-b", block, 16 * kMiB, &other_block).ok());
+  // The canary's tenant made these on its filesystem.
+  ASSERT_EQ(mkdir((staging_ + "/app").c_str(), 0755), 0);
+  { std::ofstream(staging_ + "/app/cellar-block-device") << ""; }
+  { std::ofstream(staging_ + "/app/secret.txt") << "s"; }
+  const std::set<std::string> before = Snapshot(staging_);
+  EXPECT_EQ(client_->Stage(other, staging_ + "/app", cap_).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(client_->Stage(other_block, staging_ + "/app/zz", block)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(client_->Unstage(other_block, staging_ + "/app").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(client_->Publish(canary_, staging_, target_ + "/app/x", cap_, false)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Snapshot(staging_), before);
+  // Stats through the canary's mount: one answer whatever exists there.
+  auto stats = [&](const std::string& path) {
+    csi::v1::NodeGetVolumeStatsRequest request;
+    request.set_volume_id(other);
+    request.set_volume_path(path);
+    csi::v1::NodeGetVolumeStatsResponse response;
+    return driver_->node().NodeGetVolumeStats(Context().get(), request,
+                                              &response);
+  };
+  const grpc::Status exists = stats(target_ + "/app/secret.txt");
+  const grpc::Status missing = stats(target_ + "/app/nothing-here");
+  EXPECT_EQ(exists.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  // NodeExpand of another volume at the canary's path grows nothing.
+  csi::v1::NodeExpandVolumeRequest expand;
+  expand.set_volume_id(other);
+  expand.set_volume_path(target_);
+  expand.mutable_capacity_range()->set_required_bytes(128 * kMiB);
+  csi::v1::NodeExpandVolumeResponse expanded;
+  EXPECT_FALSE(driver_->node()
+                   .NodeExpandVolume(Context().get(), expand, &expanded)
+                   .ok());
+  csi::v1::ControllerGetVolumeRequest get;
+  get.set_volume_id(other);
+  csi::v1::ControllerGetVolumeResponse got;
+  ASSERT_TRUE(driver_->controller().ControllerGetVolume(Context().get(), get,
+                                                        &got).ok());
+  EXPECT_EQ(got.volume().capacity_bytes(), 32 * kMiB);
+  // An id this node never made removes no one's empty directory.
+  const std::string empty = kubelet_ + "/pods/uid-v/volumes/x/mount";
+  ASSERT_EQ(system(("mkdir -p " + empty).c_str()), 0);
+  EXPECT_TRUE(client_->Unpublish("v_hostile-node_default_" +
+                                     std::string(32, 'f'),
+                                 empty)
+                  .ok());
+  EXPECT_TRUE(client_->Unpublish("whatever", empty).ok());
+  EXPECT_EQ(access(empty.c_str(), F_OK), 0);
+  ASSERT_TRUE(client_->Delete(other).ok());
+  ASSERT_TRUE(client_->Delete(other_block).ok());
+}
+
+// A volume id that carries a line break cannot forge a log line.
+TEST_F(HostileE2eTest, LogLinesCannotBeForged) {
+  const std::string forged =
+      "x\n2099-01-01T00:00:00.000000Z info published volume=v target=/evil";
+  (void)client_->Unpublish(forged, kubelet_ + "/pods/nothing/here");
+  const std::string log = driver_->ReadLog();
+  EXPECT_EQ(log.find("\n2099-01-01T00:00:00.000000Z"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cellar
