@@ -2,6 +2,8 @@
 
 #include <tuple>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -37,7 +39,88 @@ absl::Status Number(const std::string& text, const char* what,
   return absl::OkStatus();
 }
 
+// `Volume group "NAME" not found`, as vg_read and process_each_* print it.
+bool SaysVgNotFound(absl::string_view text) {
+  constexpr absl::string_view kOpen = "volume group \"";
+  for (size_t at = text.find(kOpen); at != absl::string_view::npos;
+       at = text.find(kOpen, at + 1)) {
+    const size_t close = text.find('"', at + kOpen.size());
+    if (close == absl::string_view::npos) return false;
+    if (absl::StartsWith(text.substr(close + 1), " not found")) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+LvmFailureKind ClassifyLvmFailure(absl::string_view stderr_text) {
+  const std::string text = absl::AsciiStrToLower(stderr_text);
+  auto says = [&text](absl::string_view words) {
+    return absl::StrContains(text, words);
+  };
+  // Order matters: a missing VG is also reported with the LV it was asked
+  // about, and LV names may contain any of these words.
+  if (SaysVgNotFound(text) || says("cannot process volume group") ||
+      says("no volume groups found") ||
+      says("couldn't find device with uuid") || says("pvs are missing") ||
+      says("missing physical volume")) {
+    return LvmFailureKind::kVgMissing;
+  }
+  if ((says("thin pool") || says("pool lv") || says("pool volume")) &&
+      (says("not found") || says("unable to find") || says("failed to find"))) {
+    return LvmFailureKind::kPoolMissing;
+  }
+  if (says("insufficient free space") || says("insufficient suitable") ||
+      says("free space in thin pool") || says("not enough free space") ||
+      says("cannot create new thin volume")) {
+    return LvmFailureKind::kNoSpace;
+  }
+  if (says("failed to find logical volume") ||
+      (says("logical volume") && says("not found in volume group")) ||
+      (says("snapshot origin lv") && says("not found")) ||
+      says("couldn't find origin volume")) {
+    return LvmFailureKind::kLvMissing;
+  }
+  if (says("in use") || says("is open") || says("busy") ||
+      says("remove open logical volume")) {
+    return LvmFailureKind::kBusy;
+  }
+  if (says("not found") || says("does not exist") ||
+      says("no such file or directory")) {
+    return LvmFailureKind::kSomethingMissing;
+  }
+  return LvmFailureKind::kOther;
+}
+
+absl::Status LvmFailureStatus(absl::string_view vg, absl::string_view pool,
+                              absl::string_view stderr_text,
+                              absl::string_view what) {
+  switch (ClassifyLvmFailure(stderr_text)) {
+    case LvmFailureKind::kLvMissing:
+      return absl::NotFoundError(what);
+    case LvmFailureKind::kVgMissing:
+      return absl::UnavailableError(absl::StrCat(
+          "volume group ", vg,
+          " is not there (are all its disks attached?); its volumes are "
+          "unreachable, not gone: ",
+          what));
+    case LvmFailureKind::kPoolMissing:
+      return absl::UnavailableError(absl::StrCat(
+          "thin pool ", vg, "/", pool.empty() ? "?" : pool,
+          " is not there; its volumes are unreachable, not gone: ", what));
+    case LvmFailureKind::kSomethingMissing:
+      return absl::UnavailableError(
+          absl::StrCat("LVM did not find part of volume group ", vg,
+                       " (a disk or pool not there yet?): ", what));
+    case LvmFailureKind::kNoSpace:
+      return absl::ResourceExhaustedError(what);
+    case LvmFailureKind::kBusy:
+      return absl::FailedPreconditionError(what);
+    case LvmFailureKind::kOther:
+      break;
+  }
+  return absl::InternalError(what);
+}
 
 absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(
     absl::string_view json) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -22,6 +23,10 @@ struct LogicalVolume {
   bool active() const { return attr.size() > 4 && attr[4] == 'a'; }
   bool open() const { return attr.size() > 5 && attr[5] == 'o'; }
   bool is_thin_pool() const { return !attr.empty() && attr[0] == 't'; }
+  // A thin pool that writes zeroes over newly provisioned blocks before use
+  // (lv_attr bit 8, 'z'). Without it a partial write to a new block leaves
+  // the rest of the block as a deleted thin LV wrote it.
+  bool zeroes_new_blocks() const { return attr.size() > 7 && attr[7] == 'z'; }
 };
 
 // One volume group from `lvm vgs ...` with the same options.
@@ -37,6 +42,33 @@ struct VolumeGroup {
 absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(absl::string_view json);
 absl::StatusOr<std::vector<VolumeGroup>> ParseVgsReport(absl::string_view json);
 
+// What a failed lvm command's stderr (LVM speaks English under LC_ALL=C)
+// says went wrong, as far as callers must tell the cases apart.
+enum class LvmFailureKind {
+  kOther,
+  // The LV the command names is not in its VG: the only "it is gone".
+  kLvMissing,
+  // The VG, or a disk of it, is not there (not attached yet, or lost). Its
+  // LVs may well exist: never read this as "already deleted".
+  kVgMissing,
+  // The thin pool is not there.
+  kPoolMissing,
+  // Something else LVM looked for was not found.
+  kSomethingMissing,
+  kNoSpace,
+  kBusy,
+};
+LvmFailureKind ClassifyLvmFailure(absl::string_view stderr_text);
+
+// The status for a failed lvm command run against volume group `vg` (and
+// thin pool `pool`, empty for thick): NOT_FOUND only for a missing LV;
+// UNAVAILABLE saying what is not there for a missing VG, disk, pool or
+// anything else; RESOURCE_EXHAUSTED, FAILED_PRECONDITION (busy) or INTERNAL.
+// `what` describes the command and its stderr.
+absl::Status LvmFailureStatus(absl::string_view vg, absl::string_view pool,
+                              absl::string_view stderr_text,
+                              absl::string_view what);
+
 // Volume records travel in one LV tag: "cellar.r=" + base64 of the record's
 // binary protobuf (LVM tags allow [A-Za-z0-9_+.-/=!:#&]).
 constexpr char kVolumeTag[] = "cellar.volume";
@@ -44,6 +76,10 @@ constexpr char kRecordTagPrefix[] = "cellar.r=";
 // Snapshots: the same, with their own marker and record.
 constexpr char kSnapshotTag[] = "cellar.snapshot";
 constexpr char kSnapshotRecordTagPrefix[] = "cellar.s=";
+// On a thick LV from its lvcreate until every byte of it has been zeroed:
+// LVM reuses the extents of deleted LVs, so until then it may show what
+// another volume wrote, and it is never handed out.
+constexpr char kZeroingTag[] = "cellar.zeroing";
 
 }  // namespace cellar
 

@@ -1,5 +1,9 @@
 #include "src/backend/lvm/lvm_report.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace cellar {
@@ -49,11 +53,25 @@ TEST(LvmReportTest, ParsesLogicalVolumes) {
   EXPECT_TRUE(thick.open());
   EXPECT_FALSE(thick.is_thin_pool());
   EXPECT_TRUE((*lvs)[1].is_thin_pool());
+  EXPECT_TRUE((*lvs)[1].zeroes_new_blocks());
   EXPECT_TRUE((*lvs)[1].tags.empty());
   const LogicalVolume& thin = (*lvs)[2];
   EXPECT_EQ(thin.pool, "pool0");
   EXPECT_FALSE(thin.active());
   EXPECT_FALSE(thin.open());
+}
+
+TEST(LvmReportTest, PoolZeroingIsBitEightOfTheAttributes) {
+  LogicalVolume lv;
+  for (const auto& [attr, zeroes] :
+       std::vector<std::pair<std::string, bool>>{{"twi-aotz--", true},
+                                                 {"twi-aot---", false},
+                                                 {"twi---tz--", true},
+                                                 {"twi-a-t", false},
+                                                 {"", false}}) {
+    lv.attr = attr;
+    EXPECT_EQ(lv.zeroes_new_blocks(), zeroes) << attr;
+  }
 }
 
 TEST(LvmReportTest, ParsesVolumeGroups) {
@@ -79,6 +97,64 @@ TEST(LvmReportTest, EmptyReportsAndGarbage) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// LVM's stderr (LC_ALL=C) as 2.03 prints it, and what it means for the
+// caller. Only a missing LV is NOT_FOUND: anything else that is not there
+// (VG, disk, pool) must never read as "already deleted".
+TEST(LvmReportTest, FailureTextsMapToCodes) {
+  struct Case {
+    const char* stderr_text;
+    absl::StatusCode code;
+    const char* message_part;
+  };
+  const Case cases[] = {
+      {"  Volume group \"vg0\" not found\n  Cannot process volume group vg0\n",
+       absl::StatusCode::kUnavailable, "volume group vg0 is not there"},
+      {"  Cannot process volume group vg0\n", absl::StatusCode::kUnavailable,
+       "volume group vg0 is not there"},
+      {"  Volume group \"vg0\" not found\n  Failed to find logical volume "
+       "\"vg0/cv-1\"\n",
+       absl::StatusCode::kUnavailable, "not gone"},
+      {"  WARNING: Couldn't find device with uuid Fz3c-Nb1x.\n  Cannot change "
+       "VG vg0 while PVs are missing.\n",
+       absl::StatusCode::kUnavailable, "volume group vg0 is not there"},
+      {"  Thin pool volume pool0 not found in Volume group vg0.\n",
+       absl::StatusCode::kUnavailable, "thin pool vg0/pool0 is not there"},
+      {"  Device /dev/loop9 not found.\n", absl::StatusCode::kUnavailable,
+       "did not find part of volume group vg0"},
+      {"  Failed to find logical volume \"vg0/cv-1\"\n",
+       absl::StatusCode::kNotFound, ""},
+      {"  Failed to find logical volume \"poolvg/cv-notfound\"\n",
+       absl::StatusCode::kNotFound, ""},
+      {"  Logical volume cv-1 not found in volume group vg0.\n",
+       absl::StatusCode::kNotFound, ""},
+      {"  Snapshot origin LV cs-1 not found in Volume group vg0.\n",
+       absl::StatusCode::kNotFound, ""},
+      {"  Volume group \"vg0\" has insufficient free space (10 extents): 20 "
+       "required.\n",
+       absl::StatusCode::kResourceExhausted, ""},
+      {"  Insufficient suitable allocatable extents for logical volume cv-1\n",
+       absl::StatusCode::kResourceExhausted, ""},
+      {"  Cannot create new thin volume, free space in thin pool vg0/pool0 "
+       "reached threshold.\n",
+       absl::StatusCode::kResourceExhausted, ""},
+      {"  Logical volume vg0/cv-1 contains a filesystem in use.\n",
+       absl::StatusCode::kFailedPrecondition, ""},
+      {"  Logical volume vg0/cv-1 in use.\n",
+       absl::StatusCode::kFailedPrecondition, ""},
+      {"  Internal error: Referenced LV cv-1 not listed in VG vg0.\n",
+       absl::StatusCode::kInternal, ""},
+      {"", absl::StatusCode::kInternal, ""},
+  };
+  for (const Case& c : cases) {
+    const absl::Status status =
+        LvmFailureStatus("vg0", "pool0", c.stderr_text, "lvm: exit 5");
+    EXPECT_EQ(status.code(), c.code) << c.stderr_text;
+    EXPECT_NE(status.message().find(c.message_part), absl::string_view::npos)
+        << status.message();
+    EXPECT_NE(status.message().find("lvm: exit 5"), absl::string_view::npos);
+  }
 }
 
 }  // namespace
