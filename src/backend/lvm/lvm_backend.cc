@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "src/common/ids.h"
@@ -18,34 +16,6 @@ constexpr size_t kMaxTagLength = 1000;  // LVM's limit is 1024
 const std::vector<std::string> kLvFields = {
     "--reportformat", "json", "--units", "b", "--nosuffix",
     "-o", "lv_name,vg_name,lv_size,lv_tags,lv_attr,pool_lv"};
-
-bool Contains(const std::string& text, absl::string_view needle) {
-  return absl::StrContains(absl::AsciiStrToLower(text),
-                           absl::AsciiStrToLower(needle));
-}
-
-// LVM reports failures in English on stderr (LC_ALL=C); map the ones the
-// CSI spec distinguishes.
-absl::Status LvmFailure(const Command& command, const CommandResult& result) {
-  const std::string what = DescribeFailure(command, result);
-  const std::string& err = result.stderr_data;
-  if (Contains(err, "insufficient free space") ||
-      Contains(err, "insufficient suitable") ||
-      Contains(err, "free space in thin pool") ||
-      Contains(err, "not enough free space") ||
-      Contains(err, "cannot create new thin volume")) {
-    return absl::ResourceExhaustedError(what);
-  }
-  if (Contains(err, "failed to find logical volume") ||
-      Contains(err, "not found")) {
-    return absl::NotFoundError(what);
-  }
-  if (Contains(err, "in use") || Contains(err, "is open") ||
-      Contains(err, "busy")) {
-    return absl::FailedPreconditionError(what);
-  }
-  return absl::InternalError(what);
-}
 
 // A record as an LV tag: `prefix` and base64 of its binary protobuf.
 std::string EncodeTag(absl::string_view prefix,
@@ -97,8 +67,18 @@ absl::StatusOr<CommandResult> LvmBackend::Lvm(std::vector<std::string> args) {
   command.env = config_.lvm_env;
   command.timeout = absl::Minutes(5);
   absl::StatusOr<CommandResult> result = runner_->Run(command);
-  if (!result.ok()) return result.status();
-  if (!result->Succeeded()) return LvmFailure(command, *result);
+  if (!result.ok()) {
+    // A missing lvm binary must not read as a missing volume.
+    if (absl::IsNotFound(result.status())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot run lvm (is lvm2 installed?): ", result.status().message()));
+    }
+    return result.status();
+  }
+  if (!result->Succeeded()) {
+    return LvmFailureStatus(config_.vg, config_.thin_pool, result->stderr_data,
+                            DescribeFailure(command, *result));
+  }
   return result;
 }
 
@@ -122,7 +102,18 @@ absl::StatusOr<VolumeGroup> LvmBackend::GetVg() {
   for (const VolumeGroup& vg : *vgs) {
     if (vg.name == config_.vg) return vg;
   }
-  return absl::NotFoundError(absl::StrCat("volume group ", config_.vg));
+  return absl::UnavailableError(
+      absl::StrCat("volume group ", config_.vg, " is not there"));
+}
+
+absl::StatusOr<LogicalVolume> LvmBackend::PoolIn(
+    const std::vector<LogicalVolume>& lvs) const {
+  for (const LogicalVolume& lv : lvs) {
+    if (lv.name == config_.thin_pool && lv.is_thin_pool()) return lv;
+  }
+  return absl::UnavailableError(
+      absl::StrCat("thin pool ", LvPath(config_.thin_pool),
+                   " is not there; its volumes are unreachable, not gone"));
 }
 
 bool LvmBackend::BelongsHere(const LogicalVolume& lv) const {
@@ -150,6 +141,9 @@ absl::StatusOr<LogicalVolume> LvmBackend::FindLv(const std::string& volume_id) {
   }
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
   if (!lvs.ok()) return lvs.status();
+  if (!config_.thin_pool.empty()) {
+    if (absl::Status s = PoolIn(*lvs).status(); !s.ok()) return s;
+  }
   for (const LogicalVolume& lv : *lvs) {
     if (lv.name == name && BelongsHere(lv)) return lv;
   }
@@ -184,13 +178,7 @@ absl::Status LvmBackend::Ready() {
   if (config_.thin_pool.empty()) return absl::OkStatus();
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
   if (!lvs.ok()) return absl::UnavailableError(lvs.status().message());
-  for (const LogicalVolume& lv : *lvs) {
-    if (lv.name == config_.thin_pool && lv.is_thin_pool()) {
-      return absl::OkStatus();
-    }
-  }
-  return absl::UnavailableError(absl::StrCat(
-      "thin pool ", config_.vg, "/", config_.thin_pool, " is missing"));
+  return PoolIn(*lvs).status();
 }
 
 BackendCapacity LvmBackend::ThickCapacity(const VolumeGroup& vg) const {
@@ -426,6 +414,7 @@ absl::StatusOr<LogicalVolume> LvmBackend::FindSnapshotLv(
   }
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
   if (!lvs.ok()) return lvs.status();
+  if (absl::Status s = PoolIn(*lvs).status(); !s.ok()) return s;
   for (const LogicalVolume& lv : *lvs) {
     if (lv.name == name && lv.pool == config_.thin_pool &&
         std::find(lv.tags.begin(), lv.tags.end(), kSnapshotTag) !=

@@ -29,6 +29,9 @@ struct LvmBackendConfig {
 // metadata commit, and a retried create finds them. Every lvm call runs
 // the `lvm` tool through the command runner with an argv (no shell),
 // LC_ALL=C and JSON reports parsed by pure functions.
+//
+// A VG or pool that is not there is UNAVAILABLE, never "no such volume",
+// so nothing reads as deleted while its disk is merely not attached.
 class LvmBackend final : public Backend {
  public:
   // `runner` and `fs` are not owned.
@@ -70,11 +73,18 @@ class LvmBackend final : public Backend {
   static std::string LvName(const std::string& volume_id);
 
  private:
-  // Runs `lvm ARGS...`; INTERNAL (or the mapped code) with stderr on
-  // failure.
+  // Runs `lvm ARGS...`; on failure the status LvmFailureStatus gives
+  // (NOT_FOUND only for a missing LV), never NOT_FOUND when lvm itself
+  // cannot be run.
   absl::StatusOr<CommandResult> Lvm(std::vector<std::string> args);
   absl::StatusOr<std::vector<LogicalVolume>> ListLvs();
+  // UNAVAILABLE when the VG is not there.
   absl::StatusOr<VolumeGroup> GetVg();
+  // The class's thin pool in `lvs`; UNAVAILABLE when it is not there (its
+  // volumes are then unreachable, not gone).
+  absl::StatusOr<LogicalVolume> PoolIn(
+      const std::vector<LogicalVolume>& lvs) const;
+  // NOT_FOUND only when the VG (and pool) answered and the LV is not in it.
   absl::StatusOr<LogicalVolume> FindLv(const std::string& volume_id);
   // The record in `lv`'s tag, with capacity from the LV itself.
   absl::StatusOr<VolumeRecord> RecordOf(const LogicalVolume& lv);

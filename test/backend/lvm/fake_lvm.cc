@@ -1,5 +1,7 @@
 #include "test/backend/lvm/fake_lvm.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -25,21 +27,54 @@ uint64_t Bytes(const std::string& text) {
   return value;
 }
 
+// What LVM 2.03 prints (exit code 5) for a command naming a VG it cannot
+// find, e.g. `lvs vg0` or `lvremove vg0/lv` while vg0's disk is detached.
+CommandResult VgNotFound(const std::string& vg) {
+  return Exit(5, "",
+              absl::StrCat("  Volume group \"", vg, "\" not found\n",
+                           "  Cannot process volume group ", vg, "\n"));
+}
+
+bool Has(const std::vector<std::string>& argv, const std::string& arg) {
+  return std::find(argv.begin(), argv.end(), arg) != argv.end();
+}
+
 }  // namespace
 
 void FakeLvm::AddVg(const std::string& name, uint64_t size, uint64_t extent) {
   absl::MutexLock lock(&mu_);
-  vgs_[name] = Vg{size, extent};
+  vgs_[name] = Vg{size, extent, false};
 }
 
 void FakeLvm::AddThinPool(const std::string& vg, const std::string& name,
-                          uint64_t size) {
+                          uint64_t size, bool zero_new_blocks) {
   absl::MutexLock lock(&mu_);
   Lv lv;
   lv.vg = vg;
   lv.size = size;
   lv.thin_pool = true;
+  lv.zero_new_blocks = zero_new_blocks;
   lvs_[vg + "/" + name] = lv;
+}
+
+void FakeLvm::SetVgMissing(const std::string& vg, bool missing) {
+  absl::MutexLock lock(&mu_);
+  vgs_[vg].missing = missing;
+}
+
+void FakeLvm::FailNext(const std::string& command,
+                       const std::string& stderr_text) {
+  absl::MutexLock lock(&mu_);
+  failures_[command] = stderr_text;
+}
+
+bool FakeLvm::TakeFailure(const std::string& command,
+                          std::string* stderr_text) {
+  auto it = failures_.find(command);
+  if (it == failures_.end()) return false;
+  *stderr_text = it->second;
+  failures_.erase(it);
+  return true;
 }
 
 void FakeLvm::SetOpen(const std::string& vg, const std::string& lv, bool open) {
@@ -81,32 +116,64 @@ std::function<absl::StatusOr<CommandResult>(const Command&)> FakeLvm::Handler() 
   };
 }
 
+std::function<absl::StatusOr<CommandResult>(const Command&)>
+FakeLvm::BlkdiscardHandler() {
+  return [this](const Command& command) -> absl::StatusOr<CommandResult> {
+    return Blkdiscard(command.argv);
+  };
+}
+
+CommandResult FakeLvm::Blkdiscard(const std::vector<std::string>& argv) {
+  absl::MutexLock lock(&mu_);
+  std::string err;
+  if (TakeFailure("blkdiscard", &err)) return Exit(1, "", err);
+  const std::string& device = argv.back();
+  absl::string_view path = device;
+  auto it = lvs_.end();
+  if (absl::ConsumePrefix(&path, "/dev/")) {
+    it = lvs_.find(std::string(path));
+  }
+  if (it == lvs_.end() || vgs_[it->second.vg].missing || !it->second.active) {
+    return Exit(1, "",
+                absl::StrCat("blkdiscard: cannot open ", device,
+                             ": No such file or directory\n"));
+  }
+  if (it->second.open) {
+    return Exit(1, "",
+                absl::StrCat("blkdiscard: cannot open ", device,
+                             ": Device or resource busy\n"));
+  }
+  // A plain discard may leave the old bytes readable; only zeroout clears.
+  if (Has(argv, "--zeroout") || Has(argv, "-z")) it->second.stale = false;
+  return Exit(0);
+}
+
 CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
   if (argv.size() < 2) return Exit(3, "", "no command");
   const std::string& verb = argv[1];
   const std::string target = argv.back();
-  if (verb == "vgs") {
-    uint64_t free = VgFree(target);
-    absl::MutexLock lock(&mu_);
-    auto it = vgs_.find(target);
-    if (it == vgs_.end()) {
-      return Exit(5, "", absl::StrCat("  Volume group \"", target,
-                                      "\" not found\n"));
-    }
-    return Exit(0, absl::StrCat(
-                       "  {\n      \"report\": [\n          {\n"
-                       "              \"vg\": [\n                  "
-                       "{\"vg_name\":\"", target, "\", \"vg_size\":\"",
-                       it->second.size, "\", \"vg_free\":\"", free,
-                       "\", \"vg_extent_size\":\"", it->second.extent,
-                       "\"}\n              ]\n          }\n      ]\n  }\n"));
-  }
+  const std::string target_vg = target.substr(0, target.find('/'));
   absl::MutexLock lock(&mu_);
-  if (verb == "lvs") {
-    if (vgs_.count(target) == 0) {
-      return Exit(5, "", absl::StrCat("  Volume group \"", target,
-                                      "\" not found\n"));
+  std::string err;
+  if (TakeFailure(verb, &err)) return Exit(5, "", err);
+  auto vg_it = vgs_.find(target_vg);
+  if (vg_it == vgs_.end() || vg_it->second.missing)
+    return VgNotFound(target_vg);
+  if (verb == "vgs") {
+    uint64_t used = 0;
+    for (const auto& [key, lv] : lvs_) {
+      if (lv.vg == target && lv.pool.empty()) used += lv.size;
     }
+    return Exit(
+        0, absl::StrCat("  {\n      \"report\": [\n          {\n"
+                        "              \"vg\": [\n                  "
+                        "{\"vg_name\":\"",
+                        target, "\", \"vg_size\":\"", vg_it->second.size,
+                        "\", \"vg_free\":\"", vg_it->second.size - used,
+                        "\", \"vg_extent_size\":\"", vg_it->second.extent,
+                        "\"}\n              ]\n          }\n      ]\n  }\n"));
+  }
+  if (verb == "lvs") {
     std::vector<std::string> rows;
     for (const auto& [key, lv] : lvs_) {
       if (lv.vg != target) continue;
@@ -114,8 +181,8 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
       std::string attr = lv.thin_pool ? "twi-a-tz--"
                          : lv.pool.empty() ? "-wi-------"
                                            : "Vwi---tz--";
-      if (!lv.active) attr[4] = '-';
-      if (lv.active) attr[4] = 'a';
+      if (lv.thin_pool && !lv.zero_new_blocks) attr[7] = '-';
+      attr[4] = lv.active ? 'a' : '-';
       if (lv.open) attr[5] = 'o';
       rows.push_back(absl::StrCat(
           "{\"lv_name\":\"", name, "\", \"vg_name\":\"", lv.vg,
@@ -129,35 +196,63 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
                                 "\n              ]\n          }\n      ]\n  }\n"));
   }
   if (verb == "lvcreate") {
-    std::string name, pool, vg = target;
+    std::string name, pool;
     uint64_t size = 0;
     std::vector<std::string> tags;
+    const bool snapshot = Has(argv, "--snapshot");
+    bool skip_activation = snapshot;
     for (size_t i = 2; i + 1 < argv.size(); ++i) {
       if (argv[i] == "--name") name = argv[++i];
       else if (argv[i] == "--size" || argv[i] == "--virtualsize") size = Bytes(argv[++i]);
       else if (argv[i] == "--thinpool") pool = argv[++i];
       else if (argv[i] == "--addtag") tags.push_back(argv[++i]);
+      else if (argv[i] == "--setactivationskip")
+        skip_activation = argv[++i] == "y";
     }
+    const std::string vg = target_vg;
     if (lvs_.count(vg + "/" + name)) {
-      return Exit(5, "", absl::StrCat("  Logical Volume \"", name,
-                                      "\" already exists in volume group\n"));
+      return Exit(
+          5, "",
+          absl::StrCat("  Logical Volume \"", name,
+                       "\" already exists in volume group \"", vg, "\"\n"));
     }
-    if (pool.empty()) {
+    bool stale = false;
+    if (snapshot) {
+      auto origin = lvs_.find(target);
+      if (origin == lvs_.end()) {
+        return Exit(
+            5, "",
+            absl::StrCat("  Snapshot origin LV ", target.substr(vg.size() + 1),
+                         " not found in Volume group ", vg, ".\n"));
+      }
+      size = origin->second.size;
+      pool = origin->second.pool;
+    } else if (!pool.empty()) {
+      auto it = lvs_.find(vg + "/" + pool);
+      if (it == lvs_.end() || !it->second.thin_pool) {
+        return Exit(5, "",
+                    absl::StrCat("  Thin pool volume ", pool,
+                                 " not found in Volume group ", vg, ".\n"));
+      }
+    } else {
       uint64_t used = 0;
       for (const auto& [key, lv] : lvs_) {
         if (lv.vg == vg && lv.pool.empty()) used += lv.size;
       }
-      if (used + size > vgs_[vg].size) {
+      if (used + size > vg_it->second.size) {
         return Exit(5, "", absl::StrCat("  Volume group \"", vg,
                                         "\" has insufficient free space\n"));
       }
+      stale = true;  // extents of deleted LVs come back as they were
     }
     Lv lv;
     lv.vg = vg;
     lv.size = size;
     lv.pool = pool;
     lv.tags = tags;
-    lv.active = pool.empty();  // thin LVs: like -k, the caller activates
+    lv.stale = stale;
+    // Thin LVs: like -k, the caller activates.
+    lv.active = snapshot ? !skip_activation : pool.empty();
     lvs_[vg + "/" + name] = lv;
     return Exit(0, absl::StrCat("  Logical volume \"", name, "\" created.\n"));
   }
@@ -168,7 +263,9 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
   }
   if (verb == "lvremove") {
     if (it->second.open) {
-      return Exit(5, "", "  Logical volume contains a filesystem in use.\n");
+      return Exit(5, "",
+                  absl::StrCat("  Logical volume ", target,
+                               " contains a filesystem in use.\n"));
     }
     lvs_.erase(it);
     return Exit(0);
@@ -180,12 +277,21 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
     return Exit(0);
   }
   if (verb == "lvchange") {
+    std::vector<std::string>& tags = it->second.tags;
     for (size_t i = 2; i + 1 < argv.size(); ++i) {
       if (argv[i] == "--activate") {
         if (argv[i + 1] == "n" && it->second.open) {
-          return Exit(5, "", "  Logical volume in use.\n");
+          return Exit(5, "",
+                      absl::StrCat("  Logical volume ", target, " in use.\n"));
         }
         it->second.active = argv[i + 1] == "y";
+      } else if (argv[i] == "--addtag") {
+        if (std::find(tags.begin(), tags.end(), argv[i + 1]) == tags.end()) {
+          tags.push_back(argv[i + 1]);
+        }
+      } else if (argv[i] == "--deltag") {
+        tags.erase(std::remove(tags.begin(), tags.end(), argv[i + 1]),
+                   tags.end());
       }
     }
     return Exit(0);

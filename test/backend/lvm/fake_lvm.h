@@ -2,7 +2,9 @@
 #define CELLAR_TEST_BACKEND_LVM_FAKE_LVM_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,9 +14,12 @@
 namespace cellar::testing {
 
 // A stateful stand-in for the `lvm` tool: volume groups, thick LVs, thin
-// pools and thin LVs, answering lvs/vgs with JSON reports shaped like
-// LVM 2.03's and changing state on lvcreate/lvremove/lvextend/lvchange.
-// Install with FakeCommandRunner::SetHandler("lvm", fake.Handler()).
+// pools and thin LVs (and thin snapshots), answering lvs/vgs with JSON
+// reports shaped like LVM 2.03's and changing state on lvcreate/lvremove/
+// lvextend/lvchange, with LVM's own stderr texts and exit code 5 on failure.
+// Install with FakeCommandRunner::SetHandler("lvm", fake.Handler()); for the
+// zeroing of new thick LVs also SetHandler("blkdiscard",
+// fake.BlkdiscardHandler()).
 class FakeLvm final {
  public:
   struct Lv {
@@ -23,32 +28,49 @@ class FakeLvm final {
     std::vector<std::string> tags;
     std::string pool;
     bool thin_pool = false;
+    bool zero_new_blocks = true;  // thin pools: lv_attr bit 8
     bool active = true;
     bool open = false;
+    // May still show bytes a deleted LV wrote: every new thick LV (LVM
+    // reuses extents) until blkdiscard --zeroout covers it.
+    bool stale = false;
   };
 
   void AddVg(const std::string& name, uint64_t size, uint64_t extent = 4 << 20);
   void AddThinPool(const std::string& vg, const std::string& name,
-                   uint64_t size);
+                   uint64_t size, bool zero_new_blocks = true);
+  // A missing VG (its disk not attached): every command naming it fails as
+  // LVM's do, and its LVs are back, untouched, when it returns.
+  void SetVgMissing(const std::string& vg, bool missing);
+  // The next run of `command` ("lvextend", "blkdiscard", ...) fails with
+  // exit code 5 (blkdiscard: 1) and `stderr_text`, changing nothing.
+  void FailNext(const std::string& command, const std::string& stderr_text);
   void SetOpen(const std::string& vg, const std::string& lv, bool open);
   void SetActive(const std::string& vg, const std::string& lv, bool active);
   bool HasLv(const std::string& vg, const std::string& lv) const;
   Lv GetLv(const std::string& vg, const std::string& lv) const;
   uint64_t VgFree(const std::string& vg) const;
 
-  // The handler for FakeCommandRunner.
+  // The handlers for FakeCommandRunner.
   std::function<absl::StatusOr<CommandResult>(const Command&)> Handler();
+  std::function<absl::StatusOr<CommandResult>(const Command&)>
+  BlkdiscardHandler();
 
  private:
   CommandResult Run(const std::vector<std::string>& argv);
+  CommandResult Blkdiscard(const std::vector<std::string>& argv);
+  bool TakeFailure(const std::string& command, std::string* stderr_text)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct Vg {
     uint64_t size = 0;
     uint64_t extent = 0;
+    bool missing = false;
   };
   mutable absl::Mutex mu_;
-  std::map<std::string, Vg> vgs_;
-  std::map<std::string, Lv> lvs_;  // key "vg/lv"
+  std::map<std::string, Vg> vgs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Lv> lvs_ ABSL_GUARDED_BY(mu_);  // key "vg/lv"
+  std::map<std::string, std::string> failures_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cellar::testing

@@ -1,7 +1,13 @@
 // LvmBackend against a stateful fake of the lvm tool: argv shapes,
-// records in tags, rounding, capacity accounting, error mapping.
+// records in tags, rounding, capacity accounting, error mapping, a VG or
+// pool that is not there.
 #include "src/backend/lvm/lvm_backend.h"
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "src/common/ids.h"
 #include "src/common/units.h"
@@ -21,6 +27,15 @@ VolumeRecord Record(const std::string& name, uint64_t bytes,
   record.set_fs_type("ext4");
   (*record.mutable_parameters())["allowedNamespaces"] = "team-a,team-b";
   record.set_bound_namespace("team-a");
+  return record;
+}
+
+SnapshotRecord Snapshot(const std::string& name, const std::string& source,
+                        const std::string& cls) {
+  SnapshotRecord record;
+  record.set_snapshot_id(MakeId(IdKind::kSnapshot, "node-1", cls, name));
+  record.set_name(name);
+  record.set_source_volume_id(source);
   return record;
 }
 
@@ -184,6 +199,98 @@ TEST_F(LvmBackendTest, ForeignLvsAreIgnored) {
   EXPECT_TRUE(thick_.List()->empty());
   EXPECT_TRUE(thick_.Delete(MakeId(IdKind::kVolume, "node-1", "bulk", "x")).ok());
   EXPECT_TRUE(lvm_.HasLv("vg0", "cv-0000"));
+}
+
+// A VG whose disk is not attached (yet) says nothing about its volumes:
+// every call is UNAVAILABLE, nothing reads as deleted, and once the VG is
+// back the volumes are there and deletes go through.
+TEST_F(LvmBackendTest, MissingVgIsUnavailableNeverAlreadyDeleted) {
+  const VolumeRecord thick = Record("k", 64 * kMiB, "bulk");
+  const VolumeRecord thin = Record("t", 64 * kMiB, "fast");
+  ASSERT_TRUE(thick_.Create(thick).ok());
+  ASSERT_TRUE(thin_.Create(thin).ok());
+  const SnapshotRecord snapshot = Snapshot("s", thin.volume_id(), "fast");
+  ASSERT_TRUE(thin_.CreateSnapshot(snapshot, nullptr).ok());
+  const std::string thick_lv = LvmBackend::LvName(thick.volume_id());
+  const std::string thin_lv = LvmBackend::LvName(thin.volume_id());
+  const std::string snapshot_lv = LvmBackend::LvName(snapshot.snapshot_id());
+
+  lvm_.SetVgMissing("vg0", true);
+  for (LvmBackend* backend : {&thick_, &thin_}) {
+    const std::string id =
+        backend == &thick_ ? thick.volume_id() : thin.volume_id();
+    SCOPED_TRACE(backend->kind());
+    const absl::Status deleted = backend->Delete(id);
+    EXPECT_EQ(deleted.code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(
+        absl::StrContains(deleted.message(), "volume group vg0 is not there"))
+        << deleted.message();
+    EXPECT_EQ(backend->Detach(id).code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(backend->Get(id).status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(backend->Expand(id, 128 * kMiB).status().code(),
+              absl::StatusCode::kUnavailable);
+    EXPECT_EQ(backend->Attach(id).status().code(),
+              absl::StatusCode::kUnavailable);
+    EXPECT_EQ(backend->FindDevice(id).status().code(),
+              absl::StatusCode::kUnavailable);
+    EXPECT_EQ(backend->List().status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(backend->Capacity().status().code(),
+              absl::StatusCode::kUnavailable);
+    EXPECT_EQ(backend
+                  ->Create(Record("new", 64 * kMiB,
+                                  backend == &thick_ ? "bulk" : "fast"))
+                  .status()
+                  .code(),
+              absl::StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(thin_.DeleteSnapshot(snapshot.snapshot_id()).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(thin_.GetSnapshot(snapshot.snapshot_id()).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(thin_.ListSnapshots().status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(thin_
+                .CreateFromSource(Record("r", 64 * kMiB, "fast"),
+                                  snapshot.snapshot_id())
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+
+  lvm_.SetVgMissing("vg0", false);
+  for (const std::string& lv : {thick_lv, thin_lv, snapshot_lv}) {
+    EXPECT_TRUE(lvm_.HasLv("vg0", lv)) << lv;
+  }
+  ASSERT_TRUE(thick_.Delete(thick.volume_id()).ok());
+  ASSERT_TRUE(thin_.DeleteSnapshot(snapshot.snapshot_id()).ok());
+  ASSERT_TRUE(thin_.Delete(thin.volume_id()).ok());
+  for (const std::string& lv : {thick_lv, thin_lv, snapshot_lv}) {
+    EXPECT_FALSE(lvm_.HasLv("vg0", lv)) << lv;
+  }
+}
+
+// A thin class whose pool is not in its VG: unreachable, not gone.
+TEST_F(LvmBackendTest, MissingThinPoolIsUnavailable) {
+  LvmBackend nopool({"vg0", "nopool", 0, 1.0, {}}, &runner_, &fs_);
+  const std::string id = MakeId(IdKind::kVolume, "node-1", "np", "v");
+  const std::string snapshot = MakeId(IdKind::kSnapshot, "node-1", "np", "s");
+  for (const absl::Status& status :
+       {nopool.Delete(id), nopool.Get(id).status(),
+        nopool.DeleteSnapshot(snapshot), nopool.Capacity().status()}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(absl::StrContains(status.message(), "thin pool vg0/nopool"))
+        << status.message();
+  }
+}
+
+// No lvm binary is no answer at all, least of all "deleted".
+TEST_F(LvmBackendTest, LvmThatCannotRunIsNotAlreadyDeleted) {
+  FakeCommandRunner runner;
+  LvmBackend thick({"vg0", "", 0, 1.0, {}}, &runner, &fs_);
+  const std::string id = MakeId(IdKind::kVolume, "node-1", "bulk", "v");
+  EXPECT_EQ(thick.Delete(id).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(thick.Detach(id).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(thick.Get(id).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
