@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "src/common/ids.h"
@@ -16,6 +18,10 @@ constexpr size_t kMaxTagLength = 1000;  // LVM's limit is 1024
 const std::vector<std::string> kLvFields = {
     "--reportformat", "json", "--units", "b", "--nosuffix",
     "-o", "lv_name,vg_name,lv_size,lv_tags,lv_attr,pool_lv"};
+
+bool HasTag(const LogicalVolume& lv, absl::string_view tag) {
+  return std::find(lv.tags.begin(), lv.tags.end(), tag) != lv.tags.end();
+}
 
 // A record as an LV tag: `prefix` and base64 of its binary protobuf.
 std::string EncodeTag(absl::string_view prefix,
@@ -43,6 +49,13 @@ absl::Status DecodeTag(const LogicalVolume& lv, absl::string_view prefix,
       absl::StrCat("LV ", lv.vg, "/", lv.name, " has no record tag"));
 }
 
+// Zeroing writes every byte when the device cannot do write-zeroes: leave
+// room for a slow disk (a minute per GiB is 17 MB/s).
+absl::Duration ZeroingTimeout(uint64_t bytes) {
+  return absl::Minutes(10) +
+         absl::Minutes(1) * static_cast<int64_t>((bytes >> 30) + 1);
+}
+
 }  // namespace
 
 LvmBackend::LvmBackend(LvmBackendConfig config, CommandRunner* runner,
@@ -57,6 +70,10 @@ std::string LvmBackend::LvName(const std::string& volume_id) {
 
 std::string LvmBackend::LvPath(const std::string& lv_name) const {
   return absl::StrCat(config_.vg, "/", lv_name);
+}
+
+std::string LvmBackend::LvDevice(const std::string& lv_name) const {
+  return absl::StrCat("/dev/", config_.vg, "/", lv_name);
 }
 
 absl::StatusOr<CommandResult> LvmBackend::Lvm(std::vector<std::string> args) {
@@ -117,9 +134,7 @@ absl::StatusOr<LogicalVolume> LvmBackend::PoolIn(
 }
 
 bool LvmBackend::BelongsHere(const LogicalVolume& lv) const {
-  if (std::find(lv.tags.begin(), lv.tags.end(), kVolumeTag) == lv.tags.end()) {
-    return false;
-  }
+  if (!HasTag(lv, kVolumeTag)) return false;
   // Thick and thin classes may share a VG: the pool tells them apart.
   return config_.thin_pool.empty() ? lv.pool.empty()
                                    : lv.pool == config_.thin_pool;
@@ -227,8 +242,9 @@ absl::StatusOr<BackendCapacity> LvmBackend::ThinCapacity() {
 absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
   const std::string name = LvName(record.volume_id());
   if (name.empty()) return absl::InvalidArgumentError("not a volume id");
-  absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
-  if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
+  absl::StatusOr<LogicalVolume> lv = FindLv(record.volume_id());
+  if (lv.ok()) return FinishCreate(*lv, record.volume_id());
+  if (!absl::IsNotFound(lv.status())) return lv.status();
 
   uint64_t size = 0;
   BackendCapacity capacity;
@@ -252,23 +268,72 @@ absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
   }
   std::vector<std::string> args = {"lvcreate", "--yes", "--name", name};
   if (config_.thin_pool.empty()) {
-    // Wipe any signature a recycled extent still carries, so the node
-    // never mistakes old data for this volume's filesystem.
-    args.insert(args.end(), {"--size", absl::StrCat(size, "b"),
-                             "--wipesignatures", "y", "--zero", "y"});
+    // The LV and its zeroing tag come in one metadata commit, so it is
+    // never untagged before every byte is zero. Signatures are wiped at
+    // once all the same.
+    args.insert(args.end(),
+                {"--size", absl::StrCat(size, "b"), "--wipesignatures", "y",
+                 "--zero", "y", "--addtag", kZeroingTag});
   } else {
     args.insert(args.end(), {"--virtualsize", absl::StrCat(size, "b"),
                              "--thinpool", config_.thin_pool});
   }
-  args.insert(args.end(), {"--addtag", kVolumeTag, "--addtag", tag, config_.vg});
+  args.insert(args.end(),
+              {"--addtag", kVolumeTag, "--addtag", tag, config_.vg});
   absl::StatusOr<CommandResult> created = Lvm(args);
-  if (!created.ok()) {
-    // A create that raced a crash may have made the LV after all.
-    absl::StatusOr<VolumeRecord> again = Get(record.volume_id());
-    if (again.ok()) return again;
-    return created.status();
+  // A create that raced a crash may have made the LV after all.
+  lv = FindLv(record.volume_id());
+  if (!created.ok() && !lv.ok()) return created.status();
+  if (!lv.ok()) return lv.status();
+  return FinishCreate(*lv, record.volume_id());
+}
+
+absl::StatusOr<VolumeRecord> LvmBackend::FinishCreate(
+    const LogicalVolume& lv, const std::string& volume_id) {
+  absl::StatusOr<VolumeRecord> record = RecordOf(lv);
+  if (!record.ok()) return record.status();
+  if (record->volume_id() != volume_id) {
+    return absl::DataLossError(
+        absl::StrCat("LV ", lv.name, " records another volume"));
   }
-  return Get(record.volume_id());
+  if (HasTag(lv, kZeroingTag)) {
+    if (absl::Status s = Zero(lv); !s.ok()) return s;
+  }
+  return Get(volume_id);
+}
+
+absl::Status LvmBackend::Zero(const LogicalVolume& lv) {
+  if (!lv.active()) {
+    absl::StatusOr<CommandResult> activated =
+        Lvm({"lvchange", "--activate", "y", LvPath(lv.name)});
+    if (!activated.ok()) return activated.status();
+  }
+  Command command;
+  // Without --force blkdiscard opens the device O_EXCL: it never zeroes an
+  // LV that something holds.
+  command.argv = {"blkdiscard", "--zeroout", LvDevice(lv.name)};
+  command.timeout = ZeroingTimeout(lv.size_bytes);
+  absl::StatusOr<CommandResult> result = runner_->Run(command);
+  if (!result.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot zero new LV ", LvPath(lv.name),
+                     ": cannot run blkdiscard (is util-linux installed?): ",
+                     result.status().message()));
+  }
+  if (!result->Succeeded()) {
+    const std::string what = DescribeFailure(command, *result);
+    if (absl::StrContains(absl::AsciiStrToLower(result->stderr_data), "busy")) {
+      // Most likely the zeroing of a driver that was killed, still running.
+      return absl::UnavailableError(absl::StrCat(
+          "new LV ", LvPath(lv.name),
+          " is busy, so it cannot be zeroed yet; a retry finishes it: ", what));
+    }
+    return absl::InternalError(absl::StrCat(
+        "zeroing new LV ", LvPath(lv.name),
+        " failed; it stays unusable and a retried create zeroes it again: ",
+        what));
+  }
+  return Lvm({"lvchange", "--deltag", kZeroingTag, LvPath(lv.name)}).status();
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::Get(const std::string& volume_id) {
@@ -334,6 +399,11 @@ absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
 absl::StatusOr<std::string> LvmBackend::Attach(const std::string& volume_id) {
   absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
   if (!lv.ok()) return lv.status();
+  if (HasTag(*lv, kZeroingTag)) {
+    return absl::UnavailableError(
+        absl::StrCat("volume ", volume_id,
+                     " is still being zeroed (its create has not finished)"));
+  }
   if (!lv->active()) {
     // -K: thin snapshots are created with activation skipped.
     absl::StatusOr<CommandResult> activated =
@@ -343,17 +413,22 @@ absl::StatusOr<std::string> LvmBackend::Attach(const std::string& volume_id) {
   }
   // One canonical path for the device (symlinks resolved), so mounts and
   // binds of it are recognised in the mount table.
-  return fs_->RealPath(absl::StrCat("/dev/", config_.vg, "/", lv->name));
+  return fs_->RealPath(LvDevice(lv->name));
 }
 
 absl::StatusOr<std::string> LvmBackend::FindDevice(
     const std::string& volume_id) {
   absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
   if (!lv.ok()) return lv.status();
+  if (HasTag(*lv, kZeroingTag)) {
+    return absl::UnavailableError(
+        absl::StrCat("volume ", volume_id,
+                     " is still being zeroed (its create has not finished)"));
+  }
   if (!lv->active()) {
     return absl::NotFoundError(absl::StrCat(volume_id, " is not active"));
   }
-  return fs_->RealPath(absl::StrCat("/dev/", config_.vg, "/", lv->name));
+  return fs_->RealPath(LvDevice(lv->name));
 }
 
 absl::Status LvmBackend::Detach(const std::string& volume_id) {

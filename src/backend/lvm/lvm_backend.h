@@ -30,8 +30,10 @@ struct LvmBackendConfig {
 // the `lvm` tool through the command runner with an argv (no shell),
 // LC_ALL=C and JSON reports parsed by pure functions.
 //
-// A VG or pool that is not there is UNAVAILABLE, never "no such volume",
-// so nothing reads as deleted while its disk is merely not attached.
+// No volume shows what another wrote: a new thick LV is zeroed whole before
+// it can be staged (LVM reuses the extents of deleted LVs). A VG or pool
+// that is not there is UNAVAILABLE, never "no such volume", so nothing
+// reads as deleted while its disk is merely not attached.
 class LvmBackend final : public Backend {
  public:
   // `runner` and `fs` are not owned.
@@ -89,12 +91,21 @@ class LvmBackend final : public Backend {
   // The record in `lv`'s tag, with capacity from the LV itself.
   absl::StatusOr<VolumeRecord> RecordOf(const LogicalVolume& lv);
   bool BelongsHere(const LogicalVolume& lv) const;
+  // "VG/LV" for lvm arguments, and the LV's device node.
   std::string LvPath(const std::string& lv_name) const;
+  std::string LvDevice(const std::string& lv_name) const;
   // `bytes` rounded up to the VG's extent size, and (when `capacity` is not
   // null) the space left.
   absl::Status Fit(uint64_t bytes, uint64_t* size, BackendCapacity* capacity);
   BackendCapacity ThickCapacity(const VolumeGroup& vg) const;
   absl::StatusOr<BackendCapacity> ThinCapacity();
+  // The end of Create, also for a create that crashed half-way: zeroes a
+  // thick LV still tagged kZeroingTag, then returns the record.
+  absl::StatusOr<VolumeRecord> FinishCreate(const LogicalVolume& lv,
+                                            const std::string& volume_id);
+  // Writes zeroes over all of `lv` (blkdiscard --zeroout: BLKZEROOUT, which
+  // most devices do as cheap write-zeroes), then drops kZeroingTag.
+  absl::Status Zero(const LogicalVolume& lv);
   absl::StatusOr<LogicalVolume> FindSnapshotLv(const std::string& snapshot_id);
   absl::StatusOr<SnapshotRecord> SnapshotOf(const LogicalVolume& lv);
   // FAILED_PRECONDITION for thick classes.

@@ -1,6 +1,6 @@
 // LvmBackend against a stateful fake of the lvm tool: argv shapes,
 // records in tags, rounding, capacity accounting, error mapping, a VG or
-// pool that is not there.
+// pool that is not there, zeroing of new thick LVs.
 #include "src/backend/lvm/lvm_backend.h"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "src/common/ids.h"
 #include "src/common/units.h"
@@ -39,6 +40,10 @@ SnapshotRecord Snapshot(const std::string& name, const std::string& source,
   return record;
 }
 
+bool HasTag(const testing::FakeLvm::Lv& lv, const std::string& tag) {
+  return std::find(lv.tags.begin(), lv.tags.end(), tag) != lv.tags.end();
+}
+
 class LvmBackendTest : public ::testing::Test {
  protected:
   LvmBackendTest()
@@ -48,6 +53,18 @@ class LvmBackendTest : public ::testing::Test {
     lvm_.AddVg("vg0", 10 * kGiB);
     lvm_.AddThinPool("vg0", "pool0", 2 * kGiB);
     runner_.SetHandler("lvm", lvm_.Handler());
+    runner_.SetHandler("blkdiscard", lvm_.BlkdiscardHandler());
+  }
+
+  // Calls of `verb` ("lvcreate", "blkdiscard", ...) since call `from`.
+  int CallsOf(const std::string& verb, size_t from = 0) {
+    int n = 0;
+    const std::vector<Command> calls = runner_.calls();
+    for (size_t i = from; i < calls.size(); ++i) {
+      n += calls[i].argv[0] == verb ||
+           (calls[i].argv.size() > 1 && calls[i].argv[1] == verb);
+    }
+    return n;
   }
 
   // Device nodes as udev makes them: /dev/VG/LV -> ../dm-N.
@@ -199,6 +216,94 @@ TEST_F(LvmBackendTest, ForeignLvsAreIgnored) {
   EXPECT_TRUE(thick_.List()->empty());
   EXPECT_TRUE(thick_.Delete(MakeId(IdKind::kVolume, "node-1", "bulk", "x")).ok());
   EXPECT_TRUE(lvm_.HasLv("vg0", "cv-0000"));
+}
+
+// LVM reuses the extents of deleted LVs: a new thick LV is created tagged,
+// zeroed whole through its device, and only then untagged.
+TEST_F(LvmBackendTest, NewThickLvsAreZeroedWholeBeforeUse) {
+  const VolumeRecord record = Record("pvc-z", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(record).ok());
+  const std::string lv = LvmBackend::LvName(record.volume_id());
+  EXPECT_FALSE(lvm_.GetLv("vg0", lv).stale);
+  EXPECT_FALSE(HasTag(lvm_.GetLv("vg0", lv), kZeroingTag));
+  std::vector<std::string> steps;
+  for (const Command& call : runner_.calls()) {
+    const std::vector<std::string>& argv = call.argv;
+    if (argv[0] == "blkdiscard") {
+      steps.push_back(absl::StrJoin(argv, " "));
+    } else if (argv[1] == "lvcreate") {
+      bool tagged = false;
+      for (size_t i = 0; i + 1 < argv.size(); ++i) {
+        tagged |= argv[i] == "--addtag" && argv[i + 1] == kZeroingTag;
+      }
+      steps.push_back(tagged ? "lvcreate tagged" : "lvcreate untagged");
+    } else if (argv[1] == "lvchange") {
+      steps.push_back(absl::StrJoin(argv.begin() + 1, argv.end(), " "));
+    }
+  }
+  EXPECT_EQ(steps, (std::vector<std::string>{
+                       "lvcreate tagged", "blkdiscard --zeroout /dev/vg0/" + lv,
+                       "lvchange --deltag cellar.zeroing vg0/" + lv}));
+  // Thin volumes read zeroes from the pool: nothing to write.
+  const size_t before = runner_.calls().size();
+  ASSERT_TRUE(thin_.Create(Record("pvc-t", 64 * kMiB, "fast")).ok());
+  EXPECT_EQ(CallsOf("blkdiscard", before), 0);
+}
+
+// A zeroing that did not finish (failed, or the driver died) leaves the LV
+// tagged: listed, but never staged, and a retried create zeroes it again,
+// also when it is inactive (after a reboot) or still held by the zeroing
+// of a killed driver.
+TEST_F(LvmBackendTest, HalfZeroedLvsAreNeverHandedOutAndARetryFinishes) {
+  const VolumeRecord record = Record("pvc-h", 64 * kMiB, "bulk");
+  const std::string lv = LvmBackend::LvName(record.volume_id());
+  AddDeviceLink(lv, 3);
+  lvm_.FailNext("blkdiscard",
+                "blkdiscard: BLKZEROOUT: /dev/vg0/x ioctl failed: Input/output "
+                "error\n");
+  EXPECT_EQ(thick_.Create(record).status().code(), absl::StatusCode::kInternal);
+  ASSERT_TRUE(lvm_.HasLv("vg0", lv));
+  EXPECT_TRUE(lvm_.GetLv("vg0", lv).stale);
+  EXPECT_TRUE(HasTag(lvm_.GetLv("vg0", lv), kZeroingTag));
+  ASSERT_TRUE(thick_.Get(record.volume_id()).ok());
+  ASSERT_EQ(thick_.List()->size(), 1u);
+  for (const absl::Status& status :
+       {thick_.Attach(record.volume_id()).status(),
+        thick_.FindDevice(record.volume_id()).status()}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(absl::StrContains(status.message(), "still being zeroed"))
+        << status.message();
+  }
+  EXPECT_FALSE(lvm_.GetLv("vg0", lv).open);
+
+  // Held open (a killed driver's blkdiscard still running): not yet.
+  lvm_.SetOpen("vg0", lv, true);
+  EXPECT_EQ(thick_.Create(record).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(lvm_.GetLv("vg0", lv).stale);
+  lvm_.SetOpen("vg0", lv, false);
+
+  // After a reboot the LV is inactive: the retry activates and zeroes it.
+  lvm_.SetActive("vg0", lv, false);
+  auto finished = thick_.Create(record);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->capacity_bytes(), static_cast<int64_t>(64 * kMiB));
+  EXPECT_FALSE(lvm_.GetLv("vg0", lv).stale);
+  EXPECT_FALSE(HasTag(lvm_.GetLv("vg0", lv), kZeroingTag));
+  auto device = thick_.Attach(record.volume_id());
+  ASSERT_TRUE(device.ok()) << device.status();
+  EXPECT_EQ(*device, "/dev/dm-3");
+}
+
+TEST_F(LvmBackendTest, MissingBlkdiscardLeavesTheLvUnusable) {
+  FakeCommandRunner runner;
+  runner.SetHandler("lvm", lvm_.Handler());
+  LvmBackend thick({"vg0", "", 0, 1.0, {}}, &runner, &fs_);
+  const VolumeRecord record = Record("pvc-nb", 64 * kMiB, "bulk");
+  EXPECT_EQ(thick.Create(record).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(thick.Attach(record.volume_id()).status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 // A VG whose disk is not attached (yet) says nothing about its volumes:
