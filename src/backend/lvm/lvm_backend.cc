@@ -31,6 +31,21 @@ std::string EncodeTag(absl::string_view prefix,
   return absl::StrCat(prefix, absl::Base64Escape(bytes));
 }
 
+// EncodeTag, or INVALID_ARGUMENT naming `what` when the tag would be longer
+// than LVM takes. Checked before anything is created, for every tag written.
+absl::StatusOr<std::string> RecordTag(absl::string_view prefix,
+                                      const google::protobuf::Message& record,
+                                      absl::string_view what) {
+  std::string tag = EncodeTag(prefix, record);
+  if (tag.size() > kMaxTagLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " too long to record in an LV tag (", tag.size(),
+                     " characters encoded, at most ", kMaxTagLength,
+                     "); nothing was created"));
+  }
+  return tag;
+}
+
 // Reads the record in `lv`'s tag that starts with `prefix`.
 absl::Status DecodeTag(const LogicalVolume& lv, absl::string_view prefix,
                        google::protobuf::Message* record) {
@@ -74,6 +89,10 @@ std::string LvmBackend::LvPath(const std::string& lv_name) const {
 
 std::string LvmBackend::LvDevice(const std::string& lv_name) const {
   return absl::StrCat("/dev/", config_.vg, "/", lv_name);
+}
+
+std::string LvmBackend::Where() const {
+  return config_.thin_pool.empty() ? config_.vg : LvPath(config_.thin_pool);
 }
 
 absl::StatusOr<CommandResult> LvmBackend::Lvm(std::vector<std::string> args) {
@@ -133,6 +152,19 @@ absl::StatusOr<LogicalVolume> LvmBackend::PoolIn(
                    " is not there; its volumes are unreachable, not gone"));
 }
 
+absl::StatusOr<LvmBackend::PoolUse> LvmBackend::GetPoolUse() {
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  absl::StatusOr<LogicalVolume> pool = PoolIn(*lvs);
+  if (!pool.ok()) return pool.status();
+  PoolUse use;
+  use.pool = *std::move(pool);
+  for (const LogicalVolume& lv : *lvs) {
+    if (lv.pool == config_.thin_pool) use.promised_bytes += lv.size_bytes;
+  }
+  return use;
+}
+
 bool LvmBackend::BelongsHere(const LogicalVolume& lv) const {
   if (!HasTag(lv, kVolumeTag)) return false;
   // Thick and thin classes may share a VG: the pool tells them apart.
@@ -165,23 +197,40 @@ absl::StatusOr<LogicalVolume> LvmBackend::FindLv(const std::string& volume_id) {
   return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
 }
 
-absl::Status LvmBackend::Fit(uint64_t bytes, uint64_t* size,
-                             BackendCapacity* capacity) {
+absl::StatusOr<uint64_t> LvmBackend::Place(uint64_t bytes,
+                                           uint64_t current_bytes,
+                                           bool new_data,
+                                           const std::string& what) {
   // One vgs report gives both the extent size and, for thick classes, the
   // free space.
   absl::StatusOr<VolumeGroup> vg = GetVg();
   if (!vg.ok()) return vg.status();
   const uint64_t extent = std::max<uint64_t>(vg->extent_bytes, 512);
-  *size = (bytes + extent - 1) / extent * extent;
-  if (capacity == nullptr) return absl::OkStatus();
+  const uint64_t size = (bytes + extent - 1) / extent * extent;
+  BackendCapacity capacity;
   if (config_.thin_pool.empty()) {
-    *capacity = ThickCapacity(*vg);
-    return absl::OkStatus();
+    capacity = ThickCapacity(*vg);
+  } else {
+    absl::StatusOr<PoolUse> use = GetPoolUse();
+    if (!use.ok()) return use.status();
+    if (new_data && !use->pool.zeroes_new_blocks()) {
+      // Blocks a partial write provisions would keep the rest of what a
+      // deleted thin LV left in them.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "thin pool ", Where(),
+          " does not zero newly provisioned blocks, so a new volume could "
+          "show data of deleted ones; enable it with `lvchange --zero y ",
+          Where(), "`"));
+    }
+    capacity = ThinCapacity(*use);
   }
-  absl::StatusOr<BackendCapacity> thin = ThinCapacity();
-  if (!thin.ok()) return thin.status();
-  *capacity = *thin;
-  return absl::OkStatus();
+  if (size > current_bytes && size - current_bytes > capacity.available_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("not enough space in ", Where(), " for ", what, ": ",
+                     size - current_bytes, " bytes asked, ",
+                     capacity.available_bytes, " available"));
+  }
+  return size;
 }
 
 absl::Status LvmBackend::Ready() {
@@ -205,38 +254,27 @@ BackendCapacity LvmBackend::ThickCapacity(const VolumeGroup& vg) const {
   return capacity;
 }
 
+BackendCapacity LvmBackend::ThinCapacity(const PoolUse& use) const {
+  // What the pool may still promise: pool size times the overprovision
+  // ratio, minus the virtual sizes already handed out.
+  BackendCapacity capacity;
+  const uint64_t allowed = static_cast<uint64_t>(
+      static_cast<double>(use.pool.size_bytes) * config_.overprovision);
+  capacity.available_bytes =
+      allowed > use.promised_bytes ? allowed - use.promised_bytes : 0;
+  capacity.max_volume_bytes = capacity.available_bytes;
+  return capacity;
+}
+
 absl::StatusOr<BackendCapacity> LvmBackend::Capacity() {
-  if (!config_.thin_pool.empty()) return ThinCapacity();
+  if (!config_.thin_pool.empty()) {
+    absl::StatusOr<PoolUse> use = GetPoolUse();
+    if (!use.ok()) return use.status();
+    return ThinCapacity(*use);
+  }
   absl::StatusOr<VolumeGroup> vg = GetVg();
   if (!vg.ok()) return vg.status();
   return ThickCapacity(*vg);
-}
-
-absl::StatusOr<BackendCapacity> LvmBackend::ThinCapacity() {
-  BackendCapacity capacity;
-  // Thin: what the pool may still promise. Pool size times the
-  // overprovision ratio, minus the virtual sizes already handed out.
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
-  uint64_t pool_bytes = 0, promised = 0;
-  bool found = false;
-  for (const LogicalVolume& lv : *lvs) {
-    if (lv.name == config_.thin_pool && lv.is_thin_pool()) {
-      pool_bytes = lv.size_bytes;
-      found = true;
-    } else if (lv.pool == config_.thin_pool) {
-      promised += lv.size_bytes;
-    }
-  }
-  if (!found) {
-    return absl::UnavailableError(absl::StrCat(
-        "thin pool ", config_.vg, "/", config_.thin_pool, " is missing"));
-  }
-  const uint64_t allowed =
-      static_cast<uint64_t>(static_cast<double>(pool_bytes) * config_.overprovision);
-  capacity.available_bytes = allowed > promised ? allowed - promised : 0;
-  capacity.max_volume_bytes = capacity.available_bytes;
-  return capacity;
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
@@ -246,40 +284,29 @@ absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
   if (lv.ok()) return FinishCreate(*lv, record.volume_id());
   if (!absl::IsNotFound(lv.status())) return lv.status();
 
-  uint64_t size = 0;
-  BackendCapacity capacity;
-  if (absl::Status s = Fit(static_cast<uint64_t>(record.capacity_bytes()),
-                           &size, &capacity);
-      !s.ok()) {
-    return s;
-  }
-  if (size > capacity.available_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "not enough space in ", config_.vg,
-        config_.thin_pool.empty() ? "" : "/" + config_.thin_pool, ": ", size,
-        " bytes asked, ", capacity.available_bytes, " available"));
-  }
+  absl::StatusOr<uint64_t> size =
+      Place(static_cast<uint64_t>(record.capacity_bytes()), 0,
+            /*new_data=*/true, absl::StrCat("volume ", record.volume_id()));
+  if (!size.ok()) return size.status();
   VolumeRecord stored = record;
-  stored.set_capacity_bytes(static_cast<int64_t>(size));
-  const std::string tag = EncodeTag(kRecordTagPrefix, stored);
-  if (tag.size() > kMaxTagLength) {
-    return absl::InvalidArgumentError(
-        "the volume's parameters are too long to record in an LV tag");
-  }
+  stored.set_capacity_bytes(static_cast<int64_t>(*size));
+  absl::StatusOr<std::string> tag = RecordTag(
+      kRecordTagPrefix, stored, "the volume's parameters and access lists are");
+  if (!tag.ok()) return tag.status();
   std::vector<std::string> args = {"lvcreate", "--yes", "--name", name};
   if (config_.thin_pool.empty()) {
     // The LV and its zeroing tag come in one metadata commit, so it is
     // never untagged before every byte is zero. Signatures are wiped at
     // once all the same.
     args.insert(args.end(),
-                {"--size", absl::StrCat(size, "b"), "--wipesignatures", "y",
+                {"--size", absl::StrCat(*size, "b"), "--wipesignatures", "y",
                  "--zero", "y", "--addtag", kZeroingTag});
   } else {
-    args.insert(args.end(), {"--virtualsize", absl::StrCat(size, "b"),
+    args.insert(args.end(), {"--virtualsize", absl::StrCat(*size, "b"),
                              "--thinpool", config_.thin_pool});
   }
   args.insert(args.end(),
-              {"--addtag", kVolumeTag, "--addtag", tag, config_.vg});
+              {"--addtag", kVolumeTag, "--addtag", *tag, config_.vg});
   absl::StatusOr<CommandResult> created = Lvm(args);
   // A create that raced a crash may have made the LV after all.
   lv = FindLv(record.volume_id());
@@ -383,17 +410,14 @@ absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
   absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
   if (!lv.ok()) return lv.status();
   if (bytes <= lv->size_bytes) return lv->size_bytes;
-  uint64_t size = 0;
-  BackendCapacity capacity;
-  if (absl::Status s = Fit(bytes, &size, &capacity); !s.ok()) return s;
-  if (size - lv->size_bytes > capacity.available_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "not enough space to grow ", volume_id, " to ", size, " bytes"));
-  }
-  absl::StatusOr<CommandResult> extended = Lvm(
-      {"lvextend", "--size", absl::StrCat(size, "b"), LvPath(lv->name)});
+  absl::StatusOr<uint64_t> size =
+      Place(bytes, lv->size_bytes, /*new_data=*/false,
+            absl::StrCat("growing ", volume_id));
+  if (!size.ok()) return size.status();
+  absl::StatusOr<CommandResult> extended =
+      Lvm({"lvextend", "--size", absl::StrCat(*size, "b"), LvPath(lv->name)});
   if (!extended.ok()) return extended.status();
-  return size;
+  return *size;
 }
 
 absl::StatusOr<std::string> LvmBackend::Attach(const std::string& volume_id) {
@@ -492,8 +516,7 @@ absl::StatusOr<LogicalVolume> LvmBackend::FindSnapshotLv(
   if (absl::Status s = PoolIn(*lvs).status(); !s.ok()) return s;
   for (const LogicalVolume& lv : *lvs) {
     if (lv.name == name && lv.pool == config_.thin_pool &&
-        std::find(lv.tags.begin(), lv.tags.end(), kSnapshotTag) !=
-            lv.tags.end()) {
+        HasTag(lv, kSnapshotTag)) {
       return lv;
     }
   }
@@ -549,11 +572,7 @@ absl::StatusOr<std::vector<SnapshotRecord>> LvmBackend::ListSnapshots() {
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
   if (!lvs.ok()) return lvs.status();
   for (const LogicalVolume& lv : *lvs) {
-    if (lv.pool != config_.thin_pool ||
-        std::find(lv.tags.begin(), lv.tags.end(), kSnapshotTag) ==
-            lv.tags.end()) {
-      continue;
-    }
+    if (lv.pool != config_.thin_pool || !HasTag(lv, kSnapshotTag)) continue;
     absl::StatusOr<SnapshotRecord> record = SnapshotOf(lv);
     if (record.ok() && LvName(record->snapshot_id()) == lv.name) {
       records.push_back(*std::move(record));
@@ -585,39 +604,54 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
         "thick LVM classes cannot restore or clone volumes; use an lvm-thin "
         "device class");
   }
-  absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
-  if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
+  const std::string name = LvName(record.volume_id());
+  if (name.empty()) return absl::InvalidArgumentError("not a volume id");
+  absl::StatusOr<LogicalVolume> lv = FindLv(record.volume_id());
+  if (lv.ok()) return FinishFromSource(*lv, record.volume_id());
+  if (!absl::IsNotFound(lv.status())) return lv.status();
   absl::StatusOr<ParsedId> source = ParseId(source_id);
   if (!source.ok()) return absl::NotFoundError("no such source");
   absl::StatusOr<LogicalVolume> origin = source->kind == IdKind::kSnapshot
                                              ? FindSnapshotLv(source_id)
                                              : FindLv(source_id);
   if (!origin.ok()) return origin.status();
-  uint64_t size = 0;
-  if (absl::Status s =
-          Fit(static_cast<uint64_t>(record.capacity_bytes()), &size, nullptr);
-      !s.ok()) {
+  // The copy promises its whole size, like any new volume.
+  absl::StatusOr<uint64_t> size =
+      Place(static_cast<uint64_t>(record.capacity_bytes()), 0,
+            /*new_data=*/true,
+            absl::StrCat("volume ", record.volume_id(), " from ", source_id));
+  if (!size.ok()) return size.status();
+  VolumeRecord stored = record;
+  stored.set_capacity_bytes(static_cast<int64_t>(*size));
+  // A thin snapshot of the source, made an ordinary (activatable) volume.
+  absl::StatusOr<CommandResult> created =
+      Lvm({"lvcreate", "--yes", "--snapshot", "--setactivationskip", "n",
+           "--name", name, "--addtag", kVolumeTag, "--addtag",
+           EncodeTag(kRecordTagPrefix, stored), LvPath(origin->name)});
+  lv = FindLv(record.volume_id());
+  if (!created.ok() && !lv.ok()) return created.status();
+  if (!lv.ok()) return lv.status();
+  return FinishFromSource(*lv, record.volume_id());
+}
+
+absl::StatusOr<VolumeRecord> LvmBackend::FinishFromSource(
+    const LogicalVolume& lv, const std::string& volume_id) {
+  // The tag holds the size asked for; the LV starts at the source's.
+  VolumeRecord asked;
+  if (absl::Status s = DecodeTag(lv, kRecordTagPrefix, &asked); !s.ok()) {
     return s;
   }
-  VolumeRecord stored = record;
-  stored.set_capacity_bytes(static_cast<int64_t>(size));
-  // A thin snapshot of the source, made an ordinary (activatable) volume.
-  absl::StatusOr<CommandResult> created = Lvm(
-      {"lvcreate", "--yes", "--snapshot", "--setactivationskip", "n", "--name",
-       LvName(record.volume_id()), "--addtag", kVolumeTag, "--addtag",
-       EncodeTag(kRecordTagPrefix, stored), LvPath(origin->name)});
-  if (!created.ok()) {
-    absl::StatusOr<VolumeRecord> again = Get(record.volume_id());
-    if (!again.ok()) return created.status();
+  if (asked.volume_id() != volume_id) {
+    return absl::DataLossError(
+        absl::StrCat("LV ", lv.name, " records another volume"));
   }
-  absl::StatusOr<LogicalVolume> made = FindLv(record.volume_id());
-  if (!made.ok()) return made.status();
-  if (made->size_bytes < size) {
-    absl::StatusOr<CommandResult> extended = Lvm(
-        {"lvextend", "--size", absl::StrCat(size, "b"), LvPath(made->name)});
+  if (lv.size_bytes < static_cast<uint64_t>(asked.capacity_bytes())) {
+    absl::StatusOr<CommandResult> extended =
+        Lvm({"lvextend", "--size", absl::StrCat(asked.capacity_bytes(), "b"),
+             LvPath(lv.name)});
     if (!extended.ok()) return extended.status();
   }
-  return Get(record.volume_id());
+  return Get(volume_id);
 }
 
 }  // namespace cellar

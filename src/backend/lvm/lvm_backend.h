@@ -31,9 +31,10 @@ struct LvmBackendConfig {
 // LC_ALL=C and JSON reports parsed by pure functions.
 //
 // No volume shows what another wrote: a new thick LV is zeroed whole before
-// it can be staged (LVM reuses the extents of deleted LVs). A VG or pool
-// that is not there is UNAVAILABLE, never "no such volume", so nothing
-// reads as deleted while its disk is merely not attached.
+// it can be staged (LVM reuses the extents of deleted LVs), and a thin class
+// creates volumes only in a pool that zeroes newly provisioned blocks. A VG
+// or pool that is not there is UNAVAILABLE, never "no such volume", so
+// nothing reads as deleted while its disk is merely not attached.
 class LvmBackend final : public Backend {
  public:
   // `runner` and `fs` are not owned.
@@ -75,6 +76,12 @@ class LvmBackend final : public Backend {
   static std::string LvName(const std::string& volume_id);
 
  private:
+  // What a thin class's pool has promised.
+  struct PoolUse {
+    LogicalVolume pool;
+    uint64_t promised_bytes = 0;  // virtual sizes of its thin LVs
+  };
+
   // Runs `lvm ARGS...`; on failure the status LvmFailureStatus gives
   // (NOT_FOUND only for a missing LV), never NOT_FOUND when lvm itself
   // cannot be run.
@@ -86,6 +93,7 @@ class LvmBackend final : public Backend {
   // volumes are then unreachable, not gone).
   absl::StatusOr<LogicalVolume> PoolIn(
       const std::vector<LogicalVolume>& lvs) const;
+  absl::StatusOr<PoolUse> GetPoolUse();
   // NOT_FOUND only when the VG (and pool) answered and the LV is not in it.
   absl::StatusOr<LogicalVolume> FindLv(const std::string& volume_id);
   // The record in `lv`'s tag, with capacity from the LV itself.
@@ -94,15 +102,24 @@ class LvmBackend final : public Backend {
   // "VG/LV" for lvm arguments, and the LV's device node.
   std::string LvPath(const std::string& lv_name) const;
   std::string LvDevice(const std::string& lv_name) const;
-  // `bytes` rounded up to the VG's extent size, and (when `capacity` is not
-  // null) the space left.
-  absl::Status Fit(uint64_t bytes, uint64_t* size, BackendCapacity* capacity);
+  // "VG" or "VG/POOL", for messages.
+  std::string Where() const;
+  // `bytes` rounded up to the VG's extent size, when growing an LV of
+  // `current_bytes` to it fits: RESOURCE_EXHAUSTED (naming `what`)
+  // otherwise. `new_data`: the LV will be handed out with blocks it has not
+  // written, so a thin pool must zero new blocks (FAILED_PRECONDITION).
+  absl::StatusOr<uint64_t> Place(uint64_t bytes, uint64_t current_bytes,
+                                 bool new_data, const std::string& what);
   BackendCapacity ThickCapacity(const VolumeGroup& vg) const;
-  absl::StatusOr<BackendCapacity> ThinCapacity();
+  BackendCapacity ThinCapacity(const PoolUse& use) const;
   // The end of Create, also for a create that crashed half-way: zeroes a
   // thick LV still tagged kZeroingTag, then returns the record.
   absl::StatusOr<VolumeRecord> FinishCreate(const LogicalVolume& lv,
                                             const std::string& volume_id);
+  // The end of CreateFromSource, likewise: grows the copy to the size its
+  // record asks for.
+  absl::StatusOr<VolumeRecord> FinishFromSource(const LogicalVolume& lv,
+                                                const std::string& volume_id);
   // Writes zeroes over all of `lv` (blkdiscard --zeroout: BLKZEROOUT, which
   // most devices do as cheap write-zeroes), then drops kZeroingTag.
   absl::Status Zero(const LogicalVolume& lv);

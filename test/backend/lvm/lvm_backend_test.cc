@@ -1,6 +1,6 @@
 // LvmBackend against a stateful fake of the lvm tool: argv shapes,
-// records in tags, rounding, capacity accounting, error mapping, a VG or
-// pool that is not there, zeroing of new thick LVs.
+// records in tags, rounding, capacity accounting, error mapping, zeroing of
+// new thick LVs, snapshots, restores and clones.
 #include "src/backend/lvm/lvm_backend.h"
 
 #include <algorithm>
@@ -306,6 +306,38 @@ TEST_F(LvmBackendTest, MissingBlkdiscardLeavesTheLvUnusable) {
             absl::StatusCode::kUnavailable);
 }
 
+// Without pool zeroing a partial write to a newly provisioned block keeps
+// the rest of what a deleted thin LV wrote there: such a pool gets no new
+// volumes, restores or clones.
+TEST_F(LvmBackendTest, ThinPoolThatDoesNotZeroGetsNoNewVolumes) {
+  lvm_.AddThinPool("vg0", "raw0", kGiB);
+  LvmBackend raw({"vg0", "raw0", 0, 1.0, {}}, &runner_, &fs_);
+  const VolumeRecord source = Record("src", 64 * kMiB, "raw");
+  ASSERT_TRUE(raw.Create(source).ok());
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "raw");
+  ASSERT_TRUE(raw.CreateSnapshot(snapshot, nullptr).ok());
+  lvm_.AddThinPool("vg0", "raw0", kGiB, /*zero_new_blocks=*/false);
+
+  const size_t before = runner_.calls().size();
+  for (const absl::Status& status :
+       {raw.Create(Record("new", 64 * kMiB, "raw")).status(),
+        raw.CreateFromSource(Record("restore", 64 * kMiB, "raw"),
+                             snapshot.snapshot_id())
+            .status(),
+        raw.CreateFromSource(Record("clone", 64 * kMiB, "raw"),
+                             source.volume_id())
+            .status()}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_TRUE(
+        absl::StrContains(status.message(), "`lvchange --zero y vg0/raw0`"))
+        << status.message();
+  }
+  EXPECT_EQ(CallsOf("lvcreate", before), 0);
+  // What exists stays usable.
+  EXPECT_TRUE(raw.Expand(source.volume_id(), 128 * kMiB).ok());
+  EXPECT_TRUE(raw.Delete(source.volume_id()).ok());
+}
+
 // A VG whose disk is not attached (yet) says nothing about its volumes:
 // every call is UNAVAILABLE, nothing reads as deleted, and once the VG is
 // back the volumes are there and deletes go through.
@@ -396,6 +428,58 @@ TEST_F(LvmBackendTest, LvmThatCannotRunIsNotAlreadyDeleted) {
   EXPECT_EQ(thick.Detach(id).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(thick.Get(id).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// Restores and clones promise their whole size like any new volume: pool
+// (2 GiB) times overprovision (2) minus what is promised, checked before
+// anything is created.
+TEST_F(LvmBackendTest, RestoresAndClonesPassTheCapacityCheck) {
+  const VolumeRecord source = Record("src", kGiB, "fast");
+  ASSERT_TRUE(thin_.Create(source).ok());
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "fast");
+  ASSERT_TRUE(thin_.CreateSnapshot(snapshot, nullptr).ok());
+  // The snapshot promises its origin's size too: 2 GiB of 4 are left.
+  const VolumeRecord too_big = Record("big", 3 * kGiB, "fast");
+  size_t before = runner_.calls().size();
+  const absl::Status refused =
+      thin_.CreateFromSource(too_big, snapshot.snapshot_id()).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(
+      absl::StrContains(refused.message(), "not enough space in vg0/pool0"))
+      << refused.message();
+  EXPECT_EQ(CallsOf("lvcreate", before), 0);
+  EXPECT_FALSE(lvm_.HasLv("vg0", LvmBackend::LvName(too_big.volume_id())));
+
+  const VolumeRecord restore = Record("restore", kGiB + kGiB / 2, "fast");
+  auto restored = thin_.CreateFromSource(restore, snapshot.snapshot_id());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->capacity_bytes(), static_cast<int64_t>(kGiB + kGiB / 2));
+  before = runner_.calls().size();
+  EXPECT_EQ(
+      thin_.CreateFromSource(Record("clone", kGiB, "fast"), source.volume_id())
+          .status()
+          .code(),
+      absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(CallsOf("lvcreate", before), 0);
+  auto clone = thin_.CreateFromSource(Record("clone", kGiB / 2, "fast"),
+                                      source.volume_id());
+  ASSERT_TRUE(clone.ok()) << clone.status();
+  EXPECT_EQ(thin_.Capacity()->available_bytes, 0u);
+}
+
+// A copy whose create stopped between the snapshot and its growth is
+// finished by the retry: the record in its tag holds the size asked for.
+TEST_F(LvmBackendTest, RestoreThatStoppedBeforeGrowingIsFinishedByARetry) {
+  const VolumeRecord source = Record("src", 256 * kMiB, "fast");
+  ASSERT_TRUE(thin_.Create(source).ok());
+  const VolumeRecord clone = Record("clone", 512 * kMiB, "fast");
+  lvm_.FailNext("lvextend", "  Internal error: interrupted.\n");
+  EXPECT_FALSE(thin_.CreateFromSource(clone, source.volume_id()).ok());
+  EXPECT_EQ(thin_.Get(clone.volume_id())->capacity_bytes(),
+            static_cast<int64_t>(256 * kMiB));
+  auto finished = thin_.CreateFromSource(clone, source.volume_id());
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->capacity_bytes(), static_cast<int64_t>(512 * kMiB));
 }
 
 }  // namespace
