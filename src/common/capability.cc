@@ -129,7 +129,9 @@ absl::StatusOr<MountOptions> ParseMountFlags(
       "discard", "nodiscard", "nobarrier", "barrier", "user_xattr",
       "nouser_xattr", "acl", "noacl", "data=ordered", "data=writeback",
       "data=journal", "errors=remount-ro", "errors=continue",
-      "errors=panic", "inode64", "noquota", "usrquota", "grpquota",
+      // errors=panic is not here: a PV's author could make a filesystem
+      // error bring the whole node down.
+      "inode64", "noquota", "usrquota", "grpquota",
       "prjquota", "uquota", "gquota", "pquota", "largeio", "nolargeio",
   };
   MountOptions out;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "csi.pb.h"
+#include "google/protobuf/text_format.h"
 
 namespace cellar {
 namespace {
@@ -49,6 +50,18 @@ int Redact(Message* message, std::vector<std::string>* names) {
 int RedactSecrets(Message* message) { return Redact(message, nullptr); }
 
 namespace {
+
+// The message on one line, without unknown fields: a field a newer CSI
+// version adds (and marks secret) must not reach a log through them.
+std::string OneLine(const Message& message) {
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  printer.SetHideUnknownFields(true);
+  std::string out;
+  printer.PrintToString(message, &out);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
 
 // True when a secret field is set below the top level of `message`.
 bool HasNestedSecret(const Message& message, bool top) {
@@ -97,13 +110,13 @@ std::string RedactedDebugString(const Message& message) {
     }
     std::unique_ptr<Message> aside(original.New());
     reflection->SwapFields(&original, aside.get(), secret);
-    out = original.ShortDebugString();
+    out = OneLine(original);
     reflection->SwapFields(&original, aside.get(), secret);
   } else {
     std::unique_ptr<Message> copy(message.New());
     copy->CopyFrom(message);
     Redact(copy.get(), &names);
-    out = copy->ShortDebugString();
+    out = OneLine(*copy);
   }
   if (!names.empty()) {
     absl::StrAppend(&out, out.empty() ? "" : " ", "[redacted: ",

@@ -14,6 +14,7 @@
 #include "src/common/status.h"
 #include "src/controller/parameters.h"
 #include "src/node/access_policy.h"
+#include "spdlog/spdlog.h"
 #include "src/backend/router.h"
 
 namespace cellar {
@@ -44,16 +45,18 @@ bool SameParameters(const VolumeRecord& record,
 absl::Status CheckSnapshotNamespace(
     const VolumeRecord& volume,
     const google::protobuf::Map<std::string, std::string>& parameters) {
-  auto it = parameters.find(kSnapshotNamespaceKey);
-  if (it == parameters.end()) it = parameters.find(kGroupNamespaceKey);
-  if (it == parameters.end()) return absl::OkStatus();
   const AccessPolicy policy = PolicyOf(volume);
-  if (policy.AdmitsNamespace(it->second)) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(
-      "copies keep their owner: volume ", volume.volume_id(),
-      " is restricted to ", policy.ToString(), " and a snapshot for namespace \"",
-      absl::CEscape(it->second.substr(0, 253)),
-      "\" is not admitted by it; nothing was taken"));
+  for (const char* key : {kSnapshotNamespaceKey, kGroupNamespaceKey}) {
+    auto it = parameters.find(key);
+    if (it == parameters.end() || policy.AdmitsNamespace(it->second)) continue;
+    return absl::PermissionDeniedError(absl::StrCat(
+        "copies keep their owner: volume ", volume.volume_id(),
+        " is restricted to ", policy.ToString(),
+        " and a snapshot for namespace \"",
+        absl::CEscape(it->second.substr(0, 253)),
+        "\" is not admitted by it; nothing was taken"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -748,6 +751,12 @@ absl::Status ControllerService::DoCreateSnapshot(
   if (request.source_volume_id().empty()) {
     return absl::InvalidArgumentError("source_volume_id is missing");
   }
+  if (request.name().find('/') != std::string::npos) {
+    // Group members are named "<group id>/<volume id>": a plain snapshot
+    // must never take a future member's id.
+    return absl::InvalidArgumentError(
+        "snapshot names may not contain '/' (reserved for group members)");
+  }
   if (absl::Status s = CheckSidecarOnlyParameters(request.parameters(),
                                                  "snapshot");
       !s.ok()) {
@@ -928,8 +937,11 @@ absl::Status ControllerService::SnapshotGroup(
     policies[volume_id] = PolicyOf(*volume);
   }
   const auto now = std::chrono::system_clock::now().time_since_epoch();
+  // Members this call made, to take back if the group cannot be completed
+  // (a retry then starts over rather than finding half a group).
+  std::vector<std::pair<std::string, Backend*>> made;
   // All member filesystems frozen together, for one instant.
-  return WithFrozen(MountedFilesystems(volumes), [&]() -> absl::Status {
+  absl::Status status = WithFrozen(MountedFilesystems(volumes), [&]() -> absl::Status {
     snapshots->clear();
     for (const auto& [volume_id, backend] : volumes) {
       absl::StatusOr<ParsedId> id = ParseId(volume_id);
@@ -943,13 +955,31 @@ absl::Status ControllerService::SnapshotGroup(
       SetPolicy(policies[volume_id], &record);
       record.set_creation_unix(
           std::chrono::duration_cast<std::chrono::seconds>(now).count());
+      const bool existed = backend->GetSnapshot(record.snapshot_id()).ok();
       absl::StatusOr<SnapshotRecord> created =
           backend->CreateSnapshot(record, nullptr);
       if (!created.ok()) return created.status();
+      if (!existed) made.emplace_back(record.snapshot_id(), backend);
+      if (created->source_volume_id() != volume_id ||
+          created->group_snapshot_id() != group_id) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "snapshot ", record.snapshot_id(),
+            " exists and is not this group's member for ", volume_id));
+      }
       snapshots->push_back(*created);
     }
     return absl::OkStatus();
   });
+  if (!status.ok()) {
+    for (const auto& [snapshot_id, backend] : made) {
+      if (absl::Status s = backend->DeleteSnapshot(snapshot_id); !s.ok()) {
+        spdlog::warn("group {}: cannot take back member {}: {}", group_id,
+                     snapshot_id, std::string(s.message()));
+      }
+    }
+    snapshots->clear();
+  }
+  return status;
 }
 
 absl::StatusOr<std::vector<SnapshotRecord>> ControllerService::GetGroup(

@@ -78,13 +78,18 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
       sources.push_back(member.source_volume_id());
     }
     std::sort(sources.begin(), sources.end());
-    if (sources != volume_ids) {
+    if (sources == volume_ids) {
+      FillGroup(group_id, *existing, response->mutable_group_snapshot());
+      return grpc::Status::OK;
+    }
+    // Half a group (the driver died while taking it) is completed by the
+    // retry; a group of other volumes is another group.
+    if (!std::includes(volume_ids.begin(), volume_ids.end(), sources.begin(),
+                       sources.end())) {
       return ToGrpcStatus(absl::AlreadyExistsError(absl::StrCat(
           "a group snapshot named \"", absl::CEscape(request->name()),
           "\" exists for other volumes")));
     }
-    FillGroup(group_id, *existing, response->mutable_group_snapshot());
-    return grpc::Status::OK;
   }
   std::vector<SnapshotRecord> members;
   absl::Status status = controller_->SnapshotGroup(

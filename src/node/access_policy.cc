@@ -117,7 +117,15 @@ absl::StatusOr<AccessPolicy> PolicyForCopy(const AccessPolicy& source,
             : Contains(source.allowed_service_accounts, account);
     if (!admitted) return refuse("allowedServiceAccounts entry", account);
   }
-  return source;
+  // Nothing asked: the source's owner. Something asked, all of it admitted
+  // by the source: the narrower request, still bound by the source's
+  // service accounts when the source admits by account only.
+  if (!requested.restricted()) return source;
+  AccessPolicy copy = requested;
+  if (copy.allowed_service_accounts.empty()) {
+    copy.allowed_service_accounts = source.allowed_service_accounts;
+  }
+  return copy;
 }
 
 std::string PodIdentity::ToString() const {

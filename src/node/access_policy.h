@@ -42,9 +42,10 @@ void SetPolicy(const AccessPolicy& policy, SnapshotRecord* record);
 // admits anyone its source would refuse.
 //  - an unrestricted source: the copy takes `requested` as a new volume
 //    would;
-//  - a restricted source: the copy carries the source's policy unchanged.
-//    `requested` may name no namespace (the copy inherits), or only
-//    namespaces and service accounts the source admits.
+//  - a restricted source: `requested` may name nothing (the copy inherits
+//    the source's policy), or only namespaces and service accounts the
+//    source admits (the copy takes that narrower policy, keeping the
+//    source's service-account rule when the source admits by account).
 // Returns the copy's policy; PERMISSION_DENIED naming the rule otherwise
 // (`what` names the source in the message).
 absl::StatusOr<AccessPolicy> PolicyForCopy(const AccessPolicy& source,

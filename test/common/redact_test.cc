@@ -95,3 +95,20 @@ TEST(RedactTest, DebugStringLeavesTheRequestAsItWas) {
 
 }  // namespace
 }  // namespace cellar
+
+namespace cellar {
+namespace {
+
+TEST(RedactTest, UnknownFieldsNeverReachTheLog) {
+  csi::v1::NodeStageVolumeRequest request;
+  request.set_volume_id("v");
+  // A field this driver does not know (a newer spec's secret, say).
+  request.GetReflection()->MutableUnknownFields(&request)->AddLengthDelimited(
+      111, "UNKNOWN-FIELD-SECRET");
+  const std::string text = RedactedDebugString(request);
+  EXPECT_EQ(text.find("UNKNOWN-FIELD-SECRET"), std::string::npos) << text;
+  EXPECT_NE(text.find("volume_id: \"v\""), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace cellar

@@ -706,7 +706,7 @@ TEST_F(CopyOwnerTest, ACopyForANamespaceTheSourceRefusesIsDenied) {
   EXPECT_EQ(VolumeCount(), before);
 }
 
-TEST_F(CopyOwnerTest, ACopyWithNoNamespaceInheritsAndAnAdmittedOneCarries) {
+TEST_F(CopyOwnerTest, ACopyWithNoNamespaceInheritsAndAnAdmittedOneNarrows) {
   const std::string volume = Owned("src", "team-a", "team-c");
   csi::v1::CreateSnapshotResponse snap;
   ASSERT_TRUE(Snapshot("s", volume, &snap).ok());
@@ -721,13 +721,16 @@ TEST_F(CopyOwnerTest, ACopyWithNoNamespaceInheritsAndAnAdmittedOneCarries) {
                        {{"csi.storage.k8s.io/pvc/namespace", "team-c"}},
                        &admitted)
                     .ok());
-    for (const std::string& id : {inherited, admitted}) {
-      absl::StatusOr<VolumeRecord> record = backend_.Get(id);
-      ASSERT_TRUE(record.ok());
-      EXPECT_EQ(record->bound_namespace(), "team-a") << id;
-      ASSERT_EQ(record->allowed_namespaces_size(), 1);
-      EXPECT_EQ(record->allowed_namespaces(0), "team-c");
-    }
+    absl::StatusOr<VolumeRecord> record = backend_.Get(inherited);
+    ASSERT_TRUE(record.ok());
+    EXPECT_EQ(record->bound_namespace(), "team-a");
+    ASSERT_EQ(record->allowed_namespaces_size(), 1);
+    EXPECT_EQ(record->allowed_namespaces(0), "team-c");
+    // The admitted request's own, narrower policy.
+    record = backend_.Get(admitted);
+    ASSERT_TRUE(record.ok());
+    EXPECT_EQ(record->bound_namespace(), "team-c");
+    EXPECT_EQ(record->allowed_namespaces_size(), 0);
   }
 }
 
@@ -754,6 +757,46 @@ TEST_F(CopyOwnerTest, ASnapshotForANamespaceTheVolumeRefusesIsDenied) {
   (*request.mutable_parameters())
       ["csi.storage.k8s.io/volumesnapshot/namespace"] = "team-a";
   EXPECT_TRUE(service_.CreateSnapshot(nullptr, &request, &response).ok());
+}
+
+TEST_F(CopyOwnerTest, BothSnapshotNamespaceKeysAreChecked) {
+  const std::string volume = Owned("src", "team-a");
+  csi::v1::CreateSnapshotRequest request;
+  request.set_name("both");
+  request.set_source_volume_id(volume);
+  (*request.mutable_parameters())
+      ["csi.storage.k8s.io/volumesnapshot/namespace"] = "team-a";
+  (*request.mutable_parameters())
+      ["csi.storage.k8s.io/volumegroupsnapshot/namespace"] = "team-b";
+  csi::v1::CreateSnapshotResponse response;
+  EXPECT_EQ(service_.CreateSnapshot(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(CopyOwnerTest, APlainSnapshotCannotTakeAGroupMembersId) {
+  const std::string victim = Owned("victim", "team-a");
+  const std::string attacker = Owned("attacker", "team-b");
+  const std::string group = MakeId(IdKind::kGroup, kNode, "group", "nightly");
+  csi::v1::CreateSnapshotRequest request;
+  request.set_name(group + "/" + victim);
+  request.set_source_volume_id(attacker);
+  csi::v1::CreateSnapshotResponse response;
+  EXPECT_EQ(service_.CreateSnapshot(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(backend_.ListSnapshots()->empty());
+}
+
+TEST_F(CopyOwnerTest, AFailedGroupSnapshotTakesBackItsMembers) {
+  const std::string a = Owned("a", "team-a");
+  const std::string b = Owned("b", "team-a");
+  // b's image is gone: its member cannot be copied after a's was.
+  loops_.AddImage(backend_.ImagePath(a), 4 * kMiB);
+  ASSERT_TRUE(fs_.Remove(backend_.ImagePath(b)).ok());
+  google::protobuf::Map<std::string, std::string> params;
+  std::vector<SnapshotRecord> members;
+  EXPECT_FALSE(service_.SnapshotGroup("g_y", {a, b}, params, &members).ok());
+  EXPECT_TRUE(members.empty());
+  EXPECT_TRUE(backend_.ListSnapshots()->empty());
 }
 
 TEST_F(CopyOwnerTest, GroupSnapshotMembersKeepTheirOwners) {

@@ -103,14 +103,20 @@ TEST(AccessPolicyTest, PolicyForCopy) {
   // Unrestricted source: the request's own policy.
   asked.bound_namespace = "b";
   EXPECT_EQ(PolicyForCopy(open, asked, "s")->bound_namespace, "b");
-  // Restricted: inherits when nothing is asked, carries when admitted.
-  for (const std::string& ns : {"", "a", "c"}) {
+  // Restricted: inherits when nothing is asked; an admitted request gets
+  // its own, narrower policy.
+  absl::StatusOr<AccessPolicy> inherited =
+      PolicyForCopy(source, AccessPolicy(), "s");
+  ASSERT_TRUE(inherited.ok());
+  EXPECT_EQ(inherited->bound_namespace, "a");
+  EXPECT_EQ(inherited->allowed_namespaces, std::vector<std::string>{"c"});
+  for (const std::string& ns : {"a", "c"}) {
     AccessPolicy request;
     request.bound_namespace = ns;
     absl::StatusOr<AccessPolicy> copy = PolicyForCopy(source, request, "s");
     ASSERT_TRUE(copy.ok()) << ns;
-    EXPECT_EQ(copy->bound_namespace, "a");
-    EXPECT_EQ(copy->allowed_namespaces, std::vector<std::string>{"c"});
+    EXPECT_EQ(copy->bound_namespace, ns);
+    EXPECT_TRUE(copy->allowed_namespaces.empty());
   }
   // Refused: another namespace, or lists wider than the source's.
   AccessPolicy other;
@@ -138,6 +144,23 @@ TEST(AccessPolicyTest, PolicyForCopy) {
   other_sa.allowed_service_accounts = {"d/other"};
   EXPECT_EQ(PolicyForCopy(by_sa, other_sa, "s").status().code(),
             absl::StatusCode::kPermissionDenied);
+  // A copy for the accounts' namespace stays bound by the accounts: never
+  // every pod of "d".
+  AccessPolicy in_d;
+  in_d.bound_namespace = "d";
+  absl::StatusOr<AccessPolicy> copy_d = PolicyForCopy(by_sa, in_d, "s");
+  ASSERT_TRUE(copy_d.ok());
+  EXPECT_EQ(copy_d->allowed_service_accounts,
+            std::vector<std::string>{"d/backup"});
+  VolumeRecord record;
+  SetPolicy(*copy_d, &record);
+  PodIdentity other_pod;
+  other_pod.namespace_name = "d";
+  other_pod.service_account = "default";
+  EXPECT_EQ(CheckPublishAllowed(record, other_pod).code(),
+            absl::StatusCode::kPermissionDenied);
+  other_pod.service_account = "backup";
+  EXPECT_TRUE(CheckPublishAllowed(record, other_pod).ok());
 }
 
 }  // namespace

@@ -308,6 +308,17 @@ absl::StatusOr<SnapshotRecord> LoopBackend::CreateSnapshot(
   if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
   absl::StatusOr<VolumeRecord> source = Get(record.source_volume_id());
   if (!source.ok()) return source.status();
+  // A snapshot is an image too: it counts against what the class may
+  // promise (overprovision), and never eats into the reserve.
+  absl::StatusOr<BackendCapacity> capacity = Capacity();
+  if (!capacity.ok()) return capacity.status();
+  const uint64_t size = static_cast<uint64_t>(source->capacity_bytes());
+  if (capacity->available_bytes == 0 ||
+      (config_.overprovision > 0 && size > capacity->available_bytes)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "not enough space in ", config_.directory, " for a snapshot of ",
+        size, " bytes: ", capacity->available_bytes, " available"));
+  }
   // Data first, then the record: a record always has its data.
   absl::StatusOr<uint64_t> copied =
       fs_->CopySparse(ImagePath(source->volume_id()),

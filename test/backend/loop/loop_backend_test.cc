@@ -69,5 +69,20 @@ TEST_F(LoopBackendTest, OverprovisionBoundsWhatAllImagesPromise) {
   EXPECT_EQ(backend.Capacity()->available_bytes, 13 * kGiB / 2);
 }
 
+TEST_F(LoopBackendTest, SnapshotsCountAgainstTheBound) {
+  LoopBackend backend({kDir, kGiB, 1.0}, &fs_, &loops_);  // 9 GiB promised
+  ASSERT_TRUE(backend.Create(Record("a", 4 * kGiB)).ok());
+  loops_.AddImage(backend.ImagePath(Record("a", 0).volume_id()), 4 * kGiB);
+  SnapshotRecord snapshot;
+  snapshot.set_snapshot_id(MakeId(IdKind::kSnapshot, "n", "default", "s1"));
+  snapshot.set_source_volume_id(Record("a", 0).volume_id());
+  ASSERT_TRUE(backend.CreateSnapshot(snapshot, nullptr).ok());
+  // 8 GiB promised now: a second 4 GiB snapshot does not fit.
+  snapshot.set_snapshot_id(MakeId(IdKind::kSnapshot, "n", "default", "s2"));
+  EXPECT_EQ(backend.CreateSnapshot(snapshot, nullptr).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(backend.ListSnapshots()->size(), 1u);
+}
+
 }  // namespace
 }  // namespace cellar
