@@ -540,11 +540,22 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
   stored.set_encryption_key_id(source->encryption_key_id().empty()
                                    ? source->volume_id()
                                    : source->encryption_key_id());
+  // The data keeps its owner: the policy is the one recorded with the
+  // source itself.
+  stored.set_bound_namespace(source->bound_namespace());
+  *stored.mutable_allowed_namespaces() = source->allowed_namespaces();
+  *stored.mutable_allowed_service_accounts() =
+      source->allowed_service_accounts();
+  absl::StatusOr<std::string> tag =
+      RecordTag(kSnapshotRecordTagPrefix, stored,
+                "the snapshot's record (its name, ids and the source "
+                "volume's access lists) is");
+  if (!tag.ok()) return tag.status();
   // A thin snapshot shares every block with its origin: nothing is copied.
   absl::StatusOr<CommandResult> created =
       Lvm({"lvcreate", "--yes", "--snapshot", "--name",
            LvName(record.snapshot_id()), "--addtag", kSnapshotTag, "--addtag",
-           EncodeTag(kSnapshotRecordTagPrefix, stored), LvPath(origin->name)});
+           *tag, LvPath(origin->name)});
   if (!created.ok()) {
     absl::StatusOr<SnapshotRecord> again = GetSnapshot(record.snapshot_id());
     if (again.ok()) return again;
@@ -623,11 +634,13 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
   if (!size.ok()) return size.status();
   VolumeRecord stored = record;
   stored.set_capacity_bytes(static_cast<int64_t>(*size));
+  absl::StatusOr<std::string> tag = RecordTag(
+      kRecordTagPrefix, stored, "the volume's parameters and access lists are");
+  if (!tag.ok()) return tag.status();
   // A thin snapshot of the source, made an ordinary (activatable) volume.
-  absl::StatusOr<CommandResult> created =
-      Lvm({"lvcreate", "--yes", "--snapshot", "--setactivationskip", "n",
-           "--name", name, "--addtag", kVolumeTag, "--addtag",
-           EncodeTag(kRecordTagPrefix, stored), LvPath(origin->name)});
+  absl::StatusOr<CommandResult> created = Lvm(
+      {"lvcreate", "--yes", "--snapshot", "--setactivationskip", "n", "--name",
+       name, "--addtag", kVolumeTag, "--addtag", *tag, LvPath(origin->name)});
   lv = FindLv(record.volume_id());
   if (!created.ok() && !lv.ok()) return created.status();
   if (!lv.ok()) return lv.status();

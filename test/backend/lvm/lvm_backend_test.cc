@@ -482,5 +482,57 @@ TEST_F(LvmBackendTest, RestoreThatStoppedBeforeGrowingIsFinishedByARetry) {
   EXPECT_EQ(finished->capacity_bytes(), static_cast<int64_t>(512 * kMiB));
 }
 
+// Snapshot records carry the source volume's access policy in their tag,
+// whatever the caller passed; a record too long for a tag is refused before
+// anything is created, for snapshots and copies alike.
+TEST_F(LvmBackendTest, SnapshotTagsCarryThePolicyOrAreRefusedWhole) {
+  VolumeRecord source = Record("owned", 64 * kMiB, "fast");
+  source.clear_parameters();
+  source.set_bound_namespace("team-a");
+  for (int i = 0; i < 12; ++i) {
+    source.add_allowed_namespaces("tenant-namespace-" + std::to_string(i) +
+                                  "-abcdefgh");
+  }
+  source.add_allowed_service_accounts("team-a/backup");
+  source.add_allowed_service_accounts("ops/restore-operator");
+  ASSERT_TRUE(thin_.Create(source).ok());
+
+  SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "fast");
+  snapshot.add_allowed_namespaces("someone-else");
+  ASSERT_TRUE(thin_.CreateSnapshot(snapshot, nullptr).ok());
+  auto got = thin_.GetSnapshot(snapshot.snapshot_id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->bound_namespace(), "team-a");
+  EXPECT_EQ(std::vector<std::string>(got->allowed_namespaces().begin(),
+                                     got->allowed_namespaces().end()),
+            std::vector<std::string>(source.allowed_namespaces().begin(),
+                                     source.allowed_namespaces().end()));
+  EXPECT_EQ(
+      std::vector<std::string>(got->allowed_service_accounts().begin(),
+                               got->allowed_service_accounts().end()),
+      (std::vector<std::string>{"team-a/backup", "ops/restore-operator"}));
+
+  const size_t before = runner_.calls().size();
+  SnapshotRecord long_snapshot = Snapshot("long", source.volume_id(), "fast");
+  long_snapshot.set_group_snapshot_id(std::string(600, 'g'));
+  const absl::Status refused =
+      thin_.CreateSnapshot(long_snapshot, nullptr).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "too long"))
+      << refused.message();
+  EXPECT_FALSE(
+      lvm_.HasLv("vg0", LvmBackend::LvName(long_snapshot.snapshot_id())));
+
+  VolumeRecord long_restore = Record("long-restore", 64 * kMiB, "fast");
+  (*long_restore.mutable_parameters())["note"] = std::string(800, 'n');
+  EXPECT_EQ(thin_.CreateFromSource(long_restore, snapshot.snapshot_id())
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(thin_.Create(long_restore).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CallsOf("lvcreate", before), 0);
+}
+
 }  // namespace
 }  // namespace cellar
