@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -731,6 +733,445 @@ TEST_F(VmSnapshotTest, ThickCloneIsInvalidArgument) {
       << status.error_message();
   ASSERT_TRUE(client_->Delete(id).ok());
   EXPECT_EQ(CellarLvs(), 0);
+}
+
+// ------------------------------------------------------------ Isolation
+// One tenant's data never reaches another, tested from the attacker's side
+// on real LVM: recycled extents and pool blocks, copies of a volume, a
+// wrong key against a staged encrypted volume, a VG whose disk went away.
+
+constexpr char kSecret[] = "CELLAR-TENANT-A-SECRET-PATTERN-#";  // 32 bytes
+
+// Writes `kSecret` over the first `size` bytes of `path` (O_DIRECT, so it
+// reaches the device). False on any error.
+bool FillWithSecret(const std::string& path, uint64_t size) {
+  constexpr size_t kChunk = 1 << 20;
+  void* buffer = nullptr;
+  if (posix_memalign(&buffer, 4096, kChunk) != 0) return false;
+  for (size_t i = 0; i < kChunk; i += sizeof(kSecret) - 1) {
+    memcpy(static_cast<char*>(buffer) + i, kSecret, sizeof(kSecret) - 1);
+  }
+  const int fd = open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  bool ok = fd >= 0;
+  for (uint64_t done = 0; ok && done < size; done += kChunk) {
+    ok = pwrite(fd, buffer, kChunk, static_cast<off_t>(done)) ==
+         static_cast<ssize_t>(kChunk);
+  }
+  if (fd >= 0) {
+    ok = ok && fsync(fd) == 0;
+    close(fd);
+  }
+  free(buffer);
+  return ok;
+}
+
+// Reads `length` bytes of `path` from `offset` (O_DIRECT: what the device
+// holds, not a cached page) and returns the offset of the first `kSecret`
+// in them, or -1. Sets `*read` to the bytes read.
+int64_t FindSecret(const std::string& path, uint64_t offset, uint64_t length,
+                   uint64_t* read) {
+  constexpr size_t kChunk = 1 << 20;
+  const std::string needle(kSecret, sizeof(kSecret) - 1);
+  *read = 0;
+  void* buffer = nullptr;
+  if (posix_memalign(&buffer, 4096, kChunk) != 0) return -1;
+  const int fd = open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  int64_t found = -1;
+  std::string tail;  // a needle may straddle two chunks
+  while (fd >= 0 && found < 0 && *read < length) {
+    const ssize_t got =
+        pread(fd, buffer, kChunk, static_cast<off_t>(offset + *read));
+    if (got <= 0) break;
+    const std::string text =
+        tail + std::string(static_cast<char*>(buffer),
+                           std::min<uint64_t>(got, length - *read));
+    const size_t at = text.find(needle);
+    if (at != std::string::npos) found = *read - tail.size() + at;
+    *read += std::min<uint64_t>(got, length - *read);
+    tail = text.substr(text.size() - std::min(text.size(), needle.size() - 1));
+  }
+  if (fd >= 0) close(fd);
+  free(buffer);
+  return found;
+}
+
+// Writes 4 KiB of 'x' at the start of every `chunk` bytes of `path`: each
+// write provisions a whole thin-pool block and fills only part of it.
+bool WriteChunkHeads(const std::string& path, uint64_t size, uint64_t chunk) {
+  void* buffer = nullptr;
+  if (posix_memalign(&buffer, 4096, 4096) != 0) return false;
+  memset(buffer, 'x', 4096);
+  const int fd = open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  bool ok = fd >= 0;
+  for (uint64_t at = 0; ok && at < size; at += chunk) {
+    ok = pwrite(fd, buffer, 4096, static_cast<off_t>(at)) == 4096;
+  }
+  if (fd >= 0) {
+    ok = ok && fsync(fd) == 0;
+    close(fd);
+  }
+  free(buffer);
+  return ok;
+}
+
+std::string Trim(const std::string& text) {
+  const size_t begin = text.find_first_not_of(" \t\n");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(" \t\n") - begin + 1);
+}
+
+uint64_t Number(const std::string& text) {
+  return std::strtoull(Trim(text).c_str(), nullptr, 10);
+}
+
+// The LV of a volume id: "cv-" and the id's unique part.
+std::string LvOf(const std::string& volume_id) {
+  return "cv-" + volume_id.substr(volume_id.rfind('_') + 1);
+}
+
+class VmIsolationTest : public VmSnapshotTest {
+ protected:
+  void TearDown() override {
+    const bool in_guest = !vg_.empty() && geteuid() == 0;
+    if (in_guest) {
+      if (!lvm_system_dir_.empty()) {
+        setenv("LVM_SYSTEM_DIR", lvm_system_dir_.c_str(), 1);
+      }
+      // The second VG's disk back in place before the volumes are removed.
+      const std::string pv2 = Env("CELLAR_VM_PV2");
+      if (!pv2.empty() && Shell("losetup " + pv2 + " 2>/dev/null").empty()) {
+        Shell("losetup " + pv2 + " " + Env("CELLAR_VM_DISK_DIR") + "/pv2.img");
+      }
+    }
+    VmSnapshotTest::TearDown();
+    if (!in_guest) return;
+    Shell("lvm lvremove -y " + vg_ + "/ctl-victim " + vg_ + "/ctl-attacker " +
+          vg_ + "/zpool " + vg_ + "/rawpool >/dev/null 2>&1");
+  }
+
+  // Restarts the driver with an lvm.conf that does not discard on lvremove
+  // (LVM's default; the guest's discards would punch the old bytes out of
+  // the loop device's file and hide a leak) and with `extra_classes`.
+  void RestartDriver(const std::string& extra_classes, bool keep_discards) {
+    client_.reset();
+    driver_.reset();
+    if (!keep_discards) {
+      lvm_system_dir_ = Env("LVM_SYSTEM_DIR");
+      const std::string dir = root_ + "/lvm-no-discards";
+      Shell("mkdir -p " + dir + " && sed 's/issue_discards = 1/issue_discards = 0/' " +
+            lvm_system_dir_ + "/lvm.conf > " + dir + "/lvm.conf");
+      ASSERT_NE(ReadText(dir + "/lvm.conf").find("issue_discards = 0"),
+                std::string::npos);
+      setenv("LVM_SYSTEM_DIR", dir.c_str(), 1);
+    }
+    if (!extra_classes.empty()) absl::StrAppend(&classes_, ",", extra_classes);
+    ASSERT_NO_FATAL_FAILURE(StartDriver());
+  }
+
+  // The PV extents of an LV ("/dev/loop0:12-43"), and where on its PV they
+  // start and how many bytes they span.
+  struct Extents {
+    std::string ranges;
+    std::string pv;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+  Extents ExtentsOf(const std::string& lv) {
+    Extents extents;
+    extents.ranges = Trim(Shell("lvm lvs --noheadings -o seg_pe_ranges " + vg_ +
+                                "/" + lv + " 2>/dev/null"));
+    const size_t colon = extents.ranges.find(':');
+    const size_t dash = extents.ranges.find('-', colon);
+    if (colon == std::string::npos || dash == std::string::npos ||
+        extents.ranges.find(' ') != std::string::npos) {
+      return extents;  // one contiguous segment expected
+    }
+    extents.pv = extents.ranges.substr(0, colon);
+    const uint64_t first = Number(extents.ranges.substr(colon + 1, dash));
+    const uint64_t last = Number(extents.ranges.substr(dash + 1));
+    const uint64_t pe_start =
+        Number(Shell("lvm pvs --noheadings --units b --nosuffix -o pe_start " +
+                     extents.pv));
+    const uint64_t extent_size = Number(
+        Shell("lvm vgs --noheadings --units b --nosuffix -o vg_extent_size " +
+              vg_));
+    extents.offset = pe_start + first * extent_size;
+    extents.length = (last - first + 1) * extent_size;
+    return extents;
+  }
+
+  // Stages and publishes a block volume; the published device node.
+  std::string UpBlock(const std::string& id, const std::string& name) {
+    const auto cap = testing::Capability("", true);
+    grpc::Status status = client_->Stage(id, Staging(name), cap);
+    EXPECT_TRUE(status.ok()) << name << " stage: " << status.error_message();
+    status = client_->Publish(id, Staging(name), Target(name), cap, false);
+    EXPECT_TRUE(status.ok()) << name << " publish: " << status.error_message();
+    return Target(name);
+  }
+
+  grpc::Status PublishAs(const std::string& id, const std::string& name,
+                         const csi::v1::VolumeCapability& cap,
+                         const std::string& pod_namespace) {
+    csi::v1::NodePublishVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(Staging(name));
+    request.set_target_path(Target(name));
+    *request.mutable_volume_capability() = cap;
+    auto& context = *request.mutable_volume_context();
+    context["csi.storage.k8s.io/pod.namespace"] = pod_namespace;
+    context["csi.storage.k8s.io/pod.name"] = "app-0";
+    context["csi.storage.k8s.io/pod.uid"] = "0b1c2d3e-" + pod_namespace;
+    context["csi.storage.k8s.io/serviceAccount.name"] = "default";
+    csi::v1::NodePublishVolumeResponse response;
+    return driver_->node().NodePublishVolume(Context().get(), request,
+                                             &response);
+  }
+
+  grpc::Status SnapshotFor(const std::string& name, const std::string& source,
+                           const std::string& snapshot_namespace,
+                           csi::v1::Snapshot* snapshot) {
+    csi::v1::CreateSnapshotRequest request;
+    request.set_name(name);
+    request.set_source_volume_id(source);
+    (*request.mutable_parameters())
+        ["csi.storage.k8s.io/volumesnapshot/namespace"] = snapshot_namespace;
+    csi::v1::CreateSnapshotResponse response;
+    grpc::Status status =
+        driver_->controller().CreateSnapshot(Context().get(), request, &response);
+    *snapshot = response.snapshot();
+    return status;
+  }
+
+  std::string lvm_system_dir_;
+};
+
+// A tenant fills a thick volume with a secret and deletes it; the next thick
+// volume of that size gets the same extents, with the secret still on the
+// disk under them, and must read as zeroes through and through.
+TEST_F(VmIsolationTest, NewThickVolumeNeverShowsADeletedVolumesData) {
+  ASSERT_NO_FATAL_FAILURE(RestartDriver("", /*keep_discards=*/false));
+  const uint64_t size = 128 * kMiB;
+  const Params thick = {{"deviceClass", "thick"}};
+  const auto cap = testing::Capability("", true);
+  uint64_t read = 0;
+
+  std::string victim;
+  ASSERT_TRUE(
+      client_->CreateWithParameters("victim", cap, size, thick, &victim).ok());
+  const Extents victim_extents = ExtentsOf(LvOf(victim));
+  ASSERT_GT(victim_extents.length, 0u) << victim_extents.ranges;
+  ASSERT_TRUE(FillWithSecret(UpBlock(victim, "victim"), size));
+  ASSERT_NO_FATAL_FAILURE(Down(victim, "victim"));
+  // The secret outlives the LV on the disk: that is the threat.
+  ASSERT_GE(FindSecret(victim_extents.pv, victim_extents.offset,
+                       victim_extents.length, &read),
+            0)
+      << "the deleted volume's bytes are not on " << victim_extents.pv;
+
+  std::string attacker;
+  ASSERT_TRUE(
+      client_->CreateWithParameters("attacker", cap, size, thick, &attacker)
+          .ok());
+  // LVM handed out the very same extents.
+  EXPECT_EQ(ExtentsOf(LvOf(attacker)).ranges, victim_extents.ranges);
+  const std::string device = UpBlock(attacker, "attacker");
+  EXPECT_EQ(FindSecret(device, 0, size, &read), -1)
+      << "a new thick volume shows a deleted volume's data";
+  EXPECT_EQ(read, size);
+  ASSERT_NO_FATAL_FAILURE(Down(attacker, "attacker"));
+  EXPECT_EQ(CellarLvs(), 0);
+}
+
+// Thin: pool blocks come back to new thin LVs, and a partial write to a
+// newly provisioned block keeps the rest of what the block held unless the
+// pool zeroes. Control by hand in a pool without zeroing (the attack works),
+// then the driver: it refuses that pool, and in a zeroing pool the same
+// attack finds nothing. The pools are small so every block is reused.
+TEST_F(VmIsolationTest, NewThinVolumeNeverShowsADeletedVolumesData) {
+  const std::string lvm = "lvm lvcreate -q -y --type thin-pool -L 64m ";
+  ASSERT_TRUE(Shell(lvm + "--zero n -n rawpool " + vg_ + " >/dev/null 2>&1 && " +
+                    lvm + "--zero y -n zpool " + vg_ + " >/dev/null 2>&1 && echo ok")
+                  .find("ok") != std::string::npos);
+  ASSERT_EQ(Trim(Shell("lvm lvs --noheadings -o lv_attr " + vg_ + "/rawpool"))
+                .substr(7, 1),
+            "-");
+  ASSERT_EQ(Trim(Shell("lvm lvs --noheadings -o lv_attr " + vg_ + "/zpool"))
+                .substr(7, 1),
+            "z");
+  const uint64_t chunk = Number(Shell(
+      "lvm lvs --noheadings --units b --nosuffix -o chunk_size " + vg_ +
+      "/zpool"));
+  ASSERT_GT(chunk, 4096u);
+  const uint64_t size = 60 * kMiB;
+  uint64_t read = 0;
+
+  // Control: without zeroing the attack reads the victim's secret.
+  const std::string by_hand = "lvm lvcreate -q -y -V 60m --thinpool rawpool -n ";
+  ASSERT_EQ(Shell(by_hand + "ctl-victim " + vg_ + " >/dev/null 2>&1; echo $?"),
+            "0\n");
+  ASSERT_TRUE(FillWithSecret("/dev/" + vg_ + "/ctl-victim", size));
+  Shell("lvm lvremove -q -y " + vg_ + "/ctl-victim >/dev/null 2>&1");
+  ASSERT_EQ(Shell(by_hand + "ctl-attacker " + vg_ + " >/dev/null 2>&1; echo $?"),
+            "0\n");
+  ASSERT_TRUE(WriteChunkHeads("/dev/" + vg_ + "/ctl-attacker", size, chunk));
+  EXPECT_GE(FindSecret("/dev/" + vg_ + "/ctl-attacker", 0, size, &read), 0)
+      << "control: a pool without zeroing should show the old blocks";
+  Shell("lvm lvremove -q -y " + vg_ + "/ctl-attacker >/dev/null 2>&1");
+
+  ASSERT_NO_FATAL_FAILURE(
+      RestartDriver("raw=lvm-thin:" + vg_ + "/rawpool,zeroing=lvm-thin:" + vg_ +
+                        "/zpool",
+                    /*keep_discards=*/true));
+  const auto cap = testing::Capability("", true);
+  std::string id;
+  grpc::Status status = client_->CreateWithParameters(
+      "in-raw", cap, size, {{"deviceClass", "raw"}}, &id);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find("lvchange --zero y " + vg_ + "/rawpool"),
+            std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(CellarLvs(), 0);
+
+  const Params zeroing = {{"deviceClass", "zeroing"}};
+  std::string victim, attacker;
+  ASSERT_TRUE(
+      client_->CreateWithParameters("victim", cap, size, zeroing, &victim).ok());
+  ASSERT_TRUE(FillWithSecret(UpBlock(victim, "victim"), size));
+  ASSERT_NO_FATAL_FAILURE(Down(victim, "victim"));
+  ASSERT_TRUE(
+      client_->CreateWithParameters("attacker", cap, size, zeroing, &attacker)
+          .ok());
+  const std::string device = UpBlock(attacker, "attacker");
+  ASSERT_TRUE(WriteChunkHeads(device, size, chunk));
+  EXPECT_EQ(FindSecret(device, 0, size, &read), -1)
+      << "a new thin volume shows a deleted volume's data";
+  EXPECT_EQ(read, size);
+  ASSERT_NO_FATAL_FAILURE(Down(attacker, "attacker"));
+  EXPECT_EQ(CellarLvs(), 0);
+}
+
+// A VG whose disk is not attached says nothing about its volumes: deleting
+// one is UNAVAILABLE, and once the disk is back the delete goes through and
+// nothing is left behind.
+TEST_F(VmIsolationTest, DeleteWhileTheVgIsMissingIsUnavailable) {
+  if (vg2_.empty()) GTEST_SKIP() << "no second VG";
+  const std::string pv2 = Env("CELLAR_VM_PV2");
+  const std::string image = Env("CELLAR_VM_DISK_DIR") + "/pv2.img";
+  ASSERT_FALSE(pv2.empty());
+  std::string id;
+  ASSERT_TRUE(client_->CreateWithParameters("on-vg2", testing::Capability("", true),
+                                            64 * kMiB, {{"deviceClass", "other"}},
+                                            &id)
+                  .ok());
+  ASSERT_EQ(Shell("lvm vgchange -q -an " + vg2_ + " >/dev/null 2>&1; losetup -d " +
+                  pv2 + "; echo $?"),
+            "0\n");
+  ASSERT_NE(Shell("lvm vgs " + vg2_ + " 2>&1").find("not found"),
+            std::string::npos);
+  grpc::Status status = client_->Delete(id);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find(vg2_), std::string::npos)
+      << status.error_message();
+
+  ASSERT_EQ(Shell("losetup " + pv2 + " " + image + "; echo $?"), "0\n");
+  EXPECT_NE(Shell("lvm lvs --noheadings -o lv_name " + vg2_).find(LvOf(id)),
+            std::string::npos)
+      << "the volume is still there when its disk comes back";
+  status = client_->Delete(id);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(Shell("lvm lvs --noheadings -o lv_name " + vg2_).find(LvOf(id)),
+            std::string::npos);
+}
+
+// Copies keep their owner: a volume bound to team-a, its snapshot and its
+// clone never become team-b's. A create from the source for team-b is
+// refused before any LV exists; one with no namespace inherits team-a's
+// policy, so team-b's pods cannot publish it and team-a's can.
+TEST_F(VmIsolationTest, CopiesOfAThinVolumeKeepTheirOwner) {
+  const auto cap = testing::Capability("", true);
+  const std::string kNamespaceKey = "csi.storage.k8s.io/pvc/namespace";
+  std::string source;
+  ASSERT_TRUE(client_->CreateWithParameters(
+                  "owned", cap, 64 * kMiB,
+                  {{"deviceClass", "thin"}, {kNamespaceKey, "team-a"}}, &source)
+                  .ok());
+  csi::v1::Snapshot snapshot;
+  grpc::Status status = SnapshotFor("owned-b", source, "team-b", &snapshot);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << status.error_message();
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+  status = SnapshotFor("owned-a", source, "team-a", &snapshot);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  for (const bool from_snapshot : {true, false}) {
+    SCOPED_TRACE(from_snapshot ? "restore" : "clone");
+    const std::string snap = from_snapshot ? snapshot.snapshot_id() : "";
+    const std::string vol = from_snapshot ? "" : source;
+    const std::string name = from_snapshot ? "restored" : "cloned";
+    std::string copy;
+    status = CreateFrom(name + "-b", cap, 64 * kMiB, {{kNamespaceKey, "team-b"}},
+                        snap, vol, &copy);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << status.error_message();
+    EXPECT_EQ(CellarLvs(), 1) << Shell("lvm lvs");
+
+    status = CreateFrom(name, cap, 64 * kMiB, {}, snap, vol, &copy);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_TRUE(client_->Stage(copy, Staging(name), cap).ok());
+    status = PublishAs(copy, name, cap, "team-b");
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << status.error_message();
+    status = PublishAs(copy, name, cap, "team-a");
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    ASSERT_NO_FATAL_FAILURE(Down(copy, name));
+  }
+  EXPECT_TRUE(DeleteSnapshot(snapshot.snapshot_id()).ok());
+  EXPECT_TRUE(client_->Delete(source).ok());
+  EXPECT_EQ(CellarLvs(), 0);
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+}
+
+// A staged encrypted volume staged again at the same path with a wrong key:
+// PERMISSION_DENIED, and the open mapping and the mount stay as they were.
+TEST_F(VmIsolationTest, WrongKeyAgainstAStagedEncryptedVolumeChangesNothing) {
+  const auto cap = testing::Capability("ext4", false);
+  const Secrets right = {{"encryptionPassphrase",
+                          "right-key-0123456789abcdef0123456789abcdef"}};
+  const Secrets wrong = {{"encryptionPassphrase",
+                          "wrong-key-0123456789abcdef0123456789abcdef"}};
+  std::string id;
+  ASSERT_TRUE(client_->CreateWithParameters(
+                  "enc-restage", cap, 128 * kMiB,
+                  {{"deviceClass", "thin"}, {"encrypted", "true"}}, &id)
+                  .ok());
+  ASSERT_NO_FATAL_FAILURE(Up(id, "enc-restage", cap, right));
+  ASSERT_TRUE(WriteText(Target("enc-restage") + "/keep.txt", "intact"));
+  const std::string staging = Staging("enc-restage");
+  auto state = [&] {
+    // The mapping (name, device number, users) and the mounts of the
+    // staging path, as the kernel shows them.
+    return Shell("dmsetup info -c --noheadings -o name,major,minor,open "
+                 "2>/dev/null | grep '^cellar-'; grep -F ' " + staging +
+                 " ' /proc/self/mountinfo");
+  };
+  const std::string before = state();
+  ASSERT_EQ(LeftoverMappings(), 1) << before;
+
+  const grpc::Status status =
+      client_->StageWithSecrets(id, staging, cap, wrong);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << status.error_message();
+  EXPECT_EQ(state(), before);
+  EXPECT_EQ(ReadText(Target("enc-restage") + "/keep.txt"), "intact");
+  // The right key still finds it staged.
+  EXPECT_TRUE(client_->StageWithSecrets(id, staging, cap, right).ok());
+  EXPECT_EQ(state(), before);
+  ASSERT_NO_FATAL_FAILURE(Down(id, "enc-restage"));
+  EXPECT_EQ(LeftoverMappings(), 0);
+  EXPECT_EQ(driver_->ReadLog().find("key-0123456789abcdef"), std::string::npos);
 }
 
 }  // namespace
