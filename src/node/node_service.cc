@@ -604,8 +604,9 @@ absl::Status NodeService::DoUnstage(
   for (const MountEntry& entry : *table) {
     if (entry.mount_point != staged_at && ShowsAny(entry, *own)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "volume ", request.volume_id(), " is still published at ",
-          entry.mount_point, "; unpublish it first"));
+          "volume ", request.volume_id(), " is still mounted at ",
+          entry.mount_point, ", not only at ", staged_at,
+          "; unpublish it (or unstage it at that path) first"));
     }
   }
   if (record->block()) {
