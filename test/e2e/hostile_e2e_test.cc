@@ -12,9 +12,11 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/common/units.h"
@@ -43,7 +45,21 @@ std::set<std::string> Snapshot(const std::string& root) {
       if (path.size() > 4 && path.substr(path.size() - 4) == ".log") continue;
       struct stat st;
       if (lstat(path.c_str(), &st) != 0) continue;
-      out.insert("file " + path);
+      // Kind, mode, size and, for small files, the content itself: a
+      // request that rewrote or truncated a file changes this line.
+      std::string line = absl::StrCat("file ", path, " mode=", st.st_mode,
+                                      " size=", st.st_size);
+      if (S_ISREG(st.st_mode) && st.st_size <= 4096) {
+        std::ifstream in(path, std::ios::binary);
+        absl::StrAppend(&line, " content=",
+                        absl::CEscape(std::string(
+                            std::istreambuf_iterator<char>(in),
+                            std::istreambuf_iterator<char>())));
+      } else if (S_ISREG(st.st_mode)) {
+        absl::StrAppend(&line, " blocks=", st.st_blocks, " mtime=",
+                        st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+      }
+      out.insert(line);
       if (S_ISDIR(st.st_mode)) walk(path);
     }
     closedir(d);
@@ -54,9 +70,9 @@ std::set<std::string> Snapshot(const std::string& root) {
   while (std::getline(mountinfo, line)) {
     if (line.find(root) != std::string::npos) {
       std::istringstream fields(line);
-      std::string id, parent, dev, mroot, point;
-      fields >> id >> parent >> dev >> mroot >> point;
-      out.insert("mount " + point + " " + mroot);
+      std::string id, parent, dev, mroot, point, options;
+      fields >> id >> parent >> dev >> mroot >> point >> options;
+      out.insert("mount " + point + " " + mroot + " " + dev + " " + options);
     }
   }
   RealLoopDevices loops;
@@ -85,6 +101,10 @@ class HostileE2eTest : public ::testing::Test {
     ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
     ASSERT_EQ(mkdir(outside_.c_str(), 0750), 0);
     ASSERT_EQ(mkdir((kubelet_ + "/pods").c_str(), 0750), 0);
+    // Canaries where a path-traversal id would land from the image dir.
+    for (const char* name : {"victim.img", "victim.json", "victim.snap"}) {
+      std::ofstream(outside_ + "/" + name) << "canary " << name;
+    }
     // A symlink inside the kubelet dir that leads outside it.
     ASSERT_EQ(symlink(outside_.c_str(), (kubelet_ + "/pods/evil").c_str()), 0);
     auto driver = DriverProcess::Start(
@@ -219,6 +239,9 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
   for (const std::string& id :
        {std::string("../../etc/passwd"), std::string("/etc/shadow"), kHuge,
         kNul, std::string("v_hostile-node_default_../../../../tmp/x"),
+        // Would reach the canary files in outside_ from the image dir.
+        std::string("../../outside/victim"),
+        std::string("v_hostile-node_default_/../../../outside/victim"),
         std::string("s_hostile-node_default_00000000000000000000000000000000")}) {
     cases.push_back({"delete: id " + id.substr(0, 40), SC::OK, [&, id] {
                        csi::v1::DeleteVolumeRequest r;
@@ -370,13 +393,14 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
   std::string text;
   in >> text;
   EXPECT_EQ(text, "precious");
-  // Nothing was mounted outside the kubelet dir through the symlink.
+  // Nothing was made or mounted outside the kubelet dir through the
+  // symlink, and the canaries are as they were (Snapshot compared them).
   DIR* dir = opendir(outside_.c_str());
   ASSERT_NE(dir, nullptr);
   int entries = 0;
   while (dirent* e = readdir(dir)) entries += e->d_name[0] != '.';
   closedir(dir);
-  EXPECT_EQ(entries, 0);
+  EXPECT_EQ(entries, 3);
   EXPECT_GE(cases.size(), 100u);
 }
 
@@ -751,7 +775,9 @@ TEST_F(HostileE2eTest, AFailedStageLeavesNoLoopDeviceBehind) {
   // driver must refuse to reformat it, and undo its attach.
   std::string image;
   for (const std::string& file : Snapshot(root_ + "/data")) {
-    if (file.find(id + ".img") != std::string::npos) image = file.substr(5);
+    if (file.find(id + ".img ") != std::string::npos) {
+      image = file.substr(5, file.find(" mode=") - 5);
+    }
   }
   ASSERT_FALSE(image.empty());
   ASSERT_EQ(system(("mkswap '" + image + "' >/dev/null 2>&1").c_str()),
