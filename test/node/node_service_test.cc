@@ -401,6 +401,9 @@ TEST_F(EncryptedNodeTest, StageFormatsOpensAndMountsTheMapping) {
   EXPECT_EQ(staged[0].source, mapping);
   // The filesystem went onto the mapping, never onto the raw device.
   EXPECT_EQ(fs_tools_.mkfs_count(), 1);
+  EXPECT_EQ(*fs_tools_.Probe(mapping), "ext4");
+  EXPECT_EQ(*fs_tools_.Probe(*crypt_.Backing(NodeService::MappingName(id))),
+            "");
   ASSERT_TRUE(StageWithKey(id, kKey).ok());  // idempotent
   EXPECT_EQ(crypt_.format_count(), 1);
   ASSERT_TRUE(Publish(id).ok());
@@ -498,7 +501,12 @@ TEST_F(NodeServiceTest, ExpandGrowsImageDeviceAndFilesystem) {
   ASSERT_TRUE(service_.NodeExpandVolume(nullptr, &request, &response).ok());
   EXPECT_EQ(response.capacity_bytes(), static_cast<int64_t>(128 * kMiB));
   EXPECT_EQ(fs_.Stat(backend_.ImagePath(id))->size, 128 * kMiB);
+  // The filesystem on the volume's own device was grown, where it is
+  // mounted.
   ASSERT_EQ(fs_tools_.grow_calls().size(), 1u);
+  EXPECT_EQ(fs_tools_.grow_calls()[0].device, *backend_.FindDevice(id));
+  EXPECT_EQ(fs_tools_.grow_calls()[0].mount_path, kTarget);
+  EXPECT_EQ(fs_tools_.grow_calls()[0].fs_type, "ext4");
   request.set_volume_path("/var/lib/kubelet/pods/none/mount");
   EXPECT_EQ(service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
