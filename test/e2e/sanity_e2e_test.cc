@@ -11,26 +11,44 @@
 // check needs in ControllerGetCapabilities, NodeGetCapabilities,
 // GetPluginCapabilities or GroupControllerGetCapabilities.
 //
-// How it runs, as csi-sanity's default configuration does, except where
-// noted:
-//  - Test volume size: 64 MiB, not csi-sanity's default 10 GiB (csi-sanity
-//    makes it configurable: --csi.testvolumesize). The expansion target is
-//    csi-sanity's default rule, the volume size plus 1 GiB
-//    (--csi.testvolumeexpandsize). The idempotency count is 10.
+// How it runs: as csi-sanity runs with its defaults (sanity.NewTestConfig
+// and the csi-sanity command's flags), except where noted:
+//  - Test volume size: 64 MiB where csi-sanity's default is 10 GiB; csi-sanity
+//    runs the same way with --csi.testvolumesize=67108864. The size is used
+//    only where csi-sanity uses it: most CreateVolume requests carry
+//    capacity_range{required_bytes: size}, the ones csi-sanity builds with
+//    MakeCreateVolumeReq carry {required_bytes: size, limit_bytes: size}, and
+//    a few carry no capacity_range at all (the driver picks the size).
+//  - The expansion target is csi-sanity's default: the volume size plus
+//    1 GiB (--csi.testvolumeexpandsize unset). The idempotency count is
+//    csi-sanity's default, 10. --csi.testnodevolumeattachlimit is off.
 //  - The mount directory (parent of every target path, which is
 //    "<mount dir>/target") and the staging directory are made with a plain
-//    mkdir before each test and removed with rmdir after it, as csi-sanity
-//    does; here they lie inside the driver's --kubelet-dir.
-//  - No secrets, no StorageClass parameters, no mutable parameters, no
-//    topology requirements and no pod information are sent; the access type
-//    is "mount" with no fs type, the access mode SINGLE_NODE_WRITER.
+//    mkdir (mode 0755; the parent must exist, the directory must not) before
+//    each test and removed with rmdir after it, as csi-sanity does by default;
+//    here they lie inside the driver's --kubelet-dir (csi-sanity's defaults
+//    are $TMPDIR/csi-mount and $TMPDIR/csi-staging), as
+//    --csi.mountdir/--csi.stagingdir would put them. Paths are checked with
+//    csi-sanity's default CheckPath (stat, following symlinks).
+//  - No secrets, no StorageClass (volume or snapshot) parameters and no
+//    mutable parameters are sent (csi-sanity's defaults: none configured).
+//    Topology: the only requirement sent is the one csi-sanity sends in its
+//    two lifecycle checks ("Controller Service ... volume lifecycle" and
+//    "Node Service should work/should be idempotent"): when NodeGetInfo
+//    reports an accessible topology, CreateVolume asks for it as the sole
+//    requisite. The access type is "mount" with no fs type
+//    (--csi.testvolumeaccesstype=mount), the access mode SINGLE_NODE_WRITER.
 //  - After each test every volume and snapshot it created is unpublished,
 //    unstaged and deleted again, as csi-sanity's Resources.Cleanup does (a
 //    failure there fails the test, NOT_FOUND from the node calls excepted).
 //  - Each test gets its own driver process, data directory and kubelet
-//    directory (csi-sanity shares one driver between its specs, in random
-//    order); every mount and loop device left under the scratch directory is
-//    removed in TearDown whatever happened.
+//    directory. csi-sanity instead talks to one driver the user started, for
+//    all its specs; Ginkgo shuffles the order of its top-level blocks
+//    ("Controller Service", "Node Service", ...) and keeps the order of the
+//    specs inside each. Every mount and loop device left under the test's
+//    scratch directory is removed in TearDown whatever happened.
+//  - Beyond csi-sanity: a mount or loop device of the test left after the
+//    cleanup fails the test (csi-sanity would not notice).
 //  - "ListVolumes pagination ..." is pending upstream (XIt: csi-sanity never
 //    runs it); it is skipped here too unless CELLAR_SANITY_RUN_PENDING=1.
 //
@@ -151,6 +169,16 @@ csi::v1::CreateVolumeRequest CreateVolumeReqRequiredOnly(
   return request;
 }
 
+// What csi-sanity's two lifecycle checks add to their CreateVolume request:
+// when NodeGetInfo reports an accessible topology, that topology as the only
+// requisite (no preferred); otherwise no requirement at all.
+void RequireNodeTopology(const csi::v1::NodeGetInfoResponse& node,
+                         csi::v1::CreateVolumeRequest* request) {
+  if (!node.has_accessible_topology()) return;
+  *request->mutable_accessibility_requirements()->add_requisite() =
+      node.accessible_topology();
+}
+
 csi::v1::CreateSnapshotRequest MakeCreateSnapshotReq(
     const std::string& name, const std::string& source_volume_id) {
   csi::v1::CreateSnapshotRequest request;
@@ -212,8 +240,9 @@ csi::v1::ControllerModifyVolumeRequest MakeModifyVolumeReq(
   if (snap.source_volume_id().empty()) {
     return ::testing::AssertionFailure() << "source volume id is empty";
   }
-  if (!snap.has_creation_time() || (snap.creation_time().seconds() == 0 &&
-                                    snap.creation_time().nanos() == 0)) {
+  // csi-sanity's NotTo(BeZero()) on the *Timestamp only asks that the field
+  // be there: a present timestamp of 0s is not Go's zero value (nil).
+  if (!snap.has_creation_time()) {
     return ::testing::AssertionFailure() << "creation time is zero";
   }
   return ::testing::AssertionSuccess();
@@ -221,15 +250,29 @@ csi::v1::ControllerModifyVolumeRequest MakeModifyVolumeReq(
 
 enum class PathKind { kFile, kDirectory, kNotFound, kOther };
 
-// csi-sanity's default CheckPath: what is at `path` (not following it).
-PathKind CheckPath(const std::string& path) {
+// csi-sanity's default CheckPath (defaultCheckPath): stat, so a symlink
+// counts as what it points to; a missing path is kNotFound, any other stat
+// error is an error (the spec fails on it), and what is neither a regular
+// file nor a directory is kOther, which is not an error.
+::testing::AssertionResult CheckPath(const std::string& path,
+                                     PathKind* kind) {
   struct stat info;
-  if (lstat(path.c_str(), &info) != 0) {
-    return errno == ENOENT ? PathKind::kNotFound : PathKind::kOther;
+  if (stat(path.c_str(), &info) != 0) {
+    if (errno == ENOENT) {
+      *kind = PathKind::kNotFound;
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure()
+           << "checking path " << path << ": " << strerror(errno);
   }
-  if (S_ISREG(info.st_mode)) return PathKind::kFile;
-  if (S_ISDIR(info.st_mode)) return PathKind::kDirectory;
-  return PathKind::kOther;
+  if (S_ISREG(info.st_mode)) {
+    *kind = PathKind::kFile;
+  } else if (S_ISDIR(info.st_mode)) {
+    *kind = PathKind::kDirectory;
+  } else {
+    *kind = PathKind::kOther;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 // Mount points under `dir` right now.
@@ -309,6 +352,9 @@ class SanityE2eTest : public ::testing::Test {
     grpc::Status status =
         Controller().ControllerGetCapabilities(Context().get(), {}, &response);
     EXPECT_TRUE(IsOk(status)) << "ControllerGetCapabilities";
+    // csi-sanity's NotTo(BeNil()) on the list: an empty one decodes as nil.
+    EXPECT_GT(response.capabilities_size(), 0)
+        << "ControllerGetCapabilities returned no capabilities";
     for (const auto& cap : response.capabilities()) {
       EXPECT_TRUE(cap.has_rpc());
       if (cap.rpc().type() == type) return true;
@@ -344,6 +390,9 @@ class SanityE2eTest : public ::testing::Test {
     grpc::Status status = GroupController().GroupControllerGetCapabilities(
         Context().get(), {}, &response);
     EXPECT_TRUE(IsOk(status)) << "GroupControllerGetCapabilities";
+    // As for the controller: csi-sanity wants a non-empty list here.
+    EXPECT_GT(response.capabilities_size(), 0)
+        << "GroupControllerGetCapabilities returned no capabilities";
     for (const auto& cap : response.capabilities()) {
       EXPECT_TRUE(cap.has_rpc());
       if (cap.rpc().type() == type) return true;
@@ -616,10 +665,10 @@ class SanityE2eTest : public ::testing::Test {
     }
   }
 
-  // Not a csi-sanity check: after its cleanup nothing of the test should
-  // remain. Reported, not failed (csi-sanity would not notice).
-  // csi-sanity's cleanup must leave no mount or loop device behind: a test
-  // that leaks fails.
+  // Not a csi-sanity check (csi-sanity would not notice): after its cleanup
+  // no mount or loop device of the test may remain, so a test that leaks
+  // fails, with "left after cleanup" in the message to tell it apart from a
+  // csi-sanity failure.
   void ReportLeaks() {
     for (const std::string& mount : MountsUnder(root_)) {
       ADD_FAILURE() << "left after cleanup: mount at " << mount;
@@ -664,11 +713,14 @@ class SanityE2eTest : public ::testing::Test {
 void SanityE2eTest::VolumeLifecycle(int count) {
   csi::v1::NodeGetInfoResponse node;
   ASSERT_TRUE(GetNodeInfo(&node));
-  // Create Volume First
+  // Create Volume First: no capacity_range, and the node's own topology as
+  // the requirement when it reports one (csi-sanity assumes topology-aware
+  // provisioning on a single node works).
   csi::v1::CreateVolumeRequest request;
   request.set_name(UniqueString(absl::StrCat("sanity-controller-publish-",
                                              count)));
   *request.add_volume_capabilities() = TestVolumeCapability();
+  RequireNodeTopology(node, &request);
   csi::v1::CreateVolumeResponse vol;
   ASSERT_TRUE(MustCreateVolume(request, &vol));
   for (int i = 0; i < count; ++i) {
@@ -688,8 +740,12 @@ void SanityE2eTest::RunControllerTest(const NodeServiceCaps& caps, int count) {
       UniqueString(absl::StrCat("sanity-node-full-", count));
   csi::v1::NodeGetInfoResponse node;
   ASSERT_TRUE(GetNodeInfo(&node));
+  // csi-sanity builds this request itself, not with MakeCreateVolumeReq:
+  // required_bytes only, plus the node's topology when it reports one.
+  csi::v1::CreateVolumeRequest request = CreateVolumeReqRequiredOnly(name);
+  RequireNodeTopology(node, &request);
   csi::v1::CreateVolumeResponse vol;
-  ASSERT_TRUE(MustCreateVolume(MakeCreateVolumeReq(name), &vol));
+  ASSERT_TRUE(MustCreateVolume(request, &vol));
   csi::v1::ControllerPublishVolumeResponse published;
   ASSERT_TRUE(ControllerPublishForNode(caps, vol, node, &published));
   for (int i = 0; caps.node_stage && i < count; ++i) {
@@ -738,6 +794,8 @@ TEST_F(SanityE2eTest, ControllerGetCapabilities_ShouldReturnAppropriateCapabilit
   csi::v1::ControllerGetCapabilitiesResponse caps;
   ASSERT_TRUE(
       IsOk(Controller().ControllerGetCapabilities(Context().get(), {}, &caps)));
+  // csi-sanity's NotTo(BeNil()) on the list: an empty one decodes as nil.
+  EXPECT_GT(caps.capabilities_size(), 0);
   for (const auto& cap : caps.capabilities()) {
     ASSERT_TRUE(cap.has_rpc());
     switch (cap.rpc().type()) {
@@ -801,7 +859,8 @@ TEST_F(SanityE2eTest, ControllerListVolumes_CheckThePresenceOfNewVolumesAndAbsen
   ASSERT_TRUE(IsOk(Controller().ListVolumes(Context().get(), {}, &vols)));
   const int total = vols.entries_size();
 
-  // csi-sanity uses the plain name "sanity" here, with no size.
+  // csi-sanity uses the plain name "sanity" here and sends no capacity_range
+  // at all (not TestVolumeSize): the size is the driver's choice.
   csi::v1::CreateVolumeRequest request;
   request.set_name("sanity");
   *request.add_volume_capabilities() = TestVolumeCapability();
@@ -994,6 +1053,8 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldCreateVolumeFromAnExistingSou
       UniqueString("sanity-controller-snap-from-vol"),
       vol1.volume().volume_id());
   csi::v1::CreateSnapshotResponse snap;
+  // csi-sanity retries every 5 s without bound; here the wait gives up after
+  // five minutes instead of running into the test runner's timeout.
   for (int tries = 0;; ++tries) {
     ASSERT_TRUE(MustCreateSnapshot(snap_request, &snap));
     if (snap.snapshot().ready_to_use()) break;
@@ -1712,6 +1773,7 @@ TEST_F(SanityE2eTest, GroupControllerGetCapabilities_ShouldReturnAppropriateCapa
   csi::v1::GroupControllerGetCapabilitiesResponse caps;
   ASSERT_TRUE(IsOk(GroupController().GroupControllerGetCapabilities(
       Context().get(), {}, &caps)));
+  EXPECT_GT(caps.capabilities_size(), 0);  // as for ControllerGetCapabilities
   for (const auto& cap : caps.capabilities()) {
     ASSERT_TRUE(cap.has_rpc());
     if (cap.rpc().type() != GroupRpc::CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT) {
@@ -1933,10 +1995,12 @@ TEST_F(SanityE2eTest, NodeUnpublishVolume_ShouldRemoveTargetPath) {
   ASSERT_TRUE(NodeStage(caps, vol, published));
   ASSERT_TRUE(NodePublish(caps, vol, published));
 
-  PathKind kind = CheckPath(volpath);
-  ASSERT_NE(kind, PathKind::kOther) << "checking path " << volpath;
+  PathKind kind = PathKind::kOther;
+  ASSERT_TRUE(CheckPath(volpath, &kind));
   ASSERT_NE(kind, PathKind::kNotFound)
-      << "path " << volpath << " should have been created by CSI driver";
+      << "path " << volpath
+      << " should have been created by CSI driver and the test config should "
+         "be enabling testing for that path";
 
   csi::v1::NodeUnpublishVolumeRequest request;
   request.set_volume_id(vol.volume().volume_id());
@@ -1946,8 +2010,7 @@ TEST_F(SanityE2eTest, NodeUnpublishVolume_ShouldRemoveTargetPath) {
       IsOk(Node().NodeUnpublishVolume(Context().get(), request, &response)));
 
   // The SP MUST delete the file or directory it created at this path.
-  kind = CheckPath(volpath);
-  ASSERT_NE(kind, PathKind::kOther) << "checking path " << volpath;
+  ASSERT_TRUE(CheckPath(volpath, &kind));
   EXPECT_EQ(kind, PathKind::kNotFound)
       << "path " << volpath
       << " should have been removed by the CSI driver during "
@@ -1991,7 +2054,8 @@ TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoStagingTargetPathIsProvide
 TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoVolumeCapabilityIsProvided) {
   const NodeServiceCaps caps = LoadNodeServiceCaps();
   SKIP_UNLESS_NODE_STAGE(caps, "NodeStageVolume not supported");
-  // A volume with no size requested.
+  // csi-sanity sends no capacity_range here (not TestVolumeSize): the size is
+  // the driver's choice.
   csi::v1::CreateVolumeRequest create;
   create.set_name(UniqueString("sanity-node-stage-nocaps"));
   *create.add_volume_capabilities() = TestVolumeCapability();
