@@ -56,8 +56,8 @@ bool DriverLifecycle(Bench& b, const std::string& name,
                      const std::string& kind) {
   const bool block = kind == "block";
   const auto cap = testing::Capability(block ? "" : kind, block);
-  const std::string staging = b.kubelet + "/plugins/" + name + "/globalmount";
-  const std::string target = b.kubelet + "/pods/p/volumes/" + name + "/mount";
+  const std::string staging = b.kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+  const std::string target = b.kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/mount";
   if (!Sh("mkdir -p '" + staging + "'")) return false;
   std::string id;
   auto check = [&](const grpc::Status& status, const char* step) {

@@ -43,14 +43,13 @@ bool SameParameters(const VolumeRecord& record,
 // (a hand-made VolumeSnapshotContent naming another tenant's handle) is
 // refused before anything is taken.
 absl::Status CheckSnapshotNamespace(
-    const VolumeRecord& volume,
+    const AccessPolicy& policy, const std::string& volume_id,
     const google::protobuf::Map<std::string, std::string>& parameters) {
-  const AccessPolicy policy = PolicyOf(volume);
   for (const char* key : {kSnapshotNamespaceKey, kGroupNamespaceKey}) {
     auto it = parameters.find(key);
     if (it == parameters.end() || policy.AdmitsNamespace(it->second)) continue;
     return absl::PermissionDeniedError(absl::StrCat(
-        "copies keep their owner: volume ", volume.volume_id(),
+        "copies keep their owner: volume ", volume_id,
         " is restricted to ", policy.ToString(),
         " and a snapshot for namespace \"",
         absl::CEscape(it->second.substr(0, 253)),
@@ -777,6 +776,14 @@ absl::Status ControllerService::DoCreateSnapshot(
           "a snapshot named \"", absl::CEscape(request.name().substr(0, 128)),
           "\" exists for another volume"));
     }
+    // The same check as a new snapshot's: a retry is no way around it.
+    if (absl::Status s =
+            CheckSnapshotNamespace(PolicyOf(*existing),
+                                   existing->source_volume_id(),
+                                   request.parameters());
+        !s.ok()) {
+      return s;
+    }
     FillSnapshot(*existing, response->mutable_snapshot());
     return absl::OkStatus();
   }
@@ -789,7 +796,8 @@ absl::Status ControllerService::DoCreateSnapshot(
   if (!volume.ok()) return volume.status();
   // A snapshot is a copy: it keeps the volume's owner, and one asked for
   // from a namespace the volume does not admit is refused.
-  if (absl::Status s = CheckSnapshotNamespace(*volume, request.parameters());
+  if (absl::Status s = CheckSnapshotNamespace(
+          PolicyOf(*volume), volume->volume_id(), request.parameters());
       !s.ok()) {
     return s;
   }
@@ -928,7 +936,9 @@ absl::Status ControllerService::SnapshotGroup(
     if (!backend.ok()) return backend.status();
     absl::StatusOr<VolumeRecord> volume = (*backend)->Get(volume_id);
     if (!volume.ok()) return volume.status();
-    if (absl::Status s = CheckSnapshotNamespace(*volume, parameters); !s.ok()) {
+    if (absl::Status s = CheckSnapshotNamespace(PolicyOf(*volume), volume_id,
+                                                parameters);
+        !s.ok()) {
       return s;
     }
     locks.push_back(std::make_unique<VolumeLockGuard>(locks_, volume_id));
@@ -980,6 +990,19 @@ absl::Status ControllerService::SnapshotGroup(
     snapshots->clear();
   }
   return status;
+}
+
+absl::Status ControllerService::CheckGroupNamespace(
+    const std::vector<SnapshotRecord>& members,
+    const google::protobuf::Map<std::string, std::string>& parameters) {
+  for (const SnapshotRecord& member : members) {
+    if (absl::Status s = CheckSnapshotNamespace(
+            PolicyOf(member), member.source_volume_id(), parameters);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<SnapshotRecord>> ControllerService::GetGroup(

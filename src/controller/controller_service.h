@@ -107,6 +107,11 @@ class ControllerService final : public csi::v1::Controller::Service {
   // not name exactly the group's snapshots).
   absl::Status DeleteGroup(const std::string& group_id,
                            const std::vector<std::string>& snapshot_ids);
+  // PERMISSION_DENIED when the group's namespace in `parameters` is not
+  // admitted by every member's policy (for a group that exists already).
+  absl::Status CheckGroupNamespace(
+      const std::vector<SnapshotRecord>& members,
+      const google::protobuf::Map<std::string, std::string>& parameters);
   // The snapshots of a group; NOT_FOUND when there are none.
   absl::StatusOr<std::vector<SnapshotRecord>> GetGroup(
       const std::string& group_id);

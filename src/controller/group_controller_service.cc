@@ -73,6 +73,11 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
   absl::StatusOr<std::vector<SnapshotRecord>> existing =
       controller_->GetGroup(group_id);
   if (existing.ok()) {
+    if (absl::Status s =
+            controller_->CheckGroupNamespace(*existing, request->parameters());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
     std::vector<std::string> sources;
     for (const auto& member : *existing) {
       sources.push_back(member.source_volume_id());

@@ -250,6 +250,33 @@ absl::Status NodeService::RemoveOwnLeftover(const std::string& path) {
   return removed;
 }
 
+absl::Status NodeService::CheckMountable(const std::string& path,
+                                        bool directory,
+                                        absl::string_view allowed_child) {
+  absl::StatusOr<FileInfo> info = deps_.fs->Stat(path);
+  if (absl::IsNotFound(info.status())) return absl::OkStatus();
+  if (!info.ok()) return info.status();
+  if (directory && info->type == FileType::kDirectory) {
+    absl::StatusOr<std::vector<std::string>> names = deps_.fs->ListDir(path);
+    if (!names.ok()) return names.status();
+    for (const std::string& name : *names) {
+      if (name != allowed_child) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            absl::CEscape(path.substr(0, 256)), " is not empty (it holds ",
+            absl::CEscape(name.substr(0, 64)),
+            "); a volume is only mounted on kubelet's empty directory"));
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (!directory && info->type == FileType::kRegular && info->size == 0) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      absl::CEscape(path.substr(0, 256)), " exists and is not an empty ",
+      directory ? "directory" : "file"));
+}
+
 absl::Status NodeService::CheckPath(const std::string& path,
                                    NodePathKind kind, absl::string_view what) {
   if (absl::Status s =
@@ -480,7 +507,16 @@ absl::Status NodeService::StageOnDevice(
       return s;
     }
   }
-  if (absl::Status s = deps_.fs->MakeDirs(staging, 0750); !s.ok()) return s;
+  // Never mount over something: what is there would vanish from under
+  // whoever owns it.
+  if (absl::Status s = CheckMountable(staging, /*directory=*/true, "");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750);
+      !s.ok()) {
+    return s;
+  }
   MountRequest mount;
   mount.source = device;
   mount.target = staging;
@@ -546,8 +582,25 @@ absl::Status NodeService::StageBlock(const std::string& staging,
     return absl::AlreadyExistsError(absl::StrCat(
         "staging path ", staging, " holds another device"));
   }
-  if (absl::Status s = deps_.fs->MakeDirs(staging, 0750); !s.ok()) return s;
-  if (absl::Status s = deps_.fs->CreateFile(file, 0600); !s.ok()) return s;
+  // The staging directory holds the driver's file and nothing else, and
+  // the file is empty: the device is never bound over anything.
+  if (absl::Status s = CheckMountable(staging, /*directory=*/true,
+                                      kBlockStageFile);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckMountable(file, /*directory=*/false, "");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = deps_.fs->CreateFileBelow(config_.kubelet_dir, file, 0600);
+      !s.ok()) {
+    return s;
+  }
   MountRequest bind;
   bind.source = device;
   bind.target = file;
@@ -772,12 +825,27 @@ absl::Status NodeService::DoPublish(
         top.HasMountOption("ro") ? "ro" : "rw", ")"));
   }
 
+  if (absl::Status s = CheckMountable(target, !access->block, ""); !s.ok()) {
+    return s;
+  }
   if (access->block) {
     const std::string parent = target.substr(0, target.find_last_of('/'));
-    if (absl::Status s = deps_.fs->MakeDirs(parent, 0750); !s.ok()) return s;
-    if (absl::Status s = deps_.fs->CreateFile(target, 0600); !s.ok()) return s;
+    if (absl::Status s =
+            deps_.fs->MakeDirsBelow(config_.kubelet_dir, parent, 0750);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s =
+            deps_.fs->CreateFileBelow(config_.kubelet_dir, target, 0600);
+        !s.ok()) {
+      return s;
+    }
   } else {
-    if (absl::Status s = deps_.fs->MakeDirs(target, 0750); !s.ok()) return s;
+    if (absl::Status s =
+            deps_.fs->MakeDirsBelow(config_.kubelet_dir, target, 0750);
+        !s.ok()) {
+      return s;
+    }
   }
   MountRequest bind;
   bind.source = source;

@@ -145,6 +145,11 @@ class NodeService final : public csi::v1::Node::Service {
   // inside another volume. INVALID_ARGUMENT naming `what` otherwise.
   absl::Status CheckPath(const std::string& path, NodePathKind kind,
                          absl::string_view what);
+  // OK when `path` is missing, or is an empty directory (`directory`; a
+  // child named `allowed_child` may be there) or an empty regular file;
+  // FAILED_PRECONDITION otherwise: nothing is ever mounted over something.
+  absl::Status CheckMountable(const std::string& path, bool directory,
+                              absl::string_view allowed_child);
   // INVALID_ARGUMENT when `path` lies inside a mount below the kubelet
   // directory (another volume, an emptyDir): a staging path or target must
   // never name something on another volume's filesystem.

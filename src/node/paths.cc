@@ -40,19 +40,31 @@ absl::Status CheckKubeletPath(absl::string_view path,
   if (absl::Status s = CheckConfinedPath(path, kubelet_dir, what); !s.ok()) {
     return s;
   }
-  const absl::string_view below = path.substr(kubelet_dir.size() + 1);
-  std::vector<absl::string_view> allowed = {"plugins"};
-  if (kind == NodePathKind::kTarget) allowed.push_back("pods");
-  for (absl::string_view dir : allowed) {
-    if (absl::StartsWith(below, absl::StrCat(dir, "/"))) {
-      return absl::OkStatus();
-    }
+  const std::vector<absl::string_view> parts =
+      absl::StrSplit(path.substr(kubelet_dir.size() + 1), '/');
+  // plugins/kubernetes.io/csi/...: kubelet's CSI plugin directory (staging
+  // paths, and block volumes' publish files), at least one level down.
+  const bool csi_plugins = parts.size() >= 4 && parts[0] == "plugins" &&
+                           parts[1] == "kubernetes.io" && parts[2] == "csi";
+  // pods/<uid>/volumes/kubernetes.io~csi/<pv>/<leaf>: a pod's CSI volume
+  // (kubelet's leaf is "mount"), never a pod's other volumes or its own
+  // directories.
+  const bool pod_volume = parts.size() == 6 && parts[0] == "pods" &&
+                          parts[2] == "volumes" &&
+                          parts[3] == "kubernetes.io~csi";
+  if (csi_plugins || (kind == NodePathKind::kTarget && pod_volume)) {
+    return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      what, " \"", absl::CEscape(path.substr(0, 256)), "\" is not under ",
-      kubelet_dir, "/",
-      kind == NodePathKind::kStaging ? "plugins/" : "pods/ or plugins/",
-      " (kubelet's layout); refusing to touch it"));
+      what, " \"", absl::CEscape(path.substr(0, 256)),
+      "\" is not where kubelet puts a CSI volume (",
+      kind == NodePathKind::kStaging
+          ? absl::StrCat(kubelet_dir, "/plugins/kubernetes.io/csi/...")
+          : absl::StrCat(kubelet_dir,
+                         "/pods/<uid>/volumes/kubernetes.io~csi/<pv>/<leaf> "
+                         "or ",
+                         kubelet_dir, "/plugins/kubernetes.io/csi/..."),
+      "); refusing to touch it"));
 }
 
 absl::Status CheckNodePath(FileSystem* fs, const std::string& path,

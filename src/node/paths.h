@@ -18,17 +18,19 @@ absl::Status CheckConfinedPath(absl::string_view path, absl::string_view root,
 
 // Where in kubelet's own layout a path may lie.
 enum class NodePathKind {
-  // A staging path: under <kubelet-dir>/plugins/.
+  // A staging path: under <kubelet-dir>/plugins/kubernetes.io/csi/.
   kStaging,
-  // A publish target or a volume path (stats, expand): under
-  // <kubelet-dir>/pods/ or <kubelet-dir>/plugins/.
+  // A publish target or a volume path (stats, expand): a pod's CSI volume,
+  // <kubelet-dir>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/<leaf>, or
+  // under <kubelet-dir>/plugins/kubernetes.io/csi/ (block volumes).
   kTarget,
 };
 
-// Pure check: CheckConfinedPath against `kubelet_dir`, and the path lies
-// below the subdirectory `kind` allows, at least one component deep. The
-// rest of the kubelet directory (pki, plugins_registry, pod-resources, the
-// kubelet's own files) is never touched. INVALID_ARGUMENT otherwise.
+// Pure check: CheckConfinedPath against `kubelet_dir`, and the path has the
+// shape kubelet gives CSI volumes of `kind`. The rest of the kubelet
+// directory (pki, plugins_registry, pod-resources, other drivers' sockets,
+// a pod's other volumes such as emptyDirs, the kubelet's own files) is
+// never touched. INVALID_ARGUMENT otherwise.
 absl::Status CheckKubeletPath(absl::string_view path,
                               absl::string_view kubelet_dir, NodePathKind kind,
                               absl::string_view what);

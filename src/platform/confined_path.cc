@@ -17,8 +17,12 @@ ScopedFd::~ScopedFd() {
   if (fd_ >= 0) close(fd_);
 }
 
-absl::StatusOr<ScopedFd> OpenConfined(const std::string& root,
-                                      const std::string& path) {
+namespace {
+
+// The walk behind OpenConfined and MakeConfinedDirs; `mode` < 0: make
+// nothing.
+absl::StatusOr<ScopedFd> Walk(const std::string& root, const std::string& path,
+                              int mode) {
   if (!absl::StartsWith(path, root) || path.size() <= root.size() + 1 ||
       path[root.size()] != '/') {
     return absl::InvalidArgumentError(
@@ -37,6 +41,14 @@ absl::StatusOr<ScopedFd> OpenConfined(const std::string& root,
     }
     ScopedFd next(
         openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (next.get() < 0 && errno == ENOENT && mode >= 0) {
+      if (mkdirat(current.get(), name.c_str(), static_cast<mode_t>(mode)) != 0 &&
+          errno != EEXIST) {
+        return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", path));
+      }
+      next = ScopedFd(
+          openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    }
     if (next.get() < 0) {
       const int err = errno;
       if (err == ENOENT || err == ENOTDIR) {
@@ -53,9 +65,50 @@ absl::StatusOr<ScopedFd> OpenConfined(const std::string& root,
       return absl::InvalidArgumentError(absl::StrCat(
           path, " goes through a symlink (", name, "); refusing"));
     }
+    if (mode >= 0 && !S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": ", name, " exists and is not a directory"));
+    }
     current = std::move(next);
   }
   return current;
+}
+
+}  // namespace
+
+absl::StatusOr<ScopedFd> OpenConfined(const std::string& root,
+                                      const std::string& path) {
+  return Walk(root, path, -1);
+}
+
+absl::StatusOr<ScopedFd> MakeConfinedDirs(const std::string& root,
+                                          const std::string& path,
+                                          mode_t mode) {
+  return Walk(root, path, static_cast<int>(mode & 07777));
+}
+
+absl::StatusOr<ConfinedParent> OpenConfinedParent(const std::string& root,
+                                                  const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash + 1 == path.size() ||
+      !absl::StartsWith(path, absl::StrCat(root, "/"))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not inside ", root));
+  }
+  ConfinedParent parent;
+  parent.name = path.substr(slash + 1);
+  const std::string dir = path.substr(0, slash);
+  if (dir == root) {
+    parent.dir = ScopedFd(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (parent.dir.get() < 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("open ", root));
+    }
+    return parent;
+  }
+  absl::StatusOr<ScopedFd> walked = Walk(root, dir, -1);
+  if (!walked.ok()) return walked.status();
+  parent.dir = *std::move(walked);
+  return parent;
 }
 
 std::string FdPath(const ScopedFd& fd) {

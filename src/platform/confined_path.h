@@ -1,6 +1,8 @@
 #ifndef CELLAR_SRC_PLATFORM_CONFINED_PATH_H_
 #define CELLAR_SRC_PLATFORM_CONFINED_PATH_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <utility>
 
@@ -35,6 +37,24 @@ class ScopedFd final {
 // outside `root`. Thread-safe.
 absl::StatusOr<ScopedFd> OpenConfined(const std::string& root,
                                       const std::string& path);
+
+// As OpenConfined for a directory, making the components that are missing
+// (mkdirat with `mode`) on the way. FAILED_PRECONDITION when a component is
+// not a directory.
+absl::StatusOr<ScopedFd> MakeConfinedDirs(const std::string& root,
+                                          const std::string& path,
+                                          mode_t mode);
+
+// The parent of `path` opened as OpenConfined does (the root itself when it
+// is the parent), and the last component's name: a call made as
+// "/proc/self/fd/N/<name>" with NOFOLLOW, or an *at call on (fd, name),
+// looks the name up in exactly the walked directory.
+struct ConfinedParent {
+  ScopedFd dir;
+  std::string name;
+};
+absl::StatusOr<ConfinedParent> OpenConfinedParent(const std::string& root,
+                                                  const std::string& path);
 
 // "/proc/self/fd/N": the magic link that names the object itself.
 std::string FdPath(const ScopedFd& fd);

@@ -279,6 +279,26 @@ absl::Status FakeFileSystem::SetOwnerGroupMode(const std::string& root,
   return absl::OkStatus();
 }
 
+absl::Status FakeFileSystem::MakeDirsBelow(const std::string& root,
+                                           const std::string& path,
+                                           mode_t mode) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = CheckConfinedLocked(root, path); !s.ok()) return s;
+  }
+  return MakeDirs(path, mode);
+}
+
+absl::Status FakeFileSystem::CreateFileBelow(const std::string& root,
+                                             const std::string& path,
+                                             mode_t mode) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = CheckConfinedLocked(root, path); !s.ok()) return s;
+  }
+  return CreateFile(path, mode);
+}
+
 absl::Status FakeFileSystem::RemoveEmpty(const std::string& root,
                                          const std::string& path) {
   {

@@ -48,6 +48,10 @@ class FakeFileSystem final : public FileSystem {
                                  mode_t mode) override;
   absl::Status RemoveEmpty(const std::string& root,
                            const std::string& path) override;
+  absl::Status MakeDirsBelow(const std::string& root, const std::string& path,
+                             mode_t mode) override;
+  absl::Status CreateFileBelow(const std::string& root,
+                               const std::string& path, mode_t mode) override;
 
  private:
   struct Node {

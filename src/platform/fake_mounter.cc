@@ -97,7 +97,7 @@ absl::Status FakeMounter::UnmountConfined(const std::string& root,
   if (target.rfind(root + "/", 0) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(target, " is not inside ", root));
   }
-  return Unmount(target, /*lazy=*/true);
+  return Unmount(target, /*lazy=*/false);
 }
 
 absl::StatusOr<std::vector<MountEntry>> FakeMounter::ListMounts() {

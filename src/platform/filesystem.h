@@ -98,6 +98,17 @@ class FileSystem {
                                          const std::string& path, gid_t gid,
                                          mode_t mode) = 0;
 
+  // MakeDirs and CreateFile for paths below the trusted directory `root`:
+  // every component is reached (and made) without following a symlink, so
+  // nothing is ever created outside `root`. INVALID_ARGUMENT for a symlink
+  // on the way, FAILED_PRECONDITION for a component that is not a
+  // directory. An existing directory or file is fine.
+  virtual absl::Status MakeDirsBelow(const std::string& root,
+                                     const std::string& path, mode_t mode) = 0;
+  virtual absl::Status CreateFileBelow(const std::string& root,
+                                       const std::string& path,
+                                       mode_t mode) = 0;
+
   // Removes `path`, reached from `root` as above, when it is an empty
   // directory or an empty regular file (what a mount was made on). Missing:
   // fine. Anything else stays: FAILED_PRECONDITION.

@@ -43,12 +43,13 @@ class Mounter {
   // not exist, FAILED_PRECONDITION when busy, INTERNAL otherwise. Thread-safe.
   virtual absl::Status Unmount(const std::string& target, bool lazy) = 0;
 
-  // Unmounts the topmost mount at `target`, reached from the trusted
-  // directory `root` without following any symlink, through the walked
-  // object itself (so a path swapped meanwhile cannot redirect it); lazily,
-  // since the walk holds the mount. Errors: NOT_FOUND when nothing is
-  // mounted exactly there or the path does not exist, INVALID_ARGUMENT for
-  // a symlink on the way, INTERNAL otherwise. Thread-safe.
+  // Unmounts the topmost mount at `target`: its parent is reached from the
+  // trusted directory `root` without following any symlink, and the last
+  // name is looked up in exactly that directory without following one
+  // either, so a path swapped meanwhile cannot redirect it. Errors:
+  // NOT_FOUND when nothing is mounted exactly there or the path does not
+  // exist, FAILED_PRECONDITION while the mount is busy, INVALID_ARGUMENT
+  // for a symlink on the way, INTERNAL otherwise. Thread-safe.
   virtual absl::Status UnmountConfined(const std::string& root,
                                        const std::string& target) = 0;
 

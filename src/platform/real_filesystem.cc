@@ -317,6 +317,35 @@ absl::Status RealFileSystem::SetOwnerGroupMode(const std::string& root,
   return absl::OkStatus();
 }
 
+absl::Status RealFileSystem::MakeDirsBelow(const std::string& root,
+                                           const std::string& path,
+                                           mode_t mode) {
+  return MakeConfinedDirs(root, path, mode).status();
+}
+
+absl::Status RealFileSystem::CreateFileBelow(const std::string& root,
+                                             const std::string& path,
+                                             mode_t mode) {
+  absl::StatusOr<ConfinedParent> parent = OpenConfinedParent(root, path);
+  if (!parent.ok()) return parent.status();
+  const int fd = openat(parent->dir.get(), parent->name.c_str(),
+                        O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ELOOP) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " is a symlink; refusing"));
+    }
+    if (err == EISDIR) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " exists and is a directory"));
+    }
+    return absl::ErrnoToStatus(err, absl::StrCat("create ", path));
+  }
+  close(fd);
+  return absl::OkStatus();
+}
+
 absl::Status RealFileSystem::RemoveEmpty(const std::string& root,
                                          const std::string& path) {
   const size_t slash = path.find_last_of('/');

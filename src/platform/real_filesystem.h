@@ -34,6 +34,10 @@ class RealFileSystem final : public FileSystem {
                                  mode_t mode) override;
   absl::Status RemoveEmpty(const std::string& root,
                            const std::string& path) override;
+  absl::Status MakeDirsBelow(const std::string& root, const std::string& path,
+                             mode_t mode) override;
+  absl::Status CreateFileBelow(const std::string& root,
+                               const std::string& path, mode_t mode) override;
 };
 
 }  // namespace cellar

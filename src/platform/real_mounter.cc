@@ -86,14 +86,18 @@ absl::Status RealMounter::Unmount(const std::string& target, bool lazy) {
 
 absl::Status RealMounter::UnmountConfined(const std::string& root,
                                           const std::string& target) {
-  absl::StatusOr<ScopedFd> at = OpenConfined(root, target);
-  if (!at.ok()) return at.status();
-  // The descriptor itself holds the mount, so only a lazy unmount can go
-  // through it; the mount is gone from the tree at once, and released when
-  // the descriptor closes just after.
-  if (umount2(FdPath(*at).c_str(), MNT_DETACH) != 0) {
+  // The parent is the walked directory; only the last name is looked up,
+  // in it, without following a symlink. Holding the parent (not the mount)
+  // lets the unmount be a normal one, refused while the mount is busy.
+  absl::StatusOr<ConfinedParent> parent = OpenConfinedParent(root, target);
+  if (absl::IsNotFound(parent.status())) {
+    return absl::NotFoundError(absl::StrCat("nothing mounted at ", target));
+  }
+  if (!parent.ok()) return parent.status();
+  const std::string at = absl::StrCat(FdPath(parent->dir), "/", parent->name);
+  if (umount2(at.c_str(), UMOUNT_NOFOLLOW) != 0) {
     const int err = errno;
-    if (err == EINVAL) {
+    if (err == EINVAL || err == ENOENT) {
       return absl::NotFoundError(absl::StrCat("nothing mounted at ", target));
     }
     return MountErrno(err, absl::StrCat("unmount ", target));

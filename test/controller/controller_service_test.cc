@@ -773,6 +773,20 @@ TEST_F(CopyOwnerTest, BothSnapshotNamespaceKeysAreChecked) {
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_F(CopyOwnerTest, ARetriedSnapshotIsCheckedAsANewOne) {
+  const std::string volume = Owned("src", "team-a");
+  csi::v1::CreateSnapshotRequest request;
+  request.set_name("nightly");
+  request.set_source_volume_id(volume);
+  csi::v1::CreateSnapshotResponse response;
+  ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &response).ok());
+  // The same name again, now asked for from team-b.
+  (*request.mutable_parameters())
+      ["csi.storage.k8s.io/volumesnapshot/namespace"] = "team-b";
+  EXPECT_EQ(service_.CreateSnapshot(nullptr, &request, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST_F(CopyOwnerTest, APlainSnapshotCannotTakeAGroupMembersId) {
   const std::string victim = Owned("victim", "team-a");
   const std::string attacker = Owned("attacker", "team-b");

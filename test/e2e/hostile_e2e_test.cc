@@ -116,8 +116,8 @@ class HostileE2eTest : public ::testing::Test {
     client_ = std::make_unique<testing::CsiClient>(driver_->channel());
     // A canary volume, staged and published, that must survive everything.
     cap_ = testing::Capability("ext4", false);
-    staging_ = kubelet_ + "/plugins/canary/globalmount";
-    target_ = kubelet_ + "/pods/uid-1/volumes/canary/mount";
+    staging_ = kubelet_ + "/plugins/kubernetes.io/csi/canary/globalmount";
+    target_ = kubelet_ + "/pods/uid-1/volumes/kubernetes.io~csi/canary/mount";
     ASSERT_EQ(system(("mkdir -p " + staging_).c_str()), 0);
     ASSERT_TRUE(client_->Create("canary", cap_, 64 * kMiB, &canary_).ok());
     ASSERT_TRUE(client_->Stage(canary_, staging_, cap_).ok());
@@ -425,7 +425,7 @@ TEST_F(HostileE2eTest, AnotherNamespaceCannotPublishABoundVolume) {
                   .CreateVolume(Context().get(), create, &created)
                   .ok());
   const std::string id = created.volume().volume_id();
-  const std::string staging = kubelet_ + "/plugins/bound/globalmount";
+  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/bound/globalmount";
   ASSERT_EQ(system(("mkdir -p " + staging).c_str()), 0);
   ASSERT_TRUE(client_->Stage(id, staging, cap_).ok());
 
@@ -450,7 +450,7 @@ TEST_F(HostileE2eTest, AnotherNamespaceCannotPublishABoundVolume) {
     return driver_->node().NodePublishVolume(Context().get(), request,
                                              &response);
   };
-  const std::string thief_target = kubelet_ + "/pods/uid-b/volumes/x/mount";
+  const std::string thief_target = kubelet_ + "/pods/uid-b/volumes/kubernetes.io~csi/x/mount";
   EXPECT_EQ(publish("team-b", thief_target, false).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(publish("team-b", thief_target, true).error_code(),
@@ -468,7 +468,7 @@ TEST_F(HostileE2eTest, AnotherNamespaceCannotPublishABoundVolume) {
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   // The owner's pod is admitted.
-  const std::string owner_target = kubelet_ + "/pods/uid-a/volumes/x/mount";
+  const std::string owner_target = kubelet_ + "/pods/uid-a/volumes/kubernetes.io~csi/x/mount";
   ASSERT_TRUE(publish("team-a", owner_target, false).ok());
   const std::string log = driver_->ReadLog();
   EXPECT_NE(log.find("publish refused"), std::string::npos);
@@ -491,8 +491,8 @@ TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
                       "owned", cap_, 32 * kMiB,
                       {{"csi.storage.k8s.io/pvc/namespace", "team-a"}}, &source)
                   .ok());
-  const std::string staging = kubelet_ + "/plugins/owned/globalmount";
-  const std::string owner_target = kubelet_ + "/pods/uid-a/volumes/o/mount";
+  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/owned/globalmount";
+  const std::string owner_target = kubelet_ + "/pods/uid-a/volumes/kubernetes.io~csi/o/mount";
   ASSERT_TRUE(client_->Stage(source, staging, cap_).ok());
   auto publish = [&](const std::string& id, const std::string& staging_path,
                      const std::string& ns, const std::string& target) {
@@ -601,13 +601,13 @@ TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
                             {}, &copy)
                     .ok());
     const std::string copy_staging =
-        kubelet_ + "/plugins/copy-" + copy + "/globalmount";
+        kubelet_ + "/plugins/kubernetes.io/csi/copy-" + copy + "/globalmount";
     ASSERT_TRUE(client_->Stage(copy, copy_staging, cap_).ok());
-    const std::string thief_target = kubelet_ + "/pods/uid-b/volumes/c/mount";
+    const std::string thief_target = kubelet_ + "/pods/uid-b/volumes/kubernetes.io~csi/c/mount";
     EXPECT_EQ(publish(copy, copy_staging, "team-b", thief_target).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
     EXPECT_NE(access(thief_target.c_str(), F_OK), 0);
-    const std::string target = kubelet_ + "/pods/uid-a/volumes/c/mount";
+    const std::string target = kubelet_ + "/pods/uid-a/volumes/kubernetes.io~csi/c/mount";
     ASSERT_TRUE(publish(copy, copy_staging, "team-a", target).ok());
     std::string data;
     std::getline(std::ifstream(target + "/secret"), data);
@@ -638,11 +638,11 @@ TEST_F(HostileE2eTest, NodeCallsTouchOnlyTheVolumesOwn) {
 
   // A tmpfs (another driver's mount) at a staging path: publishing a volume
   // from it would hand a pod whatever it holds.
-  const std::string fake_staging = kubelet_ + "/plugins/fake/globalmount";
+  const std::string fake_staging = kubelet_ + "/plugins/kubernetes.io/csi/fake/globalmount";
   ASSERT_EQ(system(("mkdir -p " + fake_staging).c_str()), 0);
   ASSERT_EQ(mount("tmpfs", fake_staging.c_str(), "tmpfs", 0, "size=1m"), 0);
   { std::ofstream(fake_staging + "/planted") << "x"; }
-  const std::string thief_target = kubelet_ + "/pods/uid-9/volumes/t/mount";
+  const std::string thief_target = kubelet_ + "/pods/uid-9/volumes/kubernetes.io~csi/t/mount";
   EXPECT_EQ(client_->Publish(canary_, fake_staging, thief_target, cap_, false)
                 .error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
@@ -668,7 +668,7 @@ TEST_F(HostileE2eTest, NodeCallsTouchOnlyTheVolumesOwn) {
 
   // A target that is kubelet's or a pod's directory with files in it, not
   // a mount of the volume: left as it is.
-  const std::string pod_dir = kubelet_ + "/pods/uid-7/volumes/x/mount";
+  const std::string pod_dir = kubelet_ + "/pods/uid-7/volumes/kubernetes.io~csi/x/mount";
   ASSERT_EQ(system(("mkdir -p " + pod_dir).c_str()), 0);
   { std::ofstream(pod_dir + "/kept") << "kept"; }
   EXPECT_TRUE(client_->Unpublish(other, pod_dir).ok());
@@ -689,7 +689,7 @@ TEST_F(HostileE2eTest, NodeCallsTouchOnlyTheVolumesOwn) {
               grpc::StatusCode::INVALID_ARGUMENT)
         << path;
   }
-  EXPECT_EQ(client_->Stage(other, kubelet_ + "/pods/uid-1/volumes/s/x", cap_)
+  EXPECT_EQ(client_->Stage(other, kubelet_ + "/pods/uid-1/volumes/kubernetes.io~csi/s/x", cap_)
                 .error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
@@ -715,7 +715,7 @@ TEST_F(HostileE2eTest, ShortEncryptionKeysAreRefusedBeforeAnythingIsAttached) {
                                          {{"encrypted", "true"}}, &id)
                   .ok());
   const std::set<std::string> before = Snapshot(root_);
-  const std::string staging = kubelet_ + "/plugins/enc/globalmount";
+  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/enc/globalmount";
   const grpc::Status status = client_->StageWithSecrets(
       id, staging, cap_, {{"encryptionPassphrase", "hunter2-hunter2"}});
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -733,8 +733,9 @@ TEST_F(HostileE2eTest, ShortEncryptionKeysAreRefusedBeforeAnythingIsAttached) {
 TEST_F(HostileE2eTest, ANewVolumeNeverShowsADeletedVolumesBytes) {
   const csi::v1::VolumeCapability block = testing::Capability("", true);
   const int64_t size = 8 * kMiB;
-  const std::string staging = kubelet_ + "/plugins/old/globalmount";
-  const std::string target = kubelet_ + "/pods/uid-o/volumeDevices/old";
+  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/old/globalmount";
+  const std::string target =
+      kubelet_ + "/plugins/kubernetes.io/csi/volumeDevices/publish/old/uid-o";
   auto cycle = [&](const std::string& name, bool write) {
     std::string id;
     EXPECT_TRUE(client_->Create(name, block, size, &id).ok());
@@ -782,7 +783,7 @@ TEST_F(HostileE2eTest, AFailedStageLeavesNoLoopDeviceBehind) {
   ASSERT_FALSE(image.empty());
   ASSERT_EQ(system(("mkswap '" + image + "' >/dev/null 2>&1").c_str()),
             0);
-  const std::string staging = kubelet_ + "/plugins/mislabelled/globalmount";
+  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/mislabelled/globalmount";
   ASSERT_EQ(system(("mkdir -p " + staging).c_str()), 0);
   EXPECT_EQ(client_->Stage(id, staging, cap_).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
@@ -803,7 +804,7 @@ TEST_F(HostileE2eTest, AFileNamedLikeTheDeviceIsNotTheDevice) {
   const csi::v1::VolumeCapability block = testing::Capability("", true);
   std::string id;
   ASSERT_TRUE(client_->Create("blockvictim", block, 16 * kMiB, &id).ok());
-  const std::string staging = kubelet_ + "/plugins/blockvictim/globalmount";
+  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/blockvictim/globalmount";
   ASSERT_EQ(system(("mkdir -p " + staging).c_str()), 0);
   ASSERT_TRUE(client_->Stage(id, staging, block).ok());
   // Which loop device the victim got.
@@ -824,7 +825,8 @@ TEST_F(HostileE2eTest, AFileNamedLikeTheDeviceIsNotTheDevice) {
   ASSERT_FALSE(device.empty());
   // Another pod's emptyDir (tmpfs) with a file of that name bound as a
   // subPath, as kubelet would make it.
-  const std::string empty_dir = kubelet_ + "/pods/uid-c/volumes/e/cache";
+  const std::string empty_dir =
+      kubelet_ + "/pods/uid-c/volumes/kubernetes.io~empty-dir/cache";
   const std::string sub_path = kubelet_ + "/pods/uid-c/volume-subpaths/c/0";
   ASSERT_EQ(system(("mkdir -p " + empty_dir + " " +
                     sub_path.substr(0, sub_path.rfind('/')))
@@ -836,9 +838,10 @@ TEST_F(HostileE2eTest, AFileNamedLikeTheDeviceIsNotTheDevice) {
   ASSERT_EQ(mount((empty_dir + device).c_str(), sub_path.c_str(), nullptr,
                   MS_BIND, nullptr),
             0);
-  // Unpublishing the victim at the subPath leaves kubelet's mount alone.
+  // Unpublishing the victim at the subPath leaves kubelet's mount alone
+  // (the path is not a CSI volume's at all).
   EXPECT_EQ(client_->Unpublish(id, sub_path).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+            grpc::StatusCode::INVALID_ARGUMENT);
   // The subPath does not count as a publish of the victim.
   EXPECT_TRUE(client_->Unstage(id, staging).ok());
   EXPECT_TRUE(client_->Delete(id).ok());
@@ -899,7 +902,7 @@ TEST_F(HostileE2eTest, NothingIsNamedThroughAnotherVolume) {
                                                         &got).ok());
   EXPECT_EQ(got.volume().capacity_bytes(), 32 * kMiB);
   // An id this node never made removes no one's empty directory.
-  const std::string empty = kubelet_ + "/pods/uid-v/volumes/x/mount";
+  const std::string empty = kubelet_ + "/pods/uid-v/volumes/kubernetes.io~csi/x/mount";
   ASSERT_EQ(system(("mkdir -p " + empty).c_str()), 0);
   EXPECT_TRUE(client_->Unpublish("v_hostile-node_default_" +
                                      std::string(32, 'f'),

@@ -311,14 +311,19 @@ class SanityE2eTest : public ::testing::Test {
     group_controller_ = csi::v1::GroupController::NewStub(driver_->channel());
     // csi-sanity's Setup: the mount and staging directories, with a plain
     // mkdir (the parent must exist, the directory must not).
-    // The driver keeps to kubelet's layout (staging under plugins/, targets
-    // under pods/ or plugins/), so csi-sanity is pointed there, as
-    // --csi.stagingdir=<kubelet>/plugins/csi-staging
-    // --csi.mountdir=<kubelet>/pods/csi-mount; a kubelet makes both parents.
-    ASSERT_EQ(mkdir((kubelet_ + "/plugins").c_str(), 0750), 0);
-    ASSERT_EQ(mkdir((kubelet_ + "/pods").c_str(), 0750), 0);
-    target_path_ = kubelet_ + "/pods/csi-mount";
-    staging_path_ = kubelet_ + "/plugins/csi-staging";
+    // The driver keeps to kubelet's layout (staging under
+    // plugins/kubernetes.io/csi/, targets in a pod's CSI volume directory),
+    // so csi-sanity is pointed there, as
+    // --csi.stagingdir=<kubelet>/plugins/kubernetes.io/csi/csi-staging
+    // --csi.mountdir=<kubelet>/pods/csi-sanity/volumes/kubernetes.io~csi/csi-mount
+    // with the parents made first (a kubelet has them).
+    ASSERT_EQ(system(("mkdir -p '" + kubelet_ + "/plugins/kubernetes.io/csi' '" +
+                      kubelet_ + "/pods/csi-sanity/volumes/kubernetes.io~csi'")
+                         .c_str()),
+              0);
+    target_path_ =
+        kubelet_ + "/pods/csi-sanity/volumes/kubernetes.io~csi/csi-mount";
+    staging_path_ = kubelet_ + "/plugins/kubernetes.io/csi/csi-staging";
     ASSERT_EQ(mkdir(target_path_.c_str(), 0755), 0) << strerror(errno);
     ASSERT_EQ(mkdir(staging_path_.c_str(), 0755), 0) << strerror(errno);
   }

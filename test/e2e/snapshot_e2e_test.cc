@@ -168,8 +168,8 @@ class SnapshotE2eTest : public ::testing::Test {
                 bool block, Volume* v) {
     v->name = name;
     v->cap = testing::Capability(block ? "" : fs_type, block);
-    v->staging = kubelet_ + "/plugins/cellar/" + name + "/globalmount";
-    v->target = kubelet_ + "/pods/pod-" + name + "/volumes/" + name + "/mount";
+    v->staging = kubelet_ + "/plugins/kubernetes.io/csi/cellar/" + name + "/globalmount";
+    v->target = kubelet_ + "/pods/pod-" + name + "/volumes/kubernetes.io~csi/" + name + "/mount";
   }
 
   void NewVolume(const std::string& name, const std::string& fs_type,

@@ -65,8 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (NodePathKind kind : {NodePathKind::kStaging, NodePathKind::kTarget}) {
     if (CheckKubeletPath(text, root, kind, "p").ok()) {
       Check(CheckConfinedPath(text, root, "p").ok());
-      const bool plugins = text.rfind(root + "/plugins/", 0) == 0;
-      const bool pods = text.rfind(root + "/pods/", 0) == 0;
+      const bool plugins =
+          text.rfind(root + "/plugins/kubernetes.io/csi/", 0) == 0;
+      const bool pods = text.rfind(root + "/pods/", 0) == 0 &&
+                        text.find("/volumes/kubernetes.io~csi/") !=
+                            std::string::npos;
       Check(plugins || (kind == NodePathKind::kTarget && pods));
     }
   }

@@ -20,8 +20,8 @@ namespace {
 constexpr char kNode[] = "node-1";
 constexpr char kDir[] = "/data/loop";
 constexpr char kKubelet[] = "/var/lib/kubelet";
-constexpr char kStaging[] = "/var/lib/kubelet/plugins/cellar/vol/globalmount";
-constexpr char kTarget[] = "/var/lib/kubelet/pods/uid/volumes/pvc/mount";
+constexpr char kStaging[] = "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/vol/globalmount";
+constexpr char kTarget[] = "/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/pvc/mount";
 // Key material as an admin makes it: 32 random bytes, base64.
 constexpr char kKey[] = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 constexpr char kWrongKey[] = "AAAAEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
@@ -186,8 +186,8 @@ TEST_F(NodeServiceTest, StageValidation) {
               grpc::StatusCode::INVALID_ARGUMENT)
         << bad;
   }
-  fs_.AddSymlink("/var/lib/kubelet/plugins/link", "/etc");
-  EXPECT_EQ(Stage(id, MountCap(), "/var/lib/kubelet/plugins/link/x").error_code(),
+  fs_.AddSymlink("/var/lib/kubelet/plugins/kubernetes.io/csi/link", "/etc");
+  EXPECT_EQ(Stage(id, MountCap(), "/var/lib/kubelet/plugins/kubernetes.io/csi/link/x").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   // Unknown volumes.
   EXPECT_EQ(Stage("garbage").error_code(), grpc::StatusCode::NOT_FOUND);
@@ -226,7 +226,7 @@ TEST_F(NodeServiceTest, PublishBindsAndEnforcesReadOnly) {
   EXPECT_EQ(Publish(id, /*readonly=*/true).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
 
-  const std::string ro_target = "/var/lib/kubelet/pods/uid2/volumes/pvc/mount";
+  const std::string ro_target = "/var/lib/kubelet/pods/uid2/volumes/kubernetes.io~csi/pvc/mount";
   ASSERT_TRUE(Publish(id, true, MountCap(), ro_target).ok());
   auto ro = At(ro_target);
   ASSERT_EQ(ro.size(), 1u);
@@ -260,7 +260,7 @@ TEST_F(NodeServiceTest, BlockStageAndPublish) {
   EXPECT_EQ(Unstage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(backend_.FindDevice(id).ok());
   // A read-only publish gets a read-only loop view of the device.
-  const std::string ro_target = "/var/lib/kubelet/pods/u2/volumes/b/dev";
+  const std::string ro_target = "/var/lib/kubelet/pods/u2/volumes/kubernetes.io~csi/b/dev";
   ASSERT_TRUE(Publish(id, true, BlockCap(), ro_target).ok());
   ASSERT_TRUE(Publish(id, true, BlockCap(), ro_target).ok());
   auto views = *loops_.List();
@@ -480,7 +480,8 @@ TEST_F(NodeServiceTest, Stats) {
   EXPECT_GT(response.usage(0).total(), 0);
   EXPECT_EQ(response.usage(1).unit(), csi::v1::VolumeUsage::INODES);
   EXPECT_FALSE(response.volume_condition().abnormal());
-  request.set_volume_path("/var/lib/kubelet/pods/none/mount");
+  request.set_volume_path(
+      "/var/lib/kubelet/pods/none/volumes/kubernetes.io~csi/pv/mount");
   EXPECT_EQ(service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
   request.set_volume_path(kTarget);
@@ -507,7 +508,8 @@ TEST_F(NodeServiceTest, ExpandGrowsImageDeviceAndFilesystem) {
   EXPECT_EQ(fs_tools_.grow_calls()[0].device, *backend_.FindDevice(id));
   EXPECT_EQ(fs_tools_.grow_calls()[0].mount_path, kTarget);
   EXPECT_EQ(fs_tools_.grow_calls()[0].fs_type, "ext4");
-  request.set_volume_path("/var/lib/kubelet/pods/none/mount");
+  request.set_volume_path(
+      "/var/lib/kubelet/pods/none/volumes/kubernetes.io~csi/pv/mount");
   EXPECT_EQ(service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
             grpc::StatusCode::NOT_FOUND);
   request.clear_volume_path();
@@ -561,7 +563,7 @@ TEST_F(NodeServiceTest, PublishRefusesAStagingPathThatShowsSomethingElse) {
   const std::string other = MakeVolume("other");
   ASSERT_TRUE(Stage(other).ok());
   ASSERT_TRUE(Stage(id, MountCap(),
-                    "/var/lib/kubelet/plugins/cellar/own/globalmount")
+                    "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/own/globalmount")
                   .ok());
   EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(At(kTarget).empty());
@@ -570,7 +572,7 @@ TEST_F(NodeServiceTest, PublishRefusesAStagingPathThatShowsSomethingElse) {
 TEST_F(NodeServiceTest, BlockPublishRefusesWhenNotStagedAtThatPath) {
   const std::string id = MakeVolume("blk", /*block=*/true);
   ASSERT_TRUE(Stage(id, BlockCap(),
-                    "/var/lib/kubelet/plugins/cellar/elsewhere/globalmount")
+                    "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/elsewhere/globalmount")
                   .ok());
   EXPECT_EQ(Publish(id, false, BlockCap()).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
@@ -581,7 +583,7 @@ TEST_F(NodeServiceTest, UnpublishLeavesAnotherVolumesMountAlone) {
   const std::string mine = MakeVolume("mine");
   const std::string theirs = MakeVolume("theirs");
   const std::string their_staging =
-      "/var/lib/kubelet/plugins/cellar/theirs/globalmount";
+      "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/theirs/globalmount";
   ASSERT_TRUE(Stage(theirs, MountCap(), their_staging).ok());
   csi::v1::NodePublishVolumeRequest request;
   request.set_volume_id(theirs);
@@ -619,12 +621,14 @@ TEST_F(NodeServiceTest, UnpublishRemovesOnlyEmptyLeftovers) {
   EXPECT_TRUE(Unpublish(id).ok());
   EXPECT_TRUE(fs_.Stat(std::string(kTarget) + "/kubelet-owned").ok());
   // A non-empty file as a block target: kept.
-  const std::string file_target = "/var/lib/kubelet/pods/uid/volumeDevices/x";
+  const std::string file_target =
+      "/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/x/uid";
   fs_.AddFile(file_target, "pod data");
   EXPECT_TRUE(Unpublish(id, file_target).ok());
   EXPECT_EQ(*fs_.ReadFile(file_target), "pod data");
   // An empty file and an empty directory are the driver's: removed.
-  const std::string empty_file = "/var/lib/kubelet/pods/uid/volumeDevices/y";
+  const std::string empty_file =
+      "/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/y/uid";
   fs_.AddFile(empty_file);
   EXPECT_TRUE(Unpublish(id, empty_file).ok());
   EXPECT_TRUE(absl::IsNotFound(fs_.Stat(empty_file).status()));
@@ -672,7 +676,7 @@ TEST_F(NodeServiceTest, PathsOutsideKubeletsLayoutAreRefused) {
   const std::string id = MakeVolume("layout");
   // Staging only under plugins/; targets under pods/ or plugins/.
   for (const char* staging :
-       {"/var/lib/kubelet/pods/uid/volumes/x/mount", "/var/lib/kubelet/pki/x",
+       {"/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/x/mount", "/var/lib/kubelet/pki/x",
         "/var/lib/kubelet/plugins_registry/x", "/var/lib/kubelet/plugins",
         "/var/lib/kubelet/pod-resources/x"}) {
     EXPECT_EQ(Stage(id, MountCap(), staging).error_code(),
@@ -705,9 +709,9 @@ TEST_F(NodeServiceTest, MountsAreConfinedAndAMountThatLandsElsewhereIsUndone) {
   }
   // As if a component of the target became a symlink to elsewhere between
   // the check and the mount.
-  mounter_.RedirectNextMount("/var/lib/kubelet/pods/other/volumes/v/mount");
+  mounter_.RedirectNextMount("/var/lib/kubelet/pods/other/volumes/kubernetes.io~csi/v/mount");
   EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(At("/var/lib/kubelet/pods/other/volumes/v/mount").empty());
+  EXPECT_TRUE(At("/var/lib/kubelet/pods/other/volumes/kubernetes.io~csi/v/mount").empty());
   EXPECT_TRUE(At(kTarget).empty());
   for (const MountRequest& request : mounter_.requests()) {
     if (request.target == kTarget) EXPECT_EQ(request.confine_to, kKubelet);
@@ -767,6 +771,46 @@ TEST_F(EncryptedNodeTest, TheRequestsSecretsAreWipedAfterTheCall) {
   csi::v1::NodeStageVolumeResponse response;
   ASSERT_TRUE(service_.NodeStageVolume(nullptr, &request, &response).ok());
   EXPECT_TRUE(request.secrets().empty());
+}
+
+TEST_F(NodeServiceTest, NothingIsMountedOverSomething) {
+  const std::string id = MakeVolume("over");
+  // kubelet's staging directory already holds files: not a place to mount.
+  ASSERT_TRUE(fs_.MakeDirs(kStaging, 0750).ok());
+  fs_.AddFile(std::string(kStaging) + "/someone-elses", "x");
+  EXPECT_EQ(Stage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(At(kStaging).empty());
+  EXPECT_FALSE(backend_.FindDevice(id).ok());
+  ASSERT_TRUE(fs_.Remove(std::string(kStaging) + "/someone-elses").ok());
+  ASSERT_TRUE(Stage(id).ok());
+  // A target directory with files in it.
+  ASSERT_TRUE(fs_.MakeDirs(kTarget, 0750).ok());
+  fs_.AddFile(std::string(kTarget) + "/pod-data", "x");
+  EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(At(kTarget).empty());
+  // A block target that is a non-empty file (kubelet's vol_data.json, say).
+  const std::string block = MakeVolume("over-block", /*block=*/true);
+  const std::string block_staging =
+      "/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/staging/ob";
+  csi::v1::NodeStageVolumeRequest stage;
+  stage.set_volume_id(block);
+  stage.set_staging_target_path(block_staging);
+  *stage.mutable_volume_capability() = BlockCap();
+  csi::v1::NodeStageVolumeResponse staged;
+  ASSERT_TRUE(service_.NodeStageVolume(nullptr, &stage, &staged).ok());
+  const std::string json =
+      "/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/pv/vol_data.json";
+  fs_.AddFile(json, "{}");
+  csi::v1::NodePublishVolumeRequest publish;
+  publish.set_volume_id(block);
+  publish.set_staging_target_path(block_staging);
+  publish.set_target_path(json);
+  *publish.mutable_volume_capability() = BlockCap();
+  csi::v1::NodePublishVolumeResponse published;
+  EXPECT_EQ(service_.NodePublishVolume(nullptr, &publish, &published)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(At(json).empty());
 }
 
 }  // namespace

@@ -45,16 +45,24 @@ TEST(PathsTest, RejectsEverythingElse) {
 
 TEST(PathsTest, SymlinkComponentsAreRefused) {
   FakeFileSystem fs;
-  ASSERT_TRUE(fs.MakeDirs("/var/lib/kubelet/pods", 0755).ok());
+  const std::string csi = "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi";
+  ASSERT_TRUE(fs.MakeDirs(csi, 0755).ok());
   fs.AddSymlink("/var/lib/kubelet/pods/evil", "/etc");
-  EXPECT_EQ(CheckNodePath(&fs, "/var/lib/kubelet/pods/evil/mount", kRoot, NodePathKind::kTarget, "p")
+  fs.AddSymlink(csi + "/evil", "/etc");
+  EXPECT_EQ(CheckNodePath(&fs,
+                          "/var/lib/kubelet/pods/evil/volumes/"
+                          "kubernetes.io~csi/p/mount",
+                          kRoot, NodePathKind::kTarget, "p")
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckNodePath(&fs, "/var/lib/kubelet/pods/evil", kRoot, NodePathKind::kTarget, "p").code(),
+  EXPECT_EQ(CheckNodePath(&fs, csi + "/evil/mount", kRoot,
+                          NodePathKind::kTarget, "p")
+                .code(),
             absl::StatusCode::kInvalidArgument);
   // Not yet existing components are fine.
-  EXPECT_TRUE(
-      CheckNodePath(&fs, "/var/lib/kubelet/pods/new/mount", kRoot, NodePathKind::kTarget, "p").ok());
+  EXPECT_TRUE(CheckNodePath(&fs, csi + "/new/mount", kRoot,
+                            NodePathKind::kTarget, "p")
+                  .ok());
 }
 
 TEST(PathsTest, KubeletLayout) {
@@ -64,15 +72,39 @@ TEST(PathsTest, KubeletLayout) {
     bool ok;
   };
   for (const Case& c : std::vector<Case>{
+           // kubelet's own shapes
            {"/var/lib/kubelet/plugins/kubernetes.io/csi/d/h/globalmount",
             NodePathKind::kStaging, true},
-           {"/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/pv/mount",
-            NodePathKind::kStaging, false},
+           {"/var/lib/kubelet/plugins/kubernetes.io/csi/pv/p/globalmount",
+            NodePathKind::kStaging, true},
+           {"/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/"
+            "staging/pv",
+            NodePathKind::kStaging, true},
            {"/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/pv/mount",
             NodePathKind::kTarget, true},
            {"/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/"
             "publish/pv/u",
             NodePathKind::kTarget, true},
+           // a target is never a staging path
+           {"/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/pv/mount",
+            NodePathKind::kStaging, false},
+           // a pod's other volumes and directories
+           {"/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/c/db",
+            NodePathKind::kTarget, false},
+           {"/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/pv",
+            NodePathKind::kTarget, false},
+           {"/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/pv/mount/x",
+            NodePathKind::kTarget, false},
+           {"/var/lib/kubelet/pods/u/volumes", NodePathKind::kTarget, false},
+           {"/var/lib/kubelet/pods/u/volume-subpaths/c/0",
+            NodePathKind::kTarget, false},
+           // other drivers' and kubelet's own directories
+           {"/var/lib/kubelet/plugins/other.csi.vendor.io",
+            NodePathKind::kTarget, false},
+           {"/var/lib/kubelet/plugins/cellar.csi.io/x", NodePathKind::kStaging,
+            false},
+           {"/var/lib/kubelet/plugins/kubernetes.io/csi",
+            NodePathKind::kStaging, false},
            {"/var/lib/kubelet/plugins", NodePathKind::kStaging, false},
            {"/var/lib/kubelet/pods", NodePathKind::kTarget, false},
            {"/var/lib/kubelet/plugins_registry/x", NodePathKind::kStaging,

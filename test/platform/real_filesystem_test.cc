@@ -108,6 +108,21 @@ TEST_F(RealFileSystemTest, ConfinedCallsFollowNoSymlink) {
   ASSERT_TRUE(victim.ok());
   EXPECT_EQ(victim->mode, 0600u);
   EXPECT_NE(victim->gid, 4242u);
+  // Nothing is created through the link either.
+  EXPECT_EQ(fs_.MakeDirsBelow(root, root + "/link/made", 0755).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs_.CreateFileBelow(root, root + "/link/made-file", 0600).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs_.CreateFileBelow(root, root + "/link", 0600).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(fs_.Stat(outside + "/made").ok());
+  EXPECT_FALSE(fs_.Stat(outside + "/made-file").ok());
+  ASSERT_TRUE(fs_.MakeDirsBelow(root, root + "/a/b/c", 0755).ok());
+  ASSERT_TRUE(fs_.CreateFileBelow(root, root + "/a/b/c/f", 0600).ok());
+  EXPECT_EQ(fs_.Stat(root + "/a/b/c/f")->type, FileType::kRegular);
+  for (const char* leftover : {"/a/b/c/f", "/a/b/c", "/a/b", "/a"}) {
+    ASSERT_TRUE(fs_.RemoveEmpty(root, root + leftover).ok()) << leftover;
+  }
   // RemoveEmpty removes empty files and directories only.
   ASSERT_TRUE(fs_.CreateFile(root + "/empty", 0600).ok());
   ASSERT_TRUE(fs_.WriteFileAtomic(root + "/full", "data", 0600).ok());

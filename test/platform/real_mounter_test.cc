@@ -152,8 +152,19 @@ TEST_F(RealMounterTest, ConfinedUnmountActsOnTheWalkedMountOnly) {
   ASSERT_EQ(mount("victim", outside.c_str(), "tmpfs", 0, "size=1m"), 0);
   const std::string link = dir_ + "/link";
   ASSERT_EQ(symlink(outside.c_str(), link.c_str()), 0);
+  // The link itself is no mount (NOT_FOUND); through it, refused.
   EXPECT_EQ(mounter_.UnmountConfined(dir_, link).code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_EQ(mkdir((outside + "/inner").c_str(), 0755), 0);
+  ASSERT_EQ(mount("inner", (outside + "/inner").c_str(), "tmpfs", 0, "size=1m"),
+            0);
+  EXPECT_EQ(mounter_.UnmountConfined(dir_, link + "/inner").code(),
             absl::StatusCode::kInvalidArgument);
+  auto inner = mounter_.ListMounts();
+  ASSERT_TRUE(inner.ok());
+  EXPECT_EQ(MountsAt(*inner, outside + "/inner").size(), 1u);
+  umount2((outside + "/inner").c_str(), MNT_DETACH);
+  rmdir((outside + "/inner").c_str());
   auto table = mounter_.ListMounts();
   ASSERT_TRUE(table.ok());
   EXPECT_EQ(MountsAt(*table, outside).size(), 1u) << "the victim was unmounted";
@@ -161,6 +172,12 @@ TEST_F(RealMounterTest, ConfinedUnmountActsOnTheWalkedMountOnly) {
   EXPECT_EQ(mounter_.UnmountConfined(dir_, target_).code(),
             absl::StatusCode::kNotFound);
   ASSERT_EQ(mount("mine", target_.c_str(), "tmpfs", 0, "size=1m"), 0);
+  // Busy (a file held open in it): refused, and still mounted.
+  const int busy = open((target_ + "/held").c_str(), O_CREAT | O_RDWR, 0600);
+  ASSERT_GE(busy, 0);
+  EXPECT_EQ(mounter_.UnmountConfined(dir_, target_).code(),
+            absl::StatusCode::kFailedPrecondition);
+  close(busy);
   EXPECT_TRUE(mounter_.UnmountConfined(dir_, target_).ok());
   table = mounter_.ListMounts();
   ASSERT_TRUE(table.ok());
