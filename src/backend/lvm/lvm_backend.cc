@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "src/common/ids.h"
 
@@ -181,7 +182,8 @@ absl::StatusOr<VolumeRecord> LvmBackend::RecordOf(const LogicalVolume& lv) {
   return record;
 }
 
-absl::StatusOr<LogicalVolume> LvmBackend::FindLv(const std::string& volume_id) {
+absl::StatusOr<LogicalVolume> LvmBackend::FindLv(
+    const std::string& volume_id, std::vector<LogicalVolume>* listing) {
   const std::string name = LvName(volume_id);
   if (name.empty()) {
     return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
@@ -191,6 +193,7 @@ absl::StatusOr<LogicalVolume> LvmBackend::FindLv(const std::string& volume_id) {
   if (!config_.thin_pool.empty()) {
     if (absl::Status s = PoolIn(*lvs).status(); !s.ok()) return s;
   }
+  if (listing != nullptr) *listing = *lvs;
   for (const LogicalVolume& lv : *lvs) {
     if (lv.name == name && BelongsHere(lv)) return lv;
   }
@@ -335,15 +338,21 @@ absl::Status LvmBackend::Zero(const LogicalVolume& lv) {
         Lvm({"lvchange", "--activate", "y", LvPath(lv.name)});
     if (!activated.ok()) return activated.status();
   }
+  if (absl::Status s = ZeroDevice(lv.name, lv.size_bytes); !s.ok()) return s;
+  return Lvm({"lvchange", "--deltag", kZeroingTag, LvPath(lv.name)}).status();
+}
+
+absl::Status LvmBackend::ZeroDevice(const std::string& lv_name,
+                                    uint64_t bytes) {
   Command command;
   // Without --force blkdiscard opens the device O_EXCL: it never zeroes an
   // LV that something holds.
-  command.argv = {"blkdiscard", "--zeroout", LvDevice(lv.name)};
-  command.timeout = ZeroingTimeout(lv.size_bytes);
+  command.argv = {"blkdiscard", "--zeroout", LvDevice(lv_name)};
+  command.timeout = ZeroingTimeout(bytes);
   absl::StatusOr<CommandResult> result = runner_->Run(command);
   if (!result.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot zero new LV ", LvPath(lv.name),
+        absl::StrCat("cannot zero LV ", LvPath(lv_name),
                      ": cannot run blkdiscard (is util-linux installed?): ",
                      result.status().message()));
   }
@@ -351,16 +360,62 @@ absl::Status LvmBackend::Zero(const LogicalVolume& lv) {
     const std::string what = DescribeFailure(command, *result);
     if (absl::StrContains(absl::AsciiStrToLower(result->stderr_data), "busy")) {
       // Most likely the zeroing of a driver that was killed, still running.
-      return absl::UnavailableError(absl::StrCat(
-          "new LV ", LvPath(lv.name),
-          " is busy, so it cannot be zeroed yet; a retry finishes it: ", what));
+      return absl::UnavailableError(
+          absl::StrCat("LV ", LvPath(lv_name),
+                       " is busy, so it cannot be zeroed yet; a retry "
+                       "finishes the job: ",
+                       what));
     }
-    return absl::InternalError(absl::StrCat(
-        "zeroing new LV ", LvPath(lv.name),
-        " failed; it stays unusable and a retried create zeroes it again: ",
-        what));
+    return absl::InternalError(
+        absl::StrCat("zeroing LV ", LvPath(lv_name),
+                     " failed; nothing is handed out unzeroed and a retry "
+                     "zeroes it again: ",
+                     what));
   }
-  return Lvm({"lvchange", "--deltag", kZeroingTag, LvPath(lv.name)}).status();
+  return absl::OkStatus();
+}
+
+std::string LvmBackend::ScratchName(const std::string& lv_name) {
+  return absl::StrCat("cz-", absl::StripPrefix(lv_name, "cv-"));
+}
+
+absl::Status LvmBackend::RemoveScratch(
+    const std::string& lv_name, const std::vector<LogicalVolume>& listing) {
+  const std::string scratch = ScratchName(lv_name);
+  for (const LogicalVolume& lv : listing) {
+    if (lv.name != scratch) continue;
+    absl::StatusOr<CommandResult> removed =
+        Lvm({"lvremove", "--yes", LvPath(scratch)});
+    if (!removed.ok() && !absl::IsNotFound(removed.status())) {
+      return removed.status();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> LvmBackend::ZeroedExtents(
+    const std::string& lv_name, uint64_t bytes) {
+  const std::string scratch = ScratchName(lv_name);
+  absl::StatusOr<CommandResult> created =
+      Lvm({"lvcreate", "--yes", "--name", scratch, "--size",
+           absl::StrCat(bytes, "b"), "--wipesignatures", "n", "--zero", "n",
+           "--addtag", kZeroingTag, config_.vg});
+  if (!created.ok()) return created.status();
+  if (absl::Status s = ZeroDevice(scratch, bytes); !s.ok()) return s;
+  absl::StatusOr<CommandResult> ranges =
+      Lvm({"lvs", "--noheadings", "-o", "seg_pe_ranges", LvPath(scratch)});
+  if (!ranges.ok()) return ranges.status();
+  // "PV:FIRST-LAST", one per segment, as lvextend takes them.
+  std::vector<std::string> extents = absl::StrSplit(
+      ranges->stdout_data, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
+  if (extents.empty()) {
+    return absl::InternalError(absl::StrCat(
+        "lvm reported no extents for the scratch LV ", LvPath(scratch)));
+  }
+  absl::StatusOr<CommandResult> removed =
+      Lvm({"lvremove", "--yes", LvPath(scratch)});
+  if (!removed.ok()) return removed.status();
+  return extents;
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::Get(const std::string& volume_id) {
@@ -393,13 +448,17 @@ absl::StatusOr<std::vector<VolumeRecord>> LvmBackend::List() {
 }
 
 absl::Status LvmBackend::Delete(const std::string& volume_id) {
-  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
+  std::vector<LogicalVolume> listing;
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id, &listing);
   if (absl::IsNotFound(lv.status())) return absl::OkStatus();
   if (!lv.ok()) return lv.status();
   if (lv->open()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", volume_id, " is in use (LV open; still staged or published)"));
   }
+  // The scratch LV of an expansion that stopped half-way goes with it,
+  // first, so a retry still finds the volume.
+  if (absl::Status s = RemoveScratch(lv->name, listing); !s.ok()) return s;
   absl::StatusOr<CommandResult> removed = Lvm({"lvremove", "--yes", LvPath(lv->name)});
   if (absl::IsNotFound(removed.status())) return absl::OkStatus();
   return removed.status();
@@ -407,15 +466,37 @@ absl::Status LvmBackend::Delete(const std::string& volume_id) {
 
 absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
                                             uint64_t bytes) {
-  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
+  std::vector<LogicalVolume> listing;
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id, &listing);
   if (!lv.ok()) return lv.status();
   if (bytes <= lv->size_bytes) return lv->size_bytes;
+  // The scratch LV of an expansion that stopped half-way holds space this
+  // one needs.
+  if (absl::Status s = RemoveScratch(lv->name, listing); !s.ok()) return s;
   absl::StatusOr<uint64_t> size =
       Place(bytes, lv->size_bytes, /*new_data=*/false,
             absl::StrCat("growing ", volume_id));
   if (!size.ok()) return size.status();
-  absl::StatusOr<CommandResult> extended =
-      Lvm({"lvextend", "--size", absl::StrCat(*size, "b"), LvPath(lv->name)});
+  std::vector<std::string> args = {"lvextend", "--size",
+                                   absl::StrCat(*size, "b"), LvPath(lv->name)};
+  if (config_.thin_pool.empty()) {
+    // New extents may hold what a deleted LV wrote, and the volume's user
+    // reads them the moment lvextend returns: they are zeroed first, as a
+    // scratch LV, and lvextend takes exactly those.
+    absl::StatusOr<std::vector<std::string>> extents =
+        ZeroedExtents(lv->name, *size - lv->size_bytes);
+    if (!extents.ok()) return extents.status();
+    args.insert(args.end(), extents->begin(), extents->end());
+  }
+  absl::StatusOr<CommandResult> extended = Lvm(args);
+  if (absl::IsResourceExhausted(extended.status()) &&
+      config_.thin_pool.empty()) {
+    // The space was there a moment ago: another LV took the zeroed extents.
+    return absl::AbortedError(
+        absl::StrCat("the extents zeroed for growing ", volume_id,
+                     " were taken meanwhile; a retry zeroes others: ",
+                     extended.status().message()));
+  }
   if (!extended.ok()) return extended.status();
   return *size;
 }

@@ -31,8 +31,9 @@ struct LvmBackendConfig {
 // LC_ALL=C and JSON reports parsed by pure functions.
 //
 // No volume shows what another wrote: a new thick LV is zeroed whole before
-// it can be staged (LVM reuses the extents of deleted LVs), and a thin class
-// creates volumes only in a pool that zeroes newly provisioned blocks. A VG
+// it can be staged and grows only onto extents zeroed first (LVM reuses the
+// extents of deleted LVs), and a thin class creates volumes only in a pool
+// that zeroes newly provisioned blocks. A VG
 // or pool that is not there is UNAVAILABLE, never "no such volume", so
 // nothing reads as deleted while its disk is merely not attached.
 class LvmBackend final : public Backend {
@@ -95,7 +96,10 @@ class LvmBackend final : public Backend {
       const std::vector<LogicalVolume>& lvs) const;
   absl::StatusOr<PoolUse> GetPoolUse();
   // NOT_FOUND only when the VG (and pool) answered and the LV is not in it.
-  absl::StatusOr<LogicalVolume> FindLv(const std::string& volume_id);
+  // `listing`, when not null, receives every LV of the VG.
+  absl::StatusOr<LogicalVolume> FindLv(
+      const std::string& volume_id,
+      std::vector<LogicalVolume>* listing = nullptr);
   // The record in `lv`'s tag, with capacity from the LV itself.
   absl::StatusOr<VolumeRecord> RecordOf(const LogicalVolume& lv);
   bool BelongsHere(const LogicalVolume& lv) const;
@@ -120,9 +124,21 @@ class LvmBackend final : public Backend {
   // record asks for.
   absl::StatusOr<VolumeRecord> FinishFromSource(const LogicalVolume& lv,
                                                 const std::string& volume_id);
-  // Writes zeroes over all of `lv` (blkdiscard --zeroout: BLKZEROOUT, which
-  // most devices do as cheap write-zeroes), then drops kZeroingTag.
+  // Writes zeroes over all of `lv`, then drops kZeroingTag.
   absl::Status Zero(const LogicalVolume& lv);
+  // blkdiscard --zeroout of the LV's device (BLKZEROOUT, which most devices
+  // do as cheap write-zeroes).
+  absl::Status ZeroDevice(const std::string& lv_name, uint64_t bytes);
+  // The scratch LV that zeroes the extents an expansion of `lv_name` takes.
+  static std::string ScratchName(const std::string& lv_name);
+  // Removes the scratch LV of `lv_name` when `listing` has one (left by an
+  // expansion that stopped half-way).
+  absl::Status RemoveScratch(const std::string& lv_name,
+                             const std::vector<LogicalVolume>& listing);
+  // `bytes` of free extents, zeroed through a scratch LV (made, zeroed,
+  // reported and removed), as "PV:FIRST-LAST" arguments for lvextend.
+  absl::StatusOr<std::vector<std::string>> ZeroedExtents(
+      const std::string& lv_name, uint64_t bytes);
   absl::StatusOr<LogicalVolume> FindSnapshotLv(const std::string& snapshot_id);
   absl::StatusOr<SnapshotRecord> SnapshotOf(const LogicalVolume& lv);
   // FAILED_PRECONDITION for thick classes.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -144,14 +145,33 @@ CommandResult FakeLvm::Blkdiscard(const std::vector<std::string>& argv) {
                              ": Device or resource busy\n"));
   }
   // A plain discard may leave the old bytes readable; only zeroout clears.
-  if (Has(argv, "--zeroout") || Has(argv, "-z")) it->second.stale = false;
+  if (Has(argv, "--zeroout") || Has(argv, "-z")) {
+    it->second.stale = false;
+    zeroed_extents_.insert(it->second.extents.begin(),
+                           it->second.extents.end());
+  }
   return Exit(0);
 }
 
 CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
   if (argv.size() < 2) return Exit(3, "", "no command");
   const std::string& verb = argv[1];
-  const std::string target = argv.back();
+  std::string target = argv.back();
+  std::vector<std::string> pv_ranges;  // lvextend's allocatable extents
+  if (verb == "lvextend") {
+    std::vector<std::string> positional;
+    for (size_t i = 2; i < argv.size(); ++i) {
+      if (argv[i] == "--size") {
+        ++i;
+      } else if (!absl::StartsWith(argv[i], "-")) {
+        positional.push_back(argv[i]);
+      }
+    }
+    if (!positional.empty()) {
+      target = positional[0];
+      pv_ranges.assign(positional.begin() + 1, positional.end());
+    }
+  }
   const std::string target_vg = target.substr(0, target.find('/'));
   absl::MutexLock lock(&mu_);
   std::string err;
@@ -172,6 +192,19 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
                         "\", \"vg_free\":\"", vg_it->second.size - used,
                         "\", \"vg_extent_size\":\"", vg_it->second.extent,
                         "\"}\n              ]\n          }\n      ]\n  }\n"));
+  }
+  if (verb == "lvs" && Has(argv, "seg_pe_ranges")) {
+    auto it = lvs_.find(target);
+    if (it == lvs_.end()) {
+      return Exit(
+          5, "",
+          absl::StrCat("  Failed to find logical volume \"", target, "\"\n"));
+    }
+    std::string out;
+    for (const std::string& range : it->second.extents) {
+      absl::StrAppend(&out, "  ", range, "\n");
+    }
+    return Exit(0, out);
   }
   if (verb == "lvs") {
     std::vector<std::string> rows;
@@ -251,6 +284,13 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
     lv.pool = pool;
     lv.tags = tags;
     lv.stale = stale;
+    if (!snapshot && pool.empty()) {
+      const uint64_t count =
+          (size + vg_it->second.extent - 1) / vg_it->second.extent;
+      lv.extents.push_back(absl::StrCat("/dev/fakepv:", next_extent_, "-",
+                                        next_extent_ + count - 1));
+      next_extent_ += count;
+    }
     // Thin LVs: like -k, the caller activates.
     lv.active = snapshot ? !skip_activation : pool.empty();
     lvs_[vg + "/" + name] = lv;
@@ -267,12 +307,30 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
                   absl::StrCat("  Logical volume ", target,
                                " contains a filesystem in use.\n"));
     }
+    // Only an LV never handed out (still tagged as being zeroed, like the
+    // scratch LV of an expansion) leaves its zeroed extents zero.
+    const std::vector<std::string>& tags = it->second.tags;
+    if (std::find(tags.begin(), tags.end(), "cellar.zeroing") == tags.end()) {
+      for (const std::string& range : it->second.extents) {
+        zeroed_extents_.erase(range);
+      }
+    }
     lvs_.erase(it);
     return Exit(0);
   }
   if (verb == "lvextend") {
     for (size_t i = 2; i + 1 < argv.size(); ++i) {
       if (argv[i] == "--size") it->second.size = Bytes(argv[i + 1]);
+    }
+    if (it->second.pool.empty()) {
+      // Extents LVM picks itself, or named ones not zeroed before, may
+      // hold what a deleted LV wrote.
+      bool zeroed = !pv_ranges.empty();
+      for (const std::string& range : pv_ranges) {
+        zeroed = zeroed && zeroed_extents_.erase(range) == 1;
+        it->second.extents.push_back(range);
+      }
+      if (!zeroed) it->second.stale = true;
     }
     return Exit(0);
   }

@@ -32,8 +32,13 @@ class FakeLvm final {
     bool active = true;
     bool open = false;
     // May still show bytes a deleted LV wrote: every new thick LV (LVM
-    // reuses extents) until blkdiscard --zeroout covers it.
+    // reuses extents) until blkdiscard --zeroout covers it, and every thick
+    // LV extended onto extents not zeroed before.
     bool stale = false;
+    // Thick LVs: "/dev/fakepv:FIRST-LAST" per segment, as seg_pe_ranges
+    // prints them. Extents are never handed out twice here; `stale` stands
+    // for what reuse would show.
+    std::vector<std::string> extents;
   };
 
   void AddVg(const std::string& name, uint64_t size, uint64_t extent = 4 << 20);
@@ -71,6 +76,10 @@ class FakeLvm final {
   std::map<std::string, Vg> vgs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Lv> lvs_ ABSL_GUARDED_BY(mu_);  // key "vg/lv"
   std::map<std::string, std::string> failures_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_extent_ ABSL_GUARDED_BY(mu_) = 0;
+  // Extents zeroed by blkdiscard --zeroout and not written since (as far
+  // as the fake knows: not part of an LV that was handed out).
+  std::set<std::string> zeroed_extents_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cellar::testing

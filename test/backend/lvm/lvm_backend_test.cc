@@ -534,5 +534,100 @@ TEST_F(LvmBackendTest, SnapshotTagsCarryThePolicyOrAreRefusedWhole) {
   EXPECT_EQ(CallsOf("lvcreate", before), 0);
 }
 
+// LVM reuses extents, and a volume's user reads new ones the moment
+// lvextend returns: a thick LV grows only onto extents zeroed first through
+// a scratch LV, and takes exactly those. Thin LVs just grow.
+TEST_F(LvmBackendTest, ThickLvsGrowOnlyOntoZeroedExtents) {
+  const VolumeRecord record = Record("pvc-g", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(record).ok());
+  const std::string lv = LvmBackend::LvName(record.volume_id());
+  const std::string scratch = "cz-" + lv.substr(3);
+  size_t before = runner_.calls().size();
+  auto grown = thick_.Expand(record.volume_id(), 128 * kMiB);
+  ASSERT_TRUE(grown.ok()) << grown.status();
+  EXPECT_EQ(*grown, 128 * kMiB);
+  EXPECT_EQ(lvm_.GetLv("vg0", lv).size, 128 * kMiB);
+  EXPECT_FALSE(lvm_.GetLv("vg0", lv).stale);
+  EXPECT_FALSE(lvm_.HasLv("vg0", scratch));
+  std::vector<std::string> steps;
+  const std::vector<Command> calls = runner_.calls();
+  for (size_t i = before; i < calls.size(); ++i) {
+    const std::vector<std::string>& argv = calls[i].argv;
+    if (argv[0] == "blkdiscard") {
+      steps.push_back(absl::StrJoin(argv, " "));
+    } else if (argv[1] == "lvcreate") {
+      bool tagged = false;
+      for (size_t j = 0; j + 1 < argv.size(); ++j) {
+        tagged |= argv[j] == "--addtag" && argv[j + 1] == kZeroingTag;
+      }
+      steps.push_back(
+          absl::StrCat("lvcreate ", argv[4], tagged ? " tagged" : " untagged"));
+    } else if (argv[1] == "lvremove" || argv[1] == "lvextend") {
+      steps.push_back(absl::StrJoin(argv.begin() + 1, argv.end(), " "));
+    }
+  }
+  EXPECT_EQ(steps, (std::vector<std::string>{
+                       "lvcreate " + scratch + " tagged",
+                       "blkdiscard --zeroout /dev/vg0/" + scratch,
+                       "lvremove --yes vg0/" + scratch,
+                       "lvextend --size 134217728b vg0/" + lv +
+                           " /dev/fakepv:16-31"}));
+
+  const VolumeRecord thin = Record("pvc-tg", 64 * kMiB, "fast");
+  ASSERT_TRUE(thin_.Create(thin).ok());
+  before = runner_.calls().size();
+  ASSERT_TRUE(thin_.Expand(thin.volume_id(), 128 * kMiB).ok());
+  EXPECT_EQ(CallsOf("blkdiscard", before), 0);
+  EXPECT_EQ(CallsOf("lvcreate", before), 0);
+}
+
+// An expansion that stopped half-way grows nothing and hands out nothing:
+// the retry replaces its scratch LV, and deleting the volume removes it.
+TEST_F(LvmBackendTest, ExpansionThatStoppedHalfWayIsRetriedOrCleanedUp) {
+  const VolumeRecord record = Record("pvc-s", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(record).ok());
+  const std::string id = record.volume_id();
+  const std::string lv = LvmBackend::LvName(id);
+  const std::string scratch = "cz-" + lv.substr(3);
+  const std::string io_error =
+      "blkdiscard: BLKZEROOUT: /dev/vg0/x ioctl failed: Input/output error\n";
+
+  lvm_.FailNext("blkdiscard", io_error);
+  EXPECT_EQ(thick_.Expand(id, 128 * kMiB).status().code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(lvm_.GetLv("vg0", lv).size, 64 * kMiB);
+  EXPECT_TRUE(lvm_.HasLv("vg0", scratch));
+  ASSERT_TRUE(thick_.Expand(id, 128 * kMiB).ok());
+  EXPECT_FALSE(lvm_.HasLv("vg0", scratch));
+  EXPECT_FALSE(lvm_.GetLv("vg0", lv).stale);
+
+  // The zeroed extents were taken by someone else before lvextend.
+  lvm_.FailNext("lvextend",
+                "  Insufficient suitable allocatable extents for logical "
+                "volume " +
+                    lv + ": 16 more required\n");
+  EXPECT_EQ(thick_.Expand(id, 192 * kMiB).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_FALSE(lvm_.HasLv("vg0", scratch));
+  ASSERT_TRUE(thick_.Expand(id, 192 * kMiB).ok());
+  EXPECT_FALSE(lvm_.GetLv("vg0", lv).stale);
+  EXPECT_EQ(lvm_.GetLv("vg0", lv).size, 192 * kMiB);
+
+  // A scratch LV left behind holds the space its retry needs: 6 GiB more
+  // fit the 7 GiB left only once it is gone.
+  lvm_.FailNext("blkdiscard", io_error);
+  EXPECT_FALSE(thick_.Expand(id, 192 * kMiB + 6 * kGiB).ok());
+  EXPECT_TRUE(lvm_.HasLv("vg0", scratch));
+  ASSERT_TRUE(thick_.Expand(id, 192 * kMiB + 6 * kGiB).ok());
+  EXPECT_FALSE(lvm_.HasLv("vg0", scratch));
+
+  lvm_.FailNext("blkdiscard", io_error);
+  EXPECT_FALSE(thick_.Expand(id, 7 * kGiB).ok());
+  EXPECT_TRUE(lvm_.HasLv("vg0", scratch));
+  ASSERT_TRUE(thick_.Delete(id).ok());
+  EXPECT_FALSE(lvm_.HasLv("vg0", lv));
+  EXPECT_FALSE(lvm_.HasLv("vg0", scratch));
+}
+
 }  // namespace
 }  // namespace cellar
