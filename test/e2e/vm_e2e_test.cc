@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -900,6 +901,25 @@ class VmIsolationTest : public VmSnapshotTest {
     return extents;
   }
 
+  // Every "PV:PE" an LV occupies, from its segments' seg_pe_ranges.
+  std::set<std::string> PesOf(const std::string& lv) {
+    std::set<std::string> pes;
+    std::istringstream ranges(Shell("lvm lvs --noheadings -o seg_pe_ranges " +
+                                    vg_ + "/" + lv + " 2>/dev/null"));
+    std::string range;
+    while (ranges >> range) {
+      const size_t colon = range.find(':');
+      const size_t dash = range.find('-', colon);
+      if (colon == std::string::npos || dash == std::string::npos) continue;
+      const uint64_t last = Number(range.substr(dash + 1));
+      for (uint64_t pe = Number(range.substr(colon + 1, dash - colon - 1));
+           pe <= last; ++pe) {
+        pes.insert(absl::StrCat(range.substr(0, colon), ":", pe));
+      }
+    }
+    return pes;
+  }
+
   // Stages and publishes a block volume; the published device node.
   std::string UpBlock(const std::string& id, const std::string& name) {
     const auto cap = testing::Capability("", true);
@@ -980,6 +1000,48 @@ TEST_F(VmIsolationTest, NewThickVolumeNeverShowsADeletedVolumesData) {
       << "a new thick volume shows a deleted volume's data";
   EXPECT_EQ(read, size);
   ASSERT_NO_FATAL_FAILURE(Down(attacker, "attacker"));
+  EXPECT_EQ(CellarLvs(), 0);
+}
+
+// A thick volume grown while published onto the extents of a deleted
+// volume, whose secret is still on the disk under them: its user reads
+// zeroes there the moment the expansion returns.
+TEST_F(VmIsolationTest, GrownThickVolumeNeverShowsADeletedVolumesData) {
+  ASSERT_NO_FATAL_FAILURE(RestartDriver("", /*keep_discards=*/false));
+  const uint64_t size = 128 * kMiB;
+  const Params thick = {{"deviceClass", "thick"}};
+  const auto cap = testing::Capability("", true);
+  uint64_t read = 0;
+
+  std::string victim;
+  ASSERT_TRUE(
+      client_->CreateWithParameters("victim", cap, size, thick, &victim).ok());
+  const Extents victim_extents = ExtentsOf(LvOf(victim));
+  const std::set<std::string> victim_pes = PesOf(LvOf(victim));
+  ASSERT_GT(victim_extents.length, 0u) << victim_extents.ranges;
+  ASSERT_TRUE(FillWithSecret(UpBlock(victim, "victim"), size));
+  ASSERT_NO_FATAL_FAILURE(Down(victim, "victim"));
+  ASSERT_GE(FindSecret(victim_extents.pv, victim_extents.offset,
+                       victim_extents.length, &read),
+            0)
+      << "the deleted volume's bytes are not on " << victim_extents.pv;
+
+  std::string attacker;
+  ASSERT_TRUE(client_->CreateWithParameters("attacker", cap, size / 2, thick,
+                                            &attacker)
+                  .ok());
+  const std::string device = UpBlock(attacker, "attacker");
+  const grpc::Status status = client_->Expand(attacker, device, size, false);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // It grew onto the very extents the deleted volume had.
+  EXPECT_EQ(PesOf(LvOf(attacker)), victim_pes)
+      << Shell("lvm lvs -o lv_name,seg_pe_ranges " + vg_);
+  EXPECT_EQ(FindSecret(device, 0, size, &read), -1)
+      << "a grown thick volume shows a deleted volume's data";
+  EXPECT_EQ(read, size);
+  ASSERT_NO_FATAL_FAILURE(Down(attacker, "attacker"));
+  EXPECT_EQ(Shell("lvm lvs --noheadings -o lv_name " + vg_ + " | grep -c cz-"),
+            "0\n");
   EXPECT_EQ(CellarLvs(), 0);
 }
 
