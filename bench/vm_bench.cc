@@ -113,8 +113,8 @@ int main(int argc, char** argv) {
     std::vector<double> driver_ms, hand_ms;
     for (int i = 0; i < runs; ++i) {
       const std::string name = absl::StrCat(cls, i);
-      const std::string staging = kubelet + "/plugins/" + name + "/globalmount";
-      const std::string target = kubelet + "/pods/p/volumes/" + name + "/mount";
+      const std::string staging = kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+      const std::string target = kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/mount";
       Sh("mkdir -p '" + staging + "'");
       std::string id;
       auto start = Clock::now();
@@ -193,14 +193,14 @@ int main(int argc, char** argv) {
   for (int i = 0; i < runs; ++i) {
     for (bool encrypted : {false, true}) {
       const std::string name = absl::StrCat(encrypted ? "enc" : "plain", i);
-      const std::string staging = kubelet + "/plugins/" + name + "/globalmount";
-      const std::string target = kubelet + "/pods/p/volumes/" + name + "/dev";
+      const std::string staging = kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+      const std::string target = kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/dev";
       Sh("mkdir -p '" + staging + "'");
       std::map<std::string, std::string> params = {{"deviceClass", "thin"}};
       if (encrypted) params["encrypted"] = "true";
       const std::map<std::string, std::string> secrets =
           encrypted ? std::map<std::string, std::string>{{"encryptionPassphrase",
-                                                           "bench-key"}}
+                                                           "bench-key-bench-key-bench-key-bench-key-01"}}
                     : std::map<std::string, std::string>{};
       std::string id;
       if (!client.CreateWithParameters(name, block_cap, 256 << 20, params, &id).ok()) {

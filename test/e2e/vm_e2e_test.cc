@@ -113,12 +113,12 @@ class VmE2eTest : public ::testing::Test {
   }
 
   std::string Staging(const std::string& name) {
-    const std::string path = kubelet_ + "/plugins/" + name + "/globalmount";
+    const std::string path = kubelet_ + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
     Shell("mkdir -p '" + path + "'");
     return path;
   }
   std::string Target(const std::string& name) {
-    return kubelet_ + "/pods/p-" + name + "/volumes/" + name + "/mount";
+    return kubelet_ + "/pods/p-" + name + "/volumes/kubernetes.io~csi/" + name + "/mount";
   }
 
   // A full lifecycle; `check` runs while the volume is published.
@@ -133,7 +133,7 @@ class VmE2eTest : public ::testing::Test {
     ASSERT_TRUE(client_->CreateWithParameters(name, cap, 400 * kMiB, params, &id).ok());
     const std::map<std::string, std::string> secrets =
         encrypted ? std::map<std::string, std::string>{{"encryptionPassphrase",
-                                                         "vm-test-key"}}
+                                                         "vm-test-key-vm-test-key-vm-test-key-0123"}}
                   : std::map<std::string, std::string>{};
     const std::string staging = Staging(name);
     grpc::Status staged = client_->StageWithSecrets(id, staging, cap, secrets);
@@ -314,19 +314,19 @@ TEST_F(VmE2eTest, WrongKeyFailsAndTheRightKeyStillWorks) {
       &id).ok());
   const std::string staging = Staging("enc-key");
   ASSERT_TRUE(client_->StageWithSecrets(id, staging, cap,
-                                        {{"encryptionPassphrase", "right"}}).ok());
+                                        {{"encryptionPassphrase", "right-key-right-key-right-key-0123456"}}).ok());
   ASSERT_TRUE(client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
   std::ofstream(Target("enc-key") + "/keep") << "intact";
   ASSERT_TRUE(client_->Unpublish(id, Target("enc-key")).ok());
   ASSERT_TRUE(client_->Unstage(id, staging).ok());
   EXPECT_EQ(client_->StageWithSecrets(id, staging, cap,
-                                      {{"encryptionPassphrase", "wrong"}})
+                                      {{"encryptionPassphrase", "wrong-key-wrong-key-wrong-key-0123456"}})
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(client_->Stage(id, staging, cap).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   ASSERT_TRUE(client_->StageWithSecrets(id, staging, cap,
-                                        {{"encryptionPassphrase", "right"}}).ok());
+                                        {{"encryptionPassphrase", "right-key-right-key-right-key-0123456"}}).ok());
   ASSERT_TRUE(client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
   {
     std::ifstream in(Target("enc-key") + "/keep");
@@ -342,7 +342,7 @@ TEST_F(VmE2eTest, WrongKeyFailsAndTheRightKeyStillWorks) {
   driver_.reset();
   StartDriver();
   ASSERT_TRUE(client_->StageWithSecrets(id, staging, cap,
-                                        {{"encryptionPassphrase", "right"}}).ok());
+                                        {{"encryptionPassphrase", "right-key-right-key-right-key-0123456"}}).ok());
   ASSERT_TRUE(client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
   EXPECT_EQ(LeftoverMappings(), 1);
   // Online expansion of an encrypted volume grows mapping and filesystem.
@@ -654,7 +654,7 @@ TEST_F(VmSnapshotTest, ThinSnapshotRestoreAndClone) {
 // source volume's id (encryption_key_id), and they hold the original data.
 TEST_F(VmSnapshotTest, EncryptedSnapshotRestoresWithTheSameSecret) {
   const auto cap = testing::Capability("ext4", false);
-  const Secrets secrets = {{"encryptionPassphrase", "snapshot-test-key"}};
+  const Secrets secrets = {{"encryptionPassphrase", "snapshot-test-key-snapshot-test-key-01"}};
   for (const std::string cls : {"thin", "loop"}) {
     SCOPED_TRACE(cls);
     const Params params = {{"deviceClass", cls}, {"encrypted", "true"}};
@@ -680,7 +680,7 @@ TEST_F(VmSnapshotTest, EncryptedSnapshotRestoresWithTheSameSecret) {
     ASSERT_NO_FATAL_FAILURE(Unmount(restored, restored_name));
     // Still a LUKS volume: another key does not open it.
     EXPECT_EQ(client_->StageWithSecrets(restored, Staging(restored_name), cap,
-                                        {{"encryptionPassphrase", "another-key"}})
+                                        {{"encryptionPassphrase", "another-key-another-key-another-key-01"}})
                   .error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
     // The refused stage attached the device; unstage lets it go.
