@@ -186,9 +186,13 @@ absl::Status ControllerService::DoCreateVolume(
   if (existing.ok()) {
     const int64_t required = request.capacity_range().required_bytes();
     const int64_t limit = request.capacity_range().limit_bytes();
+    // The same request as the one recorded is compatible even while the
+    // storage is still smaller than asked: a restore whose create stopped
+    // before it was grown is completed below.
     const bool compatible =
         existing->name() == request.name() &&
-        existing->capacity_bytes() >= required &&
+        (existing->capacity_bytes() >= required ||
+         existing->required_bytes() == required) &&
         (limit == 0 || existing->capacity_bytes() <= limit) &&
         existing->block() == access->block &&
         (access->block || access->fs_type.empty() ||

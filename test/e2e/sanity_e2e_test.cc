@@ -302,10 +302,17 @@ class SanityE2eTest : public ::testing::Test {
     root_ = pattern;
     kubelet_ = root_ + "/kubelet";
     ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
-    auto driver = DriverProcess::Start(
-        root_ + "/data", root_ + "/csi.sock",
-        {"--kubelet-dir=" + kubelet_, "--node-id=" + std::string(kNodeId),
-         "--reserve-bytes=0", "--log-level=debug"});
+    std::vector<std::string> flags = {
+        "--kubelet-dir=" + kubelet_, "--node-id=" + std::string(kNodeId),
+        "--reserve-bytes=0", "--log-level=debug"};
+    // The guest tier runs the same checks against LVM classes
+    // (test/vm:sanity_vm_test): the class list is the driver's only
+    // difference, as it would be for csi-sanity.
+    if (const char* classes = getenv("CELLAR_SANITY_DEVICE_CLASSES")) {
+      flags.push_back(std::string("--device-classes=") + classes);
+    }
+    auto driver =
+        DriverProcess::Start(root_ + "/data", root_ + "/csi.sock", flags);
     ASSERT_TRUE(driver.ok()) << driver.status();
     driver_ = *std::move(driver);
     group_controller_ = csi::v1::GroupController::NewStub(driver_->channel());
