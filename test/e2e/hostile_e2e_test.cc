@@ -13,6 +13,7 @@
 #include <functional>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -131,6 +132,27 @@ class HostileE2eTest : public ::testing::Test {
     client_.reset();
     driver_.reset();
     CleanUpScratchDir(root_);
+  }
+
+  // NodePublishVolume as kubelet sends it for a pod of namespace `ns`
+  // (podInfoOnMount), plus `extra` volume-context keys a PV's author chose.
+  grpc::Status PublishAs(const std::string& id, const std::string& staging,
+                         const std::string& target, const std::string& ns,
+                         const std::map<std::string, std::string>& extra = {}) {
+    csi::v1::NodePublishVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(staging);
+    request.set_target_path(target);
+    *request.mutable_volume_capability() = cap_;
+    auto& context = *request.mutable_volume_context();
+    context["csi.storage.k8s.io/pod.namespace"] = ns;
+    context["csi.storage.k8s.io/pod.name"] = "pod-" + ns;
+    context["csi.storage.k8s.io/pod.uid"] = "uid-" + ns;
+    context["csi.storage.k8s.io/serviceAccount.name"] = "default";
+    for (const auto& [key, value] : extra) context[key] = value;
+    csi::v1::NodePublishVolumeResponse response;
+    return driver_->node().NodePublishVolume(Context().get(), request,
+                                             &response);
   }
 
   std::string root_, kubelet_, outside_, staging_, target_, canary_;
@@ -431,24 +453,11 @@ TEST_F(HostileE2eTest, AnotherNamespaceCannotPublishABoundVolume) {
 
   auto publish = [&](const std::string& ns, const std::string& target,
                      bool forge) {
-    csi::v1::NodePublishVolumeRequest request;
-    request.set_volume_id(id);
-    request.set_staging_target_path(staging);
-    request.set_target_path(target);
-    *request.mutable_volume_capability() = cap_;
-    auto& context = *request.mutable_volume_context();
-    context["csi.storage.k8s.io/pod.namespace"] = ns;
-    context["csi.storage.k8s.io/pod.name"] = "pod-" + ns;
-    context["csi.storage.k8s.io/pod.uid"] = "uid-" + ns;
-    context["csi.storage.k8s.io/serviceAccount.name"] = "default";
-    if (forge) {
-      context["csi.storage.k8s.io/pvc/namespace"] = "team-a";
-      context["namespace"] = "team-a";
-      context["boundNamespace"] = "team-a";
-    }
-    csi::v1::NodePublishVolumeResponse response;
-    return driver_->node().NodePublishVolume(Context().get(), request,
-                                             &response);
+    if (!forge) return PublishAs(id, staging, target, ns);
+    return PublishAs(id, staging, target, ns,
+                     {{"csi.storage.k8s.io/pvc/namespace", "team-a"},
+                      {"namespace", "team-a"},
+                      {"boundNamespace", "team-a"}});
   };
   const std::string thief_target = kubelet_ + "/pods/uid-b/volumes/kubernetes.io~csi/x/mount";
   EXPECT_EQ(publish("team-b", thief_target, false).error_code(),
@@ -496,19 +505,7 @@ TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
   ASSERT_TRUE(client_->Stage(source, staging, cap_).ok());
   auto publish = [&](const std::string& id, const std::string& staging_path,
                      const std::string& ns, const std::string& target) {
-    csi::v1::NodePublishVolumeRequest request;
-    request.set_volume_id(id);
-    request.set_staging_target_path(staging_path);
-    request.set_target_path(target);
-    *request.mutable_volume_capability() = cap_;
-    auto& context = *request.mutable_volume_context();
-    context["csi.storage.k8s.io/pod.namespace"] = ns;
-    context["csi.storage.k8s.io/pod.name"] = "pod-" + ns;
-    context["csi.storage.k8s.io/pod.uid"] = "uid-" + ns;
-    context["csi.storage.k8s.io/serviceAccount.name"] = "default";
-    csi::v1::NodePublishVolumeResponse response;
-    return driver_->node().NodePublishVolume(Context().get(), request,
-                                             &response);
+    return PublishAs(id, staging_path, target, ns);
   };
   ASSERT_TRUE(publish(source, staging, "team-a", owner_target).ok());
   { std::ofstream(owner_target + "/secret") << "team-a's data"; }
