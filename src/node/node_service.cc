@@ -3,9 +3,9 @@
 #include <sys/mount.h>
 #include <sys/sysmacros.h>
 
-#include <functional>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
 
 #include "absl/strings/escaping.h"
@@ -39,20 +39,6 @@ std::string DevRoot(const std::string& device) {
 // the material's own entropy protects a copied image.
 constexpr size_t kMinKeyMaterialBytes = 32;
 
-// Runs `undo` when it goes out of scope, unless dismissed.
-class Cleanup final {
- public:
-  explicit Cleanup(std::function<void()> undo) : undo_(std::move(undo)) {}
-  Cleanup(const Cleanup&) = delete;
-  Cleanup& operator=(const Cleanup&) = delete;
-  ~Cleanup() {
-    if (undo_) undo_();
-  }
-  void Dismiss() { undo_ = nullptr; }
-
- private:
-  std::function<void()> undo_;
-};
 
 
 }  // namespace
@@ -435,12 +421,12 @@ absl::Status NodeService::DoStage(
   // otherwise keep the volume attached and block DeleteVolume).
   const bool was_attached = (*backend)->FindDevice(request.volume_id()).ok();
   bool opened_mapping = false;
-  Cleanup undo([&] {
+  absl::Cleanup undo = [&] {
     if (opened_mapping) {
       (void)deps_.crypt->Close(MappingName(request.volume_id()));
     }
     if (!was_attached) (void)(*backend)->Detach(request.volume_id());
-  });
+  };
   // Attaching an attached volume gives back its device.
   absl::StatusOr<std::string> device = (*backend)->Attach(request.volume_id());
   if (!device.ok()) return device.status();
@@ -454,7 +440,7 @@ absl::Status NodeService::DoStage(
     }
   }
   absl::Status staged = StageOnDevice(request, *record, *access, *device);
-  if (staged.ok()) undo.Dismiss();
+  if (staged.ok()) std::move(undo).Cancel();
   return staged;
 }
 
