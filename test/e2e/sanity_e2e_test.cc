@@ -30,7 +30,38 @@
 //    are $TMPDIR/csi-mount and $TMPDIR/csi-staging), as
 //    --csi.mountdir/--csi.stagingdir would put them. Paths are checked with
 //    csi-sanity's default CheckPath (stat, following symlinks).
-//  - No secrets, no StorageClass (volume or snapshot) parameters and no
+//  - Secrets and StorageClass parameters: none by default, as csi-sanity
+//    runs without --csi.secrets and --csi.testvolumeparameters. Two
+//    variables set them as those flags do (an encrypted class needs both:
+//    encrypted=true and a node-stage encryptionPassphrase):
+//      CELLAR_SANITY_VOLUME_PARAMETERS: "k=v,k2=v2", or the absolute path of
+//        a YAML file of "k: v" lines (what --csi.testvolumeparameters
+//        reads). Every CreateVolumeRequest carries them, as in csi-sanity.
+//      CELLAR_SANITY_SECRETS: "Field.key=value,..." (a value may hold '='
+//        but not ','), or the absolute path of csi-sanity's secrets YAML
+//        file (what --csi.secrets reads: "Field:" and indented "key: value"
+//        lines, or "Field: {key: value, ...}"). Field is a field of
+//        csi-sanity's CSISecrets, e.g. NodeStageVolumeSecret; csi-sanity
+//        ignores other names, and so does this suite (with a warning).
+//    Which secret goes where is csi-sanity's: each RPC gets one, in every
+//    request of it (the cleanup's included):
+//      CreateVolume                CreateVolumeSecret
+//      DeleteVolume                DeleteVolumeSecret
+//      ControllerPublishVolume     ControllerPublishVolumeSecret
+//      ControllerUnpublishVolume   ControllerUnpublishVolumeSecret
+//      ValidateVolumeCapabilities  ControllerValidateVolumeCapabilitiesSecret
+//      NodeStageVolume             NodeStageVolumeSecret
+//      NodePublishVolume           NodePublishVolumeSecret
+//      CreateSnapshot,
+//      CreateVolumeGroupSnapshot   CreateSnapshotSecret
+//      DeleteSnapshot,
+//      DeleteVolumeGroupSnapshot   DeleteSnapshotSecret
+//      ListSnapshots,
+//      GetVolumeGroupSnapshot      ListSnapshotsSecret
+//      ControllerExpandVolume      ControllerExpandVolumeSecret
+//      ControllerModifyVolume      ControllerModifyVolumeSecret
+//    NodeExpandVolume carries none (csi-sanity has no secret for it), nor do
+//    the requests without a secrets field. No snapshot parameters and no
 //    mutable parameters are sent (csi-sanity's defaults: none configured).
 //    Topology: the only requirement sent is the one csi-sanity sends in its
 //    two lifecycle checks ("Controller Service ... volume lifecycle" and
@@ -68,8 +99,11 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -140,6 +174,384 @@ std::string GenerateUniqueValidNodeID() {
   return "fake-node-id-" + RandomHex(8) + "-" + RandomHex(1);
 }
 
+// ---------------------------------------------------------------- config
+// csi-sanity's TestVolumeParameters (--csi.testvolumeparameters=FILE) and
+// CSISecrets (--csi.secrets=FILE), from CELLAR_SANITY_VOLUME_PARAMETERS and
+// CELLAR_SANITY_SECRETS (formats in the header comment). Unset: none, as
+// csi-sanity's defaults.
+
+using StringMap = std::map<std::string, std::string>;
+
+// csi-sanity v5.4.0's CSISecrets: one map per field of its secrets file.
+struct CsiSecrets {
+  StringMap create_volume;
+  StringMap delete_volume;
+  StringMap controller_publish_volume;
+  StringMap controller_unpublish_volume;
+  StringMap controller_validate_volume_capabilities;
+  StringMap node_stage_volume;
+  StringMap node_publish_volume;
+  StringMap create_snapshot;
+  StringMap delete_snapshot;
+  StringMap controller_expand_volume;
+  StringMap list_snapshots;
+  StringMap controller_modify_volume;
+};
+
+// The field names of csi-sanity's secrets YAML (its yaml tags).
+constexpr std::pair<const char*, StringMap CsiSecrets::*> kSecretFields[] = {
+    {"CreateVolumeSecret", &CsiSecrets::create_volume},
+    {"DeleteVolumeSecret", &CsiSecrets::delete_volume},
+    {"ControllerPublishVolumeSecret", &CsiSecrets::controller_publish_volume},
+    {"ControllerUnpublishVolumeSecret",
+     &CsiSecrets::controller_unpublish_volume},
+    {"ControllerValidateVolumeCapabilitiesSecret",
+     &CsiSecrets::controller_validate_volume_capabilities},
+    {"NodeStageVolumeSecret", &CsiSecrets::node_stage_volume},
+    {"NodePublishVolumeSecret", &CsiSecrets::node_publish_volume},
+    {"CreateSnapshotSecret", &CsiSecrets::create_snapshot},
+    {"DeleteSnapshotSecret", &CsiSecrets::delete_snapshot},
+    {"ControllerExpandVolumeSecret", &CsiSecrets::controller_expand_volume},
+    {"ListSnapshotsSecret", &CsiSecrets::list_snapshots},
+    {"ControllerModifyVolumeSecret", &CsiSecrets::controller_modify_volume},
+};
+
+struct SanityConfig {
+  StringMap test_volume_parameters;
+  CsiSecrets secrets;
+};
+
+std::string Trim(const std::string& text) {
+  const size_t begin = text.find_first_not_of(" \t\r");
+  if (begin == std::string::npos) return "";
+  const size_t end = text.find_last_not_of(" \t\r");
+  return text.substr(begin, end - begin + 1);
+}
+
+// "k=v,k2=v2": split at commas, each item at its first '=' (so values may
+// hold '=', e.g. base64 padding, but not ',').
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParsePairs(
+    const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::istringstream items(text);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    if (item.empty()) continue;
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", item.substr(0, eq), "...' is not key=value"));
+    }
+    pairs.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+  }
+  return pairs;
+}
+
+// The YAML that csi-sanity's files use, as far as these two files need it:
+// "key: value" lines, nested one level by indentation or as a flow mapping
+// ("key: {a: b, c: d}"); plain, 'single' or "double" quoted scalars; '#'
+// comments; "---". A top-level key with an empty value (or "{}" or "~")
+// holds a nested mapping, possibly empty.
+struct YamlEntry {
+  std::string value;  // a scalar
+  bool is_map = false;
+  StringMap map;
+};
+using YamlDocument = std::vector<std::pair<std::string, YamlEntry>>;
+
+// Position of the first `c` outside quotes in `text`, or npos.
+size_t FindUnquoted(const std::string& text, char c, size_t from = 0) {
+  char quote = 0;
+  for (size_t i = from; i < text.size(); ++i) {
+    if (quote != 0) {
+      if (quote == '"' && text[i] == '\\') {
+        ++i;
+      } else if (text[i] == quote) {
+        quote = 0;
+      }
+    } else if (text[i] == '"' || text[i] == '\'') {
+      quote = text[i];
+    } else if (text[i] == c) {
+      // ':' separates only when followed by a blank or the end; '#' starts a
+      // comment only at the start or after a blank; ',' and '}' always count.
+      if (c == ':' && i + 1 < text.size() && text[i + 1] != ' ' &&
+          text[i + 1] != '\t') {
+        continue;
+      }
+      if (c == '#' && i > 0 && text[i - 1] != ' ' && text[i - 1] != '\t') {
+        continue;
+      }
+      return i;
+    }
+  }
+  return std::string::npos;
+}
+
+absl::StatusOr<std::string> YamlScalar(const std::string& raw) {
+  const std::string text = Trim(raw);
+  if (text.empty() || text == "~" || text == "null") return std::string();
+  if (text.front() == '\'') {
+    if (text.size() < 2 || text.back() != '\'') {
+      return absl::InvalidArgumentError("unterminated ' string");
+    }
+    std::string out;
+    for (size_t i = 1; i + 1 < text.size(); ++i) {
+      out.push_back(text[i]);
+      if (text[i] == '\'') ++i;  // '' is one quote
+    }
+    return out;
+  }
+  if (text.front() == '"') {
+    std::string out;
+    size_t i = 1;
+    for (; i < text.size() && text[i] != '"'; ++i) {
+      if (text[i] != '\\') {
+        out.push_back(text[i]);
+        continue;
+      }
+      if (++i == text.size()) break;
+      switch (text[i]) {
+        case 'n': out.push_back('\n'); break;
+        case 't': out.push_back('\t'); break;
+        case '\\': case '"': case '/': out.push_back(text[i]); break;
+        default:
+          return absl::InvalidArgumentError(
+              absl::StrCat("unsupported escape \\", std::string(1, text[i])));
+      }
+    }
+    if (i + 1 != text.size()) {
+      return absl::InvalidArgumentError("unterminated \" string");
+    }
+    return out;
+  }
+  if (std::string("[{&*!|>%@`").find(text.front()) != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported YAML value '", text, "'"));
+  }
+  return text;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> YamlKeyValue(
+    const std::string& line) {
+  const size_t colon = FindUnquoted(line, ':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError("not 'key: value'");
+  }
+  auto key = YamlScalar(line.substr(0, colon));
+  if (!key.ok()) return key.status();
+  if (key->empty()) return absl::InvalidArgumentError("empty key");
+  return std::make_pair(*key, Trim(line.substr(colon + 1)));
+}
+
+absl::Status YamlFlowMapping(const std::string& text, StringMap* out) {
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') {
+    return absl::InvalidArgumentError("unterminated { mapping");
+  }
+  const std::string body = text.substr(1, text.size() - 2);
+  size_t begin = 0;
+  while (begin <= body.size()) {
+    size_t end = FindUnquoted(body, ',', begin);
+    if (end == std::string::npos) end = body.size();
+    const std::string item = Trim(body.substr(begin, end - begin));
+    begin = end + 1;
+    if (item.empty()) continue;
+    auto pair = YamlKeyValue(item);
+    if (!pair.ok()) return pair.status();
+    auto value = YamlScalar(pair->second);
+    if (!value.ok()) return value.status();
+    (*out)[pair->first] = *value;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<YamlDocument> ParseYamlFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", path, ": ", strerror(errno)));
+  }
+  YamlDocument document;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    auto fail = [&](const absl::Status& status) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, " line ", number, ": ", status.message()));
+    };
+    const size_t comment = FindUnquoted(line, '#');
+    if (comment != std::string::npos) line.resize(comment);
+    if (Trim(line).empty() || Trim(line) == "---") continue;
+    if (line.find('\t') < line.find_first_not_of(" \t")) {
+      return fail(absl::InvalidArgumentError("tab in indentation"));
+    }
+    const bool indented = line[0] == ' ';
+    auto pair = YamlKeyValue(Trim(line));
+    if (!pair.ok()) return fail(pair.status());
+    if (indented) {
+      if (document.empty() || !document.back().second.is_map ||
+          !document.back().second.value.empty()) {
+        return fail(absl::InvalidArgumentError("unexpected indentation"));
+      }
+      auto value = YamlScalar(pair->second);
+      if (!value.ok()) return fail(value.status());
+      document.back().second.map[pair->first] = *value;
+      continue;
+    }
+    YamlEntry entry;
+    if (pair->second.empty() || pair->second == "~" ||
+        pair->second == "null") {
+      entry.is_map = true;  // a nested block may follow
+    } else if (pair->second.front() == '{') {
+      entry.is_map = true;
+      entry.value = "{}";  // complete: no nested block may follow
+      absl::Status status = YamlFlowMapping(pair->second, &entry.map);
+      if (!status.ok()) return fail(status);
+    } else {
+      auto value = YamlScalar(pair->second);
+      if (!value.ok()) return fail(value.status());
+      entry.value = *value;
+    }
+    document.emplace_back(pair->first, std::move(entry));
+  }
+  return document;
+}
+
+// CELLAR_SANITY_VOLUME_PARAMETERS: "k=v,..." or the path (starting with
+// '/') of a YAML file of "k: v" lines, as --csi.testvolumeparameters takes.
+absl::StatusOr<StringMap> LoadVolumeParameters(const std::string& text) {
+  StringMap parameters;
+  if (text.empty() || text.front() != '/') {
+    auto pairs = ParsePairs(text);
+    if (!pairs.ok()) return pairs.status();
+    for (auto& [key, value] : *pairs) parameters[key] = value;
+    return parameters;
+  }
+  auto document = ParseYamlFile(text);
+  if (!document.ok()) return document.status();
+  for (const auto& [key, entry] : *document) {
+    if (entry.is_map && (!entry.map.empty() || entry.value == "{}")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(text, ": parameter ", key, " is not a string"));
+    }
+    parameters[key] = entry.value;
+  }
+  return parameters;
+}
+
+StringMap* SecretField(CsiSecrets* secrets, const std::string& field) {
+  for (const auto& [name, member] : kSecretFields) {
+    if (field == name) return &(secrets->*member);
+  }
+  // yaml.Unmarshal in csi-sanity drops fields CSISecrets does not have.
+  std::cerr << "sanity: csi-sanity v5.4.0 has no secret " << field
+            << "; ignored, as csi-sanity ignores it\n";
+  return nullptr;
+}
+
+// CELLAR_SANITY_SECRETS: "Field.key=value,..." (Field a csi-sanity secrets
+// field such as NodeStageVolumeSecret), or the path (starting with '/') of
+// csi-sanity's secrets YAML file, as --csi.secrets takes.
+absl::StatusOr<CsiSecrets> LoadSecrets(const std::string& text) {
+  CsiSecrets secrets;
+  if (text.empty() || text.front() != '/') {
+    auto pairs = ParsePairs(text);
+    if (!pairs.ok()) return pairs.status();
+    for (auto& [field_key, value] : *pairs) {
+      const size_t dot = field_key.find('.');
+      if (dot == std::string::npos || dot == 0 ||
+          dot + 1 == field_key.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "'", field_key, "=...' is not Field.key=value"));
+      }
+      StringMap* field = SecretField(&secrets, field_key.substr(0, dot));
+      if (field != nullptr) (*field)[field_key.substr(dot + 1)] = value;
+    }
+    return secrets;
+  }
+  auto document = ParseYamlFile(text);
+  if (!document.ok()) return document.status();
+  for (const auto& [name, entry] : *document) {
+    if (!entry.is_map) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(text, ": ", name, " is not a mapping"));
+    }
+    StringMap* field = SecretField(&secrets, name);
+    if (field != nullptr) *field = entry.map;
+  }
+  return secrets;
+}
+
+absl::StatusOr<SanityConfig> LoadSanityConfig() {
+  SanityConfig config;
+  std::string summary;
+  if (const char* text = getenv("CELLAR_SANITY_VOLUME_PARAMETERS")) {
+    auto parameters = LoadVolumeParameters(text);
+    if (!parameters.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CELLAR_SANITY_VOLUME_PARAMETERS: ", parameters.status().message()));
+    }
+    config.test_volume_parameters = *std::move(parameters);
+  }
+  if (const char* text = getenv("CELLAR_SANITY_SECRETS")) {
+    auto secrets = LoadSecrets(text);
+    if (!secrets.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CELLAR_SANITY_SECRETS: ", secrets.status().message()));
+    }
+    config.secrets = *std::move(secrets);
+  }
+  // What is in effect (secret keys only, never their values).
+  std::cerr << "sanity: volume parameters {";
+  const char* sep = "";
+  for (const auto& [key, value] : config.test_volume_parameters) {
+    std::cerr << sep << key << "=" << value;
+    sep = ", ";
+  }
+  std::cerr << "}; secrets {";
+  sep = "";
+  for (const auto& [name, member] : kSecretFields) {
+    const StringMap& field = config.secrets.*member;
+    if (field.empty()) continue;
+    std::cerr << sep << name << ":";
+    const char* key_sep = " ";
+    for (const auto& entry : field) {
+      std::cerr << key_sep << entry.first;
+      key_sep = ",";
+    }
+    sep = "; ";
+  }
+  std::cerr << "}\n";
+  return config;
+}
+
+// Loaded once per process, on first use.
+const absl::StatusOr<SanityConfig>& LoadedSanityConfig() {
+  static const absl::StatusOr<SanityConfig> config = LoadSanityConfig();
+  return config;
+}
+
+// The configuration the requests are built from (SetUp fails every test
+// when it could not be loaded; empty then).
+const SanityConfig& Config() {
+  static const SanityConfig empty;
+  return LoadedSanityConfig().ok() ? *LoadedSanityConfig() : empty;
+}
+const CsiSecrets& Secrets() { return Config().secrets; }
+
+void SetMap(const StringMap& from,
+            google::protobuf::Map<std::string, std::string>* to) {
+  for (const auto& [key, value] : from) (*to)[key] = value;
+}
+
+// What csi-sanity puts in every CreateVolumeRequest it sends:
+// Secrets: CreateVolumeSecret, Parameters: TestVolumeParameters.
+void AddCreateVolumeSecretsAndParameters(
+    csi::v1::CreateVolumeRequest* request) {
+  SetMap(Secrets().create_volume, request->mutable_secrets());
+  SetMap(Config().test_volume_parameters, request->mutable_parameters());
+}
+
 // ---------------------------------------------------------------- requests
 
 csi::v1::VolumeCapability TestVolumeCapability(
@@ -150,22 +562,37 @@ csi::v1::VolumeCapability TestVolumeCapability(
   return cap;
 }
 
+// csi-sanity's MakeCreateVolumeReq.
 csi::v1::CreateVolumeRequest MakeCreateVolumeReq(const std::string& name) {
   csi::v1::CreateVolumeRequest request;
   request.set_name(name);
   *request.add_volume_capabilities() = TestVolumeCapability();
   request.mutable_capacity_range()->set_required_bytes(kTestVolumeSize);
   request.mutable_capacity_range()->set_limit_bytes(kTestVolumeSize);
+  AddCreateVolumeSecretsAndParameters(&request);
   return request;
 }
 
-// Like MakeCreateVolumeReq, with only required_bytes set.
+// Like MakeCreateVolumeReq, with only required_bytes set (csi-sanity spells
+// these requests out in the specs).
 csi::v1::CreateVolumeRequest CreateVolumeReqRequiredOnly(
     const std::string& name) {
   csi::v1::CreateVolumeRequest request;
   request.set_name(name);
   *request.add_volume_capabilities() = TestVolumeCapability();
   request.mutable_capacity_range()->set_required_bytes(kTestVolumeSize);
+  AddCreateVolumeSecretsAndParameters(&request);
+  return request;
+}
+
+// A CreateVolumeRequest with a name and the test capability and no
+// capacity_range, as csi-sanity spells out in a few specs.
+csi::v1::CreateVolumeRequest CreateVolumeReqNoCapacity(
+    const std::string& name) {
+  csi::v1::CreateVolumeRequest request;
+  request.set_name(name);
+  *request.add_volume_capabilities() = TestVolumeCapability();
+  AddCreateVolumeSecretsAndParameters(&request);
   return request;
 }
 
@@ -179,19 +606,81 @@ void RequireNodeTopology(const csi::v1::NodeGetInfoResponse& node,
       node.accessible_topology();
 }
 
+// csi-sanity's MakeDeleteVolumeReq; every DeleteVolume it sends (its cleanup
+// too) carries DeleteVolumeSecret.
+csi::v1::DeleteVolumeRequest MakeDeleteVolumeReq(const std::string& id) {
+  csi::v1::DeleteVolumeRequest request;
+  request.set_volume_id(id);
+  SetMap(Secrets().delete_volume, request.mutable_secrets());
+  return request;
+}
+
+// csi-sanity's MakeCreateSnapshotReq (its TestSnapshotParameters are not
+// configurable here: none, csi-sanity's default).
 csi::v1::CreateSnapshotRequest MakeCreateSnapshotReq(
     const std::string& name, const std::string& source_volume_id) {
   csi::v1::CreateSnapshotRequest request;
   request.set_name(name);
   request.set_source_volume_id(source_volume_id);
+  SetMap(Secrets().create_snapshot, request.mutable_secrets());
   return request;
 }
 
+// csi-sanity's MakeDeleteSnapshotReq; every DeleteSnapshot it sends carries
+// DeleteSnapshotSecret.
+csi::v1::DeleteSnapshotRequest MakeDeleteSnapshotReq(const std::string& id) {
+  csi::v1::DeleteSnapshotRequest request;
+  request.set_snapshot_id(id);
+  SetMap(Secrets().delete_snapshot, request.mutable_secrets());
+  return request;
+}
+
+// Every ListSnapshots csi-sanity sends carries ListSnapshotsSecret.
+csi::v1::ListSnapshotsRequest NewListSnapshotsReq() {
+  csi::v1::ListSnapshotsRequest request;
+  SetMap(Secrets().list_snapshots, request.mutable_secrets());
+  return request;
+}
+
+// Every ValidateVolumeCapabilities csi-sanity sends carries
+// ControllerValidateVolumeCapabilitiesSecret.
+csi::v1::ValidateVolumeCapabilitiesRequest NewValidateVolumeCapabilitiesReq() {
+  csi::v1::ValidateVolumeCapabilitiesRequest request;
+  SetMap(Secrets().controller_validate_volume_capabilities,
+         request.mutable_secrets());
+  return request;
+}
+
+// Every ControllerPublishVolume csi-sanity sends carries
+// ControllerPublishVolumeSecret.
+csi::v1::ControllerPublishVolumeRequest NewControllerPublishVolumeReq() {
+  csi::v1::ControllerPublishVolumeRequest request;
+  SetMap(Secrets().controller_publish_volume, request.mutable_secrets());
+  return request;
+}
+
+// Every NodeStageVolume csi-sanity sends carries NodeStageVolumeSecret.
+csi::v1::NodeStageVolumeRequest NewNodeStageVolumeReq() {
+  csi::v1::NodeStageVolumeRequest request;
+  SetMap(Secrets().node_stage_volume, request.mutable_secrets());
+  return request;
+}
+
+// Every NodePublishVolume csi-sanity sends carries NodePublishVolumeSecret.
+csi::v1::NodePublishVolumeRequest NewNodePublishVolumeReq() {
+  csi::v1::NodePublishVolumeRequest request;
+  SetMap(Secrets().node_publish_volume, request.mutable_secrets());
+  return request;
+}
+
+// csi-sanity's MakeExpandVolumeReq (ControllerExpandVolumeSecret, as every
+// ControllerExpandVolume it sends).
 csi::v1::ControllerExpandVolumeRequest MakeExpandVolumeReq(
     const std::string& volume_id) {
   csi::v1::ControllerExpandVolumeRequest request;
   request.set_volume_id(volume_id);
   request.mutable_capacity_range()->set_required_bytes(kTestVolumeExpandSize);
+  SetMap(Secrets().controller_expand_volume, request.mutable_secrets());
   *request.mutable_volume_capability() = TestVolumeCapability();
   return request;
 }
@@ -202,6 +691,8 @@ const std::map<std::string, std::string>& TestVolumeMutableParameters() {
   return parameters;
 }
 
+// csi-sanity's MakeModifyVolumeReq (ControllerModifyVolumeSecret, as every
+// ControllerModifyVolume it sends).
 csi::v1::ControllerModifyVolumeRequest MakeModifyVolumeReq(
     const std::string& volume_id) {
   csi::v1::ControllerModifyVolumeRequest request;
@@ -209,6 +700,7 @@ csi::v1::ControllerModifyVolumeRequest MakeModifyVolumeReq(
   for (const auto& [key, value] : TestVolumeMutableParameters()) {
     (*request.mutable_mutable_parameters())[key] = value;
   }
+  SetMap(Secrets().controller_modify_volume, request.mutable_secrets());
   return request;
 }
 
@@ -297,6 +789,8 @@ class SanityE2eTest : public ::testing::Test {
     if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
       GTEST_SKIP() << "needs root and loop devices";
     }
+    // csi-sanity's Setup fails every spec when its secrets file is bad.
+    ASSERT_TRUE(LoadedSanityConfig().ok()) << LoadedSanityConfig().status();
     std::string pattern = "/tmp/cellar-e2e-XXXXXX";
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     root_ = pattern;
@@ -563,7 +1057,8 @@ class SanityE2eTest : public ::testing::Test {
       const csi::v1::NodeGetInfoResponse& node,
       csi::v1::ControllerPublishVolumeResponse* published) {
     if (!caps.controller_publish) return ::testing::AssertionSuccess();
-    csi::v1::ControllerPublishVolumeRequest request;
+    csi::v1::ControllerPublishVolumeRequest request =
+        NewControllerPublishVolumeReq();
     request.set_volume_id(vol.volume().volume_id());
     request.set_node_id(node.node_id());
     *request.mutable_volume_capability() = TestVolumeCapability();
@@ -576,7 +1071,7 @@ class SanityE2eTest : public ::testing::Test {
       const NodeServiceCaps& caps, const csi::v1::CreateVolumeResponse& vol,
       const csi::v1::ControllerPublishVolumeResponse& published) {
     if (!caps.node_stage) return ::testing::AssertionSuccess();
-    csi::v1::NodeStageVolumeRequest request;
+    csi::v1::NodeStageVolumeRequest request = NewNodeStageVolumeReq();
     request.set_volume_id(vol.volume().volume_id());
     *request.mutable_volume_capability() = TestVolumeCapability();
     request.set_staging_target_path(staging_path_);
@@ -589,7 +1084,7 @@ class SanityE2eTest : public ::testing::Test {
   ::testing::AssertionResult NodePublish(
       const NodeServiceCaps& caps, const csi::v1::CreateVolumeResponse& vol,
       const csi::v1::ControllerPublishVolumeResponse& published) {
-    csi::v1::NodePublishVolumeRequest request;
+    csi::v1::NodePublishVolumeRequest request = NewNodePublishVolumeReq();
     request.set_volume_id(vol.volume().volume_id());
     request.set_target_path(Target());
     if (caps.node_stage) request.set_staging_target_path(staging_path_);
@@ -611,11 +1106,9 @@ class SanityE2eTest : public ::testing::Test {
     std::vector<std::string> errors;
     for (auto it = resources_.rbegin(); it != resources_.rend(); ++it) {
       if (it->kind == Kind::kSnapshot) {
-        csi::v1::DeleteSnapshotRequest request;
-        request.set_snapshot_id(it->id);
         csi::v1::DeleteSnapshotResponse response;
-        grpc::Status status =
-            Controller().DeleteSnapshot(Context().get(), request, &response);
+        grpc::Status status = Controller().DeleteSnapshot(
+            Context().get(), MakeDeleteSnapshotReq(it->id), &response);
         if (!status.ok()) {
           errors.push_back(absl::StrCat("DeleteSnapshot for snapshot ID ",
                                         it->id, " failed: ",
@@ -652,6 +1145,8 @@ class SanityE2eTest : public ::testing::Test {
         csi::v1::ControllerUnpublishVolumeRequest request;
         request.set_volume_id(it->id);
         request.set_node_id(it->node_id);
+        SetMap(Secrets().controller_unpublish_volume,
+               request.mutable_secrets());
         csi::v1::ControllerUnpublishVolumeResponse response;
         grpc::Status status = Controller().ControllerUnpublishVolume(
             Context().get(), request, &response);
@@ -661,11 +1156,9 @@ class SanityE2eTest : public ::testing::Test {
               " failed: ", status.error_message()));
         }
       }
-      csi::v1::DeleteVolumeRequest request;
-      request.set_volume_id(it->id);
       csi::v1::DeleteVolumeResponse response;
-      grpc::Status status =
-          Controller().DeleteVolume(Context().get(), request, &response);
+      grpc::Status status = Controller().DeleteVolume(
+          Context().get(), MakeDeleteVolumeReq(it->id), &response);
       if (!status.ok()) {
         errors.push_back(absl::StrCat("DeleteVolume for volume ID ", it->id,
                                       " failed: ", status.error_message()));
@@ -728,15 +1221,14 @@ void SanityE2eTest::VolumeLifecycle(int count) {
   // Create Volume First: no capacity_range, and the node's own topology as
   // the requirement when it reports one (csi-sanity assumes topology-aware
   // provisioning on a single node works).
-  csi::v1::CreateVolumeRequest request;
-  request.set_name(UniqueString(absl::StrCat("sanity-controller-publish-",
-                                             count)));
-  *request.add_volume_capabilities() = TestVolumeCapability();
+  csi::v1::CreateVolumeRequest request = CreateVolumeReqNoCapacity(
+      UniqueString(absl::StrCat("sanity-controller-publish-", count)));
   RequireNodeTopology(node, &request);
   csi::v1::CreateVolumeResponse vol;
   ASSERT_TRUE(MustCreateVolume(request, &vol));
   for (int i = 0; i < count; ++i) {
-    csi::v1::ControllerPublishVolumeRequest publish;
+    csi::v1::ControllerPublishVolumeRequest publish =
+        NewControllerPublishVolumeReq();
     publish.set_volume_id(vol.volume().volume_id());
     publish.set_node_id(node.node_id());
     *publish.mutable_volume_capability() = TestVolumeCapability();
@@ -873,18 +1365,15 @@ TEST_F(SanityE2eTest, ControllerListVolumes_CheckThePresenceOfNewVolumesAndAbsen
 
   // csi-sanity uses the plain name "sanity" here and sends no capacity_range
   // at all (not TestVolumeSize): the size is the driver's choice.
-  csi::v1::CreateVolumeRequest request;
-  request.set_name("sanity");
-  *request.add_volume_capabilities() = TestVolumeCapability();
+  csi::v1::CreateVolumeRequest request = CreateVolumeReqNoCapacity("sanity");
   csi::v1::CreateVolumeResponse vol;
   ASSERT_TRUE(MustCreateVolume(request, &vol));
 
   ASSERT_TRUE(IsOk(Controller().ListVolumes(Context().get(), {}, &vols)));
   EXPECT_EQ(vols.entries_size(), total + 1);
 
-  csi::v1::DeleteVolumeRequest del;
-  del.set_volume_id(vol.volume().volume_id());
-  ASSERT_TRUE(IsOk(DeleteVolume(del)));
+  ASSERT_TRUE(
+      IsOk(DeleteVolume(MakeDeleteVolumeReq(vol.volume().volume_id()))));
 
   ASSERT_TRUE(IsOk(Controller().ListVolumes(Context().get(), {}, &vols)));
   EXPECT_EQ(vols.entries_size(), total);
@@ -912,9 +1401,8 @@ TEST_F(SanityE2eTest, ControllerListVolumes_PaginationShouldDetectVolumesAddedBe
     min_vol_count = initial;
   } else {
     for (int i = initial; i < min_vol_count; ++i) {
-      csi::v1::CreateVolumeRequest request;
-      request.set_name(absl::StrCat("sanity", i));
-      *request.add_volume_capabilities() = TestVolumeCapability();
+      csi::v1::CreateVolumeRequest request =
+          CreateVolumeReqNoCapacity(absl::StrCat("sanity", i));
       csi::v1::CreateVolumeResponse vol;
       ASSERT_TRUE(IsOk(CreateVolume(request, &vol)));
       existing[vol.volume().volume_id()] = true;
@@ -928,15 +1416,13 @@ TEST_F(SanityE2eTest, ControllerListVolumes_PaginationShouldDetectVolumesAddedBe
 
   for (const auto& entry : vols.entries()) {
     EXPECT_TRUE(existing[entry.volume().volume_id()]);
-    csi::v1::DeleteVolumeRequest del;
-    del.set_volume_id(entry.volume().volume_id());
-    ASSERT_TRUE(IsOk(DeleteVolume(del)));
+    ASSERT_TRUE(
+        IsOk(DeleteVolume(MakeDeleteVolumeReq(entry.volume().volume_id()))));
     existing[entry.volume().volume_id()] = false;
   }
 
-  csi::v1::CreateVolumeRequest request;
-  request.set_name("new-addition");
-  *request.add_volume_capabilities() = TestVolumeCapability();
+  csi::v1::CreateVolumeRequest request =
+      CreateVolumeReqNoCapacity("new-addition");
   csi::v1::CreateVolumeResponse vol;
   ASSERT_TRUE(MustCreateVolume(request, &vol));
   existing[vol.volume().volume_id()] = true;
@@ -957,8 +1443,10 @@ TEST_F(SanityE2eTest, ControllerListVolumes_PaginationShouldDetectVolumesAddedBe
 TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenNoNameIsProvided) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
+  csi::v1::CreateVolumeRequest request;
+  AddCreateVolumeSecretsAndParameters(&request);
   csi::v1::CreateVolumeResponse response;
-  EXPECT_TRUE(HasCode(CreateVolume({}, &response),
+  EXPECT_TRUE(HasCode(CreateVolume(request, &response),
                       StatusCode::INVALID_ARGUMENT));
 }
 
@@ -969,6 +1457,7 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenNoVolumeCapabilitiesA
   csi::v1::CreateVolumeRequest request;
   request.set_name(
       UniqueString("sanity-controller-create-no-volume-capabilities"));
+  AddCreateVolumeSecretsAndParameters(&request);
   csi::v1::CreateVolumeResponse response;
   EXPECT_TRUE(HasCode(CreateVolume(request, &response),
                       StatusCode::INVALID_ARGUMENT));
@@ -1161,16 +1650,16 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldNotCreateVolumeWithAnInvalidV
 TEST_F(SanityE2eTest, ControllerDeleteVolume_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "DeleteVolume not supported");
-  EXPECT_TRUE(HasCode(DeleteVolume({}), StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(HasCode(DeleteVolume(MakeDeleteVolumeReq("")),
+                      StatusCode::INVALID_ARGUMENT));
 }
 
 // Controller Service [Controller Server] DeleteVolume should succeed when an invalid volume id is used
 TEST_F(SanityE2eTest, ControllerDeleteVolume_ShouldSucceedWhenAnInvalidVolumeIdIsUsed) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "DeleteVolume not supported");
-  csi::v1::DeleteVolumeRequest request;
-  request.set_volume_id(GenerateInvalidVolumeID());
-  EXPECT_TRUE(IsOk(DeleteVolume(request)));
+  EXPECT_TRUE(
+      IsOk(DeleteVolume(MakeDeleteVolumeReq(GenerateInvalidVolumeID()))));
 }
 
 // Controller Service [Controller Server] DeleteVolume should return appropriate values (no optional values added)
@@ -1182,17 +1671,17 @@ TEST_F(SanityE2eTest, ControllerDeleteVolume_ShouldReturnAppropriateValuesNoOpti
       CreateVolumeReqRequiredOnly(
           UniqueString("sanity-controller-create-appropriate")),
       &vol));
-  csi::v1::DeleteVolumeRequest request;
-  request.set_volume_id(vol.volume().volume_id());
-  EXPECT_TRUE(IsOk(DeleteVolume(request)));
+  EXPECT_TRUE(
+      IsOk(DeleteVolume(MakeDeleteVolumeReq(vol.volume().volume_id()))));
 }
 
 // Controller Service [Controller Server] ValidateVolumeCapabilities should fail when no volume id is provided
 TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldFailWhenNoVolumeIdIsProvided) {
   csi::v1::ValidateVolumeCapabilitiesResponse response;
-  EXPECT_TRUE(HasCode(
-      Controller().ValidateVolumeCapabilities(Context().get(), {}, &response),
-      StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(HasCode(Controller().ValidateVolumeCapabilities(
+                          Context().get(), NewValidateVolumeCapabilitiesReq(),
+                          &response),
+                      StatusCode::INVALID_ARGUMENT));
 }
 
 // Controller Service [Controller Server] ValidateVolumeCapabilities should fail when no volume capabilities are provided
@@ -1202,7 +1691,8 @@ TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldFailWhenNoVolum
       CreateVolumeReqRequiredOnly(
           UniqueString("sanity-controller-validate-nocaps")),
       &vol));
-  csi::v1::ValidateVolumeCapabilitiesRequest request;
+  csi::v1::ValidateVolumeCapabilitiesRequest request =
+      NewValidateVolumeCapabilitiesReq();
   request.set_volume_id(vol.volume().volume_id());
   csi::v1::ValidateVolumeCapabilitiesResponse response;
   EXPECT_TRUE(HasCode(Controller().ValidateVolumeCapabilities(
@@ -1216,7 +1706,8 @@ TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldReturnAppropria
   ASSERT_TRUE(MustCreateVolume(
       CreateVolumeReqRequiredOnly(UniqueString("sanity-controller-validate")),
       &vol));
-  csi::v1::ValidateVolumeCapabilitiesRequest request;
+  csi::v1::ValidateVolumeCapabilitiesRequest request =
+      NewValidateVolumeCapabilitiesReq();
   request.set_volume_id(vol.volume().volume_id());
   *request.add_volume_capabilities() = TestVolumeCapability();
   csi::v1::ValidateVolumeCapabilitiesResponse response;
@@ -1231,7 +1722,8 @@ TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldReturnAppropria
 
 // Controller Service [Controller Server] ValidateVolumeCapabilities should fail when the requested volume does not exist
 TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldFailWhenTheRequestedVolumeDoesNotExist) {
-  csi::v1::ValidateVolumeCapabilitiesRequest request;
+  csi::v1::ValidateVolumeCapabilitiesRequest request =
+      NewValidateVolumeCapabilitiesReq();
   request.set_volume_id(GenerateUniqueValidVolumeID());
   *request.add_volume_capabilities() = TestVolumeCapability();
   csi::v1::ValidateVolumeCapabilitiesResponse response;
@@ -1248,14 +1740,16 @@ TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldFailWhenTheRequ
 TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
   csi::v1::ControllerPublishVolumeResponse response;
-  EXPECT_TRUE(HasCode(ControllerPublishVolume({}, &response),
+  EXPECT_TRUE(HasCode(ControllerPublishVolume(NewControllerPublishVolumeReq(),
+                                              &response),
                       StatusCode::INVALID_ARGUMENT));
 }
 
 // Controller Service [Controller Server] ControllerPublishVolume should fail when no node id is provided
 TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenNoNodeIdIsProvided) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
-  csi::v1::ControllerPublishVolumeRequest request;
+  csi::v1::ControllerPublishVolumeRequest request =
+      NewControllerPublishVolumeReq();
   request.set_volume_id(GenerateUniqueValidVolumeID());
   csi::v1::ControllerPublishVolumeResponse response;
   EXPECT_TRUE(HasCode(ControllerPublishVolume(request, &response),
@@ -1265,7 +1759,8 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenNoNodeIdIsProvided) 
 // Controller Service [Controller Server] ControllerPublishVolume should fail when no volume capability is provided
 TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenNoVolumeCapabilityIsProvided) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
-  csi::v1::ControllerPublishVolumeRequest request;
+  csi::v1::ControllerPublishVolumeRequest request =
+      NewControllerPublishVolumeReq();
   request.set_volume_id(GenerateUniqueValidVolumeID());
   request.set_node_id(GenerateUniqueValidNodeID());
   csi::v1::ControllerPublishVolumeResponse response;
@@ -1286,7 +1781,8 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenPublishingMoreVolume
   }
   ASSERT_FALSE(node.node_id().empty());
   auto publish_request = [&](const std::string& volume_id) {
-    csi::v1::ControllerPublishVolumeRequest request;
+    csi::v1::ControllerPublishVolumeRequest request =
+        NewControllerPublishVolumeReq();
     request.set_volume_id(volume_id);
     request.set_node_id(node.node_id());
     *request.mutable_volume_capability() = TestVolumeCapability();
@@ -1317,7 +1813,8 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenPublishingMoreVolume
 // Controller Service [Controller Server] ControllerPublishVolume should fail when the volume does not exist
 TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenTheVolumeDoesNotExist) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
-  csi::v1::ControllerPublishVolumeRequest request;
+  csi::v1::ControllerPublishVolumeRequest request =
+      NewControllerPublishVolumeReq();
   request.set_volume_id(GenerateUniqueValidVolumeID());
   request.set_node_id(GenerateUniqueValidNodeID());
   *request.mutable_volume_capability() = TestVolumeCapability();
@@ -1330,12 +1827,12 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenTheVolumeDoesNotExis
 // Controller Service [Controller Server] ControllerPublishVolume should fail when the node does not exist
 TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenTheNodeDoesNotExist) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
-  csi::v1::CreateVolumeRequest create;
-  create.set_name(UniqueString("sanity-controller-wrong-node"));
-  *create.add_volume_capabilities() = TestVolumeCapability();
   csi::v1::CreateVolumeResponse vol;
-  ASSERT_TRUE(MustCreateVolume(create, &vol));
-  csi::v1::ControllerPublishVolumeRequest request;
+  ASSERT_TRUE(MustCreateVolume(
+      CreateVolumeReqNoCapacity(UniqueString("sanity-controller-wrong-node")),
+      &vol));
+  csi::v1::ControllerPublishVolumeRequest request =
+      NewControllerPublishVolumeReq();
   request.set_volume_id(vol.volume().volume_id());
   request.set_node_id(GenerateUniqueValidNodeID());
   *request.mutable_volume_capability() = TestVolumeCapability();
@@ -1351,14 +1848,15 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenTheVolumeIsAlreadyPu
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::PUBLISH_READONLY,
                              "ControllerPublishVolume.readonly field not "
                              "supported");
-  csi::v1::CreateVolumeRequest create;
-  create.set_name(UniqueString("sanity-controller-published-incompatible"));
-  *create.add_volume_capabilities() = TestVolumeCapability();
   csi::v1::CreateVolumeResponse vol;
-  ASSERT_TRUE(MustCreateVolume(create, &vol));
+  ASSERT_TRUE(MustCreateVolume(
+      CreateVolumeReqNoCapacity(
+          UniqueString("sanity-controller-published-incompatible")),
+      &vol));
   csi::v1::NodeGetInfoResponse node;
   ASSERT_TRUE(GetNodeInfo(&node));
-  csi::v1::ControllerPublishVolumeRequest request;
+  csi::v1::ControllerPublishVolumeRequest request =
+      NewControllerPublishVolumeReq();
   request.set_volume_id(vol.volume().volume_id());
   request.set_node_id(node.node_id());
   *request.mutable_volume_capability() = TestVolumeCapability();
@@ -1391,10 +1889,12 @@ TEST_F(SanityE2eTest, ControllerVolumeLifecycle_ShouldBeIdempotent) {
 TEST_F(SanityE2eTest, ControllerUnpublishVolume_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::PUBLISH_UNPUBLISH_VOLUME,
                              "ControllerUnpublishVolume not supported");
+  csi::v1::ControllerUnpublishVolumeRequest request;
+  SetMap(Secrets().controller_unpublish_volume, request.mutable_secrets());
   csi::v1::ControllerUnpublishVolumeResponse response;
-  EXPECT_TRUE(HasCode(
-      Controller().ControllerUnpublishVolume(Context().get(), {}, &response),
-      StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(HasCode(Controller().ControllerUnpublishVolume(
+                          Context().get(), request, &response),
+                      StatusCode::INVALID_ARGUMENT));
 }
 
 // ======================================================================
@@ -1410,7 +1910,8 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnAppropriateValuesNoOptionalValue
   SKIP_UNLESS_LIST_SNAPSHOTS();
   csi::v1::ListSnapshotsResponse snapshots;
   ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), {}, &snapshots)));
+      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
+                                      &snapshots)));
   for (const auto& entry : snapshots.entries()) {
     EXPECT_TRUE(VerifySnapshotInfo(entry.snapshot()));
   }
@@ -1429,7 +1930,7 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSn
   ASSERT_TRUE(MustCreateSnapshotFromVolumeRequest(
       MakeCreateVolumeReq(UniqueString("listSnapshots-volume-unrelated-s-2")),
       UniqueString("listSnapshots-snapshot-unrelated-s-2"), &unrelated2));
-  csi::v1::ListSnapshotsRequest request;
+  csi::v1::ListSnapshotsRequest request = NewListSnapshotsReq();
   request.set_snapshot_id(target.snapshot().snapshot_id());
   csi::v1::ListSnapshotsResponse snapshots;
   ASSERT_TRUE(
@@ -1443,7 +1944,7 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSn
 // ListSnapshots [Controller Server] should return empty when the specified snapshot id does not exist
 TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnEmptyWhenTheSpecifiedSnapshotIdDoesNotExist) {
   SKIP_UNLESS_LIST_SNAPSHOTS();
-  csi::v1::ListSnapshotsRequest request;
+  csi::v1::ListSnapshotsRequest request = NewListSnapshotsReq();
   request.set_snapshot_id("none-exist-id");
   csi::v1::ListSnapshotsResponse snapshots;
   ASSERT_TRUE(
@@ -1464,7 +1965,7 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSo
   ASSERT_TRUE(MustCreateSnapshotFromVolumeRequest(
       MakeCreateVolumeReq(UniqueString("listSnapshots-volume-unrelated-v-2")),
       UniqueString("listSnapshots-snapshot-unrelated-v-2"), &unrelated2));
-  csi::v1::ListSnapshotsRequest request;
+  csi::v1::ListSnapshotsRequest request = NewListSnapshotsReq();
   request.set_source_volume_id(target.snapshot().source_volume_id());
   csi::v1::ListSnapshotsResponse snapshots;
   ASSERT_TRUE(
@@ -1478,7 +1979,7 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSo
 // ListSnapshots [Controller Server] should return empty when the specified source volume id does not exist
 TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnEmptyWhenTheSpecifiedSourceVolumeIdDoesNotExist) {
   SKIP_UNLESS_LIST_SNAPSHOTS();
-  csi::v1::ListSnapshotsRequest request;
+  csi::v1::ListSnapshotsRequest request = NewListSnapshotsReq();
   request.set_source_volume_id(GenerateUniqueValidVolumeID());
   csi::v1::ListSnapshotsResponse snapshots;
   ASSERT_TRUE(
@@ -1491,20 +1992,22 @@ TEST_F(SanityE2eTest, ListSnapshots_CheckThePresenceOfNewSnapshotsInTheSnapshotL
   SKIP_UNLESS_LIST_SNAPSHOTS();
   csi::v1::ListSnapshotsResponse snapshots;
   ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), {}, &snapshots)));
+      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
+                                      &snapshots)));
   const int total = snapshots.entries_size();
   csi::v1::CreateSnapshotResponse snapshot;
   ASSERT_TRUE(MustCreateSnapshotFromVolumeRequest(
       MakeCreateVolumeReq(UniqueString("listSnapshots-volume-3")),
       UniqueString("listSnapshots-snapshot-3"), &snapshot));
   ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), {}, &snapshots)));
+      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
+                                      &snapshots)));
   EXPECT_EQ(snapshots.entries_size(), total + 1);
-  csi::v1::DeleteSnapshotRequest del;
-  del.set_snapshot_id(snapshot.snapshot().snapshot_id());
-  ASSERT_TRUE(IsOk(DeleteSnapshot(del)));
+  ASSERT_TRUE(IsOk(DeleteSnapshot(
+      MakeDeleteSnapshotReq(snapshot.snapshot().snapshot_id()))));
   ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), {}, &snapshots)));
+      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
+                                      &snapshots)));
   EXPECT_EQ(snapshots.entries_size(), total);
 }
 
@@ -1515,7 +2018,8 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnNextTokenWhenALimitedNumberOfEnt
   const int max_entries = 2;
   csi::v1::ListSnapshotsResponse snapshots;
   ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), {}, &snapshots)));
+      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
+                                      &snapshots)));
   int current = snapshots.entries_size();
   for (int i = 1; current < min_snapshot_count; ++i, ++current) {
     csi::v1::CreateSnapshotResponse snapshot;
@@ -1523,13 +2027,13 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnNextTokenWhenALimitedNumberOfEnt
         MakeCreateVolumeReq(UniqueString(absl::StrCat("volume", i))),
         UniqueString(absl::StrCat("snapshot", i)), &snapshot));
   }
-  csi::v1::ListSnapshotsRequest page;
+  csi::v1::ListSnapshotsRequest page = NewListSnapshotsReq();
   page.set_max_entries(max_entries);
   ASSERT_TRUE(
       IsOk(Controller().ListSnapshots(Context().get(), page, &snapshots)));
   const std::string next_token = snapshots.next_token();
   ASSERT_EQ(snapshots.entries_size(), max_entries);
-  csi::v1::ListSnapshotsRequest rest;
+  csi::v1::ListSnapshotsRequest rest = NewListSnapshotsReq();
   rest.set_starting_token(next_token);
   ASSERT_TRUE(
       IsOk(Controller().ListSnapshots(Context().get(), rest, &snapshots)));
@@ -1547,15 +2051,15 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnNextTokenWhenALimitedNumberOfEnt
 // DeleteSnapshot [Controller Server] should fail when no snapshot id is provided
 TEST_F(SanityE2eTest, DeleteSnapshot_ShouldFailWhenNoSnapshotIdIsProvided) {
   SKIP_UNLESS_SNAPSHOTS("DeleteSnapshot not supported");
-  EXPECT_TRUE(HasCode(DeleteSnapshot({}), StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(HasCode(DeleteSnapshot(MakeDeleteSnapshotReq("")),
+                      StatusCode::INVALID_ARGUMENT));
 }
 
 // DeleteSnapshot [Controller Server] should succeed when an invalid snapshot id is used
 TEST_F(SanityE2eTest, DeleteSnapshot_ShouldSucceedWhenAnInvalidSnapshotIdIsUsed) {
   SKIP_UNLESS_SNAPSHOTS("DeleteSnapshot not supported");
-  csi::v1::DeleteSnapshotRequest request;
-  request.set_snapshot_id("reallyfakesnapshotid");
-  EXPECT_TRUE(IsOk(DeleteSnapshot(request)));
+  EXPECT_TRUE(
+      IsOk(DeleteSnapshot(MakeDeleteSnapshotReq("reallyfakesnapshotid"))));
 }
 
 // DeleteSnapshot [Controller Server] should return appropriate values (no optional values added)
@@ -1581,6 +2085,7 @@ TEST_F(SanityE2eTest, CreateSnapshot_ShouldFailWhenNoNameIsProvided) {
   SKIP_UNLESS_SNAPSHOTS("CreateSnapshot not supported");
   csi::v1::CreateSnapshotRequest request;
   request.set_source_volume_id("testId");
+  SetMap(Secrets().create_snapshot, request.mutable_secrets());
   csi::v1::CreateSnapshotResponse response;
   EXPECT_TRUE(HasCode(CreateSnapshot(request, &response),
                       StatusCode::INVALID_ARGUMENT));
@@ -1591,6 +2096,7 @@ TEST_F(SanityE2eTest, CreateSnapshot_ShouldFailWhenNoSourceVolumeIdIsProvided) {
   SKIP_UNLESS_SNAPSHOTS("CreateSnapshot not supported");
   csi::v1::CreateSnapshotRequest request;
   request.set_name("name");
+  SetMap(Secrets().create_snapshot, request.mutable_secrets());
   csi::v1::CreateSnapshotResponse response;
   EXPECT_TRUE(HasCode(CreateSnapshot(request, &response),
                       StatusCode::INVALID_ARGUMENT));
@@ -1667,6 +2173,7 @@ TEST_F(SanityE2eTest, ExpandVolume_ShouldFailIfNoCapacityRangeIsGiven) {
   // (csi-sanity leaves the volume id empty here too.)
   csi::v1::ControllerExpandVolumeRequest request;
   request.set_volume_id("");
+  SetMap(Secrets().controller_expand_volume, request.mutable_secrets());
   csi::v1::ControllerExpandVolumeResponse response;
   EXPECT_TRUE(HasCode(
       Controller().ControllerExpandVolume(Context().get(), request, &response),
@@ -1724,6 +2231,7 @@ TEST_F(SanityE2eTest, ModifyVolume_ShouldFailIfSpecifiedMutableParametersAreNotS
   csi::v1::ControllerModifyVolumeRequest request;
   request.set_volume_id(vol.volume().volume_id());
   (*request.mutable_mutable_parameters())["XXX_FakeKey"] = "XXX_FakeValue";
+  SetMap(Secrets().controller_modify_volume, request.mutable_secrets());
   csi::v1::ControllerModifyVolumeResponse response;
   EXPECT_TRUE(HasCode(
       Controller().ControllerModifyVolume(Context().get(), request, &response),
@@ -1769,6 +2277,7 @@ TEST_F(SanityE2eTest, ModifyVolume_ShouldFailToModifyAVolumeCreatedWithAVolumeAt
   csi::v1::ControllerModifyVolumeRequest request;
   request.set_volume_id(vol.volume().volume_id());
   (*request.mutable_mutable_parameters())["XXX_FakeKey"] = "XXX_FakeValue";
+  SetMap(Secrets().controller_modify_volume, request.mutable_secrets());
   csi::v1::ControllerModifyVolumeResponse response;
   EXPECT_TRUE(HasCode(
       Controller().ControllerModifyVolume(Context().get(), request, &response),
@@ -1797,18 +2306,23 @@ TEST_F(SanityE2eTest, GroupControllerGetCapabilities_ShouldReturnAppropriateCapa
 // GroupController Service [GroupController VolumeGroupSnapshots] CreateVolumeGroupSnapshot should fail when no name is provided
 TEST_F(SanityE2eTest, GroupControllerCreateVolumeGroupSnapshot_ShouldFailWhenNoNameIsProvided) {
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
+  csi::v1::CreateVolumeGroupSnapshotRequest request;
+  SetMap(Secrets().create_snapshot, request.mutable_secrets());
   csi::v1::CreateVolumeGroupSnapshotResponse response;
   EXPECT_TRUE(HasCode(GroupController().CreateVolumeGroupSnapshot(
-                          Context().get(), {}, &response),
+                          Context().get(), request, &response),
                       StatusCode::INVALID_ARGUMENT));
 }
 
 // GroupController Service [GroupController VolumeGroupSnapshots] GetVolumeGroupSnapshot should fail when no volume id is provided
 TEST_F(SanityE2eTest, GroupControllerGetVolumeGroupSnapshot_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
+  csi::v1::GetVolumeGroupSnapshotRequest request;
+  SetMap(Secrets().list_snapshots, request.mutable_secrets());
   csi::v1::GetVolumeGroupSnapshotResponse response;
   EXPECT_TRUE(HasCode(
-      GroupController().GetVolumeGroupSnapshot(Context().get(), {}, &response),
+      GroupController().GetVolumeGroupSnapshot(Context().get(), request,
+                                               &response),
       StatusCode::INVALID_ARGUMENT));
 }
 
@@ -1817,6 +2331,7 @@ TEST_F(SanityE2eTest, GroupControllerGetVolumeGroupSnapshot_ShouldFailWhenAnInva
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
   csi::v1::GetVolumeGroupSnapshotRequest request;
   request.set_group_snapshot_id(GenerateInvalidVolumeID());
+  SetMap(Secrets().list_snapshots, request.mutable_secrets());
   csi::v1::GetVolumeGroupSnapshotResponse response;
   EXPECT_TRUE(HasCode(GroupController().GetVolumeGroupSnapshot(
                           Context().get(), request, &response),
@@ -1826,9 +2341,11 @@ TEST_F(SanityE2eTest, GroupControllerGetVolumeGroupSnapshot_ShouldFailWhenAnInva
 // GroupController Service [GroupController VolumeGroupSnapshots] DeleteVolumeGroupSnapshot should fail when no volume id is provided
 TEST_F(SanityE2eTest, GroupControllerDeleteVolumeGroupSnapshot_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
+  csi::v1::DeleteVolumeGroupSnapshotRequest request;
+  SetMap(Secrets().delete_snapshot, request.mutable_secrets());
   csi::v1::DeleteVolumeGroupSnapshotResponse response;
   EXPECT_TRUE(HasCode(GroupController().DeleteVolumeGroupSnapshot(
-                          Context().get(), {}, &response),
+                          Context().get(), request, &response),
                       StatusCode::INVALID_ARGUMENT));
 }
 
@@ -1837,6 +2354,7 @@ TEST_F(SanityE2eTest, GroupControllerDeleteVolumeGroupSnapshot_ShouldSucceedWhen
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
   csi::v1::DeleteVolumeGroupSnapshotRequest request;
   request.set_group_snapshot_id(GenerateInvalidVolumeID());
+  SetMap(Secrets().delete_snapshot, request.mutable_secrets());
   csi::v1::DeleteVolumeGroupSnapshotResponse response;
   EXPECT_TRUE(IsOk(GroupController().DeleteVolumeGroupSnapshot(
       Context().get(), request, &response)));
@@ -1946,14 +2464,16 @@ TEST_F(SanityE2eTest, NodeGetInfo_ShouldReturnAppropriateValues) {
 TEST_F(SanityE2eTest, NodePublishVolume_ShouldFailWhenNoVolumeIdIsProvided) {
   LoadNodeServiceCaps();
   csi::v1::NodePublishVolumeResponse response;
-  EXPECT_TRUE(HasCode(Node().NodePublishVolume(Context().get(), {}, &response),
+  EXPECT_TRUE(HasCode(Node().NodePublishVolume(Context().get(),
+                                              NewNodePublishVolumeReq(),
+                                              &response),
                       StatusCode::INVALID_ARGUMENT));
 }
 
 // Node Service NodePublishVolume should fail when no target path is provided
 TEST_F(SanityE2eTest, NodePublishVolume_ShouldFailWhenNoTargetPathIsProvided) {
   LoadNodeServiceCaps();
-  csi::v1::NodePublishVolumeRequest request;
+  csi::v1::NodePublishVolumeRequest request = NewNodePublishVolumeReq();
   request.set_volume_id(GenerateUniqueValidVolumeID());
   csi::v1::NodePublishVolumeResponse response;
   EXPECT_TRUE(
@@ -1964,7 +2484,7 @@ TEST_F(SanityE2eTest, NodePublishVolume_ShouldFailWhenNoTargetPathIsProvided) {
 // Node Service NodePublishVolume should fail when no volume capability is provided
 TEST_F(SanityE2eTest, NodePublishVolume_ShouldFailWhenNoVolumeCapabilityIsProvided) {
   LoadNodeServiceCaps();
-  csi::v1::NodePublishVolumeRequest request;
+  csi::v1::NodePublishVolumeRequest request = NewNodePublishVolumeReq();
   request.set_volume_id(GenerateUniqueValidVolumeID());
   request.set_target_path(Target());
   csi::v1::NodePublishVolumeResponse response;
@@ -2038,7 +2558,7 @@ TEST_F(SanityE2eTest, NodeUnpublishVolume_ShouldRemoveTargetPath) {
 TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoVolumeIdIsProvided) {
   const NodeServiceCaps caps = LoadNodeServiceCaps();
   SKIP_UNLESS_NODE_STAGE(caps, "NodeStageVolume not supported");
-  csi::v1::NodeStageVolumeRequest request;
+  csi::v1::NodeStageVolumeRequest request = NewNodeStageVolumeReq();
   request.set_staging_target_path(staging_path_);
   *request.mutable_volume_capability() = TestVolumeCapability();
   (*request.mutable_publish_context())["device"] = "/dev/mock";
@@ -2052,7 +2572,7 @@ TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoVolumeIdIsProvided) {
 TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoStagingTargetPathIsProvided) {
   const NodeServiceCaps caps = LoadNodeServiceCaps();
   SKIP_UNLESS_NODE_STAGE(caps, "NodeStageVolume not supported");
-  csi::v1::NodeStageVolumeRequest request;
+  csi::v1::NodeStageVolumeRequest request = NewNodeStageVolumeReq();
   request.set_volume_id(GenerateUniqueValidVolumeID());
   *request.mutable_volume_capability() = TestVolumeCapability();
   (*request.mutable_publish_context())["device"] = "/dev/mock";
@@ -2068,12 +2588,11 @@ TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoVolumeCapabilityIsProvided
   SKIP_UNLESS_NODE_STAGE(caps, "NodeStageVolume not supported");
   // csi-sanity sends no capacity_range here (not TestVolumeSize): the size is
   // the driver's choice.
-  csi::v1::CreateVolumeRequest create;
-  create.set_name(UniqueString("sanity-node-stage-nocaps"));
-  *create.add_volume_capabilities() = TestVolumeCapability();
   csi::v1::CreateVolumeResponse vol;
-  ASSERT_TRUE(MustCreateVolume(create, &vol));
-  csi::v1::NodeStageVolumeRequest request;
+  ASSERT_TRUE(MustCreateVolume(
+      CreateVolumeReqNoCapacity(UniqueString("sanity-node-stage-nocaps")),
+      &vol));
+  csi::v1::NodeStageVolumeRequest request = NewNodeStageVolumeReq();
   request.set_volume_id(vol.volume().volume_id());
   request.set_staging_target_path(staging_path_);
   (*request.mutable_publish_context())["device"] = "/dev/mock";
@@ -2233,6 +2752,7 @@ TEST_F(SanityE2eTest, NodeExpandVolume_ShouldWorkIfNodeExpandIsCalledAfterNodePu
     csi::v1::ControllerExpandVolumeRequest expand;
     expand.set_volume_id(vol.volume().volume_id());
     expand.mutable_capacity_range()->set_required_bytes(kTestVolumeExpandSize);
+    SetMap(Secrets().controller_expand_volume, expand.mutable_secrets());
     csi::v1::ControllerExpandVolumeResponse expanded;
     ASSERT_TRUE(IsOk(Controller().ControllerExpandVolume(Context().get(),
                                                          expand, &expanded)));
