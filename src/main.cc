@@ -36,6 +36,7 @@
 #include "src/identity/identity_service.h"
 #include "src/node/node_service.h"
 #include "src/node/paths.h"
+#include "src/platform/real_block_copier.h"
 #include "src/platform/real_command_runner.h"
 #include "src/platform/real_crypt_devices.h"
 #include "src/platform/real_filesystem.h"
@@ -63,7 +64,8 @@ ABSL_FLAG(std::string, device_classes, "",
           "Comma-separated NAME=KIND:ARGS[?OPT=VAL&...] device classes, the "
           "first being the default: loop:DIR, lvm:VG, lvm-thin:VG/POOL; "
           "options reserve=BYTES (loop, lvm), overprovision=RATIO (loop, "
-          "lvm-thin). Default: default=loop:<data-dir>/loop");
+          "lvm-thin), snapshot-cow=PCT and copy-bandwidth=BYTES (lvm). "
+          "Default: default=loop:<data-dir>/loop");
 ABSL_FLAG(int64_t, default_volume_size, 1ll << 30,
           "Bytes given to a volume whose request names no size");
 ABSL_FLAG(int64_t, reserve_bytes, 1ll << 30,
@@ -184,6 +186,7 @@ int Run(int argc, char** argv) {
   RealLoopDevices loops;
   RealFsTools fs_tools(&runner);
   RealCryptDevices crypt;
+  RealBlockCopier copier;
 
   // Device classes. With no --device-classes the embedded default is one
   // loop class, "default", with its images under <data-dir>/loop.
@@ -226,7 +229,12 @@ int Run(int argc, char** argv) {
       lvm_config.reserve_bytes = spec.kind == DeviceClassKind::kLvm ? reserve : 0;
       lvm_config.overprovision = spec.overprovision;
       lvm_config.lvm_env = lvm_env;
-      auto lvm = std::make_unique<LvmBackend>(lvm_config, &runner, &fs);
+      if (spec.cow_percent_set) lvm_config.cow_percent = spec.cow_percent;
+      if (spec.copy_bandwidth_set) {
+        lvm_config.copy_bytes_per_second = spec.copy_bytes_per_second;
+      }
+      auto lvm =
+          std::make_unique<LvmBackend>(lvm_config, &runner, &fs, &copier);
       // After a reboot the node's LVs are inactive: bring back ours.
       absl::StatusOr<int> activated = lvm->ActivateAll();
       if (!activated.ok()) {
@@ -235,6 +243,15 @@ int Run(int argc, char** argv) {
       } else if (*activated > 0) {
         spdlog::info("device class {}: activated {} volumes", spec.name,
                      *activated);
+      }
+      // Copies a stopped driver left unfinished go on in the background.
+      absl::StatusOr<int> resumed = lvm->ResumeCopies();
+      if (!resumed.ok()) {
+        spdlog::warn("device class {}: cannot resume snapshot copies: {}",
+                     spec.name, resumed.status().message());
+      } else if (*resumed > 0) {
+        spdlog::info("device class {}: resumed {} snapshot copies", spec.name,
+                     *resumed);
       }
       owned_backends.push_back(std::move(lvm));
     }

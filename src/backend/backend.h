@@ -2,6 +2,7 @@
 #define CELLAR_SRC_BACKEND_BACKEND_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,18 @@ namespace cellar {
 
 using VolumeRecord = ::cellar::state::v1::VolumeRecord;
 using SnapshotRecord = ::cellar::state::v1::SnapshotRecord;
+
+// Runs `instant` with the source of a copy frozen when it is mounted on this
+// node (or simply runs it), and returns its status or the freeze's error.
+// Backends call it around the moment that fixes a copy's point in time, and
+// only around that, so a slow copy never keeps a tenant's writes waiting.
+using FreezeScope =
+    std::function<absl::Status(const std::function<absl::Status()>& instant)>;
+
+// A FreezeScope that freezes nothing.
+inline FreezeScope NoFreeze() {
+  return [](const std::function<absl::Status()>& instant) { return instant(); };
+}
 
 // Space a device class can still give out.
 struct BackendCapacity {
@@ -80,7 +93,9 @@ class Backend {
 
   // Snapshots. A backend that cannot take them answers FAILED_PRECONDITION
   // saying why. The caller freezes a mounted source filesystem around
-  // CreateSnapshot.
+  // CreateSnapshot, which therefore returns quickly: a backend that copies
+  // (thick LVM) fixes the point in time and copies in the background, and
+  // reports the snapshot with `pending_copy` set until the copy is done.
   //
   // Takes a snapshot of `record.source_volume_id()` as `record.snapshot_id()`
   // and returns the stored record (size and time filled in). An existing
@@ -99,8 +114,11 @@ class Backend {
   // Creates the volume `record` with the content of the snapshot or volume
   // `source_id` of this backend (the storage grows to
   // record.capacity_bytes() when that is larger). Idempotent like Create.
+  // `freeze` is wrapped around the instant a volume source's content is
+  // taken. UNAVAILABLE while a snapshot source is not ready yet.
   virtual absl::StatusOr<VolumeRecord> CreateFromSource(
-      const VolumeRecord& record, const std::string& source_id) = 0;
+      const VolumeRecord& record, const std::string& source_id,
+      const FreezeScope& freeze) = 0;
 };
 
 }  // namespace cellar

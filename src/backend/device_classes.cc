@@ -91,6 +91,19 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
           return Bad(entry, "overprovision wants a ratio from 1 to 1000");
         }
         spec.overprovision_set = true;
+      } else if (kv.first == "snapshot-cow" &&
+                 spec.kind == DeviceClassKind::kLvm) {
+        if (!absl::SimpleAtoi(kv.second, &spec.cow_percent) ||
+            spec.cow_percent < 1 || spec.cow_percent > 100) {
+          return Bad(entry, "snapshot-cow wants a percentage from 1 to 100");
+        }
+        spec.cow_percent_set = true;
+      } else if (kv.first == "copy-bandwidth" &&
+                 spec.kind == DeviceClassKind::kLvm) {
+        if (!absl::SimpleAtoi(kv.second, &spec.copy_bytes_per_second)) {
+          return Bad(entry, "copy-bandwidth wants bytes per second (0: unbounded)");
+        }
+        spec.copy_bandwidth_set = true;
       } else {
         return Bad(entry, absl::StrCat("unknown option \"", kv.first,
                                        "\" for this kind"));

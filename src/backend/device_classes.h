@@ -25,8 +25,16 @@ struct DeviceClassSpec {
   //   overprovision=RATIO  lvm-thin: virtual bytes promised per pool byte;
   //                        loop: bytes all images may promise per byte of
   //                        the image filesystem (unset: no bound)
+  //   snapshot-cow=PCT     lvm: COW area of the temporary snapshot behind a
+  //                        snapshot or clone, in percent of the origin
+  //   copy-bandwidth=BYTES lvm: bytes per second those copies may read
+  //                        (0: unbounded)
   uint64_t reserve_bytes = 0;
   bool reserve_set = false;
+  int cow_percent = 0;
+  bool cow_percent_set = false;
+  uint64_t copy_bytes_per_second = 0;
+  bool copy_bandwidth_set = false;
   double overprovision = 1.0;
   bool overprovision_set = false;
 };

@@ -282,16 +282,17 @@ absl::Status ControllerService::DoCreateVolume(
   if (source_id.empty()) {
     created = (*backend)->Create(record);
   } else {
-    // Clones copy a live volume: freeze it if it is mounted here.
+    // Clones copy a live volume: frozen, if it is mounted here, for as
+    // long as the backend says its copy needs.
     std::vector<std::pair<std::string, Backend*>> live;
     if (!record.source_volume_id().empty()) {
       live.emplace_back(record.source_volume_id(), *backend);
     }
-    absl::Status copied = WithFrozen(MountedFilesystems(live), [&] {
-      created = (*backend)->CreateFromSource(record, source_id);
-      return created.status();
-    });
-    if (!copied.ok()) return copied;
+    const FreezeScope freeze =
+        [&](const std::function<absl::Status()>& instant) {
+          return WithFrozen(MountedFilesystems(live), instant);
+        };
+    created = (*backend)->CreateFromSource(record, source_id, freeze);
   }
   if (!created.ok()) return created.status();
   FillVolume(*created, response->mutable_volume());
@@ -617,7 +618,7 @@ void ControllerService::FillSnapshot(const SnapshotRecord& record,
   snapshot->set_size_bytes(record.size_bytes());
   snapshot->mutable_creation_time()->set_seconds(record.creation_unix());
   snapshot->mutable_creation_time()->set_nanos(record.creation_nanos());
-  snapshot->set_ready_to_use(true);
+  snapshot->set_ready_to_use(!record.pending_copy());
   snapshot->set_group_snapshot_id(record.group_snapshot_id());
 }
 

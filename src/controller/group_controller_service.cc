@@ -18,13 +18,16 @@ void FillGroup(const std::string& group_id,
                const std::vector<SnapshotRecord>& members,
                csi::v1::VolumeGroupSnapshot* group) {
   group->set_group_snapshot_id(group_id);
-  group->set_ready_to_use(true);
+  // Ready when every member is.
+  bool ready = true;
   int64_t seconds = 0;
   for (const SnapshotRecord& member : members) {
+    ready = ready && !member.pending_copy();
     ControllerService::FillSnapshot(member, group->add_snapshots());
     seconds = std::max(seconds, member.creation_unix());
   }
   group->mutable_creation_time()->set_seconds(seconds);
+  group->set_ready_to_use(ready);
 }
 
 }  // namespace

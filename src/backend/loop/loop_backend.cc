@@ -392,7 +392,8 @@ absl::Status LoopBackend::DeleteSnapshot(const std::string& snapshot_id) {
 }
 
 absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
-    const VolumeRecord& record, const std::string& source_id) {
+    const VolumeRecord& record, const std::string& source_id,
+    const FreezeScope& freeze) {
   if (absl::Status s = CheckVolumeId(record.volume_id()); !s.ok()) return s;
   absl::StatusOr<ParsedId> source = ParseId(source_id);
   if (!source.ok()) return absl::NotFoundError("no such source");
@@ -421,8 +422,11 @@ absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
     if (absl::Status s = WriteRecord(record); !s.ok()) return s;
   }
   // The copy lands under its final name atomically, then grows if asked.
-  absl::StatusOr<uint64_t> copied = fs_->CopySparse(source_path, image, 0600);
-  if (!copied.ok()) return copied.status();
+  // An image copy is only consistent with the source frozen throughout.
+  absl::Status copied = freeze([&] {
+    return fs_->CopySparse(source_path, image, 0600).status();
+  });
+  if (!copied.ok()) return copied;
   if (absl::Status s = fs_->EnsureFileSize(
           image, static_cast<uint64_t>(record.capacity_bytes()), thick, 0600);
       !s.ok()) {

@@ -58,7 +58,8 @@ class LoopBackend final : public Backend {
   absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots() override;
   absl::Status DeleteSnapshot(const std::string& snapshot_id) override;
   absl::StatusOr<VolumeRecord> CreateFromSource(
-      const VolumeRecord& record, const std::string& source_id) override;
+      const VolumeRecord& record, const std::string& source_id,
+      const FreezeScope& freeze) override;
 
   std::string ImagePath(const std::string& volume_id) const;
   std::string SnapshotPath(const std::string& snapshot_id) const;

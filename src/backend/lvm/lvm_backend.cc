@@ -9,61 +9,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "src/backend/lvm/lvm_tags.h"
 #include "src/common/ids.h"
 
 namespace cellar {
 namespace {
 
-constexpr size_t kMaxTagLength = 1000;  // LVM's limit is 1024
-
 const std::vector<std::string> kLvFields = {
     "--reportformat", "json", "--units", "b", "--nosuffix",
-    "-o", "lv_name,vg_name,lv_size,lv_tags,lv_attr,pool_lv"};
-
-bool HasTag(const LogicalVolume& lv, absl::string_view tag) {
-  return std::find(lv.tags.begin(), lv.tags.end(), tag) != lv.tags.end();
-}
-
-// A record as an LV tag: `prefix` and base64 of its binary protobuf.
-std::string EncodeTag(absl::string_view prefix,
-                      const google::protobuf::Message& record) {
-  std::string bytes;
-  record.SerializeToString(&bytes);
-  return absl::StrCat(prefix, absl::Base64Escape(bytes));
-}
-
-// EncodeTag, or INVALID_ARGUMENT naming `what` when the tag would be longer
-// than LVM takes. Checked before anything is created, for every tag written.
-absl::StatusOr<std::string> RecordTag(absl::string_view prefix,
-                                      const google::protobuf::Message& record,
-                                      absl::string_view what) {
-  std::string tag = EncodeTag(prefix, record);
-  if (tag.size() > kMaxTagLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " too long to record in an LV tag (", tag.size(),
-                     " characters encoded, at most ", kMaxTagLength,
-                     "); nothing was created"));
-  }
-  return tag;
-}
-
-// Reads the record in `lv`'s tag that starts with `prefix`.
-absl::Status DecodeTag(const LogicalVolume& lv, absl::string_view prefix,
-                       google::protobuf::Message* record) {
-  for (const std::string& tag : lv.tags) {
-    absl::string_view encoded = tag;
-    if (!absl::ConsumePrefix(&encoded, prefix)) continue;
-    std::string bytes;
-    if (!absl::Base64Unescape(encoded, &bytes) ||
-        !record->ParseFromString(bytes)) {
-      return absl::DataLossError(
-          absl::StrCat("LV ", lv.vg, "/", lv.name, " has an unreadable record"));
-    }
-    return absl::OkStatus();
-  }
-  return absl::DataLossError(
-      absl::StrCat("LV ", lv.vg, "/", lv.name, " has no record tag"));
-}
+    "-o", "lv_name,vg_name,lv_size,lv_tags,lv_attr,pool_lv,origin,data_percent"};
 
 // Zeroing writes every byte when the device cannot do write-zeroes: leave
 // room for a slow disk (a minute per GiB is 17 MB/s).
@@ -75,8 +29,8 @@ absl::Duration ZeroingTimeout(uint64_t bytes) {
 }  // namespace
 
 LvmBackend::LvmBackend(LvmBackendConfig config, CommandRunner* runner,
-                       FileSystem* fs)
-    : config_(std::move(config)), runner_(runner), fs_(fs) {}
+                       FileSystem* fs, BlockCopier* copier)
+    : config_(std::move(config)), runner_(runner), fs_(fs), copier_(copier) {}
 
 std::string LvmBackend::LvName(const std::string& volume_id) {
   absl::StatusOr<ParsedId> id = ParseId(volume_id);
@@ -456,6 +410,8 @@ absl::Status LvmBackend::Delete(const std::string& volume_id) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", volume_id, " is in use (LV open; still staged or published)"));
   }
+  // LVM would take the temporary snapshots of copies still running with it.
+  if (absl::Status s = SettleCopiesFrom(*lv, "deleted"); !s.ok()) return s;
   // The scratch LV of an expansion that stopped half-way goes with it,
   // first, so a retry still finds the volume.
   if (absl::Status s = RemoveScratch(lv->name, listing); !s.ok()) return s;
@@ -470,6 +426,8 @@ absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
   absl::StatusOr<LogicalVolume> lv = FindLv(volume_id, &listing);
   if (!lv.ok()) return lv.status();
   if (bytes <= lv->size_bytes) return lv->size_bytes;
+  // An origin with (temporary) snapshots cannot be resized while active.
+  if (absl::Status s = SettleCopiesFrom(*lv, "grown"); !s.ok()) return s;
   // The scratch LV of an expansion that stopped half-way holds space this
   // one needs.
   if (absl::Status s = RemoveScratch(lv->name, listing); !s.ok()) return s;
@@ -504,10 +462,10 @@ absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
 absl::StatusOr<std::string> LvmBackend::Attach(const std::string& volume_id) {
   absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
   if (!lv.ok()) return lv.status();
-  if (HasTag(*lv, kZeroingTag)) {
-    return absl::UnavailableError(
-        absl::StrCat("volume ", volume_id,
-                     " is still being zeroed (its create has not finished)"));
+  if (HasTag(*lv, kZeroingTag) || HasTag(*lv, kCopyingTag)) {
+    return absl::UnavailableError(absl::StrCat(
+        "volume ", volume_id,
+        " is still being zeroed or filled (its create has not finished)"));
   }
   if (!lv->active()) {
     // -K: thin snapshots are created with activation skipped.
@@ -525,10 +483,10 @@ absl::StatusOr<std::string> LvmBackend::FindDevice(
     const std::string& volume_id) {
   absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
   if (!lv.ok()) return lv.status();
-  if (HasTag(*lv, kZeroingTag)) {
-    return absl::UnavailableError(
-        absl::StrCat("volume ", volume_id,
-                     " is still being zeroed (its create has not finished)"));
+  if (HasTag(*lv, kZeroingTag) || HasTag(*lv, kCopyingTag)) {
+    return absl::UnavailableError(absl::StrCat(
+        "volume ", volume_id,
+        " is still being zeroed or filled (its create has not finished)"));
   }
   if (!lv->active()) {
     return absl::NotFoundError(absl::StrCat(volume_id, " is not active"));
@@ -537,13 +495,20 @@ absl::StatusOr<std::string> LvmBackend::FindDevice(
 }
 
 absl::Status LvmBackend::Detach(const std::string& volume_id) {
-  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
+  std::vector<LogicalVolume> listing;
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id, &listing);
   if (absl::IsNotFound(lv.status())) return absl::OkStatus();
   if (!lv.ok()) return lv.status();
   if (!lv->active()) return absl::OkStatus();
   if (lv->open()) {
     return absl::FailedPreconditionError(
         absl::StrCat("volume ", volume_id, " is still open"));
+  }
+  for (const LogicalVolume& other : listing) {
+    // Deactivating an origin deactivates its snapshots: a copy still
+    // reading the point in time keeps it active (it is detached all the
+    // same: nothing on this node uses it).
+    if (other.origin == lv->name) return absl::OkStatus();
   }
   return Lvm({"lvchange", "--activate", "n", LvPath(lv->name)}).status();
 }
@@ -570,11 +535,10 @@ absl::StatusOr<int> LvmBackend::ActivateAll() {
   return activated;
 }
 
-absl::Status LvmBackend::NeedThin() const {
-  if (!config_.thin_pool.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(
-      "snapshots and clones need an lvm-thin device class; thick LVM volumes "
-      "(class kind lvm) have none");
+bool LvmBackend::IsSnapshotHere(const LogicalVolume& lv) const {
+  if (!HasTag(lv, kSnapshotTag)) return false;
+  return thick() ? lv.pool.empty() && !HasTag(lv, kCowTag)
+                 : lv.pool == config_.thin_pool;
 }
 
 absl::StatusOr<SnapshotRecord> LvmBackend::SnapshotOf(const LogicalVolume& lv) {
@@ -583,50 +547,57 @@ absl::StatusOr<SnapshotRecord> LvmBackend::SnapshotOf(const LogicalVolume& lv) {
       !s.ok()) {
     return s;
   }
+  record.set_pending_copy(HasTag(lv, kCopyingTag));
   return record;
 }
 
 absl::StatusOr<LogicalVolume> LvmBackend::FindSnapshotLv(
     const std::string& snapshot_id) {
   const std::string name = LvName(snapshot_id);
-  if (name.empty() || NeedThin() != absl::OkStatus()) {
+  if (name.empty()) {
     return absl::NotFoundError(absl::StrCat("no snapshot ", snapshot_id));
   }
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
   if (!lvs.ok()) return lvs.status();
-  if (absl::Status s = PoolIn(*lvs).status(); !s.ok()) return s;
+  if (!thick()) {
+    if (absl::Status s = PoolIn(*lvs).status(); !s.ok()) return s;
+  }
   for (const LogicalVolume& lv : *lvs) {
-    if (lv.name == name && lv.pool == config_.thin_pool &&
-        HasTag(lv, kSnapshotTag)) {
-      return lv;
-    }
+    if (lv.name == name && IsSnapshotHere(lv)) return lv;
   }
   return absl::NotFoundError(absl::StrCat("no snapshot ", snapshot_id));
 }
 
+SnapshotRecord LvmBackend::SnapshotRecordFor(const SnapshotRecord& asked,
+                                 const VolumeRecord& source, uint64_t bytes) {
+  SnapshotRecord stored = asked;
+  stored.set_pending_copy(false);
+  stored.set_size_bytes(static_cast<int64_t>(bytes));
+  stored.set_block(source.block());
+  stored.set_fs_type(source.fs_type());
+  stored.set_encrypted(source.encrypted());
+  stored.set_encryption_key_id(source.encryption_key_id().empty()
+                                   ? source.volume_id()
+                                   : source.encryption_key_id());
+  stored.set_bound_namespace(source.bound_namespace());
+  *stored.mutable_allowed_namespaces() = source.allowed_namespaces();
+  *stored.mutable_allowed_service_accounts() =
+      source.allowed_service_accounts();
+  return stored;
+}
+
 absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
     const SnapshotRecord& record, uint64_t* bytes_copied) {
-  if (absl::Status s = NeedThin(); !s.ok()) return s;
+  if (bytes_copied != nullptr) *bytes_copied = 0;
+  if (thick()) return CreateThickSnapshot(record);
   absl::StatusOr<SnapshotRecord> existing = GetSnapshot(record.snapshot_id());
   if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
   absl::StatusOr<LogicalVolume> origin = FindLv(record.source_volume_id());
   if (!origin.ok()) return origin.status();
   absl::StatusOr<VolumeRecord> source = RecordOf(*origin);
   if (!source.ok()) return source.status();
-  SnapshotRecord stored = record;
-  stored.set_size_bytes(static_cast<int64_t>(origin->size_bytes));
-  stored.set_block(source->block());
-  stored.set_fs_type(source->fs_type());
-  stored.set_encrypted(source->encrypted());
-  stored.set_encryption_key_id(source->encryption_key_id().empty()
-                                   ? source->volume_id()
-                                   : source->encryption_key_id());
-  // The data keeps its owner: the policy is the one recorded with the
-  // source itself.
-  stored.set_bound_namespace(source->bound_namespace());
-  *stored.mutable_allowed_namespaces() = source->allowed_namespaces();
-  *stored.mutable_allowed_service_accounts() =
-      source->allowed_service_accounts();
+  const SnapshotRecord stored =
+      SnapshotRecordFor(record, *source, origin->size_bytes);
   absl::StatusOr<std::string> tag =
       RecordTag(kSnapshotRecordTagPrefix, stored,
                 "the snapshot's record (its name, ids and the source "
@@ -642,7 +613,6 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
     if (again.ok()) return again;
     return created.status();
   }
-  if (bytes_copied != nullptr) *bytes_copied = 0;
   return GetSnapshot(record.snapshot_id());
 }
 
@@ -655,18 +625,20 @@ absl::StatusOr<SnapshotRecord> LvmBackend::GetSnapshot(
     return absl::DataLossError(absl::StrCat("LV ", lv->name,
                                             " records another snapshot"));
   }
+  // A copy a stopped driver left unfinished carries on.
+  if (record.ok() && record->pending_copy()) StartSnapshotCopy(*lv);
   return record;
 }
 
 absl::StatusOr<std::vector<SnapshotRecord>> LvmBackend::ListSnapshots() {
   std::vector<SnapshotRecord> records;
-  if (config_.thin_pool.empty()) return records;
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
   if (!lvs.ok()) return lvs.status();
   for (const LogicalVolume& lv : *lvs) {
-    if (lv.pool != config_.thin_pool || !HasTag(lv, kSnapshotTag)) continue;
+    if (!IsSnapshotHere(lv)) continue;
     absl::StatusOr<SnapshotRecord> record = SnapshotOf(lv);
     if (record.ok() && LvName(record->snapshot_id()) == lv.name) {
+      if (record->pending_copy()) StartSnapshotCopy(lv);
       records.push_back(*std::move(record));
     }
   }
@@ -678,6 +650,19 @@ absl::StatusOr<std::vector<SnapshotRecord>> LvmBackend::ListSnapshots() {
 }
 
 absl::Status LvmBackend::DeleteSnapshot(const std::string& snapshot_id) {
+  const std::string name = LvName(snapshot_id);
+  if (thick() && !name.empty()) {
+    // A copy into it stops first; restores reading it get a moment to end.
+    jobs_.Cancel(name);
+    jobs_.WaitForOrigin(name, absl::Seconds(30));
+    absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+    if (!lvs.ok()) return lvs.status();
+    for (const LogicalVolume& lv : *lvs) {
+      if (lv.name != TempName(name) || !HasTag(lv, kCowTag)) continue;
+      absl::Status removed = Lvm({"lvremove", "--yes", LvPath(lv.name)}).status();
+      if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
+    }
+  }
   absl::StatusOr<LogicalVolume> lv = FindSnapshotLv(snapshot_id);
   if (absl::IsNotFound(lv.status())) return absl::OkStatus();
   if (!lv.ok()) return lv.status();
@@ -688,16 +673,11 @@ absl::Status LvmBackend::DeleteSnapshot(const std::string& snapshot_id) {
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
-    const VolumeRecord& record, const std::string& source_id) {
-  if (config_.thin_pool.empty()) {
-    // CSI: a source the plugin cannot create a volume from is
-    // INVALID_ARGUMENT.
-    return absl::InvalidArgumentError(
-        "thick LVM classes cannot restore or clone volumes; use an lvm-thin "
-        "device class");
-  }
+    const VolumeRecord& record, const std::string& source_id,
+    const FreezeScope& freeze) {
   const std::string name = LvName(record.volume_id());
   if (name.empty()) return absl::InvalidArgumentError("not a volume id");
+  if (thick()) return CreateThickFromSource(record, source_id, freeze);
   absl::StatusOr<LogicalVolume> lv = FindLv(record.volume_id());
   if (lv.ok()) return FinishFromSource(*lv, record.volume_id());
   if (!absl::IsNotFound(lv.status())) return lv.status();
@@ -718,10 +698,16 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
   absl::StatusOr<std::string> tag = RecordTag(
       kRecordTagPrefix, stored, "the volume's parameters and access lists are");
   if (!tag.ok()) return tag.status();
-  // A thin snapshot of the source, made an ordinary (activatable) volume.
-  absl::StatusOr<CommandResult> created = Lvm(
-      {"lvcreate", "--yes", "--snapshot", "--setactivationskip", "n", "--name",
-       name, "--addtag", kVolumeTag, "--addtag", *tag, LvPath(origin->name)});
+  // A thin snapshot of the source, made an ordinary (activatable) volume,
+  // in the instant the source is frozen.
+  absl::StatusOr<CommandResult> created;
+  absl::Status instant = freeze([&] {
+    created = Lvm({"lvcreate", "--yes", "--snapshot", "--setactivationskip",
+                   "n", "--name", name, "--addtag", kVolumeTag, "--addtag",
+                   *tag, LvPath(origin->name)});
+    return absl::OkStatus();
+  });
+  if (!instant.ok()) return instant;
   lv = FindLv(record.volume_id());
   if (!created.ok() && !lv.ok()) return created.status();
   if (!lv.ok()) return lv.status();

@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "src/backend/backend.h"
+#include "src/backend/lvm/copy_jobs.h"
 #include "src/backend/lvm/lvm_report.h"
+#include "src/platform/block_copier.h"
 #include "src/platform/command_runner.h"
 #include "src/platform/filesystem.h"
 
@@ -21,6 +23,12 @@ struct LvmBackendConfig {
   double overprovision = 1.0;
   // Extra environment for the lvm tool (e.g. LVM_SYSTEM_DIR=...).
   std::vector<std::string> lvm_env;
+  // Thick: the COW area of the temporary LVM snapshot that holds a copy's
+  // point in time, in percent of the origin's size (grown while it fills).
+  int cow_percent = 10;
+  // Thick: bound on the rate of the copies behind snapshots, restores and
+  // clones, in bytes per second (0: unbounded).
+  uint64_t copy_bytes_per_second = 128ull << 20;
 };
 
 // Volumes as LVM logical volumes, thick or thin. The LV name derives from
@@ -36,10 +44,20 @@ struct LvmBackendConfig {
 // that zeroes newly provisioned blocks. A VG
 // or pool that is not there is UNAVAILABLE, never "no such volume", so
 // nothing reads as deleted while its disk is merely not attached.
+//
+// Thick snapshots, restores and clones are copies into independent thick
+// LVs. A temporary LVM (COW) snapshot of the origin, made in an instant
+// (LVM freezes a filesystem mounted on the origin for it), holds the point
+// in time while its content is copied into the new LV: in the background
+// for a snapshot (reported pending until done), within the call for a
+// restore or clone. Tags record the copy (kCopyingTag, kFromTagPrefix), so
+// a restarted driver carries on, and the temporary snapshot goes when the
+// copy is done. ext4 copies read only the blocks the filesystem uses.
 class LvmBackend final : public Backend {
  public:
-  // `runner` and `fs` are not owned.
-  LvmBackend(LvmBackendConfig config, CommandRunner* runner, FileSystem* fs);
+  // `runner`, `fs` and `copier` are not owned.
+  LvmBackend(LvmBackendConfig config, CommandRunner* runner, FileSystem* fs,
+             BlockCopier* copier);
   LvmBackend(const LvmBackend&) = delete;
   LvmBackend& operator=(const LvmBackend&) = delete;
 
@@ -66,11 +84,21 @@ class LvmBackend final : public Backend {
   absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots() override;
   absl::Status DeleteSnapshot(const std::string& snapshot_id) override;
   absl::StatusOr<VolumeRecord> CreateFromSource(
-      const VolumeRecord& record, const std::string& source_id) override;
+      const VolumeRecord& record, const std::string& source_id,
+      const FreezeScope& freeze) override;
 
   // Activates every cellar LV of this class that is not active (after a
   // reboot). Returns how many were activated.
   absl::StatusOr<int> ActivateAll();
+
+  // Thick: starts again the snapshot copies a stopped driver left
+  // unfinished, and removes temporary snapshots whose copy target is gone.
+  // Returns how many copies it started.
+  absl::StatusOr<int> ResumeCopies();
+
+  // Thick: waits at most `timeout` until no copy into the snapshot or
+  // volume `id` runs in this process (for tests and benchmarks).
+  bool WaitForCopy(const std::string& id, absl::Duration timeout);
 
   // The LV name of a volume id ("cv-" + its unique part) or of a snapshot
   // id ("cs-" + its unique part).
@@ -141,12 +169,61 @@ class LvmBackend final : public Backend {
       const std::string& lv_name, uint64_t bytes);
   absl::StatusOr<LogicalVolume> FindSnapshotLv(const std::string& snapshot_id);
   absl::StatusOr<SnapshotRecord> SnapshotOf(const LogicalVolume& lv);
-  // FAILED_PRECONDITION for thick classes.
-  absl::Status NeedThin() const;
+  bool thick() const { return config_.thin_pool.empty(); }
+  // The record of a snapshot of the volume `source` (an LV of `bytes`)
+  // asked for as `asked`: the source's kind, key and access policy (data
+  // keeps its owner).
+  static SnapshotRecord SnapshotRecordFor(const SnapshotRecord& asked,
+                                          const VolumeRecord& source,
+                                          uint64_t bytes);
+  // A snapshot LV of this class (thin: in its pool; thick: no pool and
+  // not a temporary snapshot).
+  bool IsSnapshotHere(const LogicalVolume& lv) const;
+
+  // ----------------------------------------------- thick copies
+  // The temporary COW snapshot that holds the point in time of a copy
+  // into the LV `target`.
+  static std::string TempName(const std::string& target);
+  uint64_t CowBytes(uint64_t origin_bytes, uint64_t extent) const;
+  absl::StatusOr<SnapshotRecord> CreateThickSnapshot(
+      const SnapshotRecord& record);
+  absl::StatusOr<VolumeRecord> CreateThickFromSource(
+      const VolumeRecord& record, const std::string& source_id,
+      const FreezeScope& freeze);
+  // Makes TempName(target) as a COW snapshot of `origin` within `freeze`
+  // (a stale one, whose target was never made, is replaced).
+  absl::Status MakeTemp(const LogicalVolume& origin, const std::string& target,
+                        const std::vector<LogicalVolume>& listing,
+                        const FreezeScope& freeze);
+  // The end of a thick restore or clone, also for one that stopped half-way:
+  // copies (within the call) what the tags say is still to be copied.
+  absl::StatusOr<VolumeRecord> FinishThickCopy(const LogicalVolume& lv,
+                                               const std::string& volume_id);
+  // Copies into the LV `target` what its tags name (zeroing it first when
+  // tagged so), then drops the tags and the temporary snapshot. DATA_LOSS
+  // when the point in time is gone (the temporary snapshot was removed or
+  // overflowed); CANCELLED as the copier.
+  absl::Status Fill(const std::string& target, const std::atomic<bool>& cancel);
+  // Byte ranges of `device` (holding `bytes` of a source) to copy: the
+  // blocks ext4 uses when `used_only` and dumpe2fs can tell, else all.
+  std::vector<ByteRange> RangesToCopy(const std::string& device, uint64_t bytes,
+                                      bool used_only);
+  // Grows the temporary snapshot `temp` when its COW area is half full.
+  absl::Status KeepCowRoom(const std::string& temp, uint64_t step);
+  // Starts the background copy of the snapshot LV `target` unless it runs.
+  void StartSnapshotCopy(const LogicalVolume& target);
+  // Before `origin` is removed, grown or deactivated: waits a while for the
+  // copies reading it, removes temporary snapshots nothing will copy from
+  // any more, and says UNAVAILABLE when copies still need it.
+  absl::Status SettleCopiesFrom(const LogicalVolume& origin,
+                                const std::string& what);
 
   const LvmBackendConfig config_;
   CommandRunner* const runner_;
   FileSystem* const fs_;
+  BlockCopier* const copier_;
+  // Last: its destructor stops the copies before anything they use goes.
+  CopyJobs jobs_;
 };
 
 }  // namespace cellar

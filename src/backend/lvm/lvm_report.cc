@@ -142,6 +142,12 @@ absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(
       }
       lv.attr = row.lv_attr();
       lv.pool = row.pool_lv();
+      lv.origin = row.origin();
+      if (!row.data_percent().empty() &&
+          !absl::SimpleAtod(row.data_percent(), &lv.data_percent)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "LVM report: bad data_percent \"", row.data_percent(), "\""));
+      }
       out.push_back(std::move(lv));
     }
   }

@@ -19,6 +19,10 @@ struct LogicalVolume {
   std::vector<std::string> tags;
   std::string attr;  // lv_attr, e.g. "-wi-a-----", "Vwi-aotz--", "twi-aotz--"
   std::string pool;  // thin pool of a thin LV
+  std::string origin;  // origin of a snapshot
+  // data_percent: use of a thin pool, thin LV or COW snapshot; -1 when
+  // LVM reports none (an inactive LV, a plain LV).
+  double data_percent = -1;
 
   bool active() const { return attr.size() > 4 && attr[4] == 'a'; }
   bool open() const { return attr.size() > 5 && attr[5] == 'o'; }
@@ -27,6 +31,11 @@ struct LogicalVolume {
   // (lv_attr bit 8, 'z'). Without it a partial write to a new block leaves
   // the rest of the block as a deleted thin LV wrote it.
   bool zeroes_new_blocks() const { return attr.size() > 7 && attr[7] == 'z'; }
+  // A COW snapshot that overflowed (or was otherwise invalidated): its
+  // content is gone.
+  bool invalid_snapshot() const {
+    return (!attr.empty() && attr[0] == 'S') || (attr.size() > 4 && attr[4] == 'I');
+  }
 };
 
 // One volume group from `lvm vgs ...` with the same options.
@@ -80,6 +89,14 @@ constexpr char kSnapshotRecordTagPrefix[] = "cellar.s=";
 // LVM reuses the extents of deleted LVs, so until then it may show what
 // another volume wrote, and it is never handed out.
 constexpr char kZeroingTag[] = "cellar.zeroing";
+// Thick copies (see LvmBackend): on the temporary COW snapshot that holds a
+// copy's point in time; on the LV being filled until its content is
+// complete, with the name of the LV it is filled from; and on a snapshot
+// whose point in time was lost before its copy finished.
+constexpr char kCowTag[] = "cellar.cow";
+constexpr char kCopyingTag[] = "cellar.copying";
+constexpr char kFromTagPrefix[] = "cellar.from=";
+constexpr char kFailedTag[] = "cellar.failed";
 
 }  // namespace cellar
 

@@ -60,7 +60,7 @@ TEST_F(LoopBackendTest, OverprovisionBoundsWhatAllImagesPromise) {
   EXPECT_EQ(backend.List()->size(), 2u);
   // Restores and clones count too.
   VolumeRecord clone = Record("clone", 2 * kGiB);
-  EXPECT_EQ(backend.CreateFromSource(clone, Record("a", 0).volume_id())
+  EXPECT_EQ(backend.CreateFromSource(clone, Record("a", 0).volume_id(), NoFreeze())
                 .status()
                 .code(),
             absl::StatusCode::kResourceExhausted);

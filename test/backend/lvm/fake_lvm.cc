@@ -89,6 +89,26 @@ void FakeLvm::SetActive(const std::string& vg, const std::string& lv,
   lvs_[vg + "/" + lv].active = active;
 }
 
+void FakeLvm::SetCowPercent(const std::string& vg, const std::string& lv,
+                            double percent) {
+  absl::MutexLock lock(&mu_);
+  lvs_[vg + "/" + lv].cow_percent = percent;
+}
+
+void FakeLvm::Invalidate(const std::string& vg, const std::string& lv) {
+  absl::MutexLock lock(&mu_);
+  lvs_[vg + "/" + lv].invalid = true;
+}
+
+std::vector<std::string> FakeLvm::LvNames(const std::string& vg) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> names;
+  for (const auto& [key, lv] : lvs_) {
+    if (lv.vg == vg) names.push_back(key.substr(key.find('/') + 1));
+  }
+  return names;
+}
+
 bool FakeLvm::HasLv(const std::string& vg, const std::string& lv) const {
   absl::MutexLock lock(&mu_);
   return lvs_.count(vg + "/" + lv) != 0;
@@ -104,11 +124,15 @@ uint64_t FakeLvm::VgFree(const std::string& vg) const {
   absl::MutexLock lock(&mu_);
   auto it = vgs_.find(vg);
   if (it == vgs_.end()) return 0;
+  return it->second.size - Used(vg);
+}
+
+uint64_t FakeLvm::Used(const std::string& vg) const {
   uint64_t used = 0;
   for (const auto& [key, lv] : lvs_) {
     if (lv.vg == vg && lv.pool.empty()) used += lv.size;
   }
-  return it->second.size - used;
+  return used;
 }
 
 std::function<absl::StatusOr<CommandResult>(const Command&)> FakeLvm::Handler() {
@@ -180,10 +204,7 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
   if (vg_it == vgs_.end() || vg_it->second.missing)
     return VgNotFound(target_vg);
   if (verb == "vgs") {
-    uint64_t used = 0;
-    for (const auto& [key, lv] : lvs_) {
-      if (lv.vg == target && lv.pool.empty()) used += lv.size;
-    }
+    const uint64_t used = Used(target);
     return Exit(
         0, absl::StrCat("  {\n      \"report\": [\n          {\n"
                         "              \"vg\": [\n                  "
@@ -211,17 +232,33 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
     for (const auto& [key, lv] : lvs_) {
       if (lv.vg != target) continue;
       const std::string name = key.substr(key.find('/') + 1);
+      bool is_origin = false;
+      for (const auto& [other_key, other] : lvs_) {
+        is_origin = is_origin || (other.vg == lv.vg && other.origin == name);
+      }
       std::string attr = lv.thin_pool ? "twi-a-tz--"
+                         : !lv.origin.empty() ? "swi-a-s---"
                          : lv.pool.empty() ? "-wi-------"
                                            : "Vwi---tz--";
+      if (is_origin) attr[0] = 'o';
       if (lv.thin_pool && !lv.zero_new_blocks) attr[7] = '-';
       attr[4] = lv.active ? 'a' : '-';
       if (lv.open) attr[5] = 'o';
+      std::string percent;
+      if (!lv.origin.empty() && lv.active) {
+        percent = absl::StrCat(lv.cow_percent);
+      }
+      if (lv.invalid) {
+        attr[0] = 'S';
+        attr[4] = 'I';
+        percent = "100.00";
+      }
       rows.push_back(absl::StrCat(
           "{\"lv_name\":\"", name, "\", \"vg_name\":\"", lv.vg,
           "\", \"lv_size\":\"", lv.size, "\", \"lv_tags\":\"",
           absl::StrJoin(lv.tags, ","), "\", \"lv_attr\":\"", attr,
-          "\", \"pool_lv\":\"", lv.pool, "\"}"));
+          "\", \"pool_lv\":\"", lv.pool, "\", \"origin\":\"", lv.origin,
+          "\", \"data_percent\":\"", percent, "\"}"));
     }
     return Exit(0, absl::StrCat("  {\n      \"report\": [\n          {\n"
                                 "              \"lv\": [\n",
@@ -250,6 +287,7 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
                        "\" already exists in volume group \"", vg, "\"\n"));
     }
     bool stale = false;
+    std::string cow_origin;
     if (snapshot) {
       auto origin = lvs_.find(target);
       if (origin == lvs_.end()) {
@@ -258,8 +296,17 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
             absl::StrCat("  Snapshot origin LV ", target.substr(vg.size() + 1),
                          " not found in Volume group ", vg, ".\n"));
       }
-      size = origin->second.size;
       pool = origin->second.pool;
+      if (pool.empty()) {
+        // A COW snapshot of a thick LV: its size is the COW area's.
+        if (size == 0 || Used(vg) + size > vg_it->second.size) {
+          return Exit(5, "", absl::StrCat("  Volume group \"", vg,
+                                          "\" has insufficient free space\n"));
+        }
+        cow_origin = target.substr(vg.size() + 1);
+      } else {
+        size = origin->second.size;
+      }
     } else if (!pool.empty()) {
       auto it = lvs_.find(vg + "/" + pool);
       if (it == lvs_.end() || !it->second.thin_pool) {
@@ -268,11 +315,7 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
                                  " not found in Volume group ", vg, ".\n"));
       }
     } else {
-      uint64_t used = 0;
-      for (const auto& [key, lv] : lvs_) {
-        if (lv.vg == vg && lv.pool.empty()) used += lv.size;
-      }
-      if (used + size > vg_it->second.size) {
+      if (Used(vg) + size > vg_it->second.size) {
         return Exit(5, "", absl::StrCat("  Volume group \"", vg,
                                         "\" has insufficient free space\n"));
       }
@@ -284,6 +327,7 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
     lv.pool = pool;
     lv.tags = tags;
     lv.stale = stale;
+    lv.origin = cow_origin;
     if (!snapshot && pool.empty()) {
       const uint64_t count =
           (size + vg_it->second.extent - 1) / vg_it->second.extent;
@@ -292,7 +336,9 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
       next_extent_ += count;
     }
     // Thin LVs: like -k, the caller activates.
-    lv.active = snapshot ? !skip_activation : pool.empty();
+    lv.active = snapshot ? (cow_origin.empty() ? !skip_activation
+                                               : lvs_[target].active)
+                         : pool.empty();
     lvs_[vg + "/" + name] = lv;
     return Exit(0, absl::StrCat("  Logical volume \"", name, "\" created.\n"));
   }
@@ -315,12 +361,39 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
         zeroed_extents_.erase(range);
       }
     }
+    // With --yes LVM takes an origin's COW snapshots with it.
+    const std::string removed_vg = it->second.vg;
+    const std::string removed = target.substr(target.find('/') + 1);
     lvs_.erase(it);
+    for (auto snap = lvs_.begin(); snap != lvs_.end();) {
+      if (snap->second.vg == removed_vg && snap->second.origin == removed) {
+        snap = lvs_.erase(snap);
+      } else {
+        ++snap;
+      }
+    }
     return Exit(0);
   }
   if (verb == "lvextend") {
     for (size_t i = 2; i + 1 < argv.size(); ++i) {
-      if (argv[i] == "--size") it->second.size = Bytes(argv[i + 1]);
+      if (argv[i] != "--size") continue;
+      absl::string_view size = argv[i + 1];
+      if (absl::ConsumePrefix(&size, "+")) {
+        const uint64_t more = Bytes(std::string(size));
+        if (it->second.pool.empty() &&
+            Used(it->second.vg) + more > vgs_[it->second.vg].size) {
+          return Exit(5, "", "  Insufficient free space\n");
+        }
+        // A grown COW area is less full.
+        if (!it->second.origin.empty() && it->second.size + more > 0) {
+          it->second.cow_percent = it->second.cow_percent *
+                                   static_cast<double>(it->second.size) /
+                                   static_cast<double>(it->second.size + more);
+        }
+        it->second.size += more;
+      } else {
+        it->second.size = Bytes(argv[i + 1]);
+      }
     }
     if (it->second.pool.empty()) {
       // Extents LVM picks itself, or named ones not zeroed before, may

@@ -14,7 +14,8 @@
 namespace cellar::testing {
 
 // A stateful stand-in for the `lvm` tool: volume groups, thick LVs, thin
-// pools and thin LVs (and thin snapshots), answering lvs/vgs with JSON
+// pools and thin LVs, thin snapshots and COW snapshots of thick LVs
+// (lv_size their COW area, as LVM reports it), answering lvs/vgs with JSON
 // reports shaped like LVM 2.03's and changing state on lvcreate/lvremove/
 // lvextend/lvchange, with LVM's own stderr texts and exit code 5 on failure.
 // Install with FakeCommandRunner::SetHandler("lvm", fake.Handler()); for the
@@ -39,6 +40,11 @@ class FakeLvm final {
     // prints them. Extents are never handed out twice here; `stale` stands
     // for what reuse would show.
     std::vector<std::string> extents;
+    // A thick LV's COW snapshot: its origin, the use of its COW area (its
+    // `size`) and whether it overflowed.
+    std::string origin;
+    double cow_percent = 0;
+    bool invalid = false;
   };
 
   void AddVg(const std::string& name, uint64_t size, uint64_t extent = 4 << 20);
@@ -52,6 +58,12 @@ class FakeLvm final {
   void FailNext(const std::string& command, const std::string& stderr_text);
   void SetOpen(const std::string& vg, const std::string& lv, bool open);
   void SetActive(const std::string& vg, const std::string& lv, bool active);
+  // A COW snapshot's use of its COW area, and its overflow.
+  void SetCowPercent(const std::string& vg, const std::string& lv,
+                     double percent);
+  void Invalidate(const std::string& vg, const std::string& lv);
+  // Names of the LVs of `vg`.
+  std::vector<std::string> LvNames(const std::string& vg) const;
   bool HasLv(const std::string& vg, const std::string& lv) const;
   Lv GetLv(const std::string& vg, const std::string& lv) const;
   uint64_t VgFree(const std::string& vg) const;
@@ -66,6 +78,8 @@ class FakeLvm final {
   CommandResult Blkdiscard(const std::vector<std::string>& argv);
   bool TakeFailure(const std::string& command, std::string* stderr_text)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Bytes of `vg` its LVs take (thin LVs take their pool's).
+  uint64_t Used(const std::string& vg) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct Vg {
     uint64_t size = 0;

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "src/common/ids.h"
 #include "src/common/units.h"
+#include "src/platform/fake_block_copier.h"
 #include "src/platform/fake_command_runner.h"
 #include "src/platform/fake_filesystem.h"
 #include "test/backend/lvm/fake_lvm.h"
@@ -48,8 +49,8 @@ class LvmBackendTest : public ::testing::Test {
  protected:
   LvmBackendTest()
       : thick_({"vg0", "", 1 * kGiB, 1.0, {"LVM_SYSTEM_DIR=/x"}}, &runner_,
-               &fs_),
-        thin_({"vg0", "pool0", 0, 2.0, {}}, &runner_, &fs_) {
+               &fs_, &copier_),
+        thin_({"vg0", "pool0", 0, 2.0, {}}, &runner_, &fs_, &copier_) {
     lvm_.AddVg("vg0", 10 * kGiB);
     lvm_.AddThinPool("vg0", "pool0", 2 * kGiB);
     runner_.SetHandler("lvm", lvm_.Handler());
@@ -76,6 +77,7 @@ class LvmBackendTest : public ::testing::Test {
   testing::FakeLvm lvm_;
   FakeCommandRunner runner_;
   FakeFileSystem fs_;
+  FakeBlockCopier copier_;
   LvmBackend thick_;
   LvmBackend thin_;
 };
@@ -190,9 +192,9 @@ TEST_F(LvmBackendTest, ExpandRoundsAndNeverShrinks) {
 TEST_F(LvmBackendTest, ReadinessAndActivationAfterReboot) {
   EXPECT_TRUE(thick_.Ready().ok());
   EXPECT_TRUE(thin_.Ready().ok());
-  LvmBackend missing_vg({"nope", "", 0, 1.0, {}}, &runner_, &fs_);
+  LvmBackend missing_vg({"nope", "", 0, 1.0, {}}, &runner_, &fs_, &copier_);
   EXPECT_EQ(missing_vg.Ready().code(), absl::StatusCode::kUnavailable);
-  LvmBackend missing_pool({"vg0", "nopool", 0, 1.0, {}}, &runner_, &fs_);
+  LvmBackend missing_pool({"vg0", "nopool", 0, 1.0, {}}, &runner_, &fs_, &copier_);
   EXPECT_EQ(missing_pool.Ready().code(), absl::StatusCode::kUnavailable);
 
   const VolumeRecord a = Record("a", 8 * kMiB, "bulk");
@@ -298,7 +300,7 @@ TEST_F(LvmBackendTest, HalfZeroedLvsAreNeverHandedOutAndARetryFinishes) {
 TEST_F(LvmBackendTest, MissingBlkdiscardLeavesTheLvUnusable) {
   FakeCommandRunner runner;
   runner.SetHandler("lvm", lvm_.Handler());
-  LvmBackend thick({"vg0", "", 0, 1.0, {}}, &runner, &fs_);
+  LvmBackend thick({"vg0", "", 0, 1.0, {}}, &runner, &fs_, &copier_);
   const VolumeRecord record = Record("pvc-nb", 64 * kMiB, "bulk");
   EXPECT_EQ(thick.Create(record).status().code(),
             absl::StatusCode::kFailedPrecondition);
@@ -311,7 +313,7 @@ TEST_F(LvmBackendTest, MissingBlkdiscardLeavesTheLvUnusable) {
 // volumes, restores or clones.
 TEST_F(LvmBackendTest, ThinPoolThatDoesNotZeroGetsNoNewVolumes) {
   lvm_.AddThinPool("vg0", "raw0", kGiB);
-  LvmBackend raw({"vg0", "raw0", 0, 1.0, {}}, &runner_, &fs_);
+  LvmBackend raw({"vg0", "raw0", 0, 1.0, {}}, &runner_, &fs_, &copier_);
   const VolumeRecord source = Record("src", 64 * kMiB, "raw");
   ASSERT_TRUE(raw.Create(source).ok());
   const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "raw");
@@ -322,10 +324,10 @@ TEST_F(LvmBackendTest, ThinPoolThatDoesNotZeroGetsNoNewVolumes) {
   for (const absl::Status& status :
        {raw.Create(Record("new", 64 * kMiB, "raw")).status(),
         raw.CreateFromSource(Record("restore", 64 * kMiB, "raw"),
-                             snapshot.snapshot_id())
+                             snapshot.snapshot_id(), NoFreeze())
             .status(),
         raw.CreateFromSource(Record("clone", 64 * kMiB, "raw"),
-                             source.volume_id())
+                             source.volume_id(), NoFreeze())
             .status()}) {
     EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_TRUE(
@@ -388,7 +390,7 @@ TEST_F(LvmBackendTest, MissingVgIsUnavailableNeverAlreadyDeleted) {
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(thin_
                 .CreateFromSource(Record("r", 64 * kMiB, "fast"),
-                                  snapshot.snapshot_id())
+                                  snapshot.snapshot_id(), NoFreeze())
                 .status()
                 .code(),
             absl::StatusCode::kUnavailable);
@@ -407,7 +409,7 @@ TEST_F(LvmBackendTest, MissingVgIsUnavailableNeverAlreadyDeleted) {
 
 // A thin class whose pool is not in its VG: unreachable, not gone.
 TEST_F(LvmBackendTest, MissingThinPoolIsUnavailable) {
-  LvmBackend nopool({"vg0", "nopool", 0, 1.0, {}}, &runner_, &fs_);
+  LvmBackend nopool({"vg0", "nopool", 0, 1.0, {}}, &runner_, &fs_, &copier_);
   const std::string id = MakeId(IdKind::kVolume, "node-1", "np", "v");
   const std::string snapshot = MakeId(IdKind::kSnapshot, "node-1", "np", "s");
   for (const absl::Status& status :
@@ -422,7 +424,7 @@ TEST_F(LvmBackendTest, MissingThinPoolIsUnavailable) {
 // No lvm binary is no answer at all, least of all "deleted".
 TEST_F(LvmBackendTest, LvmThatCannotRunIsNotAlreadyDeleted) {
   FakeCommandRunner runner;
-  LvmBackend thick({"vg0", "", 0, 1.0, {}}, &runner, &fs_);
+  LvmBackend thick({"vg0", "", 0, 1.0, {}}, &runner, &fs_, &copier_);
   const std::string id = MakeId(IdKind::kVolume, "node-1", "bulk", "v");
   EXPECT_EQ(thick.Delete(id).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(thick.Detach(id).code(), absl::StatusCode::kFailedPrecondition);
@@ -442,7 +444,7 @@ TEST_F(LvmBackendTest, RestoresAndClonesPassTheCapacityCheck) {
   const VolumeRecord too_big = Record("big", 3 * kGiB, "fast");
   size_t before = runner_.calls().size();
   const absl::Status refused =
-      thin_.CreateFromSource(too_big, snapshot.snapshot_id()).status();
+      thin_.CreateFromSource(too_big, snapshot.snapshot_id(), NoFreeze()).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(
       absl::StrContains(refused.message(), "not enough space in vg0/pool0"))
@@ -451,18 +453,18 @@ TEST_F(LvmBackendTest, RestoresAndClonesPassTheCapacityCheck) {
   EXPECT_FALSE(lvm_.HasLv("vg0", LvmBackend::LvName(too_big.volume_id())));
 
   const VolumeRecord restore = Record("restore", kGiB + kGiB / 2, "fast");
-  auto restored = thin_.CreateFromSource(restore, snapshot.snapshot_id());
+  auto restored = thin_.CreateFromSource(restore, snapshot.snapshot_id(), NoFreeze());
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->capacity_bytes(), static_cast<int64_t>(kGiB + kGiB / 2));
   before = runner_.calls().size();
   EXPECT_EQ(
-      thin_.CreateFromSource(Record("clone", kGiB, "fast"), source.volume_id())
+      thin_.CreateFromSource(Record("clone", kGiB, "fast"), source.volume_id(), NoFreeze())
           .status()
           .code(),
       absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(CallsOf("lvcreate", before), 0);
   auto clone = thin_.CreateFromSource(Record("clone", kGiB / 2, "fast"),
-                                      source.volume_id());
+                                      source.volume_id(), NoFreeze());
   ASSERT_TRUE(clone.ok()) << clone.status();
   EXPECT_EQ(thin_.Capacity()->available_bytes, 0u);
 }
@@ -474,10 +476,10 @@ TEST_F(LvmBackendTest, RestoreThatStoppedBeforeGrowingIsFinishedByARetry) {
   ASSERT_TRUE(thin_.Create(source).ok());
   const VolumeRecord clone = Record("clone", 512 * kMiB, "fast");
   lvm_.FailNext("lvextend", "  Internal error: interrupted.\n");
-  EXPECT_FALSE(thin_.CreateFromSource(clone, source.volume_id()).ok());
+  EXPECT_FALSE(thin_.CreateFromSource(clone, source.volume_id(), NoFreeze()).ok());
   EXPECT_EQ(thin_.Get(clone.volume_id())->capacity_bytes(),
             static_cast<int64_t>(256 * kMiB));
-  auto finished = thin_.CreateFromSource(clone, source.volume_id());
+  auto finished = thin_.CreateFromSource(clone, source.volume_id(), NoFreeze());
   ASSERT_TRUE(finished.ok()) << finished.status();
   EXPECT_EQ(finished->capacity_bytes(), static_cast<int64_t>(512 * kMiB));
 }
@@ -525,7 +527,7 @@ TEST_F(LvmBackendTest, SnapshotTagsCarryThePolicyOrAreRefusedWhole) {
 
   VolumeRecord long_restore = Record("long-restore", 64 * kMiB, "fast");
   (*long_restore.mutable_parameters())["note"] = std::string(800, 'n');
-  EXPECT_EQ(thin_.CreateFromSource(long_restore, snapshot.snapshot_id())
+  EXPECT_EQ(thin_.CreateFromSource(long_restore, snapshot.snapshot_id(), NoFreeze())
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);

@@ -1,0 +1,509 @@
+// Thick LVM snapshots, restores and clones: a temporary COW snapshot holds
+// the point in time while its content is copied into an independent LV.
+// The state of every copy lives in LV tags (see lvm_report.h), so a copy
+// that a crash or restart cut short is carried on from them.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "src/backend/ext4_usage.h"
+#include "src/backend/lvm/lvm_backend.h"
+#include "src/backend/lvm/lvm_tags.h"
+#include "src/common/ids.h"
+
+namespace cellar {
+namespace {
+
+// How long a call waits for a running copy it depends on before it says
+// UNAVAILABLE (the caller retries).
+constexpr absl::Duration kCopyWait = absl::Seconds(60);
+// The COW area of a temporary snapshot grows once it is this full.
+constexpr double kCowGrowPercent = 50.0;
+constexpr absl::Duration kCowCheckEvery = absl::Seconds(2);
+
+const LogicalVolume* Named(const std::vector<LogicalVolume>& lvs,
+                           const std::string& name) {
+  for (const LogicalVolume& lv : lvs) {
+    if (lv.name == name) return &lv;
+  }
+  return nullptr;
+}
+
+// ext4 is the filesystem whose free blocks dumpe2fs can list; through
+// encryption nothing can be told apart.
+bool UsedOnly(bool block, bool encrypted, const std::string& fs_type) {
+  return !block && !encrypted && fs_type == "ext4";
+}
+
+}  // namespace
+
+std::string LvmBackend::TempName(const std::string& target) {
+  return absl::StrCat("ct-", target);
+}
+
+uint64_t LvmBackend::CowBytes(uint64_t origin_bytes, uint64_t extent) const {
+  extent = std::max<uint64_t>(extent, 512);
+  const uint64_t want =
+      origin_bytes / 100 * static_cast<uint64_t>(std::max(1, config_.cow_percent));
+  return std::max<uint64_t>(extent, (want + extent - 1) / extent * extent);
+}
+
+absl::Status LvmBackend::MakeTemp(const LogicalVolume& origin,
+                                  const std::string& target,
+                                  const std::vector<LogicalVolume>& listing,
+                                  const FreezeScope& freeze) {
+  const std::string temp = TempName(target);
+  if (const LogicalVolume* stale = Named(listing, temp); stale != nullptr) {
+    // Left by a call that stopped before it made its target: its instant
+    // was never handed out.
+    if (absl::Status s = Lvm({"lvremove", "--yes", LvPath(temp)}).status();
+        !s.ok() && !absl::IsNotFound(s)) {
+      return s;
+    }
+  }
+  if (!origin.active()) {
+    if (absl::Status s =
+            Lvm({"lvchange", "--activate", "y", LvPath(origin.name)}).status();
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<VolumeGroup> vg = GetVg();
+  if (!vg.ok()) return vg.status();
+  const uint64_t cow = CowBytes(origin.size_bytes, vg->extent_bytes);
+  // LVM suspends the origin for this instant, which freezes a filesystem
+  // mounted on it; `freeze` covers one on a dm-crypt mapping above it.
+  absl::Status made;
+  absl::Status instant = freeze([&] {
+    made = Lvm({"lvcreate", "--yes", "--snapshot", "--size",
+                absl::StrCat(cow, "b"), "--name", temp, "--addtag", kCowTag,
+                LvPath(origin.name)})
+               .status();
+    return made;
+  });
+  return instant.ok() ? made : instant;
+}
+
+absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
+    const SnapshotRecord& record) {
+  const std::string name = LvName(record.snapshot_id());
+  if (name.empty()) return absl::InvalidArgumentError("not a snapshot id");
+  absl::StatusOr<LogicalVolume> existing = FindSnapshotLv(record.snapshot_id());
+  if (existing.ok() && HasTag(*existing, kFailedTag)) {
+    // Its point in time was lost before the copy finished, and the caller
+    // still asks for the snapshot: take it again, now.
+    spdlog::warn("snapshot {} lost its point in time; taking it again",
+                 record.snapshot_id());
+    if (absl::Status s = DeleteSnapshot(record.snapshot_id()); !s.ok()) {
+      return s;
+    }
+  } else if (existing.ok() || !absl::IsNotFound(existing.status())) {
+    return existing.ok() ? GetSnapshot(record.snapshot_id())
+                         : absl::StatusOr<SnapshotRecord>(existing.status());
+  }
+  std::vector<LogicalVolume> listing;
+  absl::StatusOr<LogicalVolume> origin =
+      FindLv(record.source_volume_id(), &listing);
+  if (!origin.ok()) return origin.status();
+  if (HasTag(*origin, kZeroingTag) || HasTag(*origin, kCopyingTag)) {
+    return absl::UnavailableError(
+        absl::StrCat("volume ", record.source_volume_id(),
+                     " is still being created; snapshot it once it is"));
+  }
+  absl::StatusOr<VolumeRecord> source = RecordOf(*origin);
+  if (!source.ok()) return source.status();
+  const SnapshotRecord stored =
+      SnapshotRecordFor(record, *source, origin->size_bytes);
+  absl::StatusOr<std::string> tag =
+      RecordTag(kSnapshotRecordTagPrefix, stored,
+                "the snapshot's record (its name, ids and the source "
+                "volume's access lists) is");
+  if (!tag.ok()) return tag.status();
+  // The snapshot takes its full size from the VG, and the temporary
+  // snapshot its COW area, both checked before anything is made.
+  absl::StatusOr<VolumeGroup> vg = GetVg();
+  if (!vg.ok()) return vg.status();
+  const uint64_t cow = CowBytes(origin->size_bytes, vg->extent_bytes);
+  absl::StatusOr<uint64_t> placed = Place(
+      origin->size_bytes + cow, 0, /*new_data=*/true,
+      absl::StrCat("snapshot ", record.snapshot_id(), " (the volume's ",
+                   origin->size_bytes, " bytes and a COW area of ", cow, ")"));
+  if (!placed.ok()) return placed.status();
+  if (absl::Status s = MakeTemp(*origin, name, listing, NoFreeze()); !s.ok()) {
+    return s;
+  }
+  std::vector<std::string> args = {
+      "lvcreate", "--yes", "--name", name, "--size",
+      absl::StrCat(origin->size_bytes, "b"), "--wipesignatures", "n", "--zero",
+      "n", "--addtag", kSnapshotTag, "--addtag", *tag, "--addtag", kCopyingTag,
+      "--addtag", absl::StrCat(kFromTagPrefix, TempName(name))};
+  // A copy of used blocks only leaves the rest as the LV's extents were.
+  if (UsedOnly(stored.block(), stored.encrypted(), stored.fs_type())) {
+    args.insert(args.end(), {"--addtag", kZeroingTag});
+  }
+  args.push_back(config_.vg);
+  if (absl::Status s = Lvm(args).status(); !s.ok()) {
+    (void)Lvm({"lvremove", "--yes", LvPath(TempName(name))});
+    absl::StatusOr<LogicalVolume> again = FindSnapshotLv(record.snapshot_id());
+    if (!again.ok()) return s;
+  }
+  return GetSnapshot(record.snapshot_id());  // starts the copy
+}
+
+void LvmBackend::StartSnapshotCopy(const LogicalVolume& target) {
+  if (!thick() || !HasTag(target, kCopyingTag) || HasTag(target, kFailedTag)) {
+    return;
+  }
+  const std::string name = target.name;
+  jobs_.Start(name, TagValue(target, kFromTagPrefix),
+              [this, name](const std::atomic<bool>& cancel) {
+    const absl::Time start = absl::Now();
+    absl::Status status = Fill(name, cancel);
+    if (status.ok()) {
+      spdlog::info("snapshot LV {}/{} is ready: copied in {}", config_.vg,
+                   name, absl::FormatDuration(absl::Now() - start));
+    } else if (absl::IsDataLoss(status)) {
+      spdlog::error("snapshot LV {}/{} lost its point in time: {}", config_.vg,
+                    name, std::string(status.message()));
+      (void)Lvm({"lvchange", "--addtag", kFailedTag, LvPath(name)});
+    } else if (!absl::IsCancelled(status)) {
+      spdlog::warn("copy into snapshot LV {}/{} failed, to be retried: {}",
+                   config_.vg, name, std::string(status.message()));
+    }
+    return status;
+  });
+}
+
+absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
+    const VolumeRecord& record, const std::string& source_id,
+    const FreezeScope& freeze) {
+  const std::string name = LvName(record.volume_id());
+  std::vector<LogicalVolume> listing;
+  absl::StatusOr<LogicalVolume> lv = FindLv(record.volume_id(), &listing);
+  if (lv.ok()) return FinishThickCopy(*lv, record.volume_id());
+  if (!absl::IsNotFound(lv.status())) return lv.status();
+  absl::StatusOr<ParsedId> source = ParseId(source_id);
+  if (!source.ok()) return absl::NotFoundError("no such source");
+  const bool from_snapshot = source->kind == IdKind::kSnapshot;
+  absl::StatusOr<LogicalVolume> origin =
+      from_snapshot ? FindSnapshotLv(source_id) : FindLv(source_id, &listing);
+  if (!origin.ok()) return origin.status();
+  if (from_snapshot && HasTag(*origin, kCopyingTag)) {
+    // A restore reads the finished snapshot LV: wait a while for its copy.
+    StartSnapshotCopy(*origin);
+    jobs_.WaitFor(origin->name, kCopyWait);
+    origin = FindSnapshotLv(source_id);
+    if (!origin.ok()) return origin.status();
+    if (HasTag(*origin, kFailedTag)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "snapshot ", source_id,
+          " lost its point in time before it was ready; take it again"));
+    }
+    if (HasTag(*origin, kCopyingTag)) {
+      return absl::UnavailableError(absl::StrCat(
+          "snapshot ", source_id, " is not ready to use yet (still copying)"));
+    }
+  }
+  if (!from_snapshot &&
+      (HasTag(*origin, kZeroingTag) || HasTag(*origin, kCopyingTag))) {
+    return absl::UnavailableError(absl::StrCat(
+        "volume ", source_id, " is still being created; clone it once it is"));
+  }
+  absl::StatusOr<uint64_t> size =
+      Place(static_cast<uint64_t>(record.capacity_bytes()), 0,
+            /*new_data=*/true,
+            absl::StrCat("volume ", record.volume_id(), " from ", source_id));
+  if (!size.ok()) return size.status();
+  VolumeRecord stored = record;
+  stored.set_capacity_bytes(static_cast<int64_t>(*size));
+  absl::StatusOr<std::string> tag = RecordTag(
+      kRecordTagPrefix, stored, "the volume's parameters and access lists are");
+  if (!tag.ok()) return tag.status();
+  const std::string from = from_snapshot ? origin->name : TempName(name);
+  if (!from_snapshot) {
+    if (absl::Status s = MakeTemp(*origin, name, listing, freeze); !s.ok()) {
+      return s;
+    }
+  }
+  std::vector<std::string> args = {
+      "lvcreate", "--yes", "--name", name, "--size", absl::StrCat(*size, "b"),
+      "--wipesignatures", "n", "--zero", "n", "--addtag", kVolumeTag,
+      "--addtag", *tag, "--addtag", kCopyingTag, "--addtag",
+      absl::StrCat(kFromTagPrefix, from)};
+  // What the copy does not write must read as zeroes, not as what a
+  // deleted LV left on the extents.
+  if (UsedOnly(stored.block(), stored.encrypted(), stored.fs_type()) ||
+      *size > origin->size_bytes) {
+    args.insert(args.end(), {"--addtag", kZeroingTag});
+  }
+  args.push_back(config_.vg);
+  absl::Status created = Lvm(args).status();
+  lv = FindLv(record.volume_id());
+  if (!lv.ok()) {
+    if (!from_snapshot) (void)Lvm({"lvremove", "--yes", LvPath(from)});
+    return created.ok() ? lv.status() : created;
+  }
+  return FinishThickCopy(*lv, record.volume_id());
+}
+
+absl::StatusOr<VolumeRecord> LvmBackend::FinishThickCopy(
+    const LogicalVolume& lv, const std::string& volume_id) {
+  VolumeRecord asked;
+  if (absl::Status s = DecodeTag(lv, kRecordTagPrefix, &asked); !s.ok()) {
+    return s;
+  }
+  if (asked.volume_id() != volume_id) {
+    return absl::DataLossError(
+        absl::StrCat("LV ", lv.name, " records another volume"));
+  }
+  if (HasTag(lv, kCopyingTag)) {
+    const std::string from = TagValue(lv, kFromTagPrefix);
+    absl::Status filled = jobs_.Run(
+        lv.name, from, [&](const std::atomic<bool>& cancel) {
+          return Fill(lv.name, cancel);
+        });
+    if (absl::IsDataLoss(filled)) {
+      // The volume was never handed out: a retry starts it over.
+      (void)Lvm({"lvremove", "--yes", LvPath(lv.name)});
+      return absl::AbortedError(absl::StrCat(
+          "the content of volume ", volume_id,
+          " could not be copied (", filled.message(),
+          "); a retry starts over"));
+    }
+    if (!filled.ok()) return filled;
+  }
+  return Get(volume_id);
+}
+
+absl::Status LvmBackend::Fill(const std::string& target,
+                              const std::atomic<bool>& cancel) {
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  const LogicalVolume* lv = Named(*lvs, target);
+  if (lv == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no LV ", LvPath(target)));
+  }
+  if (!HasTag(*lv, kCopyingTag)) return absl::OkStatus();
+  const std::string from = TagValue(*lv, kFromTagPrefix);
+  const LogicalVolume* source = from.empty() ? nullptr : Named(*lvs, from);
+  if (source == nullptr || source->invalid_snapshot()) {
+    return absl::DataLossError(absl::StrCat(
+        "LV ", LvPath(from.empty() ? "?" : from), ", the point in time of ",
+        LvPath(target), ", is ", source == nullptr ? "gone" : "invalid"));
+  }
+  const bool from_temp = HasTag(*source, kCowTag);
+  // What is copied, and how many bytes of the source hold it.
+  bool used_only = false;
+  uint64_t source_bytes = source->size_bytes;
+  if (from_temp) {
+    const LogicalVolume* origin = Named(*lvs, source->origin);
+    if (origin == nullptr) {
+      return absl::DataLossError(absl::StrCat("the origin of ", LvPath(from),
+                                              " is gone"));
+    }
+    source_bytes = origin->size_bytes;
+  }
+  if (HasTag(*lv, kSnapshotTag)) {
+    SnapshotRecord record;
+    if (absl::Status s = DecodeTag(*lv, kSnapshotRecordTagPrefix, &record);
+        !s.ok()) {
+      return s;
+    }
+    used_only = UsedOnly(record.block(), record.encrypted(), record.fs_type());
+  } else {
+    VolumeRecord record;
+    if (absl::Status s = DecodeTag(*lv, kRecordTagPrefix, &record); !s.ok()) {
+      return s;
+    }
+    used_only = UsedOnly(record.block(), record.encrypted(), record.fs_type());
+  }
+  for (const LogicalVolume* each : {lv, source}) {
+    if (each->active()) continue;
+    if (absl::Status s = Lvm({"lvchange", "--activate", "y",
+                              "--ignoreactivationskip", LvPath(each->name)})
+                             .status();
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (HasTag(*lv, kZeroingTag)) {
+    if (absl::Status s = Zero(*lv); !s.ok()) return s;
+  }
+  const std::vector<ByteRange> ranges =
+      RangesToCopy(LvDevice(from), source_bytes, used_only);
+  CopyOptions options;
+  options.bytes_per_second = config_.copy_bytes_per_second;
+  options.cancel = &cancel;
+  absl::Time checked = absl::Now();
+  const uint64_t step = source->size_bytes;  // the COW area's first size
+  if (from_temp) {
+    options.progress = [&](uint64_t) -> absl::Status {
+      if (absl::Now() - checked < kCowCheckEvery) return absl::OkStatus();
+      checked = absl::Now();
+      return KeepCowRoom(from, step);
+    };
+  }
+  absl::StatusOr<uint64_t> copied =
+      copier_->Copy(LvDevice(from), LvDevice(target), ranges, options);
+  if (!copied.ok()) {
+    if (absl::IsCancelled(copied.status())) return copied.status();
+    // An overflowed COW area reads as I/O errors: say what happened.
+    absl::StatusOr<std::vector<LogicalVolume>> now = ListLvs();
+    if (now.ok() && from_temp) {
+      const LogicalVolume* temp = Named(*now, from);
+      if (temp == nullptr || temp->invalid_snapshot()) {
+        return absl::DataLossError(absl::StrCat(
+            "the COW area of ", LvPath(from), " overflowed while copying"));
+      }
+    }
+    return copied.status();
+  }
+  if (absl::Status s = Lvm({"lvchange", "--deltag", kCopyingTag, "--deltag",
+                            absl::StrCat(kFromTagPrefix, from),
+                            LvPath(target)})
+                           .status();
+      !s.ok()) {
+    return s;
+  }
+  spdlog::info("copied {} of {} bytes of {} into {}", *copied, source_bytes,
+               LvPath(from), LvPath(target));
+  if (from_temp) {
+    // Done with the point in time; a failure here leaves only the
+    // temporary snapshot, which ResumeCopies removes.
+    if (absl::Status s = Lvm({"lvremove", "--yes", LvPath(from)}).status();
+        !s.ok()) {
+      spdlog::warn("cannot remove {}: {}", LvPath(from),
+                   std::string(s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<ByteRange> LvmBackend::RangesToCopy(const std::string& device,
+                                                uint64_t bytes,
+                                                bool used_only) {
+  const std::vector<ByteRange> all = {ByteRange{0, bytes}};
+  if (!used_only) return all;
+  Command command;
+  command.argv = {"dumpe2fs", device};
+  command.timeout = absl::Minutes(5);
+  command.max_output_bytes = 64 << 20;
+  absl::StatusOr<CommandResult> result = runner_->Run(command);
+  if (!result.ok() || !result->Succeeded() || result->output_truncated) {
+    spdlog::info("copying all of {}: dumpe2fs cannot list its free blocks",
+                 device);
+    return all;
+  }
+  absl::StatusOr<Ext4Usage> usage = ParseDumpe2fs(result->stdout_data);
+  if (!usage.ok() || usage->needs_recovery ||
+      usage->block_bytes * usage->block_count > bytes) {
+    // A journal not replayed may allocate blocks the bitmaps call free.
+    spdlog::info("copying all of {}: {}", device,
+                 usage.ok() ? "its journal needs recovery"
+                            : std::string(usage.status().message()));
+    return all;
+  }
+  return usage->used;
+}
+
+absl::Status LvmBackend::KeepCowRoom(const std::string& temp, uint64_t step) {
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  const LogicalVolume* lv = Named(*lvs, temp);
+  if (lv == nullptr || lv->invalid_snapshot()) {
+    return absl::DataLossError(
+        absl::StrCat("the temporary snapshot ", LvPath(temp), " is ",
+                     lv == nullptr ? "gone" : "invalid (its COW area overflowed)"));
+  }
+  if (lv->data_percent < kCowGrowPercent) return absl::OkStatus();
+  absl::Status grown = Lvm({"lvextend", "--size",
+                            absl::StrCat("+", step, "b"), LvPath(temp)})
+                           .status();
+  if (grown.ok()) {
+    spdlog::info("grew the COW area of {} by {} bytes ({}% used)", LvPath(temp),
+                 step, lv->data_percent);
+  } else {
+    // No room in the VG: the copy goes on, and may still finish in time.
+    spdlog::warn("cannot grow the COW area of {} ({}% used): {}", LvPath(temp),
+                 lv->data_percent, std::string(grown.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LvmBackend::SettleCopiesFrom(const LogicalVolume& origin,
+                                          const std::string& what) {
+  if (!thick()) return absl::OkStatus();
+  const absl::Time deadline = absl::Now() + kCopyWait;
+  while (true) {
+    absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+    if (!lvs.ok()) return lvs.status();
+    std::vector<std::string> waiting;
+    for (const LogicalVolume& temp : *lvs) {
+      if (temp.origin != origin.name || !HasTag(temp, kCowTag)) continue;
+      const std::string target(absl::StripPrefix(temp.name, "ct-"));
+      const LogicalVolume* into = Named(*lvs, target);
+      const bool needed = into != nullptr && HasTag(*into, kCopyingTag) &&
+                          !HasTag(*into, kFailedTag) &&
+                          (HasTag(*into, kSnapshotTag) || jobs_.Running(target));
+      if (needed) {
+        // A snapshot's copy is a promise: it runs (again) and is waited for.
+        if (HasTag(*into, kSnapshotTag)) StartSnapshotCopy(*into);
+        waiting.push_back(target);
+        continue;
+      }
+      // Nothing will copy from it any more (a clone that stopped and was
+      // never handed out, or a copy already done).
+      if (absl::Status s = Lvm({"lvremove", "--yes", LvPath(temp.name)}).status();
+          !s.ok() && !absl::IsNotFound(s)) {
+        return s;
+      }
+    }
+    if (waiting.empty()) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "LV ", LvPath(origin.name), " cannot be ", what, " yet: ",
+          waiting.size(), " copies of it are still running (first ",
+          LvPath(waiting[0]), "); retry"));
+    }
+    jobs_.WaitForOrigin(origin.name, absl::Seconds(1));
+    for (const std::string& target : waiting) {
+      jobs_.WaitFor(target, std::max(absl::ZeroDuration(),
+                                     std::min(absl::Seconds(5),
+                                              deadline - absl::Now())));
+    }
+  }
+}
+
+absl::StatusOr<int> LvmBackend::ResumeCopies() {
+  if (!thick()) return 0;
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  int started = 0;
+  for (const LogicalVolume& lv : *lvs) {
+    if (HasTag(lv, kCowTag)) {
+      const std::string target(absl::StripPrefix(lv.name, "ct-"));
+      if (Named(*lvs, target) == nullptr) {
+        spdlog::info("removing {}: its copy target is gone", LvPath(lv.name));
+        (void)Lvm({"lvremove", "--yes", LvPath(lv.name)});
+      }
+      continue;
+    }
+    if (IsSnapshotHere(lv) && HasTag(lv, kCopyingTag) &&
+        !HasTag(lv, kFailedTag) && !jobs_.Running(lv.name)) {
+      StartSnapshotCopy(lv);
+      ++started;
+    }
+  }
+  return started;
+}
+
+bool LvmBackend::WaitForCopy(const std::string& id, absl::Duration timeout) {
+  const std::string name = LvName(id);
+  return name.empty() || jobs_.WaitFor(name, timeout);
+}
+
+}  // namespace cellar

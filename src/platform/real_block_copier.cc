@@ -1,0 +1,133 @@
+#include "src/platform/real_block_copier.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace cellar {
+namespace {
+
+constexpr uint64_t kAlign = 4096;
+
+absl::Status ErrnoStatus(int error, const std::string& what) {
+  if (error == ENOENT || error == ENXIO || error == ENODEV) {
+    return absl::NotFoundError(absl::StrCat(what, ": ", strerror(error)));
+  }
+  if (error == EBUSY) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": ", strerror(error)));
+  }
+  return absl::ErrnoToStatus(error, what);
+}
+
+absl::StatusOr<uint64_t> DeviceBytes(int fd, const std::string& path) {
+  uint64_t bytes = 0;
+  if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("size of ", path));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> RealBlockCopier::Copy(
+    const std::string& from, const std::string& to,
+    const std::vector<ByteRange>& ranges, const CopyOptions& options) {
+  const uint64_t chunk =
+      std::max<uint64_t>(kAlign, options.chunk_bytes / kAlign * kAlign);
+  const int in = open(from.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (in < 0) return ErrnoStatus(errno, absl::StrCat("cannot open ", from));
+  absl::Cleanup close_in = [in] { close(in); };
+  const int out = open(to.c_str(), O_WRONLY | O_DIRECT | O_EXCL | O_CLOEXEC);
+  if (out < 0) return ErrnoStatus(errno, absl::StrCat("cannot open ", to));
+  absl::Cleanup close_out = [out] { close(out); };
+  absl::StatusOr<uint64_t> in_bytes = DeviceBytes(in, from);
+  if (!in_bytes.ok()) return in_bytes.status();
+  absl::StatusOr<uint64_t> out_bytes = DeviceBytes(out, to);
+  if (!out_bytes.ok()) return out_bytes.status();
+  const uint64_t end_limit = std::min(*in_bytes, *out_bytes);
+
+  void* raw = nullptr;
+  if (posix_memalign(&raw, kAlign, chunk) != 0) {
+    return absl::ResourceExhaustedError("cannot allocate a copy buffer");
+  }
+  std::unique_ptr<char, decltype(&free)> buffer(static_cast<char*>(raw), free);
+
+  const absl::Time start = absl::Now();
+  uint64_t copied = 0;
+  uint64_t next_progress = options.progress_every_bytes;
+  for (const ByteRange& range : ranges) {
+    uint64_t at = range.offset / kAlign * kAlign;
+    uint64_t end = range.offset + range.length;
+    end = std::min(end_limit, (end + kAlign - 1) / kAlign * kAlign);
+    while (at < end) {
+      if (options.cancel != nullptr && options.cancel->load()) {
+        return absl::CancelledError(
+            absl::StrCat("copy of ", from, " to ", to, " cancelled"));
+      }
+      // Device sizes are multiples of 512: the last chunk may be shorter
+      // than 4096 but stays aligned to the sector.
+      const size_t n = static_cast<size_t>(std::min(chunk, end - at));
+      size_t done = 0;
+      while (done < n) {
+        const ssize_t got = pread(in, buffer.get() + done, n - done,
+                                  static_cast<off_t>(at + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+          return ErrnoStatus(errno, absl::StrCat("reading ", from, " at ",
+                                                 at + done));
+        }
+        if (got == 0) {
+          return absl::DataLossError(
+              absl::StrCat(from, " ended early at ", at + done));
+        }
+        done += static_cast<size_t>(got);
+      }
+      done = 0;
+      while (done < n) {
+        const ssize_t put = pwrite(out, buffer.get() + done, n - done,
+                                   static_cast<off_t>(at + done));
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) {
+          return ErrnoStatus(put < 0 ? errno : EIO,
+                             absl::StrCat("writing ", to, " at ", at + done));
+        }
+        done += static_cast<size_t>(put);
+      }
+      at += n;
+      copied += n;
+      if (options.bytes_per_second > 0) {
+        // Sleep off whatever this copy is ahead of its allowance.
+        const absl::Duration due = absl::Seconds(
+            static_cast<double>(copied) /
+            static_cast<double>(options.bytes_per_second));
+        const absl::Duration ahead = due - (absl::Now() - start);
+        if (ahead > absl::ZeroDuration()) absl::SleepFor(ahead);
+      }
+      if (options.progress && copied >= next_progress) {
+        next_progress = copied + options.progress_every_bytes;
+        if (absl::Status s = options.progress(copied); !s.ok()) return s;
+      }
+    }
+  }
+  if (fdatasync(out) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("flushing ", to));
+  }
+  if (options.progress) {
+    if (absl::Status s = options.progress(copied); !s.ok()) return s;
+  }
+  return copied;
+}
+
+}  // namespace cellar
