@@ -92,9 +92,10 @@ absl::StatusOr<Ext4Usage> ParseDumpe2fs(absl::string_view text) {
       return Bad(absl::StrCat("free range ", first, "-", last,
                               " beyond the block count ", usage.block_count));
     }
-    if (first < first_block || first == 0) {
+    // The primary superblock is at the first block: never free.
+    if (first <= first_block) {
       return Bad(absl::StrCat("free range ", first, "-", last,
-                              " below the first block"));
+                              " at or below the first block"));
     }
     if (first < next) return Bad("overlapping free ranges");
     add_used(next, first);

@@ -31,7 +31,7 @@ bool CopyJobs::Start(const std::string& key, const std::string& origin,
   std::thread finished;
   {
     absl::MutexLock lock(&mu_);
-    std::unique_ptr<Job>& job = jobs_[key];
+    std::shared_ptr<Job>& job = jobs_[key];
     if (job != nullptr) {
       if (job->running) return false;
       if (!job->result.ok() && absl::Now() - job->finished < retry_after) {
@@ -40,7 +40,7 @@ bool CopyJobs::Start(const std::string& key, const std::string& origin,
       // The thread of the last run has ended (it is not running): reap it.
       finished = std::move(job->thread);
     }
-    job = std::make_unique<Job>();
+    job = std::make_shared<Job>();
     job->origin = origin;
     job->running = true;
     Job* raw = job.get();
@@ -59,13 +59,13 @@ absl::Status CopyJobs::Run(const std::string& key, const std::string& origin,
   std::thread finished;
   {
     absl::MutexLock lock(&mu_);
-    std::unique_ptr<Job>& job = jobs_[key];
+    std::shared_ptr<Job>& job = jobs_[key];
     if (job != nullptr && job->running) {
       return absl::AbortedError(
           absl::StrCat("a copy into ", key, " is already running"));
     }
     if (job != nullptr) finished = std::move(job->thread);
-    job = std::make_unique<Job>();
+    job = std::make_shared<Job>();
     job->origin = origin;
     job->running = true;
     raw = job.get();
@@ -82,11 +82,12 @@ void CopyJobs::Cancel(const std::string& key) {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(key);
     if (it == jobs_.end()) return;
-    Job* job = it->second.get();
+    std::shared_ptr<Job> job = it->second;
     job->cancel = true;
     // A job run in a caller's thread cannot be joined: wait for it.
     mu_.Await(absl::Condition(
-        +[](Job* j) { return !j->running || j->thread.joinable(); }, job));
+        +[](Job* j) { return !j->running || j->thread.joinable(); },
+        job.get()));
     thread = std::move(job->thread);
   }
   if (thread.joinable()) thread.join();
@@ -99,9 +100,10 @@ bool CopyJobs::WaitFor(const std::string& key, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(key);
   if (it == jobs_.end()) return true;
-  Job* job = it->second.get();
+  std::shared_ptr<Job> job = it->second;
   return mu_.AwaitWithTimeout(
-      absl::Condition(+[](Job* j) { return !j->running; }, job), timeout);
+      absl::Condition(+[](Job* j) { return !j->running; }, job.get()),
+      timeout);
 }
 
 bool CopyJobs::AnyRunningFrom(const std::string& origin) const {

@@ -64,7 +64,9 @@ class CopyJobs final {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
-  std::map<std::string, std::unique_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
+  // Shared with the calls waiting on a job, which a later Start may
+  // replace in the map meanwhile.
+  std::map<std::string, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cellar
