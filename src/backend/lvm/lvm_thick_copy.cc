@@ -338,7 +338,7 @@ absl::Status LvmBackend::Fill(const std::string& target,
   CopyOptions options;
   options.bytes_per_second = config_.copy_bytes_per_second;
   options.cancel = &cancel;
-  absl::Time checked = absl::Now();
+  absl::Time checked = absl::InfinitePast();  // the first report checks
   const uint64_t step = source->size_bytes;  // the COW area's first size
   if (from_temp) {
     options.progress = [&](uint64_t) -> absl::Status {

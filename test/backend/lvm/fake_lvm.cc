@@ -95,6 +95,12 @@ void FakeLvm::SetCowPercent(const std::string& vg, const std::string& lv,
   lvs_[vg + "/" + lv].cow_percent = percent;
 }
 
+void FakeLvm::OnCowSnapshot(
+    std::function<void(const std::string&, const std::string&)> hook) {
+  absl::MutexLock lock(&mu_);
+  on_cow_ = std::move(hook);
+}
+
 void FakeLvm::Invalidate(const std::string& vg, const std::string& lv) {
   absl::MutexLock lock(&mu_);
   lvs_[vg + "/" + lv].invalid = true;
@@ -340,6 +346,7 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
                                                : lvs_[target].active)
                          : pool.empty();
     lvs_[vg + "/" + name] = lv;
+    if (!cow_origin.empty() && on_cow_) on_cow_(target, vg + "/" + name);
     return Exit(0, absl::StrCat("  Logical volume \"", name, "\" created.\n"));
   }
   auto it = lvs_.find(target);

@@ -62,6 +62,11 @@ class FakeLvm final {
   void SetCowPercent(const std::string& vg, const std::string& lv,
                      double percent);
   void Invalidate(const std::string& vg, const std::string& lv);
+  // Called (under the fake's lock: it must not run lvm) with "VG/ORIGIN"
+  // and "VG/SNAPSHOT" as each COW snapshot of a thick LV is made, so a test
+  // can give the snapshot its origin's content of that instant.
+  void OnCowSnapshot(
+      std::function<void(const std::string&, const std::string&)> hook);
   // Names of the LVs of `vg`.
   std::vector<std::string> LvNames(const std::string& vg) const;
   bool HasLv(const std::string& vg, const std::string& lv) const;
@@ -90,6 +95,8 @@ class FakeLvm final {
   std::map<std::string, Vg> vgs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Lv> lvs_ ABSL_GUARDED_BY(mu_);  // key "vg/lv"
   std::map<std::string, std::string> failures_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const std::string&, const std::string&)> on_cow_
+      ABSL_GUARDED_BY(mu_);
   uint64_t next_extent_ ABSL_GUARDED_BY(mu_) = 0;
   // Extents zeroed by blkdiscard --zeroout and not written since (as far
   // as the fake knows: not part of an LV that was handed out).

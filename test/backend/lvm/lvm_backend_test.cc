@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -629,6 +630,372 @@ TEST_F(LvmBackendTest, ExpansionThatStoppedHalfWayIsRetriedOrCleanedUp) {
   ASSERT_TRUE(thick_.Delete(id).ok());
   EXPECT_FALSE(lvm_.HasLv("vg0", lv));
   EXPECT_FALSE(lvm_.HasLv("vg0", scratch));
+}
+
+// ------------------------------------------------ thick snapshots and clones
+
+// Thick copies: the fake copier holds each device's bytes, and every COW
+// snapshot the fake LVM makes starts with its origin's bytes of that
+// instant, as a real one reads.
+class LvmThickCopyTest : public LvmBackendTest {
+ protected:
+  LvmThickCopyTest() {
+    lvm_.OnCowSnapshot([this](const std::string& origin,
+                              const std::string& snapshot) {
+      copier_.SetContent("/dev/" + snapshot, copier_.Content("/dev/" + origin));
+    });
+  }
+
+  static std::string Device(const std::string& id) {
+    return "/dev/vg0/" + LvmBackend::LvName(id);
+  }
+  static std::string Temp(const std::string& id) {
+    return "ct-" + LvmBackend::LvName(id);
+  }
+  std::vector<std::string> Lvs() { return lvm_.LvNames("vg0"); }
+};
+
+TEST_F(LvmThickCopyTest, SnapshotIsPendingUntilItsBackgroundCopyEnds) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  copier_.SetContent(Device(source.volume_id()), "old data");
+  const uint64_t free_before = lvm_.VgFree("vg0");
+
+  copier_.Hold();
+  const SnapshotRecord asked = Snapshot("snap", source.volume_id(), "bulk");
+  absl::StatusOr<SnapshotRecord> taken = thick_.CreateSnapshot(asked, nullptr);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_TRUE(taken->pending_copy());
+  EXPECT_EQ(taken->size_bytes(), static_cast<int64_t>(64 * kMiB));
+  EXPECT_EQ(taken->bound_namespace(), "team-a");
+  // The point in time is fixed: what the volume gets now is not in it.
+  copier_.SetContent(Device(source.volume_id()), "new data");
+  const std::string snap_lv = LvmBackend::LvName(asked.snapshot_id());
+  EXPECT_TRUE(lvm_.HasLv("vg0", Temp(asked.snapshot_id())));
+  EXPECT_EQ(lvm_.GetLv("vg0", Temp(asked.snapshot_id())).origin,
+            LvmBackend::LvName(source.volume_id()));
+  // Full size plus a COW area of 10% (rounded to extents) while copying.
+  EXPECT_EQ(free_before - lvm_.VgFree("vg0"), 64 * kMiB + 8 * kMiB);
+  // Asked again while it copies: the same snapshot, still pending, and no
+  // second copy.
+  absl::StatusOr<SnapshotRecord> again = thick_.CreateSnapshot(asked, nullptr);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->pending_copy());
+  EXPECT_TRUE(thick_.ListSnapshots()->at(0).pending_copy());
+
+  copier_.Release();
+  ASSERT_TRUE(thick_.WaitForCopy(asked.snapshot_id(), absl::Seconds(30)));
+  absl::StatusOr<SnapshotRecord> ready = thick_.GetSnapshot(asked.snapshot_id());
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_FALSE(ready->pending_copy());
+  EXPECT_EQ(copier_.Content("/dev/vg0/" + snap_lv), "old data");
+  EXPECT_FALSE(lvm_.HasLv("vg0", Temp(asked.snapshot_id())));
+  EXPECT_EQ(free_before - lvm_.VgFree("vg0"), 64 * kMiB);
+  ASSERT_EQ(copier_.calls().size(), 1u);
+  const FakeBlockCopier::Call call = copier_.calls()[0];
+  EXPECT_EQ(call.from, "/dev/vg0/" + Temp(asked.snapshot_id()));
+  EXPECT_EQ(call.to, "/dev/vg0/" + snap_lv);
+  EXPECT_EQ(call.bytes_per_second, 128u << 20);
+  // No dumpe2fs here: the whole origin.
+  EXPECT_EQ(call.ranges, (std::vector<ByteRange>{{0, 64 * kMiB}}));
+  EXPECT_EQ(thick_.Capacity()->available_bytes,
+            lvm_.VgFree("vg0") - 1 * kGiB);
+}
+
+TEST_F(LvmThickCopyTest, RestoresAndClonesAreIndependentCopies) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  copier_.SetContent(Device(source.volume_id()), "snapshot time");
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
+  ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
+  ASSERT_TRUE(thick_.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
+
+  // A clone of the live volume, frozen for its instant only.
+  copier_.SetContent(Device(source.volume_id()), "clone time");
+  int freezes = 0;
+  const FreezeScope counting =
+      [&](const std::function<absl::Status()>& instant) {
+        ++freezes;
+        return instant();
+      };
+  const VolumeRecord clone = Record("clone", 64 * kMiB, "bulk");
+  absl::StatusOr<VolumeRecord> cloned =
+      thick_.CreateFromSource(clone, source.volume_id(), counting);
+  ASSERT_TRUE(cloned.ok()) << cloned.status();
+  EXPECT_EQ(freezes, 1);
+  EXPECT_EQ(copier_.Content(Device(clone.volume_id())), "clone time");
+  EXPECT_FALSE(lvm_.HasLv("vg0", Temp(clone.volume_id())));
+  AddDeviceLink(LvmBackend::LvName(clone.volume_id()), 3);
+  EXPECT_TRUE(thick_.Attach(clone.volume_id()).ok());
+  ASSERT_TRUE(thick_.Detach(clone.volume_id()).ok());
+
+  // The source goes; its snapshot stays and restores, larger if asked.
+  ASSERT_TRUE(thick_.Delete(source.volume_id()).ok());
+  EXPECT_TRUE(thick_.GetSnapshot(snapshot.snapshot_id()).ok());
+  const VolumeRecord restore = Record("restore", 128 * kMiB, "bulk");
+  const size_t before = runner_.calls().size();
+  absl::StatusOr<VolumeRecord> restored =
+      thick_.CreateFromSource(restore, snapshot.snapshot_id(), NoFreeze());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->capacity_bytes(), static_cast<int64_t>(128 * kMiB));
+  EXPECT_EQ(copier_.Content(Device(restore.volume_id())), "snapshot time");
+  EXPECT_EQ(lvm_.GetLv("vg0", LvmBackend::LvName(restore.volume_id())).size,
+            128 * kMiB);
+  // Larger than what is copied: zeroed first, the rest reads as zeroes.
+  EXPECT_EQ(CallsOf("blkdiscard", before), 1);
+  EXPECT_FALSE(lvm_.GetLv("vg0", LvmBackend::LvName(restore.volume_id())).stale);
+  // Read from the snapshot LV itself: no temporary snapshot for a restore.
+  EXPECT_EQ(copier_.calls().back().from,
+            "/dev/vg0/" + LvmBackend::LvName(snapshot.snapshot_id()));
+  // A retry of either finds the volume and copies nothing again.
+  const int copies = copier_.started();
+  EXPECT_TRUE(
+      thick_.CreateFromSource(restore, snapshot.snapshot_id(), NoFreeze()).ok());
+  EXPECT_TRUE(thick_.CreateFromSource(clone, source.volume_id(), counting).ok());
+  EXPECT_EQ(copier_.started(), copies);
+}
+
+// ext4 without encryption: dumpe2fs says what is used, and only that is
+// copied onto a zeroed LV. Block and encrypted volumes copy every byte.
+TEST_F(LvmThickCopyTest, OnlyUsedExt4BlocksAreCopied) {
+  std::vector<std::string> probed;
+  runner_.SetHandler("dumpe2fs", [&](const Command& command)
+                                     -> absl::StatusOr<CommandResult> {
+    probed.push_back(command.argv.back());
+    CommandResult result;
+    result.exit_code = 0;
+    result.stdout_data =
+        "Filesystem features:      has_journal extent 64bit\n"
+        "Block count:              16384\n"
+        "First block:              0\n"
+        "Block size:               4096\n"
+        "Group 0: (Blocks 0-16383)\n"
+        "  Free blocks: 100-8191, 8300-16383\n";
+    return result;
+  });
+  const VolumeRecord fs = Record("fs", 64 * kMiB, "bulk");
+  VolumeRecord block = Record("blk", 64 * kMiB, "bulk");
+  block.set_block(true);
+  block.clear_fs_type();
+  VolumeRecord encrypted = Record("enc", 64 * kMiB, "bulk");
+  encrypted.set_encrypted(true);
+  for (const VolumeRecord& record : {fs, block, encrypted}) {
+    ASSERT_TRUE(thick_.Create(record).ok());
+  }
+  const size_t before = runner_.calls().size();
+  for (const VolumeRecord& record : {fs, block, encrypted}) {
+    const SnapshotRecord snapshot =
+        Snapshot("s-" + record.name(), record.volume_id(), "bulk");
+    ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
+    ASSERT_TRUE(thick_.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
+    EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
+  }
+  ASSERT_EQ(copier_.calls().size(), 3u);
+  EXPECT_EQ(probed, std::vector<std::string>{"/dev/vg0/ct-" +
+                                             LvmBackend::LvName(Snapshot(
+                                                 "s-fs", fs.volume_id(), "bulk")
+                                                                    .snapshot_id())});
+  EXPECT_EQ(copier_.calls()[0].ranges,
+            (std::vector<ByteRange>{{0, 100 * 4096}, {8192 * 4096, 108 * 4096}}));
+  EXPECT_EQ(copier_.calls()[1].ranges, (std::vector<ByteRange>{{0, 64 * kMiB}}));
+  EXPECT_EQ(copier_.calls()[2].ranges, (std::vector<ByteRange>{{0, 64 * kMiB}}));
+  // Only the used-ranges copy needed its target zeroed.
+  EXPECT_EQ(CallsOf("blkdiscard", before), 1);
+
+  // A journal still to replay: its bitmaps cannot be trusted, copy all.
+  runner_.SetHandler("dumpe2fs", [](const Command&) -> absl::StatusOr<CommandResult> {
+    CommandResult result;
+    result.exit_code = 0;
+    result.stdout_data =
+        "Filesystem features:      has_journal needs_recovery extent\n"
+        "Block count:              16384\n"
+        "First block:              0\n"
+        "Block size:               4096\n"
+        "Group 0: (Blocks 0-16383)\n"
+        "  Free blocks: 100-16383\n";
+    return result;
+  });
+  const SnapshotRecord dirty = Snapshot("dirty", fs.volume_id(), "bulk");
+  ASSERT_TRUE(thick_.CreateSnapshot(dirty, nullptr).ok());
+  ASSERT_TRUE(thick_.WaitForCopy(dirty.snapshot_id(), absl::Seconds(30)));
+  EXPECT_EQ(copier_.calls().back().ranges,
+            (std::vector<ByteRange>{{0, 64 * kMiB}}));
+}
+
+TEST_F(LvmThickCopyTest, NotEnoughSpaceIsRefusedBeforeAnythingIsMade) {
+  // 10 GiB VG, 1 GiB reserve: 4 GiB left after the volume, which needs
+  // 5 GiB and a COW area for its snapshot.
+  const VolumeRecord source = Record("src", 5 * kGiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  const std::vector<std::string> lvs = Lvs();
+  const size_t before = runner_.calls().size();
+  const absl::Status refused =
+      thick_.CreateSnapshot(Snapshot("snap", source.volume_id(), "bulk"), nullptr)
+          .status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "COW area")) << refused;
+  EXPECT_EQ(refused.message().find("vg0") != std::string::npos, true);
+  EXPECT_EQ(CallsOf("lvcreate", before), 0);
+  EXPECT_EQ(Lvs(), lvs);
+  EXPECT_EQ(copier_.started(), 0);
+  const absl::Status clone =
+      thick_.CreateFromSource(Record("clone", 5 * kGiB, "bulk"),
+                              source.volume_id(), NoFreeze())
+          .status();
+  EXPECT_EQ(clone.code(), absl::StatusCode::kResourceExhausted) << clone;
+  EXPECT_EQ(CallsOf("lvcreate", before), 0);
+  EXPECT_EQ(Lvs(), lvs);
+}
+
+TEST_F(LvmThickCopyTest, DeletingASnapshotWhileItCopiesCancelsAndRemovesBoth) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  const std::vector<std::string> lvs = Lvs();
+  const uint64_t free_before = lvm_.VgFree("vg0");
+  copier_.Hold();
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
+  ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr)->pending_copy());
+  ASSERT_EQ(Lvs().size(), lvs.size() + 2);
+  ASSERT_TRUE(thick_.DeleteSnapshot(snapshot.snapshot_id()).ok());
+  EXPECT_EQ(copier_.finished(), 1);  // cancelled, not waiting on Release
+  EXPECT_EQ(Lvs(), lvs);
+  EXPECT_EQ(lvm_.VgFree("vg0"), free_before);
+  EXPECT_EQ(thick_.GetSnapshot(snapshot.snapshot_id()).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(thick_.DeleteSnapshot(snapshot.snapshot_id()).ok());
+  copier_.Release();
+  // The source is whole and free to go.
+  EXPECT_TRUE(thick_.Delete(source.volume_id()).ok());
+}
+
+// LVM would take a COW snapshot with its origin: deleting (or growing) the
+// source waits for the copies from it.
+TEST_F(LvmThickCopyTest, TheSourceOutlivesTheCopiesFromIt) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  copier_.SetContent(Device(source.volume_id()), "kept");
+  copier_.Hold();
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
+  ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
+  std::thread release([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    copier_.Release();
+  });
+  ASSERT_TRUE(thick_.Delete(source.volume_id()).ok());
+  release.join();
+  EXPECT_FALSE(lvm_.HasLv("vg0", LvmBackend::LvName(source.volume_id())));
+  absl::StatusOr<SnapshotRecord> kept = thick_.GetSnapshot(snapshot.snapshot_id());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_FALSE(kept->pending_copy());
+  EXPECT_EQ(copier_.Content(Device(snapshot.snapshot_id())), "kept");
+}
+
+TEST_F(LvmThickCopyTest, TheCowAreaGrowsAndAnOverflowLosesOnlyThePointInTime) {
+  const VolumeRecord source = Record("src", 400 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  copier_.Hold();
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
+  ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
+  const std::string temp = Temp(snapshot.snapshot_id());
+  EXPECT_EQ(lvm_.GetLv("vg0", temp).size, 40 * kMiB);
+  // The origin is written while the copy runs: the COW area fills.
+  lvm_.SetCowPercent("vg0", temp, 70);
+  const size_t before = runner_.calls().size();
+  copier_.Release();
+  ASSERT_TRUE(thick_.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
+  EXPECT_EQ(CallsOf("lvextend", before), 1);
+  EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
+
+  // Overflowed: the snapshot can never be made of that instant. It stays
+  // pending (never ready with wrong data) until asked for again, which
+  // takes it anew.
+  copier_.Hold();
+  const SnapshotRecord lost = Snapshot("lost", source.volume_id(), "bulk");
+  ASSERT_TRUE(thick_.CreateSnapshot(lost, nullptr).ok());
+  lvm_.Invalidate("vg0", Temp(lost.snapshot_id()));
+  copier_.Release();
+  ASSERT_TRUE(thick_.WaitForCopy(lost.snapshot_id(), absl::Seconds(30)));
+  EXPECT_TRUE(thick_.GetSnapshot(lost.snapshot_id())->pending_copy());
+  EXPECT_TRUE(HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(lost.snapshot_id())),
+                     "cellar.failed"));
+  EXPECT_EQ(thick_.CreateFromSource(Record("r", 400 * kMiB, "bulk"),
+                                    lost.snapshot_id(), NoFreeze())
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<SnapshotRecord> retaken = thick_.CreateSnapshot(lost, nullptr);
+  ASSERT_TRUE(retaken.ok()) << retaken.status();
+  ASSERT_TRUE(thick_.WaitForCopy(lost.snapshot_id(), absl::Seconds(30)));
+  absl::StatusOr<SnapshotRecord> ready = thick_.GetSnapshot(lost.snapshot_id());
+  ASSERT_TRUE(ready.ok());
+  EXPECT_FALSE(ready->pending_copy());
+  EXPECT_FALSE(HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(lost.snapshot_id())),
+                      "cellar.failed"));
+}
+
+// A driver that stops mid-copy leaves the state in tags; the next one
+// carries every snapshot copy on and removes what nothing needs.
+TEST_F(LvmThickCopyTest, ARestartedDriverResumesCopiesFromTags) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  copier_.SetContent(Device(source.volume_id()), "before");
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
+  {
+    LvmBackend first({"vg0", "", 1 * kGiB, 1.0, {}}, &runner_, &fs_, &copier_);
+    copier_.Hold();
+    ASSERT_TRUE(first.CreateSnapshot(snapshot, nullptr)->pending_copy());
+    copier_.SetContent(Device(source.volume_id()), "after");
+    // `first` goes away: its copy stops unfinished.
+  }
+  copier_.Release();
+  EXPECT_TRUE(HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(snapshot.snapshot_id())),
+                     "cellar.copying"));
+  // A clone's temporary snapshot whose target was never made.
+  ASSERT_EQ(runner_
+                .Run(Command{{"lvm", "lvcreate", "--yes", "--snapshot", "--size",
+                              "8388608b", "--name", "ct-cv-orphan", "--addtag",
+                              "cellar.cow",
+                              "vg0/" + LvmBackend::LvName(source.volume_id())}})
+                ->exit_code,
+            0);
+  LvmBackend second({"vg0", "", 1 * kGiB, 1.0, {}}, &runner_, &fs_, &copier_);
+  absl::StatusOr<int> resumed = second.ResumeCopies();
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(*resumed, 1);
+  EXPECT_FALSE(lvm_.HasLv("vg0", "ct-cv-orphan"));
+  ASSERT_TRUE(second.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
+  absl::StatusOr<SnapshotRecord> ready = second.GetSnapshot(snapshot.snapshot_id());
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_FALSE(ready->pending_copy());
+  EXPECT_EQ(copier_.Content(Device(snapshot.snapshot_id())), "before");
+  EXPECT_FALSE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
+}
+
+// A clone whose copy fails is never handed out half-copied: the call
+// fails, nothing is staged, and a retry copies again from a new instant.
+TEST_F(LvmThickCopyTest, AFailedCloneCopyIsRetriedWhole) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  copier_.SetContent(Device(source.volume_id()), "v1");
+  const VolumeRecord clone = Record("clone", 64 * kMiB, "bulk");
+  copier_.FailNext(absl::InternalError("reading /dev/vg0/x at 0: EIO"));
+  EXPECT_EQ(thick_.CreateFromSource(clone, source.volume_id(), NoFreeze())
+                .status()
+                .code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(thick_.Attach(clone.volume_id()).status().code(),
+            absl::StatusCode::kUnavailable);
+  absl::StatusOr<VolumeRecord> done =
+      thick_.CreateFromSource(clone, source.volume_id(), NoFreeze());
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(copier_.Content(Device(clone.volume_id())), "v1");
+  AddDeviceLink(LvmBackend::LvName(clone.volume_id()), 4);
+  EXPECT_TRUE(thick_.Attach(clone.volume_id()).ok());
+  ASSERT_TRUE(thick_.Detach(clone.volume_id()).ok());
+  EXPECT_FALSE(lvm_.HasLv("vg0", Temp(clone.volume_id())));
+  EXPECT_TRUE(thick_.Delete(clone.volume_id()).ok());
+  EXPECT_TRUE(thick_.Delete(source.volume_id()).ok());
+  EXPECT_EQ(Lvs(), std::vector<std::string>{"pool0"});
 }
 
 }  // namespace
