@@ -43,12 +43,34 @@ TEST(DeviceClassesTest, RejectsBadEntries) {
            "fast=lvm-thin:vg0/p?reserve=1",
            "fast=lvm:vg0?reserve=lots",
            "fast=lvm:vg0?bogus=1",
+           "fast=lvm:vg0?snapshot-cow=0",
+           "fast=lvm:vg0?snapshot-cow=101",
+           "fast=lvm:vg0?snapshot-cow=ten",
+           "fast=lvm:vg0?copy-bandwidth=-1",
+           "fast=lvm:vg0?copy-bandwidth=fast",
+           "fast=lvm-thin:vg0/p?snapshot-cow=10",
+           "fast=loop:/var/lib/x?copy-bandwidth=1",
            "a-very-long-device-class-name=lvm:vg0",
        }) {
     auto classes = ParseDeviceClasses(bad);
     EXPECT_EQ(classes.status().code(), absl::StatusCode::kInvalidArgument)
         << bad;
   }
+}
+
+TEST(DeviceClassesTest, ThickCopyOptions) {
+  auto classes = ParseDeviceClasses(
+      "bulk=lvm:vg1?snapshot-cow=25&copy-bandwidth=52428800,"
+      "plain=lvm:vg2,free=lvm:vg3?copy-bandwidth=0");
+  ASSERT_TRUE(classes.ok()) << classes.status();
+  EXPECT_EQ((*classes)[0].cow_percent, 25);
+  EXPECT_TRUE((*classes)[0].cow_percent_set);
+  EXPECT_EQ((*classes)[0].copy_bytes_per_second, 52428800u);
+  EXPECT_TRUE((*classes)[0].copy_bandwidth_set);
+  EXPECT_FALSE((*classes)[1].cow_percent_set);
+  EXPECT_FALSE((*classes)[1].copy_bandwidth_set);
+  EXPECT_TRUE((*classes)[2].copy_bandwidth_set);
+  EXPECT_EQ((*classes)[2].copy_bytes_per_second, 0u);
 }
 
 TEST(DeviceClassesTest, LvmNames) {

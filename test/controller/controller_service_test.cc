@@ -9,6 +9,10 @@
 #include "src/platform/fake_filesystem.h"
 #include "src/common/units.h"
 #include "src/platform/fake_loop_device.h"
+#include "src/backend/lvm/lvm_backend.h"
+#include "src/platform/fake_block_copier.h"
+#include "src/platform/fake_command_runner.h"
+#include "test/backend/lvm/fake_lvm.h"
 
 namespace cellar {
 namespace {
@@ -831,6 +835,88 @@ TEST_F(CopyOwnerTest, GroupSnapshotMembersKeepTheirOwners) {
     EXPECT_EQ(member.bound_namespace(),
               member.source_volume_id() == a ? "team-a" : "team-b");
   }
+}
+
+// A thick LVM class copies its snapshots in the background: ready_to_use
+// is false until the copy is done, in CreateSnapshot, GetSnapshot (via
+// ListSnapshots by id) and the group's members alike; a restore from it
+// waits for the copy.
+class ThickSnapshotTest : public ::testing::Test {
+ protected:
+  ThickSnapshotTest()
+      : thick_({"vg0", "", 0, 1.0, {}}, &runner_, &fs_, &copier_),
+        service_(ControllerServiceTest_Config(), {{"bulk", &thick_}}, &locks_) {
+    lvm_.AddVg("vg0", 10 * kGiB);
+    runner_.SetHandler("lvm", lvm_.Handler());
+    runner_.SetHandler("blkdiscard", lvm_.BlkdiscardHandler());
+  }
+  static ControllerConfig ControllerServiceTest_Config() {
+    ControllerConfig config;
+    config.node_id = kNode;
+    config.local_storage = true;
+    config.default_volume_bytes = kGiB;
+    config.default_class = "bulk";
+    return config;
+  }
+  bool Ready(const std::string& snapshot_id) {
+    csi::v1::ListSnapshotsRequest request;
+    request.set_snapshot_id(snapshot_id);
+    csi::v1::ListSnapshotsResponse response;
+    EXPECT_TRUE(service_.ListSnapshots(nullptr, &request, &response).ok());
+    EXPECT_EQ(response.entries_size(), 1);
+    return response.entries_size() == 1 &&
+           response.entries(0).snapshot().ready_to_use();
+  }
+
+  testing::FakeLvm lvm_;
+  FakeCommandRunner runner_;
+  FakeFileSystem fs_;
+  FakeBlockCopier copier_;
+  LvmBackend thick_;
+  VolumeLocks locks_;
+  ControllerService service_;
+};
+
+TEST_F(ThickSnapshotTest, ReadyToUseOnlyOnceCopied) {
+  csi::v1::CreateVolumeRequest create;
+  create.set_name("pvc-t");
+  *create.add_volume_capabilities() = MountCap();
+  create.mutable_capacity_range()->set_required_bytes(64 * kMiB);
+  csi::v1::CreateVolumeResponse volume;
+  ASSERT_TRUE(service_.CreateVolume(nullptr, &create, &volume).ok());
+
+  copier_.Hold();
+  csi::v1::CreateSnapshotRequest request;
+  request.set_name("snap-t");
+  request.set_source_volume_id(volume.volume().volume_id());
+  csi::v1::CreateSnapshotResponse first;
+  grpc::Status status = service_.CreateSnapshot(nullptr, &request, &first);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(first.snapshot().ready_to_use());
+  EXPECT_EQ(first.snapshot().size_bytes(), static_cast<int64_t>(64 * kMiB));
+  const std::string id = first.snapshot().snapshot_id();
+  EXPECT_FALSE(Ready(id));
+  csi::v1::CreateSnapshotResponse again;
+  ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &again).ok());
+  EXPECT_FALSE(again.snapshot().ready_to_use());
+  EXPECT_EQ(again.snapshot().snapshot_id(), id);
+
+  copier_.Release();
+  ASSERT_TRUE(thick_.WaitForCopy(id, absl::Seconds(30)));
+  EXPECT_TRUE(Ready(id));
+  ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &again).ok());
+  EXPECT_TRUE(again.snapshot().ready_to_use());
+
+  // Restored: a thick volume of its own, larger if asked.
+  csi::v1::CreateVolumeRequest restore = create;
+  restore.set_name("pvc-r");
+  restore.mutable_capacity_range()->set_required_bytes(128 * kMiB);
+  restore.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(id);
+  csi::v1::CreateVolumeResponse restored;
+  status = service_.CreateVolume(nullptr, &restore, &restored);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(restored.volume().capacity_bytes(), static_cast<int64_t>(128 * kMiB));
+  EXPECT_EQ(restored.volume().content_source().snapshot().snapshot_id(), id);
 }
 
 }  // namespace
