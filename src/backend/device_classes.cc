@@ -1,5 +1,6 @@
 #include "src/backend/device_classes.h"
 
+#include <map>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -33,6 +34,9 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
     absl::string_view text) {
   std::vector<DeviceClassSpec> out;
   std::set<std::string> names;
+  // What each class stores in: two classes over the same storage would each
+  // list, resume and account for the other's volumes.
+  std::map<std::string, std::string> stores;
   for (absl::string_view entry : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> name_rest =
         absl::StrSplit(entry, absl::MaxSplits('=', 1));
@@ -108,6 +112,14 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
         return Bad(entry, absl::StrCat("unknown option \"", kv.first,
                                        "\" for this kind"));
       }
+    }
+    const std::string store =
+        spec.kind == DeviceClassKind::kLoop ? "loop:" + spec.directory
+        : spec.kind == DeviceClassKind::kLvm ? "lvm:" + spec.vg
+                                             : "lvm-thin:" + spec.vg + "/" + spec.pool;
+    if (auto [it, added] = stores.emplace(store, spec.name); !added) {
+      return Bad(entry, absl::StrCat("class ", it->second,
+                                     " already stores in ", store));
     }
     out.push_back(std::move(spec));
   }

@@ -50,6 +50,10 @@ TEST(DeviceClassesTest, RejectsBadEntries) {
            "fast=lvm:vg0?copy-bandwidth=fast",
            "fast=lvm-thin:vg0/p?snapshot-cow=10",
            "fast=loop:/var/lib/x?copy-bandwidth=1",
+           // Two classes over the same storage.
+           "a=lvm:vg0,b=lvm:vg0?reserve=0",
+           "a=lvm-thin:vg0/p,b=lvm-thin:vg0/p?overprovision=2",
+           "a=loop:/var/lib/x,b=loop:/var/lib/x",
            "a-very-long-device-class-name=lvm:vg0",
        }) {
     auto classes = ParseDeviceClasses(bad);
@@ -71,6 +75,10 @@ TEST(DeviceClassesTest, ThickCopyOptions) {
   EXPECT_FALSE((*classes)[1].copy_bandwidth_set);
   EXPECT_TRUE((*classes)[2].copy_bandwidth_set);
   EXPECT_EQ((*classes)[2].copy_bytes_per_second, 0u);
+  // Thick and thin over one VG, or two pools of it, are apart.
+  EXPECT_TRUE(ParseDeviceClasses(
+                  "a=lvm:vg0,b=lvm-thin:vg0/p,c=lvm-thin:vg0/q,d=loop:/x,e=loop:/y")
+                  .ok());
 }
 
 TEST(DeviceClassesTest, LvmNames) {

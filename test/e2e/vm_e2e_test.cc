@@ -94,7 +94,11 @@ class VmE2eTest : public ::testing::Test {
     ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
     classes_ = absl::StrCat("thin=lvm-thin:", vg_, "/", pool_, ",thick=lvm:", vg_,
                             "?reserve=0,loop=loop:", root_, "/images");
-    if (!vg2_.empty()) absl::StrAppend(&classes_, ",other=lvm:", vg2_, "?reserve=0");
+    // "other" copies slowly: its copies last long enough to be cut short.
+    if (!vg2_.empty()) {
+      absl::StrAppend(&classes_, ",other=lvm:", vg2_,
+                      "?reserve=0&copy-bandwidth=8388608");
+    }
     StartDriver();
   }
 
@@ -377,8 +381,8 @@ TEST_F(VmE2eTest, WrongKeyFailsAndTheRightKeyStillWorks) {
 }
 
 // ---------------------------------------------------------------- Snapshots
-// Snapshots, restores and clones on LVM thin (and encrypted on thin and
-// loop); thick LVM has no snapshots.
+// Snapshots, restores and clones on LVM thin and thick (and encrypted on
+// thin, thick and loop).
 
 bool GuestHasCapSysResource() {
   std::ifstream in("/proc/self/status");
@@ -418,7 +422,8 @@ class VmSnapshotTest : public VmE2eTest {
     VmE2eTest::TearDown();
     // The base removes volume LVs; a failed test may also leave snapshots.
     if (!vg_.empty() && geteuid() == 0) {
-      Shell("lvm lvremove -y -S 'lv_tags=cellar.snapshot' >/dev/null 2>&1");
+      Shell("lvm lvremove -y -S 'lv_tags=cellar.cow' >/dev/null 2>&1; "
+            "lvm lvremove -y -S 'lv_tags=cellar.snapshot' >/dev/null 2>&1");
     }
   }
 
@@ -716,37 +721,265 @@ TEST_F(VmSnapshotTest, EncryptedSnapshotRestoresWithTheSameSecret) {
   EXPECT_EQ(driver_->ReadLog().find("snapshot-test-key"), std::string::npos);
 }
 
-// Thick LVM has no snapshots: CreateSnapshot is FAILED_PRECONDITION, and
-// nothing is left behind.
-TEST_F(VmSnapshotTest, ThickClassSnapshotIsFailedPrecondition) {
-  const auto cap = testing::Capability("ext4", false);
-  std::string id;
-  ASSERT_TRUE(client_->CreateWithParameters("thick-src", cap, 100 * kMiB,
-                                            {{"deviceClass", "thick"}}, &id)
-                  .ok());
-  const grpc::Status status = Snapshot("thick-snap", id);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
-      << status.error_message();
+// Thick LVM: a snapshot answers at once (ready_to_use false) and is copied
+// in the background into an LV of its own; it becomes ready by itself.
+
+// Polls ListSnapshots (by id) until the snapshot is ready, at most `limit`.
+// The error when it is not.
+std::string WaitUntilReady(testing::DriverProcess* driver, const std::string& id,
+                           absl::Duration limit = absl::Seconds(120)) {
+  const absl::Time deadline = absl::Now() + limit;
+  std::string last = "never listed";
+  while (absl::Now() < deadline) {
+    csi::v1::ListSnapshotsRequest request;
+    request.set_snapshot_id(id);
+    csi::v1::ListSnapshotsResponse response;
+    const grpc::Status status =
+        driver->controller().ListSnapshots(Context().get(), request, &response);
+    if (!status.ok()) {
+      last = status.error_message();
+    } else if (response.entries_size() != 1) {
+      last = absl::StrCat(response.entries_size(), " entries");
+    } else if (response.entries(0).snapshot().ready_to_use()) {
+      return "";
+    } else {
+      last = "not ready";
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return absl::StrCat("snapshot ", id, " not ready after ",
+                      absl::FormatDuration(limit), ": ", last);
+}
+
+int TempCowLvs() {
+  return CountLines("lvm lvs --noheadings -S 'lv_tags=cellar.cow' -o lv_name");
+}
+
+// Write, snapshot (mounted), change, restore (the old data), clone (the
+// new data), delete the source, restore again (the old data): on ext4
+// (used blocks copied), xfs and a block volume (every byte copied).
+TEST_F(VmSnapshotTest, ThickSnapshotRestoreAndClone) {
+  const Params thick = {{"deviceClass", "thick"}};
+  for (const std::string kind : {"ext4", "xfs", "block"}) {
+    SCOPED_TRACE(kind);
+    const bool block = kind == "block";
+    const auto cap = testing::Capability(block ? "" : kind, block);
+    const std::string src_name = "ksrc-" + kind;
+    std::string src;
+    ASSERT_TRUE(
+        client_->CreateWithParameters(src_name, cap, 200 * kMiB, thick, &src).ok());
+    ASSERT_NO_FATAL_FAILURE(Up(src, src_name, cap));
+    // The data: a file (or the device's first and last blocks).
+    const std::string device = Target(src_name);
+    auto write = [&](const std::string& target, const std::string& text) {
+      if (!block) return WriteText(target + "/data.txt", text);
+      std::string padded = text;
+      padded.resize(4096, '.');
+      const int fd = open(target.c_str(), O_WRONLY | O_CLOEXEC);
+      const bool ok = fd >= 0 && pwrite(fd, padded.data(), 4096, 0) == 4096 &&
+                      pwrite(fd, padded.data(), 4096, 200 * kMiB - 4096) == 4096 &&
+                      fsync(fd) == 0;
+      if (fd >= 0) close(fd);
+      return ok;
+    };
+    auto read = [&](const std::string& target) {
+      if (!block) return ReadText(target + "/data.txt");
+      const std::string head = ReadRaw(target, 4096);
+      const int fd = open(target.c_str(), O_RDONLY | O_CLOEXEC);
+      std::string tail(4096, '\0');
+      if (fd < 0 || pread(fd, tail.data(), 4096, 200 * kMiB - 4096) != 4096) {
+        tail = "<unreadable>";
+      }
+      if (fd >= 0) close(fd);
+      if (head != tail) return std::string("<head and tail differ>");
+      return head.substr(0, head.find('.'));
+    };
+    ASSERT_TRUE(write(device, "thick original " + kind));
+
+    csi::v1::Snapshot snapshot;
+    grpc::Status status = Snapshot("ksnap-" + kind, src, &snapshot);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    const std::string snap = snapshot.snapshot_id();
+    EXPECT_NE(snap.find("_thick_"), std::string::npos) << snap;
+    EXPECT_EQ(snapshot.size_bytes(), static_cast<int64_t>(200 * kMiB));
+    // Changed at once: the snapshot holds the instant it was asked for.
+    ASSERT_TRUE(write(device, "thick changed " + kind));
+    ASSERT_EQ(WaitUntilReady(driver_.get(), snap), "");
+    EXPECT_EQ(TempCowLvs(), 0);
+    csi::v1::Snapshot again;
+    ASSERT_TRUE(Snapshot("ksnap-" + kind, src, &again).ok());
+    EXPECT_EQ(again.snapshot_id(), snap);
+    EXPECT_TRUE(again.ready_to_use());
+
+    std::string restored;
+    status = CreateFrom("krest-" + kind, cap, 200 * kMiB, thick, snap, "", &restored);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_NO_FATAL_FAILURE(Up(restored, "krest-" + kind, cap));
+    EXPECT_EQ(read(Target("krest-" + kind)), "thick original " + kind);
+    ASSERT_NO_FATAL_FAILURE(Down(restored, "krest-" + kind));
+
+    // A clone of the mounted source: its data now.
+    std::string clone;
+    status = CreateFrom("kclone-" + kind, cap, 200 * kMiB, {}, "", src, &clone);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_NE(clone.find("_thick_"), std::string::npos) << clone;
+    ASSERT_NO_FATAL_FAILURE(Up(clone, "kclone-" + kind, cap));
+    EXPECT_EQ(read(Target("kclone-" + kind)), "thick changed " + kind);
+    ASSERT_TRUE(write(Target("kclone-" + kind), "clone's own " + kind));
+    EXPECT_EQ(read(device), "thick changed " + kind);
+    ASSERT_NO_FATAL_FAILURE(Down(clone, "kclone-" + kind));
+    EXPECT_EQ(TempCowLvs(), 0);
+
+    // The source goes; its snapshot restores, larger when asked.
+    ASSERT_NO_FATAL_FAILURE(Down(src, src_name));
+    std::string late;
+    const int64_t late_bytes = block ? 200 * kMiB : 300 * kMiB;
+    status = CreateFrom("klate-" + kind, cap, late_bytes, thick, snap, "", &late);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_NO_FATAL_FAILURE(Up(late, "klate-" + kind, cap));
+    EXPECT_EQ(read(Target("klate-" + kind)), "thick original " + kind);
+    ASSERT_NO_FATAL_FAILURE(Down(late, "klate-" + kind));
+    EXPECT_TRUE(DeleteSnapshot(snap).ok());
+    EXPECT_TRUE(DeleteSnapshot(snap).ok());
+  }
+  EXPECT_EQ(CellarLvs(), 0);
   EXPECT_EQ(CellarSnapshotLvs(), 0);
-  ASSERT_TRUE(client_->Delete(id).ok());
+  EXPECT_EQ(TempCowLvs(), 0);
+}
+
+// The copy is of the ciphertext: the snapshot of an encrypted thick volume
+// restores into a LUKS volume that opens with the same secret only.
+TEST_F(VmSnapshotTest, EncryptedThickSnapshotRestoresWithTheSameSecret) {
+  const auto cap = testing::Capability("ext4", false);
+  const Secrets secrets = {{"encryptionPassphrase", "thick-snapshot-key-thick-snapshot-01"}};
+  const Params params = {{"deviceClass", "thick"}, {"encrypted", "true"}};
+  std::string src;
+  ASSERT_TRUE(client_->CreateWithParameters("eksrc", cap, 200 * kMiB, params, &src).ok());
+  ASSERT_NO_FATAL_FAILURE(Up(src, "eksrc", cap, secrets));
+  ASSERT_TRUE(WriteText(Target("eksrc") + "/secret.txt", "sealed original"));
+  csi::v1::Snapshot snapshot;
+  grpc::Status status = Snapshot("eksnap", src, &snapshot);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(WriteText(Target("eksrc") + "/secret.txt", "sealed changed"));
+  ASSERT_EQ(WaitUntilReady(driver_.get(), snapshot.snapshot_id()), "");
+  // The snapshot LV holds no plaintext.
+  const std::string lv_name =
+      Shell("lvm lvs --noheadings -o lv_name -S 'lv_tags=cellar.snapshot' | tr -d ' \\n'");
+  ASSERT_FALSE(lv_name.empty());
+  EXPECT_EQ(Shell("lvm lvchange -ay -K " + vg_ + "/" + lv_name +
+                  " >/dev/null 2>&1; grep -c 'sealed original' /dev/" + vg_ + "/" +
+                  lv_name + " 2>/dev/null || true"),
+            "0\n");
+  std::string restored;
+  status = CreateFrom("ekrest", cap, 200 * kMiB, params, snapshot.snapshot_id(), "",
+                      &restored);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(client_->StageWithSecrets(restored, Staging("ekrest"), cap,
+                                      {{"encryptionPassphrase",
+                                        "another-key-another-key-another-key-01"}})
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(client_->Unstage(restored, Staging("ekrest")).ok());
+  ASSERT_NO_FATAL_FAILURE(Up(restored, "ekrest", cap, secrets));
+  EXPECT_EQ(ReadText(Target("ekrest") + "/secret.txt"), "sealed original");
+  ASSERT_NO_FATAL_FAILURE(Down(restored, "ekrest"));
+  ASSERT_NO_FATAL_FAILURE(Down(src, "eksrc"));
+  EXPECT_TRUE(DeleteSnapshot(snapshot.snapshot_id()).ok());
+  EXPECT_EQ(LeftoverMappings(), 0);
+  EXPECT_EQ(CellarLvs(), 0);
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+  EXPECT_EQ(driver_->ReadLog().find("thick-snapshot-key"), std::string::npos);
+}
+
+// kill -9 while a snapshot copies (the "other" class copies at 8 MiB/s):
+// the restarted driver finds the copy in the LV tags and finishes it, and
+// the snapshot holds the data of its instant. A snapshot deleted while it
+// copies leaves nothing.
+TEST_F(VmSnapshotTest, ThickCopySurvivesKillNine) {
+  if (vg2_.empty()) GTEST_SKIP() << "no second VG";
+  const auto cap = testing::Capability("ext4", false);
+  const Params slow = {{"deviceClass", "other"}};
+  std::string src;
+  ASSERT_TRUE(client_->CreateWithParameters("kksrc", cap, 256 * kMiB, slow, &src).ok());
+  ASSERT_NO_FATAL_FAILURE(Up(src, "kksrc", cap));
+  const std::string file = Target("kksrc") + "/random.bin";
+  ASSERT_EQ(Shell("head -c 48M /dev/urandom > '" + file + "' && sync && echo ok"),
+            "ok\n");
+  const std::string sum = Shell("sha256sum < '" + file + "'");
+  csi::v1::Snapshot snapshot;
+  grpc::Status status = Snapshot("kksnap", src, &snapshot);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(snapshot.ready_to_use());
+  // Changed while it copies, within the COW area (10% of the volume).
+  ASSERT_EQ(Shell("head -c 8M /dev/urandom | dd of='" + file +
+                  "' conv=notrunc,fsync status=none && echo ok"),
+            "ok\n");
+  EXPECT_NE(Shell("sha256sum < '" + file + "'"), sum);
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(TempCowLvs(), 1);
+  kill(driver_->pid(), SIGKILL);
+  client_.reset();
+  driver_.reset();
+  ASSERT_NO_FATAL_FAILURE(StartDriver());
+  ASSERT_EQ(WaitUntilReady(driver_.get(), snapshot.snapshot_id()), "");
+  EXPECT_EQ(TempCowLvs(), 0);
+  EXPECT_NE(driver_->ReadLog().find("is ready"), std::string::npos);
+
+  std::string restored;
+  status = CreateFrom("kkrest", cap, 256 * kMiB, slow, snapshot.snapshot_id(), "",
+                      &restored);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_NO_FATAL_FAILURE(Up(restored, "kkrest", cap));
+  EXPECT_EQ(Shell("sha256sum < '" + Target("kkrest") + "/random.bin'"), sum);
+  ASSERT_NO_FATAL_FAILURE(Down(restored, "kkrest"));
+  EXPECT_TRUE(DeleteSnapshot(snapshot.snapshot_id()).ok());
+
+  // Deleted while it copies: the copy stops, both LVs go.
+  status = Snapshot("kkgone", src, &snapshot);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(snapshot.ready_to_use());
+  EXPECT_EQ(TempCowLvs(), 1);
+  EXPECT_TRUE(DeleteSnapshot(snapshot.snapshot_id()).ok());
+  EXPECT_EQ(TempCowLvs(), 0);
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+  ASSERT_NO_FATAL_FAILURE(Down(src, "kksrc"));
   EXPECT_EQ(CellarLvs(), 0);
 }
 
-// A clone of a thick volume cannot be made. CSI CreateVolume: "Source
-// incompatible or not supported: 3 INVALID_ARGUMENT ... this code MUST also
-// be used to indicate when plugin supporting CREATE_DELETE_VOLUME cannot
-// create a volume from the requested source".
-TEST_F(VmSnapshotTest, ThickCloneIsInvalidArgument) {
+// A snapshot that does not fit the VG (its full size and a COW area) is
+// RESOURCE_EXHAUSTED, and nothing was created. An LV of someone else's
+// (never written, so it costs the guest no memory) leaves 300 MiB free.
+TEST_F(VmSnapshotTest, ThickSnapshotThatDoesNotFitCreatesNothing) {
+  if (vg2_.empty()) GTEST_SKIP() << "no second VG";
   const auto cap = testing::Capability("ext4", false);
-  std::string id, clone;
-  ASSERT_TRUE(client_->CreateWithParameters("thick-orig", cap, 100 * kMiB,
-                                            {{"deviceClass", "thick"}}, &id)
+  const int64_t free_bytes = std::stoll(
+      "0" + Shell("lvm vgs --noheadings --units b --nosuffix -o vg_free " + vg2_ +
+                  " | tr -d ' \\n'"));
+  ASSERT_GT(free_bytes, 1024 * kMiB);
+  struct Filler {
+    std::string vg;
+    ~Filler() { Shell("lvm lvremove -y " + vg + "/filler >/dev/null 2>&1"); }
+  } filler{vg2_};
+  ASSERT_EQ(Shell(absl::StrCat("lvm lvcreate -q -an -Zn --wipesignatures n -L ",
+                               free_bytes - 300 * kMiB, "b -n filler ", vg2_,
+                               " >/dev/null && echo ok")),
+            "ok\n");
+  std::string src;
+  ASSERT_TRUE(client_->CreateWithParameters("fitsrc", cap, 200 * kMiB,
+                                            {{"deviceClass", "other"}}, &src)
                   .ok());
-  const grpc::Status status =
-      CreateFrom("thick-clone", cap, 100 * kMiB, {}, "", id, &clone);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+  const std::string before = Shell("lvm lvs --noheadings -o lv_name,lv_size " + vg2_);
+  grpc::Status status = Snapshot("fitsnap", src);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << status.error_message();
-  ASSERT_TRUE(client_->Delete(id).ok());
+  std::string clone;
+  status = CreateFrom("fitclone", cap, 200 * kMiB, {}, "", src, &clone);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_EQ(Shell("lvm lvs --noheadings -o lv_name,lv_size " + vg2_), before);
+  EXPECT_EQ(CellarSnapshotLvs(), 0);
+  EXPECT_EQ(TempCowLvs(), 0);
+  ASSERT_TRUE(client_->Delete(src).ok());
   EXPECT_EQ(CellarLvs(), 0);
 }
 

@@ -23,7 +23,7 @@ namespace {
 constexpr absl::Duration kCopyWait = absl::Seconds(60);
 // The COW area of a temporary snapshot grows once it is this full.
 constexpr double kCowGrowPercent = 50.0;
-constexpr absl::Duration kCowCheckEvery = absl::Seconds(2);
+constexpr absl::Duration kCowCheckEvery = absl::Seconds(1);
 
 const LogicalVolume* Named(const std::vector<LogicalVolume>& lvs,
                            const std::string& name) {
@@ -337,6 +337,8 @@ absl::Status LvmBackend::Fill(const std::string& target,
       RangesToCopy(LvDevice(from), source_bytes, used_only);
   CopyOptions options;
   options.bytes_per_second = config_.copy_bytes_per_second;
+  // Often enough for the COW area to be watched about every second.
+  options.progress_every_bytes = 8 << 20;
   options.cancel = &cancel;
   absl::Time checked = absl::InfinitePast();  // the first report checks
   const uint64_t step = source->size_bytes;  // the COW area's first size
