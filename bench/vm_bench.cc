@@ -9,9 +9,11 @@
 //  - sequential write throughput through dm-crypt vs the same kind of
 //    device unencrypted;
 //  - what zeroing a new thick LV costs (blkdiscard --zeroout by hand, and a
-//    thick create through the driver next to a bare lvcreate).
+//    thick create through the driver next to a bare lvcreate);
+//  - thick snapshots next to thin ones (see SnapshotFigures).
 //
-//   bench/run_vm_bench.sh [RUNS]
+//   bench/run_vm_bench.sh [RUNS [SECTION...]]
+// SECTION: lifecycle, zeroing, encryption, snapshots (default: all).
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,18 @@ double Pct(std::vector<double> v, double p) {
 double P50(std::vector<double> v) { return Pct(std::move(v), 0.5); }
 
 bool Sh(const std::string& command) { return system(command.c_str()) == 0; }
+
+// What `command` prints.
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  pclose(pipe);
+  return out;
+}
 
 // One bash process running `script`, as an operator's script would run.
 bool RunScript(const std::string& script) {
@@ -92,13 +107,183 @@ double WriteThroughput(const std::string& device, size_t bytes) {
   return done / 1048576.0 / seconds;
 }
 
+// Polls ListSnapshots until `id` is ready; false after `limit`.
+bool WaitReady(cellar::testing::DriverProcess& driver, const std::string& id,
+               std::chrono::seconds limit = std::chrono::seconds(600)) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    csi::v1::ListSnapshotsRequest request;
+    request.set_snapshot_id(id);
+    csi::v1::ListSnapshotsResponse response;
+    if (driver.controller()
+            .ListSnapshots(cellar::testing::Context().get(), request, &response)
+            .ok() &&
+        response.entries_size() == 1 &&
+        response.entries(0).snapshot().ready_to_use()) {
+      return true;
+    }
+    usleep(50 * 1000);
+  }
+  return false;
+}
+
+bool Ready(cellar::testing::DriverProcess& driver, const std::string& id) {
+  csi::v1::ListSnapshotsRequest request;
+  request.set_snapshot_id(id);
+  csi::v1::ListSnapshotsResponse response;
+  return driver.controller()
+             .ListSnapshots(cellar::testing::Context().get(), request, &response)
+             .ok() &&
+         response.entries_size() == 1 &&
+         response.entries(0).snapshot().ready_to_use();
+}
+
+grpc::Status TakeSnapshot(cellar::testing::DriverProcess& driver,
+                          const std::string& name, const std::string& source,
+                          csi::v1::Snapshot* snapshot) {
+  csi::v1::CreateSnapshotRequest request;
+  request.set_name(name);
+  request.set_source_volume_id(source);
+  csi::v1::CreateSnapshotResponse response;
+  grpc::Status status = driver.controller().CreateSnapshot(
+      cellar::testing::Context().get(), request, &response);
+  *snapshot = response.snapshot();
+  return status;
+}
+
+bool DropSnapshot(cellar::testing::DriverProcess& driver, const std::string& id) {
+  csi::v1::DeleteSnapshotRequest request;
+  request.set_snapshot_id(id);
+  csi::v1::DeleteSnapshotResponse response;
+  return driver.controller()
+      .DeleteSnapshot(cellar::testing::Context().get(), request, &response)
+      .ok();
+}
+
+// Thick snapshots next to thin ones:
+//  - time to the CreateSnapshot answer of a mounted ext4 volume holding
+//    128 MiB of data (thin: the whole snapshot; thick: the COW snapshot
+//    under the freeze, answered ready_to_use false);
+//  - thick: time from the answer to ready_to_use true, per GiB of data the
+//    filesystem uses, at the default copy bandwidth (128 MiB/s) and, on the
+//    second VG, unbounded;
+//  - the origin's sequential O_DIRECT write throughput while a copy from it
+//    runs (a 512 MiB block volume, copied whole), as a ratio to an idle one.
+// Returns the number of failed calls.
+int SnapshotFigures(cellar::testing::DriverProcess& driver,
+                    cellar::testing::CsiClient& client, const std::string& kubelet,
+                    int runs, bool have_vg2) {
+  int failures = 0;
+  const int n = std::max(1, std::min(runs, 3));
+  const auto fs_cap = cellar::testing::Capability("ext4", false);
+  std::vector<std::string> classes = {"thin", "thick"};
+  if (have_vg2) classes.push_back("unbounded");
+  std::printf("snapshots of a mounted 256 MiB ext4 volume with 128 MiB of "
+              "data, %d runs, p50:\n", n);
+  for (const std::string& cls : classes) {
+    std::vector<double> answer_ms, ready_s_per_gib;
+    for (int i = 0; i < n; ++i) {
+      const std::string name = absl::StrCat("snap-", cls, i);
+      const std::string staging =
+          kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+      const std::string target =
+          kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/mount";
+      Sh("mkdir -p '" + staging + "'");
+      std::string id;
+      if (!client.CreateWithParameters(name, fs_cap, 256 << 20,
+                                       {{"deviceClass", cls}}, &id)
+               .ok() ||
+          !client.Stage(id, staging, fs_cap).ok() ||
+          !client.Publish(id, staging, target, fs_cap, false).ok() ||
+          !Sh("head -c 128M /dev/urandom > '" + target + "/data' && sync")) {
+        ++failures;
+        continue;
+      }
+      // What the filesystem uses (data and metadata), for the per-GiB rate.
+      const std::string df = Shell("df -B1 --output=used '" + target + "' | tail -1");
+      const double used_gib = std::atof(df.c_str()) / (1 << 30);
+      csi::v1::Snapshot snapshot;
+      auto start = Clock::now();
+      const bool taken = TakeSnapshot(driver, name, id, &snapshot).ok();
+      answer_ms.push_back(Ms(Clock::now() - start));
+      failures += !taken;
+      if (taken && cls != "thin") {
+        failures += snapshot.ready_to_use();  // a thick copy cannot be done yet
+        if (WaitReady(driver, snapshot.snapshot_id())) {
+          const double seconds =
+              std::chrono::duration<double>(Clock::now() - start).count();
+          ready_s_per_gib.push_back(seconds / used_gib);
+        } else {
+          ++failures;
+        }
+      }
+      failures += !DropSnapshot(driver, snapshot.snapshot_id());
+      failures += !client.Unpublish(id, target).ok() ||
+                  !client.Unstage(id, staging).ok() || !client.Delete(id).ok();
+    }
+    if (cls == "thin") {
+      std::printf("  thin       answer %8.1f ms (ready at once)\n", P50(answer_ms));
+    } else {
+      std::printf("  %-10s answer %8.1f ms (ready_to_use false), ready after "
+                  "%.2f s per GiB used%s\n",
+                  cls.c_str(), P50(answer_ms), P50(ready_s_per_gib),
+                  cls == "thick" ? " (copy-bandwidth 128 MiB/s)"
+                                 : " (copy-bandwidth unbounded)");
+    }
+  }
+
+  // The origin's writes while its copy runs.
+  const auto block_cap = cellar::testing::Capability("", true);
+  std::vector<double> ratios;
+  int still_copying = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::string name = absl::StrCat("origin", i);
+    const std::string staging =
+        kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+    const std::string target =
+        kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/dev";
+    Sh("mkdir -p '" + staging + "'");
+    std::string id;
+    if (!client.CreateWithParameters(name, block_cap, 512 << 20,
+                                     {{"deviceClass", "thick"}}, &id)
+             .ok() ||
+        !client.Stage(id, staging, block_cap).ok() ||
+        !client.Publish(id, staging, target, block_cap, false).ok()) {
+      ++failures;
+      continue;
+    }
+    const double idle = WriteThroughput(target, 64 << 20);
+    csi::v1::Snapshot snapshot;
+    failures += !TakeSnapshot(driver, name, id, &snapshot).ok();
+    const double busy = WriteThroughput(target, 64 << 20);
+    still_copying += !Ready(driver, snapshot.snapshot_id());
+    if (idle > 0 && busy > 0) ratios.push_back(busy / idle);
+    failures += !WaitReady(driver, snapshot.snapshot_id());
+    failures += !DropSnapshot(driver, snapshot.snapshot_id());
+    failures += !client.Unpublish(id, target).ok() ||
+                !client.Unstage(id, staging).ok() || !client.Delete(id).ok();
+  }
+  std::printf("  origin write throughput during its copy (512 MiB thick block "
+              "volume, 64 MiB O_DIRECT): %.2f of idle (copy still running at "
+              "the end in %d of %d runs)\n",
+              P50(ratios), still_copying, n);
+  return failures;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int runs = argc > 1 ? std::atoi(argv[1]) : 5;
+  // Sections to run (all when none is named): lifecycle zeroing encryption
+  // snapshots.
+  std::set<std::string> sections(argv + std::min(argc, 2), argv + argc);
+  auto want = [&](const std::string& name) {
+    return sections.empty() || sections.count(name) > 0;
+  };
   std::string vg = Env("CELLAR_VM_VG");
   std::string pool = Env("CELLAR_VM_THINPOOL");
   if (pool.find('/') != std::string::npos) pool = pool.substr(pool.find('/') + 1);
+  const std::string vg2 = Env("CELLAR_VM_VG2");
   if (vg.empty()) {
     std::fprintf(stderr, "vm_bench runs inside the test/vm guest\n");
     return 1;
@@ -112,7 +297,9 @@ int main(int argc, char** argv) {
       root + "/data", root + "/csi.sock",
       {"--kubelet-dir=" + kubelet,
        "--device-classes=thin=lvm-thin:" + vg + "/" + pool + ",thick=lvm:" + vg +
-           "?reserve=0",
+           "?reserve=0" +
+           (vg2.empty() ? std::string()
+                        : ",unbounded=lvm:" + vg2 + "?reserve=0&copy-bandwidth=0"),
        "--log-level=warn"},
       absl::Seconds(120));
   if (!driver.ok()) {
@@ -125,6 +312,7 @@ int main(int argc, char** argv) {
   const std::string mkfs =
       "mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 ";
 
+  if (want("lifecycle")) {
   std::printf("LVM lifecycle (create, stage, publish, unpublish, unstage, "
               "delete) of a 256 MiB ext4 volume, %d runs, ms:\n", runs);
   for (const std::string cls : {"thick", "thin"}) {
@@ -180,10 +368,11 @@ int main(int argc, char** argv) {
         cls.c_str(), P50(driver_ms), Pct(driver_ms, 0.9), P50(hand_ms),
         Pct(hand_ms, 0.9), P50(driver_ms) / P50(hand_ms));
   }
+  }
 
   // Zeroing new thick LVs: 512 MiB (the guest's disks live in its memory,
   // and zeroes written to them take memory until lvremove discards them).
-  {
+  if (want("zeroing")) {
     constexpr int kMiBs = 512;
     const int zero_runs = std::min(runs, 3);
     std::vector<double> zero_ms, create_ms, lvcreate_ms;
@@ -220,6 +409,7 @@ int main(int argc, char** argv) {
         P50(lvcreate_ms) * per_gib);
   }
 
+  if (want("encryption")) {
   std::printf("encryption (thin LVM, 256 MiB, %d runs, p50 ms):\n", runs);
   const auto block_cap = cellar::testing::Capability("", true);
   std::vector<double> plain_stage, first_stage, later_stage;
@@ -267,6 +457,11 @@ int main(int argc, char** argv) {
   std::printf("  sequential O_DIRECT write, 128 MiB: plain %.1f MB/s, dm-crypt "
               "%.1f MB/s, ratio %.2f\n",
               plain_mbs, crypt_mbs, plain_mbs > 0 ? crypt_mbs / plain_mbs : 0);
+  }
+
+  if (want("snapshots")) {
+    failures += SnapshotFigures(**driver, client, kubelet, runs, !vg2.empty());
+  }
   (void)(*driver)->Stop(SIGTERM);
   cellar::CleanUpScratchDir(root);
   if (failures) std::printf("FAILURES: %d\n", failures);
