@@ -774,7 +774,10 @@ absl::Status ControllerService::DoCreateSnapshot(
   VolumeLockGuard snapshot_lock(locks_, snapshot_id);
   if (!snapshot_lock.ok()) return snapshot_lock.status();
   absl::StatusOr<SnapshotRecord> existing = (*backend)->GetSnapshot(snapshot_id);
-  if (existing.ok()) {
+  // One whose copy can never finish was never ready: the backend takes it
+  // again below, so a retrying caller gets a snapshot that becomes ready.
+  const bool retake = existing.ok() && existing->copy_failed();
+  if (existing.ok() && !retake) {
     if (existing->source_volume_id() != request.source_volume_id() ||
         existing->name() != request.name()) {
       return absl::AlreadyExistsError(absl::StrCat(
@@ -792,7 +795,15 @@ absl::Status ControllerService::DoCreateSnapshot(
     FillSnapshot(*existing, response->mutable_snapshot());
     return absl::OkStatus();
   }
-  if (!absl::IsNotFound(existing.status())) return existing.status();
+  if (!existing.ok() && !absl::IsNotFound(existing.status())) {
+    return existing.status();
+  }
+  if (retake && (existing->source_volume_id() != request.source_volume_id() ||
+                 existing->name() != request.name())) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "a snapshot named \"", absl::CEscape(request.name().substr(0, 128)),
+        "\" exists for another volume"));
+  }
   // The source must not change under the copy.
   VolumeLockGuard volume_lock(locks_, request.source_volume_id());
   if (!volume_lock.ok()) return volume_lock.status();

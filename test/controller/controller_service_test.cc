@@ -907,6 +907,24 @@ TEST_F(ThickSnapshotTest, ReadyToUseOnlyOnceCopied) {
   ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &again).ok());
   EXPECT_TRUE(again.snapshot().ready_to_use());
 
+  // A snapshot whose COW area overflowed can never be ready: a retried
+  // CreateSnapshot takes it again, and that one becomes ready.
+  request.set_name("snap-lost");
+  copier_.Hold();
+  csi::v1::CreateSnapshotResponse lost;
+  ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &lost).ok());
+  lvm_.Invalidate("vg0", "ct-" + LvmBackend::LvName(lost.snapshot().snapshot_id()));
+  copier_.Release();
+  ASSERT_TRUE(thick_.WaitForCopy(lost.snapshot().snapshot_id(), absl::Seconds(30)));
+  EXPECT_FALSE(Ready(lost.snapshot().snapshot_id()));
+  csi::v1::CreateSnapshotResponse retaken;
+  status = service_.CreateSnapshot(nullptr, &request, &retaken);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(retaken.snapshot().snapshot_id(), lost.snapshot().snapshot_id());
+  ASSERT_TRUE(thick_.WaitForCopy(lost.snapshot().snapshot_id(), absl::Seconds(30)));
+  EXPECT_TRUE(Ready(lost.snapshot().snapshot_id()));
+  request.set_name("snap-t");
+
   // Restored: a thick volume of its own, larger if asked.
   csi::v1::CreateVolumeRequest restore = create;
   restore.set_name("pvc-r");

@@ -81,7 +81,14 @@ void CopyJobs::Cancel(const std::string& key) {
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(key);
-    if (it == jobs_.end()) return;
+    if (it == jobs_.end()) {
+      // Nothing ran: still, nothing may start until Forget.
+      std::shared_ptr<Job>& job = jobs_[key];
+      job = std::make_shared<Job>();
+      job->result = absl::CancelledError("cancelled");
+      job->finished = absl::Now();
+      return;
+    }
     std::shared_ptr<Job> job = it->second;
     job->cancel = true;
     // A job run in a caller's thread cannot be joined: wait for it.
@@ -93,7 +100,23 @@ void CopyJobs::Cancel(const std::string& key) {
   if (thread.joinable()) thread.join();
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(key);
-  if (it != jobs_.end() && !it->second->running) jobs_.erase(it);
+  if (it != jobs_.end() && !it->second->running) {
+    // The tombstone: a failed result, fresh, so Start waits.
+    it->second->result = absl::CancelledError("cancelled");
+    it->second->finished = absl::Now();
+  }
+}
+
+void CopyJobs::Forget(const std::string& key) {
+  std::thread thread;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(key);
+    if (it == jobs_.end() || it->second->running) return;
+    thread = std::move(it->second->thread);
+    jobs_.erase(it);
+  }
+  if (thread.joinable()) thread.join();
 }
 
 bool CopyJobs::WaitFor(const std::string& key, absl::Duration timeout) {

@@ -38,8 +38,12 @@ class CopyJobs final {
   // started job. ABORTED when a job for `key` is running already.
   absl::Status Run(const std::string& key, const std::string& origin,
                    Work work);
-  // Cancels the job for `key`, if any, and waits until it has stopped.
+  // Cancels the job for `key`, if any, and waits until it has stopped. Until
+  // Forget(key), Start refuses `key` for `retry_after` (a caller that read
+  // a stale listing must not start it again while its LV is removed).
   void Cancel(const std::string& key);
+  // Drops what is known of `key` once nothing runs for it.
+  void Forget(const std::string& key);
   // Waits at most `timeout` for the job of `key` (or every job whose source
   // is `origin`) to stop. True when none is running.
   bool WaitFor(const std::string& key, absl::Duration timeout);

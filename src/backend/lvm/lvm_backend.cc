@@ -412,10 +412,22 @@ absl::Status LvmBackend::Delete(const std::string& volume_id) {
   }
   // LVM would take the temporary snapshots of copies still running with it.
   if (absl::Status s = SettleCopiesFrom(*lv, "deleted"); !s.ok()) return s;
+  if (thick()) {
+    // A clone into it that stopped: its temporary snapshot goes first.
+    jobs_.Cancel(lv->name);
+    for (const LogicalVolume& temp : listing) {
+      if (temp.name != TempName(lv->name) || !HasTag(temp, kCowTag)) continue;
+      absl::Status removed = Lvm({"lvremove", "--yes", LvPath(temp.name)}).status();
+      if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
+    }
+  }
   // The scratch LV of an expansion that stopped half-way goes with it,
   // first, so a retry still finds the volume.
   if (absl::Status s = RemoveScratch(lv->name, listing); !s.ok()) return s;
   absl::StatusOr<CommandResult> removed = Lvm({"lvremove", "--yes", LvPath(lv->name)});
+  if (thick() && (removed.ok() || absl::IsNotFound(removed.status()))) {
+    jobs_.Forget(lv->name);
+  }
   if (absl::IsNotFound(removed.status())) return absl::OkStatus();
   return removed.status();
 }
@@ -548,6 +560,7 @@ absl::StatusOr<SnapshotRecord> LvmBackend::SnapshotOf(const LogicalVolume& lv) {
     return s;
   }
   record.set_pending_copy(HasTag(lv, kCopyingTag));
+  record.set_copy_failed(HasTag(lv, kFailedTag));
   return record;
 }
 
@@ -572,6 +585,7 @@ SnapshotRecord LvmBackend::SnapshotRecordFor(const SnapshotRecord& asked,
                                  const VolumeRecord& source, uint64_t bytes) {
   SnapshotRecord stored = asked;
   stored.set_pending_copy(false);
+  stored.set_copy_failed(false);
   stored.set_size_bytes(static_cast<int64_t>(bytes));
   stored.set_block(source.block());
   stored.set_fs_type(source.fs_type());
@@ -664,11 +678,17 @@ absl::Status LvmBackend::DeleteSnapshot(const std::string& snapshot_id) {
     }
   }
   absl::StatusOr<LogicalVolume> lv = FindSnapshotLv(snapshot_id);
-  if (absl::IsNotFound(lv.status())) return absl::OkStatus();
+  if (absl::IsNotFound(lv.status())) {
+    if (thick()) jobs_.Forget(name);
+    return absl::OkStatus();
+  }
   if (!lv.ok()) return lv.status();
   absl::StatusOr<CommandResult> removed =
       Lvm({"lvremove", "--yes", LvPath(lv->name)});
-  if (absl::IsNotFound(removed.status())) return absl::OkStatus();
+  if (removed.ok() || absl::IsNotFound(removed.status())) {
+    if (thick()) jobs_.Forget(name);
+    return absl::OkStatus();
+  }
   return removed.status();
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -147,9 +148,13 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
   }
   args.push_back(config_.vg);
   if (absl::Status s = Lvm(args).status(); !s.ok()) {
-    (void)Lvm({"lvremove", "--yes", LvPath(TempName(name))});
+    // An lvcreate that failed may still have committed: its target then
+    // needs the temporary snapshot.
     absl::StatusOr<LogicalVolume> again = FindSnapshotLv(record.snapshot_id());
-    if (!again.ok()) return s;
+    if (!again.ok()) {
+      (void)Lvm({"lvremove", "--yes", LvPath(TempName(name))});
+      return s;
+    }
   }
   return GetSnapshot(record.snapshot_id());  // starts the copy
 }
@@ -213,11 +218,23 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
     return absl::UnavailableError(absl::StrCat(
         "volume ", source_id, " is still being created; clone it once it is"));
   }
-  absl::StatusOr<uint64_t> size =
-      Place(static_cast<uint64_t>(record.capacity_bytes()), 0,
+  // A clone also takes a COW area for the time of its copy.
+  uint64_t cow = 0;
+  if (!from_snapshot) {
+    absl::StatusOr<VolumeGroup> vg = GetVg();
+    if (!vg.ok()) return vg.status();
+    cow = CowBytes(origin->size_bytes, vg->extent_bytes);
+  }
+  absl::StatusOr<uint64_t> placed =
+      Place(static_cast<uint64_t>(record.capacity_bytes()) + cow, 0,
             /*new_data=*/true,
-            absl::StrCat("volume ", record.volume_id(), " from ", source_id));
-  if (!size.ok()) return size.status();
+            absl::StrCat("volume ", record.volume_id(), " from ", source_id,
+                         cow > 0 ? absl::StrCat(" (and a COW area of ", cow,
+                                                " bytes while it copies)")
+                                 : std::string()));
+  if (!placed.ok()) return placed.status();
+  // `cow` is whole extents: what is left is the volume's rounded size.
+  const absl::StatusOr<uint64_t> size = *placed - cow;
   VolumeRecord stored = record;
   stored.set_capacity_bytes(static_cast<int64_t>(*size));
   absl::StatusOr<std::string> tag = RecordTag(
@@ -267,7 +284,11 @@ absl::StatusOr<VolumeRecord> LvmBackend::FinishThickCopy(
           return Fill(lv.name, cancel);
         });
     if (absl::IsDataLoss(filled)) {
-      // The volume was never handed out: a retry starts it over.
+      // The volume was never handed out: a retry starts it over, from a
+      // new instant.
+      if (absl::StartsWith(from, "ct-")) {
+        (void)Lvm({"lvremove", "--yes", LvPath(from)});
+      }
       (void)Lvm({"lvremove", "--yes", LvPath(lv.name)});
       return absl::AbortedError(absl::StrCat(
           "the content of volume ", volume_id,
@@ -338,7 +359,10 @@ absl::Status LvmBackend::Fill(const std::string& target,
   CopyOptions options;
   options.bytes_per_second = config_.copy_bytes_per_second;
   // Often enough for the COW area to be watched about every second.
-  options.progress_every_bytes = 8 << 20;
+  options.progress_every_bytes = std::clamp<uint64_t>(
+      config_.copy_bytes_per_second == 0 ? (8 << 20)
+                                         : config_.copy_bytes_per_second,
+      1 << 20, 8 << 20);
   options.cancel = &cancel;
   absl::Time checked = absl::InfinitePast();  // the first report checks
   const uint64_t step = source->size_bytes;  // the COW area's first size
@@ -414,7 +438,8 @@ std::vector<ByteRange> LvmBackend::RangesToCopy(const std::string& device,
 
 absl::Status LvmBackend::KeepCowRoom(const std::string& temp, uint64_t step) {
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
+  // A report that failed once is no reason to give up the copy.
+  if (!lvs.ok()) return absl::OkStatus();
   const LogicalVolume* lv = Named(*lvs, temp);
   if (lv == nullptr || lv->invalid_snapshot()) {
     return absl::DataLossError(
@@ -422,9 +447,22 @@ absl::Status LvmBackend::KeepCowRoom(const std::string& temp, uint64_t step) {
                      lv == nullptr ? "gone" : "invalid (its COW area overflowed)"));
   }
   if (lv->data_percent < kCowGrowPercent) return absl::OkStatus();
-  absl::Status grown = Lvm({"lvextend", "--size",
-                            absl::StrCat("+", step, "b"), LvPath(temp)})
-                           .status();
+  // A COW area as large as its origin holds every block it could change.
+  const LogicalVolume* origin = Named(*lvs, lv->origin);
+  if (origin != nullptr && lv->size_bytes >= origin->size_bytes + step) {
+    return absl::OkStatus();
+  }
+  // Growing takes VG space like any volume: never into the reserve, never
+  // past what the other volumes were promised.
+  absl::Status grown =
+      Place(step, 0, /*new_data=*/false,
+            absl::StrCat("the COW area of ", LvPath(temp)))
+          .status();
+  if (grown.ok()) {
+    grown = Lvm({"lvextend", "--size", absl::StrCat("+", step, "b"),
+                 LvPath(temp)})
+                .status();
+  }
   if (grown.ok()) {
     spdlog::info("grew the COW area of {} by {} bytes ({}% used)", LvPath(temp),
                  step, lv->data_percent);
@@ -487,9 +525,12 @@ absl::StatusOr<int> LvmBackend::ResumeCopies() {
   int started = 0;
   for (const LogicalVolume& lv : *lvs) {
     if (HasTag(lv, kCowTag)) {
+      // Needed only while its target still copies from it.
       const std::string target(absl::StripPrefix(lv.name, "ct-"));
-      if (Named(*lvs, target) == nullptr) {
-        spdlog::info("removing {}: its copy target is gone", LvPath(lv.name));
+      const LogicalVolume* into = Named(*lvs, target);
+      if (into == nullptr || !HasTag(*into, kCopyingTag) ||
+          TagValue(*into, kFromTagPrefix) != lv.name) {
+        spdlog::info("removing {}: nothing copies from it", LvPath(lv.name));
         (void)Lvm({"lvremove", "--yes", LvPath(lv.name)});
       }
       continue;

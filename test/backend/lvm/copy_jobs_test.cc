@@ -70,9 +70,15 @@ TEST(CopyJobsTest, CancelStopsTheJobAndWaitsForIt) {
   started.WaitForNotification();
   jobs.Cancel("cs-a");
   EXPECT_FALSE(jobs.Running("cs-a"));
-  // Cancelling what does not run is a no-op.
-  jobs.Cancel("cs-a");
+  // Until forgotten, nothing starts under the key again (a caller with a
+  // stale listing while its LV is being removed).
+  auto ok = [](const std::atomic<bool>&) { return absl::OkStatus(); };
+  EXPECT_FALSE(jobs.Start("cs-a", "cv-1", ok));
   jobs.Cancel("cs-none");
+  EXPECT_FALSE(jobs.Start("cs-none", "cv-1", ok));
+  jobs.Forget("cs-a");
+  EXPECT_TRUE(jobs.Start("cs-a", "cv-1", ok));
+  EXPECT_TRUE(jobs.WaitFor("cs-a", absl::Seconds(30)));
 }
 
 TEST(CopyJobsTest, CancelReachesAJobInTheCallersThread) {

@@ -998,5 +998,65 @@ TEST_F(LvmThickCopyTest, AFailedCloneCopyIsRetriedWhole) {
   EXPECT_EQ(Lvs(), std::vector<std::string>{"pool0"});
 }
 
+// The COW area grows only into space the VG can give: never into the
+// reserve or what other volumes were promised; nor past its origin's size.
+TEST_F(LvmThickCopyTest, TheCowAreaGrowsOnlyIntoFreeSpace) {
+  const VolumeRecord source = Record("src", 400 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  // Room for the snapshot and its first COW area, and nothing more.
+  const uint64_t left = thick_.Capacity()->available_bytes - 440 * kMiB;
+  ASSERT_TRUE(thick_.Create(Record("filler", left, "bulk")).ok());
+  EXPECT_EQ(thick_.Capacity()->available_bytes, 440 * kMiB);
+  copier_.Hold();
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
+  ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
+  EXPECT_EQ(thick_.Capacity()->available_bytes, 0u);
+  lvm_.SetCowPercent("vg0", Temp(snapshot.snapshot_id()), 70);
+  const size_t before = runner_.calls().size();
+  copier_.Release();
+  ASSERT_TRUE(thick_.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
+  EXPECT_EQ(CallsOf("lvextend", before), 0);
+  // Not grown, not overflowed: the copy still finished.
+  EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
+  EXPECT_EQ(thick_.Capacity()->available_bytes, 40 * kMiB);
+}
+
+// What nothing copies from any more goes: at restart, the temporary
+// snapshot of a finished copy (the driver stopped before lvremove), and
+// with a deleted volume, the temporary snapshot of a clone into it that
+// never finished.
+TEST_F(LvmThickCopyTest, TemporarySnapshotsNothingNeedsAreRemoved) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
+  const std::string snap_lv = LvmBackend::LvName(snapshot.snapshot_id());
+  // The lvremove of the temporary snapshot fails once.
+  lvm_.FailNext("lvremove", "  Logical volume vg0/x in use.\n");
+  ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
+  ASSERT_TRUE(thick_.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
+  EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
+  EXPECT_TRUE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
+  LvmBackend restarted({"vg0", "", 1 * kGiB, 1.0, {}}, &runner_, &fs_, &copier_);
+  EXPECT_EQ(*restarted.ResumeCopies(), 0);
+  EXPECT_FALSE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
+  EXPECT_TRUE(lvm_.HasLv("vg0", snap_lv));
+
+  // A clone whose copy failed, then deleted instead of retried.
+  const VolumeRecord clone = Record("clone", 64 * kMiB, "bulk");
+  copier_.FailNext(absl::InternalError("reading at 0: EIO"));
+  EXPECT_FALSE(thick_.CreateFromSource(clone, source.volume_id(), NoFreeze()).ok());
+  EXPECT_TRUE(lvm_.HasLv("vg0", Temp(clone.volume_id())));
+  ASSERT_TRUE(thick_.Delete(clone.volume_id()).ok());
+  EXPECT_FALSE(lvm_.HasLv("vg0", Temp(clone.volume_id())));
+  EXPECT_FALSE(lvm_.HasLv("vg0", LvmBackend::LvName(clone.volume_id())));
+  // And a clone is refused when its COW area would not fit.
+  const uint64_t free_now = thick_.Capacity()->available_bytes;
+  EXPECT_EQ(thick_.CreateFromSource(Record("c2", free_now - 4 * kMiB, "bulk"),
+                                    source.volume_id(), NoFreeze())
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
 }  // namespace
 }  // namespace cellar
