@@ -18,6 +18,8 @@
 #             ...); a value may hold '=' but not ',', ';' or a space.
 # Each class's parameters and secrets reach the guest as the YAML files
 # csi-sanity would be given (the secrets file mode 0600).
+# SANITY_VM_FILTER, when set, is the guest suites' --gtest_filter (e.g.
+# '*Snapshot*:*Source*' for the snapshot and clone checks only).
 set -euo pipefail
 here="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 if [[ -n "${TEST_SRCDIR:-}" ]]; then
@@ -94,7 +96,9 @@ script="$results/run.sh"
     fi
     printf 'echo %q; env' "sanity_vm_test: class $name"
     printf ' %q' "${env[@]}"
-    printf ' %q --gtest_output=xml:%q || rc=1\n' "$suite" "$guest_results/$name.xml"
+    printf ' %q --gtest_output=xml:%q' "$suite" "$guest_results/$name.xml"
+    if [[ -n "${SANITY_VM_FILTER:-}" ]]; then printf ' %q' "--gtest_filter=$SANITY_VM_FILTER"; fi
+    printf ' || rc=1\n'
     names+=("$name")
   done
   echo 'exit $rc'
