@@ -91,7 +91,9 @@ absl::StatusOr<VolumeGroup> LvmBackend::GetVg() {
       ParseVgsReport(result->stdout_data);
   if (!vgs.ok()) return vgs.status();
   for (const VolumeGroup& vg : *vgs) {
-    if (vg.name == config_.vg) return vg;
+    if (vg.name != config_.vg) continue;
+    extent_bytes_ = vg.extent_bytes;
+    return vg;
   }
   return absl::UnavailableError(
       absl::StrCat("volume group ", config_.vg, " is not there"));

@@ -1,6 +1,7 @@
 #ifndef CELLAR_SRC_BACKEND_LVM_LVM_BACKEND_H_
 #define CELLAR_SRC_BACKEND_LVM_LVM_BACKEND_H_
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -192,7 +193,9 @@ class LvmBackend final : public Backend {
       const FreezeScope& freeze);
   // Makes TempName(target) as a COW snapshot of `origin` within `freeze`
   // (a stale one, whose target was never made, is replaced).
+  // `cow_bytes` is the size of its COW area.
   absl::Status MakeTemp(const LogicalVolume& origin, const std::string& target,
+                        uint64_t cow_bytes,
                         const std::vector<LogicalVolume>& listing,
                         const FreezeScope& freeze);
   // The end of a thick restore or clone, also for one that stopped half-way:
@@ -219,6 +222,9 @@ class LvmBackend final : public Backend {
                                 const std::string& what);
 
   const LvmBackendConfig config_;
+  // The VG's extent size as the last vgs report gave it (0: none yet), for
+  // sizes computed before the report of the call that uses them.
+  std::atomic<uint64_t> extent_bytes_{0};
   CommandRunner* const runner_;
   FileSystem* const fs_;
   BlockCopier* const copier_;

@@ -54,7 +54,7 @@ uint64_t LvmBackend::CowBytes(uint64_t origin_bytes, uint64_t extent) const {
 }
 
 absl::Status LvmBackend::MakeTemp(const LogicalVolume& origin,
-                                  const std::string& target,
+                                  const std::string& target, uint64_t cow_bytes,
                                   const std::vector<LogicalVolume>& listing,
                                   const FreezeScope& freeze) {
   const std::string temp = TempName(target);
@@ -73,16 +73,13 @@ absl::Status LvmBackend::MakeTemp(const LogicalVolume& origin,
       return s;
     }
   }
-  absl::StatusOr<VolumeGroup> vg = GetVg();
-  if (!vg.ok()) return vg.status();
-  const uint64_t cow = CowBytes(origin.size_bytes, vg->extent_bytes);
   // LVM suspends the origin for this instant, which freezes a filesystem
   // mounted on it; `freeze` covers one on a dm-crypt mapping above it.
   absl::Status made;
   absl::Status instant = freeze([&] {
     made = Lvm({"lvcreate", "--yes", "--snapshot", "--size",
-                absl::StrCat(cow, "b"), "--name", temp, "--addtag", kCowTag,
-                LvPath(origin.name)})
+                absl::StrCat(cow_bytes, "b"), "--name", temp, "--addtag",
+                kCowTag, LvPath(origin.name)})
                .status();
     return made;
   });
@@ -93,8 +90,18 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
     const SnapshotRecord& record) {
   const std::string name = LvName(record.snapshot_id());
   if (name.empty()) return absl::InvalidArgumentError("not a snapshot id");
-  absl::StatusOr<LogicalVolume> existing = FindSnapshotLv(record.snapshot_id());
-  if (existing.ok() && HasTag(*existing, kFailedTag)) {
+  // One report serves the snapshot's and its source's lookups: the answer
+  // should cost little more than the instant itself (four lvm runs: this
+  // report, vgs, the COW snapshot and the target).
+  std::vector<LogicalVolume> listing;
+  absl::StatusOr<LogicalVolume> origin =
+      FindLv(record.source_volume_id(), &listing);
+  if (!origin.ok() && !absl::IsNotFound(origin.status())) {
+    return origin.status();
+  }
+  if (const LogicalVolume* existing = Named(listing, name);
+      existing != nullptr && IsSnapshotHere(*existing)) {
+    if (!HasTag(*existing, kFailedTag)) return GetSnapshot(record.snapshot_id());
     // Its point in time was lost before the copy finished, and the caller
     // still asks for the snapshot: take it again, now.
     spdlog::warn("snapshot {} lost its point in time; taking it again",
@@ -102,13 +109,8 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
     if (absl::Status s = DeleteSnapshot(record.snapshot_id()); !s.ok()) {
       return s;
     }
-  } else if (existing.ok() || !absl::IsNotFound(existing.status())) {
-    return existing.ok() ? GetSnapshot(record.snapshot_id())
-                         : absl::StatusOr<SnapshotRecord>(existing.status());
+    origin = FindLv(record.source_volume_id(), &listing);
   }
-  std::vector<LogicalVolume> listing;
-  absl::StatusOr<LogicalVolume> origin =
-      FindLv(record.source_volume_id(), &listing);
   if (!origin.ok()) return origin.status();
   if (HasTag(*origin, kZeroingTag) || HasTag(*origin, kCopyingTag)) {
     return absl::UnavailableError(
@@ -117,7 +119,7 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
   }
   absl::StatusOr<VolumeRecord> source = RecordOf(*origin);
   if (!source.ok()) return source.status();
-  const SnapshotRecord stored =
+  SnapshotRecord stored =
       SnapshotRecordFor(record, *source, origin->size_bytes);
   absl::StatusOr<std::string> tag =
       RecordTag(kSnapshotRecordTagPrefix, stored,
@@ -125,27 +127,30 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
                 "volume's access lists) is");
   if (!tag.ok()) return tag.status();
   // The snapshot takes its full size from the VG, and the temporary
-  // snapshot its COW area, both checked before anything is made.
-  absl::StatusOr<VolumeGroup> vg = GetVg();
-  if (!vg.ok()) return vg.status();
-  const uint64_t cow = CowBytes(origin->size_bytes, vg->extent_bytes);
+  // snapshot its COW area, both checked before anything is made (in whole
+  // extents, of the size the last report gave; LVM's default before any).
+  const uint64_t extent = extent_bytes_.load();
+  const uint64_t cow =
+      CowBytes(origin->size_bytes, extent != 0 ? extent : (4 << 20));
   absl::StatusOr<uint64_t> placed = Place(
       origin->size_bytes + cow, 0, /*new_data=*/true,
       absl::StrCat("snapshot ", record.snapshot_id(), " (the volume's ",
                    origin->size_bytes, " bytes and a COW area of ", cow, ")"));
   if (!placed.ok()) return placed.status();
-  if (absl::Status s = MakeTemp(*origin, name, listing, NoFreeze()); !s.ok()) {
+  if (absl::Status s = MakeTemp(*origin, name, cow, listing, NoFreeze());
+      !s.ok()) {
     return s;
   }
+  const std::string from_tag = absl::StrCat(kFromTagPrefix, TempName(name));
   std::vector<std::string> args = {
       "lvcreate", "--yes", "--name", name, "--size",
       absl::StrCat(origin->size_bytes, "b"), "--wipesignatures", "n", "--zero",
       "n", "--addtag", kSnapshotTag, "--addtag", *tag, "--addtag", kCopyingTag,
-      "--addtag", absl::StrCat(kFromTagPrefix, TempName(name))};
+      "--addtag", from_tag};
   // A copy of used blocks only leaves the rest as the LV's extents were.
-  if (UsedOnly(stored.block(), stored.encrypted(), stored.fs_type())) {
-    args.insert(args.end(), {"--addtag", kZeroingTag});
-  }
+  const bool zeroing =
+      UsedOnly(stored.block(), stored.encrypted(), stored.fs_type());
+  if (zeroing) args.insert(args.end(), {"--addtag", kZeroingTag});
   args.push_back(config_.vg);
   if (absl::Status s = Lvm(args).status(); !s.ok()) {
     // An lvcreate that failed may still have committed: its target then
@@ -155,8 +160,18 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
       (void)Lvm({"lvremove", "--yes", LvPath(TempName(name))});
       return s;
     }
+    return GetSnapshot(record.snapshot_id());
   }
-  return GetSnapshot(record.snapshot_id());  // starts the copy
+  // What lvcreate made, without another report.
+  LogicalVolume made;
+  made.name = name;
+  made.vg = config_.vg;
+  made.size_bytes = origin->size_bytes;
+  made.tags = {kSnapshotTag, *tag, kCopyingTag, from_tag};
+  if (zeroing) made.tags.push_back(kZeroingTag);
+  StartSnapshotCopy(made);
+  stored.set_pending_copy(true);
+  return stored;
 }
 
 void LvmBackend::StartSnapshotCopy(const LogicalVolume& target) {
@@ -221,9 +236,8 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
   // A clone also takes a COW area for the time of its copy.
   uint64_t cow = 0;
   if (!from_snapshot) {
-    absl::StatusOr<VolumeGroup> vg = GetVg();
-    if (!vg.ok()) return vg.status();
-    cow = CowBytes(origin->size_bytes, vg->extent_bytes);
+    const uint64_t extent = extent_bytes_.load();
+    cow = CowBytes(origin->size_bytes, extent != 0 ? extent : (4 << 20));
   }
   absl::StatusOr<uint64_t> placed =
       Place(static_cast<uint64_t>(record.capacity_bytes()) + cow, 0,
@@ -242,7 +256,8 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
   if (!tag.ok()) return tag.status();
   const std::string from = from_snapshot ? origin->name : TempName(name);
   if (!from_snapshot) {
-    if (absl::Status s = MakeTemp(*origin, name, listing, freeze); !s.ok()) {
+    if (absl::Status s = MakeTemp(*origin, name, cow, listing, freeze);
+        !s.ok()) {
       return s;
     }
   }
