@@ -736,9 +736,8 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
   return FinishFromSource(*lv, record.volume_id());
 }
 
-absl::StatusOr<VolumeRecord> LvmBackend::FinishFromSource(
+absl::StatusOr<VolumeRecord> LvmBackend::AskedRecord(
     const LogicalVolume& lv, const std::string& volume_id) {
-  // The tag holds the size asked for; the LV starts at the source's.
   VolumeRecord asked;
   if (absl::Status s = DecodeTag(lv, kRecordTagPrefix, &asked); !s.ok()) {
     return s;
@@ -747,6 +746,15 @@ absl::StatusOr<VolumeRecord> LvmBackend::FinishFromSource(
     return absl::DataLossError(
         absl::StrCat("LV ", lv.name, " records another volume"));
   }
+  return asked;
+}
+
+absl::StatusOr<VolumeRecord> LvmBackend::FinishFromSource(
+    const LogicalVolume& lv, const std::string& volume_id) {
+  // The tag holds the size asked for; the LV starts at the source's.
+  absl::StatusOr<VolumeRecord> found = AskedRecord(lv, volume_id);
+  if (!found.ok()) return found.status();
+  const VolumeRecord& asked = *found;
   if (lv.size_bytes < static_cast<uint64_t>(asked.capacity_bytes())) {
     absl::StatusOr<CommandResult> extended =
         Lvm({"lvextend", "--size", absl::StrCat(asked.capacity_bytes(), "b"),

@@ -193,6 +193,10 @@ class LvmBackend final : public Backend {
       const FreezeScope& freeze);
   // Makes TempName(target) as a COW snapshot of `origin` within `freeze`
   // (a stale one, whose target was never made, is replaced).
+  // The record in `lv`'s tag, as its create asked for it (the size asked,
+  // not the LV's); DATA_LOSS when missing or another volume's.
+  absl::StatusOr<VolumeRecord> AskedRecord(const LogicalVolume& lv,
+                                           const std::string& volume_id);
   // `cow_bytes` is the size of its COW area.
   absl::Status MakeTemp(const LogicalVolume& origin, const std::string& target,
                         uint64_t cow_bytes,

@@ -284,13 +284,9 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
 
 absl::StatusOr<VolumeRecord> LvmBackend::FinishThickCopy(
     const LogicalVolume& lv, const std::string& volume_id) {
-  VolumeRecord asked;
-  if (absl::Status s = DecodeTag(lv, kRecordTagPrefix, &asked); !s.ok()) {
-    return s;
-  }
-  if (asked.volume_id() != volume_id) {
-    return absl::DataLossError(
-        absl::StrCat("LV ", lv.name, " records another volume"));
+  if (absl::StatusOr<VolumeRecord> asked = AskedRecord(lv, volume_id);
+      !asked.ok()) {
+    return asked.status();
   }
   if (HasTag(lv, kCopyingTag)) {
     const std::string from = TagValue(lv, kFromTagPrefix);
