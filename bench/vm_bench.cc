@@ -107,26 +107,6 @@ double WriteThroughput(const std::string& device, size_t bytes) {
   return done / 1048576.0 / seconds;
 }
 
-// Polls ListSnapshots until `id` is ready; false after `limit`.
-bool WaitReady(cellar::testing::DriverProcess& driver, const std::string& id,
-               std::chrono::seconds limit = std::chrono::seconds(600)) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    csi::v1::ListSnapshotsRequest request;
-    request.set_snapshot_id(id);
-    csi::v1::ListSnapshotsResponse response;
-    if (driver.controller()
-            .ListSnapshots(cellar::testing::Context().get(), request, &response)
-            .ok() &&
-        response.entries_size() == 1 &&
-        response.entries(0).snapshot().ready_to_use()) {
-      return true;
-    }
-    usleep(50 * 1000);
-  }
-  return false;
-}
-
 bool Ready(cellar::testing::DriverProcess& driver, const std::string& id) {
   csi::v1::ListSnapshotsRequest request;
   request.set_snapshot_id(id);
@@ -136,6 +116,17 @@ bool Ready(cellar::testing::DriverProcess& driver, const std::string& id) {
              .ok() &&
          response.entries_size() == 1 &&
          response.entries(0).snapshot().ready_to_use();
+}
+
+// Polls Ready until `id` is ready; false after `limit`.
+bool WaitReady(cellar::testing::DriverProcess& driver, const std::string& id,
+               std::chrono::seconds limit = std::chrono::seconds(600)) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (Ready(driver, id)) return true;
+    usleep(50 * 1000);
+  }
+  return false;
 }
 
 grpc::Status TakeSnapshot(cellar::testing::DriverProcess& driver,

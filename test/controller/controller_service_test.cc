@@ -36,6 +36,15 @@ csi::v1::VolumeCapability BlockCap() {
   return cap;
 }
 
+ControllerConfig ConfigFor(bool local, const std::string& default_class) {
+  ControllerConfig config;
+  config.node_id = kNode;
+  config.local_storage = local;
+  config.default_volume_bytes = kGiB;
+  config.default_class = default_class;
+  return config;
+}
+
 class ControllerServiceTest : public ::testing::Test {
  protected:
   ControllerServiceTest()
@@ -49,12 +58,7 @@ class ControllerServiceTest : public ::testing::Test {
   }
 
   static ControllerConfig Config(bool local) {
-    ControllerConfig config;
-    config.node_id = kNode;
-    config.local_storage = local;
-    config.default_volume_bytes = kGiB;
-    config.default_class = "default";
-    return config;
+    return ConfigFor(local, "default");
   }
 
   csi::v1::CreateVolumeRequest CreateRequest(const std::string& name,
@@ -845,18 +849,10 @@ class ThickSnapshotTest : public ::testing::Test {
  protected:
   ThickSnapshotTest()
       : thick_({"vg0", "", 0, 1.0, {}}, &runner_, &fs_, &copier_),
-        service_(ControllerServiceTest_Config(), {{"bulk", &thick_}}, &locks_) {
+        service_(ConfigFor(true, "bulk"), {{"bulk", &thick_}}, &locks_) {
     lvm_.AddVg("vg0", 10 * kGiB);
     runner_.SetHandler("lvm", lvm_.Handler());
     runner_.SetHandler("blkdiscard", lvm_.BlkdiscardHandler());
-  }
-  static ControllerConfig ControllerServiceTest_Config() {
-    ControllerConfig config;
-    config.node_id = kNode;
-    config.local_storage = true;
-    config.default_volume_bytes = kGiB;
-    config.default_class = "bulk";
-    return config;
   }
   bool Ready(const std::string& snapshot_id) {
     csi::v1::ListSnapshotsRequest request;
