@@ -31,11 +31,13 @@ class DriverProcess final {
 
   // Starts the binary with `--data-dir=<data_dir> --endpoint=unix://<socket>`
   // plus `extra_args`, stderr to `<data_dir>/../driver-N.log`, and waits
-  // until Probe answers (or the process exits, or `timeout` passes).
+  // until Probe answers (or the process exits, or `timeout` passes). The
+  // default allows for an emulated guest on a host whose CPU is shared:
+  // start-up there has been seen to take over 20 s.
   static absl::StatusOr<std::unique_ptr<DriverProcess>> Start(
       const std::string& data_dir, const std::string& socket_path,
       const std::vector<std::string>& extra_args,
-      absl::Duration timeout = absl::Seconds(20));
+      absl::Duration timeout = absl::Seconds(90));
 
   // Sends `signal` and waits for exit; returns the exit status as from
   // waitpid (use WIFEXITED etc.).
