@@ -25,8 +25,12 @@ struct LvmBackendConfig {
   // Extra environment for the lvm tool (e.g. LVM_SYSTEM_DIR=...).
   std::vector<std::string> lvm_env;
   // Thick: the COW area of the temporary LVM snapshot that holds a copy's
-  // point in time, in percent of the origin's size (grown while it fills).
+  // point in time, in percent of the origin's size (grown while it fills),
+  // and at least `cow_floor_bytes` or the whole origin if that is smaller:
+  // growth reacts in about a second, and a small area is filled faster
+  // than that by a burst of writes.
   int cow_percent = 10;
+  uint64_t cow_floor_bytes = 1ull << 30;
   // Thick: bound on the rate of the copies behind snapshots, restores and
   // clones, in bytes per second (0: unbounded).
   uint64_t copy_bytes_per_second = 128ull << 20;
@@ -186,6 +190,7 @@ class LvmBackend final : public Backend {
   // into the LV `target`.
   static std::string TempName(const std::string& target);
   uint64_t CowBytes(uint64_t origin_bytes, uint64_t extent) const;
+  static uint64_t WholeCowBytes(uint64_t origin_bytes);
   absl::StatusOr<SnapshotRecord> CreateThickSnapshot(
       const SnapshotRecord& record);
   absl::StatusOr<VolumeRecord> CreateThickFromSource(

@@ -42,14 +42,23 @@ bool UsedOnly(bool block, bool encrypted, const std::string& fs_type) {
 
 }  // namespace
 
+// Every chunk of the origin and the exception table that maps it (16 bytes
+// per chunk of at least 4 KiB, 1/256 of the data) fit in this; a COW area of
+// this size never overflows.
+uint64_t LvmBackend::WholeCowBytes(uint64_t origin_bytes) {
+  return origin_bytes + origin_bytes / 64;
+}
+
 std::string LvmBackend::TempName(const std::string& target) {
   return absl::StrCat("ct-", target);
 }
 
 uint64_t LvmBackend::CowBytes(uint64_t origin_bytes, uint64_t extent) const {
   extent = std::max<uint64_t>(extent, 512);
-  const uint64_t want =
+  const uint64_t percent =
       origin_bytes / 100 * static_cast<uint64_t>(std::max(1, config_.cow_percent));
+  const uint64_t want = std::min(WholeCowBytes(origin_bytes),
+                                 std::max(percent, config_.cow_floor_bytes));
   return std::max<uint64_t>(extent, (want + extent - 1) / extent * extent);
 }
 
@@ -460,8 +469,10 @@ absl::Status LvmBackend::KeepCowRoom(const std::string& temp, uint64_t step) {
   if (lv->data_percent < kCowGrowPercent) return absl::OkStatus();
   // A COW area as large as its origin holds every block it could change.
   const LogicalVolume* origin = Named(*lvs, lv->origin);
-  if (origin != nullptr && lv->size_bytes >= origin->size_bytes + step) {
-    return absl::OkStatus();
+  if (origin != nullptr) {
+    const uint64_t whole = WholeCowBytes(origin->size_bytes);
+    if (lv->size_bytes >= whole) return absl::OkStatus();
+    step = std::min(step, whole - lv->size_bytes);
   }
   // Growing takes VG space like any volume: never into the reserve, never
   // past what the other volumes were promised.

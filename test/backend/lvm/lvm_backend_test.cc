@@ -674,8 +674,9 @@ TEST_F(LvmThickCopyTest, SnapshotIsPendingUntilItsBackgroundCopyEnds) {
   EXPECT_TRUE(lvm_.HasLv("vg0", Temp(asked.snapshot_id())));
   EXPECT_EQ(lvm_.GetLv("vg0", Temp(asked.snapshot_id())).origin,
             LvmBackend::LvName(source.volume_id()));
-  // Full size plus a COW area of 10% (rounded to extents) while copying.
-  EXPECT_EQ(free_before - lvm_.VgFree("vg0"), 64 * kMiB + 8 * kMiB);
+  // Full size plus, while copying, a COW area that holds the whole origin
+  // (it is under the 1 GiB floor) and its exception table, in extents.
+  EXPECT_EQ(free_before - lvm_.VgFree("vg0"), 64 * kMiB + 68 * kMiB);
   // Asked again while it copies: the same snapshot, still pending, and no
   // second copy.
   absl::StatusOr<SnapshotRecord> again = thick_.CreateSnapshot(asked, nullptr);
@@ -891,13 +892,14 @@ TEST_F(LvmThickCopyTest, TheSourceOutlivesTheCopiesFromIt) {
 }
 
 TEST_F(LvmThickCopyTest, TheCowAreaGrowsAndAnOverflowLosesOnlyThePointInTime) {
-  const VolumeRecord source = Record("src", 400 * kMiB, "bulk");
+  const VolumeRecord source = Record("src", 2 * kGiB, "bulk");
   ASSERT_TRUE(thick_.Create(source).ok());
   copier_.Hold();
   const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
   ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
   const std::string temp = Temp(snapshot.snapshot_id());
-  EXPECT_EQ(lvm_.GetLv("vg0", temp).size, 40 * kMiB);
+  // 10% is less than the floor.
+  EXPECT_EQ(lvm_.GetLv("vg0", temp).size, 1 * kGiB);
   // The origin is written while the copy runs: the COW area fills.
   lvm_.SetCowPercent("vg0", temp, 70);
   const size_t before = runner_.calls().size();
@@ -918,7 +920,7 @@ TEST_F(LvmThickCopyTest, TheCowAreaGrowsAndAnOverflowLosesOnlyThePointInTime) {
   EXPECT_TRUE(thick_.GetSnapshot(lost.snapshot_id())->pending_copy());
   EXPECT_TRUE(HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(lost.snapshot_id())),
                      "cellar.failed"));
-  EXPECT_EQ(thick_.CreateFromSource(Record("r", 400 * kMiB, "bulk"),
+  EXPECT_EQ(thick_.CreateFromSource(Record("r", 2 * kGiB, "bulk"),
                                     lost.snapshot_id(), NoFreeze())
                 .status()
                 .code(),
@@ -1001,12 +1003,12 @@ TEST_F(LvmThickCopyTest, AFailedCloneCopyIsRetriedWhole) {
 // The COW area grows only into space the VG can give: never into the
 // reserve or what other volumes were promised; nor past its origin's size.
 TEST_F(LvmThickCopyTest, TheCowAreaGrowsOnlyIntoFreeSpace) {
-  const VolumeRecord source = Record("src", 400 * kMiB, "bulk");
+  const VolumeRecord source = Record("src", 2 * kGiB, "bulk");
   ASSERT_TRUE(thick_.Create(source).ok());
   // Room for the snapshot and its first COW area, and nothing more.
-  const uint64_t left = thick_.Capacity()->available_bytes - 440 * kMiB;
+  const uint64_t left = thick_.Capacity()->available_bytes - 3 * kGiB;
   ASSERT_TRUE(thick_.Create(Record("filler", left, "bulk")).ok());
-  EXPECT_EQ(thick_.Capacity()->available_bytes, 440 * kMiB);
+  EXPECT_EQ(thick_.Capacity()->available_bytes, 3 * kGiB);
   copier_.Hold();
   const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
   ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
@@ -1018,7 +1020,31 @@ TEST_F(LvmThickCopyTest, TheCowAreaGrowsOnlyIntoFreeSpace) {
   EXPECT_EQ(CallsOf("lvextend", before), 0);
   // Not grown, not overflowed: the copy still finished.
   EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
-  EXPECT_EQ(thick_.Capacity()->available_bytes, 40 * kMiB);
+  EXPECT_EQ(thick_.Capacity()->available_bytes, 1 * kGiB);
+}
+
+// The COW area: the class's percentage of the origin, but at least the
+// floor, and never more than the whole origin needs.
+TEST_F(LvmThickCopyTest, TheCowAreaIsAPercentageAboveAFloor) {
+  LvmBackendConfig config{"vg0", "", 1 * kGiB, 1.0, {}};
+  config.cow_percent = 60;
+  LvmBackend sixty(config, &runner_, &fs_, &copier_);
+  const VolumeRecord big = Record("big", 2 * kGiB, "bulk");
+  const VolumeRecord small = Record("small", 100 * kMiB, "bulk");
+  ASSERT_TRUE(sixty.Create(big).ok());
+  ASSERT_TRUE(sixty.Create(small).ok());
+  copier_.Hold();
+  const SnapshotRecord of_big = Snapshot("of-big", big.volume_id(), "bulk");
+  const SnapshotRecord of_small = Snapshot("of-small", small.volume_id(), "bulk");
+  ASSERT_TRUE(sixty.CreateSnapshot(of_big, nullptr).ok());
+  ASSERT_TRUE(sixty.CreateSnapshot(of_small, nullptr).ok());
+  // 60% of 2 GiB (1228.8 MiB) in 4 MiB extents; all of 100 MiB and its
+  // exception table (101.5625 MiB) in extents.
+  EXPECT_EQ(lvm_.GetLv("vg0", Temp(of_big.snapshot_id())).size, 1232 * kMiB);
+  EXPECT_EQ(lvm_.GetLv("vg0", Temp(of_small.snapshot_id())).size, 104 * kMiB);
+  copier_.Release();
+  EXPECT_TRUE(sixty.WaitForCopy(of_big.snapshot_id(), absl::Seconds(30)));
+  EXPECT_TRUE(sixty.WaitForCopy(of_small.snapshot_id(), absl::Seconds(30)));
 }
 
 // What nothing copies from any more goes: at restart, the temporary
