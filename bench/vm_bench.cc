@@ -157,13 +157,15 @@ bool DropSnapshot(cellar::testing::DriverProcess& driver, const std::string& id)
 //    under the freeze, answered ready_to_use false);
 //  - thick: time from the answer to ready_to_use true, per GiB of data the
 //    filesystem uses, at the default copy bandwidth (128 MiB/s) and, on the
-//    second VG, unbounded;
+//    second VG, unbounded, next to dd copying as many bytes between two
+//    bare LVs there;
 //  - the origin's sequential O_DIRECT write throughput while a copy from it
 //    runs (a 512 MiB block volume, copied whole), as a ratio to an idle one.
 // Returns the number of failed calls.
 int SnapshotFigures(cellar::testing::DriverProcess& driver,
                     cellar::testing::CsiClient& client, const std::string& kubelet,
-                    int runs, bool have_vg2) {
+                    int runs, const std::string& vg2) {
+  const bool have_vg2 = !vg2.empty();
   int failures = 0;
   const int n = std::max(1, std::min(runs, 3));
   const auto fs_cap = cellar::testing::Capability("ext4", false);
@@ -221,6 +223,34 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
                   cls == "thick" ? " (copy-bandwidth 128 MiB/s)"
                                  : " (copy-bandwidth unbounded)");
     }
+  }
+
+  // The floor under the unbounded figure: the same bytes copied by dd,
+  // O_DIRECT, between two bare LVs of the second VG.
+  if (have_vg2) {
+    std::vector<double> dd_s_per_gib;
+    for (int i = 0; i < n; ++i) {
+      const std::string a = "/dev/" + vg2 + "/bench-dd-a";
+      const std::string b = "/dev/" + vg2 + "/bench-dd-b";
+      if (!Sh("lvcreate -q -y -W n -Z n -L 256m -n bench-dd-a " + vg2 +
+              " >/dev/null && lvcreate -q -y -W n -Z n -L 256m -n bench-dd-b " +
+              vg2 + " >/dev/null && head -c 128M /dev/urandom | dd of=" + a +
+              " bs=1M oflag=direct status=none")) {
+        ++failures;
+      } else {
+        auto start = Clock::now();
+        failures += !Sh("dd if=" + a + " of=" + b +
+                        " bs=1M count=128 iflag=direct oflag=direct status=none "
+                        "&& sync");
+        const double seconds =
+            std::chrono::duration<double>(Clock::now() - start).count();
+        dd_s_per_gib.push_back(seconds * 8);  // 128 MiB
+      }
+      failures += !Sh("lvremove -q -y " + vg2 + "/bench-dd-a " + vg2 +
+                      "/bench-dd-b >/dev/null");
+    }
+    std::printf("  by hand: dd of 128 MiB, O_DIRECT 1 MiB, LV to LV: %.2f s "
+                "per GiB\n", P50(dd_s_per_gib));
   }
 
   // The origin's writes while its copy runs.
@@ -451,7 +481,7 @@ int main(int argc, char** argv) {
   }
 
   if (want("snapshots")) {
-    failures += SnapshotFigures(**driver, client, kubelet, runs, !vg2.empty());
+    failures += SnapshotFigures(**driver, client, kubelet, runs, vg2);
   }
   (void)(*driver)->Stop(SIGTERM);
   cellar::CleanUpScratchDir(root);
