@@ -34,6 +34,7 @@
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/shell.h"
 
 namespace {
 
@@ -53,17 +54,7 @@ double P50(std::vector<double> v) { return Pct(std::move(v), 0.5); }
 
 bool Sh(const std::string& command) { return system(command.c_str()) == 0; }
 
-// What `command` prints.
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  pclose(pipe);
-  return out;
-}
+using cellar::testing::Shell;
 
 // One bash process running `script`, as an operator's script would run.
 bool RunScript(const std::string& script) {

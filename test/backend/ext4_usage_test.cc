@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
+#include "test/testing/shell.h"
 
 namespace cellar {
 namespace {
@@ -138,21 +139,12 @@ TEST(ParseDumpe2fsTest, AJournalToReplayIsReported) {
 
 // ---------------------------------------------------------------- real tools
 
-int Shell(const std::string& command) {
+int ExitCode(const std::string& command) {
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::string Output(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  pclose(pipe);
-  return out;
-}
+using testing::Shell;
 
 // The reason the parser exists: copying only what it calls used must give
 // the same filesystem. e2fsprogs is a dependency of the driver.
@@ -160,10 +152,10 @@ TEST(ParseDumpe2fsTest, CopyingOnlyUsedRangesKeepsTheFilesystem) {
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string dir =
       absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/ext4_usage_test");
-  ASSERT_EQ(Shell(absl::StrCat("rm -rf ", dir, " && mkdir -p ", dir, "/root/sub")),
+  ASSERT_EQ(ExitCode(absl::StrCat("rm -rf ", dir, " && mkdir -p ", dir, "/root/sub")),
             0);
   // Files of several sizes, one sparse, one in a subdirectory.
-  ASSERT_EQ(Shell(absl::StrCat(
+  ASSERT_EQ(ExitCode(absl::StrCat(
                 "head -c 3000000 /dev/urandom > ", dir, "/root/big && ",
                 "head -c 5000 /dev/urandom > ", dir, "/root/sub/small && ",
                 "truncate -s 9M ", dir, "/root/sparse && ",
@@ -172,11 +164,11 @@ TEST(ParseDumpe2fsTest, CopyingOnlyUsedRangesKeepsTheFilesystem) {
             0);
   const std::string image = dir + "/fs.img";
   const std::string copy = dir + "/copy.img";
-  ASSERT_EQ(Shell(absl::StrCat("truncate -s 64M ", image, " && PATH=$PATH:/sbin:/usr/sbin "
+  ASSERT_EQ(ExitCode(absl::StrCat("truncate -s 64M ", image, " && PATH=$PATH:/sbin:/usr/sbin "
                              "mkfs.ext4 -q -b 4096 -d ", dir, "/root ", image)),
             0);
   const std::string dump =
-      Output(absl::StrCat("LC_ALL=C PATH=$PATH:/sbin:/usr/sbin dumpe2fs ",
+      Shell(absl::StrCat("LC_ALL=C PATH=$PATH:/sbin:/usr/sbin dumpe2fs ",
                           image, " 2>/dev/null"));
   absl::StatusOr<Ext4Usage> usage = ParseDumpe2fs(dump);
   ASSERT_TRUE(usage.ok()) << usage.status();
@@ -201,11 +193,11 @@ TEST(ParseDumpe2fsTest, CopyingOnlyUsedRangesKeepsTheFilesystem) {
       out.write(image_bytes.data(),
                 static_cast<std::streamsize>(image_bytes.size()));
     }
-    if (Shell(absl::StrCat(sbin, "e2fsck -fn ", copy, " >/dev/null 2>&1")) != 0) {
+    if (ExitCode(absl::StrCat(sbin, "e2fsck -fn ", copy, " >/dev/null 2>&1")) != 0) {
       return false;
     }
     for (const std::string file : {"big", "sub/small", "sparse"}) {
-      if (Output(absl::StrCat(sbin, "debugfs -R 'cat /", file, "' ", copy,
+      if (Shell(absl::StrCat(sbin, "debugfs -R 'cat /", file, "' ", copy,
                               " 2>/dev/null")) !=
           ReadFile(absl::StrCat(dir, "/root/", file))) {
         return false;
@@ -221,7 +213,7 @@ TEST(ParseDumpe2fsTest, CopyingOnlyUsedRangesKeepsTheFilesystem) {
     EXPECT_FALSE(intact(without))
         << "the copy is intact without " << range.offset << "+" << range.length;
   }
-  Shell(absl::StrCat("rm -rf ", dir));
+  ExitCode(absl::StrCat("rm -rf ", dir));
 }
 
 }  // namespace

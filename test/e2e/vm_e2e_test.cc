@@ -25,6 +25,7 @@
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/shell.h"
 
 namespace cellar {
 namespace {
@@ -37,16 +38,7 @@ std::string Env(const char* name) {
   return value == nullptr ? "" : value;
 }
 
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  pclose(pipe);
-  return out;
-}
+using testing::Shell;
 
 // Lines `command` prints, or -1 (and a test failure) when it fails: a query
 // that could not run must never read as "nothing left".
