@@ -99,7 +99,9 @@ class Backend {
   //
   // Takes a snapshot of `record.source_volume_id()` as `record.snapshot_id()`
   // and returns the stored record (size and time filled in). An existing
-  // snapshot with that id is returned untouched (the caller compares).
+  // snapshot with that id is returned untouched (the caller compares),
+  // except one whose copy lost its point in time: FAILED_PRECONDITION (it
+  // is never taken again under the same id).
   // `bytes_copied`, when not null, receives the bytes physically copied.
   virtual absl::StatusOr<SnapshotRecord> CreateSnapshot(
       const SnapshotRecord& record, uint64_t* bytes_copied) = 0;

@@ -774,10 +774,7 @@ absl::Status ControllerService::DoCreateSnapshot(
   VolumeLockGuard snapshot_lock(locks_, snapshot_id);
   if (!snapshot_lock.ok()) return snapshot_lock.status();
   absl::StatusOr<SnapshotRecord> existing = (*backend)->GetSnapshot(snapshot_id);
-  // One whose copy can never finish was never ready: the backend takes it
-  // again below, so a retrying caller gets a snapshot that becomes ready.
-  const bool retake = existing.ok() && existing->copy_failed();
-  if (existing.ok() && !retake) {
+  if (existing.ok()) {
     if (existing->source_volume_id() != request.source_volume_id() ||
         existing->name() != request.name()) {
       return absl::AlreadyExistsError(absl::StrCat(
@@ -792,18 +789,19 @@ absl::Status ControllerService::DoCreateSnapshot(
         !s.ok()) {
       return s;
     }
+    // One whose copy lost its instant can never be ready, and taking it
+    // again under the same id would pass a later instant off as the one
+    // the caller recorded: the caller is told, and takes a new one.
+    if (existing->copy_failed()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "snapshot \"", absl::CEscape(request.name().substr(0, 128)),
+          "\" lost its point in time before its copy finished (the COW area "
+          "overflowed): delete it and take a new one"));
+    }
     FillSnapshot(*existing, response->mutable_snapshot());
     return absl::OkStatus();
   }
-  if (!existing.ok() && !absl::IsNotFound(existing.status())) {
-    return existing.status();
-  }
-  if (retake && (existing->source_volume_id() != request.source_volume_id() ||
-                 existing->name() != request.name())) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "a snapshot named \"", absl::CEscape(request.name().substr(0, 128)),
-        "\" exists for another volume"));
-  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
   // The source must not change under the copy.
   VolumeLockGuard volume_lock(locks_, request.source_volume_id());
   if (!volume_lock.ok()) return volume_lock.status();

@@ -86,6 +86,17 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
       sources.push_back(member.source_volume_id());
     }
     std::sort(sources.begin(), sources.end());
+    // As for a single snapshot: a member that lost its instant is never
+    // taken again (the group would mix two instants).
+    for (const auto& member : *existing) {
+      if (member.copy_failed()) {
+        return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+            "member ", member.snapshot_id(), " of group snapshot \"",
+            absl::CEscape(request->name()),
+            "\" lost its point in time before its copy finished: delete the "
+            "group snapshot and take a new one")));
+      }
+    }
     if (sources == volume_ids) {
       FillGroup(group_id, *existing, response->mutable_group_snapshot());
       return grpc::Status::OK;

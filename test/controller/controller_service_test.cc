@@ -1,6 +1,7 @@
 // Controller service on the fakes: validation, error codes, idempotency,
 // pagination, capacity and expansion, without root.
 #include "src/controller/controller_service.h"
+#include "src/controller/group_controller_service.h"
 
 #include <set>
 
@@ -903,22 +904,43 @@ TEST_F(ThickSnapshotTest, ReadyToUseOnlyOnceCopied) {
   ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &again).ok());
   EXPECT_TRUE(again.snapshot().ready_to_use());
 
-  // A snapshot whose COW area overflowed can never be ready: a retried
-  // CreateSnapshot takes it again, and that one becomes ready.
+  // A snapshot whose COW area overflowed can never be ready, and is never
+  // taken again under its id (its caller recorded the first instant): a
+  // retried CreateSnapshot says so and changes nothing; it can be deleted,
+  // and a new name takes a new one.
   request.set_name("snap-lost");
   copier_.Hold();
   csi::v1::CreateSnapshotResponse lost;
   ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &lost).ok());
-  lvm_.Invalidate("vg0", "ct-" + LvmBackend::LvName(lost.snapshot().snapshot_id()));
+  const std::string lost_id = lost.snapshot().snapshot_id();
+  lvm_.Invalidate("vg0", "ct-" + LvmBackend::LvName(lost_id));
   copier_.Release();
-  ASSERT_TRUE(thick_.WaitForCopy(lost.snapshot().snapshot_id(), absl::Seconds(30)));
-  EXPECT_FALSE(Ready(lost.snapshot().snapshot_id()));
-  csi::v1::CreateSnapshotResponse retaken;
-  status = service_.CreateSnapshot(nullptr, &request, &retaken);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(retaken.snapshot().snapshot_id(), lost.snapshot().snapshot_id());
-  ASSERT_TRUE(thick_.WaitForCopy(lost.snapshot().snapshot_id(), absl::Seconds(30)));
-  EXPECT_TRUE(Ready(lost.snapshot().snapshot_id()));
+  ASSERT_TRUE(thick_.WaitForCopy(lost_id, absl::Seconds(30)));
+  EXPECT_FALSE(Ready(lost_id));
+  const std::vector<std::string> lvs_before = lvm_.LvNames("vg0");
+  const size_t calls_before = runner_.calls().size();
+  csi::v1::CreateSnapshotResponse retried;
+  status = service_.CreateSnapshot(nullptr, &request, &retried);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("lost its point in time"),
+            std::string::npos);
+  EXPECT_EQ(lvm_.LvNames("vg0"), lvs_before);
+  for (size_t i = calls_before; i < runner_.calls().size(); ++i) {
+    const std::string verb = runner_.calls()[i].argv.size() > 1
+                                 ? runner_.calls()[i].argv[1]
+                                 : "";
+    EXPECT_TRUE(verb == "lvs" || verb == "vgs") << verb;
+  }
+  EXPECT_FALSE(Ready(lost_id));
+  csi::v1::DeleteSnapshotRequest drop;
+  drop.set_snapshot_id(lost_id);
+  csi::v1::DeleteSnapshotResponse dropped;
+  ASSERT_TRUE(service_.DeleteSnapshot(nullptr, &drop, &dropped).ok());
+  request.set_name("snap-lost-2");
+  csi::v1::CreateSnapshotResponse fresh;
+  ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &fresh).ok());
+  ASSERT_TRUE(thick_.WaitForCopy(fresh.snapshot().snapshot_id(), absl::Seconds(30)));
+  EXPECT_TRUE(Ready(fresh.snapshot().snapshot_id()));
   request.set_name("snap-t");
 
   // Restored: a thick volume of its own, larger if asked.
@@ -931,6 +953,46 @@ TEST_F(ThickSnapshotTest, ReadyToUseOnlyOnceCopied) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(restored.volume().capacity_bytes(), static_cast<int64_t>(128 * kMiB));
   EXPECT_EQ(restored.volume().content_source().snapshot().snapshot_id(), id);
+}
+
+// A group whose member lost its instant is not completed or retaken
+// member by member (that would mix two instants): retrying it says so and
+// changes nothing.
+TEST_F(ThickSnapshotTest, AGroupWithALostMemberIsNeverRetaken) {
+  std::vector<std::string> ids;
+  for (const char* name : {"pvc-a", "pvc-b"}) {
+    csi::v1::CreateVolumeRequest create;
+    create.set_name(name);
+    *create.add_volume_capabilities() = MountCap();
+    create.mutable_capacity_range()->set_required_bytes(64 * kMiB);
+    csi::v1::CreateVolumeResponse created;
+    ASSERT_TRUE(service_.CreateVolume(nullptr, &create, &created).ok());
+    ids.push_back(created.volume().volume_id());
+  }
+  GroupControllerService groups(kNode, &service_);
+  csi::v1::CreateVolumeGroupSnapshotRequest request;
+  request.set_name("nightly");
+  for (const std::string& id : ids) request.add_source_volume_ids(id);
+  copier_.Hold();
+  csi::v1::CreateVolumeGroupSnapshotResponse first;
+  grpc::Status status = groups.CreateVolumeGroupSnapshot(nullptr, &request, &first);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(first.group_snapshot().snapshots_size(), 2);
+  const std::string lost = first.group_snapshot().snapshots(0).snapshot_id();
+  lvm_.Invalidate("vg0", "ct-" + LvmBackend::LvName(lost));
+  copier_.Release();
+  for (const auto& member : first.group_snapshot().snapshots()) {
+    ASSERT_TRUE(thick_.WaitForCopy(member.snapshot_id(), absl::Seconds(30)));
+  }
+  EXPECT_FALSE(Ready(lost));
+  const std::vector<std::string> lvs_before = lvm_.LvNames("vg0");
+  csi::v1::CreateVolumeGroupSnapshotResponse again;
+  status = groups.CreateVolumeGroupSnapshot(nullptr, &request, &again);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("lost its point in time"),
+            std::string::npos);
+  EXPECT_EQ(lvm_.LvNames("vg0"), lvs_before);
+  EXPECT_FALSE(Ready(lost));
 }
 
 }  // namespace

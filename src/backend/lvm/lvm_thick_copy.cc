@@ -110,15 +110,14 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
   }
   if (const LogicalVolume* existing = Named(listing, name);
       existing != nullptr && IsSnapshotHere(*existing)) {
-    if (!HasTag(*existing, kFailedTag)) return GetSnapshot(record.snapshot_id());
-    // Its point in time was lost before the copy finished, and the caller
-    // still asks for the snapshot: take it again, now.
-    spdlog::warn("snapshot {} lost its point in time; taking it again",
-                 record.snapshot_id());
-    if (absl::Status s = DeleteSnapshot(record.snapshot_id()); !s.ok()) {
-      return s;
+    // Its point in time was lost before the copy finished: it is never
+    // taken again under this id (that would be a later instant).
+    if (HasTag(*existing, kFailedTag)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "snapshot ", record.snapshot_id(),
+          " lost its point in time before its copy finished"));
     }
-    origin = FindLv(record.source_volume_id(), &listing);
+    return GetSnapshot(record.snapshot_id());
   }
   if (!origin.ok()) return origin.status();
   if (HasTag(*origin, kZeroingTag) || HasTag(*origin, kCopyingTag)) {
@@ -230,7 +229,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
     if (HasTag(*origin, kFailedTag)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "snapshot ", source_id,
-          " lost its point in time before it was ready; take it again"));
+          " lost its point in time before it was ready; take a new one"));
     }
     if (HasTag(*origin, kCopyingTag)) {
       return absl::UnavailableError(absl::StrCat(
