@@ -354,7 +354,7 @@ absl::StatusOr<std::vector<std::string>> LvmBackend::ZeroedExtents(
   const std::string scratch = ScratchName(lv_name);
   absl::StatusOr<CommandResult> created =
       Lvm({"lvcreate", "--yes", "--name", scratch, "--size",
-           absl::StrCat(bytes, "b"), "--wipesignatures", "n", "--zero", "n",
+           absl::StrCat(bytes, "b"), "--wipesignatures", "y", "--zero", "y",
            "--addtag", kZeroingTag, config_.vg});
   if (!created.ok()) return created.status();
   if (absl::Status s = ZeroDevice(scratch, bytes); !s.ok()) return s;

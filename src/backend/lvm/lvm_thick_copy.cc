@@ -152,8 +152,8 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
   const std::string from_tag = absl::StrCat(kFromTagPrefix, TempName(name));
   std::vector<std::string> args = {
       "lvcreate", "--yes", "--name", name, "--size",
-      absl::StrCat(origin->size_bytes, "b"), "--wipesignatures", "n", "--zero",
-      "n", "--addtag", kSnapshotTag, "--addtag", *tag, "--addtag", kCopyingTag,
+      absl::StrCat(origin->size_bytes, "b"), "--wipesignatures", "y", "--zero",
+      "y", "--addtag", kSnapshotTag, "--addtag", *tag, "--addtag", kCopyingTag,
       "--addtag", from_tag};
   // A copy of used blocks only leaves the rest as the LV's extents were.
   const bool zeroing =
@@ -271,7 +271,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
   }
   std::vector<std::string> args = {
       "lvcreate", "--yes", "--name", name, "--size", absl::StrCat(*size, "b"),
-      "--wipesignatures", "n", "--zero", "n", "--addtag", kVolumeTag,
+      "--wipesignatures", "y", "--zero", "y", "--addtag", kVolumeTag,
       "--addtag", *tag, "--addtag", kCopyingTag, "--addtag",
       absl::StrCat(kFromTagPrefix, from)};
   // What the copy does not write must read as zeroes, not as what a

@@ -754,6 +754,23 @@ TEST_F(LvmThickCopyTest, RestoresAndClonesAreIndependentCopies) {
       thick_.CreateFromSource(restore, snapshot.snapshot_id(), NoFreeze()).ok());
   EXPECT_TRUE(thick_.CreateFromSource(clone, source.volume_id(), counting).ok());
   EXPECT_EQ(copier_.started(), copies);
+  // Every new LV (snapshot LV, restore, clone) has what a deleted LV left
+  // at its start wiped by lvcreate: a stale md or bcache superblock there
+  // would have the host claim it before the copy could open it.
+  int made = 0;
+  for (const Command& call : runner_.calls()) {
+    const std::vector<std::string>& argv = call.argv;
+    if (argv.size() < 2 || argv[1] != "lvcreate" ||
+        std::find(argv.begin(), argv.end(), "--snapshot") != argv.end()) {
+      continue;
+    }
+    ++made;
+    auto wipe = std::find(argv.begin(), argv.end(), "--wipesignatures");
+    ASSERT_NE(wipe, argv.end());
+    ASSERT_NE(wipe + 1, argv.end());
+    EXPECT_EQ(*(wipe + 1), "y");
+  }
+  EXPECT_EQ(made, 4);  // the source, the snapshot LV, the clone, the restore
 }
 
 // ext4 without encryption: dumpe2fs says what is used, and only that is
