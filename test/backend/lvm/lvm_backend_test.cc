@@ -908,6 +908,26 @@ TEST_F(LvmThickCopyTest, TheSourceOutlivesTheCopiesFromIt) {
   EXPECT_EQ(copier_.Content(Device(snapshot.snapshot_id())), "kept");
 }
 
+// A copy that failed and waits for its retry holds a delete of its source
+// back; the wait reads the LVs about once a second, not back to back.
+TEST_F(LvmThickCopyTest, ASourceWaitingForAFailedCopyDoesNotSpin) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  copier_.FailNext(absl::UnavailableError("the target went away"));
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
+  ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
+  ASSERT_TRUE(thick_.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
+  ASSERT_TRUE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
+  const size_t before = runner_.calls().size();
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(thick_.Delete(source.volume_id()).ok());
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  // One report a pass, a pass a second at most (the retry comes after its
+  // back-off); a spinning wait makes thousands.
+  EXPECT_LE(CallsOf("lvs", before), 4 + 2 * static_cast<int>(seconds));
+  EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
+}
+
 TEST_F(LvmThickCopyTest, TheCowAreaGrowsAndAnOverflowLosesOnlyThePointInTime) {
   const VolumeRecord source = Record("src", 2 * kGiB, "bulk");
   ASSERT_TRUE(thick_.Create(source).ok());
