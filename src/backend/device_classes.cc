@@ -104,8 +104,14 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
         spec.cow_percent_set = true;
       } else if (kv.first == "copy-bandwidth" &&
                  spec.kind == DeviceClassKind::kLvm) {
-        if (!absl::SimpleAtoi(kv.second, &spec.copy_bytes_per_second)) {
-          return Bad(entry, "copy-bandwidth wants bytes per second (0: unbounded)");
+        // Below 1 MiB/s a copy of a large volume would take days (and a
+        // 1 MiB chunk longer than a second): surely a unit mistake.
+        if (!absl::SimpleAtoi(kv.second, &spec.copy_bytes_per_second) ||
+            (spec.copy_bytes_per_second != 0 &&
+             spec.copy_bytes_per_second < (1u << 20))) {
+          return Bad(entry,
+                     "copy-bandwidth wants bytes per second, at least 1048576 "
+                     "(0: unbounded)");
         }
         spec.copy_bandwidth_set = true;
       } else {

@@ -27,8 +27,8 @@ struct DeviceClassSpec {
   //                        the image filesystem (unset: no bound)
   //   snapshot-cow=PCT     lvm: COW area of the temporary snapshot behind a
   //                        snapshot or clone, in percent of the origin
-  //   copy-bandwidth=BYTES lvm: bytes per second those copies may read
-  //                        (0: unbounded)
+  //   copy-bandwidth=BYTES lvm: bytes per second those copies may read,
+  //                        at least 1 MiB/s (0: unbounded)
   uint64_t reserve_bytes = 0;
   bool reserve_set = false;
   int cow_percent = 0;

@@ -48,6 +48,7 @@ TEST(DeviceClassesTest, RejectsBadEntries) {
            "fast=lvm:vg0?snapshot-cow=ten",
            "fast=lvm:vg0?copy-bandwidth=-1",
            "fast=lvm:vg0?copy-bandwidth=fast",
+           "fast=lvm:vg0?copy-bandwidth=1048575",
            "fast=lvm-thin:vg0/p?snapshot-cow=10",
            "fast=loop:/var/lib/x?copy-bandwidth=1",
            // Two classes over the same storage.
