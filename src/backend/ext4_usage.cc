@@ -31,7 +31,8 @@ uint64_t Ext4Usage::used_bytes() const {
   return total;
 }
 
-absl::StatusOr<Ext4Usage> ParseDumpe2fs(absl::string_view text) {
+absl::StatusOr<Ext4Usage> ParseDumpe2fs(absl::string_view text,
+                                        uint64_t min_free_bytes) {
   Ext4Usage usage;
   uint64_t first_block = 0;
   bool have_first = false, in_groups = false;
@@ -66,6 +67,19 @@ absl::StatusOr<Ext4Usage> ParseDumpe2fs(absl::string_view text) {
         return Bad(absl::StrCat("bad free range \"", item, "\""));
       }
       if (last < first) return Bad(absl::StrCat("reversed range ", item));
+      if (usage.block_bytes == 0 || usage.block_count == 0 || !have_first) {
+        return Bad("free blocks before the block size, count and first block");
+      }
+      if (last >= usage.block_count) {
+        return Bad(absl::StrCat("free range ", first, "-", last,
+                                " beyond the block count ", usage.block_count));
+      }
+      // The primary superblock is at the first block: never free.
+      if (first <= first_block) {
+        return Bad(absl::StrCat("free range ", first, "-", last,
+                                " at or below the first block"));
+      }
+      if ((last - first + 1) * usage.block_bytes < min_free_bytes) continue;
       free.emplace_back(first, last);
     }
   }
@@ -88,15 +102,6 @@ absl::StatusOr<Ext4Usage> ParseDumpe2fs(absl::string_view text) {
     }
   };
   for (const auto& [first, last] : free) {
-    if (last >= usage.block_count) {
-      return Bad(absl::StrCat("free range ", first, "-", last,
-                              " beyond the block count ", usage.block_count));
-    }
-    // The primary superblock is at the first block: never free.
-    if (first <= first_block) {
-      return Bad(absl::StrCat("free range ", first, "-", last,
-                              " at or below the first block"));
-    }
     if (first < next) return Bad("overlapping free ranges");
     add_used(next, first);
     next = last + 1;

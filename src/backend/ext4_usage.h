@@ -26,8 +26,12 @@ struct Ext4Usage {
 
 // Pure parser. INVALID_ARGUMENT when the text lacks the superblock fields
 // or a group's free list does not parse; never guesses (a copy that trusts
-// a wrong free list loses data).
-absl::StatusOr<Ext4Usage> ParseDumpe2fs(absl::string_view text);
+// a wrong free list loses data). Free runs shorter than `min_free_bytes`
+// count as used: a filesystem fragmented into millions of free blocks then
+// gives a short list of ranges (and a copy of few, large chunks), at the
+// cost of copying some free blocks.
+absl::StatusOr<Ext4Usage> ParseDumpe2fs(absl::string_view text,
+                                        uint64_t min_free_bytes = 0);
 
 }  // namespace cellar
 

@@ -114,6 +114,29 @@ TEST(ParseDumpe2fsTest, Table) {
   }
 }
 
+// Short free runs count as used: the list of ranges stays short on a
+// fragmented filesystem; long ones are still skipped, and bad ranges are
+// still refused even when short.
+TEST(ParseDumpe2fsTest, ShortFreeRunsAreCopied) {
+  const std::string text =
+      "Block count:              100\n"
+      "First block:              0\n"
+      "Block size:               4096\n"
+      "Group 0: (Blocks 0-99)\n"
+      "  Free blocks: 10, 12-19, 40-49, 60-66\n";
+  absl::StatusOr<Ext4Usage> usage = ParseDumpe2fs(text, 8 * 4096);
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_EQ(usage->used, (std::vector<ByteRange>{{0, 12 * 4096},
+                                                 {20 * 4096, 20 * 4096},
+                                                 {50 * 4096, 50 * 4096}}));
+  EXPECT_FALSE(ParseDumpe2fs(absl::StrReplaceAll(text, {{"10, ", "0, "}}),
+                             8 * 4096)
+                   .ok());
+  EXPECT_FALSE(ParseDumpe2fs(absl::StrReplaceAll(text, {{"60-66", "99-100"}}),
+                             8 * 4096)
+                   .ok());
+}
+
 TEST(ParseDumpe2fsTest, BlocksBelowTheFirstBlockAreUsed) {
   const std::string text =
       "Block count:              50\n"
