@@ -191,6 +191,9 @@ class LvmBackend final : public Backend {
   static std::string TempName(const std::string& target);
   uint64_t CowBytes(uint64_t origin_bytes, uint64_t extent) const;
   static uint64_t WholeCowBytes(uint64_t origin_bytes);
+  // Removes the temporary snapshot `temp` (a missing one is fine), trying
+  // again a moment later when it is busy; logs what still fails.
+  void RemoveTemp(const std::string& temp);
   absl::StatusOr<SnapshotRecord> CreateThickSnapshot(
       const SnapshotRecord& record);
   absl::StatusOr<VolumeRecord> CreateThickFromSource(

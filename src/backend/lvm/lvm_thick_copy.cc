@@ -25,6 +25,9 @@ constexpr absl::Duration kCopyWait = absl::Seconds(60);
 // The COW area of a temporary snapshot grows once it is this full.
 constexpr double kCowGrowPercent = 50.0;
 constexpr absl::Duration kCowCheckEvery = absl::Seconds(1);
+// A temporary snapshot whose removal fails (busy) is tried this often.
+constexpr int kTempRemoveAttempts = 3;
+constexpr absl::Duration kTempRemoveWait = absl::Seconds(1);
 // The shortest run of free ext4 blocks a copy skips.
 constexpr uint64_t kMinSkippedBytes = 1 << 20;
 
@@ -167,7 +170,7 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
     // needs the temporary snapshot.
     absl::StatusOr<LogicalVolume> again = FindSnapshotLv(record.snapshot_id());
     if (!again.ok()) {
-      (void)Lvm({"lvremove", "--yes", LvPath(TempName(name))});
+      RemoveTemp(TempName(name));
       return s;
     }
     return GetSnapshot(record.snapshot_id());
@@ -286,7 +289,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
   absl::Status created = Lvm(args).status();
   lv = FindLv(record.volume_id());
   if (!lv.ok()) {
-    if (!from_snapshot) (void)Lvm({"lvremove", "--yes", LvPath(from)});
+    if (!from_snapshot) RemoveTemp(from);
     return created.ok() ? lv.status() : created;
   }
   return FinishThickCopy(*lv, record.volume_id());
@@ -307,9 +310,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::FinishThickCopy(
     if (absl::IsDataLoss(filled)) {
       // The volume was never handed out: a retry starts it over, from a
       // new instant.
-      if (absl::StartsWith(from, "ct-")) {
-        (void)Lvm({"lvremove", "--yes", LvPath(from)});
-      }
+      if (absl::StartsWith(from, "ct-")) RemoveTemp(from);
       (void)Lvm({"lvremove", "--yes", LvPath(lv.name)});
       return absl::AbortedError(absl::StrCat(
           "the content of volume ", volume_id,
@@ -418,16 +419,24 @@ absl::Status LvmBackend::Fill(const std::string& target,
   }
   spdlog::info("copied {} of {} bytes of {} into {}", *copied, source_bytes,
                LvPath(from), LvPath(target));
-  if (from_temp) {
-    // Done with the point in time; a failure here leaves only the
-    // temporary snapshot, which ResumeCopies removes.
-    if (absl::Status s = Lvm({"lvremove", "--yes", LvPath(from)}).status();
-        !s.ok()) {
-      spdlog::warn("cannot remove {}: {}", LvPath(from),
-                   std::string(s.message()));
-    }
-  }
+  // Done with the point in time.
+  if (from_temp) RemoveTemp(from);
   return absl::OkStatus();
+}
+
+void LvmBackend::RemoveTemp(const std::string& temp) {
+  // udev's probe of an LV that was just written holds it for a moment: a
+  // busy lvremove is tried again. What still fails leaves only the
+  // temporary snapshot (it slows its origin's writes), which the next
+  // start, delete or growth of the origin removes.
+  absl::Status removed;
+  for (int attempt = 0; attempt < kTempRemoveAttempts; ++attempt) {
+    if (attempt > 0) absl::SleepFor(kTempRemoveWait);
+    removed = Lvm({"lvremove", "--yes", LvPath(temp)}).status();
+    if (removed.ok() || absl::IsNotFound(removed)) return;
+  }
+  spdlog::warn("cannot remove {}: {}", LvPath(temp),
+               std::string(removed.message()));
 }
 
 std::vector<ByteRange> LvmBackend::RangesToCopy(const std::string& device,

@@ -908,6 +908,24 @@ TEST_F(LvmThickCopyTest, TheSourceOutlivesTheCopiesFromIt) {
   EXPECT_EQ(copier_.Content(Device(snapshot.snapshot_id())), "kept");
 }
 
+// The temporary snapshot goes once the copy is done, even when udev holds
+// it for a moment then.
+TEST_F(LvmThickCopyTest, ABusyTemporarySnapshotIsRemovedOnASecondTry) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  copier_.Hold();
+  const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
+  ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
+  ASSERT_TRUE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
+  lvm_.FailNext("lvremove", "  Logical volume vg0/x in use.\n");
+  const size_t before = runner_.calls().size();
+  copier_.Release();
+  ASSERT_TRUE(thick_.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
+  EXPECT_FALSE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
+  EXPECT_EQ(CallsOf("lvremove", before), 2);
+  EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
+}
+
 // A copy that failed and waits for its retry holds a delete of its source
 // back; the wait reads the LVs about once a second, not back to back.
 TEST_F(LvmThickCopyTest, ASourceWaitingForAFailedCopyDoesNotSpin) {
@@ -1097,12 +1115,15 @@ TEST_F(LvmThickCopyTest, TemporarySnapshotsNothingNeedsAreRemoved) {
   ASSERT_TRUE(thick_.Create(source).ok());
   const SnapshotRecord snapshot = Snapshot("snap", source.volume_id(), "bulk");
   const std::string snap_lv = LvmBackend::LvName(snapshot.snapshot_id());
-  // The lvremove of the temporary snapshot fails once.
-  lvm_.FailNext("lvremove", "  Logical volume vg0/x in use.\n");
+  // The temporary snapshot is held open through every removal attempt.
+  copier_.Hold();
   ASSERT_TRUE(thick_.CreateSnapshot(snapshot, nullptr).ok());
+  lvm_.SetOpen("vg0", Temp(snapshot.snapshot_id()), true);
+  copier_.Release();
   ASSERT_TRUE(thick_.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
   EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
   EXPECT_TRUE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
+  lvm_.SetOpen("vg0", Temp(snapshot.snapshot_id()), false);
   LvmBackend restarted({"vg0", "", 1 * kGiB, 1.0, {}}, &runner_, &fs_, &copier_);
   EXPECT_EQ(*restarted.ResumeCopies(), 0);
   EXPECT_FALSE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
