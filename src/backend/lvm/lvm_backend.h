@@ -189,7 +189,9 @@ class LvmBackend final : public Backend {
   // The temporary COW snapshot that holds the point in time of a copy
   // into the LV `target`.
   static std::string TempName(const std::string& target);
-  uint64_t CowBytes(uint64_t origin_bytes, uint64_t extent) const;
+  // The first size of the COW area of a temporary snapshot of an origin of
+  // `origin_bytes`, in whole extents.
+  uint64_t CowBytes(uint64_t origin_bytes) const;
   static uint64_t WholeCowBytes(uint64_t origin_bytes);
   // Removes the temporary snapshot `temp` (a missing one is fine), trying
   // again a moment later when it is busy; logs what still fails.
@@ -199,13 +201,13 @@ class LvmBackend final : public Backend {
   absl::StatusOr<VolumeRecord> CreateThickFromSource(
       const VolumeRecord& record, const std::string& source_id,
       const FreezeScope& freeze);
-  // Makes TempName(target) as a COW snapshot of `origin` within `freeze`
-  // (a stale one, whose target was never made, is replaced).
   // The record in `lv`'s tag, as its create asked for it (the size asked,
   // not the LV's); DATA_LOSS when missing or another volume's.
   absl::StatusOr<VolumeRecord> AskedRecord(const LogicalVolume& lv,
                                            const std::string& volume_id);
-  // `cow_bytes` is the size of its COW area.
+  // Makes TempName(target) as a COW snapshot of `origin` within `freeze`
+  // (a stale one, whose target was never made, is replaced); `cow_bytes`
+  // is the size of its COW area.
   absl::Status MakeTemp(const LogicalVolume& origin, const std::string& target,
                         uint64_t cow_bytes,
                         const std::vector<LogicalVolume>& listing,

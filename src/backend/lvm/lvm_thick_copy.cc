@@ -58,8 +58,12 @@ std::string LvmBackend::TempName(const std::string& target) {
   return absl::StrCat("ct-", target);
 }
 
-uint64_t LvmBackend::CowBytes(uint64_t origin_bytes, uint64_t extent) const {
-  extent = std::max<uint64_t>(extent, 512);
+uint64_t LvmBackend::CowBytes(uint64_t origin_bytes) const {
+  // Whole extents, of the size the last vgs report gave (LVM's default
+  // before any).
+  const uint64_t reported = extent_bytes_.load();
+  const uint64_t extent =
+      std::max<uint64_t>(reported != 0 ? reported : (4 << 20), 512);
   const uint64_t percent =
       origin_bytes / 100 * static_cast<uint64_t>(std::max(1, config_.cow_percent));
   const uint64_t want = std::min(WholeCowBytes(origin_bytes),
@@ -140,11 +144,8 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
                 "volume's access lists) is");
   if (!tag.ok()) return tag.status();
   // The snapshot takes its full size from the VG, and the temporary
-  // snapshot its COW area, both checked before anything is made (in whole
-  // extents, of the size the last report gave; LVM's default before any).
-  const uint64_t extent = extent_bytes_.load();
-  const uint64_t cow =
-      CowBytes(origin->size_bytes, extent != 0 ? extent : (4 << 20));
+  // snapshot its COW area, both checked before anything is made.
+  const uint64_t cow = CowBytes(origin->size_bytes);
   absl::StatusOr<uint64_t> placed = Place(
       origin->size_bytes + cow, 0, /*new_data=*/true,
       absl::StrCat("snapshot ", record.snapshot_id(), " (the volume's ",
@@ -249,8 +250,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
   // A clone also takes a COW area for the time of its copy.
   uint64_t cow = 0;
   if (!from_snapshot) {
-    const uint64_t extent = extent_bytes_.load();
-    cow = CowBytes(origin->size_bytes, extent != 0 ? extent : (4 << 20));
+    cow = CowBytes(origin->size_bytes);
   }
   absl::StatusOr<uint64_t> placed =
       Place(static_cast<uint64_t>(record.capacity_bytes()) + cow, 0,
