@@ -229,8 +229,8 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
       const std::string b = "/dev/" + vg2 + "/bench-dd-b";
       if (!Sh("lvcreate -q -y -W n -Z n -L 256m -n bench-dd-a " + vg2 +
               " >/dev/null 2>&1 && lvcreate -q -y -W n -Z n -L 256m -n "
-              "bench-dd-b " + vg2 + " >/dev/null 2>&1 && head -c 128M /dev/urandom | dd of=" + a +
-              " bs=1M oflag=direct status=none")) {
+              "bench-dd-b " + vg2 + " >/dev/null 2>&1 && head -c 128M "
+              "/dev/urandom | dd of=" + a + " bs=1M oflag=direct status=none")) {
         ++failures;
       } else {
         auto start = Clock::now();
