@@ -34,6 +34,9 @@
 #include "src/controller/controller_service.h"
 #include "src/controller/group_controller_service.h"
 #include "src/identity/identity_service.h"
+#include "src/metrics/driver_metrics.h"
+#include "src/metrics/metrics_collector.h"
+#include "src/node/access_policy.h"
 #include "src/node/node_service.h"
 #include "src/node/paths.h"
 #include "src/platform/real_block_copier.h"
@@ -41,6 +44,7 @@
 #include "src/platform/real_crypt_devices.h"
 #include "src/platform/real_filesystem.h"
 #include "src/platform/real_fs_tools.h"
+#include "src/platform/real_http_server.h"
 #include "src/platform/real_loop_device.h"
 #include "src/platform/real_mounter.h"
 #include "src/server/server.h"
@@ -73,6 +77,10 @@ ABSL_FLAG(int64_t, reserve_bytes, 1ll << 30,
           "volumes");
 ABSL_FLAG(int64_t, max_volumes_per_node, 0,
           "Reported by NodeGetInfo; 0 means no limit");
+ABSL_FLAG(std::string, metrics_address, "",
+          "Serve Prometheus metrics at http://HOST:PORT/metrics (HOST an IP "
+          "address, [IPv6] or empty for every interface, e.g. :9808). "
+          "Default: no metrics endpoint");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight RPCs may run before they "
           "are cancelled");
@@ -94,6 +102,7 @@ std::string HostName() {
 }
 
 int Run(int argc, char** argv) {
+  const absl::Time start_time = absl::Now();
   constexpr char kUsage[] =
       "cellar-csi: CSI driver for node-local volumes (loop, LVM, LUKS2).\n"
       "Usage: cellar-csi [--flag=value ...]";
@@ -178,6 +187,18 @@ int Run(int argc, char** argv) {
         "--kubelet-dir must be an absolute, normalised path other than /"));
   }
   const bool local_storage = mode != "controller";
+  const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (!metrics_address.empty()) {
+    if (absl::Status s = ParseHttpAddress(metrics_address).status(); !s.ok()) {
+      return Fail(s);
+    }
+  }
+  // Counted only when someone can read them.
+  std::unique_ptr<DriverMetrics> metrics;
+  if (!metrics_address.empty()) {
+    metrics = std::make_unique<DriverMetrics>(absl::GetFlag(FLAGS_driver_name),
+                                              PublishRules());
+  }
 
   // The real platform. Only main builds these.
   RealFileSystem fs;
@@ -305,6 +326,7 @@ int Run(int argc, char** argv) {
   node_deps.fs_tools = &fs_tools;
   node_deps.loops = &loops;
   node_deps.crypt = &crypt;
+  node_deps.policy_observer = metrics.get();
   NodeService node(node_config, node_deps, backends, &locks);
 
   GroupControllerService group_controller(node_id, &controller);
@@ -315,8 +337,34 @@ int Run(int argc, char** argv) {
     services.push_back(&group_controller);
   }
 
-  auto server = UnixServer::Start(*socket_path, services);
+  auto server = UnixServer::Start(*socket_path, services, metrics.get());
   if (!server.ok()) return Fail(server.status());
+
+  std::unique_ptr<MetricsCollector> collector;
+  std::unique_ptr<HttpServer> metrics_server;
+  if (metrics != nullptr) {
+    MetricsConfig metrics_config;
+    metrics_config.version = kCellarVersion;
+    metrics_config.start_time = start_time;
+    metrics_config.count_mappings = local_storage;
+    std::vector<MetricsClass> metrics_classes;
+    for (const auto& [name, backend] : backends) {
+      metrics_classes.push_back({name, backend->kind(), backend});
+    }
+    collector = std::make_unique<MetricsCollector>(
+        metrics_config, metrics.get(), std::move(metrics_classes), &fs);
+    MetricsCollector* raw_collector = collector.get();
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = StartRealHttpServer(
+        metrics_address, [raw_collector](const HttpRequest& request) {
+          return ServeMetrics(request, [raw_collector] {
+            return raw_collector->Render();
+          });
+        });
+    if (!started.ok()) return Fail(started.status());
+    metrics_server = *std::move(started);
+    spdlog::info("metrics at http://{}/metrics (port {})", metrics_address,
+                 metrics_server->port());
+  }
   spdlog::info("cellar-csi {} serving mode={} node={} endpoint=unix://{}",
                kCellarVersion, mode, node_id, *socket_path);
 
@@ -331,6 +379,7 @@ int Run(int argc, char** argv) {
   });
   (*server)->Wait();
   signal_thread.join();
+  metrics_server.reset();
   server->reset();
   spdlog::info("stopped");
   spdlog::default_logger()->flush();

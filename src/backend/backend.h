@@ -35,6 +35,51 @@ struct BackendCapacity {
   uint64_t max_volume_bytes = 0;
 };
 
+// A volume group as metrics show it.
+struct VgStats {
+  std::string name;
+  uint64_t size_bytes = 0;
+  uint64_t free_bytes = 0;
+  uint64_t missing_pvs = 0;
+};
+
+// A thin pool as metrics show it.
+struct ThinPoolStats {
+  std::string name;  // "VG/POOL"
+  uint64_t size_bytes = 0;
+  double data_percent = 0;
+  uint64_t metadata_bytes = 0;
+  double metadata_percent = 0;
+  uint64_t chunk_bytes = 0;
+  uint64_t virtual_bytes = 0;  // sizes of the thin LVs in it, summed
+};
+
+// The filesystem holding a loop class's images.
+struct ImageFsStats {
+  uint64_t size_bytes = 0;
+  uint64_t free_bytes = 0;  // what the driver may write (f_bavail)
+  uint64_t promised_bytes = 0;  // image sizes (volumes and snapshots) summed
+};
+
+// What a device class holds, read when asked (for metrics).
+struct BackendStats {
+  // All the space the class manages (the VG, the pool's size times its
+  // overprovision ratio, the image filesystem after the reserve).
+  uint64_t capacity_bytes = 0;
+  // What Capacity() reports as available now.
+  uint64_t available_bytes = 0;
+  // Promised to volumes and snapshots (their full sizes).
+  uint64_t allocated_bytes = 0;
+  uint64_t volumes = 0;
+  uint64_t snapshots = 0;
+  bool has_vg = false;
+  VgStats vg;
+  bool has_pool = false;
+  ThinPoolStats pool;
+  bool has_image_fs = false;
+  ImageFsStats image_fs;
+};
+
 // One device class's storage on this node: where volumes live and how they
 // become block devices. The Controller and Node services route to a backend
 // by the device class in the volume id. Implementations keep no state of
@@ -54,6 +99,11 @@ class Backend {
 
   // Space left for new volumes. `allocate`: thick accounting.
   virtual absl::StatusOr<BackendCapacity> Capacity() = 0;
+
+  // What the class holds now, for metrics: a few reports of the storage
+  // (for LVM one vgs and one lvs), never a cache. UNAVAILABLE when the
+  // storage is not there.
+  virtual absl::StatusOr<BackendStats> Stats() = 0;
 
   // Creates the storage for `record` (volume_id, capacity_bytes and
   // allocation set), durably records it, and returns the stored record.

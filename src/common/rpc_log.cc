@@ -40,8 +40,9 @@ const char* CodeName(grpc::StatusCode code) {
 
 class RpcLogInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit RpcLogInterceptor(const char* method)
+  RpcLogInterceptor(const char* method, RpcObserver* observer)
       : method_(method != nullptr ? method : "?"),
+        observer_(observer),
         start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(InterceptorBatchMethods* methods) override {
@@ -74,6 +75,7 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
                             std::chrono::steady_clock::now() - start_)
                             .count();
       const grpc::StatusCode code = status.error_code();
+      if (observer_ != nullptr) observer_->ObserveRpc(method_, code, ms / 1000);
       const bool severe = code == grpc::StatusCode::INTERNAL ||
                           code == grpc::StatusCode::UNKNOWN ||
                           code == grpc::StatusCode::DATA_LOSS;
@@ -93,6 +95,7 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   const std::string method_;
+  RpcObserver* const observer_;
   const std::chrono::steady_clock::time_point start_;
   std::string subject_;
 };
@@ -100,10 +103,15 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
 class RpcLogInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
+  explicit RpcLogInterceptorFactory(RpcObserver* observer)
+      : observer_(observer) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new RpcLogInterceptor(info->method());
+    return new RpcLogInterceptor(info->method(), observer_);
   }
+
+ private:
+  RpcObserver* const observer_;
 };
 
 }  // namespace
@@ -133,8 +141,8 @@ std::string RequestSubject(const Message& request) {
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-MakeRpcLogInterceptorFactory() {
-  return std::make_unique<RpcLogInterceptorFactory>();
+MakeRpcLogInterceptorFactory(RpcObserver* observer) {
+  return std::make_unique<RpcLogInterceptorFactory>(observer);
 }
 
 }  // namespace cellar

@@ -7,6 +7,7 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include "google/protobuf/message.h"
+#include "src/common/observers.h"
 
 namespace cellar {
 
@@ -18,9 +19,11 @@ std::string RequestSubject(const google::protobuf::Message& request);
 // Builds the interceptor that logs every RPC exactly once, when its status is
 // sent: method, subject, duration and status code (info level; warn for
 // INTERNAL, UNKNOWN and DATA_LOSS). At debug level it also logs request and
-// response bodies with every `csi_secret` field redacted. Thread-safe.
+// response bodies with every `csi_secret` field redacted. When `observer` is
+// not null (it must outlive the server), each RPC is also reported to it.
+// Thread-safe.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-MakeRpcLogInterceptorFactory();
+MakeRpcLogInterceptorFactory(RpcObserver* observer = nullptr);
 
 }  // namespace cellar
 

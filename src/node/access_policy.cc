@@ -146,13 +146,24 @@ PodIdentity PodIdentityFromContext(
   return pod;
 }
 
+const std::vector<std::string>& PublishRules() {
+  static const auto* const kRules = new std::vector<std::string>{
+      "no_pod_identity", "service_account", "namespace"};
+  return *kRules;
+}
+
 absl::Status CheckPublishAllowed(const VolumeRecord& record,
-                                 const PodIdentity& pod) {
+                                 const PodIdentity& pod,
+                                 std::string* refused_by) {
+  auto refused = [refused_by](int rule) {
+    if (refused_by != nullptr) *refused_by = PublishRules()[rule];
+  };
   const bool restricted = !record.bound_namespace().empty() ||
                           !record.allowed_namespaces().empty() ||
                           !record.allowed_service_accounts().empty();
   if (!restricted) return absl::OkStatus();
   if (!pod.present()) {
+    refused(0);
     return absl::PermissionDeniedError(absl::StrCat(
         "volume ", record.volume_id(),
         " is restricted (namespace \"", record.bound_namespace(),
@@ -166,6 +177,7 @@ absl::Status CheckPublishAllowed(const VolumeRecord& record,
     if (std::find(allowed.begin(), allowed.end(), account) != allowed.end()) {
       return absl::OkStatus();
     }
+    refused(1);
     return absl::PermissionDeniedError(absl::StrCat(
         "pod ", pod.ToString(), " may not use volume ", record.volume_id(),
         ": its service account is not in allowedServiceAccounts [",
@@ -177,6 +189,7 @@ absl::Status CheckPublishAllowed(const VolumeRecord& record,
       namespaces.end()) {
     return absl::OkStatus();
   }
+  refused(2);
   return absl::PermissionDeniedError(absl::StrCat(
       "pod ", pod.ToString(), " may not use volume ", record.volume_id(),
       ": the volume is bound to namespace \"", record.bound_namespace(),

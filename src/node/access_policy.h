@@ -77,9 +77,18 @@ PodIdentity PodIdentityFromContext(
 //    those "namespace/name" service accounts are admitted;
 //  - otherwise pods in the bound namespace or in allowedNamespaces are.
 // A restricted volume published with no pod identity is refused.
-// PERMISSION_DENIED naming the pod and the rule; OK when admitted.
+// PERMISSION_DENIED naming the pod and the rule; OK when admitted. On a
+// refusal, `refused_by` (when not null) receives the rule's name, one of
+// PublishRules().
 absl::Status CheckPublishAllowed(const VolumeRecord& record,
-                                 const PodIdentity& pod);
+                                 const PodIdentity& pod,
+                                 std::string* refused_by = nullptr);
+
+// The names of the rules that refuse publishes, for counting refusals:
+// "no_pod_identity" (a restricted volume, a request without pod
+// information), "service_account" (not in allowedServiceAccounts),
+// "namespace" (neither the bound namespace nor in allowedNamespaces).
+const std::vector<std::string>& PublishRules();
 
 // The pod uid in a kubelet target path (".../pods/<uid>/volumes/..."), or
 // "" when the path has none. For logging unpublishes, which carry no pod

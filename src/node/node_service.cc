@@ -747,8 +747,12 @@ absl::Status NodeService::DoPublish(
   // Access control: the policy recorded with the volume, the identity
   // kubelet put in the context. Checked before anything is touched.
   const PodIdentity pod = PodIdentityFromContext(request.volume_context());
-  if (absl::Status allowed = CheckPublishAllowed(*record, pod);
+  std::string refused_by;
+  if (absl::Status allowed = CheckPublishAllowed(*record, pod, &refused_by);
       !allowed.ok()) {
+    if (deps_.policy_observer != nullptr) {
+      deps_.policy_observer->PublishRefused(refused_by);
+    }
     spdlog::warn("publish refused: volume={} target={} pod={}: {}",
                  request.volume_id(), target, pod.ToString(),
                  allowed.message());

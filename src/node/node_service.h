@@ -12,6 +12,7 @@
 #include "src/backend/backend.h"
 #include "src/backend/router.h"
 #include "src/common/capability.h"
+#include "src/common/observers.h"
 #include "src/common/secret.h"
 #include "src/common/volume_locks.h"
 #include "src/node/paths.h"
@@ -39,6 +40,8 @@ struct NodeDeps {
   LoopDevices* loops = nullptr;
   // For encrypted volumes (LUKS2).
   CryptDevices* crypt = nullptr;
+  // Told about refused publishes; optional.
+  PolicyObserver* policy_observer = nullptr;
 };
 
 // The CSI Node service. Filesystem volumes are mounted at the staging path

@@ -84,7 +84,7 @@ UnixServer::~UnixServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<UnixServer>> UnixServer::Start(
     const std::string& socket_path,
-    const std::vector<grpc::Service*>& services) {
+    const std::vector<grpc::Service*>& services, RpcObserver* observer) {
   absl::Status claimed = ClaimSocketPath(socket_path);
   if (!claimed.ok()) return claimed;
 
@@ -104,7 +104,7 @@ absl::StatusOr<std::unique_ptr<UnixServer>> UnixServer::Start(
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
-  interceptors.push_back(MakeRpcLogInterceptorFactory());
+  interceptors.push_back(MakeRpcLogInterceptorFactory(observer));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
 
   // The socket is born 0600: no window in which another user can connect.

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "src/common/observers.h"
 
 namespace cellar {
 
@@ -35,10 +36,12 @@ class UnixServer final {
   ~UnixServer();
 
   // Claims the socket path, registers `services` (not owned; they must
-  // outlive the server) and starts listening.
+  // outlive the server) and starts listening. Every finished RPC is
+  // reported to `observer` when it is not null (it must outlive the server).
   static absl::StatusOr<std::unique_ptr<UnixServer>> Start(
       const std::string& socket_path,
-      const std::vector<grpc::Service*>& services);
+      const std::vector<grpc::Service*>& services,
+      RpcObserver* observer = nullptr);
 
   // Blocks until Shutdown has completed.
   void Wait();

@@ -3,6 +3,11 @@
 #include <unistd.h>
 
 #include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 #include "csi.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -96,6 +101,49 @@ TEST_P(RpcLogTest, SecretsNeverReachTheLog) {
   if (GetParam() <= spdlog::level::debug) {
     EXPECT_NE(text.find("[redacted: secrets]"), std::string::npos) << text;
   }
+}
+
+class RecordingObserver final : public RpcObserver {
+ public:
+  void ObserveRpc(absl::string_view method, grpc::StatusCode code,
+                  double seconds) override {
+    absl::MutexLock lock(&mutex_);
+    calls_.push_back(absl::StrCat(method, " ", code));
+    EXPECT_GE(seconds, 0);
+    EXPECT_LT(seconds, 60);
+  }
+  std::vector<std::string> calls() {
+    absl::MutexLock lock(&mutex_);
+    return calls_;
+  }
+
+ private:
+  absl::Mutex mutex_;
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mutex_);
+};
+
+TEST(RpcLogObserverTest, EveryFinishedRpcIsReportedOnceWithItsCode) {
+  csi::v1::Identity::Service identity;  // every method UNIMPLEMENTED
+  RecordingObserver observer;
+  const std::string socket =
+      "/tmp/cellar-rpcobs-" + std::to_string(getpid()) + ".sock";
+  auto server = UnixServer::Start(socket, {&identity}, &observer);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto channel = grpc::CreateChannel("unix:" + socket,
+                                     grpc::InsecureChannelCredentials());
+  auto stub = csi::v1::Identity::NewStub(channel);
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    csi::v1::ProbeResponse response;
+    EXPECT_EQ(stub->Probe(&context, csi::v1::ProbeRequest(), &response)
+                  .error_code(),
+              grpc::StatusCode::UNIMPLEMENTED);
+  }
+  (*server)->Shutdown(absl::Seconds(1));
+  const std::string expected =
+      absl::StrCat("/csi.v1.Identity/Probe ", grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(observer.calls(),
+            (std::vector<std::string>{expected, expected, expected}));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllLevels, RpcLogTest,

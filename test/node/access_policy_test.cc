@@ -87,6 +87,29 @@ TEST(AccessPolicyTest, AllowedServiceAccountsAreExact) {
             absl::StatusCode::kPermissionDenied);
 }
 
+TEST(AccessPolicyTest, ARefusalNamesItsRule) {
+  VolumeRecord record = Bound("team-a");
+  std::string rule = "unset";
+  EXPECT_TRUE(CheckPublishAllowed(
+                  record, PodIdentityFromContext(PodContext("team-a")), &rule)
+                  .ok());
+  EXPECT_EQ(rule, "unset");  // untouched when admitted
+  EXPECT_FALSE(CheckPublishAllowed(record, PodIdentity(), &rule).ok());
+  EXPECT_EQ(rule, "no_pod_identity");
+  EXPECT_FALSE(CheckPublishAllowed(
+                   record, PodIdentityFromContext(PodContext("team-b")), &rule)
+                   .ok());
+  EXPECT_EQ(rule, "namespace");
+  record.add_allowed_service_accounts("team-a/db");
+  EXPECT_FALSE(CheckPublishAllowed(
+                   record, PodIdentityFromContext(PodContext("team-a")), &rule)
+                   .ok());
+  EXPECT_EQ(rule, "service_account");
+  EXPECT_EQ(PublishRules(), (std::vector<std::string>{
+                                "no_pod_identity", "service_account",
+                                "namespace"}));
+}
+
 TEST(AccessPolicyTest, PodUidFromTargetPath) {
   EXPECT_EQ(PodUidFromTargetPath("/var/lib/kubelet/pods/1234-abcd/volumes/"
                                  "kubernetes.io~csi/pvc-1/mount"),

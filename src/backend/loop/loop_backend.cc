@@ -96,36 +96,75 @@ absl::Status LoopBackend::Ready() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<BackendCapacity> LoopBackend::Capacity() {
-  absl::StatusOr<FsStats> stats = fs_->StatFs(config_.directory);
-  if (!stats.ok()) return stats.status();
+absl::StatusOr<uint64_t> LoopBackend::Promised(uint64_t* volume_count,
+                                               uint64_t* snapshot_count) {
+  absl::StatusOr<std::vector<VolumeRecord>> volumes = List();
+  if (!volumes.ok()) return volumes.status();
+  absl::StatusOr<std::vector<SnapshotRecord>> snapshots = ListSnapshots();
+  if (!snapshots.ok()) return snapshots.status();
+  uint64_t promised = 0;
+  for (const VolumeRecord& volume : *volumes) {
+    promised += static_cast<uint64_t>(volume.capacity_bytes());
+  }
+  for (const SnapshotRecord& snapshot : *snapshots) {
+    promised += static_cast<uint64_t>(snapshot.size_bytes());
+  }
+  if (volume_count != nullptr) *volume_count = volumes->size();
+  if (snapshot_count != nullptr) *snapshot_count = snapshots->size();
+  return promised;
+}
+
+uint64_t LoopBackend::UsableBytes(const FsStats& stats) const {
+  const uint64_t usable = stats.total_bytes > config_.reserve_bytes
+                              ? stats.total_bytes - config_.reserve_bytes
+                              : 0;
+  if (config_.overprovision <= 0) return usable;
+  return static_cast<uint64_t>(static_cast<double>(usable) *
+                               config_.overprovision);
+}
+
+BackendCapacity LoopBackend::CapacityFrom(const FsStats& stats,
+                                          uint64_t promised) const {
   BackendCapacity capacity;
-  capacity.available_bytes = stats->available_bytes > config_.reserve_bytes
-                                 ? stats->available_bytes - config_.reserve_bytes
+  capacity.available_bytes = stats.available_bytes > config_.reserve_bytes
+                                 ? stats.available_bytes - config_.reserve_bytes
                                  : 0;
   if (config_.overprovision > 0) {
     // What every image already promises, against the allowed total.
-    absl::StatusOr<std::vector<VolumeRecord>> volumes = List();
-    if (!volumes.ok()) return volumes.status();
-    absl::StatusOr<std::vector<SnapshotRecord>> snapshots = ListSnapshots();
-    if (!snapshots.ok()) return snapshots.status();
-    uint64_t promised = 0;
-    for (const VolumeRecord& volume : *volumes) {
-      promised += static_cast<uint64_t>(volume.capacity_bytes());
-    }
-    for (const SnapshotRecord& snapshot : *snapshots) {
-      promised += static_cast<uint64_t>(snapshot.size_bytes());
-    }
-    const uint64_t usable = stats->total_bytes > config_.reserve_bytes
-                                ? stats->total_bytes - config_.reserve_bytes
-                                : 0;
-    const uint64_t allowed = static_cast<uint64_t>(
-        static_cast<double>(usable) * config_.overprovision);
+    const uint64_t allowed = UsableBytes(stats);
     capacity.available_bytes = std::min(
         capacity.available_bytes, allowed > promised ? allowed - promised : 0);
   }
   capacity.max_volume_bytes = capacity.available_bytes / (1ull << 20) * (1ull << 20);
   return capacity;
+}
+
+absl::StatusOr<BackendCapacity> LoopBackend::Capacity() {
+  absl::StatusOr<FsStats> stats = fs_->StatFs(config_.directory);
+  if (!stats.ok()) return stats.status();
+  uint64_t promised = 0;
+  if (config_.overprovision > 0) {
+    absl::StatusOr<uint64_t> sum = Promised(nullptr, nullptr);
+    if (!sum.ok()) return sum.status();
+    promised = *sum;
+  }
+  return CapacityFrom(*stats, promised);
+}
+
+absl::StatusOr<BackendStats> LoopBackend::Stats() {
+  absl::StatusOr<FsStats> fs_stats = fs_->StatFs(config_.directory);
+  if (!fs_stats.ok()) return fs_stats.status();
+  BackendStats stats;
+  absl::StatusOr<uint64_t> promised = Promised(&stats.volumes, &stats.snapshots);
+  if (!promised.ok()) return promised.status();
+  stats.capacity_bytes = UsableBytes(*fs_stats);
+  stats.available_bytes = CapacityFrom(*fs_stats, *promised).available_bytes;
+  stats.allocated_bytes = *promised;
+  stats.has_image_fs = true;
+  stats.image_fs.size_bytes = fs_stats->total_bytes;
+  stats.image_fs.free_bytes = fs_stats->available_bytes;
+  stats.image_fs.promised_bytes = *promised;
+  return stats;
 }
 
 absl::Status LoopBackend::WriteRecord(const VolumeRecord& record) {

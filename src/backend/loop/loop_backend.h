@@ -40,6 +40,7 @@ class LoopBackend final : public Backend {
   std::string kind() const override { return "loop"; }
   absl::Status Ready() override;
   absl::StatusOr<BackendCapacity> Capacity() override;
+  absl::StatusOr<BackendStats> Stats() override;
   absl::StatusOr<VolumeRecord> Create(const VolumeRecord& record) override;
   absl::StatusOr<VolumeRecord> Get(const std::string& volume_id) override;
   absl::StatusOr<std::vector<VolumeRecord>> List() override;
@@ -68,6 +69,15 @@ class LoopBackend final : public Backend {
 
  private:
   absl::Status WriteRecord(const VolumeRecord& record);
+  // Sizes of every volume and snapshot summed, and (when not null) how many
+  // of each there are.
+  absl::StatusOr<uint64_t> Promised(uint64_t* volume_count,
+                                    uint64_t* snapshot_count);
+  // The image filesystem after the reserve, times the overprovision ratio.
+  uint64_t UsableBytes(const FsStats& stats) const;
+  // Capacity() from one statfs and the promised sum (read only with
+  // overprovision).
+  BackendCapacity CapacityFrom(const FsStats& stats, uint64_t promised) const;
   absl::StatusOr<std::vector<std::string>> AttachedDevices(
       const std::string& volume_id);
 

@@ -17,7 +17,9 @@ namespace {
 
 const std::vector<std::string> kLvFields = {
     "--reportformat", "json", "--units", "b", "--nosuffix",
-    "-o", "lv_name,vg_name,lv_size,lv_tags,lv_attr,pool_lv,origin,data_percent"};
+    "-o",
+    "lv_name,vg_name,lv_size,lv_tags,lv_attr,pool_lv,origin,data_percent,"
+    "lv_metadata_size,metadata_percent,chunk_size"};
 
 // Zeroing writes every byte when the device cannot do write-zeroes: leave
 // room for a slow disk (a minute per GiB is 17 MB/s).
@@ -85,7 +87,8 @@ absl::StatusOr<std::vector<LogicalVolume>> LvmBackend::ListLvs() {
 absl::StatusOr<VolumeGroup> LvmBackend::GetVg() {
   absl::StatusOr<CommandResult> result =
       Lvm({"vgs", "--reportformat", "json", "--units", "b", "--nosuffix",
-           "-o", "vg_name,vg_size,vg_free,vg_extent_size", config_.vg});
+           "-o", "vg_name,vg_size,vg_free,vg_extent_size,vg_missing_pv_count",
+           config_.vg});
   if (!result.ok()) return result.status();
   absl::StatusOr<std::vector<VolumeGroup>> vgs =
       ParseVgsReport(result->stdout_data);
@@ -109,17 +112,22 @@ absl::StatusOr<LogicalVolume> LvmBackend::PoolIn(
                    " is not there; its volumes are unreachable, not gone"));
 }
 
-absl::StatusOr<LvmBackend::PoolUse> LvmBackend::GetPoolUse() {
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
-  absl::StatusOr<LogicalVolume> pool = PoolIn(*lvs);
+absl::StatusOr<LvmBackend::PoolUse> LvmBackend::PoolUseIn(
+    const std::vector<LogicalVolume>& lvs) const {
+  absl::StatusOr<LogicalVolume> pool = PoolIn(lvs);
   if (!pool.ok()) return pool.status();
   PoolUse use;
   use.pool = *std::move(pool);
-  for (const LogicalVolume& lv : *lvs) {
+  for (const LogicalVolume& lv : lvs) {
     if (lv.pool == config_.thin_pool) use.promised_bytes += lv.size_bytes;
   }
   return use;
+}
+
+absl::StatusOr<LvmBackend::PoolUse> LvmBackend::GetPoolUse() {
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  return PoolUseIn(*lvs);
 }
 
 bool LvmBackend::BelongsHere(const LogicalVolume& lv) const {
@@ -234,6 +242,48 @@ absl::StatusOr<BackendCapacity> LvmBackend::Capacity() {
   absl::StatusOr<VolumeGroup> vg = GetVg();
   if (!vg.ok()) return vg.status();
   return ThickCapacity(*vg);
+}
+
+absl::StatusOr<BackendStats> LvmBackend::Stats() {
+  absl::StatusOr<VolumeGroup> vg = GetVg();
+  if (!vg.ok()) return vg.status();
+  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
+  if (!lvs.ok()) return lvs.status();
+  BackendStats stats;
+  stats.has_vg = true;
+  stats.vg = {vg->name, vg->size_bytes, vg->free_bytes, vg->missing_pvs};
+  for (const LogicalVolume& lv : *lvs) {
+    if (BelongsHere(lv)) {
+      ++stats.volumes;
+    } else if (IsSnapshotHere(lv)) {
+      ++stats.snapshots;
+    } else if (!(thick() && HasTag(lv, kCowTag))) {
+      continue;  // not this class's; temporary COW areas take space too
+    }
+    stats.allocated_bytes += lv.size_bytes;
+  }
+  if (thick()) {
+    stats.capacity_bytes = vg->size_bytes > config_.reserve_bytes
+                               ? vg->size_bytes - config_.reserve_bytes
+                               : 0;
+    stats.available_bytes = ThickCapacity(*vg).available_bytes;
+    return stats;
+  }
+  absl::StatusOr<PoolUse> use = PoolUseIn(*lvs);
+  if (!use.ok()) return use.status();
+  const LogicalVolume& pool = use->pool;
+  stats.capacity_bytes = static_cast<uint64_t>(
+      static_cast<double>(pool.size_bytes) * config_.overprovision);
+  stats.available_bytes = ThinCapacity(*use).available_bytes;
+  stats.has_pool = true;
+  stats.pool.name = Where();
+  stats.pool.size_bytes = pool.size_bytes;
+  stats.pool.data_percent = std::max(0.0, pool.data_percent);
+  stats.pool.metadata_bytes = pool.metadata_bytes;
+  stats.pool.metadata_percent = std::max(0.0, pool.metadata_percent);
+  stats.pool.chunk_bytes = pool.chunk_bytes;
+  stats.pool.virtual_bytes = use->promised_bytes;
+  return stats;
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {

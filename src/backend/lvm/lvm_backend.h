@@ -71,6 +71,7 @@ class LvmBackend final : public Backend {
   }
   absl::Status Ready() override;
   absl::StatusOr<BackendCapacity> Capacity() override;
+  absl::StatusOr<BackendStats> Stats() override;
   absl::StatusOr<VolumeRecord> Create(const VolumeRecord& record) override;
   absl::StatusOr<VolumeRecord> Get(const std::string& volume_id) override;
   absl::StatusOr<std::vector<VolumeRecord>> List() override;
@@ -127,6 +128,8 @@ class LvmBackend final : public Backend {
   // volumes are then unreachable, not gone).
   absl::StatusOr<LogicalVolume> PoolIn(
       const std::vector<LogicalVolume>& lvs) const;
+  // The pool and what it promised, from one listing of the VG.
+  absl::StatusOr<PoolUse> PoolUseIn(const std::vector<LogicalVolume>& lvs) const;
   absl::StatusOr<PoolUse> GetPoolUse();
   // NOT_FOUND only when the VG (and pool) answered and the LV is not in it.
   // `listing`, when not null, receives every LV of the VG.

@@ -143,10 +143,21 @@ absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(
       lv.attr = row.lv_attr();
       lv.pool = row.pool_lv();
       lv.origin = row.origin();
-      if (!row.data_percent().empty() &&
-          !absl::SimpleAtod(row.data_percent(), &lv.data_percent)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "LVM report: bad data_percent \"", row.data_percent(), "\""));
+      for (auto [text, what, field] :
+           {std::make_tuple(&row.data_percent(), "data_percent",
+                            &lv.data_percent),
+            std::make_tuple(&row.metadata_percent(), "metadata_percent",
+                            &lv.metadata_percent)}) {
+        if (!text->empty() && !absl::SimpleAtod(*text, field)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("LVM report: bad ", what, " \"", *text, "\""));
+        }
+      }
+      for (auto [text, what, field] :
+           {std::make_tuple(&row.lv_metadata_size(), "lv_metadata_size",
+                            &lv.metadata_bytes),
+            std::make_tuple(&row.chunk_size(), "chunk_size", &lv.chunk_bytes)}) {
+        if (absl::Status s = Number(*text, what, field); !s.ok()) return s;
       }
       out.push_back(std::move(lv));
     }
@@ -167,7 +178,9 @@ absl::StatusOr<std::vector<VolumeGroup>> ParseVgsReport(
            {std::make_tuple(&row.vg_size(), "vg_size", &vg.size_bytes),
             std::make_tuple(&row.vg_free(), "vg_free", &vg.free_bytes),
             std::make_tuple(&row.vg_extent_size(), "vg_extent_size",
-                            &vg.extent_bytes)}) {
+                            &vg.extent_bytes),
+            std::make_tuple(&row.vg_missing_pv_count(), "vg_missing_pv_count",
+                            &vg.missing_pvs)}) {
         if (absl::Status s = Number(*text, what, field); !s.ok()) return s;
       }
       out.push_back(std::move(vg));

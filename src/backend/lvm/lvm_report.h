@@ -23,6 +23,11 @@ struct LogicalVolume {
   // data_percent: use of a thin pool, thin LV or COW snapshot; -1 when
   // LVM reports none (an inactive LV, a plain LV).
   double data_percent = -1;
+  // Thin pools: the metadata LV's size and use (-1 when not reported), and
+  // the pool's chunk size. 0 / -1 for other LVs.
+  uint64_t metadata_bytes = 0;
+  double metadata_percent = -1;
+  uint64_t chunk_bytes = 0;
 
   bool active() const { return attr.size() > 4 && attr[4] == 'a'; }
   bool open() const { return attr.size() > 5 && attr[5] == 'o'; }
@@ -44,6 +49,7 @@ struct VolumeGroup {
   uint64_t size_bytes = 0;
   uint64_t free_bytes = 0;
   uint64_t extent_bytes = 0;
+  uint64_t missing_pvs = 0;  // vg_missing_pv_count
 };
 
 // Pure parsers of LVM's JSON reports. INVALID_ARGUMENT when the text is not

@@ -95,6 +95,19 @@ void FakeLvm::SetCowPercent(const std::string& vg, const std::string& lv,
   lvs_[vg + "/" + lv].cow_percent = percent;
 }
 
+void FakeLvm::SetPoolUse(const std::string& vg, const std::string& pool,
+                         double data_percent, double metadata_percent) {
+  absl::MutexLock lock(&mu_);
+  Lv& lv = lvs_[vg + "/" + pool];
+  lv.pool_data_percent = data_percent;
+  lv.metadata_percent = metadata_percent;
+}
+
+void FakeLvm::SetMissingPvs(const std::string& vg, uint64_t count) {
+  absl::MutexLock lock(&mu_);
+  vgs_[vg].missing_pvs = count;
+}
+
 void FakeLvm::OnCowSnapshot(
     std::function<void(const std::string&, const std::string&)> hook) {
   absl::MutexLock lock(&mu_);
@@ -218,7 +231,8 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
                         target, "\", \"vg_size\":\"", vg_it->second.size,
                         "\", \"vg_free\":\"", vg_it->second.size - used,
                         "\", \"vg_extent_size\":\"", vg_it->second.extent,
-                        "\"}\n              ]\n          }\n      ]\n  }\n"));
+                        "\", \"vg_missing_pv_count\":\"",
+                        vg_it->second.missing_pvs, "\"}\n              ]\n          }\n      ]\n  }\n"));
   }
   if (verb == "lvs" && Has(argv, "seg_pe_ranges")) {
     auto it = lvs_.find(target);
@@ -259,12 +273,20 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
         attr[4] = 'I';
         percent = "100.00";
       }
+      std::string pool_fields;
+      if (lv.thin_pool) {
+        percent = absl::StrCat(lv.pool_data_percent);
+        pool_fields = absl::StrCat(
+            ", \"lv_metadata_size\":\"", lv.metadata_size,
+            "\", \"metadata_percent\":\"", lv.metadata_percent,
+            "\", \"chunk_size\":\"", lv.chunk, "\"");
+      }
       rows.push_back(absl::StrCat(
           "{\"lv_name\":\"", name, "\", \"vg_name\":\"", lv.vg,
           "\", \"lv_size\":\"", lv.size, "\", \"lv_tags\":\"",
           absl::StrJoin(lv.tags, ","), "\", \"lv_attr\":\"", attr,
           "\", \"pool_lv\":\"", lv.pool, "\", \"origin\":\"", lv.origin,
-          "\", \"data_percent\":\"", percent, "\"}"));
+          "\", \"data_percent\":\"", percent, "\"", pool_fields, "}"));
     }
     return Exit(0, absl::StrCat("  {\n      \"report\": [\n          {\n"
                                 "              \"lv\": [\n",

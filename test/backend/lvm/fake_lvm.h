@@ -45,6 +45,11 @@ class FakeLvm final {
     std::string origin;
     double cow_percent = 0;
     bool invalid = false;
+    // Thin pools: data and metadata use, metadata size, chunk size.
+    double pool_data_percent = 0;
+    double metadata_percent = 0;
+    uint64_t metadata_size = 4 << 20;
+    uint64_t chunk = 64 << 10;
   };
 
   void AddVg(const std::string& name, uint64_t size, uint64_t extent = 4 << 20);
@@ -62,6 +67,12 @@ class FakeLvm final {
   void SetCowPercent(const std::string& vg, const std::string& lv,
                      double percent);
   void Invalidate(const std::string& vg, const std::string& lv);
+  // A thin pool's data and metadata use as lvs reports them.
+  void SetPoolUse(const std::string& vg, const std::string& pool,
+                  double data_percent, double metadata_percent);
+  // vg_missing_pv_count of `vg` (its commands keep working, as with
+  // --partial reads).
+  void SetMissingPvs(const std::string& vg, uint64_t count);
   // Called (under the fake's lock: it must not run lvm) with "VG/ORIGIN"
   // and "VG/SNAPSHOT" as each COW snapshot of a thick LV is made, so a test
   // can give the snapshot its origin's content of that instant.
@@ -90,6 +101,7 @@ class FakeLvm final {
     uint64_t size = 0;
     uint64_t extent = 0;
     bool missing = false;
+    uint64_t missing_pvs = 0;
   };
   mutable absl::Mutex mu_;
   std::map<std::string, Vg> vgs_ ABSL_GUARDED_BY(mu_);

@@ -1,0 +1,245 @@
+#include "src/metrics/metrics_collector.h"
+
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "spdlog/spdlog.h"
+#include "src/common/logging.h"
+
+namespace cellar {
+namespace {
+
+MetricFamily Family(std::string name, std::string help,
+                    MetricType type = MetricType::kGauge) {
+  MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  return family;
+}
+
+void Add(MetricFamily* family, MetricLabels labels, double value) {
+  family->samples.push_back({std::move(labels), value});
+}
+
+}  // namespace
+
+MetricsCollector::MetricsCollector(MetricsConfig config,
+                                   const DriverMetrics* driver,
+                                   std::vector<MetricsClass> classes,
+                                   FileSystem* fs,
+                                   std::function<absl::Time()> now)
+    : config_(std::move(config)),
+      driver_(driver),
+      classes_(std::move(classes)),
+      fs_(fs),
+      now_(std::move(now)) {}
+
+std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
+  absl::MutexLock lock(&storage_mutex_);
+  const absl::Time now = now_();
+  if (now - storage_read_at_ < config_.storage_max_age) return storage_;
+
+  MetricFamily up = Family(
+      "cellar_device_class_up",
+      "1 when the device class's storage could be read at the last scrape.");
+  MetricFamily capacity = Family(
+      "cellar_device_class_capacity_bytes",
+      "All the space the device class manages (after its reserve; thin: "
+      "pool size times the overprovision ratio).");
+  MetricFamily available = Family(
+      "cellar_device_class_available_bytes",
+      "Space the device class can still give to new volumes (as GetCapacity "
+      "reports it).");
+  MetricFamily allocated = Family(
+      "cellar_device_class_allocated_bytes",
+      "Space promised to the device class's volumes and snapshots.");
+  MetricFamily volumes =
+      Family("cellar_device_class_volumes", "Volumes of the device class.");
+  MetricFamily snapshots =
+      Family("cellar_device_class_snapshots", "Snapshots of the device class.");
+  MetricFamily vg_size =
+      Family("cellar_vg_size_bytes", "Size of the volume group.");
+  MetricFamily vg_free =
+      Family("cellar_vg_free_bytes", "Unallocated space of the volume group.");
+  MetricFamily vg_missing = Family(
+      "cellar_vg_missing_pvs", "Physical volumes of the volume group missing.");
+  MetricFamily pool_size =
+      Family("cellar_thin_pool_size_bytes", "Data size of the thin pool.");
+  MetricFamily pool_data = Family("cellar_thin_pool_data_used_ratio",
+                                  "Share of the thin pool's data space used.");
+  MetricFamily pool_meta_size = Family("cellar_thin_pool_metadata_size_bytes",
+                                       "Size of the thin pool's metadata.");
+  MetricFamily pool_meta = Family("cellar_thin_pool_metadata_used_ratio",
+                                  "Share of the thin pool's metadata used.");
+  MetricFamily pool_chunk = Family("cellar_thin_pool_chunk_size_bytes",
+                                   "Chunk size of the thin pool.");
+  MetricFamily pool_virtual =
+      Family("cellar_thin_pool_virtual_bytes",
+             "Virtual sizes of the thin volumes in the pool, summed.");
+  MetricFamily image_size = Family(
+      "cellar_loop_image_fs_size_bytes",
+      "Size of the filesystem holding a loop device class's images.");
+  MetricFamily image_free = Family(
+      "cellar_loop_image_fs_free_bytes",
+      "Space the driver may still write on that filesystem.");
+  MetricFamily image_promised = Family(
+      "cellar_loop_promised_bytes",
+      "Sizes of a loop device class's images (volumes and snapshots), "
+      "summed; sparse images may take less.");
+
+  // Two classes may share a VG or a pool: each appears once.
+  std::set<std::string> vgs_seen;
+  std::set<std::string> pools_seen;
+  for (const MetricsClass& device_class : classes_) {
+    absl::StatusOr<BackendStats> stats = device_class.backend->Stats();
+    const MetricLabels labels = {{"device_class", device_class.name}};
+    Add(&up, labels, stats.ok() ? 1 : 0);
+    if (!stats.ok()) {
+      spdlog::debug("metrics: device class {}: {}", device_class.name,
+                    stats.status().message());
+      continue;
+    }
+    Add(&capacity, {{"device_class", device_class.name},
+                    {"kind", device_class.kind}},
+        static_cast<double>(stats->capacity_bytes));
+    Add(&available, labels, static_cast<double>(stats->available_bytes));
+    Add(&allocated, labels, static_cast<double>(stats->allocated_bytes));
+    Add(&volumes, labels, static_cast<double>(stats->volumes));
+    Add(&snapshots, labels, static_cast<double>(stats->snapshots));
+    if (stats->has_vg && vgs_seen.insert(stats->vg.name).second) {
+      const MetricLabels vg = {{"vg", stats->vg.name}};
+      Add(&vg_size, vg, static_cast<double>(stats->vg.size_bytes));
+      Add(&vg_free, vg, static_cast<double>(stats->vg.free_bytes));
+      Add(&vg_missing, vg, static_cast<double>(stats->vg.missing_pvs));
+    }
+    if (stats->has_pool && pools_seen.insert(stats->pool.name).second) {
+      const ThinPoolStats& pool = stats->pool;
+      const MetricLabels pool_labels = {{"pool", pool.name}};
+      Add(&pool_size, pool_labels, static_cast<double>(pool.size_bytes));
+      Add(&pool_data, pool_labels, pool.data_percent / 100);
+      Add(&pool_meta_size, pool_labels,
+          static_cast<double>(pool.metadata_bytes));
+      Add(&pool_meta, pool_labels, pool.metadata_percent / 100);
+      Add(&pool_chunk, pool_labels, static_cast<double>(pool.chunk_bytes));
+      Add(&pool_virtual, pool_labels, static_cast<double>(pool.virtual_bytes));
+    }
+    if (stats->has_image_fs) {
+      Add(&image_size, labels, static_cast<double>(stats->image_fs.size_bytes));
+      Add(&image_free, labels, static_cast<double>(stats->image_fs.free_bytes));
+      Add(&image_promised, labels,
+          static_cast<double>(stats->image_fs.promised_bytes));
+    }
+  }
+  std::vector<MetricFamily> families = {std::move(up),        std::move(capacity),
+              std::move(available), std::move(allocated),
+              std::move(volumes),   std::move(snapshots),
+              std::move(vg_size),   std::move(vg_free),
+              std::move(vg_missing), std::move(pool_size),
+              std::move(pool_data), std::move(pool_meta_size),
+              std::move(pool_meta), std::move(pool_chunk),
+              std::move(pool_virtual), std::move(image_size),
+              std::move(image_free), std::move(image_promised)};
+  // Kinds of storage no class has (no VG on a loop-only node) show nothing.
+  storage_.clear();
+  for (MetricFamily& family : families) {
+    if (!family.samples.empty()) storage_.push_back(std::move(family));
+  }
+  storage_read_at_ = now;
+  return storage_;
+}
+
+std::vector<MetricFamily> MetricsCollector::ProcessFamilies() {
+  std::vector<MetricFamily> out;
+  MetricFamily build = Family("cellar_build_info",
+                              "Always 1; the label names the driver version.");
+  Add(&build, {{"version", config_.version}}, 1);
+  out.push_back(std::move(build));
+  MetricFamily start = Family("process_start_time_seconds",
+                              "Start time of the process since the epoch.");
+  Add(&start, {}, absl::ToDoubleSeconds(config_.start_time - absl::UnixEpoch()));
+  out.push_back(std::move(start));
+  // statm's second field: resident pages.
+  if (absl::StatusOr<std::string> statm = fs_->ReadFile("/proc/self/statm");
+      statm.ok()) {
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(*statm, ' ', absl::SkipWhitespace());
+    uint64_t pages = 0;
+    if (fields.size() > 1 && absl::SimpleAtoi(fields[1], &pages)) {
+      MetricFamily rss = Family("process_resident_memory_bytes",
+                                "Resident memory of the process.");
+      Add(&rss, {}, static_cast<double>(pages * sysconf(_SC_PAGESIZE)));
+      out.push_back(std::move(rss));
+    }
+  }
+  if (absl::StatusOr<std::vector<std::string>> fds =
+          fs_->ListDir("/proc/self/fd");
+      fds.ok()) {
+    MetricFamily open_fds =
+        Family("process_open_fds", "Open file descriptors of the process.");
+    Add(&open_fds, {}, static_cast<double>(fds->size()));
+    out.push_back(std::move(open_fds));
+  }
+  if (config_.count_mappings) {
+    // The driver names its LUKS mappings "cellar-<id>" (CryptMappingName).
+    uint64_t mappings = 0;
+    if (absl::StatusOr<std::vector<std::string>> names =
+            fs_->ListDir("/dev/mapper");
+        names.ok()) {
+      for (const std::string& name : *names) {
+        if (absl::StartsWith(name, "cellar-")) ++mappings;
+      }
+    }
+    MetricFamily open = Family("cellar_luks_open_mappings",
+                               "Open dm-crypt mappings of the driver's volumes.");
+    Add(&open, {}, static_cast<double>(mappings));
+    out.push_back(std::move(open));
+  }
+  return out;
+}
+
+std::vector<MetricFamily> MetricsCollector::Collect() {
+  std::vector<MetricFamily> out = driver_->Collect();
+  for (MetricFamily& family : StorageFamilies()) out.push_back(std::move(family));
+  for (MetricFamily& family : ProcessFamilies()) out.push_back(std::move(family));
+  return out;
+}
+
+absl::StatusOr<std::string> MetricsCollector::Render() {
+  return RenderExposition(Collect());
+}
+
+HttpResponse ServeMetrics(
+    const HttpRequest& request,
+    const std::function<absl::StatusOr<std::string>()>& render) {
+  HttpResponse response;
+  if (request.path != "/metrics") {
+    response.status = 404;
+    response.body = "not found; metrics are at /metrics\n";
+    return response;
+  }
+  if (request.method != "GET") {
+    response.status = 405;
+    response.allow = "GET";
+    response.body = "only GET\n";
+    return response;
+  }
+  absl::StatusOr<std::string> text = render();
+  if (!text.ok()) {
+    spdlog::warn("metrics: {}", text.status().message());
+    response.status = 500;
+    response.body = "cannot render metrics\n";
+    return response;
+  }
+  response.content_type = kExpositionContentType;
+  response.body = *std::move(text);
+  return response;
+}
+
+}  // namespace cellar

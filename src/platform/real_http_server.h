@@ -1,0 +1,20 @@
+#ifndef CELLAR_SRC_PLATFORM_REAL_HTTP_SERVER_H_
+#define CELLAR_SRC_PLATFORM_REAL_HTTP_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "src/platform/http_server.h"
+
+namespace cellar {
+
+// An HttpServerFactory over civetweb (Debian's libcivetweb): two worker
+// threads, no keep-alive, requests of at most 8 KiB, 10 s to send one, no
+// files served, civetweb's own log messages at debug level.
+absl::StatusOr<std::unique_ptr<HttpServer>> StartRealHttpServer(
+    const std::string& address, HttpHandler handler);
+
+}  // namespace cellar
+
+#endif  // CELLAR_SRC_PLATFORM_REAL_HTTP_SERVER_H_
