@@ -28,6 +28,7 @@
 #include "spdlog/spdlog.h"
 #include "src/common/cli.h"
 #include "src/common/logging.h"
+#include "src/common/periodic.h"
 #include "src/backend/device_classes.h"
 #include "src/backend/loop/loop_backend.h"
 #include "src/backend/lvm/lvm_backend.h"
@@ -68,7 +69,9 @@ ABSL_FLAG(std::string, device_classes, "",
           "Comma-separated NAME=KIND:ARGS[?OPT=VAL&...] device classes, the "
           "first being the default: loop:DIR, lvm:VG, lvm-thin:VG/POOL; "
           "options reserve=BYTES (loop, lvm), overprovision=RATIO (loop, "
-          "lvm-thin), snapshot-cow=PCT and copy-bandwidth=BYTES (lvm). "
+          "lvm-thin), snapshot-cow=PCT and copy-bandwidth=BYTES (lvm), "
+          "autoextend=PCT, autoextend-step=PCT, autoextend-max=BYTES and "
+          "create-limit=PCT (lvm-thin). "
           "Default: default=loop:<data-dir>/loop");
 ABSL_FLAG(int64_t, default_volume_size, 1ll << 30,
           "Bytes given to a volume whose request names no size");
@@ -225,6 +228,7 @@ int Run(int argc, char** argv) {
     lvm_env.push_back(absl::StrCat("LVM_SYSTEM_DIR=", dir));
   }
   std::map<std::string, Backend*> backends;
+  std::vector<LvmBackend*> guarded_pools;  // thin classes with autoextend
   std::vector<std::unique_ptr<Backend>> owned_backends;
   std::string default_class = (*classes)[0].name;
   for (const DeviceClassSpec& spec : *classes) {
@@ -254,6 +258,10 @@ int Run(int argc, char** argv) {
       if (spec.copy_bandwidth_set) {
         lvm_config.copy_bytes_per_second = spec.copy_bytes_per_second;
       }
+      lvm_config.guard.autoextend_percent = spec.autoextend_percent;
+      lvm_config.guard.step_percent = spec.autoextend_step_percent;
+      lvm_config.guard.max_bytes = spec.autoextend_max_bytes;
+      lvm_config.guard.create_limit_percent = spec.create_limit_percent;
       auto lvm =
           std::make_unique<LvmBackend>(lvm_config, &runner, &fs, &copier);
       // After a reboot the node's LVs are inactive: bring back ours.
@@ -274,11 +282,27 @@ int Run(int argc, char** argv) {
         spdlog::info("device class {}: resumed {} snapshot copies", spec.name,
                      *resumed);
       }
+      if (lvm->guards_pool()) guarded_pools.push_back(lvm.get());
       owned_backends.push_back(std::move(lvm));
     }
     backends[spec.name] = owned_backends.back().get();
   }
   VolumeLocks locks;
+  // Thin pools with autoextend are checked every few seconds (and after
+  // each allocation): nothing else grows them when no dmeventd runs.
+  std::unique_ptr<PeriodicTask> pool_guard;
+  if (!guarded_pools.empty()) {
+    auto check_pools = [guarded_pools] {
+      for (LvmBackend* pool : guarded_pools) {
+        if (absl::Status s = pool->GuardPool().status(); !s.ok()) {
+          spdlog::warn("thin pool check: {}", std::string(s.message()));
+        }
+      }
+    };
+    check_pools();
+    pool_guard =
+        std::make_unique<PeriodicTask>(absl::Seconds(5), std::move(check_pools));
+  }
 
   IdentityConfig identity_config;
   identity_config.driver_name = absl::GetFlag(FLAGS_driver_name);
@@ -380,6 +404,7 @@ int Run(int argc, char** argv) {
   (*server)->Wait();
   signal_thread.join();
   metrics_server.reset();
+  pool_guard.reset();
   server->reset();
   spdlog::info("stopped");
   spdlog::default_logger()->flush();

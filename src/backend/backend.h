@@ -52,6 +52,7 @@ struct ThinPoolStats {
   double metadata_percent = 0;
   uint64_t chunk_bytes = 0;
   uint64_t virtual_bytes = 0;  // sizes of the thin LVs in it, summed
+  uint64_t autoextends = 0;    // growths by this driver since it started
 };
 
 // The filesystem holding a loop class's images.
@@ -110,6 +111,12 @@ class Backend {
   // When a volume with this id exists already, returns its record untouched
   // (the caller compares). RESOURCE_EXHAUSTED when it does not fit.
   virtual absl::StatusOr<VolumeRecord> Create(const VolumeRecord& record) = 0;
+
+  // What is wrong with the storage under `volume_id`, "" when nothing
+  // (for the volume condition): its thin pool out of space or read-only,
+  // a disk of its VG missing. NOT_FOUND when there is no such volume.
+  virtual absl::StatusOr<std::string> VolumeTrouble(
+      const std::string& volume_id) = 0;
 
   // The record of `volume_id`; NOT_FOUND when there is no such volume.
   virtual absl::StatusOr<VolumeRecord> Get(const std::string& volume_id) = 0;

@@ -114,10 +114,37 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
                      "(0: unbounded)");
         }
         spec.copy_bandwidth_set = true;
+      } else if (spec.kind == DeviceClassKind::kLvmThin &&
+                 (kv.first == "autoextend" || kv.first == "autoextend-step" ||
+                  kv.first == "create-limit")) {
+        int* field = kv.first == "autoextend" ? &spec.autoextend_percent
+                     : kv.first == "create-limit" ? &spec.create_limit_percent
+                                                  : &spec.autoextend_step_percent;
+        const int high = kv.first == "autoextend"        ? 99
+                         : kv.first == "create-limit" ? 100
+                                                        : 1000;
+        if (!absl::SimpleAtoi(kv.second, field) || *field < 1 || *field > high) {
+          return Bad(entry, absl::StrCat(kv.first, " wants a percentage from 1 to ",
+                                         high));
+        }
+      } else if (kv.first == "autoextend-max" &&
+                 spec.kind == DeviceClassKind::kLvmThin) {
+        if (!absl::SimpleAtoi(kv.second, &spec.autoextend_max_bytes) ||
+            spec.autoextend_max_bytes == 0) {
+          return Bad(entry, "autoextend-max wants a byte count");
+        }
       } else {
         return Bad(entry, absl::StrCat("unknown option \"", kv.first,
                                        "\" for this kind"));
       }
+    }
+    if (spec.create_limit_percent > 0 && spec.autoextend_percent > 0 &&
+        spec.create_limit_percent <= spec.autoextend_percent) {
+      // Creates would stop before the pool is ever grown.
+      return Bad(entry, "create-limit must be above autoextend");
+    }
+    if (spec.autoextend_max_bytes > 0 && spec.autoextend_percent == 0) {
+      return Bad(entry, "autoextend-max needs autoextend");
     }
     const std::string store =
         spec.kind == DeviceClassKind::kLoop ? "loop:" + spec.directory

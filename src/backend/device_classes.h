@@ -29,6 +29,14 @@ struct DeviceClassSpec {
   //                        snapshot or clone, in percent of the origin
   //   copy-bandwidth=BYTES lvm: bytes per second those copies may read,
   //                        at least 1 MiB/s (0: unbounded)
+  //   autoextend=PCT       lvm-thin: grow the pool's data or metadata LV
+  //                        once its use reaches PCT (1-99)
+  //   autoextend-step=PCT  lvm-thin: by this share of its size (1-1000,
+  //                        default 20), at least one extent
+  //   autoextend-max=BYTES lvm-thin: never grow the pool's data past this
+  //   create-limit=PCT     lvm-thin: at or above this data or metadata use
+  //                        (1-100, above autoextend), refuse new volumes,
+  //                        snapshots and expansions in the pool
   uint64_t reserve_bytes = 0;
   bool reserve_set = false;
   int cow_percent = 0;
@@ -37,6 +45,10 @@ struct DeviceClassSpec {
   bool copy_bandwidth_set = false;
   double overprovision = 1.0;
   bool overprovision_set = false;
+  int autoextend_percent = 0;
+  int autoextend_step_percent = 20;
+  uint64_t autoextend_max_bytes = 0;
+  int create_limit_percent = 0;
 };
 
 // Parses --device-classes: comma-separated `NAME=KIND:ARGS[?OPT=VAL&...]`,

@@ -599,8 +599,12 @@ absl::Status ControllerService::DoGetVolume(
   if ((*backend)->FindDevice(request.volume_id()).ok()) {
     status->add_published_node_ids(config_.node_id);
   }
-  status->mutable_volume_condition()->set_abnormal(false);
-  status->mutable_volume_condition()->set_message("volume storage is present");
+  absl::StatusOr<std::string> trouble =
+      (*backend)->VolumeTrouble(request.volume_id());
+  if (!trouble.ok()) return trouble.status();
+  status->mutable_volume_condition()->set_abnormal(!trouble->empty());
+  status->mutable_volume_condition()->set_message(
+      trouble->empty() ? "volume storage is present" : *trouble);
   return absl::OkStatus();
 }
 

@@ -83,6 +83,10 @@ std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
   MetricFamily pool_virtual =
       Family("cellar_thin_pool_virtual_bytes",
              "Virtual sizes of the thin volumes in the pool, summed.");
+  MetricFamily pool_autoextends = Family(
+      "cellar_thin_pool_autoextends_total",
+      "Growths of the thin pool's data or metadata by this driver process.",
+      MetricType::kCounter);
   MetricFamily image_size = Family(
       "cellar_loop_image_fs_size_bytes",
       "Size of the filesystem holding a loop device class's images.");
@@ -129,6 +133,7 @@ std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
       Add(&pool_meta, pool_labels, pool.metadata_percent / 100);
       Add(&pool_chunk, pool_labels, static_cast<double>(pool.chunk_bytes));
       Add(&pool_virtual, pool_labels, static_cast<double>(pool.virtual_bytes));
+      Add(&pool_autoextends, pool_labels, static_cast<double>(pool.autoextends));
     }
     if (stats->has_image_fs) {
       Add(&image_size, labels, static_cast<double>(stats->image_fs.size_bytes));
@@ -144,7 +149,8 @@ std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
               std::move(vg_missing), std::move(pool_size),
               std::move(pool_data), std::move(pool_meta_size),
               std::move(pool_meta), std::move(pool_chunk),
-              std::move(pool_virtual), std::move(image_size),
+              std::move(pool_virtual), std::move(pool_autoextends),
+              std::move(image_size),
               std::move(image_free), std::move(image_promised)};
   // Kinds of storage no class has (no VG on a loop-only node) show nothing.
   storage_.clear();

@@ -990,6 +990,14 @@ absl::Status NodeService::DoStats(
         "another device is mounted at ", path, ", not volume ",
         request.volume_id()));
   }
+  // Storage trouble under a working mount (a full thin pool, a missing
+  // disk) shows as abnormal too, with the usage still reported.
+  std::string trouble;
+  if (absl::StatusOr<std::string> found = (*backend)->VolumeTrouble(
+          request.volume_id());
+      found.ok()) {
+    trouble = *found;
+  }
   if (record->block()) {
     absl::StatusOr<uint64_t> size = deps_.fs_tools->DeviceSize(*device);
     if (!size.ok()) {
@@ -1001,8 +1009,8 @@ absl::Status NodeService::DoStats(
     auto* usage = response->add_usage();
     usage->set_unit(csi::v1::VolumeUsage::BYTES);
     usage->set_total(static_cast<int64_t>(*size));
-    condition->set_abnormal(false);
-    condition->set_message("block device attached");
+    condition->set_abnormal(!trouble.empty());
+    condition->set_message(trouble.empty() ? "block device attached" : trouble);
     return absl::OkStatus();
   }
   absl::StatusOr<FsStats> stats = deps_.fs->StatFs(path);
@@ -1024,8 +1032,10 @@ absl::Status NodeService::DoStats(
   inodes->set_used(
       static_cast<int64_t>(stats->total_inodes - stats->free_inodes));
   const bool ro = mounts->back().HasMountOption("ro");
-  condition->set_abnormal(false);
-  condition->set_message(ro ? "mounted read-only" : "mounted");
+  condition->set_abnormal(!trouble.empty());
+  condition->set_message(!trouble.empty() ? trouble
+                         : ro             ? "mounted read-only"
+                                          : "mounted");
   return absl::OkStatus();
 }
 

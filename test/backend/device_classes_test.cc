@@ -51,6 +51,19 @@ TEST(DeviceClassesTest, RejectsBadEntries) {
            "fast=lvm:vg0?copy-bandwidth=1048575",
            "fast=lvm-thin:vg0/p?snapshot-cow=10",
            "fast=loop:/var/lib/x?copy-bandwidth=1",
+           "fast=lvm:vg0?autoextend=80",
+           "fast=loop:/x?create-limit=90",
+           "fast=lvm-thin:vg0/p?autoextend=0",
+           "fast=lvm-thin:vg0/p?autoextend=100",
+           "fast=lvm-thin:vg0/p?autoextend=eighty",
+           "fast=lvm-thin:vg0/p?autoextend=80&autoextend-step=0",
+           "fast=lvm-thin:vg0/p?autoextend=80&autoextend-step=1001",
+           "fast=lvm-thin:vg0/p?autoextend=80&autoextend-max=0",
+           "fast=lvm-thin:vg0/p?autoextend=80&autoextend-max=10G",
+           "fast=lvm-thin:vg0/p?autoextend-max=1073741824",
+           "fast=lvm-thin:vg0/p?create-limit=101",
+           // Creates would stop before the pool is ever grown.
+           "fast=lvm-thin:vg0/p?autoextend=90&create-limit=90",
            // Two classes over the same storage.
            "a=lvm:vg0,b=lvm:vg0?reserve=0",
            "a=lvm-thin:vg0/p,b=lvm-thin:vg0/p?overprovision=2",
@@ -80,6 +93,22 @@ TEST(DeviceClassesTest, ThickCopyOptions) {
   EXPECT_TRUE(ParseDeviceClasses(
                   "a=lvm:vg0,b=lvm-thin:vg0/p,c=lvm-thin:vg0/q,d=loop:/x,e=loop:/y")
                   .ok());
+}
+
+TEST(DeviceClassesTest, ThinPoolGuardOptions) {
+  auto classes = ParseDeviceClasses(
+      "fast=lvm-thin:vg0/p?autoextend=70&autoextend-step=50&"
+      "autoextend-max=10737418240&create-limit=95,"
+      "plain=lvm-thin:vg0/q,limited=lvm-thin:vg0/r?create-limit=90");
+  ASSERT_TRUE(classes.ok()) << classes.status();
+  EXPECT_EQ((*classes)[0].autoextend_percent, 70);
+  EXPECT_EQ((*classes)[0].autoextend_step_percent, 50);
+  EXPECT_EQ((*classes)[0].autoextend_max_bytes, 10737418240u);
+  EXPECT_EQ((*classes)[0].create_limit_percent, 95);
+  EXPECT_EQ((*classes)[1].autoextend_percent, 0);
+  EXPECT_EQ((*classes)[1].autoextend_step_percent, 20);
+  EXPECT_EQ((*classes)[1].create_limit_percent, 0);
+  EXPECT_EQ((*classes)[2].create_limit_percent, 90);
 }
 
 TEST(DeviceClassesTest, LvmNames) {

@@ -995,5 +995,70 @@ TEST_F(ThickSnapshotTest, AGroupWithALostMemberIsNeverRetaken) {
   EXPECT_FALSE(Ready(lost));
 }
 
+
+// A thin class whose pool fills: ControllerGetVolume reports the volume
+// condition from the pool's health, and GetCapacity drops to 0 at the
+// class's create-limit while CreateVolume is RESOURCE_EXHAUSTED.
+class ThinPoolConditionTest : public ::testing::Test {
+ protected:
+  static LvmBackendConfig ThinConfig() {
+    LvmBackendConfig config;
+    config.vg = "vg0";
+    config.thin_pool = "pool0";
+    config.overprovision = 2.0;
+    config.guard.create_limit_percent = 90;
+    return config;
+  }
+  ThinPoolConditionTest()
+      : thin_(ThinConfig(), &runner_, &fs_, &copier_),
+        service_(ConfigFor(true, "fast"), {{"fast", &thin_}}, &locks_) {
+    lvm_.AddVg("vg0", 10 * kGiB);
+    lvm_.AddThinPool("vg0", "pool0", 2 * kGiB);
+    runner_.SetHandler("lvm", lvm_.Handler());
+  }
+  int64_t Capacity() {
+    csi::v1::GetCapacityRequest request;
+    csi::v1::GetCapacityResponse response;
+    EXPECT_TRUE(service_.GetCapacity(nullptr, &request, &response).ok());
+    return response.available_capacity();
+  }
+
+  testing::FakeLvm lvm_;
+  FakeCommandRunner runner_;
+  FakeFileSystem fs_;
+  FakeBlockCopier copier_;
+  LvmBackend thin_;
+  VolumeLocks locks_;
+  ControllerService service_;
+};
+
+TEST_F(ThinPoolConditionTest, AFullPoolShowsInTheConditionAndTheCapacity) {
+  csi::v1::CreateVolumeRequest create;
+  create.set_name("pvc-t");
+  *create.add_volume_capabilities() = MountCap();
+  create.mutable_capacity_range()->set_required_bytes(64 * kMiB);
+  csi::v1::CreateVolumeResponse volume;
+  ASSERT_TRUE(service_.CreateVolume(nullptr, &create, &volume).ok());
+  csi::v1::ControllerGetVolumeRequest get;
+  get.set_volume_id(volume.volume().volume_id());
+  csi::v1::ControllerGetVolumeResponse got;
+  ASSERT_TRUE(service_.ControllerGetVolume(nullptr, &get, &got).ok());
+  EXPECT_FALSE(got.status().volume_condition().abnormal());
+  EXPECT_EQ(Capacity(), static_cast<int64_t>(2 * kGiB));
+
+  lvm_.SetPoolUse("vg0", "pool0", 100, 20);
+  lvm_.SetPoolHealth("vg0", "pool0", 'D');
+  ASSERT_TRUE(service_.ControllerGetVolume(nullptr, &get, &got).ok());
+  EXPECT_TRUE(got.status().volume_condition().abnormal());
+  EXPECT_NE(got.status().volume_condition().message().find("out of data space"),
+            std::string::npos)
+      << got.status().volume_condition().message();
+  EXPECT_EQ(Capacity(), 0);
+  create.set_name("pvc-u");
+  csi::v1::CreateVolumeResponse refused;
+  EXPECT_EQ(service_.CreateVolume(nullptr, &create, &refused).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
 }  // namespace
 }  // namespace cellar

@@ -167,6 +167,13 @@ absl::StatusOr<BackendStats> LoopBackend::Stats() {
   return stats;
 }
 
+absl::StatusOr<std::string> LoopBackend::VolumeTrouble(
+    const std::string& volume_id) {
+  absl::StatusOr<VolumeRecord> record = Get(volume_id);
+  if (!record.ok()) return record.status();
+  return std::string();
+}
+
 absl::Status LoopBackend::WriteRecord(const VolumeRecord& record) {
   return fs_->WriteFileAtomic(RecordPath(record.volume_id()),
                               RecordToJson(record), 0600);

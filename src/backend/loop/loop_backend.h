@@ -41,6 +41,9 @@ class LoopBackend final : public Backend {
   absl::Status Ready() override;
   absl::StatusOr<BackendCapacity> Capacity() override;
   absl::StatusOr<BackendStats> Stats() override;
+  // An image has nothing that fails apart from the volume itself.
+  absl::StatusOr<std::string> VolumeTrouble(
+      const std::string& volume_id) override;
   absl::StatusOr<VolumeRecord> Create(const VolumeRecord& record) override;
   absl::StatusOr<VolumeRecord> Get(const std::string& volume_id) override;
   absl::StatusOr<std::vector<VolumeRecord>> List() override;

@@ -9,8 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "spdlog/spdlog.h"
 #include "src/backend/lvm/lvm_tags.h"
 #include "src/common/ids.h"
+#include "src/common/logging.h"
 
 namespace cellar {
 namespace {
@@ -189,6 +191,9 @@ absl::StatusOr<uint64_t> LvmBackend::Place(uint64_t bytes,
           "show data of deleted ones; enable it with `lvchange --zero y ",
           Where(), "`"));
     }
+    if (size > current_bytes) {
+      if (absl::Status s = CheckCreateLimit(&*use, what); !s.ok()) return s;
+    }
     capacity = ThinCapacity(*use);
   }
   if (size > current_bytes && size - current_bytes > capacity.available_bytes) {
@@ -237,7 +242,23 @@ absl::StatusOr<BackendCapacity> LvmBackend::Capacity() {
   if (!config_.thin_pool.empty()) {
     absl::StatusOr<PoolUse> use = GetPoolUse();
     if (!use.ok()) return use.status();
-    return ThinCapacity(*use);
+    BackendCapacity capacity = ThinCapacity(*use);
+    // A pool at create-limit takes nothing; otherwise no more than it can
+    // physically hold (after what autoextend may add), so a nearly full
+    // pool stops attracting claims however much overprovision allows.
+    if (!CreateLimitReason(use->pool, config_.guard).empty()) {
+      return BackendCapacity();
+    }
+    VolumeGroup vg;  // without autoextend the VG's free space does not count
+    if (config_.guard.autoextend_percent > 0) {
+      absl::StatusOr<VolumeGroup> read = GetVg();
+      if (!read.ok()) return read.status();
+      vg = *read;
+    }
+    const uint64_t room = ThinPoolRoom(use->pool, vg, config_.guard);
+    capacity.available_bytes = std::min(capacity.available_bytes, room);
+    capacity.max_volume_bytes = std::min(capacity.max_volume_bytes, room);
+    return capacity;
   }
   absl::StatusOr<VolumeGroup> vg = GetVg();
   if (!vg.ok()) return vg.status();
@@ -275,7 +296,19 @@ absl::StatusOr<BackendStats> LvmBackend::Stats() {
   stats.capacity_bytes = static_cast<uint64_t>(
       static_cast<double>(pool.size_bytes) * config_.overprovision);
   stats.available_bytes = ThinCapacity(*use).available_bytes;
+  if (!CreateLimitReason(pool, config_.guard).empty()) {
+    stats.available_bytes = 0;
+  } else {
+    stats.available_bytes =
+        std::min(stats.available_bytes,
+                 ThinPoolRoom(pool,
+                              config_.guard.autoextend_percent > 0
+                                  ? *vg
+                                  : VolumeGroup(),
+                              config_.guard));
+  }
   stats.has_pool = true;
+  stats.pool.autoextends = autoextends_.load();
   stats.pool.name = Where();
   stats.pool.size_bytes = pool.size_bytes;
   stats.pool.data_percent = std::max(0.0, pool.data_percent);
@@ -284,6 +317,94 @@ absl::StatusOr<BackendStats> LvmBackend::Stats() {
   stats.pool.chunk_bytes = pool.chunk_bytes;
   stats.pool.virtual_bytes = use->promised_bytes;
   return stats;
+}
+
+absl::StatusOr<std::string> LvmBackend::VolumeTrouble(
+    const std::string& volume_id) {
+  std::vector<LogicalVolume> listing;
+  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id, &listing);
+  if (!lv.ok()) return lv.status();
+  // lv_attr bit 9: (p)artial, a PV of the VG is missing; (F)ailed thin LV.
+  if (lv->attr.size() > 8 && lv->attr[8] == 'p') {
+    return std::string("a physical volume under it is missing");
+  }
+  if (lv->attr.size() > 8 && lv->attr[8] == 'F') {
+    return std::string("its thin volume has failed");
+  }
+  if (!thick()) {
+    absl::StatusOr<LogicalVolume> pool = PoolIn(listing);
+    if (!pool.ok()) return std::string(pool.status().message());
+    return ThinPoolTrouble(*pool);
+  }
+  return std::string();
+}
+
+absl::StatusOr<ThinPoolGrowth> LvmBackend::GuardPool() {
+  if (!guards_pool()) return ThinPoolGrowth();
+  absl::MutexLock lock(&guard_mutex_);
+  absl::StatusOr<VolumeGroup> vg = GetVg();
+  if (!vg.ok()) return vg.status();
+  absl::StatusOr<PoolUse> use = GetPoolUse();
+  if (!use.ok()) return use.status();
+  ThinPoolGrowth growth = DecideThinPoolGrowth(use->pool, *vg, config_.guard);
+  const std::string pool = LvPath(config_.thin_pool);
+  if (growth.data_bytes == 0 && growth.metadata_bytes == 0) {
+    // A pool past its threshold that cannot grow: say so once.
+    if (growth.why != last_guard_note_ && !growth.why.empty()) {
+      spdlog::warn("thin pool {}: {}", pool, growth.why);
+    }
+    last_guard_note_ = growth.why;
+    return growth;
+  }
+  last_guard_note_.clear();
+  if (growth.data_bytes > 0) {
+    absl::Status grown =
+        Lvm({"lvextend", "--size", absl::StrCat("+", growth.data_bytes, "b"),
+             pool})
+            .status();
+    if (!grown.ok()) return grown;
+    ++autoextends_;
+  }
+  if (growth.metadata_bytes > 0) {
+    absl::Status grown =
+        Lvm({"lvextend", "--poolmetadatasize",
+             absl::StrCat("+", growth.metadata_bytes, "b"), pool})
+            .status();
+    if (!grown.ok()) return grown;
+    ++autoextends_;
+  }
+  spdlog::info("thin pool {} grown: {}", pool, growth.why);
+  return growth;
+}
+
+void LvmBackend::GuardPoolAfter(const char* what) {
+  if (!guards_pool()) return;
+  absl::StatusOr<ThinPoolGrowth> growth = GuardPool();
+  if (!growth.ok()) {
+    spdlog::warn("thin pool {}: cannot grow it after {}: {}",
+                 LvPath(config_.thin_pool), what,
+                 std::string(growth.status().message()));
+  }
+}
+
+absl::Status LvmBackend::CheckCreateLimit(PoolUse* use,
+                                          const std::string& what) {
+  std::string reason = CreateLimitReason(use->pool, config_.guard);
+  if (reason.empty()) return absl::OkStatus();
+  if (guards_pool()) {
+    // Growing may bring it back under the limit.
+    absl::StatusOr<ThinPoolGrowth> growth = GuardPool();
+    if (growth.ok() && (growth->data_bytes > 0 || growth->metadata_bytes > 0)) {
+      absl::StatusOr<PoolUse> again = GetPoolUse();
+      if (!again.ok()) return again.status();
+      *use = *std::move(again);
+      reason = CreateLimitReason(use->pool, config_.guard);
+      if (reason.empty()) return absl::OkStatus();
+    }
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "thin pool ", Where(), " takes no new data for ", what, ": ", reason,
+      "; existing volumes keep working"));
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
@@ -321,6 +442,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
   lv = FindLv(record.volume_id());
   if (!created.ok() && !lv.ok()) return created.status();
   if (!lv.ok()) return lv.status();
+  GuardPoolAfter("a create");
   return FinishCreate(*lv, record.volume_id());
 }
 
@@ -520,6 +642,7 @@ absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
                      extended.status().message()));
   }
   if (!extended.ok()) return extended.status();
+  GuardPoolAfter("an expansion");
   return *size;
 }
 
@@ -669,6 +792,15 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
                 "the snapshot's record (its name, ids and the source "
                 "volume's access lists) is");
   if (!tag.ok()) return tag.status();
+  if (config_.guard.create_limit_percent > 0) {
+    absl::StatusOr<PoolUse> use = GetPoolUse();
+    if (!use.ok()) return use.status();
+    if (absl::Status s = CheckCreateLimit(
+            &*use, absl::StrCat("snapshot ", record.snapshot_id()));
+        !s.ok()) {
+      return s;
+    }
+  }
   // A thin snapshot shares every block with its origin: nothing is copied.
   absl::StatusOr<CommandResult> created =
       Lvm({"lvcreate", "--yes", "--snapshot", "--name",
@@ -679,6 +811,7 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
     if (again.ok()) return again;
     return created.status();
   }
+  GuardPoolAfter("a snapshot");
   return GetSnapshot(record.snapshot_id());
 }
 
@@ -783,6 +916,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
   lv = FindLv(record.volume_id());
   if (!created.ok() && !lv.ok()) return created.status();
   if (!lv.ok()) return lv.status();
+  GuardPoolAfter("a clone");
   return FinishFromSource(*lv, record.volume_id());
 }
 

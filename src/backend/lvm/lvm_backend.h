@@ -5,9 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "src/backend/backend.h"
 #include "src/backend/lvm/copy_jobs.h"
 #include "src/backend/lvm/lvm_report.h"
+#include "src/backend/lvm/thin_pool_guard.h"
 #include "src/platform/block_copier.h"
 #include "src/platform/command_runner.h"
 #include "src/platform/filesystem.h"
@@ -34,6 +37,9 @@ struct LvmBackendConfig {
   // Thick: bound on the rate of the copies behind snapshots, restores and
   // clones, in bytes per second (0: unbounded).
   uint64_t copy_bytes_per_second = 128ull << 20;
+  // Thin: growing the pool before it fills, refusing new allocations when
+  // it is nearly full.
+  ThinPoolGuardOptions guard;
 };
 
 // Volumes as LVM logical volumes, thick or thin. The LV name derives from
@@ -72,6 +78,8 @@ class LvmBackend final : public Backend {
   absl::Status Ready() override;
   absl::StatusOr<BackendCapacity> Capacity() override;
   absl::StatusOr<BackendStats> Stats() override;
+  absl::StatusOr<std::string> VolumeTrouble(
+      const std::string& volume_id) override;
   absl::StatusOr<VolumeRecord> Create(const VolumeRecord& record) override;
   absl::StatusOr<VolumeRecord> Get(const std::string& volume_id) override;
   absl::StatusOr<std::vector<VolumeRecord>> List() override;
@@ -92,6 +100,16 @@ class LvmBackend final : public Backend {
   absl::StatusOr<VolumeRecord> CreateFromSource(
       const VolumeRecord& record, const std::string& source_id,
       const FreezeScope& freeze) override;
+
+  // Thin with autoextend: grows the pool's data or metadata LV (whichever
+  // passed the threshold) with lvextend, as far as the VG and the cap
+  // allow, logging each growth and counting it in Stats(); does nothing
+  // otherwise. Serialised: concurrent callers run one after the other.
+  // Returns what it grew.
+  absl::StatusOr<ThinPoolGrowth> GuardPool();
+  bool guards_pool() const {
+    return !config_.thin_pool.empty() && config_.guard.autoextend_percent > 0;
+  }
 
   // Activates every cellar LV of this class that is not active (after a
   // reboot). Returns how many were activated.
@@ -131,6 +149,12 @@ class LvmBackend final : public Backend {
   // The pool and what it promised, from one listing of the VG.
   absl::StatusOr<PoolUse> PoolUseIn(const std::vector<LogicalVolume>& lvs) const;
   absl::StatusOr<PoolUse> GetPoolUse();
+  // GuardPool when it guards, its failure logged (after a successful
+  // allocation, which must not fail for it).
+  void GuardPoolAfter(const char* what);
+  // Thin: RESOURCE_EXHAUSTED when the pool is at create-limit (after one
+  // GuardPool when autoextend is on); `use` is refreshed then.
+  absl::Status CheckCreateLimit(PoolUse* use, const std::string& what);
   // NOT_FOUND only when the VG (and pool) answered and the LV is not in it.
   // `listing`, when not null, receives every LV of the VG.
   absl::StatusOr<LogicalVolume> FindLv(
@@ -247,6 +271,11 @@ class LvmBackend final : public Backend {
   BlockCopier* const copier_;
   // Last: its destructor stops the copies before anything they use goes.
   CopyJobs jobs_;
+  absl::Mutex guard_mutex_;
+  // What the last GuardPool decided, to log a stuck pool once, not every
+  // few seconds.
+  std::string last_guard_note_ ABSL_GUARDED_BY(guard_mutex_);
+  std::atomic<uint64_t> autoextends_{0};
 };
 
 }  // namespace cellar

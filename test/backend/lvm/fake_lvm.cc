@@ -103,6 +103,12 @@ void FakeLvm::SetPoolUse(const std::string& vg, const std::string& pool,
   lv.metadata_percent = metadata_percent;
 }
 
+void FakeLvm::SetPoolHealth(const std::string& vg, const std::string& pool,
+                            char health) {
+  absl::MutexLock lock(&mu_);
+  lvs_[vg + "/" + pool].health = health;
+}
+
 void FakeLvm::SetMissingPvs(const std::string& vg, uint64_t count) {
   absl::MutexLock lock(&mu_);
   vgs_[vg].missing_pvs = count;
@@ -149,7 +155,7 @@ uint64_t FakeLvm::VgFree(const std::string& vg) const {
 uint64_t FakeLvm::Used(const std::string& vg) const {
   uint64_t used = 0;
   for (const auto& [key, lv] : lvs_) {
-    if (lv.vg == vg && lv.pool.empty()) used += lv.size;
+    if (lv.vg == vg && lv.pool.empty()) used += lv.size + 2 * lv.metadata_grown;
   }
   return used;
 }
@@ -204,7 +210,7 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
   if (verb == "lvextend") {
     std::vector<std::string> positional;
     for (size_t i = 2; i < argv.size(); ++i) {
-      if (argv[i] == "--size") {
+      if (argv[i] == "--size" || argv[i] == "--poolmetadatasize") {
         ++i;
       } else if (!absl::StartsWith(argv[i], "-")) {
         positional.push_back(argv[i]);
@@ -262,6 +268,7 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
                                            : "Vwi---tz--";
       if (is_origin) attr[0] = 'o';
       if (lv.thin_pool && !lv.zero_new_blocks) attr[7] = '-';
+      if (lv.thin_pool) attr[8] = lv.health;
       attr[4] = lv.active ? 'a' : '-';
       if (lv.open) attr[5] = 'o';
       std::string percent;
@@ -405,6 +412,22 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
   }
   if (verb == "lvextend") {
     for (size_t i = 2; i + 1 < argv.size(); ++i) {
+      if (argv[i] == "--poolmetadatasize" && it->second.thin_pool) {
+        absl::string_view size = argv[i + 1];
+        if (!absl::ConsumePrefix(&size, "+")) return Exit(3, "", "  bad size\n");
+        const uint64_t more = Bytes(std::string(size));
+        // The spare metadata LV grows with it.
+        if (Used(it->second.vg) + 2 * more > vgs_[it->second.vg].size) {
+          return Exit(5, "", "  Insufficient free space\n");
+        }
+        Lv& pool = it->second;
+        pool.metadata_percent = pool.metadata_percent *
+                                static_cast<double>(pool.metadata_size) /
+                                static_cast<double>(pool.metadata_size + more);
+        pool.metadata_size += more;
+        pool.metadata_grown += more;
+        continue;
+      }
       if (argv[i] != "--size") continue;
       absl::string_view size = argv[i + 1];
       if (absl::ConsumePrefix(&size, "+")) {
@@ -413,7 +436,13 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
             Used(it->second.vg) + more > vgs_[it->second.vg].size) {
           return Exit(5, "", "  Insufficient free space\n");
         }
-        // A grown COW area is less full.
+        // A grown pool or COW area is less full.
+        if (it->second.thin_pool) {
+          it->second.pool_data_percent =
+              it->second.pool_data_percent *
+              static_cast<double>(it->second.size) /
+              static_cast<double>(it->second.size + more);
+        }
         if (!it->second.origin.empty() && it->second.size + more > 0) {
           it->second.cow_percent = it->second.cow_percent *
                                    static_cast<double>(it->second.size) /

@@ -49,7 +49,10 @@ class FakeLvm final {
     double pool_data_percent = 0;
     double metadata_percent = 0;
     uint64_t metadata_size = 4 << 20;
+    uint64_t metadata_grown = 0;  // by lvextend, taken twice from the VG
     uint64_t chunk = 64 << 10;
+    char health = '-';  // lv_attr bit 9 of a pool: D, M, F or '-'
+
   };
 
   void AddVg(const std::string& name, uint64_t size, uint64_t extent = 4 << 20);
@@ -70,6 +73,10 @@ class FakeLvm final {
   // A thin pool's data and metadata use as lvs reports them.
   void SetPoolUse(const std::string& vg, const std::string& pool,
                   double data_percent, double metadata_percent);
+  // lv_attr bit 9 of a thin pool: 'D' out of data, 'M' metadata read-only,
+  // 'F' failed, '-' healthy.
+  void SetPoolHealth(const std::string& vg, const std::string& pool,
+                     char health);
   // vg_missing_pv_count of `vg` (its commands keep working, as with
   // --partial reads).
   void SetMissingPvs(const std::string& vg, uint64_t count);

@@ -131,7 +131,9 @@ TEST_F(LvmBackendTest, ThickCapacityKeepsTheReserve) {
 }
 
 TEST_F(LvmBackendTest, ThinCapacityIsOverprovisionedPoolMinusPromises) {
-  EXPECT_EQ(thin_.Capacity()->available_bytes, 4 * kGiB);
+  // Overprovision would allow 4 GiB, but GetCapacity reports no more than
+  // the empty 2 GiB pool can physically hold; creates go by overprovision.
+  EXPECT_EQ(thin_.Capacity()->available_bytes, 2 * kGiB);
   ASSERT_TRUE(thin_.Create(Record("t1", 3 * kGiB, "fast")).ok());
   EXPECT_EQ(thin_.Capacity()->available_bytes, 1 * kGiB);
   EXPECT_EQ(thin_.Create(Record("t2", 2 * kGiB, "fast")).status().code(),
@@ -1144,6 +1146,141 @@ TEST_F(LvmThickCopyTest, TemporarySnapshotsNothingNeedsAreRemoved) {
                 .status()
                 .code(),
             absl::StatusCode::kResourceExhausted);
+}
+
+
+// ---------------------------------------------------------------- Thin-pool guard
+
+class ThinPoolGuardBackendTest : public LvmBackendTest {
+ protected:
+  // vg0: 10 GiB; pool0: 2 GiB (data), overprovision 2.
+  LvmBackend Guarded(int autoextend, uint64_t max = 0, int create_limit = 0) {
+    LvmBackendConfig config;
+    config.vg = "vg0";
+    config.thin_pool = "pool0";
+    config.overprovision = 2.0;
+    config.guard.autoextend_percent = autoextend;
+    config.guard.step_percent = 25;
+    config.guard.max_bytes = max;
+    config.guard.create_limit_percent = create_limit;
+    return LvmBackend(config, &runner_, &fs_, &copier_);
+  }
+  uint64_t PoolSize() { return lvm_.GetLv("vg0", "pool0").size; }
+};
+
+TEST_F(ThinPoolGuardBackendTest, APoolPastItsThresholdGrowsUpToTheCap) {
+  LvmBackend backend = Guarded(80, 3 * kGiB);
+  ASSERT_EQ(backend.GuardPool()->data_bytes, 0u);  // 0% used: nothing
+  EXPECT_EQ(PoolSize(), 2 * kGiB);
+  lvm_.SetPoolUse("vg0", "pool0", 85, 10);
+  const size_t from = runner_.calls().size();
+  absl::StatusOr<ThinPoolGrowth> growth = backend.GuardPool();
+  ASSERT_TRUE(growth.ok()) << growth.status();
+  EXPECT_EQ(growth->data_bytes, 512 * kMiB);  // 25% of 2 GiB
+  EXPECT_EQ(PoolSize(), 2 * kGiB + 512 * kMiB);
+  EXPECT_EQ(CallsOf("lvextend", from), 1);
+  // Still above the threshold: the next check grows to the cap, not past.
+  lvm_.SetPoolUse("vg0", "pool0", 90, 10);
+  ASSERT_TRUE(backend.GuardPool().ok());
+  EXPECT_EQ(PoolSize(), 3 * kGiB);
+  ASSERT_TRUE(backend.GuardPool().ok());
+  EXPECT_EQ(PoolSize(), 3 * kGiB);
+  EXPECT_EQ(backend.Stats()->pool.autoextends, 2u);
+  // Metadata past its threshold grows the metadata LV.
+  lvm_.SetPoolUse("vg0", "pool0", 10, 95);
+  const uint64_t metadata = lvm_.GetLv("vg0", "pool0").metadata_size;
+  ASSERT_TRUE(backend.GuardPool().ok());
+  EXPECT_GT(lvm_.GetLv("vg0", "pool0").metadata_size, metadata);
+  EXPECT_EQ(PoolSize(), 3 * kGiB);
+  EXPECT_EQ(backend.Stats()->pool.autoextends, 3u);
+}
+
+TEST_F(ThinPoolGuardBackendTest, WithoutAutoextendNothingGrows) {
+  LvmBackend backend = Guarded(0);
+  lvm_.SetPoolUse("vg0", "pool0", 99, 99);
+  const size_t from = runner_.calls().size();
+  ASSERT_TRUE(backend.GuardPool().ok());
+  EXPECT_EQ(CallsOf("lvm", from), 0);
+  EXPECT_EQ(PoolSize(), 2 * kGiB);
+}
+
+TEST_F(ThinPoolGuardBackendTest, ACreateGrowsThePoolAfterwards) {
+  LvmBackend backend = Guarded(50);
+  lvm_.SetPoolUse("vg0", "pool0", 60, 5);
+  ASSERT_TRUE(backend.Create(Record("a", kGiB, "thin")).ok());
+  EXPECT_EQ(PoolSize(), 2 * kGiB + 512 * kMiB);
+}
+
+TEST_F(ThinPoolGuardBackendTest, AtCreateLimitNewDataIsRefusedAndNothingMade) {
+  LvmBackend backend = Guarded(0, 0, 90);
+  const VolumeRecord kept = Record("kept", kGiB, "thin");
+  ASSERT_TRUE(backend.Create(kept).ok());
+  lvm_.SetPoolUse("vg0", "pool0", 91, 5);
+  const std::vector<std::string> before = lvm_.LvNames("vg0");
+
+  absl::StatusOr<VolumeRecord> created = backend.Create(Record("new", kMiB, "thin"));
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(absl::StrContains(created.status().message(), "create-limit"))
+      << created.status();
+  EXPECT_EQ(backend.Expand(kept.volume_id(), 2 * kGiB).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(backend
+                .CreateSnapshot(Snapshot("snap", kept.volume_id(), "thin"),
+                                nullptr)
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(backend
+                .CreateFromSource(Record("clone", kGiB, "thin"),
+                                  kept.volume_id(), NoFreeze())
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(lvm_.LvNames("vg0"), before);
+  EXPECT_EQ(lvm_.GetLv("vg0", LvmBackend::LvName(kept.volume_id())).size, kGiB);
+  // GetCapacity stops placing claims here; the volume itself still works.
+  EXPECT_EQ(backend.Capacity()->available_bytes, 0u);
+  EXPECT_EQ(backend.Stats()->available_bytes, 0u);
+  EXPECT_TRUE(backend.Get(kept.volume_id()).ok());
+  // Room again (data deleted): creates go on.
+  lvm_.SetPoolUse("vg0", "pool0", 40, 5);
+  EXPECT_TRUE(backend.Create(Record("new", kMiB, "thin")).ok());
+}
+
+TEST_F(ThinPoolGuardBackendTest, AtCreateLimitAutoextendIsTriedFirst) {
+  LvmBackend backend = Guarded(80, 0, 90);
+  lvm_.SetPoolUse("vg0", "pool0", 95, 5);  // past both; growth brings it to 76%
+  absl::StatusOr<VolumeRecord> created = backend.Create(Record("new", kMiB, "thin"));
+  EXPECT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(PoolSize(), 2 * kGiB + 512 * kMiB);
+}
+
+TEST_F(ThinPoolGuardBackendTest, CapacityIsWhatThePoolCanStillHold) {
+  // 2 GiB pool, 75% used, overprovision 2 would allow 4 GiB.
+  lvm_.SetPoolUse("vg0", "pool0", 75, 5);
+  EXPECT_EQ(Guarded(0).Capacity()->available_bytes, 512 * kMiB);
+  // With autoextend up to 3 GiB: 1.5 GiB.
+  EXPECT_EQ(Guarded(80, 3 * kGiB).Capacity()->available_bytes, 1536 * kMiB);
+  // With autoextend and no cap the overprovision bound is the smaller.
+  lvm_.SetPoolUse("vg0", "pool0", 0, 5);
+  EXPECT_EQ(Guarded(80).Capacity()->available_bytes, 4 * kGiB);
+}
+
+TEST_F(ThinPoolGuardBackendTest, APoolOutOfSpaceMakesItsVolumesTroubled) {
+  LvmBackend backend = Guarded(0);
+  const VolumeRecord record = Record("a", kGiB, "thin");
+  ASSERT_TRUE(backend.Create(record).ok());
+  EXPECT_EQ(*backend.VolumeTrouble(record.volume_id()), "");
+  lvm_.SetPoolHealth("vg0", "pool0", 'D');
+  EXPECT_TRUE(absl::StrContains(*backend.VolumeTrouble(record.volume_id()),
+                                "out of data space"));
+  lvm_.SetPoolHealth("vg0", "pool0", 'M');
+  EXPECT_TRUE(absl::StrContains(*backend.VolumeTrouble(record.volume_id()),
+                                "read-only"));
+  EXPECT_EQ(backend.VolumeTrouble(Record("nope", kGiB, "thin").volume_id())
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace
