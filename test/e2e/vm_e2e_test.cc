@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -112,9 +114,14 @@ class VmE2eTest : public ::testing::Test {
   void StartDriver() {
     auto driver = DriverProcess::Start(
         root_ + "/data", root_ + "/csi.sock",
-        {"--kubelet-dir=" + kubelet_, "--node-id=vm-node",
-         "--device-classes=" + classes_, "--reserve-bytes=0",
-         "--log-level=debug"},
+        [this] {
+          std::vector<std::string> args = {
+              "--kubelet-dir=" + kubelet_, "--node-id=vm-node",
+              "--device-classes=" + classes_, "--reserve-bytes=0",
+              "--log-level=debug"};
+          args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+          return args;
+        }(),
         absl::Seconds(60));
     ASSERT_TRUE(driver.ok()) << driver.status();
     driver_ = *std::move(driver);
@@ -163,6 +170,7 @@ class VmE2eTest : public ::testing::Test {
   }
 
   std::string vg_, pool_, vg2_, root_, kubelet_, classes_;
+  std::vector<std::string> extra_args_;  // more driver flags
   std::unique_ptr<DriverProcess> driver_;
   std::unique_ptr<testing::CsiClient> client_;
 };
@@ -403,6 +411,213 @@ bool WriteText(const std::string& path, const std::string& text) {
       fsync(fd) == 0;
   close(fd);
   return ok;
+}
+
+// A thin pool guarded by the driver (autoextend, its cap, create-limit) in
+// the second VG, filled through a published block volume; its metrics
+// scraped with curl and compared with lvs and vgs.
+class VmThinPoolGuardTest : public VmE2eTest {
+ protected:
+  void SetUp() override {
+    VmE2eTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    if (vg2_.empty()) GTEST_SKIP() << "needs the second VG";
+    // Zeroing new blocks (the driver requires it) and failing writes at
+    // once when full instead of queueing them for a minute.
+    ASSERT_EQ(Shell("lvm lvcreate --yes --type thin-pool --size 64m --zero y "
+                    "--errorwhenfull y --name guardpool " + vg2_ +
+                    " >/dev/null && echo ok"),
+              "ok\n");
+  }
+  void TearDown() override {
+    client_.reset();
+    driver_.reset();
+    Shell("grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo | sort -r | "
+          "xargs -r -n1 umount -l 2>/dev/null; lvm lvremove -y " + vg2_ +
+          "/filler " + vg2_ + "/guardpool >/dev/null 2>&1; lvm lvremove -y " + vg2_ +
+          "/lvol0_pmspare >/dev/null 2>&1");
+    VmE2eTest::TearDown();
+  }
+
+  void StartGuarded(const std::string& max) {
+    client_.reset();
+    driver_.reset();
+    classes_ = absl::StrCat(
+        "guard=lvm-thin:", vg2_, "/guardpool?overprovision=8&autoextend=50&"
+        "autoextend-step=50&autoextend-max=", max, "&create-limit=90");
+    extra_args_ = {"--metrics-address=127.0.0.1:0"};
+    StartDriver();
+  }
+
+  uint64_t PoolBytes() {
+    return std::stoull("0" + Shell("lvm lvs --noheadings --units b --nosuffix "
+                                   "-o lv_size " + vg2_ + "/guardpool | tr -d ' \n'"));
+  }
+  // Waits up to 30 s for the pool to reach `bytes`; returns its size then.
+  uint64_t WaitForPool(uint64_t bytes) {
+    for (int i = 0; i < 60 && PoolBytes() < bytes; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return PoolBytes();
+  }
+  // Writes `mib` MiB of random data at `at_mib` MiB into the block target.
+  bool Write(const std::string& target, int at_mib, int mib) {
+    return Shell(absl::StrCat("dd if=/dev/urandom of='", target,
+                              "' bs=1M seek=", at_mib, " count=", mib,
+                              " oflag=direct conv=notrunc 2>/dev/null && echo ok")) ==
+           "ok\n";
+  }
+  grpc::Status CreateIn(const std::string& name, std::string* id) {
+    return client_->CreateWithParameters(name, testing::Capability("", true),
+                                         16 * kMiB, {{"deviceClass", "guard"}},
+                                         id);
+  }
+  int64_t Capacity() {
+    csi::v1::GetCapacityRequest request;
+    (*request.mutable_parameters())["deviceClass"] = "guard";
+    csi::v1::GetCapacityResponse response;
+    EXPECT_TRUE(driver_->controller()
+                    .GetCapacity(Context().get(), request, &response)
+                    .ok());
+    return response.available_capacity();
+  }
+  std::string Scrape() {
+    const std::string log = driver_->ReadLog();
+    const size_t at = log.find("(port ");
+    if (at == std::string::npos) return "";
+    const std::string port = log.substr(at + 6, log.find(')', at) - at - 6);
+    return "\n" + Shell("curl -s http://127.0.0.1:" + port + "/metrics");
+  }
+  static double Value(const std::string& page, const std::string& series) {
+    const size_t at = page.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(page.substr(at + series.size() + 2));
+  }
+};
+
+TEST_F(VmThinPoolGuardTest, ThePoolGrowsToItsCapAndAFullVgStopsCreates) {
+  constexpr uint64_t kCap = 128 * kMiB;
+  StartGuarded(std::to_string(kCap));
+  const auto cap = testing::Capability("", true);
+  std::string id;
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters("filled", cap, 512 * kMiB,
+                                         {{"deviceClass", "guard"}}, &id)
+                  .ok());
+  const std::string staging = Staging("filled");
+  ASSERT_TRUE(client_->Stage(id, staging, cap).ok());
+  const std::string target = Target("filled");
+  ASSERT_TRUE(client_->Publish(id, staging, target, cap, false).ok());
+
+  // 40 MiB of 64: past 50%, the pool grows by half, to 96 MiB.
+  ASSERT_TRUE(Write(target, 0, 40));
+  EXPECT_EQ(WaitForPool(96 * kMiB), 96 * kMiB);
+  // 80 MiB of 96: grows again, but only to its cap.
+  ASSERT_TRUE(Write(target, 40, 40));
+  EXPECT_EQ(WaitForPool(kCap), kCap);
+  std::this_thread::sleep_for(std::chrono::seconds(7));  // checks every 5 s
+  EXPECT_EQ(PoolBytes(), kCap) << "grew past its cap";
+  std::string other;
+  ASSERT_TRUE(CreateIn("below-limit", &other).ok());  // 62% < 90%
+  ASSERT_TRUE(client_->Delete(other).ok());
+
+  // A cap the VG cannot meet: the driver restarted with a larger cap and
+  // the VG filled up by something else. Past create-limit the pool cannot
+  // grow, creates are refused, and the volume still reads and writes.
+  // (Filled first: a restarted driver checks its pools at once.)
+  ASSERT_EQ(Shell("lvm lvcreate --yes --extents 100%FREE --name filler " + vg2_ +
+                  " >/dev/null && echo ok"),
+            "ok\n");
+  StartGuarded(std::to_string(kGiB));
+  ASSERT_TRUE(Write(target, 80, 40));  // 120 MiB of 128: 94%
+  std::this_thread::sleep_for(std::chrono::seconds(7));
+  EXPECT_EQ(PoolBytes(), kCap);
+  grpc::Status refused = CreateIn("over-limit", &other);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << refused.error_message();
+  EXPECT_NE(refused.error_message().find("create-limit"), std::string::npos)
+      << refused.error_message();
+  EXPECT_EQ(Capacity(), 0);
+  EXPECT_EQ(CountLines("lvm lvs --noheadings -o lv_name " + vg2_ +
+                       " | grep -v -e guardpool -e filler -e lvol0_pmspare"),
+            1);  // only the filled volume
+  ASSERT_TRUE(Write(target, 0, 8));  // provisioned blocks: still writable
+  EXPECT_EQ(ReadRaw(target, 4096).size(), 4096u);
+
+  // The metrics say what lvs and vgs say.
+  const std::string page = Scrape();
+  ASSERT_FALSE(page.empty()) << driver_->ReadLog();
+  const std::string pool = "{pool=\"" + vg2_ + "/guardpool\"}";
+  EXPECT_EQ(Value(page, "cellar_thin_pool_size_bytes" + pool),
+            static_cast<double>(PoolBytes()));
+  const double lvs_data = std::stod(Shell("lvm lvs --noheadings -o data_percent " +
+                                          vg2_ + "/guardpool | tr -d ' \n'"));
+  EXPECT_NEAR(Value(page, "cellar_thin_pool_data_used_ratio" + pool), lvs_data / 100,
+              0.0001);
+  const double vg_free = std::stod(Shell("lvm vgs --noheadings --units b --nosuffix "
+                                         "-o vg_free " + vg2_ + " | tr -d ' \n'"));
+  EXPECT_EQ(Value(page, "cellar_vg_free_bytes{vg=\"" + vg2_ + "\"}"), vg_free);
+  EXPECT_EQ(Value(page, "cellar_device_class_available_bytes{device_class=\"guard\"}"),
+            0);
+  EXPECT_EQ(Value(page, "cellar_device_class_volumes{device_class=\"guard\"}"), 1);
+  EXPECT_EQ(Value(page, "cellar_vg_missing_pvs{vg=\"" + vg2_ + "\"}"), 0);
+  EXPECT_GE(Value(page, "cellar_thin_pool_autoextends_total" + pool), 0);
+
+  // Room in the VG again: the pool grows by itself and creates go on.
+  ASSERT_EQ(Shell("lvm lvremove -y " + vg2_ + "/filler >/dev/null && echo ok"),
+            "ok\n");
+  EXPECT_GT(WaitForPool(kCap + 1), kCap);
+  grpc::Status created = CreateIn("after-growth", &other);
+  EXPECT_TRUE(created.ok()) << created.error_message();
+  if (created.ok()) ASSERT_TRUE(client_->Delete(other).ok());
+  EXPECT_GE(Value(Scrape(), "cellar_thin_pool_autoextends_total" + pool), 1);
+
+  ASSERT_TRUE(client_->Unpublish(id, target).ok());
+  ASSERT_TRUE(client_->Unstage(id, staging).ok());
+  ASSERT_TRUE(client_->Delete(id).ok());
+}
+
+TEST_F(VmThinPoolGuardTest, AFullPoolMakesItsVolumeAbnormal) {
+  // No autoextend: 64 MiB, filled to the last block.
+  client_.reset();
+  driver_.reset();
+  classes_ = "guard=lvm-thin:" + vg2_ + "/guardpool?overprovision=8";
+  extra_args_.clear();
+  StartDriver();
+  const auto cap = testing::Capability("", true);
+  std::string id;
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters("full", cap, 128 * kMiB,
+                                         {{"deviceClass", "guard"}}, &id)
+                  .ok());
+  const std::string staging = Staging("full");
+  ASSERT_TRUE(client_->Stage(id, staging, cap).ok());
+  const std::string target = Target("full");
+  ASSERT_TRUE(client_->Publish(id, staging, target, cap, false).ok());
+  csi::v1::NodeGetVolumeStatsRequest request;
+  request.set_volume_id(id);
+  request.set_volume_path(target);
+  csi::v1::NodeGetVolumeStatsResponse stats;
+  ASSERT_TRUE(driver_->node().NodeGetVolumeStats(Context().get(), request, &stats).ok());
+  EXPECT_FALSE(stats.volume_condition().abnormal())
+      << stats.volume_condition().message();
+
+  EXPECT_FALSE(Write(target, 0, 100));  // more than the pool holds: EIO
+  ASSERT_TRUE(driver_->node().NodeGetVolumeStats(Context().get(), request, &stats).ok());
+  EXPECT_TRUE(stats.volume_condition().abnormal());
+  EXPECT_NE(stats.volume_condition().message().find("out of data space"),
+            std::string::npos)
+      << stats.volume_condition().message() << " / lv_attr "
+      << Shell("lvm lvs --noheadings -o lv_attr " + vg2_ + "/guardpool");
+  csi::v1::ControllerGetVolumeRequest get;
+  get.set_volume_id(id);
+  csi::v1::ControllerGetVolumeResponse got;
+  ASSERT_TRUE(driver_->controller().ControllerGetVolume(Context().get(), get, &got).ok());
+  EXPECT_TRUE(got.status().volume_condition().abnormal());
+
+  ASSERT_TRUE(client_->Unpublish(id, target).ok());
+  ASSERT_TRUE(client_->Unstage(id, staging).ok());
+  ASSERT_TRUE(client_->Delete(id).ok());
 }
 
 class VmSnapshotTest : public VmE2eTest {
