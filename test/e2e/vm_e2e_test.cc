@@ -425,8 +425,8 @@ class VmThinPoolGuardTest : public VmE2eTest {
     // Zeroing new blocks (the driver requires it) and failing writes at
     // once when full instead of queueing them for a minute.
     ASSERT_EQ(Shell("lvm lvcreate --yes --type thin-pool --size 64m --zero y "
-                    "--errorwhenfull y --name guardpool " + vg2_ +
-                    " >/dev/null && echo ok"),
+                    "--name guardpool " + vg2_ + " >/dev/null && lvm lvchange "
+                    "--errorwhenfull y " + vg2_ + "/guardpool >/dev/null && echo ok"),
               "ok\n");
   }
   void TearDown() override {
