@@ -4,50 +4,18 @@
 // listen address parser.
 #include "src/platform/real_http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "test/testing/http_get.h"
 
 namespace cellar {
 namespace {
 
-// Sends `request` to 127.0.0.1:port and reads until the server closes.
-std::string Exchange(int port, const std::string& request) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in address = {};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout = {10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    close(fd);
-    return "connect failed";
-  }
-  size_t sent = 0;
-  while (sent < request.size()) {
-    const ssize_t n = send(fd, request.data() + sent, request.size() - sent,
-                           MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<size_t>(n);
-  }
-  std::string reply;
-  char buffer[4096];
-  for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) {
-    reply.append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
-  return reply;
-}
+using testing::HttpExchange;
 
 TEST(RealHttpServerTest, AnswersWithTheHandlersResponse) {
   std::atomic<int> calls{0};
@@ -68,7 +36,7 @@ TEST(RealHttpServerTest, AnswersWithTheHandlersResponse) {
   ASSERT_GT(port, 0);
 
   const std::string ok =
-      Exchange(port, "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+      HttpExchange(port, "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_TRUE(absl::StartsWith(ok, "HTTP/1.1 200 OK\r\n")) << ok;
   EXPECT_TRUE(absl::StrContains(ok, "Content-Type: text/x-test\r\n")) << ok;
   EXPECT_TRUE(absl::StrContains(ok, "Content-Length: 13\r\n")) << ok;
@@ -76,7 +44,7 @@ TEST(RealHttpServerTest, AnswersWithTheHandlersResponse) {
   EXPECT_TRUE(absl::EndsWith(ok, "\r\n\r\nGET /metrics\n")) << ok;
 
   const std::string refused =
-      Exchange(port, "DELETE /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+      HttpExchange(port, "DELETE /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_TRUE(absl::StartsWith(refused, "HTTP/1.1 405 Method Not Allowed\r\n"))
       << refused;
   EXPECT_TRUE(absl::StrContains(refused, "Allow: GET\r\n")) << refused;
@@ -86,13 +54,13 @@ TEST(RealHttpServerTest, AnswersWithTheHandlersResponse) {
   const std::string huge = absl::StrCat(
       "GET /metrics HTTP/1.1\r\nHost: a\r\nX-Pad: ", std::string(64 << 10, 'a'),
       "\r\n\r\n");
-  const std::string too_big = Exchange(port, huge);
+  const std::string too_big = HttpExchange(port, huge);
   EXPECT_FALSE(absl::StartsWith(too_big, "HTTP/1.1 200")) << too_big.substr(0, 80);
   EXPECT_EQ(calls.load(), 2);
 
   // Destroyed: the port no longer answers.
   server->reset();
-  EXPECT_EQ(Exchange(port, "GET /metrics HTTP/1.1\r\n\r\n"), "connect failed");
+  EXPECT_EQ(HttpExchange(port, "GET /metrics HTTP/1.1\r\n\r\n"), "connect failed");
 }
 
 TEST(RealHttpServerTest, APortInUseIsUnavailable) {
