@@ -288,8 +288,18 @@ absl::Status ControllerService::DoCreateVolume(
     if (!record.source_volume_id().empty()) {
       live.emplace_back(record.source_volume_id(), *backend);
     }
+    // The source volume is locked for the instant too, as CreateSnapshot
+    // locks it: no unstage, expansion or delete of it runs while its point
+    // in time is taken (busy: ABORTED, and the clone is retried). Not for
+    // the copy after it, which may take minutes.
     const FreezeScope freeze =
         [&](const std::function<absl::Status()>& instant) {
+          std::unique_ptr<VolumeLockGuard> source_lock;
+          if (!record.source_volume_id().empty()) {
+            source_lock = std::make_unique<VolumeLockGuard>(
+                locks_, record.source_volume_id());
+            if (!source_lock->ok()) return source_lock->status();
+          }
           return WithFrozen(MountedFilesystems(live), instant);
         };
     created = (*backend)->CreateFromSource(record, source_id, freeze);

@@ -633,6 +633,26 @@ TEST_F(SnapshotTest, RestoreAndCloneTakeSizeAndKind) {
   EXPECT_EQ(cloned.volume().content_source().volume().volume_id(), volume);
 }
 
+TEST_F(SnapshotTest, AClonesInstantWaitsForItsSourcesOtherCalls) {
+  const std::string volume = CreateOk("pvc-src", 8 * kMiB);
+  auto clone = CreateRequest("clone", 8 * kMiB);
+  clone.mutable_volume_content_source()->mutable_volume()->set_volume_id(volume);
+  {
+    // An unstage, expansion or delete of the source is running.
+    VolumeLockGuard busy(&locks_, volume);
+    ASSERT_TRUE(busy.ok());
+    EXPECT_EQ(Create(clone).error_code(), grpc::StatusCode::ABORTED);
+  }
+  // The retry makes the copy (the refused call had copied nothing).
+  csi::v1::CreateVolumeResponse cloned;
+  ASSERT_TRUE(Create(clone, &cloned).ok());
+  EXPECT_EQ(fs_.Stat(backend_.ImagePath(cloned.volume().volume_id()))->size,
+            8 * kMiB);
+  // Nor does the clone keep the source locked once done.
+  VolumeLockGuard after(&locks_, volume);
+  EXPECT_TRUE(after.ok());
+}
+
 }  // namespace
 }  // namespace cellar
 
