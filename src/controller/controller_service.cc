@@ -1052,18 +1052,43 @@ absl::StatusOr<std::vector<SnapshotRecord>> ControllerService::GetGroup(
 absl::Status ControllerService::DeleteGroup(
     const std::string& group_id, const std::vector<std::string>& snapshot_ids) {
   absl::StatusOr<std::vector<SnapshotRecord>> members = GetGroup(group_id);
-  if (absl::IsNotFound(members.status())) return absl::OkStatus();
+  if (absl::IsNotFound(members.status())) members = std::vector<SnapshotRecord>();
   if (!members.ok()) return members.status();
-  if (!snapshot_ids.empty()) {
-    std::vector<std::string> have;
-    for (const auto& m : *members) have.push_back(m.snapshot_id());
-    std::vector<std::string> want = snapshot_ids;
-    std::sort(have.begin(), have.end());
-    std::sort(want.begin(), want.end());
-    if (have != want) {
-      return absl::FailedPreconditionError(
-          "snapshot_ids do not match the group's snapshots");
+  // A delete that stopped half-way (the driver died, a removal failed) has
+  // deleted some members already: the retry, with the same snapshot_ids,
+  // finds fewer. Every member found must be listed; a listed id not found
+  // may be such a member, and its delete (idempotent) removes what an
+  // interrupted delete left of it. A listed id that is another snapshot is
+  // a mismatch.
+  std::vector<std::string> leftovers;
+  for (const std::string& id : snapshot_ids) {
+    const bool found = std::any_of(
+        members->begin(), members->end(),
+        [&id](const SnapshotRecord& m) { return m.snapshot_id() == id; });
+    if (found) continue;
+    absl::StatusOr<Backend*> backend = BackendForSnapshot(id);
+    if (!backend.ok()) continue;  // not this node's: nothing of it here
+    absl::StatusOr<SnapshotRecord> other = (*backend)->GetSnapshot(id);
+    if (other.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "snapshot_ids name ", id, ", which is not in group ", group_id));
     }
+    if (!absl::IsNotFound(other.status())) return other.status();
+    leftovers.push_back(id);
+  }
+  for (const SnapshotRecord& member : *members) {
+    if (!snapshot_ids.empty() &&
+        std::find(snapshot_ids.begin(), snapshot_ids.end(),
+                  member.snapshot_id()) == snapshot_ids.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "snapshot_ids do not name ", member.snapshot_id(), " of group ",
+          group_id));
+    }
+  }
+  for (const std::string& id : leftovers) {
+    absl::StatusOr<Backend*> backend = BackendForSnapshot(id);
+    if (!backend.ok()) continue;
+    if (absl::Status s = (*backend)->DeleteSnapshot(id); !s.ok()) return s;
   }
   for (const SnapshotRecord& member : *members) {
     absl::StatusOr<Backend*> backend = BackendForSnapshot(member.snapshot_id());

@@ -15,9 +15,15 @@ namespace cellar {
 namespace {
 
 void FillGroup(const std::string& group_id,
-               const std::vector<SnapshotRecord>& members,
+               std::vector<SnapshotRecord> members,
                csi::v1::VolumeGroupSnapshot* group) {
   group->set_group_snapshot_id(group_id);
+  // Members by source volume, however they were found: a retried call
+  // answers exactly as the first one did.
+  std::sort(members.begin(), members.end(),
+            [](const SnapshotRecord& a, const SnapshotRecord& b) {
+              return a.source_volume_id() < b.source_volume_id();
+            });
   // Ready when every member is.
   bool ready = true;
   int64_t seconds = 0;

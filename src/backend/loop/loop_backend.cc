@@ -429,12 +429,13 @@ absl::StatusOr<std::vector<SnapshotRecord>> LoopBackend::ListSnapshots() {
 
 absl::Status LoopBackend::DeleteSnapshot(const std::string& snapshot_id) {
   if (!CheckSnapshotId(snapshot_id).ok()) return absl::OkStatus();
-  // Record first: a snapshot without a record is invisible, and a retried
-  // delete removes its data.
-  if (absl::Status s = fs_->Remove(SnapshotRecordPath(snapshot_id)); !s.ok()) {
+  // Data first: while the record is there a retried delete finds the
+  // snapshot, also by its group (a group delete lists its members by their
+  // records), so nothing is left behind unseen.
+  if (absl::Status s = fs_->Remove(SnapshotPath(snapshot_id)); !s.ok()) {
     return s;
   }
-  return fs_->Remove(SnapshotPath(snapshot_id));
+  return fs_->Remove(SnapshotRecordPath(snapshot_id));
 }
 
 absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
