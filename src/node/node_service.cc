@@ -802,48 +802,9 @@ absl::Status NodeService::DoPublish(
     source = staging;
   }
 
-  absl::StatusOr<std::vector<MountEntry>> existing = MountsAtPath(target);
-  if (!existing.ok()) return existing.status();
-  if (!existing->empty()) {
-    const MountEntry& top = existing->back();
-    if (ShowsDevice(top, device) &&
-        top.HasMountOption("ro") == read_only) {
-      return absl::OkStatus();
-    }
-    return absl::AlreadyExistsError(absl::StrCat(
-        "target ", target, " is already mounted incompatibly (",
-        top.HasMountOption("ro") ? "ro" : "rw", ")"));
-  }
-
-  if (absl::Status s = CheckMountable(target, !access->block, ""); !s.ok()) {
-    return s;
-  }
-  if (access->block) {
-    const std::string parent = target.substr(0, target.find_last_of('/'));
-    if (absl::Status s =
-            deps_.fs->MakeDirsBelow(config_.kubelet_dir, parent, 0750);
-        !s.ok()) {
-      return s;
-    }
-    if (absl::Status s =
-            deps_.fs->CreateFileBelow(config_.kubelet_dir, target, 0600);
-        !s.ok()) {
-      return s;
-    }
-  } else {
-    if (absl::Status s =
-            deps_.fs->MakeDirsBelow(config_.kubelet_dir, target, 0750);
-        !s.ok()) {
-      return s;
-    }
-  }
-  MountRequest bind;
-  bind.source = source;
-  bind.target = target;
-  bind.flags = MS_BIND;
-  if (absl::Status s = MountChecked(bind); !s.ok()) return s;
-  // Bind mounts ignore most flags at creation: apply them by remounting.
-  // nosuid and nodev always; ro enforced by the kernel.
+  // Bind mounts ignore most flags at creation: they are applied by a
+  // remount. nosuid and nodev always (nodev not for a device node); ro
+  // enforced by the kernel.
   MountRequest remount;
   remount.target = target;
   remount.confine_to = config_.kubelet_dir;
@@ -852,14 +813,69 @@ absl::Status NodeService::DoPublish(
                                      MS_RELATIME | MS_STRICTATIME)) |
                   (read_only ? MS_RDONLY : 0);
   if (access->block) remount.flags &= ~static_cast<unsigned long>(MS_NODEV);
-  absl::Status remounted = deps_.mounter->Mount(remount);
-  if (!remounted.ok()) {
-    // Never leave a writable bind behind a failed read-only request.
-    (void)UnmountAll(target);
-    return remounted;
+
+  absl::StatusOr<std::vector<MountEntry>> existing = MountsAtPath(target);
+  if (!existing.ok()) return existing.status();
+  bool bound = false;
+  if (!existing->empty()) {
+    const MountEntry& top = existing->back();
+    // Published read-write where read-only is asked (or the reverse) is
+    // ALREADY_EXISTS, as the spec's table says, even when it is a read-only
+    // publish that died between its bind and its remount: the two cannot
+    // be told apart here. A bind of the right mode that lacks nosuid or
+    // nodev gets them now instead of being accepted as it is.
+    if (!ShowsDevice(top, device) || top.HasMountOption("ro") != read_only) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "target ", target, " is already mounted incompatibly (",
+          top.HasMountOption("ro") ? "ro" : "rw", ")"));
+    }
+    bound = true;
+    if (top.HasMountOption("nosuid") &&
+        (access->block || top.HasMountOption("nodev"))) {
+      remount.flags = 0;  // nothing to apply
+    }
+  }
+
+  if (!bound) {
+    if (absl::Status s = CheckMountable(target, !access->block, ""); !s.ok()) {
+      return s;
+    }
+    if (access->block) {
+      const std::string parent = target.substr(0, target.find_last_of('/'));
+      if (absl::Status s =
+              deps_.fs->MakeDirsBelow(config_.kubelet_dir, parent, 0750);
+          !s.ok()) {
+        return s;
+      }
+      if (absl::Status s =
+              deps_.fs->CreateFileBelow(config_.kubelet_dir, target, 0600);
+          !s.ok()) {
+        return s;
+      }
+    } else {
+      if (absl::Status s =
+              deps_.fs->MakeDirsBelow(config_.kubelet_dir, target, 0750);
+          !s.ok()) {
+        return s;
+      }
+    }
+    MountRequest bind;
+    bind.source = source;
+    bind.target = target;
+    bind.flags = MS_BIND;
+    if (absl::Status s = MountChecked(bind); !s.ok()) return s;
+  }
+  if (remount.flags != 0) {
+    absl::Status remounted = deps_.mounter->Mount(remount);
+    if (!remounted.ok()) {
+      // Never leave a writable bind behind a failed read-only request.
+      (void)UnmountAll(target);
+      return remounted;
+    }
   }
   if (access->block && !access->volume_mount_group.empty()) {
     // fsGroup for a raw device: the group may read and write the node.
+    // Applied on every call: a retry after a crash finishes it.
     uint32_t gid = 0;
     (void)absl::SimpleAtoi(access->volume_mount_group, &gid);
     if (absl::Status s = deps_.fs->SetOwnerGroupMode(config_.kubelet_dir,

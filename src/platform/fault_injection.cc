@@ -200,7 +200,8 @@ absl::Status FaultyFileSystem::CreateFileBelow(const std::string& root,
 }
 absl::Status FaultyFileSystem::RemoveEmpty(const std::string& root,
                                            const std::string& path) {
-  return Effect(plan_, "remove below", Ebusy("remove " + path),
+  // (FAILED_PRECONDITION means "not empty, someone else's" here.)
+  return Effect(plan_, "remove below", Eio("remove " + path),
                 [&] { return base_->RemoveEmpty(root, path); });
 }
 

@@ -1,0 +1,391 @@
+// The fault sweep of the Node service over a loop volume (filesystem and
+// block, plain and encrypted): stage, publish (read-write and read-only),
+// expand, unpublish and unstage, with every side effect failing once and
+// the driver crashing after each (new services over the same fakes), each
+// RPC retried as kubelet would; then the volume is deleted and nothing may
+// be left: no mount, loop device, mapping, image or target, and the volume
+// was formatted exactly once.
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "src/backend/loop/loop_backend.h"
+#include "src/common/ids.h"
+#include "src/common/units.h"
+#include "src/controller/controller_service.h"
+#include "src/node/node_service.h"
+#include "src/platform/fake_crypt_devices.h"
+#include "src/platform/fake_filesystem.h"
+#include "src/platform/fake_fs_tools.h"
+#include "src/platform/fake_loop_device.h"
+#include "src/platform/fake_mounter.h"
+#include "src/platform/fault_injection.h"
+
+namespace cellar {
+namespace {
+
+constexpr char kNode[] = "node-1";
+constexpr char kDir[] = "/data/loop";
+constexpr char kKubelet[] = "/var/lib/kubelet";
+constexpr char kStaging[] = "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/vol/globalmount";
+constexpr char kTarget[] = "/var/lib/kubelet/pods/uid-1/volumes/kubernetes.io~csi/pvc/mount";
+constexpr char kReadOnlyTarget[] = "/var/lib/kubelet/pods/uid-2/volumes/kubernetes.io~csi/pvc/mount";
+constexpr char kKey[] = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+constexpr int kRetries = 5;
+
+// The fake loop devices know images only when told: this keeps them in
+// step with the fake filesystem the backend writes images to.
+class SyncedLoopDevices final : public LoopDevices {
+ public:
+  SyncedLoopDevices(FakeLoopDevices* loops, FakeFileSystem* fs)
+      : loops_(loops), fs_(fs) {}
+  absl::StatusOr<std::string> Attach(const std::string& image) override {
+    Sync(image);
+    return loops_->Attach(image);
+  }
+  absl::StatusOr<std::string> AttachReadOnly(const std::string& path) override {
+    Sync(path);
+    return loops_->AttachReadOnly(path);
+  }
+  absl::Status Detach(const std::string& device) override {
+    return loops_->Detach(device);
+  }
+  absl::StatusOr<std::vector<LoopInfo>> List() override {
+    absl::StatusOr<std::vector<LoopInfo>> list = loops_->List();
+    if (!list.ok()) return list;
+    for (const LoopInfo& info : *list) {
+      if (!fs_->Stat(info.backing_file).ok()) loops_->RemoveImage(info.backing_file);
+    }
+    return loops_->List();
+  }
+  absl::Status RefreshCapacity(const std::string& device) override {
+    absl::StatusOr<std::vector<LoopInfo>> list = loops_->List();
+    if (list.ok()) {
+      for (const LoopInfo& info : *list) {
+        if (info.device == device) Sync(info.backing_file);
+      }
+    }
+    return loops_->RefreshCapacity(device);
+  }
+
+ private:
+  void Sync(const std::string& path) {
+    absl::StatusOr<FileInfo> info = fs_->Stat(path);
+    if (info.ok() && info->type == FileType::kRegular) {
+      loops_->SetImageSize(path, info->size);
+    } else if (info.ok() && info->type == FileType::kBlockDevice) {
+      loops_->SetImageSize(path, 128 * kMiB);  // a mapping, for a read-only view
+    }
+  }
+  FakeLoopDevices* const loops_;
+  FakeFileSystem* const fs_;
+};
+
+// The fake crypt devices hand out /dev/mapper paths the fake filesystem
+// does not have: an opened mapping gets its device node there, as
+// libdevmapper makes it.
+class SyncedCryptDevices final : public CryptDevices {
+ public:
+  SyncedCryptDevices(FakeCryptDevices* crypt, FakeFileSystem* fs)
+      : crypt_(crypt), fs_(fs) {}
+  absl::StatusOr<LuksState> Inspect(const std::string& device) override {
+    return crypt_->Inspect(device);
+  }
+  absl::Status Format(const std::string& device,
+                      const SecretBytes& passphrase) override {
+    return crypt_->Format(device, passphrase);
+  }
+  absl::StatusOr<std::string> Open(const std::string& device,
+                                   const std::string& name,
+                                   const SecretBytes& passphrase) override {
+    absl::StatusOr<std::string> path = crypt_->Open(device, name, passphrase);
+    if (path.ok() && !fs_->Stat(*path).ok()) fs_->AddDevice(*path, 253u << 8);
+    return path;
+  }
+  absl::StatusOr<std::string> Backing(const std::string& name) override {
+    return crypt_->Backing(name);
+  }
+  absl::Status Close(const std::string& name) override {
+    absl::Status closed = crypt_->Close(name);
+    if (closed.ok()) (void)fs_->Remove("/dev/mapper/" + name);
+    return closed;
+  }
+  absl::Status Resize(const std::string& name) override {
+    return crypt_->Resize(name);
+  }
+
+ private:
+  FakeCryptDevices* const crypt_;
+  FakeFileSystem* const fs_;
+};
+
+struct Variant {
+  const char* name;
+  bool block;
+  bool encrypted;
+};
+
+struct World {
+  World() {
+    EXPECT_TRUE(fs.MakeDirs(kDir, 0700).ok());
+    EXPECT_TRUE(fs.MakeDirs(kKubelet, 0700).ok());
+    FsStats stats;
+    stats.total_bytes = 100 * kGiB;
+    stats.free_bytes = stats.available_bytes = 50 * kGiB;
+    fs.SetFsStats(stats);
+    for (int i = 0; i < 16; ++i) {
+      fs.AddDevice("/dev/loop" + std::to_string(i), (7u << 8) | i);
+    }
+  }
+  FakeFileSystem fs;
+  FakeLoopDevices fake_loops;
+  SyncedLoopDevices loops{&fake_loops, &fs};
+  FakeMounter mounter;
+  FakeFsTools fs_tools;
+  FakeCryptDevices fake_crypt;
+  SyncedCryptDevices crypt{&fake_crypt, &fs};
+  FaultPlan plan;
+  FaultyFileSystem faulty_fs{&fs, &plan};
+  FaultyLoopDevices faulty_loops{&loops, &plan};
+  FaultyMounter faulty_mounter{&mounter, &plan};
+  FaultyFsTools faulty_fs_tools{&fs_tools, &plan};
+  FaultyCryptDevices faulty_crypt{&crypt, &plan};
+};
+
+struct Driver {
+  explicit Driver(World* w)
+      : backend(LoopBackendConfig{kDir, 0, 0}, &w->faulty_fs, &w->faulty_loops),
+        controller(Config(), {{"c", &backend}}, &locks,
+                   FreezeDeps{&w->faulty_mounter, &w->faulty_fs_tools, &w->faulty_fs}),
+        node(NodeConfig{kNode, kKubelet, 0},
+             NodeDeps{&w->faulty_fs, &w->faulty_mounter, &w->faulty_fs_tools,
+                      &w->faulty_loops, &w->faulty_crypt, nullptr},
+             {{"c", &backend}}, &locks) {}
+  static ControllerConfig Config() {
+    ControllerConfig config;
+    config.node_id = kNode;
+    config.default_class = "c";
+    return config;
+  }
+  LoopBackend backend;
+  VolumeLocks locks;
+  ControllerService controller;
+  NodeService node;
+};
+
+csi::v1::VolumeCapability Cap(bool block, bool read_only = false) {
+  csi::v1::VolumeCapability cap;
+  if (block) {
+    cap.mutable_block();
+  } else {
+    cap.mutable_mount()->set_fs_type("ext4");
+  }
+  cap.mutable_access_mode()->set_mode(
+      csi::v1::VolumeCapability::AccessMode::SINGLE_NODE_MULTI_WRITER);
+  (void)read_only;
+  return cap;
+}
+
+struct Step {
+  std::string name;
+  std::function<grpc::Status(Driver&, const Variant&, std::string& id)> call;
+};
+
+std::vector<Step> Lifecycle() {
+  std::vector<Step> steps;
+  steps.push_back({"CreateVolume", [](Driver& d, const Variant& v, std::string& id) {
+    csi::v1::CreateVolumeRequest request;
+    request.set_name("vol");
+    *request.add_volume_capabilities() = Cap(v.block);
+    request.mutable_capacity_range()->set_required_bytes(64 * kMiB);
+    if (v.encrypted) (*request.mutable_parameters())["encrypted"] = "true";
+    csi::v1::CreateVolumeResponse response;
+    grpc::Status status = d.controller.CreateVolume(nullptr, &request, &response);
+    id = response.volume().volume_id();
+    return status;
+  }});
+  steps.push_back({"NodeStageVolume", [](Driver& d, const Variant& v, std::string& id) {
+    csi::v1::NodeStageVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(kStaging);
+    *request.mutable_volume_capability() = Cap(v.block);
+    if (v.encrypted) (*request.mutable_secrets())["encryptionPassphrase"] = kKey;
+    csi::v1::NodeStageVolumeResponse response;
+    return d.node.NodeStageVolume(nullptr, &request, &response);
+  }});
+  for (const bool ro : {false, true}) {
+    steps.push_back({ro ? "NodePublishVolume(read-only)" : "NodePublishVolume",
+                     [ro](Driver& d, const Variant& v, std::string& id) {
+      csi::v1::NodePublishVolumeRequest request;
+      request.set_volume_id(id);
+      request.set_staging_target_path(kStaging);
+      request.set_target_path(ro ? kReadOnlyTarget : kTarget);
+      request.set_readonly(ro);
+      *request.mutable_volume_capability() = Cap(v.block);
+      csi::v1::NodePublishVolumeResponse response;
+      return d.node.NodePublishVolume(nullptr, &request, &response);
+    }});
+  }
+  steps.push_back({"ControllerExpandVolume", [](Driver& d, const Variant& v, std::string& id) {
+    csi::v1::ControllerExpandVolumeRequest request;
+    request.set_volume_id(id);
+    request.mutable_capacity_range()->set_required_bytes(128 * kMiB);
+    *request.mutable_volume_capability() = Cap(v.block);
+    csi::v1::ControllerExpandVolumeResponse response;
+    return d.controller.ControllerExpandVolume(nullptr, &request, &response);
+  }});
+  steps.push_back({"NodeExpandVolume", [](Driver& d, const Variant& v, std::string& id) {
+    csi::v1::NodeExpandVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_volume_path(kTarget);
+    request.set_staging_target_path(kStaging);
+    request.mutable_capacity_range()->set_required_bytes(128 * kMiB);
+    *request.mutable_volume_capability() = Cap(v.block);
+    csi::v1::NodeExpandVolumeResponse response;
+    return d.node.NodeExpandVolume(nullptr, &request, &response);
+  }});
+  for (const bool ro : {true, false}) {
+    steps.push_back({ro ? "NodeUnpublishVolume(read-only)" : "NodeUnpublishVolume",
+                     [ro](Driver& d, const Variant&, std::string& id) {
+      csi::v1::NodeUnpublishVolumeRequest request;
+      request.set_volume_id(id);
+      request.set_target_path(ro ? kReadOnlyTarget : kTarget);
+      csi::v1::NodeUnpublishVolumeResponse response;
+      return d.node.NodeUnpublishVolume(nullptr, &request, &response);
+    }});
+  }
+  steps.push_back({"NodeUnstageVolume", [](Driver& d, const Variant&, std::string& id) {
+    csi::v1::NodeUnstageVolumeRequest request;
+    request.set_volume_id(id);
+    request.set_staging_target_path(kStaging);
+    csi::v1::NodeUnstageVolumeResponse response;
+    return d.node.NodeUnstageVolume(nullptr, &request, &response);
+  }});
+  steps.push_back({"DeleteVolume", [](Driver& d, const Variant&, std::string& id) {
+    csi::v1::DeleteVolumeRequest request;
+    request.set_volume_id(id);
+    csi::v1::DeleteVolumeResponse response;
+    return d.controller.DeleteVolume(nullptr, &request, &response);
+  }});
+  return steps;
+}
+
+// What must be gone once the lifecycle is over.
+std::string Leftovers(World& w) {
+  std::vector<std::string> left;
+  for (const MountEntry& entry : *w.mounter.ListMounts()) {
+    left.push_back("mount " + entry.mount_point);
+  }
+  for (const LoopInfo& info : *w.fake_loops.List()) left.push_back("loop " + info.device);
+  if (w.crypt.Backing(CryptMappingName(
+                MakeId(IdKind::kVolume, kNode, "c", "vol"))).ok()) {
+    left.push_back("mapping");
+  }
+  for (const std::string& name : *w.fs.ListDir(kDir)) left.push_back("file " + name);
+  for (const char* target : {kTarget, kReadOnlyTarget}) {
+    if (w.fs.Stat(target).ok()) left.push_back(absl::StrCat("target ", target));
+  }
+  return absl::StrJoin(left, ", ");
+}
+
+class NodeSweepTest : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
+  const Variant v = GetParam();
+  const std::vector<Step> steps = Lifecycle();
+  std::vector<int> effects(steps.size());
+  {
+    World world;
+    Driver driver(&world);
+    std::string id;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      world.plan.Arm(FaultPlan::Mode::kNone, 0);
+      grpc::Status status = steps[i].call(driver, v, id);
+      ASSERT_TRUE(status.ok()) << steps[i].name << ": " << status.error_message();
+      effects[i] = world.plan.count();
+    }
+    ASSERT_EQ(Leftovers(world), "");
+  }
+  int runs = 0;
+  int known_gaps = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    for (FaultPlan::Mode mode : {FaultPlan::Mode::kFailAt, FaultPlan::Mode::kCrashAfter}) {
+      const char* how = mode == FaultPlan::Mode::kFailAt ? "fail at" : "crash after";
+      for (int n = 1; n <= effects[i]; ++n) {
+        SCOPED_TRACE(absl::StrCat(v.name, ": ", steps[i].name, ", ", how,
+                                  " side effect ", n));
+        ++runs;
+        World world;
+        auto driver = std::make_unique<Driver>(&world);
+        std::string id;
+        for (size_t j = 0; j < i; ++j) {
+          ASSERT_TRUE(steps[j].call(*driver, v, id).ok()) << steps[j].name;
+        }
+        world.plan.Arm(mode, n);
+        grpc::Status status = steps[i].call(*driver, v, id);
+        const std::vector<std::string> seen = world.plan.effects();
+        const std::string what = n <= static_cast<int>(seen.size()) ? seen[n - 1] : "?";
+        if (mode == FaultPlan::Mode::kCrashAfter) driver = std::make_unique<Driver>(&world);
+        world.plan.Disarm();
+        // The one gap known: a read-only publish that dies between its bind
+        // and the remount that makes it read-only leaves a read-write bind,
+        // which the retry cannot tell from a read-write publish, so it is
+        // ALREADY_EXISTS as the spec says, until kubelet unpublishes the
+        // target (the pod never started: the publish never succeeded). An
+        // atomic bind (open_tree + mount_setattr + move_mount) would close
+        // it; when it does, this expectation fails and goes.
+        if (mode == FaultPlan::Mode::kCrashAfter && what == "mount" &&
+            steps[i].name == "NodePublishVolume(read-only)") {
+          grpc::Status again = steps[i].call(*driver, v, id);
+          if (!again.ok()) {
+            ++known_gaps;
+            EXPECT_EQ(again.error_code(), grpc::StatusCode::ALREADY_EXISTS)
+                << again.error_message();
+            csi::v1::NodeUnpublishVolumeRequest unpublish;
+            unpublish.set_volume_id(id);
+            unpublish.set_target_path(kReadOnlyTarget);
+            csi::v1::NodeUnpublishVolumeResponse unpublished;
+            ASSERT_TRUE(driver->node.NodeUnpublishVolume(nullptr, &unpublish, &unpublished).ok());
+          }
+          status = steps[i].call(*driver, v, id);
+        }
+        for (int attempt = 0; attempt < kRetries && !status.ok(); ++attempt) {
+          EXPECT_NE(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+              << "after " << what << ": " << status.error_message();
+          status = steps[i].call(*driver, v, id);
+        }
+        ASSERT_TRUE(status.ok()) << "after " << what << ": " << status.error_message();
+        for (size_t j = i + 1; j < steps.size(); ++j) {
+          grpc::Status later = steps[j].call(*driver, v, id);
+          ASSERT_TRUE(later.ok()) << steps[j].name << " after " << what << ": "
+                                  << later.error_message();
+        }
+        EXPECT_EQ(Leftovers(world), "") << "after " << what;
+        // Formatted once: a retry never formats a second time.
+        EXPECT_LE(world.fs_tools.mkfs_count(), v.block ? 0 : 1) << "after " << what;
+        EXPECT_LE(world.fake_crypt.format_count(), v.encrypted ? 1 : 0) << "after " << what;
+      }
+    }
+  }
+  // Exactly one crash point of the read-only publish is the known gap.
+  EXPECT_EQ(known_gaps, 1);
+  std::cout << v.name << ": " << runs << " runs (" << known_gaps
+            << " the known read-only publish gap);";
+  for (size_t i = 0; i < steps.size(); ++i) std::cout << " " << steps[i].name << " " << effects[i];
+  std::cout << " side effects\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Variants, NodeSweepTest,
+    ::testing::Values(Variant{"Ext4", false, false}, Variant{"Block", true, false},
+                      Variant{"EncryptedExt4", false, true},
+                      Variant{"EncryptedBlock", true, true}),
+    [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace cellar
