@@ -872,7 +872,44 @@ absl::Status ControllerService::DoDeleteSnapshot(
   if (!backend.ok()) return absl::OkStatus();
   VolumeLockGuard lock(locks_, request.snapshot_id());
   if (!lock.ok()) return lock.status();
+  // A group's member goes only with its group (it is reported with its
+  // group_snapshot_id, which tells the CO it is not deleted alone): a
+  // retake of the group would otherwise mix two instants.
+  absl::StatusOr<SnapshotRecord> snapshot =
+      (*backend)->GetSnapshot(request.snapshot_id());
+  if (snapshot.ok() && !snapshot->group_snapshot_id().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "snapshot ", request.snapshot_id(), " is a member of group snapshot ",
+        snapshot->group_snapshot_id(),
+        "; delete the group snapshot instead"));
+  }
   return (*backend)->DeleteSnapshot(request.snapshot_id());
+}
+
+std::string GroupSourcesDigest(std::vector<std::string> volume_ids) {
+  std::sort(volume_ids.begin(), volume_ids.end());
+  return Sha256Hex(absl::StrJoin(volume_ids, "\n"));
+}
+
+bool IsCompleteGroup(const std::vector<SnapshotRecord>& members,
+                     const std::vector<std::string>& volume_ids) {
+  std::vector<std::string> sources;
+  for (const SnapshotRecord& member : members) {
+    sources.push_back(member.source_volume_id());
+  }
+  std::sort(sources.begin(), sources.end());
+  std::vector<std::string> wanted = volume_ids;
+  std::sort(wanted.begin(), wanted.end());
+  if (sources != wanted) return false;
+  const std::string digest = GroupSourcesDigest(volume_ids);
+  for (const SnapshotRecord& member : members) {
+    // Members of an older driver carry no digest; their set is their own.
+    if (!member.group_sources_digest().empty() &&
+        member.group_sources_digest() != digest) {
+      return false;
+    }
+  }
+  return true;
 }
 
 grpc::Status ControllerService::ListSnapshots(
@@ -974,6 +1011,38 @@ absl::Status ControllerService::SnapshotGroup(
     volumes.emplace_back(volume_id, *backend);
     policies[volume_id] = PolicyOf(*volume);
   }
+  // Under the members' locks: what an earlier call left. A complete group
+  // of these volumes is the answer; half of one (the driver died while
+  // taking it; no caller was ever told of it) is taken back and the whole
+  // group taken again, so every member has one instant; members of another
+  // set of volumes under this name are another group.
+  const std::string digest = GroupSourcesDigest(volume_ids);
+  absl::StatusOr<std::vector<SnapshotRecord>> earlier = GetGroup(group_id);
+  if (earlier.ok()) {
+    if (IsCompleteGroup(*earlier, volume_ids)) {
+      *snapshots = *std::move(earlier);
+      return absl::OkStatus();
+    }
+    for (const SnapshotRecord& member : *earlier) {
+      if (member.group_sources_digest() != digest ||
+          member.group_size() != static_cast<int32_t>(volume_ids.size())) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "group snapshot ", group_id, " exists for other volumes"));
+      }
+    }
+    for (const SnapshotRecord& member : *earlier) {
+      absl::StatusOr<Backend*> backend = BackendForSnapshot(member.snapshot_id());
+      if (!backend.ok()) return backend.status();
+      spdlog::info("group {}: taking back member {} of an unfinished group",
+                   group_id, member.snapshot_id());
+      if (absl::Status s = (*backend)->DeleteSnapshot(member.snapshot_id());
+          !s.ok()) {
+        return s;
+      }
+    }
+  } else if (!absl::IsNotFound(earlier.status())) {
+    return earlier.status();
+  }
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   // Members this call made, to take back if the group cannot be completed
   // (a retry then starts over rather than finding half a group).
@@ -990,6 +1059,8 @@ absl::Status ControllerService::SnapshotGroup(
       record.set_name(absl::StrCat(group_id, "/", volume_id));
       record.set_source_volume_id(volume_id);
       record.set_group_snapshot_id(group_id);
+      record.set_group_sources_digest(digest);
+      record.set_group_size(static_cast<int32_t>(volume_ids.size()));
       SetPolicy(policies[volume_id], &record);
       record.set_creation_unix(
           std::chrono::duration_cast<std::chrono::seconds>(now).count());

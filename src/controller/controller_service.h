@@ -43,6 +43,14 @@ struct FreezeDeps {
 // The CSI Controller service for the device classes of this node.
 // Thread-safe: per-volume work is serialised by `locks`, shared with the
 // Node service.
+// The digest a group snapshot's members record of the group's source
+// volumes (SnapshotRecord.group_sources_digest).
+std::string GroupSourcesDigest(std::vector<std::string> volume_ids);
+// Whether `members` are the whole group snapshot of exactly `volume_ids`
+// (not half of one a driver left when it died, not another set).
+bool IsCompleteGroup(const std::vector<SnapshotRecord>& members,
+                     const std::vector<std::string>& volume_ids);
+
 class ControllerService final : public csi::v1::Controller::Service {
  public:
   // `backends` maps device class names to backends (not owned); `locks` is

@@ -103,12 +103,12 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
             "group snapshot and take a new one")));
       }
     }
-    if (sources == volume_ids) {
+    if (IsCompleteGroup(*existing, volume_ids)) {
       FillGroup(group_id, *existing, response->mutable_group_snapshot());
       return grpc::Status::OK;
     }
-    // Half a group (the driver died while taking it) is completed by the
-    // retry; a group of other volumes is another group.
+    // A group of other volumes is another group. (SnapshotGroup tells,
+    // under the members' locks, half of this group from a complete one.)
     if (!std::includes(volume_ids.begin(), volume_ids.end(), sources.begin(),
                        sources.end())) {
       return ToGrpcStatus(absl::AlreadyExistsError(absl::StrCat(

@@ -842,6 +842,59 @@ TEST_F(CopyOwnerTest, AFailedGroupSnapshotTakesBackItsMembers) {
   EXPECT_TRUE(backend_.ListSnapshots()->empty());
 }
 
+// A finished group keeps its instant: it cannot be widened by a later
+// request under its name, nor a member deleted alone and retaken, and half
+// a group (a driver died while taking it) is taken again whole.
+TEST_F(CopyOwnerTest, AGroupIsOneInstantAndGoesWhole) {
+  const std::string a = Owned("a", "team-a");
+  const std::string b = Owned("b", "team-a");
+  GroupControllerService groups(kNode, &service_);
+  auto create = [&groups](const std::vector<std::string>& volumes,
+                          csi::v1::CreateVolumeGroupSnapshotResponse* response) {
+    csi::v1::CreateVolumeGroupSnapshotRequest request;
+    request.set_name("nightly");
+    for (const std::string& id : volumes) request.add_source_volume_ids(id);
+    return groups.CreateVolumeGroupSnapshot(nullptr, &request, response);
+  };
+  csi::v1::CreateVolumeGroupSnapshotResponse one;
+  ASSERT_TRUE(create({a}, &one).ok());
+  csi::v1::CreateVolumeGroupSnapshotResponse wider;
+  EXPECT_EQ(create({a, b}, &wider).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(backend_.ListSnapshots()->size(), 1u);
+
+  // A member alone: refused, the group stays whole.
+  const std::string member = one.group_snapshot().snapshots(0).snapshot_id();
+  csi::v1::DeleteSnapshotRequest alone;
+  alone.set_snapshot_id(member);
+  csi::v1::DeleteSnapshotResponse deleted;
+  EXPECT_EQ(service_.DeleteSnapshot(nullptr, &alone, &deleted).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(backend_.GetSnapshot(member).ok());
+  csi::v1::CreateVolumeGroupSnapshotResponse again;
+  ASSERT_TRUE(create({a}, &again).ok());
+  EXPECT_EQ(again.group_snapshot().snapshots(0).creation_time().seconds(),
+            one.group_snapshot().snapshots(0).creation_time().seconds());
+
+  // Half of a two-member group (the driver died after its first member):
+  // the retry takes both again, under one instant.
+  std::vector<SnapshotRecord> members;
+  google::protobuf::Map<std::string, std::string> params;
+  ASSERT_TRUE(service_.SnapshotGroup("g_half", {a, b}, params, &members).ok());
+  ASSERT_EQ(members.size(), 2u);
+  ASSERT_TRUE(backend_.DeleteSnapshot(members[1].snapshot_id()).ok());
+  const std::string kept = members[0].snapshot_id();
+  std::vector<SnapshotRecord> retaken;
+  ASSERT_TRUE(service_.SnapshotGroup("g_half", {a, b}, params, &retaken).ok());
+  ASSERT_EQ(retaken.size(), 2u);
+  EXPECT_EQ(retaken[0].creation_unix(), retaken[1].creation_unix());
+  EXPECT_EQ(retaken[0].creation_nanos(), retaken[1].creation_nanos());
+  // and a group of other volumes under its name is another group
+  std::vector<SnapshotRecord> other;
+  EXPECT_EQ(service_.SnapshotGroup("g_half", {a}, params, &other).code(),
+            absl::StatusCode::kAlreadyExists);
+  (void)kept;
+}
+
 TEST_F(CopyOwnerTest, GroupSnapshotMembersKeepTheirOwners) {
   const std::string a = Owned("a", "team-a");
   const std::string b = Owned("b", "team-b");

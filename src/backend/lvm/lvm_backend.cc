@@ -562,7 +562,8 @@ absl::StatusOr<std::vector<VolumeRecord>> LvmBackend::List() {
   if (!lvs.ok()) return lvs.status();
   std::vector<VolumeRecord> records;
   for (const LogicalVolume& lv : *lvs) {
-    if (!BelongsHere(lv)) continue;
+    // A restore or clone still being filled is not a volume yet.
+    if (!BelongsHere(lv) || HasTag(lv, kCopyingTag)) continue;
     absl::StatusOr<VolumeRecord> record = RecordOf(lv);
     if (record.ok() && LvName(record->volume_id()) == lv.name) {
       records.push_back(*std::move(record));

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -565,11 +566,25 @@ absl::StatusOr<int> LvmBackend::ResumeCopies() {
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
   if (!lvs.ok()) return lvs.status();
   int started = 0;
+  // A restore or clone is copied within its CreateVolume call: one a
+  // stopped driver left half-filled was never handed out, and its caller's
+  // retry (if it comes: its source may be gone) copies it again from the
+  // start. It goes now, so its full size does not stay taken from the VG
+  // by a volume nobody knows of; its temporary snapshot goes below.
+  std::set<std::string> removed;
+  for (const LogicalVolume& lv : *lvs) {
+    if (!BelongsHere(lv) || !HasTag(lv, kCopyingTag)) continue;
+    spdlog::info("removing {}: a restore or clone a stopped driver left unfinished",
+                 LvPath(lv.name));
+    absl::Status gone = Lvm({"lvremove", "--yes", LvPath(lv.name)}).status();
+    if (gone.ok() || absl::IsNotFound(gone)) removed.insert(lv.name);
+  }
   for (const LogicalVolume& lv : *lvs) {
     if (HasTag(lv, kCowTag)) {
       // Needed only while its target still copies from it.
       const std::string target(absl::StripPrefix(lv.name, "ct-"));
-      const LogicalVolume* into = Named(*lvs, target);
+      const LogicalVolume* into =
+          removed.count(target) > 0 ? nullptr : Named(*lvs, target);
       if (into == nullptr || !HasTag(*into, kCopyingTag) ||
           TagValue(*into, kFromTagPrefix) != lv.name) {
         spdlog::info("removing {}: nothing copies from it", LvPath(lv.name));

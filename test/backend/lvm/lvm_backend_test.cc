@@ -1034,6 +1034,45 @@ TEST_F(LvmThickCopyTest, ARestartedDriverResumesCopiesFromTags) {
   EXPECT_FALSE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
 }
 
+// A restore or clone a stopped driver left half-filled was never handed
+// out: a restarted driver removes it and its temporary snapshot (its
+// caller's retry copies again), and it is never listed as a volume.
+TEST_F(LvmThickCopyTest, AHalfFilledCloneIsRemovedAtRestart) {
+  const VolumeRecord source = Record("src", 64 * kMiB, "bulk");
+  ASSERT_TRUE(thick_.Create(source).ok());
+  const VolumeRecord clone = Record("clone", 64 * kMiB, "bulk");
+  {
+    LvmBackend first({"vg0", "", 1 * kGiB, 1.0, {}}, &runner_, &fs_, &copier_);
+    copier_.Hold();
+    std::thread copying([&] {
+      (void)first.CreateFromSource(clone, source.volume_id(), NoFreeze());
+    });
+    // Until the copy is under way, with its target tagged as copying.
+    for (int i = 0; i < 3000 && !(lvm_.HasLv("vg0", LvmBackend::LvName(clone.volume_id())) &&
+                                  HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(clone.volume_id())),
+                                         "cellar.copying"));
+         ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_TRUE(HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(clone.volume_id())),
+                       "cellar.copying"));
+    EXPECT_EQ(first.List()->size(), 1u);  // only the source
+    copier_.FailNext(absl::CancelledError("the driver died"));
+    copier_.Release();
+    copying.join();
+  }
+  // As a kill -9 leaves it: the half-filled LV (and maybe its temporary
+  // snapshot) with their tags.
+  if (!HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(clone.volume_id())), "cellar.copying")) {
+    GTEST_SKIP() << "the failed copy cleaned up after itself";
+  }
+  LvmBackend second({"vg0", "", 1 * kGiB, 1.0, {}}, &runner_, &fs_, &copier_);
+  ASSERT_TRUE(second.ResumeCopies().ok());
+  EXPECT_FALSE(lvm_.HasLv("vg0", LvmBackend::LvName(clone.volume_id())));
+  EXPECT_FALSE(lvm_.HasLv("vg0", Temp(clone.volume_id())));
+  EXPECT_EQ(second.List()->size(), 1u);
+}
+
 // A clone whose copy fails is never handed out half-copied: the call
 // fails, nothing is staged, and a retry copies again from a new instant.
 TEST_F(LvmThickCopyTest, AFailedCloneCopyIsRetriedWhole) {
