@@ -22,11 +22,13 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "csi.grpc.pb.h"
 #include "spdlog/spdlog.h"
 #include "src/common/cli.h"
+#include "src/common/ids.h"
 #include "src/common/logging.h"
 #include "src/common/periodic.h"
 #include "src/backend/device_classes.h"
@@ -149,6 +151,15 @@ int Run(int argc, char** argv) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "unknown --mode \"", mode, "\" (want all, controller or node)")));
   }
+  // CSI: at most 63 characters, domain-name style. It also names the
+  // driver on the metrics page, which must stay valid text.
+  const std::string driver_name = absl::GetFlag(FLAGS_driver_name);
+  if (!IsValidDriverName(driver_name)) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--driver-name \"", absl::CEscape(driver_name),
+        "\" is not a CSI driver name (at most 63 letters, digits, dashes and "
+        "dots, starting and ending with a letter or digit)")));
+  }
   std::string node_id = absl::GetFlag(FLAGS_node_id);
   if (node_id.empty()) node_id = HostName();
   if (node_id.empty()) {
@@ -199,8 +210,7 @@ int Run(int argc, char** argv) {
   // Counted only when someone can read them.
   std::unique_ptr<DriverMetrics> metrics;
   if (!metrics_address.empty()) {
-    metrics = std::make_unique<DriverMetrics>(absl::GetFlag(FLAGS_driver_name),
-                                              PublishRules());
+    metrics = std::make_unique<DriverMetrics>(driver_name, PublishRules());
   }
 
   // The real platform. Only main builds these.
@@ -305,7 +315,7 @@ int Run(int argc, char** argv) {
   }
 
   IdentityConfig identity_config;
-  identity_config.driver_name = absl::GetFlag(FLAGS_driver_name);
+  identity_config.driver_name = driver_name;
   identity_config.vendor_version = kCellarVersion;
   identity_config.capabilities.push_back(ServiceCapability(
       csi::v1::PluginCapability::Service::CONTROLLER_SERVICE));
@@ -361,9 +371,8 @@ int Run(int argc, char** argv) {
     services.push_back(&group_controller);
   }
 
-  auto server = UnixServer::Start(*socket_path, services, metrics.get());
-  if (!server.ok()) return Fail(server.status());
-
+  // The metrics endpoint first: a bad address fails the start before
+  // the socket answers anyone.
   std::unique_ptr<MetricsCollector> collector;
   std::unique_ptr<HttpServer> metrics_server;
   if (metrics != nullptr) {
@@ -389,6 +398,10 @@ int Run(int argc, char** argv) {
     spdlog::info("metrics at http://{}/metrics (port {})", metrics_address,
                  metrics_server->port());
   }
+
+  auto server = UnixServer::Start(*socket_path, services, metrics.get());
+  if (!server.ok()) return Fail(server.status());
+
   spdlog::info("cellar-csi {} serving mode={} node={} endpoint=unix://{}",
                kCellarVersion, mode, node_id, *socket_path);
 

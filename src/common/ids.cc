@@ -85,6 +85,21 @@ bool IsValidDeviceClass(absl::string_view name) {
   return true;
 }
 
+bool IsValidDriverName(absl::string_view name) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9');
+  };
+  if (name.empty() || name.size() > 63 || !alnum(name.front()) ||
+      !alnum(name.back())) {
+    return false;
+  }
+  for (char c : name) {
+    if (!alnum(c) && c != '-' && c != '.') return false;
+  }
+  return true;
+}
+
 std::string MakeId(IdKind kind, absl::string_view node_id,
                    absl::string_view device_class, absl::string_view seed) {
   ParsedId id;

@@ -41,6 +41,10 @@ std::string NodeTag(absl::string_view node_id);
 // True when `name` is a valid device class name.
 bool IsValidDeviceClass(absl::string_view name);
 
+// True for a CSI driver name: at most 63 characters, alphanumerics with
+// dashes and dots between, beginning and ending with an alphanumeric.
+bool IsValidDriverName(absl::string_view name);
+
 // Builds an id. The unique part is derived from `seed` (SHA-256, first 128
 // bits) so that a retried create after a crash finds the same id.
 std::string MakeId(IdKind kind, absl::string_view node_id,

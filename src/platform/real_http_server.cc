@@ -37,16 +37,30 @@ class CivetHttpServer final : public HttpServer {
     static std::once_flag library;
     std::call_once(library, [] { mg_init_library(0); });
     mg_callbacks callbacks = {};
-    callbacks.log_message = [](const mg_connection*, const char* message) {
-      spdlog::debug("metrics http: {}", message);
+    // civetweb's start-up errors (a port in use, a bad spec) are logged
+    // at warning level: they explain a failed start.
+    callbacks.log_message = [](const mg_connection* connection,
+                               const char* message) {
+      if (connection == nullptr) {
+        spdlog::warn("metrics http: {}", message);
+      } else {
+        spdlog::debug("metrics http: {}", message);
+      }
       return 1;
     };
     // No document_root: civetweb serves no files, only the handler.
+    // A scraper sends its request at once: a connection that sends
+    // nothing holds a worker for at most 2 s, and four workers serve while
+    // some are held (the port should also be reachable only by the
+    // monitoring system: docs/operations.md). No CORS answers of
+    // civetweb's own: every method but GET is the handler's 405.
     const char* options[] = {"listening_ports", listening_port.c_str(),
-                             "num_threads", "2",
+                             "num_threads", "4",
                              "enable_keep_alive", "no",
-                             "request_timeout_ms", "10000",
+                             "request_timeout_ms", "2000",
                              "max_request_size", "8192",
+                             "access_control_allow_origin", "",
+                             "access_control_allow_methods", "",
                              nullptr};
     context_ = mg_start(&callbacks, this, options);
     if (context_ == nullptr) {
@@ -68,7 +82,13 @@ class CivetHttpServer final : public HttpServer {
     const mg_request_info* info = mg_get_request_info(connection);
     HttpRequest request;
     request.method = info->request_method != nullptr ? info->request_method : "";
-    request.path = info->local_uri != nullptr ? info->local_uri : "";
+    // The path as sent (decoded, not normalised): "//metrics" or
+    // "/x/../metrics" is not "/metrics". An absolute-form request names
+    // some host and gets no page.
+    request.path = info->local_uri_raw != nullptr ? info->local_uri_raw : "";
+    if (info->request_uri == nullptr || info->request_uri[0] != '/') {
+      request.path.clear();
+    }
     const HttpResponse response = self->handler_(request);
     std::string head = absl::StrCat(
         "HTTP/1.1 ", response.status, " ", Reason(response.status),
@@ -97,6 +117,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartRealHttpServer(
     const std::string& address, HttpHandler handler) {
   absl::StatusOr<HttpAddress> parsed = ParseHttpAddress(address);
   if (!parsed.ok()) return parsed.status();
+  // Feature bit 8: IPv6 (Debian's build has none).
+  if (parsed->ipv6 && mg_check_feature(8) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen address \"", address,
+        "\": the civetweb library here has no IPv6 support; use an IPv4 "
+        "address"));
+  }
   // civetweb's spelling: "PORT", "IP:PORT" or "[IPv6]:PORT".
   std::string listening_port =
       parsed->host.empty() ? absl::StrCat(parsed->port)

@@ -63,6 +63,50 @@ TEST(RealHttpServerTest, AnswersWithTheHandlersResponse) {
   EXPECT_EQ(HttpExchange(port, "GET /metrics HTTP/1.1\r\n\r\n"), "connect failed");
 }
 
+TEST(RealHttpServerTest, ThePathIsAsSentAndNoMethodIsAnsweredByCivetweb) {
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = StartRealHttpServer(
+      "127.0.0.1:0", [](const HttpRequest& request) {
+        HttpResponse response;
+        response.body = request.method + " [" + request.path + "]\n";
+        return response;
+      });
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->port();
+  auto body = [port](const std::string& request_line) {
+    const std::string reply =
+        HttpExchange(port, request_line + "\r\nHost: a\r\n\r\n");
+    const size_t at = reply.find("\r\n\r\n");
+    return at == std::string::npos ? reply : reply.substr(at + 4);
+  };
+  EXPECT_EQ(body("GET /metrics HTTP/1.1"), "GET [/metrics]\n");
+  EXPECT_EQ(body("GET //metrics HTTP/1.1"), "GET [//metrics]\n");
+  EXPECT_EQ(body("GET /x/../metrics HTTP/1.1"), "GET [/x/../metrics]\n");
+  // Absolute form: civetweb drops another host's at once, the handler
+  // gets no path for its own (default authentication_domain).
+  EXPECT_FALSE(absl::StrContains(body("GET http://example.com/metrics HTTP/1.1"),
+                                 "[/metrics]"));
+  EXPECT_FALSE(absl::StrContains(
+      body(absl::StrCat("GET http://mydomain.com:", port, "/metrics HTTP/1.1")),
+      "[/metrics]"));
+  // A CORS preflight reaches the handler (civetweb answers none itself).
+  const std::string preflight = HttpExchange(
+      port,
+      "OPTIONS /metrics HTTP/1.1\r\nHost: a\r\nOrigin: http://evil\r\n"
+      "Access-Control-Request-Method: GET\r\n\r\n");
+  EXPECT_TRUE(absl::StrContains(preflight, "OPTIONS [/metrics]")) << preflight;
+  EXPECT_FALSE(absl::StrContains(preflight, "Access-Control-Allow-Origin"))
+      << preflight;
+}
+
+TEST(RealHttpServerTest, IPv6IsRefusedClearlyWithoutSupport) {
+  auto handler = [](const HttpRequest&) { return HttpResponse(); };
+  absl::StatusOr<std::unique_ptr<HttpServer>> v6 =
+      StartRealHttpServer("[::1]:0", handler);
+  if (v6.ok()) GTEST_SKIP() << "this civetweb has IPv6";
+  EXPECT_EQ(v6.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(v6.status().message(), "IPv6")) << v6.status();
+}
+
 TEST(RealHttpServerTest, APortInUseIsUnavailable) {
   auto handler = [](const HttpRequest&) { return HttpResponse(); };
   absl::StatusOr<std::unique_ptr<HttpServer>> first =

@@ -793,14 +793,13 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
                 "the snapshot's record (its name, ids and the source "
                 "volume's access lists) is");
   if (!tag.ok()) return tag.status();
-  if (config_.guard.create_limit_percent > 0) {
-    absl::StatusOr<PoolUse> use = GetPoolUse();
-    if (!use.ok()) return use.status();
-    if (absl::Status s = CheckCreateLimit(
-            &*use, absl::StrCat("snapshot ", record.snapshot_id()));
-        !s.ok()) {
-      return s;
-    }
+  // A thin snapshot promises its origin's full size, as a volume does:
+  // the overprovision bound and create-limit apply to it too.
+  if (absl::Status s = Place(origin->size_bytes, 0, /*new_data=*/false,
+                             absl::StrCat("snapshot ", record.snapshot_id()))
+                           .status();
+      !s.ok()) {
+    return s;
   }
   // A thin snapshot shares every block with its origin: nothing is copied.
   absl::StatusOr<CommandResult> created =

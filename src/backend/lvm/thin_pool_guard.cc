@@ -61,12 +61,14 @@ ThinPoolGrowth DecideThinPoolGrowth(const LogicalVolume& pool,
                              : std::string("cannot grow"),
                     note.empty() ? "" : ", ", note);
   };
-  grow("data", pool.data_percent, pool.size_bytes, DataCap(options), 1,
-       &growth.data_bytes);
+  // Metadata first: a pool out of metadata goes read-only (and needs
+  // thin_repair), far worse than one out of data, and its growth is small.
   if (pool.metadata_bytes > 0) {
     grow("metadata", pool.metadata_percent, pool.metadata_bytes,
          kMaxThinMetadataBytes, 2, &growth.metadata_bytes);
   }
+  grow("data", pool.data_percent, pool.size_bytes, DataCap(options), 1,
+       &growth.data_bytes);
   return growth;
 }
 

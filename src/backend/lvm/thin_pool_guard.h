@@ -38,7 +38,8 @@ struct ThinPoolGrowth {
 
 // The autoextend decision for `pool` (a thin pool row of lvs) in `vg`:
 // each LV whose use reached the threshold grows by the step, rounded up
-// to whole extents, within the VG's free extents (data first) and the cap.
+// to whole extents, within the VG's free extents (metadata first) and the
+// cap.
 // Pure.
 ThinPoolGrowth DecideThinPoolGrowth(const LogicalVolume& pool,
                                     const VolumeGroup& vg,
