@@ -490,6 +490,25 @@ TEST_F(LvmBackendTest, RestoreThatStoppedBeforeGrowingIsFinishedByARetry) {
 // Snapshot records carry the source volume's access policy in their tag,
 // whatever the caller passed; a record too long for a tag is refused before
 // anything is created, for snapshots and copies alike.
+// A thin snapshot promises its origin's full size: the overprovision bound
+// holds for it as for a volume, so snapshots cannot use up a class's budget
+// and leave no room for anyone's new volumes.
+TEST_F(LvmBackendTest, ThinSnapshotsAreBoundedByOverprovision) {
+  // 2 GiB pool, overprovision 2: 4 GiB may be promised.
+  const VolumeRecord origin = Record("big", 3 * kGiB, "fast");
+  ASSERT_TRUE(thin_.Create(origin).ok());
+  const size_t lvs = lvm_.LvNames("vg0").size();
+  absl::StatusOr<SnapshotRecord> refused =
+      thin_.CreateSnapshot(Snapshot("s1", origin.volume_id(), "fast"), nullptr);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted)
+      << refused.status();
+  EXPECT_EQ(lvm_.LvNames("vg0").size(), lvs);
+  const VolumeRecord small = Record("small", 512 * kMiB, "fast");
+  ASSERT_TRUE(thin_.Create(small).ok());
+  EXPECT_TRUE(
+      thin_.CreateSnapshot(Snapshot("s2", small.volume_id(), "fast"), nullptr).ok());
+}
+
 TEST_F(LvmBackendTest, SnapshotTagsCarryThePolicyOrAreRefusedWhole) {
   VolumeRecord source = Record("owned", 64 * kMiB, "fast");
   source.clear_parameters();

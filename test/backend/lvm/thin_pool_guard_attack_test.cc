@@ -88,12 +88,13 @@ TEST(ThinPoolGuardAttack, GrowthStaysWithinCapAndVgAtTheEdges) {
 // data growth takes it all and the metadata, whose exhaustion makes the
 // pool read-only (thin_repair), is left to fill. FINDING if this fails.
 TEST(ThinPoolGuardAttack, MetadataIsNotStarvedByData) {
-  // 1 TiB pool, 95% data; metadata 1 GiB at 95%; 300 GiB free; step 20%.
+  // 1 TiB pool, 95% data; metadata 1 GiB at 95%; 100 GiB free (less than
+  // the 205 GiB data step); step 20%.
   const ThinPoolGrowth growth = DecideThinPoolGrowth(
-      Pool(kTiB, 95, kGiB, 95), Vg(300 * kGiB), Options(80, 20));
+      Pool(kTiB, 95, kGiB, 95), Vg(100 * kGiB), Options(80, 20));
   SCOPED_TRACE(growth.why);
   EXPECT_GT(growth.metadata_bytes, 0u)
-      << "data took " << growth.data_bytes << " of 300 GiB; metadata none";
+      << "data took " << growth.data_bytes << " of 100 GiB; metadata none";
 }
 
 // A pool lvs reports without figures (inactive, -1) is neither grown nor
@@ -107,12 +108,12 @@ TEST(ThinPoolGuardAttack, UnreportedUseIsTreatedAsEmpty) {
 // lv_attr parsing: bit 9 of a pool.
 TEST(ThinPoolGuardAttack, HealthFromAttr) {
   LogicalVolume pool = Pool(kTiB, 50, kGiB, 50);
-  for (const std::string& attr :
+  for (const std::string attr :
        {"twi-aotz--", "twi-aotzp-", "twi-aotzX-", "twi-aotz-", "", "twi"}) {
     pool.attr = attr;
     EXPECT_EQ(ThinPoolTrouble(pool), "") << attr;
   }
-  for (const std::string& attr : {"twi-aotzD-", "twi-aotzM-", "twi-aotzF-"}) {
+  for (const std::string attr : {"twi-aotzD-", "twi-aotzM-", "twi-aotzF-"}) {
     pool.attr = attr;
     EXPECT_NE(ThinPoolTrouble(pool), "") << attr;
   }
@@ -120,7 +121,7 @@ TEST(ThinPoolGuardAttack, HealthFromAttr) {
 
 // Option parsing at the edges.
 TEST(ThinPoolGuardAttack, OptionParsing) {
-  for (const std::string& text :
+  for (const std::string text :
        {"t=lvm-thin:vg/p?autoextend=80&autoextend-step=0",
         "t=lvm-thin:vg/p?autoextend=80&autoextend-step=1001",
         "t=lvm-thin:vg/p?autoextend=100",
@@ -134,7 +135,7 @@ TEST(ThinPoolGuardAttack, OptionParsing) {
     EXPECT_FALSE(ParseDeviceClasses(text).ok()) << text;
   }
   // Accepted although they do nothing (no autoextend): worth a warning.
-  for (const std::string& text : {"t=lvm-thin:vg/p?autoextend-step=50"}) {
+  for (const std::string text : {"t=lvm-thin:vg/p?autoextend-step=50"}) {
     EXPECT_TRUE(ParseDeviceClasses(text).ok()) << text;
   }
 }
