@@ -7,6 +7,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "src/backend/backend.h"
 #include "src/backend/lvm/copy_jobs.h"
 #include "src/backend/lvm/lvm_report.h"
@@ -37,6 +38,9 @@ struct LvmBackendConfig {
   // Thick: bound on the rate of the copies behind snapshots, restores and
   // clones, in bytes per second (0: unbounded).
   uint64_t copy_bytes_per_second = 128ull << 20;
+  // Thick: a snapshot copy that failed is started again on the next look
+  // at the snapshot, but not sooner than this after the failure.
+  absl::Duration copy_retry_after = absl::Seconds(10);
   // Thin: growing the pool before it fills, refusing new allocations when
   // it is nearly full.
   ThinPoolGuardOptions guard;

@@ -210,7 +210,7 @@ void LvmBackend::StartSnapshotCopy(const LogicalVolume& target) {
                    config_.vg, name, std::string(status.message()));
     }
     return status;
-  });
+  }, config_.copy_retry_after);
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
