@@ -820,10 +820,10 @@ absl::Status NodeService::DoPublish(
   if (!existing->empty()) {
     const MountEntry& top = existing->back();
     // Published read-write where read-only is asked (or the reverse) is
-    // ALREADY_EXISTS, as the spec's table says, even when it is a read-only
-    // publish that died between its bind and its remount: the two cannot
-    // be told apart here. A bind of the right mode that lacks nosuid or
-    // nodev gets them now instead of being accepted as it is.
+    // ALREADY_EXISTS, as the spec's table says. A bind of the right mode
+    // that lacks nosuid or nodev (made where the kernel has no atomic bind,
+    // by a driver that died before its remount) gets them now instead of
+    // being accepted as it is.
     if (!ShowsDevice(top, device) || top.HasMountOption("ro") != read_only) {
       return absl::AlreadyExistsError(absl::StrCat(
           "target ", target, " is already mounted incompatibly (",
@@ -859,11 +859,16 @@ absl::Status NodeService::DoPublish(
         return s;
       }
     }
+    // The bind has its flags from its first moment (the mounter makes it
+    // detached, sets them, then attaches it): a driver that dies here
+    // never leaves a read-write or suid bind behind a read-only request.
     MountRequest bind;
     bind.source = source;
     bind.target = target;
-    bind.flags = MS_BIND;
+    bind.flags = MS_BIND | (remount.flags & ~static_cast<unsigned long>(
+                                                MS_REMOUNT | MS_BIND));
     if (absl::Status s = MountChecked(bind); !s.ok()) return s;
+    remount.flags = 0;
   }
   if (remount.flags != 0) {
     absl::Status remounted = deps_.mounter->Mount(remount);

@@ -12,6 +12,13 @@ namespace cellar {
 
 // What one mount(2) call should do. `flags` are MS_* bits; `data` is the
 // filesystem-specific option string (never user text that was not validated).
+//
+// A bind (MS_BIND without MS_REMOUNT) that also names MS_RDONLY, MS_NOSUID,
+// MS_NODEV, MS_NOEXEC or atime flags has them from its first moment: no
+// one ever sees the bind without them, also when the process dies half-way
+// (the new mount API: the bind is made detached, given its attributes, then
+// attached). Where the kernel lacks that API (before 5.12) it is a bind and
+// then a remount with those flags.
 struct MountRequest {
   std::string source;
   std::string target;

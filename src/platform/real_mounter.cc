@@ -37,7 +37,63 @@ absl::Status MountErrno(int err, const std::string& what) {
   }
 }
 
+// The per-mount attribute flags a bind takes.
+constexpr unsigned long kBindAttributes = MS_RDONLY | MS_NOSUID | MS_NODEV |
+                                          MS_NOEXEC | MS_NOATIME |
+                                          MS_NODIRATIME | MS_RELATIME |
+                                          MS_STRICTATIME;
+
+struct mount_attr AttributesFor(unsigned long flags) {
+  struct mount_attr attr = {};
+  if (flags & MS_RDONLY) attr.attr_set |= MOUNT_ATTR_RDONLY;
+  if (flags & MS_NOSUID) attr.attr_set |= MOUNT_ATTR_NOSUID;
+  if (flags & MS_NODEV) attr.attr_set |= MOUNT_ATTR_NODEV;
+  if (flags & MS_NOEXEC) attr.attr_set |= MOUNT_ATTR_NOEXEC;
+  if (flags & MS_NODIRATIME) attr.attr_set |= MOUNT_ATTR_NODIRATIME;
+  if (flags & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)) {
+    attr.attr_clr |= MOUNT_ATTR__ATIME;
+    attr.attr_set |= (flags & MS_NOATIME)       ? MOUNT_ATTR_NOATIME
+                     : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME
+                                                : MOUNT_ATTR_RELATIME;
+  }
+  return attr;
+}
+
+
 }  // namespace
+
+absl::Status RealMounter::AtomicBind(const MountRequest& request,
+                                     int source_fd, int target_fd) {
+  // The walked objects themselves when confined (AT_EMPTY_PATH), else the
+  // paths, not following a last symlink.
+  ScopedFd tree(source_fd >= 0
+                    ? open_tree(source_fd, "",
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH)
+                    : open_tree(AT_FDCWD, request.source.c_str(),
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                    AT_SYMLINK_NOFOLLOW));
+  if (tree.get() < 0) {
+    if (errno == ENOSYS) return absl::UnimplementedError("no open_tree");
+    return MountErrno(errno, absl::StrCat("bind ", request.source));
+  }
+  struct mount_attr attr = AttributesFor(request.flags);
+  if (mount_setattr(tree.get(), "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
+    if (errno == ENOSYS) return absl::UnimplementedError("no mount_setattr");
+    return MountErrno(errno, absl::StrCat("set the attributes of a bind of ",
+                                          request.source));
+  }
+  const int moved =
+      target_fd >= 0
+          ? move_mount(tree.get(), "", target_fd, "",
+                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+          : move_mount(tree.get(), "", AT_FDCWD, request.target.c_str(),
+                       MOVE_MOUNT_F_EMPTY_PATH);
+  if (moved != 0) {
+    return MountErrno(errno, absl::StrCat("mount ", request.source, " on ",
+                                          request.target));
+  }
+  return absl::OkStatus();
+}
 
 RealMounter::RealMounter(std::string mountinfo_path)
     : mountinfo_path_(std::move(mountinfo_path)) {}
@@ -61,6 +117,28 @@ absl::Status RealMounter::Mount(const MountRequest& request) {
       source_fd = *std::move(from);
       source = FdPath(source_fd);
     }
+  }
+  const bool bind_with_attributes = (request.flags & MS_BIND) &&
+                                    !(request.flags & MS_REMOUNT) &&
+                                    (request.flags & kBindAttributes) != 0;
+  if (bind_with_attributes) {
+    absl::Status bound =
+        AtomicBind(request, source_fd.get(), target_fd.get());
+    if (!absl::IsUnimplemented(bound)) return bound;
+    // An older kernel: a bind, then its attributes by a remount.
+    if (mount(source.c_str(), target.c_str(), nullptr,
+              request.flags & (MS_BIND | MS_REC), nullptr) != 0) {
+      return MountErrno(errno, absl::StrCat("mount ", request.source, " on ",
+                                            request.target));
+    }
+    if (mount(nullptr, target.c_str(), nullptr,
+              MS_REMOUNT | MS_BIND | (request.flags & kBindAttributes),
+              nullptr) != 0) {
+      const int err = errno;
+      (void)umount2(target.c_str(), MNT_DETACH);
+      return MountErrno(err, absl::StrCat("remount ", request.target));
+    }
+    return absl::OkStatus();
   }
   if (mount(source.c_str(), target.c_str(), fs_type, request.flags, data) !=
       0) {

@@ -22,6 +22,13 @@ class RealMounter final : public Mounter {
   absl::StatusOr<std::vector<MountEntry>> ListMounts() override;
 
  private:
+  // A bind with its attributes from the first moment (open_tree,
+  // mount_setattr, move_mount); UNIMPLEMENTED on kernels without them.
+  // `source_fd` and `target_fd` are the confined walk's objects, or -1 for
+  // the request's paths.
+  absl::Status AtomicBind(const MountRequest& request, int source_fd,
+                          int target_fd);
+
   const std::string mountinfo_path_;
 };
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -76,6 +77,54 @@ TEST_F(RealMounterTest, MountListRemountUnmount) {
   EXPECT_EQ(mounter_.Unmount(target_, false).code(),
             absl::StatusCode::kNotFound);
   EXPECT_TRUE(MountsAt(*mounter_.ListMounts(), target_).empty());
+}
+
+// A bind that names its attributes has them from its first moment: it is
+// read-only (and nosuid, nodev, noexec) as soon as it shows in the table,
+// and never a read-write bind first. Also below a confining root.
+TEST_F(RealMounterTest, ABindWithAttributesHasThemAtOnce) {
+  MountRequest tmpfs;
+  tmpfs.source = "cellar-test";
+  tmpfs.target = target_;
+  tmpfs.fs_type = "tmpfs";
+  tmpfs.data = "size=1m";
+  ASSERT_TRUE(mounter_.Mount(tmpfs).ok());
+  const std::string inner = target_ + "/inner";
+  ASSERT_EQ(mkdir(inner.c_str(), 0755), 0);
+  for (const bool confined : {false, true}) {
+    MountRequest bind;
+    bind.source = target_;
+    bind.target = inner;
+    bind.flags = MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (confined) bind.confine_to = dir_;
+    ASSERT_TRUE(mounter_.Mount(bind).ok()) << confined;
+    std::vector<MountEntry> at = MountsAt(*mounter_.ListMounts(), inner);
+    ASSERT_EQ(at.size(), 1u);
+    EXPECT_TRUE(at[0].HasMountOption("ro"));
+    EXPECT_TRUE(at[0].HasMountOption("nosuid"));
+    EXPECT_TRUE(at[0].HasMountOption("nodev"));
+    EXPECT_TRUE(at[0].HasMountOption("noexec"));
+    EXPECT_EQ(creat((inner + "/x").c_str(), 0644), -1);
+    EXPECT_EQ(errno, EROFS);
+    // The source stays writable: the attributes are the bind's own.
+    const int fd = creat((target_ + "/y").c_str(), 0644);
+    EXPECT_GE(fd, 0);
+    if (fd >= 0) close(fd);
+    ASSERT_TRUE(mounter_.Unmount(inner, false).ok());
+  }
+  // A read-write bind with nosuid/nodev only.
+  MountRequest rw;
+  rw.source = target_;
+  rw.target = inner;
+  rw.flags = MS_BIND | MS_NOSUID | MS_NODEV;
+  ASSERT_TRUE(mounter_.Mount(rw).ok());
+  std::vector<MountEntry> at = MountsAt(*mounter_.ListMounts(), inner);
+  ASSERT_EQ(at.size(), 1u);
+  EXPECT_TRUE(at[0].HasMountOption("rw"));
+  EXPECT_TRUE(at[0].HasMountOption("nosuid"));
+  ASSERT_TRUE(mounter_.Unmount(inner, false).ok());
+  rmdir(inner.c_str());
+  ASSERT_TRUE(mounter_.Unmount(target_, false).ok());
 }
 
 TEST_F(RealMounterTest, ErrorsMapToCodes) {
