@@ -7,7 +7,9 @@
 // was formatted exactly once.
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,16 +17,20 @@
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "src/backend/loop/loop_backend.h"
+#include "src/backend/lvm/lvm_backend.h"
 #include "src/common/ids.h"
 #include "src/common/units.h"
 #include "src/controller/controller_service.h"
 #include "src/node/node_service.h"
+#include "src/platform/fake_block_copier.h"
+#include "src/platform/fake_command_runner.h"
 #include "src/platform/fake_crypt_devices.h"
 #include "src/platform/fake_filesystem.h"
 #include "src/platform/fake_fs_tools.h"
 #include "src/platform/fake_loop_device.h"
 #include "src/platform/fake_mounter.h"
 #include "src/platform/fault_injection.h"
+#include "test/backend/lvm/fake_lvm.h"
 
 namespace cellar {
 namespace {
@@ -124,10 +130,50 @@ class SyncedCryptDevices final : public CryptDevices {
   FakeFileSystem* const fs_;
 };
 
+// The fake lvm knows LVs, the fake filesystem device nodes: after each lvm
+// command every active LV of vg0 has /dev/vg0/LV -> /dev/dm-N, as udev or
+// libdevmapper make them, and a removed or deactivated one has none.
+class SyncedLvmRunner final : public CommandRunner {
+ public:
+  SyncedLvmRunner(CommandRunner* base, testing::FakeLvm* lvm, FakeFileSystem* fs)
+      : base_(base), lvm_(lvm), fs_(fs) {}
+  absl::StatusOr<CommandResult> Run(const Command& command) override {
+    absl::StatusOr<CommandResult> result = base_->Run(command);
+    Sync();
+    return result;
+  }
+
+ private:
+  void Sync() {
+    (void)fs_->MakeDirs("/dev/vg0", 0755);
+    std::set<std::string> active;
+    for (const std::string& lv : lvm_->LvNames("vg0")) {
+      if (lvm_->GetLv("vg0", lv).active) active.insert(lv);
+    }
+    for (const std::string& lv : active) {
+      if (minors_.count(lv) == 0) minors_[lv] = next_minor_++;
+      const std::string node = "/dev/dm-" + std::to_string(minors_[lv]);
+      if (!fs_->Stat(node).ok()) fs_->AddDevice(node, (253u << 8) | minors_[lv]);
+      if (!fs_->Stat("/dev/vg0/" + lv).ok()) fs_->AddSymlink("/dev/vg0/" + lv, node);
+    }
+    for (const auto& [lv, minor] : minors_) {
+      if (active.count(lv) == 0) (void)fs_->Remove("/dev/vg0/" + lv);
+    }
+  }
+  CommandRunner* const base_;
+  testing::FakeLvm* const lvm_;
+  FakeFileSystem* const fs_;
+  std::map<std::string, int> minors_;
+  int next_minor_ = 1;
+};
+
+enum class Kind { kLoop, kThin, kThick };
+
 struct Variant {
   const char* name;
   bool block;
   bool encrypted;
+  Kind kind = Kind::kLoop;
 };
 
 struct World {
@@ -141,6 +187,10 @@ struct World {
     for (int i = 0; i < 16; ++i) {
       fs.AddDevice("/dev/loop" + std::to_string(i), (7u << 8) | i);
     }
+    lvm.AddVg("vg0", 20 * kGiB);
+    lvm.AddThinPool("vg0", "pool0", 4 * kGiB);
+    fake_runner.SetHandler("lvm", lvm.Handler());
+    fake_runner.SetHandler("blkdiscard", lvm.BlkdiscardHandler());
   }
   FakeFileSystem fs;
   FakeLoopDevices fake_loops;
@@ -149,7 +199,13 @@ struct World {
   FakeFsTools fs_tools;
   FakeCryptDevices fake_crypt;
   SyncedCryptDevices crypt{&fake_crypt, &fs};
+  testing::FakeLvm lvm;
+  FakeCommandRunner fake_runner;
+  SyncedLvmRunner runner{&fake_runner, &lvm, &fs};
+  FakeBlockCopier copier;
   FaultPlan plan;
+  FaultyCommandRunner faulty_runner{&runner, &plan};
+  FaultyBlockCopier faulty_copier{&copier, &plan};
   FaultyFileSystem faulty_fs{&fs, &plan};
   FaultyLoopDevices faulty_loops{&loops, &plan};
   FaultyMounter faulty_mounter{&mounter, &plan};
@@ -157,22 +213,39 @@ struct World {
   FaultyCryptDevices faulty_crypt{&crypt, &plan};
 };
 
+std::unique_ptr<Backend> MakeBackend(World* w, Kind kind) {
+  if (kind == Kind::kLoop) {
+    return std::make_unique<LoopBackend>(LoopBackendConfig{kDir, 0, 0},
+                                         &w->faulty_fs, &w->faulty_loops);
+  }
+  LvmBackendConfig config;
+  config.vg = "vg0";
+  if (kind == Kind::kThin) {
+    config.thin_pool = "pool0";
+    config.overprovision = 2.0;
+  }
+  auto lvm = std::make_unique<LvmBackend>(config, &w->faulty_runner, &w->faulty_fs,
+                                          &w->faulty_copier);
+  (void)lvm->ActivateAll();  // as main does at start
+  return lvm;
+}
+
 struct Driver {
-  explicit Driver(World* w)
-      : backend(LoopBackendConfig{kDir, 0, 0}, &w->faulty_fs, &w->faulty_loops),
-        controller(Config(), {{"c", &backend}}, &locks,
+  Driver(World* w, Kind kind)
+      : backend(MakeBackend(w, kind)),
+        controller(Config(), {{"c", backend.get()}}, &locks,
                    FreezeDeps{&w->faulty_mounter, &w->faulty_fs_tools, &w->faulty_fs}),
         node(NodeConfig{kNode, kKubelet, 0},
              NodeDeps{&w->faulty_fs, &w->faulty_mounter, &w->faulty_fs_tools,
                       &w->faulty_loops, &w->faulty_crypt, nullptr},
-             {{"c", &backend}}, &locks) {}
+             {{"c", backend.get()}}, &locks) {}
   static ControllerConfig Config() {
     ControllerConfig config;
     config.node_id = kNode;
     config.default_class = "c";
     return config;
   }
-  LoopBackend backend;
+  std::unique_ptr<Backend> backend;
   VolumeLocks locks;
   ControllerService controller;
   NodeService node;
@@ -287,6 +360,9 @@ std::string Leftovers(World& w) {
     left.push_back("mapping");
   }
   for (const std::string& name : *w.fs.ListDir(kDir)) left.push_back("file " + name);
+  for (const std::string& lv : w.lvm.LvNames("vg0")) {
+    if (lv != "pool0") left.push_back("lv " + lv);
+  }
   for (const char* target : {kTarget, kReadOnlyTarget}) {
     if (w.fs.Stat(target).ok()) left.push_back(absl::StrCat("target ", target));
   }
@@ -301,7 +377,7 @@ TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
   std::vector<int> effects(steps.size());
   {
     World world;
-    Driver driver(&world);
+    Driver driver(&world, v.kind);
     std::string id;
     for (size_t i = 0; i < steps.size(); ++i) {
       world.plan.Arm(FaultPlan::Mode::kNone, 0);
@@ -320,7 +396,7 @@ TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
                                   " side effect ", n));
         ++runs;
         World world;
-        auto driver = std::make_unique<Driver>(&world);
+        auto driver = std::make_unique<Driver>(&world, v.kind);
         std::string id;
         for (size_t j = 0; j < i; ++j) {
           ASSERT_TRUE(steps[j].call(*driver, v, id).ok()) << steps[j].name;
@@ -329,7 +405,9 @@ TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
         grpc::Status status = steps[i].call(*driver, v, id);
         const std::vector<std::string> seen = world.plan.effects();
         const std::string what = n <= static_cast<int>(seen.size()) ? seen[n - 1] : "?";
-        if (mode == FaultPlan::Mode::kCrashAfter) driver = std::make_unique<Driver>(&world);
+        if (mode == FaultPlan::Mode::kCrashAfter) {
+          driver = std::make_unique<Driver>(&world, v.kind);
+        }
         world.plan.Disarm();
         for (int attempt = 0; attempt < kRetries && !status.ok(); ++attempt) {
           EXPECT_NE(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
@@ -358,7 +436,11 @@ INSTANTIATE_TEST_SUITE_P(
     Variants, NodeSweepTest,
     ::testing::Values(Variant{"Ext4", false, false}, Variant{"Block", true, false},
                       Variant{"EncryptedExt4", false, true},
-                      Variant{"EncryptedBlock", true, true}),
+                      Variant{"EncryptedBlock", true, true},
+                      Variant{"ThinExt4", false, false, Kind::kThin},
+                      Variant{"ThinEncryptedBlock", true, true, Kind::kThin},
+                      Variant{"ThickExt4", false, false, Kind::kThick},
+                      Variant{"ThickEncryptedExt4", false, true, Kind::kThick}),
     [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
 
 }  // namespace
