@@ -996,6 +996,9 @@ absl::Status ControllerService::SnapshotGroup(
   std::vector<std::pair<std::string, Backend*>> volumes;
   std::map<std::string, AccessPolicy> policies;  // members keep their owner
   std::vector<std::unique_ptr<VolumeLockGuard>> locks;
+  // The group itself too: its delete never runs while it is being taken.
+  locks.push_back(std::make_unique<VolumeLockGuard>(locks_, group_id));
+  if (!locks.back()->ok()) return locks.back()->status();
   for (const std::string& volume_id : volume_ids) {
     absl::StatusOr<Backend*> backend = BackendForVolume(volume_id);
     if (!backend.ok()) return backend.status();
@@ -1122,6 +1125,10 @@ absl::StatusOr<std::vector<SnapshotRecord>> ControllerService::GetGroup(
 
 absl::Status ControllerService::DeleteGroup(
     const std::string& group_id, const std::vector<std::string>& snapshot_ids) {
+  // Not while the group is being taken: a member whose data is written
+  // but not yet its record would read as a leftover below.
+  VolumeLockGuard group_lock(locks_, group_id);
+  if (!group_lock.ok()) return group_lock.status();
   absl::StatusOr<std::vector<SnapshotRecord>> members = GetGroup(group_id);
   if (absl::IsNotFound(members.status())) members = std::vector<SnapshotRecord>();
   if (!members.ok()) return members.status();
@@ -1159,6 +1166,10 @@ absl::Status ControllerService::DeleteGroup(
   for (const std::string& id : leftovers) {
     absl::StatusOr<Backend*> backend = BackendForSnapshot(id);
     if (!backend.ok()) continue;
+    // A plain CreateSnapshot of that id in flight (data written, record
+    // not yet) holds its lock: never take its data from under it.
+    VolumeLockGuard snapshot_lock(locks_, id);
+    if (!snapshot_lock.ok()) return snapshot_lock.status();
     if (absl::Status s = (*backend)->DeleteSnapshot(id); !s.ok()) return s;
   }
   for (const SnapshotRecord& member : *members) {

@@ -895,6 +895,30 @@ TEST_F(CopyOwnerTest, AGroupIsOneInstantAndGoesWhole) {
   (void)kept;
 }
 
+// A group's delete waits for the group's own creation, and never takes
+// the data of a snapshot whose create is in flight (data written, record
+// not yet) even when the request names its id.
+TEST_F(CopyOwnerTest, AGroupDeleteNeverRacesACreate) {
+  const std::string a = Owned("a", "team-a");
+  std::vector<SnapshotRecord> members;
+  google::protobuf::Map<std::string, std::string> params;
+  ASSERT_TRUE(service_.SnapshotGroup("g_z", {a}, params, &members).ok());
+  {
+    VolumeLockGuard creating(&locks_, "g_z");
+    EXPECT_EQ(service_.DeleteGroup("g_z", {}).code(), absl::StatusCode::kAborted);
+  }
+  const std::string in_flight = MakeId(IdKind::kSnapshot, kNode, "default", "x");
+  {
+    VolumeLockGuard creating(&locks_, in_flight);
+    EXPECT_EQ(service_.DeleteGroup("g_z", {members[0].snapshot_id(), in_flight})
+                  .code(),
+              absl::StatusCode::kAborted);
+  }
+  EXPECT_EQ(backend_.ListSnapshots()->size(), 1u);
+  EXPECT_TRUE(service_.DeleteGroup("g_z", {members[0].snapshot_id()}).ok());
+  EXPECT_TRUE(backend_.ListSnapshots()->empty());
+}
+
 TEST_F(CopyOwnerTest, GroupSnapshotMembersKeepTheirOwners) {
   const std::string a = Owned("a", "team-a");
   const std::string b = Owned("b", "team-b");
