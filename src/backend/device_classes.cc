@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -145,6 +146,10 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
     }
     if (spec.autoextend_max_bytes > 0 && spec.autoextend_percent == 0) {
       return Bad(entry, "autoextend-max needs autoextend");
+    }
+    if (absl::StrContains(body_options.second, "autoextend-step=") &&
+        spec.autoextend_percent == 0) {
+      return Bad(entry, "autoextend-step needs autoextend");
     }
     const std::string store =
         spec.kind == DeviceClassKind::kLoop ? "loop:" + spec.directory

@@ -61,6 +61,7 @@ TEST(DeviceClassesTest, RejectsBadEntries) {
            "fast=lvm-thin:vg0/p?autoextend=80&autoextend-max=0",
            "fast=lvm-thin:vg0/p?autoextend=80&autoextend-max=10G",
            "fast=lvm-thin:vg0/p?autoextend-max=1073741824",
+           "fast=lvm-thin:vg0/p?autoextend-step=50",
            "fast=lvm-thin:vg0/p?create-limit=101",
            // Creates would stop before the pool is ever grown.
            "fast=lvm-thin:vg0/p?autoextend=90&create-limit=90",
