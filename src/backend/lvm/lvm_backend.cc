@@ -238,27 +238,35 @@ BackendCapacity LvmBackend::ThinCapacity(const PoolUse& use) const {
   return capacity;
 }
 
+BackendCapacity LvmBackend::AdvertisedThinCapacity(const PoolUse& use,
+                                                   const VolumeGroup& vg) const {
+  // A pool at create-limit takes nothing; otherwise no more than it can
+  // physically hold (after what autoextend may add from the VG), so a
+  // nearly full pool stops attracting claims however much overprovision
+  // allows.
+  if (!CreateLimitReason(use.pool, config_.guard).empty()) {
+    return BackendCapacity();
+  }
+  BackendCapacity capacity = ThinCapacity(use);
+  const uint64_t room = ThinPoolRoom(
+      use.pool, config_.guard.autoextend_percent > 0 ? vg : VolumeGroup(),
+      config_.guard);
+  capacity.available_bytes = std::min(capacity.available_bytes, room);
+  capacity.max_volume_bytes = std::min(capacity.max_volume_bytes, room);
+  return capacity;
+}
+
 absl::StatusOr<BackendCapacity> LvmBackend::Capacity() {
   if (!config_.thin_pool.empty()) {
     absl::StatusOr<PoolUse> use = GetPoolUse();
     if (!use.ok()) return use.status();
-    BackendCapacity capacity = ThinCapacity(*use);
-    // A pool at create-limit takes nothing; otherwise no more than it can
-    // physically hold (after what autoextend may add), so a nearly full
-    // pool stops attracting claims however much overprovision allows.
-    if (!CreateLimitReason(use->pool, config_.guard).empty()) {
-      return BackendCapacity();
-    }
-    VolumeGroup vg;  // without autoextend the VG's free space does not count
+    VolumeGroup vg;  // read only when autoextend may grow into it
     if (config_.guard.autoextend_percent > 0) {
       absl::StatusOr<VolumeGroup> read = GetVg();
       if (!read.ok()) return read.status();
       vg = *read;
     }
-    const uint64_t room = ThinPoolRoom(use->pool, vg, config_.guard);
-    capacity.available_bytes = std::min(capacity.available_bytes, room);
-    capacity.max_volume_bytes = std::min(capacity.max_volume_bytes, room);
-    return capacity;
+    return AdvertisedThinCapacity(*use, vg);
   }
   absl::StatusOr<VolumeGroup> vg = GetVg();
   if (!vg.ok()) return vg.status();
@@ -295,18 +303,7 @@ absl::StatusOr<BackendStats> LvmBackend::Stats() {
   const LogicalVolume& pool = use->pool;
   stats.capacity_bytes = static_cast<uint64_t>(
       static_cast<double>(pool.size_bytes) * config_.overprovision);
-  stats.available_bytes = ThinCapacity(*use).available_bytes;
-  if (!CreateLimitReason(pool, config_.guard).empty()) {
-    stats.available_bytes = 0;
-  } else {
-    stats.available_bytes =
-        std::min(stats.available_bytes,
-                 ThinPoolRoom(pool,
-                              config_.guard.autoextend_percent > 0
-                                  ? *vg
-                                  : VolumeGroup(),
-                              config_.guard));
-  }
+  stats.available_bytes = AdvertisedThinCapacity(*use, *vg).available_bytes;
   stats.has_pool = true;
   stats.pool.autoextends = autoextends_.load();
   stats.pool.name = Where();
@@ -357,19 +354,12 @@ absl::StatusOr<ThinPoolGrowth> LvmBackend::GuardPool() {
     return growth;
   }
   last_guard_note_.clear();
-  if (growth.data_bytes > 0) {
+  for (const auto& [option, bytes] :
+       {std::make_pair("--size", growth.data_bytes),
+        std::make_pair("--poolmetadatasize", growth.metadata_bytes)}) {
+    if (bytes == 0) continue;
     absl::Status grown =
-        Lvm({"lvextend", "--size", absl::StrCat("+", growth.data_bytes, "b"),
-             pool})
-            .status();
-    if (!grown.ok()) return grown;
-    ++autoextends_;
-  }
-  if (growth.metadata_bytes > 0) {
-    absl::Status grown =
-        Lvm({"lvextend", "--poolmetadatasize",
-             absl::StrCat("+", growth.metadata_bytes, "b"), pool})
-            .status();
+        Lvm({"lvextend", option, absl::StrCat("+", bytes, "b"), pool}).status();
     if (!grown.ok()) return grown;
     ++autoextends_;
   }

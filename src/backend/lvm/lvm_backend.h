@@ -153,6 +153,11 @@ class LvmBackend final : public Backend {
   // The pool and what it promised, from one listing of the VG.
   absl::StatusOr<PoolUse> PoolUseIn(const std::vector<LogicalVolume>& lvs) const;
   absl::StatusOr<PoolUse> GetPoolUse();
+  // What GetCapacity reports for a thin class: ThinCapacity bounded by what
+  // the pool can physically hold (`vg` counts only with autoextend), and
+  // nothing at create-limit.
+  BackendCapacity AdvertisedThinCapacity(const PoolUse& use,
+                                         const VolumeGroup& vg) const;
   // GuardPool when it guards, its failure logged (after a successful
   // allocation, which must not fail for it).
   void GuardPoolAfter(const char* what);
