@@ -802,17 +802,14 @@ absl::Status NodeService::DoPublish(
     source = staging;
   }
 
-  // Bind mounts ignore most flags at creation: they are applied by a
-  // remount. nosuid and nodev always (nodev not for a device node); ro
-  // enforced by the kernel.
-  MountRequest remount;
-  remount.target = target;
-  remount.confine_to = config_.kubelet_dir;
-  remount.flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV |
-                  (options.flags & (MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
-                                     MS_RELATIME | MS_STRICTATIME)) |
-                  (read_only ? MS_RDONLY : 0);
-  if (access->block) remount.flags &= ~static_cast<unsigned long>(MS_NODEV);
+  // The target's mount flags: nosuid and nodev always (nodev not for a
+  // device node), the capability's exec and atime flags, ro enforced by
+  // the kernel.
+  unsigned long attributes =
+      MS_NOSUID | (access->block ? 0 : MS_NODEV) |
+      (options.flags & (MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
+                        MS_STRICTATIME)) |
+      (read_only ? MS_RDONLY : 0);
 
   absl::StatusOr<std::vector<MountEntry>> existing = MountsAtPath(target);
   if (!existing.ok()) return existing.status();
@@ -832,7 +829,7 @@ absl::Status NodeService::DoPublish(
     bound = true;
     if (top.HasMountOption("nosuid") &&
         (access->block || top.HasMountOption("nodev"))) {
-      remount.flags = 0;  // nothing to apply
+      attributes = 0;  // nothing to apply
     }
   }
 
@@ -865,12 +862,13 @@ absl::Status NodeService::DoPublish(
     MountRequest bind;
     bind.source = source;
     bind.target = target;
-    bind.flags = MS_BIND | (remount.flags & ~static_cast<unsigned long>(
-                                                MS_REMOUNT | MS_BIND));
+    bind.flags = MS_BIND | attributes;
     if (absl::Status s = MountChecked(bind); !s.ok()) return s;
-    remount.flags = 0;
-  }
-  if (remount.flags != 0) {
+  } else if (attributes != 0) {
+    MountRequest remount;
+    remount.target = target;
+    remount.confine_to = config_.kubelet_dir;
+    remount.flags = MS_REMOUNT | MS_BIND | attributes;
     absl::Status remounted = deps_.mounter->Mount(remount);
     if (!remounted.ok()) {
       // Never leave a writable bind behind a failed read-only request.
