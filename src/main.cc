@@ -346,9 +346,17 @@ int Run(int argc, char** argv) {
   controller_config.default_volume_bytes = static_cast<uint64_t>(
       std::max<int64_t>(1, absl::GetFlag(FLAGS_default_volume_size)));
   controller_config.default_class = default_class;
-  FreezeDeps freeze;
-  if (local_storage) freeze = {&mounter, &fs_tools, &fs};
-  ControllerService controller(controller_config, backends, &locks, freeze);
+  // Freezes nothing without local storage. With it, a driver killed while
+  // a snapshot held a filesystem frozen has that filesystem thawed now.
+  std::unique_ptr<Freezer> freezer = std::make_unique<Freezer>();
+  if (local_storage) {
+    freezer = std::make_unique<Freezer>(
+        FreezerDeps{&mounter, &fs_tools, &fs, absl::StrCat(data_dir, "/frozen")});
+    if (absl::Status s = freezer->ThawLeftovers(); !s.ok()) {
+      spdlog::warn("thawing what a stopped driver left frozen: {}", s.ToString());
+    }
+  }
+  ControllerService controller(controller_config, backends, &locks, freezer.get());
 
   NodeConfig node_config;
   node_config.node_id = node_id;

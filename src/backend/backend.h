@@ -94,6 +94,11 @@ class Backend {
   // "loop", "lvm", "lvm-thin".
   virtual std::string kind() const = 0;
 
+  // Whether taking a snapshot or clone suspends the origin device (device
+  // mapper does, and so freezes a filesystem directly on it): the caller
+  // must then not freeze that filesystem itself.
+  virtual bool SnapshotSuspendsOrigin() const = 0;
+
   // OK when the backend can serve (its directory, VG or pool is there);
   // UNAVAILABLE with the reason otherwise.
   virtual absl::Status Ready() = 0;

@@ -12,6 +12,7 @@
 #include "src/common/capability.h"
 #include "src/common/secret.h"
 #include "src/common/status.h"
+#include "src/controller/freezer.h"
 #include "src/controller/parameters.h"
 #include "src/node/access_policy.h"
 #include "spdlog/spdlog.h"
@@ -62,11 +63,11 @@ absl::Status CheckSnapshotNamespace(
 
 ControllerService::ControllerService(ControllerConfig config,
                                      std::map<std::string, Backend*> backends,
-                                     VolumeLocks* locks, FreezeDeps freeze)
+                                     VolumeLocks* locks, Freezer* freezer)
     : config_(std::move(config)),
       backends_(std::move(backends)),
       locks_(locks),
-      freeze_(freeze),
+      freezer_(freezer != nullptr ? freezer : &no_freezer_),
       router_(config_.node_id, backends_),
       node_tag_(NodeTag(config_.node_id)) {}
 
@@ -277,6 +278,10 @@ absl::Status ControllerService::DoCreateVolume(
       record.set_capacity_bytes(static_cast<int64_t>(*size));
     }
   }
+  // A clone's retry after a crash may find its source frozen.
+  if (!record.source_volume_id().empty()) {
+    if (absl::Status s = freezer_->ThawLeftovers(); !s.ok()) return s;
+  }
   // Create also completes a create that crashed half-way.
   absl::StatusOr<VolumeRecord> created;
   if (source_id.empty()) {
@@ -300,7 +305,7 @@ absl::Status ControllerService::DoCreateVolume(
                 locks_, record.source_volume_id());
             if (!source_lock->ok()) return source_lock->status();
           }
-          return WithFrozen(MountedFilesystems(live), instant);
+          return freezer_->WithFrozen(freezer_->MountedFilesystems(live), instant);
         };
     created = (*backend)->CreateFromSource(record, source_id, freeze);
   }
@@ -636,58 +641,6 @@ void ControllerService::FillSnapshot(const SnapshotRecord& record,
   snapshot->set_group_snapshot_id(record.group_snapshot_id());
 }
 
-std::vector<std::string> ControllerService::MountedFilesystems(
-    const std::vector<std::pair<std::string, Backend*>>& volumes) {
-  std::vector<std::string> paths;
-  if (freeze_.mounter == nullptr || freeze_.fs_tools == nullptr) return paths;
-  absl::StatusOr<std::vector<MountEntry>> table = freeze_.mounter->ListMounts();
-  if (!table.ok()) return paths;
-  for (const auto& [volume_id, backend] : volumes) {
-    std::vector<std::string> devices;
-    // LVM suspends (and so freezes) a filesystem that sits directly on the
-    // origin LV while it snapshots; freezing it first makes that suspend
-    // fail with EBUSY. Only a filesystem on a dm-crypt mapping above the LV
-    // needs freezing by us.
-    if (backend->kind().rfind("lvm", 0) != 0) {
-      absl::StatusOr<std::string> device = backend->FindDevice(volume_id);
-      if (device.ok()) devices.push_back(*device);
-    }
-    if (freeze_.fs != nullptr) {
-      absl::StatusOr<std::string> mapping = freeze_.fs->RealPath(
-          absl::StrCat("/dev/mapper/", CryptMappingName(volume_id)));
-      if (mapping.ok()) devices.push_back(*mapping);
-    }
-    // One mount point per filesystem: freezing it freezes every bind.
-    for (const MountEntry& entry : *table) {
-      if (std::find(devices.begin(), devices.end(), entry.source) !=
-          devices.end()) {
-        paths.push_back(entry.mount_point);
-        break;
-      }
-    }
-  }
-  return paths;
-}
-
-absl::Status ControllerService::WithFrozen(
-    const std::vector<std::string>& paths,
-    const std::function<absl::Status()>& action) {
-  std::vector<std::string> frozen;
-  absl::Status status = absl::OkStatus();
-  for (const std::string& path : paths) {
-    status = freeze_.fs_tools->Freeze(path);
-    if (!status.ok()) break;
-    frozen.push_back(path);
-  }
-  if (status.ok()) status = action();
-  // Always thaw, whatever happened.
-  for (auto it = frozen.rbegin(); it != frozen.rend(); ++it) {
-    absl::Status thawed = freeze_.fs_tools->Thaw(*it);
-    if (status.ok()) status = thawed;
-  }
-  return status;
-}
-
 absl::Status ControllerService::PrepareFromSource(
     const csi::v1::VolumeContentSource& source, const std::string& device_class,
     const csi::v1::CapacityRange* range, bool block, std::string* source_id,
@@ -787,6 +740,10 @@ absl::Status ControllerService::DoCreateSnapshot(
                                          source->device_class, request.name());
   VolumeLockGuard snapshot_lock(locks_, snapshot_id);
   if (!snapshot_lock.ok()) return snapshot_lock.status();
+  // Before the idempotency check: a driver killed while a filesystem was
+  // frozen for this snapshot left it frozen, and the retry may find the
+  // snapshot made.
+  if (absl::Status s = freezer_->ThawLeftovers(); !s.ok()) return s;
   absl::StatusOr<SnapshotRecord> existing = (*backend)->GetSnapshot(snapshot_id);
   if (existing.ok()) {
     if (existing->source_volume_id() != request.source_volume_id() ||
@@ -841,8 +798,8 @@ absl::Status ControllerService::DoCreateSnapshot(
       std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() %
       1000000000));
   absl::StatusOr<SnapshotRecord> created;
-  absl::Status status = WithFrozen(
-      MountedFilesystems({{request.source_volume_id(), *backend}}), [&] {
+  absl::Status status = freezer_->WithFrozen(
+      freezer_->MountedFilesystems({{request.source_volume_id(), *backend}}), [&] {
         created = (*backend)->CreateSnapshot(record, nullptr);
         return created.status();
       });
@@ -1014,6 +971,9 @@ absl::Status ControllerService::SnapshotGroup(
     volumes.emplace_back(volume_id, *backend);
     policies[volume_id] = PolicyOf(*volume);
   }
+  // As for a single snapshot: what a killed driver left frozen is thawed
+  // before anything else.
+  if (absl::Status s = freezer_->ThawLeftovers(); !s.ok()) return s;
   // Under the members' locks: what an earlier call left. A complete group
   // of these volumes is the answer; half of one (the driver died while
   // taking it; no caller was ever told of it) is taken back and the whole
@@ -1051,7 +1011,7 @@ absl::Status ControllerService::SnapshotGroup(
   // (a retry then starts over rather than finding half a group).
   std::vector<std::pair<std::string, Backend*>> made;
   // All member filesystems frozen together, for one instant.
-  absl::Status status = WithFrozen(MountedFilesystems(volumes), [&]() -> absl::Status {
+  absl::Status status = freezer_->WithFrozen(freezer_->MountedFilesystems(volumes), [&]() -> absl::Status {
     snapshots->clear();
     for (const auto& [volume_id, backend] : volumes) {
       absl::StatusOr<ParsedId> id = ParseId(volume_id);

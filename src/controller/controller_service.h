@@ -15,6 +15,7 @@
 #include "src/backend/router.h"
 #include "src/common/ids.h"
 #include "src/common/volume_locks.h"
+#include "src/controller/freezer.h"
 #include "src/platform/filesystem.h"
 #include "src/platform/fs_tools.h"
 #include "src/platform/mounter.h"
@@ -34,11 +35,6 @@ struct ControllerConfig {
 
 // What the controller needs to freeze a mounted filesystem for the instant
 // of a snapshot (none owned; all null in --mode=controller).
-struct FreezeDeps {
-  Mounter* mounter = nullptr;
-  FsTools* fs_tools = nullptr;
-  FileSystem* fs = nullptr;
-};
 
 // The CSI Controller service for the device classes of this node.
 // Thread-safe: per-volume work is serialised by `locks`, shared with the
@@ -57,7 +53,7 @@ class ControllerService final : public csi::v1::Controller::Service {
   // not owned. All must outlive the service.
   ControllerService(ControllerConfig config,
                     std::map<std::string, Backend*> backends,
-                    VolumeLocks* locks, FreezeDeps freeze = {});
+                    VolumeLocks* locks, Freezer* freezer = nullptr);
   ControllerService(const ControllerService&) = delete;
   ControllerService& operator=(const ControllerService&) = delete;
 
@@ -156,13 +152,6 @@ class ControllerService final : public csi::v1::Controller::Service {
                                  const csi::v1::CapacityRange* range,
                                  bool block, std::string* source_id,
                                  VolumeRecord* record);
-  // Mount points of the filesystems of these volumes that are mounted on
-  // this node (one per filesystem).
-  std::vector<std::string> MountedFilesystems(
-      const std::vector<std::pair<std::string, Backend*>>& volumes);
-  // Freezes `paths`, runs `action`, and always thaws.
-  absl::Status WithFrozen(const std::vector<std::string>& paths,
-                          const std::function<absl::Status()>& action);
   // The backend of a snapshot id on this node.
   absl::StatusOr<Backend*> BackendForSnapshot(const std::string& snapshot_id);
 
@@ -180,7 +169,8 @@ class ControllerService final : public csi::v1::Controller::Service {
   const ControllerConfig config_;
   const std::map<std::string, Backend*> backends_;
   VolumeLocks* const locks_;
-  const FreezeDeps freeze_;
+  Freezer no_freezer_;  // the null object, when given none
+  Freezer* const freezer_;
   const BackendRouter router_;
   const std::string node_tag_;
 };

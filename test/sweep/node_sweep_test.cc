@@ -38,6 +38,7 @@ namespace {
 constexpr char kNode[] = "node-1";
 constexpr char kDir[] = "/data/loop";
 constexpr char kKubelet[] = "/var/lib/kubelet";
+constexpr char kFreezeJournal[] = "/data/frozen";
 constexpr char kStaging[] = "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/vol/globalmount";
 constexpr char kTarget[] = "/var/lib/kubelet/pods/uid-1/volumes/kubernetes.io~csi/pvc/mount";
 constexpr char kReadOnlyTarget[] = "/var/lib/kubelet/pods/uid-2/volumes/kubernetes.io~csi/pvc/mount";
@@ -224,21 +225,27 @@ std::unique_ptr<Backend> MakeBackend(World* w, Kind kind) {
     config.thin_pool = "pool0";
     config.overprovision = 2.0;
   }
+  config.copy_retry_after = absl::ZeroDuration();  // retried at once
   auto lvm = std::make_unique<LvmBackend>(config, &w->faulty_runner, &w->faulty_fs,
                                           &w->faulty_copier);
-  (void)lvm->ActivateAll();  // as main does at start
+  // As main does at start.
+  (void)lvm->ActivateAll();
+  (void)lvm->ResumeCopies();
   return lvm;
 }
 
 struct Driver {
   Driver(World* w, Kind kind)
       : backend(MakeBackend(w, kind)),
-        controller(Config(), {{"c", backend.get()}}, &locks,
-                   FreezeDeps{&w->faulty_mounter, &w->faulty_fs_tools, &w->faulty_fs}),
+        freezer(FreezerDeps{&w->faulty_mounter, &w->faulty_fs_tools, &w->faulty_fs,
+                            kFreezeJournal}),
+        controller(Config(), {{"c", backend.get()}}, &locks, &freezer),
         node(NodeConfig{kNode, kKubelet, 0},
              NodeDeps{&w->faulty_fs, &w->faulty_mounter, &w->faulty_fs_tools,
                       &w->faulty_loops, &w->faulty_crypt, nullptr},
-             {{"c", backend.get()}}, &locks) {}
+             {{"c", backend.get()}}, &locks) {
+    (void)freezer.ThawLeftovers();  // as main does at start
+  }
   static ControllerConfig Config() {
     ControllerConfig config;
     config.node_id = kNode;
@@ -247,6 +254,8 @@ struct Driver {
   }
   std::unique_ptr<Backend> backend;
   VolumeLocks locks;
+  Freezer freezer;
+  std::string snapshot_id;  // as the sidecar keeps it across restarts
   ControllerService controller;
   NodeService node;
 };
@@ -304,6 +313,21 @@ std::vector<Step> Lifecycle() {
       return d.node.NodePublishVolume(nullptr, &request, &response);
     }});
   }
+  // A snapshot of the published volume freezes its filesystem (loop, and
+  // LVM under dm-crypt) for the instant: nothing may stay frozen.
+  steps.push_back({"CreateSnapshot", [](Driver& d, const Variant&, std::string& id) {
+    csi::v1::CreateSnapshotRequest request;
+    request.set_name("snap");
+    request.set_source_volume_id(id);
+    csi::v1::CreateSnapshotResponse response;
+    grpc::Status status = d.controller.CreateSnapshot(nullptr, &request, &response);
+    d.snapshot_id = response.snapshot().snapshot_id();
+    // A thick snapshot copies in the background: the next step does not
+    // race it (nor count its side effects).
+    auto* thick = dynamic_cast<LvmBackend*>(d.backend.get());
+    if (status.ok() && thick != nullptr) thick->WaitForCopy(d.snapshot_id, absl::Seconds(30));
+    return status;
+  }});
   steps.push_back({"ControllerExpandVolume", [](Driver& d, const Variant& v, std::string& id) {
     csi::v1::ControllerExpandVolumeRequest request;
     request.set_volume_id(id);
@@ -339,6 +363,12 @@ std::vector<Step> Lifecycle() {
     csi::v1::NodeUnstageVolumeResponse response;
     return d.node.NodeUnstageVolume(nullptr, &request, &response);
   }});
+  steps.push_back({"DeleteSnapshot", [](Driver& d, const Variant&, std::string&) {
+    csi::v1::DeleteSnapshotRequest request;
+    request.set_snapshot_id(d.snapshot_id);
+    csi::v1::DeleteSnapshotResponse response;
+    return d.controller.DeleteSnapshot(nullptr, &request, &response);
+  }});
   steps.push_back({"DeleteVolume", [](Driver& d, const Variant&, std::string& id) {
     csi::v1::DeleteVolumeRequest request;
     request.set_volume_id(id);
@@ -362,6 +392,11 @@ std::string Leftovers(World& w) {
   for (const std::string& name : *w.fs.ListDir(kDir)) left.push_back("file " + name);
   for (const std::string& lv : w.lvm.LvNames("vg0")) {
     if (lv != "pool0") left.push_back("lv " + lv);
+  }
+  for (const std::string& path : w.fs_tools.frozen()) left.push_back("frozen " + path);
+  if (absl::StatusOr<std::vector<std::string>> entries = w.fs.ListDir(kFreezeJournal);
+      entries.ok()) {
+    for (const std::string& name : *entries) left.push_back("freeze entry " + name);
   }
   for (const char* target : {kTarget, kReadOnlyTarget}) {
     if (w.fs.Stat(target).ok()) left.push_back(absl::StrCat("target ", target));
@@ -406,7 +441,9 @@ TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
         const std::vector<std::string> seen = world.plan.effects();
         const std::string what = n <= static_cast<int>(seen.size()) ? seen[n - 1] : "?";
         if (mode == FaultPlan::Mode::kCrashAfter) {
+          const std::string snapshot_id = driver->snapshot_id;
           driver = std::make_unique<Driver>(&world, v.kind);
+          driver->snapshot_id = snapshot_id;
         }
         world.plan.Disarm();
         for (int attempt = 0; attempt < kRetries && !status.ok(); ++attempt) {

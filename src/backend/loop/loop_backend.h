@@ -38,6 +38,7 @@ class LoopBackend final : public Backend {
   LoopBackend& operator=(const LoopBackend&) = delete;
 
   std::string kind() const override { return "loop"; }
+  bool SnapshotSuspendsOrigin() const override { return false; }
   absl::Status Ready() override;
   absl::StatusOr<BackendCapacity> Capacity() override;
   absl::StatusOr<BackendStats> Stats() override;

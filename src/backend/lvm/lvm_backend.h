@@ -79,6 +79,7 @@ class LvmBackend final : public Backend {
   std::string kind() const override {
     return config_.thin_pool.empty() ? "lvm" : "lvm-thin";
   }
+  bool SnapshotSuspendsOrigin() const override { return true; }
   absl::Status Ready() override;
   absl::StatusOr<BackendCapacity> Capacity() override;
   absl::StatusOr<BackendStats> Stats() override;
