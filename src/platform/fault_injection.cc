@@ -84,22 +84,42 @@ bool FaultPlan::injected() const {
   return injected_;
 }
 
+void FaultPlan::SetHook(Hook hook) {
+  absl::MutexLock lock(&mutex_);
+  hook_ = std::move(hook);
+}
+
 absl::Status FaultPlan::BeforeEffect(absl::string_view what,
                                      absl::Status failure) {
-  absl::MutexLock lock(&mutex_);
-  if (crashed_) return absl::UnavailableError("crashed");
-  ++count_;
-  effects_.emplace_back(what);
-  if (mode_ == Mode::kFailAt && count_ == n_) {
+  Hook hook;
+  int n = 0;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (crashed_) return absl::UnavailableError("crashed");
+    ++count_;
+    effects_.emplace_back(what);
+    if (mode_ != Mode::kFailAt || count_ != n_) return absl::OkStatus();
     injected_ = true;
-    return failure;
+    hook = hook_;
+    n = n_;
   }
-  return absl::OkStatus();
+  if (hook) hook(Mode::kFailAt, n, std::string(what));
+  return failure;
 }
 
 void FaultPlan::AfterEffect() {
-  absl::MutexLock lock(&mutex_);
-  if (mode_ == Mode::kCrashAfter && count_ == n_) crashed_ = true;
+  Hook hook;
+  std::string what;
+  int n = 0;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (mode_ != Mode::kCrashAfter || count_ != n_ || crashed_) return;
+    crashed_ = true;
+    hook = hook_;
+    what = effects_.back();
+    n = n_;
+  }
+  if (hook) hook(Mode::kCrashAfter, n, what);
 }
 
 absl::Status FaultPlan::BeforeRead() const {

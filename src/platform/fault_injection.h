@@ -1,6 +1,7 @@
 #ifndef CELLAR_SRC_PLATFORM_FAULT_INJECTION_H_
 #define CELLAR_SRC_PLATFORM_FAULT_INJECTION_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,13 @@ class FaultPlan final {
   // Whether an injected failure was returned since the last Arm.
   bool injected() const;
 
+  // Called (outside the plan's lock, on the thread of the side effect) when
+  // the chosen side effect fails (kFailAt) or has just happened
+  // (kCrashAfter), with its number and name. A real process's test build
+  // logs there, and for kCrashAfter kills itself with SIGKILL.
+  using Hook = std::function<void(Mode mode, int n, const std::string& what)>;
+  void SetHook(Hook hook);
+
   // For the wrappers: before a side effect named `what`, the status to
   // return instead of running it (`failure` at the chosen one, UNAVAILABLE
   // after a crash), else OK. After a side effect, AfterEffect.
@@ -62,6 +70,7 @@ class FaultPlan final {
   bool crashed_ ABSL_GUARDED_BY(mutex_) = false;
   bool injected_ ABSL_GUARDED_BY(mutex_) = false;
   std::vector<std::string> effects_ ABSL_GUARDED_BY(mutex_);
+  Hook hook_ ABSL_GUARDED_BY(mutex_);
 };
 
 // Each wraps another implementation (not owned) and consults the plan.

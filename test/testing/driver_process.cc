@@ -83,6 +83,17 @@ std::string DriverBinaryPath() {
   return "bazel-bin/src/cellar-csi";
 }
 
+std::string FaultyDriverBinaryPath() {
+  if (const char* env = getenv("CELLAR_CSI_FAULTY_BINARY")) return env;
+  const char* srcdir = getenv("TEST_SRCDIR");
+  const char* workspace = getenv("TEST_WORKSPACE");
+  if (srcdir != nullptr) {
+    return absl::StrCat(srcdir, "/", workspace ? workspace : "cellar",
+                        "/test/e2e/cellar-csi-faulty");
+  }
+  return "bazel-bin/test/e2e/cellar-csi-faulty";
+}
+
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -116,13 +127,14 @@ DriverProcess::~DriverProcess() {
 
 absl::StatusOr<std::unique_ptr<DriverProcess>> DriverProcess::Start(
     const std::string& data_dir, const std::string& socket_path,
-    const std::vector<std::string>& extra_args, absl::Duration timeout) {
+    const std::vector<std::string>& extra_args, absl::Duration timeout,
+    const std::string& binary) {
   const std::string log_path = absl::StrCat(
       data_dir, ".driver-", getpid(), "-", log_counter.fetch_add(1), ".log");
   std::vector<std::string> args = {"--data-dir=" + data_dir,
                                    "--endpoint=unix://" + socket_path};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  absl::StatusOr<pid_t> pid = Spawn(DriverBinaryPath(), args, log_path);
+  absl::StatusOr<pid_t> pid = Spawn(binary, args, log_path);
   if (!pid.ok()) return pid.status();
   // Wait until the socket accepts connections (a raw connect, so that no
   // gRPC channel starts in reconnect backoff against a stale socket file),

@@ -19,6 +19,9 @@ namespace cellar::testing {
 // Where the built driver binary is (from Bazel runfiles, or the
 // CELLAR_CSI_BINARY environment variable).
 std::string DriverBinaryPath();
+// Likewise for the fault-injecting build //test/e2e:cellar-csi-faulty
+// (CELLAR_CSI_FAULTY_BINARY).
+std::string FaultyDriverBinaryPath();
 
 // One running cellar-csi process with its own data directory and socket,
 // and the project's client stubs for it. The destructor kills the process
@@ -29,7 +32,7 @@ class DriverProcess final {
   DriverProcess& operator=(const DriverProcess&) = delete;
   ~DriverProcess();
 
-  // Starts the binary with `--data-dir=<data_dir> --endpoint=unix://<socket>`
+  // Starts `binary` with `--data-dir=<data_dir> --endpoint=unix://<socket>`
   // plus `extra_args`, stderr to `<data_dir>/../driver-N.log`, and waits
   // until Probe answers (or the process exits, or `timeout` passes). The
   // default allows for an emulated guest on a host whose CPU is shared:
@@ -37,7 +40,8 @@ class DriverProcess final {
   static absl::StatusOr<std::unique_ptr<DriverProcess>> Start(
       const std::string& data_dir, const std::string& socket_path,
       const std::vector<std::string>& extra_args,
-      absl::Duration timeout = absl::Seconds(90));
+      absl::Duration timeout = absl::Seconds(90),
+      const std::string& binary = DriverBinaryPath());
 
   // Sends `signal` and waits for exit; returns the exit status as from
   // waitpid (use WIFEXITED etc.).
