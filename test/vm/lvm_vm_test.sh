@@ -12,14 +12,19 @@ if [[ -n "${TEST_SRCDIR:-}" ]]; then
 else
   base="$(cd "$here/../.." && pwd)/bazel-bin"
 fi
-suite="$(readlink -f "$base/test/e2e/vm_e2e_test")"
+# CELLAR_VM_SUITE: another e2e binary of test/e2e to run in the guest.
+suite_name="${CELLAR_VM_SUITE:-vm_e2e_test}"
+suite="$(readlink -f "$base/test/e2e/$suite_name")"
 driver="$(readlink -f "$base/src/cellar-csi")"
-[[ -x "$suite" && -x "$driver" ]] || { echo "build //test/e2e:vm_e2e_test first"; exit 1; }
+[[ -x "$suite" && -x "$driver" ]] || { echo "build //test/e2e:$suite_name first"; exit 1; }
+extra=()
+faulty="$base/test/e2e/cellar-csi-faulty"
+[[ -x "$faulty" ]] && extra+=(--env CELLAR_CSI_FAULTY_BINARY="$(readlink -f "$faulty")")
 results="$(mktemp -d "${TEST_TMPDIR:-/tmp}/cellar-vm-results.XXXXXX")"
 trap 'rm -rf "$results"' EXIT
 rc=0
 "$here/run_in_vm.sh" --timeout "${CELLAR_VM_E2E_TIMEOUT:-1500}" --mem 2048 \
-  --results "$results" --env CELLAR_CSI_BINARY="$driver" -- \
+  --results "$results" --env CELLAR_CSI_BINARY="$driver" "${extra[@]}" -- \
   "$suite" --gtest_output=xml:/run/cellar-vm/results/vm_e2e.xml "$@" || rc=$?
 echo "lvm_vm_test: guest suite exited $rc"
 xml="$results/vm_e2e.xml"
