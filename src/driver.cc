@@ -98,21 +98,105 @@ std::string HostName() {
   return name;
 }
 
-}  // namespace
+// What the command line asks for, checked.
+struct DriverOptions {
+  std::string mode;  // all, controller or node
+  bool local_storage = true;  // not --mode=controller
+  std::string driver_name;
+  std::string node_id;
+  std::string data_dir;
+  std::string socket_path;
+  std::string kubelet_dir;
+  std::string metrics_address;  // empty: no endpoint
+  std::string device_classes;   // never empty: the embedded default filled in
+  uint64_t default_reserve = 0;
+  uint64_t default_volume_bytes = 1;
+  int64_t max_volumes_per_node = 0;
+  absl::Duration shutdown_grace;
+};
 
-int RunDriver(int argc, char** argv, const Platform& platform,
-              const std::function<void()>& on_serving) {
-  const absl::Time start_time = absl::Now();
+// The flags' values, checked one by one (once they are parsed).
+absl::StatusOr<DriverOptions> CheckOptions() {
+  DriverOptions options;
+  options.mode = absl::GetFlag(FLAGS_mode);
+  if (options.mode != "all" && options.mode != "controller" &&
+      options.mode != "node") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown --mode \"", options.mode, "\" (want all, controller or node)"));
+  }
+  options.local_storage = options.mode != "controller";
+  // CSI: at most 63 characters, domain-name style. It also names the
+  // driver on the metrics page, which must stay valid text.
+  options.driver_name = absl::GetFlag(FLAGS_driver_name);
+  if (!IsValidDriverName(options.driver_name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--driver-name \"", absl::CEscape(options.driver_name),
+        "\" is not a CSI driver name (at most 63 letters, digits, dashes and "
+        "dots, starting and ending with a letter or digit)"));
+  }
+  options.node_id = absl::GetFlag(FLAGS_node_id);
+  if (options.node_id.empty()) options.node_id = HostName();
+  if (options.node_id.empty()) {
+    return absl::InvalidArgumentError(
+        "--node-id is empty and the host name is unknown");
+  }
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (options.data_dir.empty() || options.data_dir[0] != '/') {
+    return absl::InvalidArgumentError("--data-dir must be absolute");
+  }
+  std::string endpoint = absl::GetFlag(FLAGS_endpoint);
+  if (endpoint.empty()) {
+    endpoint = absl::StrCat("unix://", options.data_dir, "/csi.sock");
+  }
+  absl::StatusOr<std::string> socket_path = ParseUnixEndpoint(endpoint);
+  if (!socket_path.ok()) return socket_path.status();
+  options.socket_path = *socket_path;
+  options.kubelet_dir = absl::GetFlag(FLAGS_kubelet_dir);
+  if (absl::Status s = CheckConfinedPath(options.kubelet_dir + "/x",
+                                         options.kubelet_dir, "--kubelet-dir");
+      !s.ok() || options.kubelet_dir == "/") {
+    return absl::InvalidArgumentError(
+        "--kubelet-dir must be an absolute, normalised path other than /");
+  }
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (!options.metrics_address.empty()) {
+    if (absl::Status s = ParseHttpAddress(options.metrics_address).status();
+        !s.ok()) {
+      return s;
+    }
+  }
+  // With no --device-classes the embedded default is one loop class,
+  // "default", with its images under <data-dir>/loop.
+  options.device_classes = absl::GetFlag(FLAGS_device_classes);
+  if (options.device_classes.empty()) {
+    options.device_classes =
+        absl::StrCat(kDefaultClass, "=loop:", options.data_dir, "/loop");
+  }
+  options.default_reserve = static_cast<uint64_t>(
+      std::max<int64_t>(0, absl::GetFlag(FLAGS_reserve_bytes)));
+  options.default_volume_bytes = static_cast<uint64_t>(
+      std::max<int64_t>(1, absl::GetFlag(FLAGS_default_volume_size)));
+  options.max_volumes_per_node = absl::GetFlag(FLAGS_max_volumes_per_node);
+  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  return options;
+}
+
+// Parses and checks the flags and starts logging. OK with `*help_shown`
+// set when --help was answered; INVALID_ARGUMENT naming the flag otherwise.
+absl::StatusOr<DriverOptions> ParseCommandLine(int argc, char** argv,
+                                              bool* help_shown) {
   constexpr char kUsage[] =
       "cellar-csi: CSI driver for node-local volumes (loop, LVM, LUKS2).\n"
       "Usage: cellar-csi [--flag=value ...]";
   absl::SetProgramUsageMessage(kUsage);
   std::vector<std::string> args =
       NormalizeFlagArgs(std::vector<std::string>(argv, argv + argc));
+  *help_shown = false;
   for (const std::string& arg : args) {
     if (arg == "--help" || arg == "-help" || arg == "-h") {
       std::fputs(FlagHelp(kUsage, "src/driver.cc").c_str(), stdout);
-      return 0;
+      *help_shown = true;
+      return DriverOptions{};
     }
     if (arg == "--") break;
   }
@@ -125,9 +209,8 @@ int RunDriver(int argc, char** argv, const Platform& platform,
     if (absl::FindCommandLineFlag(name) == nullptr &&
         !(name.rfind("no", 0) == 0 &&
           absl::FindCommandLineFlag(name.substr(2)) != nullptr)) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat("unknown flag --", DashedFlagName(name),
-                       " (see --help)")));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown flag --", DashedFlagName(name), " (see --help)"));
     }
   }
   std::vector<char*> arg_pointers;
@@ -136,286 +219,347 @@ int RunDriver(int argc, char** argv, const Platform& platform,
                          arg_pointers.data());
 
   auto level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) return Fail(level.status());
+  if (!level.ok()) return level.status();
   auto format = ParseLogFormat(absl::GetFlag(FLAGS_log_format));
-  if (!format.ok()) return Fail(format.status());
+  if (!format.ok()) return format.status();
   InitLogging(*level, *format);
+  return CheckOptions();
+}
 
-  const std::string mode = absl::GetFlag(FLAGS_mode);
-  if (mode != "all" && mode != "controller" && mode != "node") {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "unknown --mode \"", mode, "\" (want all, controller or node)")));
-  }
-  // CSI: at most 63 characters, domain-name style. It also names the
-  // driver on the metrics page, which must stay valid text.
-  const std::string driver_name = absl::GetFlag(FLAGS_driver_name);
-  if (!IsValidDriverName(driver_name)) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "--driver-name \"", absl::CEscape(driver_name),
-        "\" is not a CSI driver name (at most 63 letters, digits, dashes and "
-        "dots, starting and ending with a letter or digit)")));
-  }
-  std::string node_id = absl::GetFlag(FLAGS_node_id);
-  if (node_id.empty()) node_id = HostName();
-  if (node_id.empty()) {
-    return Fail(absl::InvalidArgumentError("--node-id is empty and the host "
-                                           "name is unknown"));
-  }
-  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (data_dir.empty() || data_dir[0] != '/') {
-    return Fail(absl::InvalidArgumentError("--data-dir must be absolute"));
-  }
-  std::string endpoint = absl::GetFlag(FLAGS_endpoint);
-  if (endpoint.empty()) endpoint = absl::StrCat("unix://", data_dir, "/csi.sock");
-  auto socket_path = ParseUnixEndpoint(endpoint);
-  if (!socket_path.ok()) return Fail(socket_path.status());
-
-  // Signals are taken by one thread with sigwait; block them before any
-  // other thread exists so every thread inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+// The process-wide settings made before any other thread exists.
+absl::Status PrepareProcess(const DriverOptions& options, sigset_t* stop_signals) {
+  // Signals are taken by one thread with sigwait; block them first so
+  // every thread inherits the mask.
+  sigemptyset(stop_signals);
+  sigaddset(stop_signals, SIGTERM);
+  sigaddset(stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   // The process holds encryption keys while it stages volumes: no core
   // dump of it, and no ptrace attach by other processes of the same user.
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    return Fail(absl::ErrnoToStatus(errno, "prctl(PR_SET_DUMPABLE)"));
+    return absl::ErrnoToStatus(errno, "prctl(PR_SET_DUMPABLE)");
   }
+  if (mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", options.data_dir));
+  }
+  return absl::OkStatus();
+}
 
-  if (mkdir(data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Fail(absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", data_dir)));
-  }
-
-  const std::string kubelet_dir = absl::GetFlag(FLAGS_kubelet_dir);
-  if (absl::Status s = CheckConfinedPath(kubelet_dir + "/x", kubelet_dir,
-                                         "--kubelet-dir");
-      !s.ok() || kubelet_dir == "/") {
-    return Fail(absl::InvalidArgumentError(
-        "--kubelet-dir must be an absolute, normalised path other than /"));
-  }
-  const bool local_storage = mode != "controller";
-  const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
-  if (!metrics_address.empty()) {
-    if (absl::Status s = ParseHttpAddress(metrics_address).status(); !s.ok()) {
-      return Fail(s);
-    }
-  }
-  // Counted only when someone can read them.
-  std::unique_ptr<DriverMetrics> metrics;
-  if (!metrics_address.empty()) {
-    metrics = std::make_unique<DriverMetrics>(driver_name, PublishRules());
-  }
-
-  // Device classes. With no --device-classes the embedded default is one
-  // loop class, "default", with its images under <data-dir>/loop.
-  std::string classes_text = absl::GetFlag(FLAGS_device_classes);
-  if (classes_text.empty()) {
-    classes_text = absl::StrCat(kDefaultClass, "=loop:", data_dir, "/loop");
-  }
-  absl::StatusOr<std::vector<DeviceClassSpec>> classes =
-      ParseDeviceClasses(classes_text);
-  if (!classes.ok()) return Fail(classes.status());
-  const uint64_t default_reserve = static_cast<uint64_t>(
-      std::max<int64_t>(0, absl::GetFlag(FLAGS_reserve_bytes)));
-  std::vector<std::string> lvm_env;
-  if (const char* dir = getenv("LVM_SYSTEM_DIR")) {
-    lvm_env.push_back(absl::StrCat("LVM_SYSTEM_DIR=", dir));
-  }
-  std::map<std::string, Backend*> backends;
+// The device classes' backends, in the order given.
+struct Backends {
+  std::vector<std::unique_ptr<Backend>> owned;
+  std::map<std::string, Backend*> by_class;
   std::vector<LvmBackend*> guarded_pools;  // thin classes with autoextend
-  std::vector<std::unique_ptr<Backend>> owned_backends;
-  std::string default_class = (*classes)[0].name;
-  for (const DeviceClassSpec& spec : *classes) {
-    if (!local_storage) break;  // the controller reaches no node storage
-    const uint64_t reserve = spec.reserve_set ? spec.reserve_bytes : default_reserve;
-    if (spec.kind == DeviceClassKind::kLoop) {
-      if (absl::Status s = platform.fs->MakeDirs(spec.directory, 0700); !s.ok()) {
-        return Fail(s);
-      }
-      // Resolved once, so image paths match the kernel's loop backing files.
-      absl::StatusOr<std::string> resolved = platform.fs->RealPath(spec.directory);
-      if (!resolved.ok()) return Fail(resolved.status());
-      LoopBackendConfig loop_config;
-      loop_config.directory = *resolved;
-      loop_config.reserve_bytes = reserve;
-      loop_config.overprovision = spec.overprovision_set ? spec.overprovision : 0;
-      owned_backends.push_back(
-          std::make_unique<LoopBackend>(loop_config, platform.fs, platform.loops));
-    } else {
-      LvmBackendConfig lvm_config;
-      lvm_config.vg = spec.vg;
-      lvm_config.thin_pool = spec.pool;
-      lvm_config.reserve_bytes = spec.kind == DeviceClassKind::kLvm ? reserve : 0;
-      lvm_config.overprovision = spec.overprovision;
-      lvm_config.lvm_env = lvm_env;
-      if (spec.cow_percent_set) lvm_config.cow_percent = spec.cow_percent;
-      if (spec.copy_bandwidth_set) {
-        lvm_config.copy_bytes_per_second = spec.copy_bytes_per_second;
-      }
-      lvm_config.guard.autoextend_percent = spec.autoextend_percent;
-      lvm_config.guard.step_percent = spec.autoextend_step_percent;
-      lvm_config.guard.max_bytes = spec.autoextend_max_bytes;
-      lvm_config.guard.create_limit_percent = spec.create_limit_percent;
-      auto lvm =
-          std::make_unique<LvmBackend>(lvm_config, platform.runner, platform.fs,
-                                       platform.copier);
-      // After a reboot the node's LVs are inactive: bring back ours.
-      absl::StatusOr<int> activated = lvm->ActivateAll();
-      if (!activated.ok()) {
-        spdlog::warn("device class {}: cannot activate volumes: {}", spec.name,
-                     activated.status().message());
-      } else if (*activated > 0) {
-        spdlog::info("device class {}: activated {} volumes", spec.name,
-                     *activated);
-      }
-      // Copies a stopped driver left unfinished go on in the background.
-      absl::StatusOr<int> resumed = lvm->ResumeCopies();
-      if (!resumed.ok()) {
-        spdlog::warn("device class {}: cannot resume snapshot copies: {}",
-                     spec.name, resumed.status().message());
-      } else if (*resumed > 0) {
-        spdlog::info("device class {}: resumed {} snapshot copies", spec.name,
-                     *resumed);
-      }
-      if (lvm->guards_pool()) guarded_pools.push_back(lvm.get());
-      owned_backends.push_back(std::move(lvm));
-    }
-    backends[spec.name] = owned_backends.back().get();
-  }
-  VolumeLocks locks;
-  // Thin pools with autoextend are checked every few seconds (and after
-  // each allocation): nothing else grows them when no dmeventd runs.
-  std::unique_ptr<PeriodicTask> pool_guard;
-  if (!guarded_pools.empty()) {
-    auto check_pools = [guarded_pools] {
-      for (LvmBackend* pool : guarded_pools) {
-        if (absl::Status s = pool->GuardPool().status(); !s.ok()) {
-          spdlog::warn("thin pool check: {}", std::string(s.message()));
-        }
-      }
-    };
-    check_pools();
-    pool_guard =
-        std::make_unique<PeriodicTask>(absl::Seconds(5), std::move(check_pools));
-  }
+  std::string default_class;
+};
 
-  IdentityConfig identity_config;
-  identity_config.driver_name = driver_name;
-  identity_config.vendor_version = kCellarVersion;
-  identity_config.capabilities.push_back(ServiceCapability(
+absl::StatusOr<std::unique_ptr<Backend>> MakeLoopBackend(
+    const DeviceClassSpec& spec, uint64_t reserve, const Platform& platform) {
+  if (absl::Status s = platform.fs->MakeDirs(spec.directory, 0700); !s.ok()) {
+    return s;
+  }
+  // Resolved once, so image paths match the kernel's loop backing files.
+  absl::StatusOr<std::string> resolved = platform.fs->RealPath(spec.directory);
+  if (!resolved.ok()) return resolved.status();
+  LoopBackendConfig config;
+  config.directory = *resolved;
+  config.reserve_bytes = reserve;
+  config.overprovision = spec.overprovision_set ? spec.overprovision : 0;
+  return std::make_unique<LoopBackend>(config, platform.fs, platform.loops);
+}
+
+// An LVM class's backend, with what a stopped driver left repaired: after
+// a reboot the node's LVs are inactive (ours are activated), and snapshot
+// copies left unfinished go on in the background.
+std::unique_ptr<LvmBackend> MakeLvmBackend(const DeviceClassSpec& spec,
+                                           uint64_t reserve,
+                                           const Platform& platform) {
+  LvmBackendConfig config;
+  config.vg = spec.vg;
+  config.thin_pool = spec.pool;
+  config.reserve_bytes = spec.kind == DeviceClassKind::kLvm ? reserve : 0;
+  config.overprovision = spec.overprovision;
+  if (const char* dir = getenv("LVM_SYSTEM_DIR")) {
+    config.lvm_env.push_back(absl::StrCat("LVM_SYSTEM_DIR=", dir));
+  }
+  if (spec.cow_percent_set) config.cow_percent = spec.cow_percent;
+  if (spec.copy_bandwidth_set) {
+    config.copy_bytes_per_second = spec.copy_bytes_per_second;
+  }
+  config.guard.autoextend_percent = spec.autoextend_percent;
+  config.guard.step_percent = spec.autoextend_step_percent;
+  config.guard.max_bytes = spec.autoextend_max_bytes;
+  config.guard.create_limit_percent = spec.create_limit_percent;
+  auto lvm = std::make_unique<LvmBackend>(config, platform.runner, platform.fs,
+                                          platform.copier);
+  absl::StatusOr<int> activated = lvm->ActivateAll();
+  if (!activated.ok()) {
+    spdlog::warn("device class {}: cannot activate volumes: {}", spec.name,
+                 activated.status().message());
+  } else if (*activated > 0) {
+    spdlog::info("device class {}: activated {} volumes", spec.name, *activated);
+  }
+  absl::StatusOr<int> resumed = lvm->ResumeCopies();
+  if (!resumed.ok()) {
+    spdlog::warn("device class {}: cannot resume snapshot copies: {}", spec.name,
+                 resumed.status().message());
+  } else if (*resumed > 0) {
+    spdlog::info("device class {}: resumed {} snapshot copies", spec.name,
+                 *resumed);
+  }
+  return lvm;
+}
+
+absl::StatusOr<Backends> MakeBackends(const DriverOptions& options,
+                                      const Platform& platform) {
+  absl::StatusOr<std::vector<DeviceClassSpec>> classes =
+      ParseDeviceClasses(options.device_classes);
+  if (!classes.ok()) return classes.status();
+  Backends backends;
+  backends.default_class = (*classes)[0].name;
+  // The controller alone reaches no node storage.
+  if (!options.local_storage) return backends;
+  for (const DeviceClassSpec& spec : *classes) {
+    const uint64_t reserve =
+        spec.reserve_set ? spec.reserve_bytes : options.default_reserve;
+    if (spec.kind == DeviceClassKind::kLoop) {
+      absl::StatusOr<std::unique_ptr<Backend>> loop =
+          MakeLoopBackend(spec, reserve, platform);
+      if (!loop.ok()) return loop.status();
+      backends.owned.push_back(*std::move(loop));
+    } else {
+      std::unique_ptr<LvmBackend> lvm = MakeLvmBackend(spec, reserve, platform);
+      if (lvm->guards_pool()) backends.guarded_pools.push_back(lvm.get());
+      backends.owned.push_back(std::move(lvm));
+    }
+    backends.by_class[spec.name] = backends.owned.back().get();
+  }
+  return backends;
+}
+
+// Thin pools with autoextend are checked every few seconds (and after each
+// allocation): nothing else grows them when no dmeventd runs. Null when
+// no class asks for it.
+std::unique_ptr<PeriodicTask> StartPoolGuard(std::vector<LvmBackend*> pools) {
+  if (pools.empty()) return nullptr;
+  auto check_pools = [pools] {
+    for (LvmBackend* pool : pools) {
+      if (absl::Status s = pool->GuardPool().status(); !s.ok()) {
+        spdlog::warn("thin pool check: {}", std::string(s.message()));
+      }
+    }
+  };
+  check_pools();
+  return std::make_unique<PeriodicTask>(absl::Seconds(5), std::move(check_pools));
+}
+
+IdentityConfig MakeIdentityConfig(const DriverOptions& options) {
+  IdentityConfig config;
+  config.driver_name = options.driver_name;
+  config.vendor_version = kCellarVersion;
+  config.capabilities.push_back(ServiceCapability(
       csi::v1::PluginCapability::Service::CONTROLLER_SERVICE));
-  identity_config.capabilities.push_back(ServiceCapability(
+  config.capabilities.push_back(ServiceCapability(
       csi::v1::PluginCapability::Service::VOLUME_ACCESSIBILITY_CONSTRAINTS));
-  if (local_storage) {
-    identity_config.capabilities.push_back(ServiceCapability(
+  if (options.local_storage) {
+    config.capabilities.push_back(ServiceCapability(
         csi::v1::PluginCapability::Service::GROUP_CONTROLLER_SERVICE));
   }
-  identity_config.capabilities.push_back(ExpansionCapability(
+  config.capabilities.push_back(ExpansionCapability(
       csi::v1::PluginCapability::VolumeExpansion::ONLINE));
-  identity_config.capabilities.push_back(ExpansionCapability(
+  config.capabilities.push_back(ExpansionCapability(
       csi::v1::PluginCapability::VolumeExpansion::OFFLINE));
-  IdentityService identity(identity_config, [&backends]() -> absl::Status {
-    for (const auto& [name, backend] : backends) {
-      absl::Status ready = backend->Ready();
-      if (!ready.ok()) {
-        return absl::UnavailableError(
-            absl::StrCat("device class ", name, ": ", ready.message()));
-      }
-    }
-    return absl::OkStatus();
-  });
+  return config;
+}
 
-  ControllerConfig controller_config;
-  controller_config.node_id = node_id;
-  controller_config.local_storage = local_storage;
-  controller_config.default_volume_bytes = static_cast<uint64_t>(
-      std::max<int64_t>(1, absl::GetFlag(FLAGS_default_volume_size)));
-  controller_config.default_class = default_class;
-  // Freezes nothing without local storage. With it, a driver killed while
-  // a snapshot held a filesystem frozen has that filesystem thawed now.
-  std::unique_ptr<Freezer> freezer = std::make_unique<Freezer>();
-  if (local_storage) {
-    freezer = std::make_unique<Freezer>(
-        FreezerDeps{platform.mounter, platform.fs_tools, platform.fs,
-                    absl::StrCat(data_dir, "/frozen")});
-    if (absl::Status s = freezer->ThawLeftovers(); !s.ok()) {
-      spdlog::warn("thawing what a stopped driver left frozen: {}", s.ToString());
+// Probe's answer: ready when every class is.
+absl::Status AllReady(const std::map<std::string, Backend*>& backends) {
+  for (const auto& [name, backend] : backends) {
+    absl::Status ready = backend->Ready();
+    if (!ready.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("device class ", name, ": ", ready.message()));
     }
   }
-  ControllerService controller(controller_config, backends, &locks, freezer.get());
+  return absl::OkStatus();
+}
 
-  NodeConfig node_config;
-  node_config.node_id = node_id;
-  node_config.kubelet_dir = kubelet_dir;
-  node_config.max_volumes_per_node = absl::GetFlag(FLAGS_max_volumes_per_node);
-  NodeDeps node_deps;
-  node_deps.fs = platform.fs;
-  node_deps.mounter = platform.mounter;
-  node_deps.fs_tools = platform.fs_tools;
-  node_deps.loops = platform.loops;
-  node_deps.crypt = platform.crypt;
-  node_deps.policy_observer = metrics.get();
-  NodeService node(node_config, node_deps, backends, &locks);
+// A driver killed while a snapshot held a filesystem frozen has that
+// filesystem thawed here. Without local storage nothing is frozen.
+std::unique_ptr<Freezer> MakeFreezer(const DriverOptions& options,
+                                     const Platform& platform) {
+  if (!options.local_storage) return std::make_unique<Freezer>();
+  auto freezer = std::make_unique<Freezer>(
+      FreezerDeps{platform.mounter, platform.fs_tools, platform.fs,
+                  absl::StrCat(options.data_dir, "/frozen")});
+  if (absl::Status s = freezer->ThawLeftovers(); !s.ok()) {
+    spdlog::warn("thawing what a stopped driver left frozen: {}", s.ToString());
+  }
+  return freezer;
+}
 
-  GroupControllerService group_controller(node_id, &controller);
+ControllerConfig MakeControllerConfig(const DriverOptions& options,
+                                      const Backends& backends) {
+  ControllerConfig config;
+  config.node_id = options.node_id;
+  config.local_storage = options.local_storage;
+  config.default_volume_bytes = options.default_volume_bytes;
+  config.default_class = backends.default_class;
+  return config;
+}
 
-  std::vector<grpc::Service*> services = {&identity, &controller};
-  if (mode != "controller") {
-    services.push_back(&node);
-    services.push_back(&group_controller);
+NodeConfig MakeNodeConfig(const DriverOptions& options) {
+  NodeConfig config;
+  config.node_id = options.node_id;
+  config.kubelet_dir = options.kubelet_dir;
+  config.max_volumes_per_node = options.max_volumes_per_node;
+  return config;
+}
+
+NodeDeps MakeNodeDeps(const Platform& platform, PolicyObserver* observer) {
+  NodeDeps deps;
+  deps.fs = platform.fs;
+  deps.mounter = platform.mounter;
+  deps.fs_tools = platform.fs_tools;
+  deps.loops = platform.loops;
+  deps.crypt = platform.crypt;
+  deps.policy_observer = observer;
+  return deps;
+}
+
+// The CSI services over the backends, sharing one set of volume locks.
+class DriverServices final {
+ public:
+  DriverServices(const DriverOptions& options, const Platform& platform,
+                 const Backends& backends, DriverMetrics* metrics)
+      : by_class_(backends.by_class),
+        freezer_(MakeFreezer(options, platform)),
+        identity_(MakeIdentityConfig(options), [this] { return AllReady(by_class_); }),
+        controller_(MakeControllerConfig(options, backends), by_class_, &locks_,
+                    freezer_.get()),
+        node_(MakeNodeConfig(options), MakeNodeDeps(platform, metrics), by_class_,
+              &locks_),
+        group_controller_(options.node_id, &controller_) {}
+  DriverServices(const DriverServices&) = delete;
+  DriverServices& operator=(const DriverServices&) = delete;
+
+  // What --mode serves: the Node and GroupController services only where
+  // the node's storage is.
+  std::vector<grpc::Service*> ForMode(const std::string& mode) {
+    std::vector<grpc::Service*> services = {&identity_, &controller_};
+    if (mode != "controller") {
+      services.push_back(&node_);
+      services.push_back(&group_controller_);
+    }
+    return services;
   }
 
-  // The metrics endpoint first: a bad address fails the start before
-  // the socket answers anyone.
+ private:
+  const std::map<std::string, Backend*> by_class_;
+  VolumeLocks locks_;
+  std::unique_ptr<Freezer> freezer_;
+  IdentityService identity_;
+  ControllerService controller_;
+  NodeService node_;
+  GroupControllerService group_controller_;
+};
+
+// The metrics endpoint and what it reads.
+struct MetricsEndpoint {
   std::unique_ptr<MetricsCollector> collector;
-  std::unique_ptr<HttpServer> metrics_server;
-  if (metrics != nullptr) {
-    MetricsConfig metrics_config;
-    metrics_config.version = kCellarVersion;
-    metrics_config.start_time = start_time;
-    metrics_config.count_mappings = local_storage;
-    std::vector<MetricsClass> metrics_classes;
-    for (const auto& [name, backend] : backends) {
-      metrics_classes.push_back({name, backend->kind(), backend});
-    }
-    collector = std::make_unique<MetricsCollector>(
-        metrics_config, metrics.get(), std::move(metrics_classes), platform.fs);
-    MetricsCollector* raw_collector = collector.get();
-    absl::StatusOr<std::unique_ptr<HttpServer>> started = StartRealHttpServer(
-        metrics_address, [raw_collector](const HttpRequest& request) {
-          return ServeMetrics(request, [raw_collector] {
-            return raw_collector->Render();
-          });
-        });
-    if (!started.ok()) return Fail(started.status());
-    metrics_server = *std::move(started);
-    spdlog::info("metrics at http://{}/metrics (port {})", metrics_address,
-                 metrics_server->port());
+  std::unique_ptr<HttpServer> server;
+};
+
+absl::StatusOr<MetricsEndpoint> StartMetrics(
+    const DriverOptions& options, absl::Time start_time, DriverMetrics* metrics,
+    const std::map<std::string, Backend*>& backends, FileSystem* fs) {
+  MetricsConfig config;
+  config.version = kCellarVersion;
+  config.start_time = start_time;
+  config.count_mappings = options.local_storage;
+  std::vector<MetricsClass> classes;
+  for (const auto& [name, backend] : backends) {
+    classes.push_back({name, backend->kind(), backend});
   }
+  MetricsEndpoint endpoint;
+  endpoint.collector = std::make_unique<MetricsCollector>(
+      config, metrics, std::move(classes), fs);
+  MetricsCollector* collector = endpoint.collector.get();
+  absl::StatusOr<std::unique_ptr<HttpServer>> started = StartRealHttpServer(
+      options.metrics_address, [collector](const HttpRequest& request) {
+        return ServeMetrics(request, [collector] { return collector->Render(); });
+      });
+  if (!started.ok()) return started.status();
+  endpoint.server = *std::move(started);
+  spdlog::info("metrics at http://{}/metrics (port {})", options.metrics_address,
+               endpoint.server->port());
+  return endpoint;
+}
 
-  auto server = UnixServer::Start(*socket_path, services, metrics.get());
-  if (!server.ok()) return Fail(server.status());
-
+// Serves `services` until SIGTERM or SIGINT, then lets in-flight calls
+// finish within the grace.
+absl::Status Serve(const DriverOptions& options,
+                   const std::vector<grpc::Service*>& services,
+                   RpcObserver* observer, sigset_t* stop_signals,
+                   const std::function<void()>& on_serving) {
+  auto server = UnixServer::Start(options.socket_path, services, observer);
+  if (!server.ok()) return server.status();
   spdlog::info("cellar-csi {} serving mode={} node={} endpoint=unix://{}",
-               kCellarVersion, mode, node_id, *socket_path);
+               kCellarVersion, options.mode, options.node_id,
+               options.socket_path);
   if (on_serving) on_serving();
-
-  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_grace);
+  const absl::Duration grace = options.shutdown_grace;
   UnixServer* raw_server = server->get();
-  std::thread signal_thread([&stop_signals, raw_server, grace] {
+  std::thread signal_thread([stop_signals, raw_server, grace] {
     int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
+    sigwait(stop_signals, &signal_number);
     spdlog::info("received signal {}, shutting down (grace {})", signal_number,
                  absl::FormatDuration(grace));
     raw_server->Shutdown(grace);
   });
   (*server)->Wait();
   signal_thread.join();
-  metrics_server.reset();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunDriver(int argc, char** argv, const Platform& platform,
+              const std::function<void()>& on_serving) {
+  const absl::Time start_time = absl::Now();
+  bool help_shown = false;
+  absl::StatusOr<DriverOptions> options = ParseCommandLine(argc, argv, &help_shown);
+  if (!options.ok()) return Fail(options.status());
+  if (help_shown) return 0;
+  sigset_t stop_signals;
+  if (absl::Status s = PrepareProcess(*options, &stop_signals); !s.ok()) {
+    return Fail(s);
+  }
+  // Counted only when someone can read them.
+  std::unique_ptr<DriverMetrics> metrics;
+  if (!options->metrics_address.empty()) {
+    metrics = std::make_unique<DriverMetrics>(options->driver_name, PublishRules());
+  }
+  absl::StatusOr<Backends> backends = MakeBackends(*options, platform);
+  if (!backends.ok()) return Fail(backends.status());
+  std::unique_ptr<PeriodicTask> pool_guard =
+      StartPoolGuard(backends->guarded_pools);
+  DriverServices services(*options, platform, *backends, metrics.get());
+  // The metrics endpoint first: a bad address fails the start before the
+  // socket answers anyone.
+  MetricsEndpoint endpoint;
+  if (metrics != nullptr) {
+    absl::StatusOr<MetricsEndpoint> started = StartMetrics(
+        *options, start_time, metrics.get(), backends->by_class, platform.fs);
+    if (!started.ok()) return Fail(started.status());
+    endpoint = *std::move(started);
+  }
+  absl::Status served = Serve(*options, services.ForMode(options->mode),
+                              metrics.get(), &stop_signals, on_serving);
+  endpoint.server.reset();
   pool_guard.reset();
-  server->reset();
+  if (!served.ok()) return Fail(served);
   spdlog::info("stopped");
   spdlog::default_logger()->flush();
   return 0;

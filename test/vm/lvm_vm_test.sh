@@ -20,6 +20,7 @@ driver="$(readlink -f "$base/src/cellar-csi")"
 extra=()
 faulty="$base/test/e2e/cellar-csi-faulty"
 [[ -x "$faulty" ]] && extra+=(--env CELLAR_CSI_FAULTY_BINARY="$(readlink -f "$faulty")")
+[[ -n "${CELLAR_SWEEP_MODES:-}" ]] && extra+=(--env CELLAR_SWEEP_MODES="$CELLAR_SWEEP_MODES")
 results="$(mktemp -d "${TEST_TMPDIR:-/tmp}/cellar-vm-results.XXXXXX")"
 trap 'rm -rf "$results"' EXIT
 rc=0
