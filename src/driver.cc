@@ -386,7 +386,8 @@ absl::Status AllReady(const std::map<std::string, Backend*>& backends) {
 }
 
 // A driver killed while a snapshot held a filesystem frozen has that
-// filesystem thawed here. Without local storage nothing is frozen.
+// filesystem thawed here. Without local storage nothing is frozen (the
+// null Freezer).
 std::unique_ptr<Freezer> MakeFreezer(const DriverOptions& options,
                                      const Platform& platform) {
   if (!options.local_storage) return std::make_unique<Freezer>();
@@ -432,12 +433,12 @@ NodeDeps MakeNodeDeps(const Platform& platform, PolicyObserver* observer) {
 class DriverServices final {
  public:
   DriverServices(const DriverOptions& options, const Platform& platform,
-                 const Backends& backends, DriverMetrics* metrics)
+                 const Backends& backends, Freezer* freezer,
+                 DriverMetrics* metrics)
       : by_class_(backends.by_class),
-        freezer_(MakeFreezer(options, platform)),
         identity_(MakeIdentityConfig(options), [this] { return AllReady(by_class_); }),
         controller_(MakeControllerConfig(options, backends), by_class_, &locks_,
-                    freezer_.get()),
+                    freezer),
         node_(MakeNodeConfig(options), MakeNodeDeps(platform, metrics), by_class_,
               &locks_),
         group_controller_(options.node_id, &controller_) {}
@@ -458,7 +459,6 @@ class DriverServices final {
  private:
   const std::map<std::string, Backend*> by_class_;
   VolumeLocks locks_;
-  std::unique_ptr<Freezer> freezer_;
   IdentityService identity_;
   ControllerService controller_;
   NodeService node_;
@@ -536,6 +536,9 @@ int RunDriver(int argc, char** argv, const Platform& platform,
   if (absl::Status s = PrepareProcess(*options, &stop_signals); !s.ok()) {
     return Fail(s);
   }
+  // First of the start-up repairs: a pod's filesystem left frozen blocks
+  // its writers now, and a class that fails to start must not keep it so.
+  std::unique_ptr<Freezer> freezer = MakeFreezer(*options, platform);
   // Counted only when someone can read them.
   std::unique_ptr<DriverMetrics> metrics;
   if (!options->metrics_address.empty()) {
@@ -545,7 +548,8 @@ int RunDriver(int argc, char** argv, const Platform& platform,
   if (!backends.ok()) return Fail(backends.status());
   std::unique_ptr<PeriodicTask> pool_guard =
       StartPoolGuard(backends->guarded_pools);
-  DriverServices services(*options, platform, *backends, metrics.get());
+  DriverServices services(*options, platform, *backends, freezer.get(),
+                          metrics.get());
   // The metrics endpoint first: a bad address fails the start before the
   // socket answers anyone.
   MetricsEndpoint endpoint;

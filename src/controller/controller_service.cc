@@ -280,7 +280,7 @@ absl::Status ControllerService::DoCreateVolume(
   }
   // A clone's retry after a crash may find its source frozen.
   if (!record.source_volume_id().empty()) {
-    if (absl::Status s = freezer_->ThawLeftovers(); !s.ok()) return s;
+    (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
   }
   // Create also completes a create that crashed half-way.
   absl::StatusOr<VolumeRecord> created;
@@ -743,7 +743,7 @@ absl::Status ControllerService::DoCreateSnapshot(
   // Before the idempotency check: a driver killed while a filesystem was
   // frozen for this snapshot left it frozen, and the retry may find the
   // snapshot made.
-  if (absl::Status s = freezer_->ThawLeftovers(); !s.ok()) return s;
+  (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
   absl::StatusOr<SnapshotRecord> existing = (*backend)->GetSnapshot(snapshot_id);
   if (existing.ok()) {
     if (existing->source_volume_id() != request.source_volume_id() ||
@@ -973,7 +973,7 @@ absl::Status ControllerService::SnapshotGroup(
   }
   // As for a single snapshot: what a killed driver left frozen is thawed
   // before anything else.
-  if (absl::Status s = freezer_->ThawLeftovers(); !s.ok()) return s;
+  (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
   // Under the members' locks: what an earlier call left. A complete group
   // of these volumes is the answer; half of one (the driver died while
   // taking it; no caller was ever told of it) is taken back and the whole

@@ -46,6 +46,18 @@ absl::Status Freezer::WithFrozen(const std::vector<std::string>& paths,
   if (!enabled() || paths.empty()) return action();
   {
     absl::MutexLock lock(&mutex_);
+    // An entry for one of these paths that no call holds is a leftover (a
+    // failed thaw, a killed driver): thawed first, or the freeze below
+    // fails with EBUSY and its entry would be the only one, then removed.
+    // The caller holds the volumes' locks, so no other call of ours can
+    // be freezing them.
+    for (const std::string& path : paths) {
+      if (held_.count(path) != 0) continue;
+      if (!deps_.fs->Stat(EntryPath(path)).ok()) continue;
+      if (absl::Status s = deps_.fs_tools->Thaw(path); !s.ok()) return s;
+      if (absl::Status s = deps_.fs->Remove(EntryPath(path)); !s.ok()) return s;
+      spdlog::warn("thawed {}, left frozen by an interrupted snapshot", path);
+    }
     held_.insert(paths.begin(), paths.end());
   }
   std::vector<std::string> frozen;
@@ -60,7 +72,7 @@ absl::Status Freezer::WithFrozen(const std::vector<std::string>& paths,
     if (status.ok()) {
       frozen.push_back(path);
     } else {
-      (void)deps_.fs->Remove(EntryPath(path));  // not frozen: nothing to undo
+      (void)deps_.fs->Remove(EntryPath(path));  // ours, and nothing frozen
     }
   }
   if (status.ok()) status = action();
@@ -92,9 +104,12 @@ absl::Status Freezer::ThawLeftovers() {
     absl::StatusOr<std::string> path = deps_.fs->ReadFile(entry);
     if (!path.ok() || EntryPath(*path) != entry) {
       // A temporary file of an interrupted write, or not ours: the freeze
-      // it was written for never happened.
-      absl::Status removed = deps_.fs->Remove(entry);
-      if (first.ok()) first = removed;
+      // it was written for never happened. Only when no call is writing
+      // one now (held_ is filled before any entry is written).
+      if (held_.empty()) {
+        absl::Status removed = deps_.fs->Remove(entry);
+        if (first.ok()) first = removed;
+      }
       continue;
     }
     if (held_.count(*path) != 0) continue;  // frozen on purpose, right now
@@ -107,6 +122,7 @@ absl::Status Freezer::ThawLeftovers() {
       if (status.ok()) spdlog::warn("thawed {}, left frozen by an interrupted snapshot", *path);
     }
     if (status.ok()) status = deps_.fs->Remove(entry);
+    if (!status.ok()) spdlog::warn("cannot thaw {}: {}", *path, status.ToString());
     if (first.ok()) first = status;
   }
   return first;

@@ -53,17 +53,21 @@ class Freezer final {
       const std::vector<std::pair<std::string, Backend*>>& volumes);
 
   // Freezes `paths` in order, runs `action` while all are frozen, then
-  // thaws them whatever happened. Returns the first error: a freeze (the
-  // action does not run), the action's, or a thaw's. A path whose thaw
-  // failed keeps its journal entry, for ThawLeftovers.
+  // thaws them whatever happened. A journal entry for one of them that no
+  // call holds (a leftover) is thawed first. Returns the first error: a
+  // thaw of a leftover or a freeze (the action does not run), the
+  // action's, or a thaw's. A path whose thaw failed keeps its journal
+  // entry, for ThawLeftovers or the next WithFrozen. The caller holds the
+  // locks of the volumes behind `paths`.
   absl::Status WithFrozen(const std::vector<std::string>& paths,
                           const std::function<absl::Status()>& action);
 
   // Thaws every filesystem the journal names that no WithFrozen of this
   // process holds now (a driver killed while it held them, or a thaw that
   // failed) and is still mounted, and clears those entries. Called at start
-  // and before each snapshot or clone. Errors: the first thaw or journal
-  // change that failed (its entry stays, for the next call).
+  // and before each snapshot or clone (WithFrozen also thaws a leftover of
+  // its own paths first). Errors: the first thaw or journal change that
+  // failed (logged; its entry stays, for the next call).
   absl::Status ThawLeftovers();
 
  private:

@@ -662,9 +662,23 @@ absl::Status NodeService::DoUnstage(
       return s;
     }
     if (absl::Status s = RemoveOwnLeftover(file); !s.ok()) return s;
-  } else if (absl::Status s = UnmountOwn(staging, *own, request.volume_id());
-             !s.ok()) {
-    return s;
+  } else {
+    // A snapshot whose thaw failed may have left it frozen: an unmounted
+    // frozen filesystem could never be thawed, nor its device released.
+    // Only our own mount there: FITHAW on a plain directory would thaw
+    // whatever filesystem holds it.
+    for (const MountEntry& entry : *table) {
+      if (entry.mount_point != staging || !ShowsAny(entry, *own)) continue;
+      if (absl::Status s = deps_.fs_tools->Thaw(staging); !s.ok()) {
+        spdlog::warn("unstage {}: thaw {}: {}", request.volume_id(), staging,
+                     s.ToString());
+      }
+      break;
+    }
+    if (absl::Status s = UnmountOwn(staging, *own, request.volume_id());
+        !s.ok()) {
+      return s;
+    }
   }
   absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
   if (!device.ok()) {

@@ -11,11 +11,13 @@ namespace {
 template <typename F>
 auto Effect(FaultPlan* plan, std::string what, absl::Status failure, F&& run)
     -> decltype(run()) {
-  if (absl::Status s = plan->BeforeEffect(what, std::move(failure)); !s.ok()) {
+  int number = 0;
+  if (absl::Status s = plan->BeforeEffect(what, std::move(failure), &number);
+      !s.ok()) {
     return s;
   }
   auto result = run();
-  plan->AfterEffect();
+  plan->AfterEffect(number);
   return result;
 }
 
@@ -90,13 +92,13 @@ void FaultPlan::SetHook(Hook hook) {
 }
 
 absl::Status FaultPlan::BeforeEffect(absl::string_view what,
-                                     absl::Status failure) {
+                                     absl::Status failure, int* number) {
   Hook hook;
   int n = 0;
   {
     absl::MutexLock lock(&mutex_);
     if (crashed_) return absl::UnavailableError("crashed");
-    ++count_;
+    *number = ++count_;
     effects_.emplace_back(what);
     if (mode_ != Mode::kFailAt || count_ != n_) return absl::OkStatus();
     injected_ = true;
@@ -107,19 +109,18 @@ absl::Status FaultPlan::BeforeEffect(absl::string_view what,
   return failure;
 }
 
-void FaultPlan::AfterEffect() {
+void FaultPlan::AfterEffect(int number) {
   Hook hook;
   std::string what;
-  int n = 0;
   {
     absl::MutexLock lock(&mutex_);
-    if (mode_ != Mode::kCrashAfter || count_ != n_ || crashed_) return;
+    if (mode_ != Mode::kCrashAfter || number != n_ || crashed_) return;
     crashed_ = true;
     hook = hook_;
-    what = effects_.back();
-    n = n_;
+    // (An effect begun before the last Arm may end after it.)
+    what = number <= static_cast<int>(effects_.size()) ? effects_[number - 1] : "?";
   }
-  if (hook) hook(Mode::kCrashAfter, n, what);
+  if (hook) hook(Mode::kCrashAfter, number, what);
 }
 
 absl::Status FaultPlan::BeforeRead() const {
@@ -137,7 +138,9 @@ absl::StatusOr<CommandResult> FaultyCommandRunner::Run(const Command& command) {
   if (command.argv.size() > 1 && command.argv[0] == "lvm") {
     absl::StrAppend(&what, " ", command.argv[1]);
   }
-  absl::Status before = plan_->BeforeEffect(what, absl::InternalError("exit 5"));
+  int number = 0;
+  absl::Status before =
+      plan_->BeforeEffect(what, absl::InternalError("exit 5"), &number);
   if (absl::IsUnavailable(before)) return before;  // crashed
   if (!before.ok()) {
     CommandResult failed;
@@ -146,7 +149,7 @@ absl::StatusOr<CommandResult> FaultyCommandRunner::Run(const Command& command) {
     return failed;
   }
   absl::StatusOr<CommandResult> result = base_->Run(command);
-  plan_->AfterEffect();
+  plan_->AfterEffect(number);
   return result;
 }
 

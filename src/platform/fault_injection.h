@@ -56,9 +56,12 @@ class FaultPlan final {
 
   // For the wrappers: before a side effect named `what`, the status to
   // return instead of running it (`failure` at the chosen one, UNAVAILABLE
-  // after a crash), else OK. After a side effect, AfterEffect.
-  absl::Status BeforeEffect(absl::string_view what, absl::Status failure);
-  void AfterEffect();
+  // after a crash), else OK, setting `*number` to the effect's number.
+  // After the side effect, AfterEffect(number): by number, so that effects
+  // of two threads that overlap still crash after the chosen one.
+  absl::Status BeforeEffect(absl::string_view what, absl::Status failure,
+                            int* number);
+  void AfterEffect(int number);
   // Before a read: UNAVAILABLE after a crash, else OK.
   absl::Status BeforeRead() const;
 

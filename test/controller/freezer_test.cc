@@ -96,6 +96,39 @@ TEST_F(FreezerTest, AFailedThawIsDoneByThawLeftovers) {
   EXPECT_TRUE(freezer.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
 }
 
+TEST_F(FreezerTest, AFailedThawIsDoneByTheNextFreezeOfThePath) {
+  Freezer freezer(Deps());
+  plan_.Arm(FaultPlan::Mode::kFailAt, 2);  // the thaw
+  EXPECT_FALSE(freezer.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
+  plan_.Disarm();
+  ASSERT_EQ(tools_.frozen(), std::vector<std::string>{kPath});
+  // No ThawLeftovers in between: the next freeze of the path thaws the
+  // leftover first instead of failing on it (EBUSY) and dropping its entry.
+  std::vector<std::string> during;
+  EXPECT_TRUE(freezer.WithFrozen({kPath}, [&] {
+                       during = tools_.frozen();
+                       return absl::OkStatus();
+                     }).ok());
+  EXPECT_EQ(during, std::vector<std::string>{kPath});
+  EXPECT_TRUE(tools_.frozen().empty());
+  EXPECT_TRUE(Journal().empty());
+}
+
+TEST_F(FreezerTest, AnotherCallsEntryBeingWrittenIsLeftAlone) {
+  Freezer freezer(Deps());
+  const std::string temp = std::string(kJournal) + "/half-written.tmp";
+  ASSERT_TRUE(freezer.WithFrozen({kPath}, [&] {
+                       // As if another volume's WithFrozen were writing it.
+                       EXPECT_TRUE(fs_.WriteFileAtomic(temp, "", 0600).ok());
+                       EXPECT_TRUE(freezer.ThawLeftovers().ok());
+                       EXPECT_TRUE(fs_.Stat(temp).ok());
+                       return absl::OkStatus();
+                     }).ok());
+  // With no call holding anything, it is debris.
+  ASSERT_TRUE(freezer.ThawLeftovers().ok());
+  EXPECT_FALSE(fs_.Stat(temp).ok());
+}
+
 TEST_F(FreezerTest, WhatAKilledDriverLeftFrozenIsThawedByTheNextOne) {
   {
     Freezer dead(Deps());

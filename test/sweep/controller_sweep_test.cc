@@ -324,7 +324,11 @@ TEST_P(ControllerSweepTest, EveryFailureAndCrashConverges) {
                 ? world.plan.effects()[n - 1]
                 : "?";
         if (mode == FaultPlan::Mode::kCrashAfter) {
-          driver = std::make_unique<Driver>(&world);  // the restart
+          // The restart: the dead driver gone, a new one over the same
+          // world, whose start-up repairs run for real.
+          driver.reset();
+          world.plan.Disarm();
+          driver = std::make_unique<Driver>(&world);
         } else if (first.ok()) {
           // The injected failure was absorbed: fine only if the call's
           // effect is complete, which the answer and the rest tell.

@@ -441,7 +441,11 @@ TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
         const std::vector<std::string> seen = world.plan.effects();
         const std::string what = n <= static_cast<int>(seen.size()) ? seen[n - 1] : "?";
         if (mode == FaultPlan::Mode::kCrashAfter) {
+          // The restart: the dead driver gone, a new one over the same
+          // world, whose start-up repairs (thaw, activate, resume) run.
           const std::string snapshot_id = driver->snapshot_id;
+          driver.reset();
+          world.plan.Disarm();
           driver = std::make_unique<Driver>(&world, v.kind);
           driver->snapshot_id = snapshot_id;
         }

@@ -194,6 +194,13 @@ absl::StatusOr<int> DriverProcess::Stop(int signal, absl::Duration timeout) {
   return status;
 }
 
+bool DriverProcess::Exited() {
+  if (exited_) return true;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
+  return exited_;
+}
+
 std::string DriverProcess::ReadLog() const {
   std::ifstream in(log_path_);
   std::stringstream text;

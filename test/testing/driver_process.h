@@ -47,6 +47,9 @@ class DriverProcess final {
   // waitpid (use WIFEXITED etc.).
   absl::StatusOr<int> Stop(int signal, absl::Duration timeout = absl::Seconds(30));
 
+  // Whether the process has exited (it is then reaped).
+  bool Exited();
+
   pid_t pid() const { return pid_; }
   const std::string& socket_path() const { return socket_path_; }
   const std::string& log_path() const { return log_path_; }
