@@ -161,8 +161,4 @@ void UnixServer::Shutdown(absl::Duration grace) {
   }
 }
 
-std::shared_ptr<grpc::Channel> UnixServer::InProcessChannel() {
-  return server_->InProcessChannel(grpc::ChannelArguments());
-}
-
 }  // namespace cellar

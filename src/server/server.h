@@ -50,8 +50,6 @@ class UnixServer final {
   void Shutdown(absl::Duration grace);
 
   const std::string& socket_path() const { return socket_path_; }
-  // An in-process channel, for tests.
-  std::shared_ptr<grpc::Channel> InProcessChannel();
 
  private:
   UnixServer(std::string socket_path, std::unique_ptr<grpc::Server> server);
