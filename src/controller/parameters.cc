@@ -96,8 +96,8 @@ absl::StatusOr<VolumeParameters> ParseVolumeParameters(
       // Octal mode of the volume's root when a pod's fsGroup is applied.
       bool octal = value.size() >= 3 && value.size() <= 4;
       for (char c : value) octal = octal && c >= '0' && c <= '7';
+      // Kept in the record's parameters and applied by the node.
       if (!octal) return BadValue(key, value, "want an octal mode like 2770");
-      out.volume_root_mode = static_cast<uint32_t>(std::stoul(value, nullptr, 8));
     } else if (key == "allowedNamespaces") {
       auto list = SplitList(key, value, false);
       if (!list.ok()) return list.status();

@@ -17,8 +17,6 @@ struct VolumeParameters {
   std::string allocation = "thin";
   std::string device_class;  // empty: the default class
   bool encrypted = false;
-  // Mode of the volume root when volume_mount_group (fsGroup) is applied.
-  uint32_t volume_root_mode = 02770;
   // From csi.storage.k8s.io/pvc/namespace (the provisioner's extra create
   // metadata): the namespace the volume is bound to.
   std::string pvc_namespace;

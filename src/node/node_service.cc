@@ -3,6 +3,7 @@
 #include <sys/mount.h>
 #include <sys/sysmacros.h>
 
+#include <cstdlib>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -536,7 +537,15 @@ absl::Status NodeService::StageOnDevice(
     mode_t mode = 02770;
     auto it = record.parameters().find("volumeRootMode");
     if (it != record.parameters().end()) {
-      mode = static_cast<mode_t>(std::stoul(it->second, nullptr, 8));
+      // Checked at creation; a record damaged since is an error, not a
+      // crash (no throwing parse here).
+      char* end = nullptr;
+      const unsigned long parsed = std::strtoul(it->second.c_str(), &end, 8);
+      if (it->second.empty() || *end != '\0' || parsed > 07777) {
+        return absl::InternalError(absl::StrCat(
+            "volume ", record.volume_id(), ": its record holds a bad volumeRootMode"));
+      }
+      mode = static_cast<mode_t>(parsed);
     }
     if (absl::Status s = deps_.fs->SetOwnerGroupMode(config_.kubelet_dir,
                                                      staging, gid, mode);
