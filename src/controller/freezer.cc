@@ -54,9 +54,7 @@ absl::Status Freezer::WithFrozen(const std::vector<std::string>& paths,
     for (const std::string& path : paths) {
       if (held_.count(path) != 0) continue;
       if (!deps_.fs->Stat(EntryPath(path)).ok()) continue;
-      if (absl::Status s = deps_.fs_tools->Thaw(path); !s.ok()) return s;
-      if (absl::Status s = deps_.fs->Remove(EntryPath(path)); !s.ok()) return s;
-      spdlog::warn("thawed {}, left frozen by an interrupted snapshot", path);
+      if (absl::Status s = ThawLeftover(path, /*mounted=*/true); !s.ok()) return s;
     }
     held_.insert(paths.begin(), paths.end());
   }
@@ -85,6 +83,14 @@ absl::Status Freezer::WithFrozen(const std::vector<std::string>& paths,
   absl::MutexLock lock(&mutex_);
   for (const std::string& path : paths) held_.erase(held_.find(path));
   return status;
+}
+
+absl::Status Freezer::ThawLeftover(const std::string& path, bool mounted) {
+  if (mounted) {
+    if (absl::Status s = deps_.fs_tools->Thaw(path); !s.ok()) return s;
+    spdlog::warn("thawed {}, left frozen by an interrupted snapshot", path);
+  }
+  return deps_.fs->Remove(EntryPath(path));
 }
 
 absl::Status Freezer::ThawLeftovers() {
@@ -116,12 +122,7 @@ absl::Status Freezer::ThawLeftovers() {
     const bool mounted = std::any_of(
         table->begin(), table->end(),
         [&](const MountEntry& mount) { return mount.mount_point == *path; });
-    absl::Status status = absl::OkStatus();
-    if (mounted) {
-      status = deps_.fs_tools->Thaw(*path);
-      if (status.ok()) spdlog::warn("thawed {}, left frozen by an interrupted snapshot", *path);
-    }
-    if (status.ok()) status = deps_.fs->Remove(entry);
+    const absl::Status status = ThawLeftover(*path, mounted);
     if (!status.ok()) spdlog::warn("cannot thaw {}: {}", *path, status.ToString());
     if (first.ok()) first = status;
   }

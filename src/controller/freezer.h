@@ -73,6 +73,9 @@ class Freezer final {
  private:
   bool enabled() const { return deps_.fs_tools != nullptr; }
   std::string EntryPath(const std::string& mount_path) const;
+  // A leftover entry's end: thaws `path` when it is still mounted, then
+  // removes the entry (kept when the thaw fails).
+  absl::Status ThawLeftover(const std::string& path, bool mounted);
 
   const FreezerDeps deps_;
   absl::Mutex mutex_;
