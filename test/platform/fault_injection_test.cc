@@ -17,14 +17,20 @@ struct Seen {
   std::string what;
 };
 
-TEST(FaultPlanTest, FailsTheNthSideEffectOnceAndTellsTheHook) {
+class FaultPlanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    plan.SetHook([this](FaultPlan::Mode mode, int n, const std::string& what) {
+      seen.push_back({mode, n, what});
+    });
+  }
   FakeFileSystem base;
   FaultPlan plan;
-  std::vector<Seen> seen;
-  plan.SetHook([&](FaultPlan::Mode mode, int n, const std::string& what) {
-    seen.push_back({mode, n, what});
-  });
-  FaultyFileSystem fs(&base, &plan);
+  std::vector<Seen> seen;  // what the hook was told
+  FaultyFileSystem fs{&base, &plan};
+};
+
+TEST_F(FaultPlanTest, FailsTheNthSideEffectOnceAndTellsTheHook) {
   plan.Arm(FaultPlan::Mode::kFailAt, 2);
   EXPECT_TRUE(fs.MakeDirs("/a", 0700).ok());
   EXPECT_TRUE(fs.Stat("/a").ok());  // a read: not counted
@@ -39,14 +45,7 @@ TEST(FaultPlanTest, FailsTheNthSideEffectOnceAndTellsTheHook) {
   EXPECT_EQ(seen[0].what, "write file");
 }
 
-TEST(FaultPlanTest, ACrashHappensAfterTheNthAndStopsEverythingElse) {
-  FakeFileSystem base;
-  FaultPlan plan;
-  std::vector<Seen> seen;
-  plan.SetHook([&](FaultPlan::Mode mode, int n, const std::string& what) {
-    seen.push_back({mode, n, what});
-  });
-  FaultyFileSystem fs(&base, &plan);
+TEST_F(FaultPlanTest, ACrashHappensAfterTheNthAndStopsEverythingElse) {
   plan.Arm(FaultPlan::Mode::kCrashAfter, 1);
   EXPECT_TRUE(fs.MakeDirs("/a", 0700).ok());
   EXPECT_TRUE(base.Stat("/a").ok()) << "the crash comes after the effect";
