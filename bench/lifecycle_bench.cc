@@ -42,9 +42,7 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
-bool Sh(const std::string& command) {
-  return system(command.c_str()) == 0;
-}
+bool Sh(const std::string& command) { return system(command.c_str()) == 0; }
 
 struct Bench {
   std::string root, kubelet;
@@ -56,8 +54,10 @@ bool DriverLifecycle(Bench& b, const std::string& name,
                      const std::string& kind) {
   const bool block = kind == "block";
   const auto cap = testing::Capability(block ? "" : kind, block);
-  const std::string staging = b.kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
-  const std::string target = b.kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/mount";
+  const std::string staging =
+      b.kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+  const std::string target =
+      b.kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/mount";
   if (!Sh("mkdir -p '" + staging + "'")) return false;
   std::string id;
   auto check = [&](const grpc::Status& status, const char* step) {
@@ -84,22 +84,26 @@ bool HandLifecycle(const std::string& root, const std::string& name,
   const std::string base = root + "/hand-" + name;
   std::string mkfs;
   if (kind == "ext4") {
-    mkfs = "mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 \"$dev\"";
+    mkfs =
+        "mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 "
+        "\"$dev\"";
   } else if (kind == "xfs") {
     mkfs = "mkfs.xfs -q -K \"$dev\"";
   }
   const std::string mount_steps =
-      kind == "block"
-          ? "touch \"$t\"; mount --bind \"$dev\" \"$t\"; "
-            "mount -o remount,bind,nosuid \"$t\"; umount \"$t\"; "
-          : "mkdir -p \"$s\" \"$t\"; "
-            "[ -z \"$(blkid -p -o value -s TYPE \"$dev\")\" ] && " + mkfs + "; "
-            "mount -o nosuid,nodev \"$dev\" \"$s\"; "
-            "mount --bind \"$s\" \"$t\"; "
-            "mount -o remount,bind,nosuid,nodev \"$t\"; "
-            "umount \"$t\"; umount \"$s\"; ";
+      kind == "block" ? "touch \"$t\"; mount --bind \"$dev\" \"$t\"; "
+                        "mount -o remount,bind,nosuid \"$t\"; umount \"$t\"; "
+                      : "mkdir -p \"$s\" \"$t\"; "
+                        "[ -z \"$(blkid -p -o value -s TYPE \"$dev\")\" ] && " +
+                            mkfs +
+                            "; "
+                            "mount -o nosuid,nodev \"$dev\" \"$s\"; "
+                            "mount --bind \"$s\" \"$t\"; "
+                            "mount -o remount,bind,nosuid,nodev \"$t\"; "
+                            "umount \"$t\"; umount \"$s\"; ";
   const std::string script =
-      "set -e; b='" + base + "'; s=\"$b-stage\"; t=\"$b-target\"; "
+      "set -e; b='" + base +
+      "'; s=\"$b-stage\"; t=\"$b-target\"; "
       // create: the record durably, then the sparse image
       "echo '{}' > \"$b.json.tmp\"; sync \"$b.json.tmp\"; "
       "mv \"$b.json.tmp\" \"$b.json\"; sync -f \"$b.json\"; "
@@ -112,7 +116,8 @@ bool HandLifecycle(const std::string& root, const std::string& name,
       "rm -f \"$b.img\" \"$b.json\"; rm -rf \"$s\" \"$t\"";
   const pid_t pid = fork();
   if (pid == 0) {
-    execl("/bin/bash", "bash", "-c", script.c_str(), static_cast<char*>(nullptr));
+    execl("/bin/bash", "bash", "-c", script.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   if (mkdtemp(pattern) == nullptr) return 1;
   const std::string root = pattern;
   const std::string kubelet = root + "/kubelet";
-  system(("mkdir -p '" + kubelet + "/plugins/kubernetes.io/csi/s/globalmount'").c_str());
+  system(("mkdir -p '" + kubelet + "/plugins/kubernetes.io/csi/s/globalmount'")
+             .c_str());
   auto driver = cellar::testing::DriverProcess::Start(
       root + "/data", root + "/csi.sock",
       {"--kubelet-dir=" + kubelet, "--reserve-bytes=0", "--log-level=warn"});
@@ -58,8 +59,10 @@ int main(int argc, char** argv) {
   cellar::testing::CsiClient client((*driver)->channel());
   auto controller = csi::v1::Controller::NewStub((*driver)->channel());
   const auto cap = cellar::testing::Capability("ext4", false);
-  const std::string staging = kubelet + "/plugins/kubernetes.io/csi/s/globalmount";
-  const std::string target = kubelet + "/pods/p/volumes/kubernetes.io~csi/s/mount";
+  const std::string staging =
+      kubelet + "/plugins/kubernetes.io/csi/s/globalmount";
+  const std::string target =
+      kubelet + "/pods/p/volumes/kubernetes.io~csi/s/mount";
   std::string id;
   int failures = 0;
   if (!client.Create("source", cap, 1ll << 30, &id).ok() ||
@@ -95,13 +98,14 @@ int main(int argc, char** argv) {
       continue;
     }
     latency.push_back(Ms(Clock::now() - start));
-    snapshot_bytes = AllocatedBytes(root + "/data/loop/" +
-                                    response.snapshot().snapshot_id() + ".snap");
+    snapshot_bytes = AllocatedBytes(
+        root + "/data/loop/" + response.snapshot().snapshot_id() + ".snap");
     csi::v1::DeleteSnapshotRequest del;
     del.set_snapshot_id(response.snapshot().snapshot_id());
     csi::v1::DeleteSnapshotResponse deleted;
     auto del_context = cellar::testing::Context();
-    if (!controller->DeleteSnapshot(del_context.get(), del, &deleted).ok()) ++failures;
+    if (!controller->DeleteSnapshot(del_context.get(), del, &deleted).ok())
+      ++failures;
   }
   std::sort(latency.begin(), latency.end());
   const uint64_t source_bytes = AllocatedBytes(image);

@@ -80,24 +80,28 @@ int main(int argc, char** argv) {
     }
     (void)(*driver)->Stop(SIGTERM);
   }
-  std::printf("cellar-csi start-up (spawn -> Probe answered), %d runs: "
-              "p50 %.1f ms, p99 %.1f ms, max %.1f ms (target < 100 ms)\n",
-              runs, Percentile(startup_ms, 0.5), Percentile(startup_ms, 0.99),
-              *std::max_element(startup_ms.begin(), startup_ms.end()));
-  std::printf("cellar-csi RSS: idle %.1f MiB, after 400 calls %.1f MiB "
-              "(target idle < 15 MiB)\n",
-              idle_kib / 1024.0, busy_kib / 1024.0);
+  std::printf(
+      "cellar-csi start-up (spawn -> Probe answered), %d runs: "
+      "p50 %.1f ms, p99 %.1f ms, max %.1f ms (target < 100 ms)\n",
+      runs, Percentile(startup_ms, 0.5), Percentile(startup_ms, 0.99),
+      *std::max_element(startup_ms.begin(), startup_ms.end()));
+  std::printf(
+      "cellar-csi RSS: idle %.1f MiB, after 400 calls %.1f MiB "
+      "(target idle < 15 MiB)\n",
+      idle_kib / 1024.0, busy_kib / 1024.0);
 
   // The metrics endpoint: same calls, plus scrapes.
   auto driver = DriverProcess::Start(
       data, sock, {"--log-level=info", "--metrics-address=127.0.0.1:0"});
   if (!driver.ok()) {
-    std::fprintf(stderr, "start failed: %s\n", driver.status().ToString().c_str());
+    std::fprintf(stderr, "start failed: %s\n",
+                 driver.status().ToString().c_str());
     return 1;
   }
   const std::string log = (*driver)->ReadLog();
   const size_t at = log.find("(port ");
-  const int port = at == std::string::npos ? 0 : std::atoi(log.c_str() + at + 6);
+  const int port =
+      at == std::string::npos ? 0 : std::atoi(log.c_str() + at + 6);
   absl::SleepFor(absl::Milliseconds(1500));
   const long metrics_idle_kib = RssKiB((*driver)->pid());
   for (int call = 0; call < 200; ++call) {
@@ -121,14 +125,16 @@ int main(int argc, char** argv) {
   const double cold_again_ms = scrape_ms();
   const long metrics_busy_kib = RssKiB((*driver)->pid());
   (void)(*driver)->Stop(SIGTERM);
-  std::printf("with --metrics-address: RSS idle %.1f MiB (+%.2f), after 400 "
-              "calls and 52 scrapes %.1f MiB (+%.2f) (target: at most +1 MiB)\n",
-              metrics_idle_kib / 1024.0, (metrics_idle_kib - idle_kib) / 1024.0,
-              metrics_busy_kib / 1024.0, (metrics_busy_kib - busy_kib) / 1024.0);
-  std::printf("scrape of /metrics (loop class): storage read %.2f ms and %.2f "
-              "ms, cached p50 %.2f ms, p90 %.2f ms\n",
-              cold_ms, cold_again_ms, Percentile(cached_ms, 0.5),
-              Percentile(cached_ms, 0.9));
+  std::printf(
+      "with --metrics-address: RSS idle %.1f MiB (+%.2f), after 400 "
+      "calls and 52 scrapes %.1f MiB (+%.2f) (target: at most +1 MiB)\n",
+      metrics_idle_kib / 1024.0, (metrics_idle_kib - idle_kib) / 1024.0,
+      metrics_busy_kib / 1024.0, (metrics_busy_kib - busy_kib) / 1024.0);
+  std::printf(
+      "scrape of /metrics (loop class): storage read %.2f ms and %.2f "
+      "ms, cached p50 %.2f ms, p90 %.2f ms\n",
+      cold_ms, cold_again_ms, Percentile(cached_ms, 0.5),
+      Percentile(cached_ms, 0.9));
   const std::string cmd = "rm -rf '" + root + "'";
   return system(cmd.c_str()) == 0 ? 0 : 1;
 }

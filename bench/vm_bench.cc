@@ -21,13 +21,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <utility>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -60,7 +60,8 @@ using cellar::testing::Shell;
 bool RunScript(const std::string& script) {
   const pid_t pid = fork();
   if (pid == 0) {
-    execl("/bin/bash", "bash", "-c", script.c_str(), static_cast<char*>(nullptr));
+    execl("/bin/bash", "bash", "-c", script.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
@@ -103,7 +104,8 @@ bool Ready(cellar::testing::DriverProcess& driver, const std::string& id) {
   request.set_snapshot_id(id);
   csi::v1::ListSnapshotsResponse response;
   return driver.controller()
-             .ListSnapshots(cellar::testing::Context().get(), request, &response)
+             .ListSnapshots(cellar::testing::Context().get(), request,
+                            &response)
              .ok() &&
          response.entries_size() == 1 &&
          response.entries(0).snapshot().ready_to_use();
@@ -133,7 +135,8 @@ grpc::Status TakeSnapshot(cellar::testing::DriverProcess& driver,
   return status;
 }
 
-bool DropSnapshot(cellar::testing::DriverProcess& driver, const std::string& id) {
+bool DropSnapshot(cellar::testing::DriverProcess& driver,
+                  const std::string& id) {
   csi::v1::DeleteSnapshotRequest request;
   request.set_snapshot_id(id);
   csi::v1::DeleteSnapshotResponse response;
@@ -155,16 +158,19 @@ bool DropSnapshot(cellar::testing::DriverProcess& driver, const std::string& id)
 //    next to the same ratio with a bare COW snapshot and no copy.
 // Returns the number of failed calls.
 int SnapshotFigures(cellar::testing::DriverProcess& driver,
-                    cellar::testing::CsiClient& client, const std::string& kubelet,
-                    int runs, const std::string& vg2) {
+                    cellar::testing::CsiClient& client,
+                    const std::string& kubelet, int runs,
+                    const std::string& vg2) {
   const bool have_vg2 = !vg2.empty();
   int failures = 0;
   const int n = std::max(1, std::min(runs, 3));
   const auto fs_cap = cellar::testing::Capability("ext4", false);
   std::vector<std::string> classes = {"thin", "thick"};
   if (have_vg2) classes.push_back("unbounded");
-  std::printf("snapshots of a mounted 256 MiB ext4 volume with 128 MiB of "
-              "data, %d runs, p50:\n", n);
+  std::printf(
+      "snapshots of a mounted 256 MiB ext4 volume with 128 MiB of "
+      "data, %d runs, p50:\n",
+      n);
   for (const std::string& cls : classes) {
     std::vector<double> answer_ms, ready_s, ready_s_per_gib;
     for (int i = 0; i < n; ++i) {
@@ -175,8 +181,9 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
           kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/mount";
       Sh("mkdir -p '" + staging + "'");
       std::string id;
-      if (!client.CreateWithParameters(name, fs_cap, 256 << 20,
-                                       {{"deviceClass", cls}}, &id)
+      if (!client
+               .CreateWithParameters(name, fs_cap, 256 << 20,
+                                     {{"deviceClass", cls}}, &id)
                .ok() ||
           !client.Stage(id, staging, fs_cap).ok() ||
           !client.Publish(id, staging, target, fs_cap, false).ok() ||
@@ -185,7 +192,8 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
         continue;
       }
       // What the filesystem uses (data and metadata), for the per-GiB rate.
-      const std::string df = Shell("df -B1 --output=used '" + target + "' | tail -1");
+      const std::string df =
+          Shell("df -B1 --output=used '" + target + "' | tail -1");
       const double used_gib = std::atof(df.c_str()) / (1 << 30);
       csi::v1::Snapshot snapshot;
       auto start = Clock::now();
@@ -208,15 +216,17 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
                   !client.Unstage(id, staging).ok() || !client.Delete(id).ok();
     }
     if (cls == "thin") {
-      std::printf("  thin       answer %8.1f ms (ready at once)\n", P50(answer_ms));
+      std::printf("  thin       answer %8.1f ms (ready at once)\n",
+                  P50(answer_ms));
     } else {
       // The fixed steps (zeroing, dumpe2fs, tag updates, removing the COW
       // snapshot) weigh on a small volume: both figures are printed.
-      std::printf("  %-10s answer %8.1f ms (ready_to_use false), ready after "
-                  "%.1f s, %.2f s per GiB used%s\n",
-                  cls.c_str(), P50(answer_ms), P50(ready_s), P50(ready_s_per_gib),
-                  cls == "thick" ? " (copy-bandwidth 128 MiB/s)"
-                                 : " (copy-bandwidth unbounded)");
+      std::printf(
+          "  %-10s answer %8.1f ms (ready_to_use false), ready after "
+          "%.1f s, %.2f s per GiB used%s\n",
+          cls.c_str(), P50(answer_ms), P50(ready_s), P50(ready_s_per_gib),
+          cls == "thick" ? " (copy-bandwidth 128 MiB/s)"
+                         : " (copy-bandwidth unbounded)");
     }
   }
 
@@ -229,14 +239,18 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
       const std::string b = "/dev/" + vg2 + "/bench-dd-b";
       if (!Sh("lvcreate -q -y -W n -Z n -L 256m -n bench-dd-a " + vg2 +
               " >/dev/null 2>&1 && lvcreate -q -y -W n -Z n -L 256m -n "
-              "bench-dd-b " + vg2 + " >/dev/null 2>&1 && head -c 128M "
-              "/dev/urandom | dd of=" + a + " bs=1M oflag=direct status=none")) {
+              "bench-dd-b " +
+              vg2 +
+              " >/dev/null 2>&1 && head -c 128M "
+              "/dev/urandom | dd of=" +
+              a + " bs=1M oflag=direct status=none")) {
         ++failures;
       } else {
         auto start = Clock::now();
-        failures += !Sh("dd if=" + a + " of=" + b +
-                        " bs=1M count=128 iflag=direct oflag=direct status=none "
-                        "&& sync");
+        failures +=
+            !Sh("dd if=" + a + " of=" + b +
+                " bs=1M count=128 iflag=direct oflag=direct status=none "
+                "&& sync");
         const double seconds =
             std::chrono::duration<double>(Clock::now() - start).count();
         dd_s_per_gib.push_back(seconds * 8);  // 128 MiB
@@ -244,8 +258,10 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
       failures += !Sh("lvremove -q -y " + vg2 + "/bench-dd-a " + vg2 +
                       "/bench-dd-b >/dev/null");
     }
-    std::printf("  by hand: dd of 128 MiB, O_DIRECT 1 MiB, LV to LV: %.2f s "
-                "per GiB\n", P50(dd_s_per_gib));
+    std::printf(
+        "  by hand: dd of 128 MiB, O_DIRECT 1 MiB, LV to LV: %.2f s "
+        "per GiB\n",
+        P50(dd_s_per_gib));
   }
 
   // The origin's writes while its copy runs.
@@ -260,8 +276,9 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
         kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/dev";
     Sh("mkdir -p '" + staging + "'");
     std::string id;
-    if (!client.CreateWithParameters(name, block_cap, 512 << 20,
-                                     {{"deviceClass", "thick"}}, &id)
+    if (!client
+             .CreateWithParameters(name, block_cap, 512 << 20,
+                                   {{"deviceClass", "thick"}}, &id)
              .ok() ||
         !client.Stage(id, staging, block_cap).ok() ||
         !client.Publish(id, staging, target, block_cap, false).ok()) {
@@ -279,10 +296,11 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
     failures += !client.Unpublish(id, target).ok() ||
                 !client.Unstage(id, staging).ok() || !client.Delete(id).ok();
   }
-  std::printf("  origin write throughput during its copy (512 MiB thick block "
-              "volume, 64 MiB O_DIRECT): %.2f of idle (copy still running at "
-              "the end in %d of %d runs)\n",
-              P50(ratios), still_copying, n);
+  std::printf(
+      "  origin write throughput during its copy (512 MiB thick block "
+      "volume, 64 MiB O_DIRECT): %.2f of idle (copy still running at "
+      "the end in %d of %d runs)\n",
+      P50(ratios), still_copying, n);
   // What dm-snapshot's copy-on-write costs alone: the same writes to a
   // bare LV with a bare COW snapshot of it and no copy running.
   if (have_vg2) {
@@ -302,8 +320,10 @@ int SnapshotFigures(cellar::testing::DriverProcess& driver,
       failures += !Sh("lvremove -q -y " + vg2 + "/bench-cow " + vg2 +
                       "/bench-origin >/dev/null 2>&1");
     }
-    std::printf("  by hand: the same writes with a bare COW snapshot and no "
-                "copy: %.2f of idle\n", P50(bare));
+    std::printf(
+        "  by hand: the same writes with a bare COW snapshot and no "
+        "copy: %.2f of idle\n",
+        P50(bare));
   }
   return failures;
 }
@@ -320,7 +340,8 @@ int main(int argc, char** argv) {
   };
   std::string vg = Env("CELLAR_VM_VG");
   std::string pool = Env("CELLAR_VM_THINPOOL");
-  if (pool.find('/') != std::string::npos) pool = pool.substr(pool.find('/') + 1);
+  if (pool.find('/') != std::string::npos)
+    pool = pool.substr(pool.find('/') + 1);
   const std::string vg2 = Env("CELLAR_VM_VG2");
   if (vg.empty()) {
     std::fprintf(stderr, "vm_bench runs inside the test/vm guest\n");
@@ -334,10 +355,11 @@ int main(int argc, char** argv) {
   auto driver = cellar::testing::DriverProcess::Start(
       root + "/data", root + "/csi.sock",
       {"--kubelet-dir=" + kubelet,
-       "--device-classes=thin=lvm-thin:" + vg + "/" + pool + ",thick=lvm:" + vg +
-           "?reserve=0" +
-           (vg2.empty() ? std::string()
-                        : ",unbounded=lvm:" + vg2 + "?reserve=0&copy-bandwidth=0"),
+       "--device-classes=thin=lvm-thin:" + vg + "/" + pool +
+           ",thick=lvm:" + vg + "?reserve=0" +
+           (vg2.empty()
+                ? std::string()
+                : ",unbounded=lvm:" + vg2 + "?reserve=0&copy-bandwidth=0"),
        "--log-level=warn"},
       absl::Seconds(120));
   if (!driver.ok()) {
@@ -351,61 +373,65 @@ int main(int argc, char** argv) {
       "mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 ";
 
   if (want("lifecycle")) {
-  std::printf("LVM lifecycle (create, stage, publish, unpublish, unstage, "
-              "delete) of a 256 MiB ext4 volume, %d runs, ms:\n", runs);
-  for (const std::string cls : {"thick", "thin"}) {
-    std::vector<double> driver_ms, hand_ms;
-    for (int i = 0; i < runs; ++i) {
-      const std::string name = absl::StrCat(cls, i);
-      const std::string staging = kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
-      const std::string target = kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/mount";
-      Sh("mkdir -p '" + staging + "'");
-      std::string id;
-      auto start = Clock::now();
-      bool ok = client.CreateWithParameters(name, fs_cap, 256 << 20,
-                                            {{"deviceClass", cls}}, &id).ok() &&
-                client.Stage(id, staging, fs_cap).ok() &&
-                client.Publish(id, staging, target, fs_cap, false).ok() &&
-                client.Unpublish(id, target).ok() &&
-                client.Unstage(id, staging).ok() && client.Delete(id).ok();
-      driver_ms.push_back(Ms(Clock::now() - start));
-      failures += !ok;
-      // By hand, as a careful operator's script would do the same work: one
-      // bash process, each tool run directly: the LV with a record tag
-      // (zeroed whole, as the driver must for thick LVs), a blkid probe
-      // before mkfs, mount, bind, remount nosuid,nodev, undo, deactivate,
-      // remove.
-      const std::string lv = vg + "/hand" + std::to_string(i);
-      const std::string dir = root + "/hand";
-      const std::string create =
-          cls == "thick"
-              ? "lvm lvcreate -q -y -n hand" + std::to_string(i) +
-                    " -L 256m -W y -Z y --addtag cellar.r=x " + vg +
-                    " >/dev/null; blkdiscard --zeroout /dev/" + lv + "; "
-              : "lvm lvcreate -q -y -n hand" + std::to_string(i) +
-                    " -V 256m --thinpool " + pool + " --addtag cellar.r=x " +
-                    vg + " >/dev/null; ";
-      const std::string script =
-          "set -e; " + create + "mkdir -p " + dir + "/s " + dir + "/t; " +
-          "[ -z \"$(blkid -p -o value -s TYPE /dev/" + lv + ")\" ] && " +
-          mkfs + "/dev/" + lv + "; " +
-          "mount -o nosuid,nodev /dev/" + lv + " " + dir + "/s; " +
-          "mount --bind " + dir + "/s " + dir + "/t; " +
-          "mount -o remount,bind,nosuid,nodev " + dir + "/t; " +
-          "umount " + dir + "/t; umount " + dir + "/s; " +
-          "lvm lvchange -q -an " + lv + "; lvm lvremove -q -y " + lv +
-          " >/dev/null";
-      start = Clock::now();
-      ok = RunScript(script);
-      hand_ms.push_back(Ms(Clock::now() - start));
-      failures += !ok;
-    }
     std::printf(
-        "  %-5s driver p50 %8.1f p90 %8.1f   by hand p50 %8.1f p90 %8.1f   "
-        "ratio p50 %.2fx\n",
-        cls.c_str(), P50(driver_ms), Pct(driver_ms, 0.9), P50(hand_ms),
-        Pct(hand_ms, 0.9), P50(driver_ms) / P50(hand_ms));
-  }
+        "LVM lifecycle (create, stage, publish, unpublish, unstage, "
+        "delete) of a 256 MiB ext4 volume, %d runs, ms:\n",
+        runs);
+    for (const std::string cls : {"thick", "thin"}) {
+      std::vector<double> driver_ms, hand_ms;
+      for (int i = 0; i < runs; ++i) {
+        const std::string name = absl::StrCat(cls, i);
+        const std::string staging =
+            kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+        const std::string target =
+            kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/mount";
+        Sh("mkdir -p '" + staging + "'");
+        std::string id;
+        auto start = Clock::now();
+        bool ok = client
+                      .CreateWithParameters(name, fs_cap, 256 << 20,
+                                            {{"deviceClass", cls}}, &id)
+                      .ok() &&
+                  client.Stage(id, staging, fs_cap).ok() &&
+                  client.Publish(id, staging, target, fs_cap, false).ok() &&
+                  client.Unpublish(id, target).ok() &&
+                  client.Unstage(id, staging).ok() && client.Delete(id).ok();
+        driver_ms.push_back(Ms(Clock::now() - start));
+        failures += !ok;
+        // By hand, as a careful operator's script would do the same work: one
+        // bash process, each tool run directly: the LV with a record tag
+        // (zeroed whole, as the driver must for thick LVs), a blkid probe
+        // before mkfs, mount, bind, remount nosuid,nodev, undo, deactivate,
+        // remove.
+        const std::string lv = vg + "/hand" + std::to_string(i);
+        const std::string dir = root + "/hand";
+        const std::string create =
+            cls == "thick"
+                ? "lvm lvcreate -q -y -n hand" + std::to_string(i) +
+                      " -L 256m -W y -Z y --addtag cellar.r=x " + vg +
+                      " >/dev/null; blkdiscard --zeroout /dev/" + lv + "; "
+                : "lvm lvcreate -q -y -n hand" + std::to_string(i) +
+                      " -V 256m --thinpool " + pool + " --addtag cellar.r=x " +
+                      vg + " >/dev/null; ";
+        const std::string script =
+            "set -e; " + create + "mkdir -p " + dir + "/s " + dir + "/t; " +
+            "[ -z \"$(blkid -p -o value -s TYPE /dev/" + lv + ")\" ] && " +
+            mkfs + "/dev/" + lv + "; " + "mount -o nosuid,nodev /dev/" + lv +
+            " " + dir + "/s; " + "mount --bind " + dir + "/s " + dir + "/t; " +
+            "mount -o remount,bind,nosuid,nodev " + dir + "/t; " + "umount " +
+            dir + "/t; umount " + dir + "/s; " + "lvm lvchange -q -an " + lv +
+            "; lvm lvremove -q -y " + lv + " >/dev/null";
+        start = Clock::now();
+        ok = RunScript(script);
+        hand_ms.push_back(Ms(Clock::now() - start));
+        failures += !ok;
+      }
+      std::printf(
+          "  %-5s driver p50 %8.1f p90 %8.1f   by hand p50 %8.1f p90 %8.1f   "
+          "ratio p50 %.2fx\n",
+          cls.c_str(), P50(driver_ms), Pct(driver_ms, 0.9), P50(hand_ms),
+          Pct(hand_ms, 0.9), P50(driver_ms) / P50(hand_ms));
+    }
   }
 
   // Zeroing new thick LVs: 512 MiB (the guest's disks live in its memory,
@@ -416,9 +442,9 @@ int main(int argc, char** argv) {
     std::vector<double> zero_ms, create_ms, lvcreate_ms;
     for (int i = 0; i < zero_runs; ++i) {
       const std::string lv = vg + "/zero" + std::to_string(i);
-      const std::string make = absl::StrCat(
-          "lvm lvcreate -q -y -n zero", i, " -L ", kMiBs, "m -W y -Z y ", vg,
-          " >/dev/null");
+      const std::string make =
+          absl::StrCat("lvm lvcreate -q -y -n zero", i, " -L ", kMiBs,
+                       "m -W y -Z y ", vg, " >/dev/null");
       auto start = Clock::now();
       bool ok = Sh(make);
       lvcreate_ms.push_back(Ms(Clock::now() - start));
@@ -429,10 +455,11 @@ int main(int argc, char** argv) {
       failures += !ok;
       std::string id;
       start = Clock::now();
-      ok = client.CreateWithParameters(absl::StrCat("zeroed", i),
-                                       cellar::testing::Capability("", true),
-                                       static_cast<int64_t>(kMiBs) << 20,
-                                       {{"deviceClass", "thick"}}, &id)
+      ok = client
+               .CreateWithParameters(absl::StrCat("zeroed", i),
+                                     cellar::testing::Capability("", true),
+                                     static_cast<int64_t>(kMiBs) << 20,
+                                     {{"deviceClass", "thick"}}, &id)
                .ok();
       create_ms.push_back(Ms(Clock::now() - start));
       failures += !ok || !client.Delete(id).ok();
@@ -448,53 +475,64 @@ int main(int argc, char** argv) {
   }
 
   if (want("encryption")) {
-  std::printf("encryption (thin LVM, 256 MiB, %d runs, p50 ms):\n", runs);
-  const auto block_cap = cellar::testing::Capability("", true);
-  std::vector<double> plain_stage, first_stage, later_stage;
-  double plain_mbs = 0, crypt_mbs = 0;
-  for (int i = 0; i < runs; ++i) {
-    for (bool encrypted : {false, true}) {
-      const std::string name = absl::StrCat(encrypted ? "enc" : "plain", i);
-      const std::string staging = kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
-      const std::string target = kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/dev";
-      Sh("mkdir -p '" + staging + "'");
-      std::map<std::string, std::string> params = {{"deviceClass", "thin"}};
-      if (encrypted) params["encrypted"] = "true";
-      const std::map<std::string, std::string> secrets =
-          encrypted ? std::map<std::string, std::string>{{"encryptionPassphrase",
-                                                           "bench-key-bench-key-bench-key-bench-key-01"}}
-                    : std::map<std::string, std::string>{};
-      std::string id;
-      if (!client.CreateWithParameters(name, block_cap, 256 << 20, params, &id).ok()) {
-        ++failures;
-        continue;
-      }
-      auto start = Clock::now();
-      failures += !client.StageWithSecrets(id, staging, block_cap, secrets).ok();
-      (encrypted ? first_stage : plain_stage).push_back(Ms(Clock::now() - start));
-      if (encrypted) {
+    std::printf("encryption (thin LVM, 256 MiB, %d runs, p50 ms):\n", runs);
+    const auto block_cap = cellar::testing::Capability("", true);
+    std::vector<double> plain_stage, first_stage, later_stage;
+    double plain_mbs = 0, crypt_mbs = 0;
+    for (int i = 0; i < runs; ++i) {
+      for (bool encrypted : {false, true}) {
+        const std::string name = absl::StrCat(encrypted ? "enc" : "plain", i);
+        const std::string staging =
+            kubelet + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+        const std::string target =
+            kubelet + "/pods/p/volumes/kubernetes.io~csi/" + name + "/dev";
+        Sh("mkdir -p '" + staging + "'");
+        std::map<std::string, std::string> params = {{"deviceClass", "thin"}};
+        if (encrypted) params["encrypted"] = "true";
+        const std::map<std::string, std::string> secrets =
+            encrypted
+                ? std::map<std::string, std::string>{{"encryptionPassphrase",
+                                                      "bench-key-bench-key-"
+                                                      "bench-key-bench-key-01"}}
+                : std::map<std::string, std::string>{};
+        std::string id;
+        if (!client
+                 .CreateWithParameters(name, block_cap, 256 << 20, params, &id)
+                 .ok()) {
+          ++failures;
+          continue;
+        }
+        auto start = Clock::now();
+        failures +=
+            !client.StageWithSecrets(id, staging, block_cap, secrets).ok();
+        (encrypted ? first_stage : plain_stage)
+            .push_back(Ms(Clock::now() - start));
+        if (encrypted) {
+          failures += !client.Unstage(id, staging).ok();
+          start = Clock::now();
+          failures +=
+              !client.StageWithSecrets(id, staging, block_cap, secrets).ok();
+          later_stage.push_back(Ms(Clock::now() - start));
+        }
+        failures += !client.Publish(id, staging, target, block_cap, false).ok();
+        if (i == 0) {
+          (encrypted ? crypt_mbs : plain_mbs) =
+              WriteThroughput(target, 128 << 20);
+        }
+        failures += !client.Unpublish(id, target).ok();
         failures += !client.Unstage(id, staging).ok();
-        start = Clock::now();
-        failures += !client.StageWithSecrets(id, staging, block_cap, secrets).ok();
-        later_stage.push_back(Ms(Clock::now() - start));
+        failures += !client.Delete(id).ok();
       }
-      failures += !client.Publish(id, staging, target, block_cap, false).ok();
-      if (i == 0) {
-        (encrypted ? crypt_mbs : plain_mbs) = WriteThroughput(target, 128 << 20);
-      }
-      failures += !client.Unpublish(id, target).ok();
-      failures += !client.Unstage(id, staging).ok();
-      failures += !client.Delete(id).ok();
     }
-  }
-  std::printf("  stage, unencrypted:            %8.1f\n", P50(plain_stage));
-  std::printf("  stage, encrypted, first (format + open): %8.1f (+%.1f)\n",
-              P50(first_stage), P50(first_stage) - P50(plain_stage));
-  std::printf("  stage, encrypted, later (open):          %8.1f (+%.1f)\n",
-              P50(later_stage), P50(later_stage) - P50(plain_stage));
-  std::printf("  sequential O_DIRECT write, 128 MiB: plain %.1f MB/s, dm-crypt "
-              "%.1f MB/s, ratio %.2f\n",
-              plain_mbs, crypt_mbs, plain_mbs > 0 ? crypt_mbs / plain_mbs : 0);
+    std::printf("  stage, unencrypted:            %8.1f\n", P50(plain_stage));
+    std::printf("  stage, encrypted, first (format + open): %8.1f (+%.1f)\n",
+                P50(first_stage), P50(first_stage) - P50(plain_stage));
+    std::printf("  stage, encrypted, later (open):          %8.1f (+%.1f)\n",
+                P50(later_stage), P50(later_stage) - P50(plain_stage));
+    std::printf(
+        "  sequential O_DIRECT write, 128 MiB: plain %.1f MB/s, dm-crypt "
+        "%.1f MB/s, ratio %.2f\n",
+        plain_mbs, crypt_mbs, plain_mbs > 0 ? crypt_mbs / plain_mbs : 0);
   }
 
   if (want("snapshots")) {

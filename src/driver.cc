@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <climits>
-#include <cstdlib>
 #include <algorithm>
-#include <map>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -26,13 +26,13 @@
 #include "absl/time/time.h"
 #include "csi.grpc.pb.h"
 #include "spdlog/spdlog.h"
+#include "src/backend/device_classes.h"
+#include "src/backend/loop/loop_backend.h"
+#include "src/backend/lvm/lvm_backend.h"
 #include "src/common/cli.h"
 #include "src/common/ids.h"
 #include "src/common/logging.h"
 #include "src/common/periodic.h"
-#include "src/backend/device_classes.h"
-#include "src/backend/loop/loop_backend.h"
-#include "src/backend/lvm/lvm_backend.h"
 #include "src/controller/controller_service.h"
 #include "src/controller/group_controller_service.h"
 #include "src/identity/identity_service.h"
@@ -46,7 +46,8 @@
 #include "src/version.h"
 
 ABSL_FLAG(std::string, endpoint, "",
-          "gRPC endpoint, unix:///absolute/path. Default: unix://<data-dir>/csi.sock");
+          "gRPC endpoint, unix:///absolute/path. Default: "
+          "unix://<data-dir>/csi.sock");
 ABSL_FLAG(std::string, mode, "all",
           "Services to run: all (Identity+Controller+Node), controller "
           "(Identity+Controller), node (Identity+Controller+Node for volumes "
@@ -100,7 +101,7 @@ std::string HostName() {
 
 // What the command line asks for, checked.
 struct DriverOptions {
-  std::string mode;  // all, controller or node
+  std::string mode;           // all, controller or node
   bool local_storage = true;  // not --mode=controller
   std::string driver_name;
   std::string node_id;
@@ -121,8 +122,9 @@ absl::StatusOr<DriverOptions> CheckOptions() {
   options.mode = absl::GetFlag(FLAGS_mode);
   if (options.mode != "all" && options.mode != "controller" &&
       options.mode != "node") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown --mode \"", options.mode, "\" (want all, controller or node)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown --mode \"", options.mode,
+                     "\" (want all, controller or node)"));
   }
   options.local_storage = options.mode != "controller";
   // CSI: at most 63 characters, domain-name style. It also names the
@@ -184,7 +186,7 @@ absl::StatusOr<DriverOptions> CheckOptions() {
 // Parses and checks the flags and starts logging. OK with `*help_shown`
 // set when --help was answered; INVALID_ARGUMENT naming the flag otherwise.
 absl::StatusOr<DriverOptions> ParseCommandLine(int argc, char** argv,
-                                              bool* help_shown) {
+                                               bool* help_shown) {
   constexpr char kUsage[] =
       "cellar-csi: CSI driver for node-local volumes (loop, LVM, LUKS2).\n"
       "Usage: cellar-csi [--flag=value ...]";
@@ -227,7 +229,8 @@ absl::StatusOr<DriverOptions> ParseCommandLine(int argc, char** argv,
 }
 
 // The process-wide settings made before any other thread exists.
-absl::Status PrepareProcess(const DriverOptions& options, sigset_t* stop_signals) {
+absl::Status PrepareProcess(const DriverOptions& options,
+                            sigset_t* stop_signals) {
   // Signals are taken by one thread with sigwait; block them first so
   // every thread inherits the mask.
   sigemptyset(stop_signals);
@@ -298,12 +301,13 @@ std::unique_ptr<LvmBackend> MakeLvmBackend(const DeviceClassSpec& spec,
     spdlog::warn("device class {}: cannot activate volumes: {}", spec.name,
                  activated.status().message());
   } else if (*activated > 0) {
-    spdlog::info("device class {}: activated {} volumes", spec.name, *activated);
+    spdlog::info("device class {}: activated {} volumes", spec.name,
+                 *activated);
   }
   absl::StatusOr<int> resumed = lvm->ResumeCopies();
   if (!resumed.ok()) {
-    spdlog::warn("device class {}: cannot resume snapshot copies: {}", spec.name,
-                 resumed.status().message());
+    spdlog::warn("device class {}: cannot resume snapshot copies: {}",
+                 spec.name, resumed.status().message());
   } else if (*resumed > 0) {
     spdlog::info("device class {}: resumed {} snapshot copies", spec.name,
                  *resumed);
@@ -351,7 +355,8 @@ std::unique_ptr<PeriodicTask> StartPoolGuard(std::vector<LvmBackend*> pools) {
     }
   };
   check_pools();
-  return std::make_unique<PeriodicTask>(absl::Seconds(5), std::move(check_pools));
+  return std::make_unique<PeriodicTask>(absl::Seconds(5),
+                                        std::move(check_pools));
 }
 
 IdentityConfig MakeIdentityConfig(const DriverOptions& options) {
@@ -366,10 +371,10 @@ IdentityConfig MakeIdentityConfig(const DriverOptions& options) {
     config.capabilities.push_back(ServiceCapability(
         csi::v1::PluginCapability::Service::GROUP_CONTROLLER_SERVICE));
   }
-  config.capabilities.push_back(ExpansionCapability(
-      csi::v1::PluginCapability::VolumeExpansion::ONLINE));
-  config.capabilities.push_back(ExpansionCapability(
-      csi::v1::PluginCapability::VolumeExpansion::OFFLINE));
+  config.capabilities.push_back(
+      ExpansionCapability(csi::v1::PluginCapability::VolumeExpansion::ONLINE));
+  config.capabilities.push_back(
+      ExpansionCapability(csi::v1::PluginCapability::VolumeExpansion::OFFLINE));
   return config;
 }
 
@@ -436,11 +441,12 @@ class DriverServices final {
                  const Backends& backends, Freezer* freezer,
                  DriverMetrics* metrics)
       : by_class_(backends.by_class),
-        identity_(MakeIdentityConfig(options), [this] { return AllReady(by_class_); }),
+        identity_(MakeIdentityConfig(options),
+                  [this] { return AllReady(by_class_); }),
         controller_(MakeControllerConfig(options, backends), by_class_, &locks_,
                     freezer),
-        node_(MakeNodeConfig(options), MakeNodeDeps(platform, metrics), by_class_,
-              &locks_),
+        node_(MakeNodeConfig(options), MakeNodeDeps(platform, metrics),
+              by_class_, &locks_),
         group_controller_(options.node_id, &controller_) {}
   DriverServices(const DriverServices&) = delete;
   DriverServices& operator=(const DriverServices&) = delete;
@@ -488,12 +494,13 @@ absl::StatusOr<MetricsEndpoint> StartMetrics(
   MetricsCollector* collector = endpoint.collector.get();
   absl::StatusOr<std::unique_ptr<HttpServer>> started = StartRealHttpServer(
       options.metrics_address, [collector](const HttpRequest& request) {
-        return ServeMetrics(request, [collector] { return collector->Render(); });
+        return ServeMetrics(request,
+                            [collector] { return collector->Render(); });
       });
   if (!started.ok()) return started.status();
   endpoint.server = *std::move(started);
-  spdlog::info("metrics at http://{}/metrics (port {})", options.metrics_address,
-               endpoint.server->port());
+  spdlog::info("metrics at http://{}/metrics (port {})",
+               options.metrics_address, endpoint.server->port());
   return endpoint;
 }
 
@@ -529,7 +536,8 @@ int RunDriver(int argc, char** argv, const Platform& platform,
               const std::function<void()>& on_serving) {
   const absl::Time start_time = absl::Now();
   bool help_shown = false;
-  absl::StatusOr<DriverOptions> options = ParseCommandLine(argc, argv, &help_shown);
+  absl::StatusOr<DriverOptions> options =
+      ParseCommandLine(argc, argv, &help_shown);
   if (!options.ok()) return Fail(options.status());
   if (help_shown) return 0;
   sigset_t stop_signals;
@@ -542,7 +550,8 @@ int RunDriver(int argc, char** argv, const Platform& platform,
   // Counted only when someone can read them.
   std::unique_ptr<DriverMetrics> metrics;
   if (!options->metrics_address.empty()) {
-    metrics = std::make_unique<DriverMetrics>(options->driver_name, PublishRules());
+    metrics =
+        std::make_unique<DriverMetrics>(options->driver_name, PublishRules());
   }
   absl::StatusOr<Backends> backends = MakeBackends(*options, platform);
   if (!backends.ok()) return Fail(backends.status());

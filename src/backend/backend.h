@@ -58,7 +58,7 @@ struct ThinPoolStats {
 // The filesystem holding a loop class's images.
 struct ImageFsStats {
   uint64_t size_bytes = 0;
-  uint64_t free_bytes = 0;  // what the driver may write (f_bavail)
+  uint64_t free_bytes = 0;      // what the driver may write (f_bavail)
   uint64_t promised_bytes = 0;  // image sizes (volumes and snapshots) summed
 };
 

@@ -66,7 +66,8 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
       spec.directory = std::string(args);
     } else if (kind == "lvm") {
       spec.kind = DeviceClassKind::kLvm;
-      if (!IsValidLvmName(args)) return Bad(entry, "lvm wants a VG name: lvm:VG");
+      if (!IsValidLvmName(args))
+        return Bad(entry, "lvm wants a VG name: lvm:VG");
       spec.vg = std::string(args);
     } else if (kind == "lvm-thin") {
       spec.kind = DeviceClassKind::kLvmThin;
@@ -119,14 +120,17 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
                  (kv.first == "autoextend" || kv.first == "autoextend-step" ||
                   kv.first == "create-limit")) {
         int* field = kv.first == "autoextend" ? &spec.autoextend_percent
-                     : kv.first == "create-limit" ? &spec.create_limit_percent
-                                                  : &spec.autoextend_step_percent;
-        const int high = kv.first == "autoextend"        ? 99
+                     : kv.first == "create-limit"
+                         ? &spec.create_limit_percent
+                         : &spec.autoextend_step_percent;
+        const int high = kv.first == "autoextend"     ? 99
                          : kv.first == "create-limit" ? 100
-                                                        : 1000;
-        if (!absl::SimpleAtoi(kv.second, field) || *field < 1 || *field > high) {
-          return Bad(entry, absl::StrCat(kv.first, " wants a percentage from 1 to ",
-                                         high));
+                                                      : 1000;
+        if (!absl::SimpleAtoi(kv.second, field) || *field < 1 ||
+            *field > high) {
+          return Bad(
+              entry,
+              absl::StrCat(kv.first, " wants a percentage from 1 to ", high));
         }
       } else if (kv.first == "autoextend-max" &&
                  spec.kind == DeviceClassKind::kLvmThin) {
@@ -151,10 +155,11 @@ absl::StatusOr<std::vector<DeviceClassSpec>> ParseDeviceClasses(
         spec.autoextend_percent == 0) {
       return Bad(entry, "autoextend-step needs autoextend");
     }
-    const std::string store =
-        spec.kind == DeviceClassKind::kLoop ? "loop:" + spec.directory
-        : spec.kind == DeviceClassKind::kLvm ? "lvm:" + spec.vg
-                                             : "lvm-thin:" + spec.vg + "/" + spec.pool;
+    const std::string store = spec.kind == DeviceClassKind::kLoop
+                                  ? "loop:" + spec.directory
+                              : spec.kind == DeviceClassKind::kLvm
+                                  ? "lvm:" + spec.vg
+                                  : "lvm-thin:" + spec.vg + "/" + spec.pool;
     if (auto [it, added] = stores.emplace(store, spec.name); !added) {
       return Bad(entry, absl::StrCat("class ", it->second,
                                      " already stores in ", store));

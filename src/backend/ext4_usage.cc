@@ -53,7 +53,8 @@ absl::StatusOr<Ext4Usage> ParseDumpe2fs(absl::string_view text,
     }
     absl::string_view list = line;
     if (!absl::ConsumePrefix(&list, "  Free blocks:")) continue;
-    for (absl::string_view item : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    for (absl::string_view item :
+         absl::StrSplit(list, ',', absl::SkipEmpty())) {
       item = absl::StripAsciiWhitespace(item);
       if (item.empty()) continue;
       std::pair<absl::string_view, absl::string_view> ends =

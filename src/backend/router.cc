@@ -35,15 +35,14 @@ absl::StatusOr<Backend*> BackendRouter::Find(const std::string& id,
         "\" does not exist (not a cellar ", KindName(kind), " id)"));
   }
   if (parsed->node_tag != node_tag_) {
-    return absl::NotFoundError(absl::StrCat(KindName(kind), " ", id,
-                                            " belongs to node ",
-                                            parsed->node_tag));
+    return absl::NotFoundError(absl::StrCat(
+        KindName(kind), " ", id, " belongs to node ", parsed->node_tag));
   }
   auto it = backends_.find(parsed->device_class);
   if (it == backends_.end()) {
-    return absl::NotFoundError(absl::StrCat(
-        KindName(kind), " ", id, " is in device class ", parsed->device_class,
-        ", which this node does not have"));
+    return absl::NotFoundError(
+        absl::StrCat(KindName(kind), " ", id, " is in device class ",
+                     parsed->device_class, ", which this node does not have"));
   }
   return it->second;
 }

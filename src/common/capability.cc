@@ -49,9 +49,9 @@ absl::StatusOr<AccessRequest> ValidateCapability(
   }
   const auto& mount = capability.mount();
   if (!mount.fs_type().empty() && !IsSupportedFsType(mount.fs_type())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported fs_type \"", absl::CEscape(mount.fs_type()),
-        "\" (want ext4 or xfs)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported fs_type \"", absl::CEscape(mount.fs_type()),
+                     "\" (want ext4 or xfs)"));
   }
   access.fs_type = mount.fs_type();
   access.mount_flags.assign(mount.mount_flags().begin(),
@@ -65,9 +65,9 @@ absl::StatusOr<AccessRequest> ValidateCapability(
     bool digits = group.size() <= 10;
     for (char c : group) digits = digits && c >= '0' && c <= '9';
     if (!digits || !absl::SimpleAtoi(group, &gid)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "volume_mount_group \"", absl::CEscape(group),
-          "\" is not a numeric group id"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("volume_mount_group \"", absl::CEscape(group),
+                       "\" is not a numeric group id"));
     }
   }
   access.volume_mount_group = group;
@@ -105,7 +105,8 @@ absl::StatusOr<AccessRequest> ValidateCapabilities(
 
 bool IsReadOnlyMode(const csi::v1::VolumeCapability& capability) {
   const auto mode = capability.access_mode().mode();
-  return mode == csi::v1::VolumeCapability::AccessMode::SINGLE_NODE_READER_ONLY ||
+  return mode ==
+             csi::v1::VolumeCapability::AccessMode::SINGLE_NODE_READER_ONLY ||
          mode == csi::v1::VolumeCapability::AccessMode::MULTI_NODE_READER_ONLY;
 }
 
@@ -116,23 +117,41 @@ absl::StatusOr<MountOptions> ParseMountFlags(
     unsigned long set;
   };
   static constexpr FlagBit kBits[] = {
-      {"ro", MS_RDONLY},       {"rw", 0},
-      {"noatime", MS_NOATIME}, {"nodiratime", MS_NODIRATIME},
+      {"ro", MS_RDONLY},         {"rw", 0},
+      {"noatime", MS_NOATIME},   {"nodiratime", MS_NODIRATIME},
       {"relatime", MS_RELATIME}, {"strictatime", MS_STRICTATIME},
       {"lazytime", MS_LAZYTIME}, {"sync", MS_SYNCHRONOUS},
-      {"dirsync", MS_DIRSYNC}, {"nosuid", MS_NOSUID},
-      {"nodev", MS_NODEV},     {"noexec", MS_NOEXEC},
+      {"dirsync", MS_DIRSYNC},   {"nosuid", MS_NOSUID},
+      {"nodev", MS_NODEV},       {"noexec", MS_NOEXEC},
       {"defaults", 0},
   };
   // Filesystem options (ext4/xfs) a workload may reasonably ask for.
   static constexpr const char* kDataOptions[] = {
-      "discard", "nodiscard", "nobarrier", "barrier", "user_xattr",
-      "nouser_xattr", "acl", "noacl", "data=ordered", "data=writeback",
-      "data=journal", "errors=remount-ro", "errors=continue",
+      "discard",
+      "nodiscard",
+      "nobarrier",
+      "barrier",
+      "user_xattr",
+      "nouser_xattr",
+      "acl",
+      "noacl",
+      "data=ordered",
+      "data=writeback",
+      "data=journal",
+      "errors=remount-ro",
+      "errors=continue",
       // errors=panic is not here: a PV's author could make a filesystem
       // error bring the whole node down.
-      "inode64", "noquota", "usrquota", "grpquota",
-      "prjquota", "uquota", "gquota", "pquota", "largeio", "nolargeio",
+      "inode64",
+      "noquota",
+      "usrquota",
+      "grpquota",
+      "prjquota",
+      "uquota",
+      "gquota",
+      "pquota",
+      "largeio",
+      "nolargeio",
   };
   MountOptions out;
   for (const std::string& flag : flags) {
@@ -159,24 +178,24 @@ absl::StatusOr<MountOptions> ParseMountFlags(
     // SELinux contexts pass through: context="system_u:object_r:t:s0:c1,c2"
     // and its siblings. The value is checked character by character so the
     // quoted commas of an MLS range cannot close the option early.
-    for (const char* prefix : {"context=", "fscontext=", "defcontext=",
-                               "rootcontext="}) {
+    for (const char* prefix :
+         {"context=", "fscontext=", "defcontext=", "rootcontext="}) {
       if (flag.rfind(prefix, 0) != 0) continue;
       std::string value = flag.substr(std::string(prefix).size());
-      bool quoted = value.size() >= 2 && value.front() == '"' &&
-                    value.back() == '"';
+      bool quoted =
+          value.size() >= 2 && value.front() == '"' && value.back() == '"';
       if (quoted) value = value.substr(1, value.size() - 2);
       bool valid = !value.empty();
       for (char c : value) {
-        const bool ok_char = absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                             c == '_' || c == ':' || c == '.' || c == '-' ||
-                             (c == ',' && quoted);
+        const bool ok_char =
+            absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+            c == ':' || c == '.' || c == '-' || (c == ',' && quoted);
         valid = valid && ok_char;
       }
       if (!valid) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "mount flag \"", absl::CEscape(flag),
-            "\" is not a valid SELinux context option"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("mount flag \"", absl::CEscape(flag),
+                         "\" is not a valid SELinux context option"));
       }
       out.data.push_back(flag);
       matched = true;
@@ -201,10 +220,11 @@ absl::StatusOr<uint64_t> SizeForRange(const csi::v1::CapacityRange* range,
     return absl::InvalidArgumentError("capacity range has a negative value");
   }
   if (limit > 0 && required > limit) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "required_bytes ", required, " exceeds limit_bytes ", limit));
+    return absl::OutOfRangeError(absl::StrCat("required_bytes ", required,
+                                              " exceeds limit_bytes ", limit));
   }
-  uint64_t want = required > 0 ? static_cast<uint64_t>(required) : default_bytes;
+  uint64_t want =
+      required > 0 ? static_cast<uint64_t>(required) : default_bytes;
   if (required == 0 && limit > 0 && want > static_cast<uint64_t>(limit)) {
     want = static_cast<uint64_t>(limit);
   }
@@ -217,9 +237,9 @@ absl::StatusOr<uint64_t> SizeForRange(const csi::v1::CapacityRange* range,
     // Round down instead, if that still satisfies the request.
     const uint64_t down = static_cast<uint64_t>(limit) / kMiB * kMiB;
     if (down == 0 || down < static_cast<uint64_t>(required)) {
-      return absl::OutOfRangeError(absl::StrCat(
-          "no size in 1 MiB steps fits between required_bytes ", required,
-          " and limit_bytes ", limit));
+      return absl::OutOfRangeError(
+          absl::StrCat("no size in 1 MiB steps fits between required_bytes ",
+                       required, " and limit_bytes ", limit));
     }
     size = down;
   }

@@ -27,8 +27,8 @@ std::vector<std::string> NormalizeFlagArgs(
     const size_t name_end = eq == std::string::npos ? arg.size() : eq;
     std::string name = arg.substr(dashes, name_end - dashes);
     std::replace(name.begin(), name.end(), '-', '_');
-    out.push_back(absl::StrCat(arg.substr(0, dashes), name,
-                               arg.substr(name_end)));
+    out.push_back(
+        absl::StrCat(arg.substr(0, dashes), name, arg.substr(name_end)));
   }
   return out;
 }

@@ -12,7 +12,8 @@ namespace cellar {
 // manifests spell them; Abseil names them with underscores. Rewrites the
 // name part of every "--flag[=value]" argument before Abseil parses it, and
 // leaves values, positional arguments and everything after "--" alone.
-std::vector<std::string> NormalizeFlagArgs(const std::vector<std::string>& args);
+std::vector<std::string> NormalizeFlagArgs(
+    const std::vector<std::string>& args);
 
 // "data_dir" -> "data-dir".
 std::string DashedFlagName(absl::string_view name);

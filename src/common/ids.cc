@@ -68,8 +68,8 @@ std::string Sha256Hex(absl::string_view data) {
 
 std::string CryptMappingName(absl::string_view volume_id) {
   absl::StatusOr<ParsedId> id = ParseId(volume_id);
-  return absl::StrCat("cellar-",
-                      id.ok() ? id->unique : Sha256Hex(volume_id).substr(0, 32));
+  return absl::StrCat(
+      "cellar-", id.ok() ? id->unique : Sha256Hex(volume_id).substr(0, 32));
 }
 
 std::string NodeTag(absl::string_view node_id) {
@@ -108,29 +108,28 @@ std::string MakeId(IdKind kind, absl::string_view node_id,
   id.device_class = std::string(device_class);
   // The seed names the kind, node and class too, so equal names in two
   // classes or kinds never share an id.
-  id.unique = Sha256Hex(absl::StrCat(KindLetter(kind),
-                                     std::string(1, '\0'), id.node_tag,
-                                     std::string(1, '\0'), device_class,
-                                     std::string(1, '\0'), seed))
+  id.unique = Sha256Hex(absl::StrCat(KindLetter(kind), std::string(1, '\0'),
+                                     id.node_tag, std::string(1, '\0'),
+                                     device_class, std::string(1, '\0'), seed))
                   .substr(0, 32);
   return FormatId(id);
 }
 
 std::string FormatId(const ParsedId& id) {
-  return absl::StrCat(KindLetter(id.kind), "_", id.node_tag,
-                      "_", id.device_class, "_", id.unique);
+  return absl::StrCat(KindLetter(id.kind), "_", id.node_tag, "_",
+                      id.device_class, "_", id.unique);
 }
 
 absl::StatusOr<ParsedId> ParseId(absl::string_view text) {
   if (text.empty()) return absl::InvalidArgumentError("empty id");
   if (text.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("id is ", text.size(), " bytes, longer than ",
-                     kMaxIdLength));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "id is ", text.size(), " bytes, longer than ", kMaxIdLength));
   }
   std::vector<absl::string_view> parts = absl::StrSplit(text, '_');
   if (parts.size() != 4) {
-    return absl::InvalidArgumentError("id is not of the form K_NODE_CLASS_UNIQUE");
+    return absl::InvalidArgumentError(
+        "id is not of the form K_NODE_CLASS_UNIQUE");
   }
   ParsedId id;
   if (parts[0] == "v") {

@@ -19,9 +19,8 @@ class JsonFormatter final : public spdlog::formatter {
     const auto since_epoch = msg.time.time_since_epoch();
     const auto secs =
         std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-    const auto micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(since_epoch -
-                                                              secs);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+        since_epoch - secs);
     std::time_t t = secs.count();
     std::tm tm{};
     gmtime_r(&t, &tm);
@@ -47,8 +46,8 @@ class EscapedMessageFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    const std::string text = TextEscape(
-        absl::string_view(msg.payload.data(), msg.payload.size()));
+    const std::string text =
+        TextEscape(absl::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(text.data(), text.data() + text.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {

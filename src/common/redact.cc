@@ -119,8 +119,8 @@ std::string RedactedDebugString(const Message& message) {
     out = OneLine(*copy);
   }
   if (!names.empty()) {
-    absl::StrAppend(&out, out.empty() ? "" : " ", "[redacted: ",
-                    absl::StrJoin(names, ","), "]");
+    absl::StrAppend(&out, out.empty() ? "" : " ",
+                    "[redacted: ", absl::StrJoin(names, ","), "]");
   }
   return out;
 }

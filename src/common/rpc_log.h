@@ -1,10 +1,10 @@
 #ifndef CELLAR_SRC_COMMON_RPC_LOG_H_
 #define CELLAR_SRC_COMMON_RPC_LOG_H_
 
+#include <grpcpp/support/server_interceptor.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/support/server_interceptor.h>
 
 #include "google/protobuf/message.h"
 #include "src/common/observers.h"

@@ -2,21 +2,21 @@
 
 #include <algorithm>
 #include <chrono>
-#include <memory>
 #include <ctime>
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+#include "src/backend/router.h"
 #include "src/common/capability.h"
 #include "src/common/secret.h"
 #include "src/common/status.h"
 #include "src/controller/freezer.h"
 #include "src/controller/parameters.h"
 #include "src/node/access_policy.h"
-#include "spdlog/spdlog.h"
-#include "src/backend/router.h"
 
 namespace cellar {
 namespace {
@@ -27,7 +27,6 @@ constexpr char kSnapshotNamespaceKey[] =
     "csi.storage.k8s.io/volumesnapshot/namespace";
 constexpr char kGroupNamespaceKey[] =
     "csi.storage.k8s.io/volumegroupsnapshot/namespace";
-
 
 bool SameParameters(const VolumeRecord& record,
                     const google::protobuf::Map<std::string, std::string>& p) {
@@ -50,9 +49,8 @@ absl::Status CheckSnapshotNamespace(
     auto it = parameters.find(key);
     if (it == parameters.end() || policy.AdmitsNamespace(it->second)) continue;
     return absl::PermissionDeniedError(absl::StrCat(
-        "copies keep their owner: volume ", volume_id,
-        " is restricted to ", policy.ToString(),
-        " and a snapshot for namespace \"",
+        "copies keep their owner: volume ", volume_id, " is restricted to ",
+        policy.ToString(), " and a snapshot for namespace \"",
         absl::CEscape(it->second.substr(0, 253)),
         "\" is not admitted by it; nothing was taken"));
   }
@@ -133,9 +131,9 @@ absl::Status ControllerService::DoCreateVolume(
     return absl::InvalidArgumentError("name is missing");
   }
   if (request.name().size() > kMaxNameLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "name is ", request.name().size(), " bytes, more than ",
-        kMaxNameLength));
+    return absl::InvalidArgumentError(
+        absl::StrCat("name is ", request.name().size(), " bytes, more than ",
+                     kMaxNameLength));
   }
   absl::StatusOr<AccessRequest> access =
       ValidateCapabilities(request.volume_capabilities());
@@ -172,9 +170,9 @@ absl::Status ControllerService::DoCreateVolume(
   if (!size.ok()) return size.status();
   if (request.has_accessibility_requirements() &&
       !TopologyAllows(request.accessibility_requirements())) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the requisite topology does not include this node (",
-        config_.node_id, ")"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the requisite topology does not include this node (",
+                     config_.node_id, ")"));
   }
 
   const std::string volume_id =
@@ -227,9 +225,9 @@ absl::Status ControllerService::DoCreateVolume(
   VolumeRecord record;
   if (existing.ok()) {
     record = *existing;
-    if (!source_id.empty() && existing->source_snapshot_id() +
-                                      existing->source_volume_id() !=
-                                  source_id) {
+    if (!source_id.empty() &&
+        existing->source_snapshot_id() + existing->source_volume_id() !=
+            source_id) {
       return absl::AlreadyExistsError(absl::StrCat(
           "a volume named \"", absl::CEscape(request.name().substr(0, 128)),
           "\" exists with another content source"));
@@ -272,9 +270,9 @@ absl::Status ControllerService::DoCreateVolume(
       record.set_encrypted(from_source.encrypted());
       record.set_encryption_key_id(from_source.encryption_key_id());
       if (!record.block()) record.set_fs_type(from_source.fs_type());
-      record.set_grow_filesystem_on_stage(
-          !record.block() &&
-          static_cast<int64_t>(*size) > from_source.capacity_bytes());
+      record.set_grow_filesystem_on_stage(!record.block() &&
+                                          static_cast<int64_t>(*size) >
+                                              from_source.capacity_bytes());
       record.set_capacity_bytes(static_cast<int64_t>(*size));
     }
   }
@@ -305,7 +303,8 @@ absl::Status ControllerService::DoCreateVolume(
                 locks_, record.source_volume_id());
             if (!source_lock->ok()) return source_lock->status();
           }
-          return freezer_->WithFrozen(freezer_->MountedFilesystems(live), instant);
+          return freezer_->WithFrozen(freezer_->MountedFilesystems(live),
+                                      instant);
         };
     created = (*backend)->CreateFromSource(record, source_id, freeze);
   }
@@ -334,9 +333,9 @@ absl::Status ControllerService::DoDeleteVolume(
     return absl::OkStatus();
   }
   if (id->node_tag != node_tag_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "volume ", request.volume_id(), " lives on node ", id->node_tag,
-        "; delete it through that node's driver"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("volume ", request.volume_id(), " lives on node ",
+                     id->node_tag, "; delete it through that node's driver"));
   }
   absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
   if (!backend.ok()) return absl::OkStatus();
@@ -365,9 +364,9 @@ absl::Status ControllerService::DoValidate(
   }
   absl::StatusOr<ParsedId> id = ParseId(request.volume_id());
   if (!id.ok() || id->kind != IdKind::kVolume) {
-    return absl::NotFoundError(absl::StrCat("volume does not exist: ",
-                                            id.ok() ? "snapshot id"
-                                                    : id.status().message()));
+    return absl::NotFoundError(
+        absl::StrCat("volume does not exist: ",
+                     id.ok() ? "snapshot id" : id.status().message()));
   }
   absl::StatusOr<VolumeRecord> record;
   if (config_.local_storage) {
@@ -399,8 +398,8 @@ absl::Status ControllerService::DoValidate(
     }
     if (!access->block && !access->fs_type.empty() &&
         access->fs_type != record->fs_type()) {
-      response->set_message(absl::StrCat("volume has fs type ",
-                                         record->fs_type()));
+      response->set_message(
+          absl::StrCat("volume has fs type ", record->fs_type()));
       return absl::OkStatus();
     }
   }
@@ -430,8 +429,9 @@ absl::Status ControllerService::DoListVolumes(
   if (!request.starting_token().empty()) {
     absl::StatusOr<ParsedId> token = ParseId(request.starting_token());
     if (!token.ok() || token->kind != IdKind::kVolume) {
-      return absl::AbortedError("starting_token is not a token this driver "
-                                "issued");
+      return absl::AbortedError(
+          "starting_token is not a token this driver "
+          "issued");
     }
   }
   std::vector<std::pair<VolumeRecord, Backend*>> all;
@@ -487,7 +487,8 @@ absl::Status ControllerService::DoGetCapacity(
   absl::StatusOr<VolumeParameters> params =
       ParseVolumeParameters(request.parameters());
   if (!params.ok()) return params.status();
-  absl::StatusOr<Backend*> backend = BackendForClass(params->device_class, nullptr);
+  absl::StatusOr<Backend*> backend =
+      BackendForClass(params->device_class, nullptr);
   if (!backend.ok()) return backend.status();
   if (request.has_accessible_topology()) {
     auto it = request.accessible_topology().segments().find(kTopologyKey);
@@ -516,18 +517,18 @@ grpc::Status ControllerService::ControllerGetCapabilities(
       ControllerServiceCapability::RPC::SINGLE_NODE_MULTI_WRITER,
   };
   if (config_.local_storage) {
-    for (auto type : {ControllerServiceCapability::RPC::CREATE_DELETE_VOLUME,
-                      ControllerServiceCapability::RPC::LIST_VOLUMES,
-                      ControllerServiceCapability::RPC::GET_CAPACITY,
-                      ControllerServiceCapability::RPC::
-                          LIST_VOLUMES_PUBLISHED_NODES,
-                      ControllerServiceCapability::RPC::GET_VOLUME,
-                      ControllerServiceCapability::RPC::VOLUME_CONDITION,
-                      ControllerServiceCapability::RPC::CREATE_DELETE_SNAPSHOT,
-                      ControllerServiceCapability::RPC::LIST_SNAPSHOTS,
-                      // GET_SNAPSHOT is served but not advertised:
-                      // csi-sanity v5.4.0 fails drivers that list it.
-                      ControllerServiceCapability::RPC::CLONE_VOLUME}) {
+    for (auto type :
+         {ControllerServiceCapability::RPC::CREATE_DELETE_VOLUME,
+          ControllerServiceCapability::RPC::LIST_VOLUMES,
+          ControllerServiceCapability::RPC::GET_CAPACITY,
+          ControllerServiceCapability::RPC::LIST_VOLUMES_PUBLISHED_NODES,
+          ControllerServiceCapability::RPC::GET_VOLUME,
+          ControllerServiceCapability::RPC::VOLUME_CONDITION,
+          ControllerServiceCapability::RPC::CREATE_DELETE_SNAPSHOT,
+          ControllerServiceCapability::RPC::LIST_SNAPSHOTS,
+          // GET_SNAPSHOT is served but not advertised:
+          // csi-sanity v5.4.0 fails drivers that list it.
+          ControllerServiceCapability::RPC::CLONE_VOLUME}) {
       types.push_back(type);
     }
   }
@@ -579,7 +580,8 @@ absl::Status ControllerService::DoExpand(
   if (!lock.ok()) return lock.status();
   absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
   if (!record.ok()) return record.status();
-  absl::StatusOr<uint64_t> grown = (*backend)->Expand(request.volume_id(), *size);
+  absl::StatusOr<uint64_t> grown =
+      (*backend)->Expand(request.volume_id(), *size);
   if (!grown.ok()) return grown.status();
   if (record->block()) {
     // An attached block device only needs to see the new size.
@@ -650,7 +652,8 @@ absl::Status ControllerService::PrepareFromSource(
     *source_id = source.snapshot().snapshot_id();
     absl::StatusOr<Backend*> backend = BackendForSnapshot(*source_id);
     if (!backend.ok()) return backend.status();
-    absl::StatusOr<SnapshotRecord> snapshot = (*backend)->GetSnapshot(*source_id);
+    absl::StatusOr<SnapshotRecord> snapshot =
+        (*backend)->GetSnapshot(*source_id);
     if (!snapshot.ok()) return snapshot.status();
     source_size = snapshot->size_bytes();
     record->set_source_snapshot_id(*source_id);
@@ -690,9 +693,9 @@ absl::Status ControllerService::PrepareFromSource(
   }
   if (range != nullptr && range->limit_bytes() > 0 &&
       range->limit_bytes() < source_size) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "the source holds ", source_size, " bytes, more than limit_bytes ",
-        range->limit_bytes()));
+    return absl::OutOfRangeError(absl::StrCat("the source holds ", source_size,
+                                              " bytes, more than limit_bytes ",
+                                              range->limit_bytes()));
   }
   if (range != nullptr && range->required_bytes() > 0 &&
       range->required_bytes() < source_size) {
@@ -728,12 +731,13 @@ absl::Status ControllerService::DoCreateSnapshot(
     return absl::InvalidArgumentError(
         "snapshot names may not contain '/' (reserved for group members)");
   }
-  if (absl::Status s = CheckSidecarOnlyParameters(request.parameters(),
-                                                 "snapshot");
+  if (absl::Status s =
+          CheckSidecarOnlyParameters(request.parameters(), "snapshot");
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.source_volume_id());
+  absl::StatusOr<Backend*> backend =
+      BackendForVolume(request.source_volume_id());
   if (!backend.ok()) return backend.status();
   absl::StatusOr<ParsedId> source = ParseId(request.source_volume_id());
   const std::string snapshot_id = MakeId(IdKind::kSnapshot, config_.node_id,
@@ -744,7 +748,8 @@ absl::Status ControllerService::DoCreateSnapshot(
   // frozen for this snapshot left it frozen, and the retry may find the
   // snapshot made.
   (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
-  absl::StatusOr<SnapshotRecord> existing = (*backend)->GetSnapshot(snapshot_id);
+  absl::StatusOr<SnapshotRecord> existing =
+      (*backend)->GetSnapshot(snapshot_id);
   if (existing.ok()) {
     if (existing->source_volume_id() != request.source_volume_id() ||
         existing->name() != request.name()) {
@@ -753,10 +758,9 @@ absl::Status ControllerService::DoCreateSnapshot(
           "\" exists for another volume"));
     }
     // The same check as a new snapshot's: a retry is no way around it.
-    if (absl::Status s =
-            CheckSnapshotNamespace(PolicyOf(*existing),
-                                   existing->source_volume_id(),
-                                   request.parameters());
+    if (absl::Status s = CheckSnapshotNamespace(PolicyOf(*existing),
+                                                existing->source_volume_id(),
+                                                request.parameters());
         !s.ok()) {
       return s;
     }
@@ -799,7 +803,8 @@ absl::Status ControllerService::DoCreateSnapshot(
       1000000000));
   absl::StatusOr<SnapshotRecord> created;
   absl::Status status = freezer_->WithFrozen(
-      freezer_->MountedFilesystems({{request.source_volume_id(), *backend}}), [&] {
+      freezer_->MountedFilesystems({{request.source_volume_id(), *backend}}),
+      [&] {
         created = (*backend)->CreateSnapshot(record, nullptr);
         return created.status();
       });
@@ -837,8 +842,7 @@ absl::Status ControllerService::DoDeleteSnapshot(
   if (snapshot.ok() && !snapshot->group_snapshot_id().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "snapshot ", request.snapshot_id(), " is a member of group snapshot ",
-        snapshot->group_snapshot_id(),
-        "; delete the group snapshot instead"));
+        snapshot->group_snapshot_id(), "; delete the group snapshot instead"));
   }
   return (*backend)->DeleteSnapshot(request.snapshot_id());
 }
@@ -890,13 +894,16 @@ absl::Status ControllerService::DoListSnapshots(
   }
   std::vector<SnapshotRecord> all;
   if (!request.snapshot_id().empty()) {
-    absl::StatusOr<Backend*> backend = BackendForSnapshot(request.snapshot_id());
+    absl::StatusOr<Backend*> backend =
+        BackendForSnapshot(request.snapshot_id());
     if (!backend.ok()) return absl::OkStatus();  // no such snapshot: empty
-    absl::StatusOr<SnapshotRecord> one = (*backend)->GetSnapshot(request.snapshot_id());
+    absl::StatusOr<SnapshotRecord> one =
+        (*backend)->GetSnapshot(request.snapshot_id());
     if (one.ok()) all.push_back(*one);
   } else {
     for (const auto& [name, backend] : backends_) {
-      absl::StatusOr<std::vector<SnapshotRecord>> records = backend->ListSnapshots();
+      absl::StatusOr<std::vector<SnapshotRecord>> records =
+          backend->ListSnapshots();
       if (!records.ok()) return records.status();
       for (auto& record : *records) all.push_back(std::move(record));
     }
@@ -961,8 +968,8 @@ absl::Status ControllerService::SnapshotGroup(
     if (!backend.ok()) return backend.status();
     absl::StatusOr<VolumeRecord> volume = (*backend)->Get(volume_id);
     if (!volume.ok()) return volume.status();
-    if (absl::Status s = CheckSnapshotNamespace(PolicyOf(*volume), volume_id,
-                                                parameters);
+    if (absl::Status s =
+            CheckSnapshotNamespace(PolicyOf(*volume), volume_id, parameters);
         !s.ok()) {
       return s;
     }
@@ -994,7 +1001,8 @@ absl::Status ControllerService::SnapshotGroup(
       }
     }
     for (const SnapshotRecord& member : *earlier) {
-      absl::StatusOr<Backend*> backend = BackendForSnapshot(member.snapshot_id());
+      absl::StatusOr<Backend*> backend =
+          BackendForSnapshot(member.snapshot_id());
       if (!backend.ok()) return backend.status();
       spdlog::info("group {}: taking back member {} of an unfinished group",
                    group_id, member.snapshot_id());
@@ -1011,37 +1019,38 @@ absl::Status ControllerService::SnapshotGroup(
   // (a retry then starts over rather than finding half a group).
   std::vector<std::pair<std::string, Backend*>> made;
   // All member filesystems frozen together, for one instant.
-  absl::Status status = freezer_->WithFrozen(freezer_->MountedFilesystems(volumes), [&]() -> absl::Status {
-    snapshots->clear();
-    for (const auto& [volume_id, backend] : volumes) {
-      absl::StatusOr<ParsedId> id = ParseId(volume_id);
-      SnapshotRecord record;
-      record.set_snapshot_id(MakeId(IdKind::kSnapshot, config_.node_id,
-                                    id->device_class,
-                                    absl::StrCat(group_id, "/", volume_id)));
-      record.set_name(absl::StrCat(group_id, "/", volume_id));
-      record.set_source_volume_id(volume_id);
-      record.set_group_snapshot_id(group_id);
-      record.set_group_sources_digest(digest);
-      record.set_group_size(static_cast<int32_t>(volume_ids.size()));
-      SetPolicy(policies[volume_id], &record);
-      record.set_creation_unix(
-          std::chrono::duration_cast<std::chrono::seconds>(now).count());
-      const bool existed = backend->GetSnapshot(record.snapshot_id()).ok();
-      absl::StatusOr<SnapshotRecord> created =
-          backend->CreateSnapshot(record, nullptr);
-      if (!created.ok()) return created.status();
-      if (!existed) made.emplace_back(record.snapshot_id(), backend);
-      if (created->source_volume_id() != volume_id ||
-          created->group_snapshot_id() != group_id) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "snapshot ", record.snapshot_id(),
-            " exists and is not this group's member for ", volume_id));
-      }
-      snapshots->push_back(*created);
-    }
-    return absl::OkStatus();
-  });
+  absl::Status status = freezer_->WithFrozen(
+      freezer_->MountedFilesystems(volumes), [&]() -> absl::Status {
+        snapshots->clear();
+        for (const auto& [volume_id, backend] : volumes) {
+          absl::StatusOr<ParsedId> id = ParseId(volume_id);
+          SnapshotRecord record;
+          record.set_snapshot_id(
+              MakeId(IdKind::kSnapshot, config_.node_id, id->device_class,
+                     absl::StrCat(group_id, "/", volume_id)));
+          record.set_name(absl::StrCat(group_id, "/", volume_id));
+          record.set_source_volume_id(volume_id);
+          record.set_group_snapshot_id(group_id);
+          record.set_group_sources_digest(digest);
+          record.set_group_size(static_cast<int32_t>(volume_ids.size()));
+          SetPolicy(policies[volume_id], &record);
+          record.set_creation_unix(
+              std::chrono::duration_cast<std::chrono::seconds>(now).count());
+          const bool existed = backend->GetSnapshot(record.snapshot_id()).ok();
+          absl::StatusOr<SnapshotRecord> created =
+              backend->CreateSnapshot(record, nullptr);
+          if (!created.ok()) return created.status();
+          if (!existed) made.emplace_back(record.snapshot_id(), backend);
+          if (created->source_volume_id() != volume_id ||
+              created->group_snapshot_id() != group_id) {
+            return absl::AlreadyExistsError(absl::StrCat(
+                "snapshot ", record.snapshot_id(),
+                " exists and is not this group's member for ", volume_id));
+          }
+          snapshots->push_back(*created);
+        }
+        return absl::OkStatus();
+      });
   if (!status.ok()) {
     for (const auto& [snapshot_id, backend] : made) {
       if (absl::Status s = backend->DeleteSnapshot(snapshot_id); !s.ok()) {
@@ -1071,7 +1080,8 @@ absl::StatusOr<std::vector<SnapshotRecord>> ControllerService::GetGroup(
     const std::string& group_id) {
   std::vector<SnapshotRecord> members;
   for (const auto& [name, backend] : backends_) {
-    absl::StatusOr<std::vector<SnapshotRecord>> records = backend->ListSnapshots();
+    absl::StatusOr<std::vector<SnapshotRecord>> records =
+        backend->ListSnapshots();
     if (!records.ok()) return records.status();
     for (auto& record : *records) {
       if (record.group_snapshot_id() == group_id) members.push_back(record);
@@ -1090,7 +1100,8 @@ absl::Status ControllerService::DeleteGroup(
   VolumeLockGuard group_lock(locks_, group_id);
   if (!group_lock.ok()) return group_lock.status();
   absl::StatusOr<std::vector<SnapshotRecord>> members = GetGroup(group_id);
-  if (absl::IsNotFound(members.status())) members = std::vector<SnapshotRecord>();
+  if (absl::IsNotFound(members.status()))
+    members = std::vector<SnapshotRecord>();
   if (!members.ok()) return members.status();
   // A delete that stopped half-way (the driver died, a removal failed) has
   // deleted some members already: the retry, with the same snapshot_ids,
@@ -1118,9 +1129,9 @@ absl::Status ControllerService::DeleteGroup(
     if (!snapshot_ids.empty() &&
         std::find(snapshot_ids.begin(), snapshot_ids.end(),
                   member.snapshot_id()) == snapshot_ids.end()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "snapshot_ids do not name ", member.snapshot_id(), " of group ",
-          group_id));
+      return absl::FailedPreconditionError(
+          absl::StrCat("snapshot_ids do not name ", member.snapshot_id(),
+                       " of group ", group_id));
     }
   }
   for (const std::string& id : leftovers) {

@@ -2,8 +2,8 @@
 #define CELLAR_SRC_CONTROLLER_CONTROLLER_SERVICE_H_
 
 #include <cstdint>
-#include <map>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -85,12 +85,14 @@ class ControllerService final : public csi::v1::Controller::Service {
       grpc::ServerContext* context,
       const csi::v1::ControllerGetVolumeRequest* request,
       csi::v1::ControllerGetVolumeResponse* response) override;
-  grpc::Status CreateSnapshot(grpc::ServerContext* context,
-                              const csi::v1::CreateSnapshotRequest* request,
-                              csi::v1::CreateSnapshotResponse* response) override;
-  grpc::Status DeleteSnapshot(grpc::ServerContext* context,
-                              const csi::v1::DeleteSnapshotRequest* request,
-                              csi::v1::DeleteSnapshotResponse* response) override;
+  grpc::Status CreateSnapshot(
+      grpc::ServerContext* context,
+      const csi::v1::CreateSnapshotRequest* request,
+      csi::v1::CreateSnapshotResponse* response) override;
+  grpc::Status DeleteSnapshot(
+      grpc::ServerContext* context,
+      const csi::v1::DeleteSnapshotRequest* request,
+      csi::v1::DeleteSnapshotResponse* response) override;
   grpc::Status ListSnapshots(grpc::ServerContext* context,
                              const csi::v1::ListSnapshotsRequest* request,
                              csi::v1::ListSnapshotsResponse* response) override;

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "src/common/ids.h"
 #include "spdlog/spdlog.h"
+#include "src/common/ids.h"
 
 namespace cellar {
 
@@ -54,7 +54,8 @@ absl::Status Freezer::WithFrozen(const std::vector<std::string>& paths,
     for (const std::string& path : paths) {
       if (held_.count(path) != 0) continue;
       if (!deps_.fs->Stat(EntryPath(path)).ok()) continue;
-      if (absl::Status s = ThawLeftover(path, /*mounted=*/true); !s.ok()) return s;
+      if (absl::Status s = ThawLeftover(path, /*mounted=*/true); !s.ok())
+        return s;
     }
     held_.insert(paths.begin(), paths.end());
   }
@@ -95,7 +96,8 @@ absl::Status Freezer::ThawLeftover(const std::string& path, bool mounted) {
 
 absl::Status Freezer::ThawLeftovers() {
   if (!enabled()) return absl::OkStatus();
-  absl::StatusOr<std::vector<std::string>> names = deps_.fs->ListDir(deps_.journal_dir);
+  absl::StatusOr<std::vector<std::string>> names =
+      deps_.fs->ListDir(deps_.journal_dir);
   if (absl::IsNotFound(names.status())) return absl::OkStatus();
   if (!names.ok()) return names.status();
   if (names->empty()) return absl::OkStatus();
@@ -123,7 +125,8 @@ absl::Status Freezer::ThawLeftovers() {
         table->begin(), table->end(),
         [&](const MountEntry& mount) { return mount.mount_point == *path; });
     const absl::Status status = ThawLeftover(*path, mounted);
-    if (!status.ok()) spdlog::warn("cannot thaw {}: {}", *path, status.ToString());
+    if (!status.ok())
+      spdlog::warn("cannot thaw {}: {}", *path, status.ToString());
     if (first.ok()) first = status;
   }
   return first;

@@ -14,8 +14,7 @@
 namespace cellar {
 namespace {
 
-void FillGroup(const std::string& group_id,
-               std::vector<SnapshotRecord> members,
+void FillGroup(const std::string& group_id, std::vector<SnapshotRecord> members,
                csi::v1::VolumeGroupSnapshot* group) {
   group->set_group_snapshot_id(group_id);
   // Members by source volume, however they were found: a retried call
@@ -52,7 +51,8 @@ grpc::Status GroupControllerService::GroupControllerGetCapabilities(
 }
 
 grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
-    grpc::ServerContext*, const csi::v1::CreateVolumeGroupSnapshotRequest* request,
+    grpc::ServerContext*,
+    const csi::v1::CreateVolumeGroupSnapshotRequest* request,
     csi::v1::CreateVolumeGroupSnapshotResponse* response) {
   if (request->name().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("name is missing"));
@@ -64,8 +64,8 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
     return ToGrpcStatus(
         absl::InvalidArgumentError("source_volume_ids is missing"));
   }
-  if (absl::Status s = CheckSidecarOnlyParameters(request->parameters(),
-                                                 "group snapshot");
+  if (absl::Status s =
+          CheckSidecarOnlyParameters(request->parameters(), "group snapshot");
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -125,7 +125,8 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
 }
 
 grpc::Status GroupControllerService::DeleteVolumeGroupSnapshot(
-    grpc::ServerContext*, const csi::v1::DeleteVolumeGroupSnapshotRequest* request,
+    grpc::ServerContext*,
+    const csi::v1::DeleteVolumeGroupSnapshotRequest* request,
     csi::v1::DeleteVolumeGroupSnapshotResponse*) {
   if (request->group_snapshot_id().empty()) {
     return ToGrpcStatus(

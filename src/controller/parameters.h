@@ -13,7 +13,7 @@ namespace cellar {
 
 // StorageClass parameters of CreateVolume and GetCapacity, validated.
 struct VolumeParameters {
-  std::string fs_type;       // empty: not given
+  std::string fs_type;  // empty: not given
   std::string allocation = "thin";
   std::string device_class;  // empty: the default class
   bool encrypted = false;

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "src/common/logging.h"
 #include "spdlog/spdlog.h"
+#include "src/common/logging.h"
 
 namespace cellar {
 

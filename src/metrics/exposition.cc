@@ -43,8 +43,9 @@ absl::Status CheckLabels(const MetricFamily& family,
   for (const auto& [name, value] : labels) {
     if (!ValidName(name, /*allow_colon=*/false) || name.rfind("__", 0) == 0 ||
         (family.type == MetricType::kHistogram && name == "le")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "metric ", family.name, ": label name \"", name, "\" is not allowed"));
+      return absl::InvalidArgumentError(absl::StrCat("metric ", family.name,
+                                                     ": label name \"", name,
+                                                     "\" is not allowed"));
     }
     if (!seen.insert(name).second) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -81,9 +82,12 @@ void AppendSeries(absl::string_view name, const MetricLabels& labels,
 
 const char* TypeName(MetricType type) {
   switch (type) {
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kCounter: return "counter";
-    case MetricType::kHistogram: return "histogram";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kHistogram:
+      return "histogram";
   }
   return "untyped";
 }

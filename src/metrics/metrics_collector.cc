@@ -49,17 +49,17 @@ std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
   MetricFamily up = Family(
       "cellar_device_class_up",
       "1 when the device class's storage could be read at the last scrape.");
-  MetricFamily capacity = Family(
-      "cellar_device_class_capacity_bytes",
-      "All the space the device class manages (after its reserve; thin: "
-      "pool size times the overprovision ratio).");
+  MetricFamily capacity =
+      Family("cellar_device_class_capacity_bytes",
+             "All the space the device class manages (after its reserve; thin: "
+             "pool size times the overprovision ratio).");
   MetricFamily available = Family(
       "cellar_device_class_available_bytes",
       "Space the device class can still give to new volumes (as GetCapacity "
       "reports it).");
-  MetricFamily allocated = Family(
-      "cellar_device_class_allocated_bytes",
-      "Space promised to the device class's volumes and snapshots.");
+  MetricFamily allocated =
+      Family("cellar_device_class_allocated_bytes",
+             "Space promised to the device class's volumes and snapshots.");
   MetricFamily volumes =
       Family("cellar_device_class_volumes", "Volumes of the device class.");
   MetricFamily snapshots =
@@ -87,16 +87,16 @@ std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
       "cellar_thin_pool_autoextends_total",
       "Growths of the thin pool's data or metadata by this driver process.",
       MetricType::kCounter);
-  MetricFamily image_size = Family(
-      "cellar_loop_image_fs_size_bytes",
-      "Size of the filesystem holding a loop device class's images.");
-  MetricFamily image_free = Family(
-      "cellar_loop_image_fs_free_bytes",
-      "Space the driver may still write on that filesystem.");
-  MetricFamily image_promised = Family(
-      "cellar_loop_promised_bytes",
-      "Sizes of a loop device class's images (volumes and snapshots), "
-      "summed; sparse images may take less.");
+  MetricFamily image_size =
+      Family("cellar_loop_image_fs_size_bytes",
+             "Size of the filesystem holding a loop device class's images.");
+  MetricFamily image_free =
+      Family("cellar_loop_image_fs_free_bytes",
+             "Space the driver may still write on that filesystem.");
+  MetricFamily image_promised =
+      Family("cellar_loop_promised_bytes",
+             "Sizes of a loop device class's images (volumes and snapshots), "
+             "summed; sparse images may take less.");
 
   // Two classes may share a VG or a pool: each appears once.
   std::set<std::string> vgs_seen;
@@ -110,8 +110,8 @@ std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
                     stats.status().message());
       continue;
     }
-    Add(&capacity, {{"device_class", device_class.name},
-                    {"kind", device_class.kind}},
+    Add(&capacity,
+        {{"device_class", device_class.name}, {"kind", device_class.kind}},
         static_cast<double>(stats->capacity_bytes));
     Add(&available, labels, static_cast<double>(stats->available_bytes));
     Add(&allocated, labels, static_cast<double>(stats->allocated_bytes));
@@ -133,7 +133,8 @@ std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
       Add(&pool_meta, pool_labels, pool.metadata_percent / 100);
       Add(&pool_chunk, pool_labels, static_cast<double>(pool.chunk_bytes));
       Add(&pool_virtual, pool_labels, static_cast<double>(pool.virtual_bytes));
-      Add(&pool_autoextends, pool_labels, static_cast<double>(pool.autoextends));
+      Add(&pool_autoextends, pool_labels,
+          static_cast<double>(pool.autoextends));
     }
     if (stats->has_image_fs) {
       Add(&image_size, labels, static_cast<double>(stats->image_fs.size_bytes));
@@ -142,16 +143,25 @@ std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
           static_cast<double>(stats->image_fs.promised_bytes));
     }
   }
-  std::vector<MetricFamily> families = {std::move(up),        std::move(capacity),
-              std::move(available), std::move(allocated),
-              std::move(volumes),   std::move(snapshots),
-              std::move(vg_size),   std::move(vg_free),
-              std::move(vg_missing), std::move(pool_size),
-              std::move(pool_data), std::move(pool_meta_size),
-              std::move(pool_meta), std::move(pool_chunk),
-              std::move(pool_virtual), std::move(pool_autoextends),
-              std::move(image_size),
-              std::move(image_free), std::move(image_promised)};
+  std::vector<MetricFamily> families = {std::move(up),
+                                        std::move(capacity),
+                                        std::move(available),
+                                        std::move(allocated),
+                                        std::move(volumes),
+                                        std::move(snapshots),
+                                        std::move(vg_size),
+                                        std::move(vg_free),
+                                        std::move(vg_missing),
+                                        std::move(pool_size),
+                                        std::move(pool_data),
+                                        std::move(pool_meta_size),
+                                        std::move(pool_meta),
+                                        std::move(pool_chunk),
+                                        std::move(pool_virtual),
+                                        std::move(pool_autoextends),
+                                        std::move(image_size),
+                                        std::move(image_free),
+                                        std::move(image_promised)};
   // Kinds of storage no class has (no VG on a loop-only node) show nothing.
   storage_.clear();
   for (MetricFamily& family : families) {
@@ -169,7 +179,8 @@ std::vector<MetricFamily> MetricsCollector::ProcessFamilies() {
   out.push_back(std::move(build));
   MetricFamily start = Family("process_start_time_seconds",
                               "Start time of the process since the epoch.");
-  Add(&start, {}, absl::ToDoubleSeconds(config_.start_time - absl::UnixEpoch()));
+  Add(&start, {},
+      absl::ToDoubleSeconds(config_.start_time - absl::UnixEpoch()));
   out.push_back(std::move(start));
   // statm's second field: resident pages.
   if (absl::StatusOr<std::string> statm = fs_->ReadFile("/proc/self/statm");
@@ -202,8 +213,9 @@ std::vector<MetricFamily> MetricsCollector::ProcessFamilies() {
         if (absl::StartsWith(name, "cellar-")) ++mappings;
       }
     }
-    MetricFamily open = Family("cellar_luks_open_mappings",
-                               "Open dm-crypt mappings of the driver's volumes.");
+    MetricFamily open =
+        Family("cellar_luks_open_mappings",
+               "Open dm-crypt mappings of the driver's volumes.");
     Add(&open, {}, static_cast<double>(mappings));
     out.push_back(std::move(open));
   }
@@ -212,8 +224,10 @@ std::vector<MetricFamily> MetricsCollector::ProcessFamilies() {
 
 std::vector<MetricFamily> MetricsCollector::Collect() {
   std::vector<MetricFamily> out = driver_->Collect();
-  for (MetricFamily& family : StorageFamilies()) out.push_back(std::move(family));
-  for (MetricFamily& family : ProcessFamilies()) out.push_back(std::move(family));
+  for (MetricFamily& family : StorageFamilies())
+    out.push_back(std::move(family));
+  for (MetricFamily& family : ProcessFamilies())
+    out.push_back(std::move(family));
   return out;
 }
 

@@ -20,7 +20,7 @@ namespace cellar {
 // A device class whose storage the metrics show.
 struct MetricsClass {
   std::string name;
-  std::string kind;  // "loop", "lvm", "lvm-thin"
+  std::string kind;            // "loop", "lvm", "lvm-thin"
   Backend* backend = nullptr;  // not owned
 };
 

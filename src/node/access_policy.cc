@@ -67,7 +67,8 @@ bool AccessPolicy::AdmitsNamespace(const std::string& ns) const {
 
 std::string AccessPolicy::ToString() const {
   if (!restricted()) return "unrestricted";
-  std::string text = absl::StrCat("namespace \"", Printable(bound_namespace), "\"");
+  std::string text =
+      absl::StrCat("namespace \"", Printable(bound_namespace), "\"");
   if (!allowed_namespaces.empty()) {
     absl::StrAppend(&text, ", allowedNamespaces [",
                     Printable(absl::StrJoin(allowed_namespaces, ",")), "]");
@@ -98,17 +99,18 @@ absl::StatusOr<AccessPolicy> PolicyForCopy(const AccessPolicy& source,
                                            const std::string& what) {
   if (!source.restricted()) return requested;
   auto refuse = [&](absl::string_view rule, const std::string& who) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "copies keep their owner: ", what, " is restricted to ",
-        source.ToString(), " and ", rule, " \"", Printable(who),
-        "\" is not admitted by it; nothing was created"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("copies keep their owner: ", what, " is restricted to ",
+                     source.ToString(), " and ", rule, " \"", Printable(who),
+                     "\" is not admitted by it; nothing was created"));
   };
   if (!requested.bound_namespace.empty() &&
       !source.AdmitsNamespace(requested.bound_namespace)) {
     return refuse("the claim's namespace", requested.bound_namespace);
   }
   for (const std::string& ns : requested.allowed_namespaces) {
-    if (!source.AdmitsNamespace(ns)) return refuse("allowedNamespaces entry", ns);
+    if (!source.AdmitsNamespace(ns))
+      return refuse("allowedNamespaces entry", ns);
   }
   for (const std::string& account : requested.allowed_service_accounts) {
     const bool admitted =
@@ -130,8 +132,8 @@ absl::StatusOr<AccessPolicy> PolicyForCopy(const AccessPolicy& source,
 
 std::string PodIdentity::ToString() const {
   if (!present()) return "<no pod identity>";
-  return absl::StrCat(Printable(namespace_name), "/", Printable(name),
-                      " (uid ", Printable(uid), ", serviceaccount ",
+  return absl::StrCat(Printable(namespace_name), "/", Printable(name), " (uid ",
+                      Printable(uid), ", serviceaccount ",
                       Printable(service_account), ")");
 }
 
@@ -165,8 +167,8 @@ absl::Status CheckPublishAllowed(const VolumeRecord& record,
   if (!pod.present()) {
     refused(0);
     return absl::PermissionDeniedError(absl::StrCat(
-        "volume ", record.volume_id(),
-        " is restricted (namespace \"", record.bound_namespace(),
+        "volume ", record.volume_id(), " is restricted (namespace \"",
+        record.bound_namespace(),
         "\") and the request carries no pod identity; is podInfoOnMount "
         "set on the CSIDriver?"));
   }
@@ -192,8 +194,8 @@ absl::Status CheckPublishAllowed(const VolumeRecord& record,
   refused(2);
   return absl::PermissionDeniedError(absl::StrCat(
       "pod ", pod.ToString(), " may not use volume ", record.volume_id(),
-      ": the volume is bound to namespace \"", record.bound_namespace(),
-      "\"", namespaces.empty() ? "" : " and allowedNamespaces [",
+      ": the volume is bound to namespace \"", record.bound_namespace(), "\"",
+      namespaces.empty() ? "" : " and allowedNamespaces [",
       absl::StrJoin(namespaces, ","), namespaces.empty() ? "" : "]"));
 }
 

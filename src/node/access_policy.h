@@ -55,10 +55,10 @@ absl::StatusOr<AccessPolicy> PolicyForCopy(const AccessPolicy& source,
 // Who asks to publish a volume, from the volume context that kubelet fills
 // when the CSIDriver object says podInfoOnMount: true.
 struct PodIdentity {
-  std::string namespace_name;  // csi.storage.k8s.io/pod.namespace
-  std::string name;            // csi.storage.k8s.io/pod.name
-  std::string uid;             // csi.storage.k8s.io/pod.uid
-  std::string service_account; // csi.storage.k8s.io/serviceAccount.name
+  std::string namespace_name;   // csi.storage.k8s.io/pod.namespace
+  std::string name;             // csi.storage.k8s.io/pod.name
+  std::string uid;              // csi.storage.k8s.io/pod.uid
+  std::string service_account;  // csi.storage.k8s.io/serviceAccount.name
 
   bool present() const { return !namespace_name.empty(); }
   // "ns/name (uid U, sa S)" for logs and messages.

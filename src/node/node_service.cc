@@ -8,20 +8,19 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "spdlog/spdlog.h"
 #include "src/common/capability.h"
 #include "src/common/ids.h"
+#include "src/common/logging.h"
 #include "src/common/status.h"
 #include "src/crypt/key_derivation.h"
 #include "src/node/access_policy.h"
 #include "src/node/paths.h"
-#include "src/common/logging.h"
-#include "spdlog/spdlog.h"
 
 namespace cellar {
 namespace {
@@ -39,8 +38,6 @@ std::string DevRoot(const std::string& device) {
 // HKDF (no stretching) and the keyslot's PBKDF is at its minimum, so only
 // the material's own entropy protects a copied image.
 constexpr size_t kMinKeyMaterialBytes = 32;
-
-
 
 }  // namespace
 
@@ -97,9 +94,10 @@ absl::StatusOr<std::string> NodeService::OpenEncrypted(
     const VolumeRecord& record, const std::string& raw,
     const SecretBytes& material) {
   // Restores and clones keep the key of the volume their data came from.
-  absl::StatusOr<SecretBytes> passphrase = DeriveVolumePassphrase(
-      material, record.encryption_key_id().empty() ? record.volume_id()
-                                                   : record.encryption_key_id());
+  absl::StatusOr<SecretBytes> passphrase =
+      DeriveVolumePassphrase(material, record.encryption_key_id().empty()
+                                           ? record.volume_id()
+                                           : record.encryption_key_id());
   if (!passphrase.ok()) return passphrase.status();
   absl::StatusOr<LuksState> state = deps_.crypt->Inspect(raw);
   if (!state.ok()) return state.status();
@@ -177,9 +175,9 @@ absl::Status NodeService::MountChecked(MountRequest request) {
     if (landed.size() > had) {
       (void)deps_.mounter->Unmount(request.target, /*lazy=*/true);
     }
-    return absl::InternalError(absl::StrCat(
-        "mount of ", device, " at ", request.target,
-        " does not show the device afterwards; undone"));
+    return absl::InternalError(
+        absl::StrCat("mount of ", device, " at ", request.target,
+                     " does not show the device afterwards; undone"));
   }
   return absl::OkStatus();
 }
@@ -238,8 +236,8 @@ absl::Status NodeService::RemoveOwnLeftover(const std::string& path) {
 }
 
 absl::Status NodeService::CheckMountable(const std::string& path,
-                                        bool directory,
-                                        absl::string_view allowed_child) {
+                                         bool directory,
+                                         absl::string_view allowed_child) {
   absl::StatusOr<FileInfo> info = deps_.fs->Stat(path);
   if (absl::IsNotFound(info.status())) return absl::OkStatus();
   if (!info.ok()) return info.status();
@@ -264,8 +262,8 @@ absl::Status NodeService::CheckMountable(const std::string& path,
       directory ? "directory" : "file"));
 }
 
-absl::Status NodeService::CheckPath(const std::string& path,
-                                   NodePathKind kind, absl::string_view what) {
+absl::Status NodeService::CheckPath(const std::string& path, NodePathKind kind,
+                                    absl::string_view what) {
   if (absl::Status s =
           CheckNodePath(deps_.fs, path, config_.kubelet_dir, kind, what);
       !s.ok()) {
@@ -376,8 +374,8 @@ absl::Status NodeService::DoStage(
       ValidateCapability(request.volume_capability());
   if (!access.ok()) return access.status();
   const std::string& staging = request.staging_target_path();
-  if (absl::Status s = CheckPath(staging, NodePathKind::kStaging,
-                                     "staging_target_path");
+  if (absl::Status s =
+          CheckPath(staging, NodePathKind::kStaging, "staging_target_path");
       !s.ok()) {
     return s;
   }
@@ -395,18 +393,19 @@ absl::Status NodeService::DoStage(
   }
   if (!access->block && !access->fs_type.empty() &&
       access->fs_type != record->fs_type()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("volume has fs type ", record->fs_type(), ", not ",
-                     access->fs_type));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "volume has fs type ", record->fs_type(), ", not ", access->fs_type));
   }
   SecretBytes material;
   if (record->encrypted()) {
     auto secret = request.secrets().find(kEncryptionSecretKey);
     if (secret == request.secrets().end() || secret->second.empty()) {
       // Refused before anything is attached or formatted.
-      return absl::InvalidArgumentError(absl::StrCat(
-          "volume ", request.volume_id(), " is encrypted and the node-stage "
-          "secret has no \"", kEncryptionSecretKey, "\" key"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("volume ", request.volume_id(),
+                       " is encrypted and the node-stage "
+                       "secret has no \"",
+                       kEncryptionSecretKey, "\" key"));
     }
     if (secret->second.size() < kMinKeyMaterialBytes) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -479,8 +478,8 @@ absl::Status NodeService::StageOnDevice(
     }
   } else if (*found != record.fs_type()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "device of ", record.volume_id(), " holds \"", *found,
-        "\", not ", record.fs_type(), "; refusing to reformat it"));
+        "device of ", record.volume_id(), " holds \"", *found, "\", not ",
+        record.fs_type(), "; refusing to reformat it"));
   }
 
   const bool from_source = !record.source_snapshot_id().empty() ||
@@ -500,7 +499,8 @@ absl::Status NodeService::StageOnDevice(
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750);
+  if (absl::Status s =
+          deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750);
       !s.ok()) {
     return s;
   }
@@ -508,8 +508,8 @@ absl::Status NodeService::StageOnDevice(
   mount.source = device;
   mount.target = staging;
   mount.fs_type = record.fs_type();
-  mount.flags = options.flags | MS_NOSUID | MS_NODEV |
-                (read_only ? MS_RDONLY : 0);
+  mount.flags =
+      options.flags | MS_NOSUID | MS_NODEV | (read_only ? MS_RDONLY : 0);
   std::vector<std::string> data = options.data;
   if (from_source && record.fs_type() == "xfs") {
     // A copy carries its source's XFS UUID; without nouuid it cannot be
@@ -522,8 +522,8 @@ absl::Status NodeService::StageOnDevice(
   if (record.grow_filesystem_on_stage() && !read_only &&
       record.fs_type() == "xfs") {
     // xfs grows only mounted. Growing a full-size filesystem is a no-op.
-    if (absl::Status s = deps_.fs_tools->GrowFs(device, staging,
-                                                record.fs_type());
+    if (absl::Status s =
+            deps_.fs_tools->GrowFs(device, staging, record.fs_type());
         !s.ok()) {
       (void)UnmountAll(staging);
       return s;
@@ -542,8 +542,9 @@ absl::Status NodeService::StageOnDevice(
       char* end = nullptr;
       const unsigned long parsed = std::strtoul(it->second.c_str(), &end, 8);
       if (it->second.empty() || *end != '\0' || parsed > 07777) {
-        return absl::InternalError(absl::StrCat(
-            "volume ", record.volume_id(), ": its record holds a bad volumeRootMode"));
+        return absl::InternalError(
+            absl::StrCat("volume ", record.volume_id(),
+                         ": its record holds a bad volumeRootMode"));
       }
       mode = static_cast<mode_t>(parsed);
     }
@@ -564,35 +565,37 @@ absl::Status NodeService::StageBlock(const std::string& staging,
   absl::StatusOr<std::vector<MountEntry>> at_staging = MountsAtPath(staging);
   if (!at_staging.ok()) return at_staging.status();
   if (!at_staging->empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "staging path ", staging, " is a mount point (",
-        at_staging->back().source, "); a block volume is staged on a plain "
-        "directory"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("staging path ", staging, " is a mount point (",
+                     at_staging->back().source,
+                     "); a block volume is staged on a plain "
+                     "directory"));
   }
   const std::string file = absl::StrCat(staging, "/", kBlockStageFile);
   absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(file);
   if (!mounts.ok()) return mounts.status();
   if (!mounts->empty()) {
     if (ShowsDevice(mounts->back(), device)) return absl::OkStatus();
-    return absl::AlreadyExistsError(absl::StrCat(
-        "staging path ", staging, " holds another device"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("staging path ", staging, " holds another device"));
   }
   // The staging directory holds the driver's file and nothing else, and
   // the file is empty: the device is never bound over anything.
-  if (absl::Status s = CheckMountable(staging, /*directory=*/true,
-                                      kBlockStageFile);
+  if (absl::Status s =
+          CheckMountable(staging, /*directory=*/true, kBlockStageFile);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckMountable(file, /*directory=*/false, "");
+  if (absl::Status s = CheckMountable(file, /*directory=*/false, ""); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = deps_.fs->CreateFileBelow(config_.kubelet_dir, file, 0600);
+  if (absl::Status s =
+          deps_.fs->CreateFileBelow(config_.kubelet_dir, file, 0600);
       !s.ok()) {
     return s;
   }
@@ -620,8 +623,8 @@ absl::Status NodeService::DoUnstage(
     return absl::InvalidArgumentError("staging_target_path is missing");
   }
   const std::string& staging = request.staging_target_path();
-  if (absl::Status s = CheckPath(staging, NodePathKind::kStaging,
-                                     "staging_target_path");
+  if (absl::Status s =
+          CheckPath(staging, NodePathKind::kStaging, "staging_target_path");
       !s.ok()) {
     return s;
   }
@@ -651,10 +654,10 @@ absl::Status NodeService::DoUnstage(
   if (!table.ok()) return table.status();
   for (const MountEntry& entry : *table) {
     if (entry.mount_point != staged_at && ShowsAny(entry, *own)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "volume ", request.volume_id(), " is still mounted at ",
-          entry.mount_point, ", not only at ", staged_at,
-          "; unpublish it (or unstage it at that path) first"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("volume ", request.volume_id(), " is still mounted at ",
+                       entry.mount_point, ", not only at ", staged_at,
+                       "; unpublish it (or unstage it at that path) first"));
     }
   }
   if (record->block()) {
@@ -666,8 +669,7 @@ absl::Status NodeService::DoUnstage(
           at_staging->back().source, "), not volume ", request.volume_id(),
           "'s block staging directory; left alone"));
     }
-    if (absl::Status s = UnmountOwn(file, *own, request.volume_id());
-        !s.ok()) {
+    if (absl::Status s = UnmountOwn(file, *own, request.volume_id()); !s.ok()) {
       return s;
     }
     if (absl::Status s = RemoveOwnLeftover(file); !s.ok()) return s;
@@ -703,9 +705,9 @@ absl::Status NodeService::DoUnstage(
   absl::StatusOr<bool> in_use = DeviceInUse(*device);
   if (!in_use.ok()) return in_use.status();
   if (*in_use) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "volume ", request.volume_id(), " is still published (", *device,
-        " is mounted elsewhere); unpublish it first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("volume ", request.volume_id(), " is still published (",
+                     *device, " is mounted elsewhere); unpublish it first"));
   }
   if (record->encrypted()) {
     if (absl::Status s = deps_.crypt->Close(MappingName(request.volume_id()));
@@ -751,8 +753,8 @@ absl::Status NodeService::DoPublish(
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckPath(staging, NodePathKind::kStaging,
-                                     "staging_target_path");
+  if (absl::Status s =
+          CheckPath(staging, NodePathKind::kStaging, "staging_target_path");
       !s.ok()) {
     return s;
   }
@@ -845,9 +847,9 @@ absl::Status NodeService::DoPublish(
     // by a driver that died before its remount) gets them now instead of
     // being accepted as it is.
     if (!ShowsDevice(top, device) || top.HasMountOption("ro") != read_only) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "target ", target, " is already mounted incompatibly (",
-          top.HasMountOption("ro") ? "ro" : "rw", ")"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("target ", target, " is already mounted incompatibly (",
+                       top.HasMountOption("ro") ? "ro" : "rw", ")"));
     }
     bound = true;
     if (top.HasMountOption("nosuid") &&
@@ -904,8 +906,8 @@ absl::Status NodeService::DoPublish(
     // Applied on every call: a retry after a crash finishes it.
     uint32_t gid = 0;
     (void)absl::SimpleAtoi(access->volume_mount_group, &gid);
-    if (absl::Status s = deps_.fs->SetOwnerGroupMode(config_.kubelet_dir,
-                                                     target, gid, 0660);
+    if (absl::Status s =
+            deps_.fs->SetOwnerGroupMode(config_.kubelet_dir, target, gid, 0660);
         !s.ok()) {
       (void)UnmountAll(target);
       return s;
@@ -1017,8 +1019,8 @@ absl::Status NodeService::DoStats(
   // CO shows it as an event) rather than hide it behind an error.
   if (!device.ok()) {
     condition->set_abnormal(true);
-    condition->set_message(absl::StrCat(
-        "the volume's device is gone: ", device.status().message()));
+    condition->set_message(absl::StrCat("the volume's device is gone: ",
+                                        device.status().message()));
     return absl::OkStatus();
   }
   if (mounts->empty()) {
@@ -1028,15 +1030,15 @@ absl::Status NodeService::DoStats(
     return absl::OkStatus();
   }
   if (!ShowsDevice(mounts->back(), *device)) {
-    return absl::NotFoundError(absl::StrCat(
-        "another device is mounted at ", path, ", not volume ",
-        request.volume_id()));
+    return absl::NotFoundError(absl::StrCat("another device is mounted at ",
+                                            path, ", not volume ",
+                                            request.volume_id()));
   }
   // Storage trouble under a working mount (a full thin pool, a missing
   // disk) shows as abnormal too, with the usage still reported.
   std::string trouble;
-  if (absl::StatusOr<std::string> found = (*backend)->VolumeTrouble(
-          request.volume_id());
+  if (absl::StatusOr<std::string> found =
+          (*backend)->VolumeTrouble(request.volume_id());
       found.ok()) {
     trouble = *found;
   }
@@ -1135,14 +1137,16 @@ absl::Status NodeService::DoExpand(
       if (!mounts.ok()) return mounts.status();
     }
     if (mounts->empty() || !ShowsDevice(mounts->back(), *device)) {
-      return absl::NotFoundError(absl::StrCat(
-          "volume ", request.volume_id(), " is not mounted at ", path));
+      return absl::NotFoundError(absl::StrCat("volume ", request.volume_id(),
+                                              " is not mounted at ", path));
     }
   }
   // In --mode=controller the storage was not touched: grow it here.
-  absl::StatusOr<uint64_t> grown = (*backend)->Expand(request.volume_id(), *size);
+  absl::StatusOr<uint64_t> grown =
+      (*backend)->Expand(request.volume_id(), *size);
   if (!grown.ok()) return grown.status();
-  if (absl::Status s = (*backend)->RefreshDevice(request.volume_id()); !s.ok()) {
+  if (absl::Status s = (*backend)->RefreshDevice(request.volume_id());
+      !s.ok()) {
     return s;
   }
   if (record->encrypted()) {

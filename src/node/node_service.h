@@ -56,9 +56,10 @@ class NodeService final : public csi::v1::Node::Service {
   NodeService(const NodeService&) = delete;
   NodeService& operator=(const NodeService&) = delete;
 
-  grpc::Status NodeStageVolume(grpc::ServerContext* context,
-                               const csi::v1::NodeStageVolumeRequest* request,
-                               csi::v1::NodeStageVolumeResponse* response) override;
+  grpc::Status NodeStageVolume(
+      grpc::ServerContext* context,
+      const csi::v1::NodeStageVolumeRequest* request,
+      csi::v1::NodeStageVolumeResponse* response) override;
   grpc::Status NodeUnstageVolume(
       grpc::ServerContext* context,
       const csi::v1::NodeUnstageVolumeRequest* request,
@@ -132,8 +133,8 @@ class NodeService final : public csi::v1::Node::Service {
   absl::Status MountChecked(MountRequest request);
   // The devices that show this volume on the node: its device or LUKS
   // mapping and the read-only loop views over it (empty when not staged).
-  absl::StatusOr<std::vector<std::string>> OwnDevices(const VolumeRecord& record,
-                                                      Backend* backend);
+  absl::StatusOr<std::vector<std::string>> OwnDevices(
+      const VolumeRecord& record, Backend* backend);
   // Unmounts the mounts stacked at `path` while they show one of `devices`;
   // FAILED_PRECONDITION (nothing more unmounted) at the first that does
   // not. Nothing mounted: OK.

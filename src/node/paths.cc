@@ -84,9 +84,9 @@ absl::Status CheckNodePath(FileSystem* fs, const std::string& path,
       return info.status();
     }
     if (info->type == FileType::kSymlink) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " \"", absl::CEscape(path.substr(0, 256)),
-          "\" goes through the symlink ", prefix, "; refusing"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " \"", absl::CEscape(path.substr(0, 256)),
+                       "\" goes through the symlink ", prefix, "; refusing"));
     }
   }
   return absl::OkStatus();

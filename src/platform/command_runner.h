@@ -27,8 +27,8 @@ struct Command {
 };
 
 struct CommandResult {
-  int exit_code = -1;    // valid when term_signal == 0
-  int term_signal = 0;   // the signal that ended the program, else 0
+  int exit_code = -1;   // valid when term_signal == 0
+  int term_signal = 0;  // the signal that ended the program, else 0
   bool timed_out = false;
   bool output_truncated = false;
   std::string stdout_data;

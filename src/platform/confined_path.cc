@@ -42,7 +42,8 @@ absl::StatusOr<ScopedFd> Walk(const std::string& root, const std::string& path,
     ScopedFd next(
         openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (next.get() < 0 && errno == ENOENT && mode >= 0) {
-      if (mkdirat(current.get(), name.c_str(), static_cast<mode_t>(mode)) != 0 &&
+      if (mkdirat(current.get(), name.c_str(), static_cast<mode_t>(mode)) !=
+              0 &&
           errno != EEXIST) {
         return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", path));
       }
@@ -62,12 +63,12 @@ absl::StatusOr<ScopedFd> Walk(const std::string& root, const std::string& path,
     }
     // O_PATH|O_NOFOLLOW opens a symlink itself rather than failing.
     if (S_ISLNK(st.st_mode)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, " goes through a symlink (", name, "); refusing"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " goes through a symlink (", name, "); refusing"));
     }
     if (mode >= 0 && !S_ISDIR(st.st_mode)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, ": ", name, " exists and is not a directory"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": ", name, " exists and is not a directory"));
     }
     current = std::move(next);
   }

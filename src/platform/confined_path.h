@@ -42,8 +42,7 @@ absl::StatusOr<ScopedFd> OpenConfined(const std::string& root,
 // (mkdirat with `mode`) on the way. FAILED_PRECONDITION when a component is
 // not a directory.
 absl::StatusOr<ScopedFd> MakeConfinedDirs(const std::string& root,
-                                          const std::string& path,
-                                          mode_t mode);
+                                          const std::string& path, mode_t mode);
 
 // The parent of `path` opened as OpenConfined does (the root itself when it
 // is the parent), and the last component's name: a call made as

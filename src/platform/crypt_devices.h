@@ -11,10 +11,10 @@ namespace cellar {
 
 // What a block device holds, as far as LUKS is concerned.
 enum class LuksState {
-  kNone,         // no LUKS header
-  kNoKeyslots,   // a header without any keyslot: a format that never
-                 // finished; nothing can have been written through it
-  kReady,        // a header with at least one keyslot
+  kNone,        // no LUKS header
+  kNoKeyslots,  // a header without any keyslot: a format that never
+                // finished; nothing can have been written through it
+  kReady,       // a header with at least one keyslot
 };
 
 // dm-crypt/LUKS2 devices. Passphrases go to the library in memory only:

@@ -61,9 +61,9 @@ absl::StatusOr<uint64_t> FakeBlockCopier::Copy(
     };
     // Wake up now and then to look at `cancel`, which is no Mutex condition.
     while (held_ && !cancelled()) {
-      mu_.AwaitWithTimeout(
-          absl::Condition(+[](bool* held) { return !*held; }, &held_),
-          absl::Milliseconds(5));
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](bool* held) { return !*held; }, &held_),
+                           absl::Milliseconds(5));
     }
     ++finished_;
     if (cancelled()) return absl::CancelledError("copy cancelled");

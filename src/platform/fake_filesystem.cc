@@ -219,8 +219,8 @@ absl::Status FakeFileSystem::EnsureFileSize(const std::string& path,
 }
 
 absl::StatusOr<uint64_t> FakeFileSystem::CopySparse(const std::string& from,
-                                                     const std::string& to,
-                                                     mode_t mode) {
+                                                    const std::string& to,
+                                                    mode_t mode) {
   absl::MutexLock lock(&mu_);
   auto it = nodes_.find(from);
   if (it == nodes_.end()) return absl::NotFoundError(from);
@@ -307,9 +307,8 @@ absl::Status FakeFileSystem::RemoveEmpty(const std::string& root,
     auto it = nodes_.find(path);
     if (it == nodes_.end()) return absl::OkStatus();
     const FileInfo& info = it->second.info;
-    const bool empty_file =
-        info.type == FileType::kRegular && it->second.content.empty() &&
-        info.size == 0;
+    const bool empty_file = info.type == FileType::kRegular &&
+                            it->second.content.empty() && info.size == 0;
     if (info.type != FileType::kDirectory && !empty_file) {
       return absl::FailedPreconditionError(
           absl::StrCat(path, " is not an empty file or directory"));

@@ -50,8 +50,8 @@ class FakeFileSystem final : public FileSystem {
                            const std::string& path) override;
   absl::Status MakeDirsBelow(const std::string& root, const std::string& path,
                              mode_t mode) override;
-  absl::Status CreateFileBelow(const std::string& root,
-                               const std::string& path, mode_t mode) override;
+  absl::Status CreateFileBelow(const std::string& root, const std::string& path,
+                               mode_t mode) override;
 
  private:
   struct Node {

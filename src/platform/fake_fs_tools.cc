@@ -1,7 +1,6 @@
 #include "src/platform/fake_fs_tools.h"
 
 #include <algorithm>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"

@@ -95,7 +95,8 @@ absl::Status FakeMounter::Unmount(const std::string& target, bool lazy) {
 absl::Status FakeMounter::UnmountConfined(const std::string& root,
                                           const std::string& target) {
   if (target.rfind(root + "/", 0) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(target, " is not inside ", root));
+    return absl::InvalidArgumentError(
+        absl::StrCat(target, " is not inside ", root));
   }
   return Unmount(target, /*lazy=*/false);
 }

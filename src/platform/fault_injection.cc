@@ -118,7 +118,8 @@ void FaultPlan::AfterEffect(int number) {
     crashed_ = true;
     hook = hook_;
     // (An effect begun before the last Arm may end after it.)
-    what = number <= static_cast<int>(effects_.size()) ? effects_[number - 1] : "?";
+    what = number <= static_cast<int>(effects_.size()) ? effects_[number - 1]
+                                                       : "?";
   }
   if (hook) hook(Mode::kCrashAfter, number, what);
 }
@@ -166,11 +167,13 @@ absl::Status FaultyFileSystem::Remove(const std::string& path) {
   return Effect(plan_, "remove", Eio("remove " + path),
                 [&] { return base_->Remove(path); });
 }
-absl::Status FaultyFileSystem::CreateFile(const std::string& path, mode_t mode) {
+absl::Status FaultyFileSystem::CreateFile(const std::string& path,
+                                          mode_t mode) {
   return Effect(plan_, "create file", Enospc("create " + path),
                 [&] { return base_->CreateFile(path, mode); });
 }
-absl::StatusOr<std::string> FaultyFileSystem::ReadFile(const std::string& path) {
+absl::StatusOr<std::string> FaultyFileSystem::ReadFile(
+    const std::string& path) {
   return Read(plan_, [&] { return base_->ReadFile(path); });
 }
 absl::Status FaultyFileSystem::WriteFileAtomic(const std::string& path,
@@ -199,7 +202,8 @@ absl::StatusOr<uint64_t> FaultyFileSystem::CopySparse(const std::string& from,
   return Effect(plan_, "copy file", Enospc("copy to " + to),
                 [&] { return base_->CopySparse(from, to, mode); });
 }
-absl::StatusOr<std::string> FaultyFileSystem::RealPath(const std::string& path) {
+absl::StatusOr<std::string> FaultyFileSystem::RealPath(
+    const std::string& path) {
   return Read(plan_, [&] { return base_->RealPath(path); });
 }
 absl::Status FaultyFileSystem::SetOwnerGroupMode(const std::string& root,
@@ -249,7 +253,8 @@ absl::StatusOr<std::vector<MountEntry>> FaultyMounter::ListMounts() {
 
 // ---------------------------------------------------------------- loop devices
 
-absl::StatusOr<std::string> FaultyLoopDevices::Attach(const std::string& image) {
+absl::StatusOr<std::string> FaultyLoopDevices::Attach(
+    const std::string& image) {
   return Effect(plan_, "loop attach",
                 absl::ResourceExhaustedError("no free loop device (injected)"),
                 [&] { return base_->Attach(image); });
@@ -307,7 +312,8 @@ absl::StatusOr<uint64_t> FaultyFsTools::DeviceSize(const std::string& device) {
 
 // ---------------------------------------------------------------- crypt
 
-absl::StatusOr<LuksState> FaultyCryptDevices::Inspect(const std::string& device) {
+absl::StatusOr<LuksState> FaultyCryptDevices::Inspect(
+    const std::string& device) {
   return Read(plan_, [&] { return base_->Inspect(device); });
 }
 absl::Status FaultyCryptDevices::Format(const std::string& device,
@@ -321,7 +327,8 @@ absl::StatusOr<std::string> FaultyCryptDevices::Open(
   return Effect(plan_, "luks open", Eio("open " + name),
                 [&] { return base_->Open(device, name, passphrase); });
 }
-absl::StatusOr<std::string> FaultyCryptDevices::Backing(const std::string& name) {
+absl::StatusOr<std::string> FaultyCryptDevices::Backing(
+    const std::string& name) {
   return Read(plan_, [&] { return base_->Backing(name); });
 }
 absl::Status FaultyCryptDevices::Close(const std::string& name) {

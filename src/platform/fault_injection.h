@@ -93,23 +93,28 @@ class FaultyCommandRunner final : public CommandRunner {
 
 class FaultyFileSystem final : public FileSystem {
  public:
-  FaultyFileSystem(FileSystem* base, FaultPlan* plan) : base_(base), plan_(plan) {}
+  FaultyFileSystem(FileSystem* base, FaultPlan* plan)
+      : base_(base), plan_(plan) {}
   absl::StatusOr<FileInfo> Stat(const std::string& path) override;
   absl::Status MakeDirs(const std::string& path, mode_t mode) override;
   absl::Status Remove(const std::string& path) override;
   absl::Status CreateFile(const std::string& path, mode_t mode) override;
   absl::StatusOr<std::string> ReadFile(const std::string& path) override;
   absl::Status WriteFileAtomic(const std::string& path,
-                               const std::string& content, mode_t mode) override;
-  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) override;
+                               const std::string& content,
+                               mode_t mode) override;
+  absl::StatusOr<std::vector<std::string>> ListDir(
+      const std::string& path) override;
   absl::StatusOr<FsStats> StatFs(const std::string& path) override;
   absl::Status EnsureFileSize(const std::string& path, uint64_t size,
                               bool allocate, mode_t mode) override;
   absl::StatusOr<uint64_t> CopySparse(const std::string& from,
-                                      const std::string& to, mode_t mode) override;
+                                      const std::string& to,
+                                      mode_t mode) override;
   absl::StatusOr<std::string> RealPath(const std::string& path) override;
-  absl::Status SetOwnerGroupMode(const std::string& root, const std::string& path,
-                                 gid_t gid, mode_t mode) override;
+  absl::Status SetOwnerGroupMode(const std::string& root,
+                                 const std::string& path, gid_t gid,
+                                 mode_t mode) override;
   absl::Status MakeDirsBelow(const std::string& root, const std::string& path,
                              mode_t mode) override;
   absl::Status CreateFileBelow(const std::string& root, const std::string& path,
@@ -138,9 +143,11 @@ class FaultyMounter final : public Mounter {
 
 class FaultyLoopDevices final : public LoopDevices {
  public:
-  FaultyLoopDevices(LoopDevices* base, FaultPlan* plan) : base_(base), plan_(plan) {}
+  FaultyLoopDevices(LoopDevices* base, FaultPlan* plan)
+      : base_(base), plan_(plan) {}
   absl::StatusOr<std::string> Attach(const std::string& image_path) override;
-  absl::StatusOr<std::string> AttachReadOnly(const std::string& backing_path) override;
+  absl::StatusOr<std::string> AttachReadOnly(
+      const std::string& backing_path) override;
   absl::Status Detach(const std::string& device) override;
   absl::StatusOr<std::vector<LoopInfo>> List() override;
   absl::Status RefreshCapacity(const std::string& device) override;
@@ -154,7 +161,8 @@ class FaultyFsTools final : public FsTools {
  public:
   FaultyFsTools(FsTools* base, FaultPlan* plan) : base_(base), plan_(plan) {}
   absl::StatusOr<std::string> Probe(const std::string& device) override;
-  absl::Status MakeFs(const std::string& device, const std::string& fs_type) override;
+  absl::Status MakeFs(const std::string& device,
+                      const std::string& fs_type) override;
   absl::Status GrowFs(const std::string& device, const std::string& mount_path,
                       const std::string& fs_type) override;
   absl::Status GrowFsOffline(const std::string& device,
@@ -170,11 +178,13 @@ class FaultyFsTools final : public FsTools {
 
 class FaultyCryptDevices final : public CryptDevices {
  public:
-  FaultyCryptDevices(CryptDevices* base, FaultPlan* plan) : base_(base), plan_(plan) {}
+  FaultyCryptDevices(CryptDevices* base, FaultPlan* plan)
+      : base_(base), plan_(plan) {}
   absl::StatusOr<LuksState> Inspect(const std::string& device) override;
   absl::Status Format(const std::string& device,
                       const SecretBytes& passphrase) override;
-  absl::StatusOr<std::string> Open(const std::string& device, const std::string& name,
+  absl::StatusOr<std::string> Open(const std::string& device,
+                                   const std::string& name,
                                    const SecretBytes& passphrase) override;
   absl::StatusOr<std::string> Backing(const std::string& name) override;
   absl::Status Close(const std::string& name) override;
@@ -187,7 +197,8 @@ class FaultyCryptDevices final : public CryptDevices {
 
 class FaultyBlockCopier final : public BlockCopier {
  public:
-  FaultyBlockCopier(BlockCopier* base, FaultPlan* plan) : base_(base), plan_(plan) {}
+  FaultyBlockCopier(BlockCopier* base, FaultPlan* plan)
+      : base_(base), plan_(plan) {}
   absl::StatusOr<uint64_t> Copy(const std::string& from, const std::string& to,
                                 const std::vector<ByteRange>& ranges,
                                 const CopyOptions& options) override;

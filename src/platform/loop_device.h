@@ -18,7 +18,7 @@ struct LoopInfo {
   uint64_t size_bytes = 0;   // current size of the device
   bool direct_io = false;
   bool autoclear = false;
-  bool read_only = false;    // the kernel refuses writes to the device
+  bool read_only = false;  // the kernel refuses writes to the device
 };
 
 // Loop devices through /dev/loop-control and the loop ioctls (never the

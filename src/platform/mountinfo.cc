@@ -21,7 +21,8 @@ std::string UnescapeMountField(absl::string_view field) {
   for (size_t i = 0; i < field.size(); ++i) {
     if (field[i] == '\\' && i + 3 < field.size()) {
       const char a = field[i + 1], b = field[i + 2], c = field[i + 3];
-      if (a >= '0' && a <= '3' && b >= '0' && b <= '7' && c >= '0' && c <= '7') {
+      if (a >= '0' && a <= '3' && b >= '0' && b <= '7' && c >= '0' &&
+          c <= '7') {
         out += static_cast<char>((a - '0') * 64 + (b - '0') * 8 + (c - '0'));
         i += 3;
         continue;

@@ -16,9 +16,9 @@ struct MountEntry {
   int parent_id = 0;
   unsigned major = 0;
   unsigned minor = 0;
-  std::string root;           // root of the mount within its filesystem
+  std::string root;  // root of the mount within its filesystem
   std::string mount_point;
-  std::string mount_options;  // per-mount: "rw,nosuid,..."
+  std::string mount_options;                 // per-mount: "rw,nosuid,..."
   std::vector<std::string> optional_fields;  // "shared:1", "master:2", ...
   std::string fs_type;
   std::string source;

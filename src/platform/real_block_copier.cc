@@ -85,8 +85,8 @@ absl::StatusOr<uint64_t> RealBlockCopier::Copy(
                                   static_cast<off_t>(at + done));
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) {
-          return ErrnoStatus(errno, absl::StrCat("reading ", from, " at ",
-                                                 at + done));
+          return ErrnoStatus(errno,
+                             absl::StrCat("reading ", from, " at ", at + done));
         }
         if (got == 0) {
           return absl::DataLossError(
@@ -109,12 +109,13 @@ absl::StatusOr<uint64_t> RealBlockCopier::Copy(
       copied += n;
       if (options.bytes_per_second > 0) {
         // Sleep off whatever this copy is ahead of its allowance.
-        const absl::Duration due = absl::Seconds(
-            static_cast<double>(copied) /
-            static_cast<double>(options.bytes_per_second));
+        const absl::Duration due =
+            absl::Seconds(static_cast<double>(copied) /
+                          static_cast<double>(options.bytes_per_second));
         // In slices, so that a cancel is seen within a tenth of a second.
         for (absl::Duration ahead = due - (absl::Now() - start);
-             ahead > absl::ZeroDuration(); ahead = due - (absl::Now() - start)) {
+             ahead > absl::ZeroDuration();
+             ahead = due - (absl::Now() - start)) {
           if (options.cancel != nullptr && options.cancel->load()) break;
           absl::SleepFor(std::min(ahead, absl::Milliseconds(100)));
         }

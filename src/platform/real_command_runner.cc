@@ -76,14 +76,16 @@ absl::StatusOr<CommandResult> RealCommandRunner::Run(const Command& command) {
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  auto destroy_attr = absl::MakeCleanup([&] { posix_spawnattr_destroy(&attr); });
+  auto destroy_attr =
+      absl::MakeCleanup([&] { posix_spawnattr_destroy(&attr); });
   sigset_t no_signals, default_signals;
   sigemptyset(&no_signals);
   sigfillset(&default_signals);
   posix_spawnattr_setsigmask(&attr, &no_signals);
   posix_spawnattr_setsigdefault(&attr, &default_signals);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+                                      POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
 
   std::vector<char*> argv;
@@ -141,9 +143,8 @@ absl::StatusOr<CommandResult> RealCommandRunner::Run(const Command& command) {
       in_index = n;
       fds[n++] = {in_pipe[1], POLLOUT, 0};
     }
-    const int wait_ms =
-        static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1,
-                                           1000));
+    const int wait_ms = static_cast<int>(
+        std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1000));
     const int ready = poll(fds, n, wait_ms);
     if (ready < 0) {
       if (errno == EINTR) continue;

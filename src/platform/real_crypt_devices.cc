@@ -22,7 +22,8 @@ struct CryptLibrary {
   decltype(&crypt_load) load = nullptr;
   decltype(&crypt_format) format = nullptr;
   decltype(&crypt_set_pbkdf_type) set_pbkdf_type = nullptr;
-  decltype(&crypt_keyslot_add_by_volume_key) keyslot_add_by_volume_key = nullptr;
+  decltype(&crypt_keyslot_add_by_volume_key) keyslot_add_by_volume_key =
+      nullptr;
   decltype(&crypt_keyslot_status) keyslot_status = nullptr;
   decltype(&crypt_keyslot_max) keyslot_max = nullptr;
   decltype(&crypt_activate_by_passphrase) activate_by_passphrase = nullptr;
@@ -186,9 +187,9 @@ absl::Status RealCryptDevices::Format(const std::string& device,
       rc < 0) {
     return Errno(rc, absl::StrCat("LUKS2 format of ", device));
   }
-  if (int rc = (*lib)->keyslot_add_by_volume_key(
-          cd.get(), CRYPT_ANY_SLOT, nullptr, 0, passphrase.data(),
-          passphrase.size());
+  if (int rc = (*lib)->keyslot_add_by_volume_key(cd.get(), CRYPT_ANY_SLOT,
+                                                 nullptr, 0, passphrase.data(),
+                                                 passphrase.size());
       rc < 0) {
     return Errno(rc, absl::StrCat("add keyslot on ", device));
   }
@@ -246,7 +247,8 @@ absl::StatusOr<std::string> RealCryptDevices::Backing(const std::string& name) {
   }
   const char* device = (*lib)->get_device_name(cd.get());
   if (device == nullptr) {
-    return absl::InternalError(absl::StrCat("mapping ", name, " has no device"));
+    return absl::InternalError(
+        absl::StrCat("mapping ", name, " has no device"));
   }
   return std::string(device);
 }

@@ -1,23 +1,21 @@
 #include "src/platform/real_filesystem.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <climits>
-#include <cstdlib>
-
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-
 #include "src/platform/confined_path.h"
 
 namespace cellar {
@@ -91,7 +89,8 @@ absl::Status RealFileSystem::Remove(const std::string& path) {
     if (errno == ENOENT) return absl::OkStatus();
     return absl::ErrnoToStatus(errno, path);
   }
-  const int rc = S_ISDIR(st.st_mode) ? rmdir(path.c_str()) : unlink(path.c_str());
+  const int rc =
+      S_ISDIR(st.st_mode) ? rmdir(path.c_str()) : unlink(path.c_str());
   if (rc != 0 && errno != ENOENT) {
     if (errno == ENOTEMPTY || errno == EEXIST || errno == EBUSY) {
       return absl::FailedPreconditionError(
@@ -134,8 +133,9 @@ absl::Status RealFileSystem::WriteFileAtomic(const std::string& path,
                                              const std::string& content,
                                              mode_t mode) {
   const std::string temp = absl::StrCat(path, ".tmp");
-  const int fd = open(temp.c_str(),
-                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  const int fd =
+      open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+           mode);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("create ", temp));
   absl::Status status = WriteAll(fd, content);
   if (status.ok() && fsync(fd) != 0) {
@@ -149,7 +149,8 @@ absl::Status RealFileSystem::WriteFileAtomic(const std::string& path,
     unlink(temp.c_str());
     return status;
   }
-  const int dir = open(Parent(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dir =
+      open(Parent(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return absl::ErrnoToStatus(errno, "open directory");
   const int rc = fsync(dir);
   const int err = errno;
@@ -188,8 +189,8 @@ absl::StatusOr<FsStats> RealFileSystem::StatFs(const std::string& path) {
 absl::Status RealFileSystem::EnsureFileSize(const std::string& path,
                                             uint64_t size, bool allocate,
                                             mode_t mode) {
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                      mode);
+  const int fd =
+      open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
   absl::Status status;
   struct stat st;
@@ -205,12 +206,11 @@ absl::Status RealFileSystem::EnsureFileSize(const std::string& path,
   if (status.ok() && allocate) {
     const int rc = fallocate(fd, 0, 0, static_cast<off_t>(size));
     if (rc != 0) {
-      status = errno == ENOSPC
-                   ? absl::ResourceExhaustedError(absl::StrCat(
-                         "not enough space to allocate ", size, " bytes for ",
-                         path))
-                   : absl::ErrnoToStatus(errno,
-                                         absl::StrCat("fallocate ", path));
+      status =
+          errno == ENOSPC
+              ? absl::ResourceExhaustedError(absl::StrCat(
+                    "not enough space to allocate ", size, " bytes for ", path))
+              : absl::ErrnoToStatus(errno, absl::StrCat("fallocate ", path));
     }
   }
   if (status.ok() && fsync(fd) != 0) {
@@ -221,8 +221,8 @@ absl::Status RealFileSystem::EnsureFileSize(const std::string& path,
 }
 
 absl::StatusOr<uint64_t> RealFileSystem::CopySparse(const std::string& from,
-                                                     const std::string& to,
-                                                     mode_t mode) {
+                                                    const std::string& to,
+                                                    mode_t mode) {
   const int in = open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (in < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", from));
   struct stat st;
@@ -232,8 +232,9 @@ absl::StatusOr<uint64_t> RealFileSystem::CopySparse(const std::string& from,
         absl::StrCat(from, " is not a regular file"));
   }
   const std::string temp = absl::StrCat(to, ".tmp");
-  const int out = open(temp.c_str(),
-                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  const int out =
+      open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+           mode);
   if (out < 0) {
     const int err = errno;
     close(in);
@@ -244,7 +245,8 @@ absl::StatusOr<uint64_t> RealFileSystem::CopySparse(const std::string& from,
     close(out);
     unlink(temp.c_str());
     if (err == ENOSPC) {
-      return absl::ResourceExhaustedError(absl::StrCat(what, ": no space left"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(what, ": no space left"));
     }
     return absl::ErrnoToStatus(err, what);
   };
@@ -263,8 +265,8 @@ absl::StatusOr<uint64_t> RealFileSystem::CopySparse(const std::string& from,
       if (hole < 0) return fail(errno, absl::StrCat("seek hole in ", from));
       off_t in_off = data, out_off = data;
       while (in_off < hole) {
-        const ssize_t n = copy_file_range(in, &in_off, out, &out_off,
-                                          static_cast<size_t>(hole - in_off), 0);
+        const ssize_t n = copy_file_range(
+            in, &in_off, out, &out_off, static_cast<size_t>(hole - in_off), 0);
         if (n < 0) {
           if (errno == EINTR) continue;
           return fail(errno, absl::StrCat("copy ", from));

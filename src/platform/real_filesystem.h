@@ -36,8 +36,8 @@ class RealFileSystem final : public FileSystem {
                            const std::string& path) override;
   absl::Status MakeDirsBelow(const std::string& root, const std::string& path,
                              mode_t mode) override;
-  absl::Status CreateFileBelow(const std::string& root,
-                               const std::string& path, mode_t mode) override;
+  absl::Status CreateFileBelow(const std::string& root, const std::string& path,
+                               mode_t mode) override;
 };
 
 }  // namespace cellar

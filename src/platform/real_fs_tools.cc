@@ -206,7 +206,8 @@ namespace cellar {
 
 absl::Status RealFsTools::Freeze(const std::string& mount_path) {
   const int fd = open(mount_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", mount_path));
+  if (fd < 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("open ", mount_path));
   const int rc = ioctl(fd, FIFREEZE, 0);
   const int err = errno;
   close(fd);
@@ -218,7 +219,8 @@ absl::Status RealFsTools::Freeze(const std::string& mount_path) {
 
 absl::Status RealFsTools::Thaw(const std::string& mount_path) {
   const int fd = open(mount_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", mount_path));
+  if (fd < 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("open ", mount_path));
   const int rc = ioctl(fd, FITHAW, 0);
   const int err = errno;
   close(fd);

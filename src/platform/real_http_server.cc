@@ -15,18 +15,25 @@ namespace {
 
 const char* Reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
 class CivetHttpServer final : public HttpServer {
  public:
-  explicit CivetHttpServer(HttpHandler handler) : handler_(std::move(handler)) {}
+  explicit CivetHttpServer(HttpHandler handler)
+      : handler_(std::move(handler)) {}
   CivetHttpServer(const CivetHttpServer&) = delete;
   CivetHttpServer& operator=(const CivetHttpServer&) = delete;
   ~CivetHttpServer() override {
@@ -54,19 +61,26 @@ class CivetHttpServer final : public HttpServer {
     // some are held (the port should also be reachable only by the
     // monitoring system: docs/operations.md). No CORS answers of
     // civetweb's own: every method but GET is the handler's 405.
-    const char* options[] = {"listening_ports", listening_port.c_str(),
-                             "num_threads", "4",
-                             "enable_keep_alive", "no",
-                             "request_timeout_ms", "2000",
-                             "max_request_size", "8192",
-                             "access_control_allow_origin", "",
-                             "access_control_allow_methods", "",
+    const char* options[] = {"listening_ports",
+                             listening_port.c_str(),
+                             "num_threads",
+                             "4",
+                             "enable_keep_alive",
+                             "no",
+                             "request_timeout_ms",
+                             "2000",
+                             "max_request_size",
+                             "8192",
+                             "access_control_allow_origin",
+                             "",
+                             "access_control_allow_methods",
+                             "",
                              nullptr};
     context_ = mg_start(&callbacks, this, options);
     if (context_ == nullptr) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot serve HTTP on ", listening_port,
-          " (address in use, or not an address of this host?)"));
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve HTTP on ", listening_port,
+                       " (address in use, or not an address of this host?)"));
     }
     mg_set_request_handler(context_, "/", &CivetHttpServer::Handle, this);
     mg_server_port ports[1] = {};
@@ -81,7 +95,8 @@ class CivetHttpServer final : public HttpServer {
     auto* self = static_cast<CivetHttpServer*>(data);
     const mg_request_info* info = mg_get_request_info(connection);
     HttpRequest request;
-    request.method = info->request_method != nullptr ? info->request_method : "";
+    request.method =
+        info->request_method != nullptr ? info->request_method : "";
     // The path as sent (decoded, not normalised): "//metrics" or
     // "/x/../metrics" is not "/metrics". An absolute-form request names
     // some host and gets no page.
@@ -90,11 +105,11 @@ class CivetHttpServer final : public HttpServer {
       request.path.clear();
     }
     const HttpResponse response = self->handler_(request);
-    std::string head = absl::StrCat(
-        "HTTP/1.1 ", response.status, " ", Reason(response.status),
-        "\r\nContent-Type: ", response.content_type,
-        "\r\nContent-Length: ", response.body.size(),
-        "\r\nCache-Control: no-store\r\nConnection: close\r\n");
+    std::string head =
+        absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status),
+                     "\r\nContent-Type: ", response.content_type,
+                     "\r\nContent-Length: ", response.body.size(),
+                     "\r\nCache-Control: no-store\r\nConnection: close\r\n");
     if (!response.allow.empty()) {
       absl::StrAppend(&head, "Allow: ", response.allow, "\r\n");
     }

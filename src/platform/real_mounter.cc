@@ -10,9 +10,9 @@
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "src/platform/confined_path.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "src/platform/confined_path.h"
 
 namespace cellar {
 namespace {
@@ -24,24 +24,25 @@ absl::Status MountErrno(int err, const std::string& what) {
       return absl::NotFoundError(absl::StrCat(what, ": ", strerror(err)));
     case EPERM:
     case EACCES:
-      return absl::PermissionDeniedError(absl::StrCat(what, ": ", strerror(err)));
+      return absl::PermissionDeniedError(
+          absl::StrCat(what, ": ", strerror(err)));
     case EBUSY:
       return absl::FailedPreconditionError(
           absl::StrCat(what, ": ", strerror(err)));
     case EINVAL:
     case ENODEV:
     case ENOTBLK:
-      return absl::InvalidArgumentError(absl::StrCat(what, ": ", strerror(err)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": ", strerror(err)));
     default:
       return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
   }
 }
 
 // The per-mount attribute flags a bind takes.
-constexpr unsigned long kBindAttributes = MS_RDONLY | MS_NOSUID | MS_NODEV |
-                                          MS_NOEXEC | MS_NOATIME |
-                                          MS_NODIRATIME | MS_RELATIME |
-                                          MS_STRICTATIME;
+constexpr unsigned long kBindAttributes =
+    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+    MS_RELATIME | MS_STRICTATIME;
 
 struct mount_attr AttributesFor(unsigned long flags) {
   struct mount_attr attr = {};
@@ -59,19 +60,18 @@ struct mount_attr AttributesFor(unsigned long flags) {
   return attr;
 }
 
-
 }  // namespace
 
-absl::Status RealMounter::AtomicBind(const MountRequest& request,
-                                     int source_fd, int target_fd) {
+absl::Status RealMounter::AtomicBind(const MountRequest& request, int source_fd,
+                                     int target_fd) {
   // The walked objects themselves when confined (AT_EMPTY_PATH), else the
   // paths, not following a last symlink.
-  ScopedFd tree(source_fd >= 0
-                    ? open_tree(source_fd, "",
-                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH)
-                    : open_tree(AT_FDCWD, request.source.c_str(),
-                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                    AT_SYMLINK_NOFOLLOW));
+  ScopedFd tree(source_fd >= 0 ? open_tree(source_fd, "",
+                                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                               AT_EMPTY_PATH)
+                               : open_tree(AT_FDCWD, request.source.c_str(),
+                                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                               AT_SYMLINK_NOFOLLOW));
   if (tree.get() < 0) {
     if (errno == ENOSYS) return absl::UnimplementedError("no open_tree");
     return MountErrno(errno, absl::StrCat("bind ", request.source));
@@ -89,8 +89,8 @@ absl::Status RealMounter::AtomicBind(const MountRequest& request,
           : move_mount(tree.get(), "", AT_FDCWD, request.target.c_str(),
                        MOVE_MOUNT_F_EMPTY_PATH);
   if (moved != 0) {
-    return MountErrno(errno, absl::StrCat("mount ", request.source, " on ",
-                                          request.target));
+    return MountErrno(
+        errno, absl::StrCat("mount ", request.source, " on ", request.target));
   }
   return absl::OkStatus();
 }
@@ -122,8 +122,7 @@ absl::Status RealMounter::Mount(const MountRequest& request) {
                                     !(request.flags & MS_REMOUNT) &&
                                     (request.flags & kBindAttributes) != 0;
   if (bind_with_attributes) {
-    absl::Status bound =
-        AtomicBind(request, source_fd.get(), target_fd.get());
+    absl::Status bound = AtomicBind(request, source_fd.get(), target_fd.get());
     if (!absl::IsUnimplemented(bound)) return bound;
     // An older kernel: a bind, then its attributes by a remount.
     if (mount(source.c_str(), target.c_str(), nullptr,
@@ -142,8 +141,8 @@ absl::Status RealMounter::Mount(const MountRequest& request) {
   }
   if (mount(source.c_str(), target.c_str(), fs_type, request.flags, data) !=
       0) {
-    return MountErrno(errno, absl::StrCat("mount ", request.source, " on ",
-                                          request.target));
+    return MountErrno(
+        errno, absl::StrCat("mount ", request.source, " on ", request.target));
   }
   return absl::OkStatus();
 }

@@ -1,5 +1,6 @@
 #include "src/server/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -9,14 +10,12 @@
 #include <cstring>
 #include <utility>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
-#include "src/common/rpc_log.h"
-#include "src/common/logging.h"
+#include "absl/strings/strip.h"
 #include "spdlog/spdlog.h"
+#include "src/common/logging.h"
+#include "src/common/rpc_log.h"
 
 namespace cellar {
 namespace {
@@ -83,8 +82,8 @@ UnixServer::UnixServer(std::string socket_path,
 UnixServer::~UnixServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<UnixServer>> UnixServer::Start(
-    const std::string& socket_path,
-    const std::vector<grpc::Service*>& services, RpcObserver* observer) {
+    const std::string& socket_path, const std::vector<grpc::Service*>& services,
+    RpcObserver* observer) {
   absl::Status claimed = ClaimSocketPath(socket_path);
   if (!claimed.ok()) return claimed;
 
@@ -93,8 +92,7 @@ absl::StatusOr<std::unique_ptr<UnixServer>> UnixServer::Start(
   // to the public one and removed: at shutdown gRPC finds nothing to
   // remove, and this server removes the public name only while it is still
   // its own socket (a newer server may have claimed the path meanwhile).
-  const std::string listen_path =
-      absl::StrCat(socket_path, ".", getpid(), "~");
+  const std::string listen_path = absl::StrCat(socket_path, ".", getpid(), "~");
   (void)unlink(listen_path.c_str());
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

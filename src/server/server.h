@@ -1,13 +1,12 @@
 #ifndef CELLAR_SRC_SERVER_SERVER_H_
 #define CELLAR_SRC_SERVER_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -91,9 +91,10 @@ TEST(DeviceClassesTest, ThickCopyOptions) {
   EXPECT_TRUE((*classes)[2].copy_bandwidth_set);
   EXPECT_EQ((*classes)[2].copy_bytes_per_second, 0u);
   // Thick and thin over one VG, or two pools of it, are apart.
-  EXPECT_TRUE(ParseDeviceClasses(
-                  "a=lvm:vg0,b=lvm-thin:vg0/p,c=lvm-thin:vg0/q,d=loop:/x,e=loop:/y")
-                  .ok());
+  EXPECT_TRUE(
+      ParseDeviceClasses(
+          "a=lvm:vg0,b=lvm-thin:vg0/p,c=lvm-thin:vg0/q,d=loop:/x,e=loop:/y")
+          .ok());
 }
 
 TEST(DeviceClassesTest, ThinPoolGuardOptions) {

@@ -67,23 +67,22 @@ TEST(ParseDumpe2fsTest, Table) {
   };
   const std::vector<Case> cases = {
       {"single blocks and ranges, a group with nothing free",
-       head +
-           "Group 0: (Blocks 0-49)\n"
-           "  Free blocks: 10, 12-19\n"
-           "  Free inodes: 12-100\n"
-           "Group 1: (Blocks 50-99)\n"
-           "  Free blocks: \n",
+       head + "Group 0: (Blocks 0-49)\n"
+              "  Free blocks: 10, 12-19\n"
+              "  Free inodes: 12-100\n"
+              "Group 1: (Blocks 50-99)\n"
+              "  Free blocks: \n",
        {{0, 10 * 4096}, {11 * 4096, 4096}, {20 * 4096, 80 * 4096}},
        true},
       {"free runs across groups merge the used ones between",
-       head +
-           "Group 0: (Blocks 0-49)\n"
-           "  Free blocks: 40-49\n"
-           "Group 1: (Blocks 50-99)\n"
-           "  Free blocks: 50-99\n",
+       head + "Group 0: (Blocks 0-49)\n"
+              "  Free blocks: 40-49\n"
+              "Group 1: (Blocks 50-99)\n"
+              "  Free blocks: 50-99\n",
        {{0, 40 * 4096}},
        true},
-      {"everything used", head + "Group 0: (Blocks 0-99)\n  Free blocks: \n",
+      {"everything used",
+       head + "Group 0: (Blocks 0-99)\n  Free blocks: \n",
        {{0, 100 * 4096}},
        true},
       {"no groups", head, {}, false},
@@ -93,13 +92,21 @@ TEST(ParseDumpe2fsTest, Table) {
        {},
        false},
       {"garbage in a free list",
-       head + "Group 0:\n  Free blocks: 5-x\n", {}, false},
+       head + "Group 0:\n  Free blocks: 5-x\n",
+       {},
+       false},
       {"reversed range", head + "Group 0:\n  Free blocks: 9-5\n", {}, false},
-      {"beyond the block count", head + "Group 0:\n  Free blocks: 90-100\n",
-       {}, false},
+      {"beyond the block count",
+       head + "Group 0:\n  Free blocks: 90-100\n",
+       {},
+       false},
       {"block 0 free (a superblock lives there)",
-       head + "Group 0:\n  Free blocks: 0-5\n", {}, false},
-      {"overlapping ranges", head + "Group 0:\n  Free blocks: 5-9, 8-12\n", {},
+       head + "Group 0:\n  Free blocks: 0-5\n",
+       {},
+       false},
+      {"overlapping ranges",
+       head + "Group 0:\n  Free blocks: 5-9, 8-12\n",
+       {},
        false},
   };
   for (const Case& c : cases) {
@@ -129,12 +136,12 @@ TEST(ParseDumpe2fsTest, ShortFreeRunsAreCopied) {
   EXPECT_EQ(usage->used, (std::vector<ByteRange>{{0, 12 * 4096},
                                                  {20 * 4096, 20 * 4096},
                                                  {50 * 4096, 50 * 4096}}));
-  EXPECT_FALSE(ParseDumpe2fs(absl::StrReplaceAll(text, {{"10, ", "0, "}}),
-                             8 * 4096)
-                   .ok());
-  EXPECT_FALSE(ParseDumpe2fs(absl::StrReplaceAll(text, {{"60-66", "99-100"}}),
-                             8 * 4096)
-                   .ok());
+  EXPECT_FALSE(
+      ParseDumpe2fs(absl::StrReplaceAll(text, {{"10, ", "0, "}}), 8 * 4096)
+          .ok());
+  EXPECT_FALSE(
+      ParseDumpe2fs(absl::StrReplaceAll(text, {{"60-66", "99-100"}}), 8 * 4096)
+          .ok());
 }
 
 TEST(ParseDumpe2fsTest, BlocksBelowTheFirstBlockAreUsed) {
@@ -154,7 +161,8 @@ TEST(ParseDumpe2fsTest, BlocksBelowTheFirstBlockAreUsed) {
 
 TEST(ParseDumpe2fsTest, AJournalToReplayIsReported) {
   std::string text = absl::StrReplaceAll(
-      OneKibDump(), {{"has_journal ext_attr", "has_journal ext_attr needs_recovery"}});
+      OneKibDump(),
+      {{"has_journal ext_attr", "has_journal ext_attr needs_recovery"}});
   absl::StatusOr<Ext4Usage> usage = ParseDumpe2fs(text);
   ASSERT_TRUE(usage.ok()) << usage.status();
   EXPECT_TRUE(usage->needs_recovery);
@@ -175,8 +183,9 @@ TEST(ParseDumpe2fsTest, CopyingOnlyUsedRangesKeepsTheFilesystem) {
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string dir =
       absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/ext4_usage_test");
-  ASSERT_EQ(ExitCode(absl::StrCat("rm -rf ", dir, " && mkdir -p ", dir, "/root/sub")),
-            0);
+  ASSERT_EQ(
+      ExitCode(absl::StrCat("rm -rf ", dir, " && mkdir -p ", dir, "/root/sub")),
+      0);
   // Files of several sizes, one sparse, one in a subdirectory.
   ASSERT_EQ(ExitCode(absl::StrCat(
                 "head -c 3000000 /dev/urandom > ", dir, "/root/big && ",
@@ -187,12 +196,13 @@ TEST(ParseDumpe2fsTest, CopyingOnlyUsedRangesKeepsTheFilesystem) {
             0);
   const std::string image = dir + "/fs.img";
   const std::string copy = dir + "/copy.img";
-  ASSERT_EQ(ExitCode(absl::StrCat("truncate -s 64M ", image, " && PATH=$PATH:/sbin:/usr/sbin "
-                             "mkfs.ext4 -q -b 4096 -d ", dir, "/root ", image)),
+  ASSERT_EQ(ExitCode(absl::StrCat("truncate -s 64M ", image,
+                                  " && PATH=$PATH:/sbin:/usr/sbin "
+                                  "mkfs.ext4 -q -b 4096 -d ",
+                                  dir, "/root ", image)),
             0);
-  const std::string dump =
-      Shell(absl::StrCat("LC_ALL=C PATH=$PATH:/sbin:/usr/sbin dumpe2fs ",
-                          image, " 2>/dev/null"));
+  const std::string dump = Shell(absl::StrCat(
+      "LC_ALL=C PATH=$PATH:/sbin:/usr/sbin dumpe2fs ", image, " 2>/dev/null"));
   absl::StatusOr<Ext4Usage> usage = ParseDumpe2fs(dump);
   ASSERT_TRUE(usage.ok()) << usage.status();
   EXPECT_EQ(usage->block_bytes * usage->block_count, 64u << 20);
@@ -216,12 +226,13 @@ TEST(ParseDumpe2fsTest, CopyingOnlyUsedRangesKeepsTheFilesystem) {
       out.write(image_bytes.data(),
                 static_cast<std::streamsize>(image_bytes.size()));
     }
-    if (ExitCode(absl::StrCat(sbin, "e2fsck -fn ", copy, " >/dev/null 2>&1")) != 0) {
+    if (ExitCode(absl::StrCat(sbin, "e2fsck -fn ", copy, " >/dev/null 2>&1")) !=
+        0) {
       return false;
     }
     for (const std::string file : {"big", "sub/small", "sparse"}) {
       if (Shell(absl::StrCat(sbin, "debugfs -R 'cat /", file, "' ", copy,
-                              " 2>/dev/null")) !=
+                             " 2>/dev/null")) !=
           ReadFile(absl::StrCat(dir, "/root/", file))) {
         return false;
       }
@@ -244,7 +255,8 @@ TEST(ParseDumpe2fsTest, CopyingOnlyUsedRangesKeepsTheFilesystem) {
   // And the check can fail: without any one used range the copy is broken.
   for (const ByteRange& range : usage->used) {
     std::string without = zeroes;
-    without.replace(range.offset, range.length, std::string(range.length, '\0'));
+    without.replace(range.offset, range.length,
+                    std::string(range.length, '\0'));
     EXPECT_FALSE(intact(without))
         << "the copy is intact without " << range.offset << "+" << range.length;
   }

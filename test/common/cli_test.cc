@@ -10,11 +10,11 @@ namespace {
 
 TEST(CliTest, DashedNamesBecomeUnderscored) {
   const std::vector<std::string> in = {
-      "prog",          "--data-dir=/a-b/c-d", "--log-level", "debug",
-      "-node-id=x-y",  "positional-arg",      "--",          "--not-a-flag"};
+      "prog",         "--data-dir=/a-b/c-d", "--log-level", "debug",
+      "-node-id=x-y", "positional-arg",      "--",          "--not-a-flag"};
   const std::vector<std::string> want = {
-      "prog",          "--data_dir=/a-b/c-d", "--log_level", "debug",
-      "-node_id=x-y",  "positional-arg",      "--",          "--not-a-flag"};
+      "prog",         "--data_dir=/a-b/c-d", "--log_level", "debug",
+      "-node_id=x-y", "positional-arg",      "--",          "--not-a-flag"};
   EXPECT_EQ(NormalizeFlagArgs(in), want);
 }
 

@@ -15,10 +15,10 @@ TEST(IdsTest, DriverNames) {
   }
   const std::string long_name(64, 'a');
   for (const std::string& bad :
-       {std::string(""), std::string("-a"), std::string("a-"), std::string(".a"),
-        std::string("a_b"), std::string("a b"), std::string("a\"b"),
-        std::string("a\nb"), std::string("a\rb"), std::string("caf\xc3\xa9"),
-        std::string("\xff"), long_name}) {
+       {std::string(""), std::string("-a"), std::string("a-"),
+        std::string(".a"), std::string("a_b"), std::string("a b"),
+        std::string("a\"b"), std::string("a\nb"), std::string("a\rb"),
+        std::string("caf\xc3\xa9"), std::string("\xff"), long_name}) {
     EXPECT_FALSE(IsValidDriverName(bad)) << bad;
   }
   EXPECT_TRUE(IsValidDriverName(std::string(63, 'a')));

@@ -34,7 +34,9 @@ TEST(PeriodicTaskTest, RunsEveryIntervalUntilDestroyed) {
 
 TEST(PeriodicTaskTest, DestructionDoesNotWaitForTheInterval) {
   const absl::Time start = absl::Now();
-  { PeriodicTask task(absl::Hours(1), [] {}); }
+  {
+    PeriodicTask task(absl::Hours(1), [] {});
+  }
   EXPECT_LT(absl::Now() - start, absl::Seconds(30));
 }
 

@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-
 #include "csi.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "spdlog/sinks/ostream_sink.h"
@@ -33,7 +32,8 @@ void Fill(google::protobuf::Message* message, int depth = 0) {
       auto* entry = reflection->AddMessage(message, field);
       const auto* key = entry->GetDescriptor()->FindFieldByName("key");
       const auto* value = entry->GetDescriptor()->FindFieldByName("value");
-      if (value->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+      if (value->cpp_type() !=
+          google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
         continue;
       }
       entry->GetReflection()->SetString(entry, key, secret ? kSecret : "k");
@@ -46,7 +46,8 @@ void Fill(google::protobuf::Message* message, int depth = 0) {
   }
 }
 
-class RpcLogTest : public ::testing::TestWithParam<spdlog::level::level_enum> {};
+class RpcLogTest : public ::testing::TestWithParam<spdlog::level::level_enum> {
+};
 
 TEST_P(RpcLogTest, SecretsNeverReachTheLog) {
   std::ostringstream log;
@@ -62,8 +63,8 @@ TEST_P(RpcLogTest, SecretsNeverReachTheLog) {
   auto server =
       UnixServer::Start(socket, {&identity, &controller, &node, &group});
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel("unix:" + socket,
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
 
   const auto* file = csi::v1::CreateVolumeRequest::descriptor()->file();
   int secret_calls = 0;
@@ -129,15 +130,15 @@ TEST(RpcLogObserverTest, EveryFinishedRpcIsReportedOnceWithItsCode) {
       "/tmp/cellar-rpcobs-" + std::to_string(getpid()) + ".sock";
   auto server = UnixServer::Start(socket, {&identity}, &observer);
   ASSERT_TRUE(server.ok()) << server.status();
-  auto channel = grpc::CreateChannel("unix:" + socket,
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
   auto stub = csi::v1::Identity::NewStub(channel);
   for (int i = 0; i < 3; ++i) {
     grpc::ClientContext context;
     csi::v1::ProbeResponse response;
-    EXPECT_EQ(stub->Probe(&context, csi::v1::ProbeRequest(), &response)
-                  .error_code(),
-              grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_EQ(
+        stub->Probe(&context, csi::v1::ProbeRequest(), &response).error_code(),
+        grpc::StatusCode::UNIMPLEMENTED);
   }
   (*server)->Shutdown(absl::Seconds(1));
   const std::string expected =

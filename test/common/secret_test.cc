@@ -31,7 +31,8 @@ TEST(SecretBytesTest, WipeStringClearsInlineAndSpareBytes) {
   EXPECT_TRUE(inline_text.empty());
   // The inline buffer itself holds no byte of the old text.
   const std::string old = "short";
-  for (size_t i = 0; i < old.size(); ++i) EXPECT_EQ(inline_text.data()[i], '\0');
+  for (size_t i = 0; i < old.size(); ++i)
+    EXPECT_EQ(inline_text.data()[i], '\0');
 
   std::string shrunk(100, 's');
   shrunk.resize(10);

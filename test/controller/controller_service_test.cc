@@ -1,18 +1,18 @@
 // Controller service on the fakes: validation, error codes, idempotency,
 // pagination, capacity and expansion, without root.
 #include "src/controller/controller_service.h"
-#include "src/controller/group_controller_service.h"
 
 #include <set>
 
 #include "gtest/gtest.h"
 #include "src/backend/loop/loop_backend.h"
-#include "src/platform/fake_filesystem.h"
-#include "src/common/units.h"
-#include "src/platform/fake_loop_device.h"
 #include "src/backend/lvm/lvm_backend.h"
+#include "src/common/units.h"
+#include "src/controller/group_controller_service.h"
 #include "src/platform/fake_block_copier.h"
 #include "src/platform/fake_command_runner.h"
+#include "src/platform/fake_filesystem.h"
+#include "src/platform/fake_loop_device.h"
 #include "test/backend/lvm/fake_lvm.h"
 
 namespace cellar {
@@ -149,9 +149,14 @@ TEST_F(ControllerServiceTest, CreateValidation) {
       {"no access type",
        [](auto* r) { r->mutable_volume_capabilities(0)->clear_mount(); },
        grpc::StatusCode::INVALID_ARGUMENT},
-      {"bad fs", [](auto* r) { *r->mutable_volume_capabilities(0) = MountCap(Mode::SINGLE_NODE_WRITER, "ntfs"); },
+      {"bad fs",
+       [](auto* r) {
+         *r->mutable_volume_capabilities(0) =
+             MountCap(Mode::SINGLE_NODE_WRITER, "ntfs");
+       },
        grpc::StatusCode::INVALID_ARGUMENT},
-      {"unknown param", [](auto* r) { (*r->mutable_parameters())["foo"] = "1"; },
+      {"unknown param",
+       [](auto* r) { (*r->mutable_parameters())["foo"] = "1"; },
        grpc::StatusCode::INVALID_ARGUMENT},
       {"negative",
        [](auto* r) { r->mutable_capacity_range()->set_required_bytes(-1); },
@@ -196,8 +201,9 @@ TEST_F(ControllerServiceTest, CreateValidation) {
        grpc::StatusCode::INVALID_ARGUMENT},
       {"missing source snapshot",
        [](auto* r) {
-         r->mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(
-             "s");
+         r->mutable_volume_content_source()
+             ->mutable_snapshot()
+             ->set_snapshot_id("s");
        },
        grpc::StatusCode::NOT_FOUND},
       {"missing source volume",
@@ -211,8 +217,8 @@ TEST_F(ControllerServiceTest, CreateValidation) {
     auto request = CreateRequest("pvc-x");
     c.mutate(&request);
     grpc::Status status = Create(request);
-    EXPECT_EQ(status.error_code(), c.code) << c.what << ": "
-                                           << status.error_message();
+    EXPECT_EQ(status.error_code(), c.code)
+        << c.what << ": " << status.error_message();
   }
   // Nothing was created by any refused request.
   EXPECT_TRUE(fs_.ListDir(kDir)->empty());
@@ -253,8 +259,7 @@ TEST_F(ControllerServiceTest, CreateCompletesAfterACrashBetweenRecordAndImage) {
 }
 
 TEST_F(ControllerServiceTest, BusyVolumeIsAborted) {
-  const std::string id =
-      MakeId(IdKind::kVolume, kNode, "default", "pvc-busy");
+  const std::string id = MakeId(IdKind::kVolume, kNode, "default", "pvc-busy");
   ASSERT_TRUE(locks_.TryLock(id));
   EXPECT_EQ(Create(CreateRequest("pvc-busy")).error_code(),
             grpc::StatusCode::ABORTED);
@@ -281,8 +286,8 @@ TEST_F(ControllerServiceTest, DeleteSemantics) {
   csi::v1::DeleteVolumeResponse response;
   EXPECT_EQ(service_.DeleteVolume(nullptr, &request, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  for (const char* garbage : {"reallyfakevolumeid", "../../etc/passwd",
-                              "v_node-1_default_zz"}) {
+  for (const char* garbage :
+       {"reallyfakevolumeid", "../../etc/passwd", "v_node-1_default_zz"}) {
     request.set_volume_id(garbage);
     EXPECT_TRUE(service_.DeleteVolume(nullptr, &request, &response).ok())
         << garbage;
@@ -346,7 +351,8 @@ TEST_F(ControllerServiceTest, ValidateVolumeCapabilities) {
 
 TEST_F(ControllerServiceTest, ListVolumesPaginates) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(CreateOk("pvc-" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(CreateOk("pvc-" + std::to_string(i)));
   std::sort(ids.begin(), ids.end());
   csi::v1::ListVolumesRequest request;
   request.set_max_entries(2);
@@ -468,7 +474,8 @@ TEST_F(ControllerServiceTest, ControllerModeTouchesNothing) {
   EXPECT_EQ(response.capacity_bytes(), static_cast<int64_t>(20 * kMiB));
   csi::v1::ControllerGetCapabilitiesRequest caps_request;
   csi::v1::ControllerGetCapabilitiesResponse caps;
-  ASSERT_TRUE(remote.ControllerGetCapabilities(nullptr, &caps_request, &caps).ok());
+  ASSERT_TRUE(
+      remote.ControllerGetCapabilities(nullptr, &caps_request, &caps).ok());
   for (const auto& cap : caps.capabilities()) {
     EXPECT_NE(cap.rpc().type(),
               csi::v1::ControllerServiceCapability::RPC::CREATE_DELETE_VOLUME);
@@ -478,13 +485,15 @@ TEST_F(ControllerServiceTest, ControllerModeTouchesNothing) {
 TEST_F(ControllerServiceTest, CapabilitiesOfALocalController) {
   csi::v1::ControllerGetCapabilitiesRequest request;
   csi::v1::ControllerGetCapabilitiesResponse response;
-  ASSERT_TRUE(service_.ControllerGetCapabilities(nullptr, &request, &response).ok());
+  ASSERT_TRUE(
+      service_.ControllerGetCapabilities(nullptr, &request, &response).ok());
   std::set<int> types;
-  for (const auto& cap : response.capabilities()) types.insert(cap.rpc().type());
+  for (const auto& cap : response.capabilities())
+    types.insert(cap.rpc().type());
   using Rpc = csi::v1::ControllerServiceCapability::RPC;
-  for (auto t : {Rpc::CREATE_DELETE_VOLUME, Rpc::LIST_VOLUMES, Rpc::GET_CAPACITY,
-                 Rpc::EXPAND_VOLUME, Rpc::GET_VOLUME, Rpc::VOLUME_CONDITION,
-                 Rpc::LIST_VOLUMES_PUBLISHED_NODES}) {
+  for (auto t : {Rpc::CREATE_DELETE_VOLUME, Rpc::LIST_VOLUMES,
+                 Rpc::GET_CAPACITY, Rpc::EXPAND_VOLUME, Rpc::GET_VOLUME,
+                 Rpc::VOLUME_CONDITION, Rpc::LIST_VOLUMES_PUBLISHED_NODES}) {
     EXPECT_TRUE(types.count(t)) << t;
   }
   EXPECT_FALSE(types.count(Rpc::PUBLISH_UNPUBLISH_VOLUME));
@@ -505,7 +514,8 @@ class SnapshotTest : public ControllerServiceTest {
     request.set_name(name);
     request.set_source_volume_id(source);
     csi::v1::CreateSnapshotResponse local;
-    return service_.CreateSnapshot(nullptr, &request, response ? response : &local);
+    return service_.CreateSnapshot(nullptr, &request,
+                                   response ? response : &local);
   }
 };
 
@@ -525,7 +535,8 @@ TEST_F(SnapshotTest, CreateIsIdempotentAndValidated) {
   const std::string other = CreateOk("pvc-other", 8 * kMiB);
   EXPECT_EQ(Snapshot("snap-1", other).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
-  EXPECT_EQ(Snapshot("", volume).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Snapshot("", volume).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Snapshot("x", "").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Snapshot("x", MakeId(IdKind::kVolume, kNode, "default", "ghost"))
                 .error_code(),
@@ -605,7 +616,8 @@ TEST_F(SnapshotTest, RestoreAndCloneTakeSizeAndKind) {
       snap.snapshot().snapshot_id());
   csi::v1::CreateVolumeResponse restored;
   ASSERT_TRUE(Create(restore, &restored).ok());
-  EXPECT_EQ(restored.volume().capacity_bytes(), static_cast<int64_t>(16 * kMiB));
+  EXPECT_EQ(restored.volume().capacity_bytes(),
+            static_cast<int64_t>(16 * kMiB));
   EXPECT_EQ(restored.volume().content_source().snapshot().snapshot_id(),
             snap.snapshot().snapshot_id());
   auto record = backend_.Get(restored.volume().volume_id());
@@ -626,7 +638,8 @@ TEST_F(SnapshotTest, RestoreAndCloneTakeSizeAndKind) {
   // A clone of the live volume, default size: the source's.
   auto clone = CreateRequest("clone");
   clone.clear_capacity_range();
-  clone.mutable_volume_content_source()->mutable_volume()->set_volume_id(volume);
+  clone.mutable_volume_content_source()->mutable_volume()->set_volume_id(
+      volume);
   csi::v1::CreateVolumeResponse cloned;
   ASSERT_TRUE(Create(clone, &cloned).ok());
   EXPECT_EQ(cloned.volume().capacity_bytes(), static_cast<int64_t>(8 * kMiB));
@@ -636,7 +649,8 @@ TEST_F(SnapshotTest, RestoreAndCloneTakeSizeAndKind) {
 TEST_F(SnapshotTest, AClonesInstantWaitsForItsSourcesOtherCalls) {
   const std::string volume = CreateOk("pvc-src", 8 * kMiB);
   auto clone = CreateRequest("clone", 8 * kMiB);
-  clone.mutable_volume_content_source()->mutable_volume()->set_volume_id(volume);
+  clone.mutable_volume_content_source()->mutable_volume()->set_volume_id(
+      volume);
   {
     // An unstage, expansion or delete of the source is running.
     VolumeLockGuard busy(&locks_, volume);
@@ -682,11 +696,12 @@ class CopyOwnerTest : public SnapshotTest {
     auto request = CreateRequest(name, 4 * kMiB);
     for (const auto& [k, v] : params) (*request.mutable_parameters())[k] = v;
     if (snapshot) {
-      request.mutable_volume_content_source()->mutable_snapshot()
+      request.mutable_volume_content_source()
+          ->mutable_snapshot()
           ->set_snapshot_id(source);
     } else {
-      request.mutable_volume_content_source()->mutable_volume()
-          ->set_volume_id(source);
+      request.mutable_volume_content_source()->mutable_volume()->set_volume_id(
+          source);
     }
     csi::v1::CreateVolumeResponse response;
     grpc::Status status = Create(request, &response);
@@ -716,9 +731,9 @@ TEST_F(CopyOwnerTest, ACopyForANamespaceTheSourceRefusesIsDenied) {
   const size_t before = VolumeCount();
   for (bool from_snapshot : {true, false}) {
     const std::string& source = from_snapshot ? snapshot : volume;
-    const grpc::Status other = CopyOf(
-        "thief", source, from_snapshot,
-        {{"csi.storage.k8s.io/pvc/namespace", "team-b"}});
+    const grpc::Status other =
+        CopyOf("thief", source, from_snapshot,
+               {{"csi.storage.k8s.io/pvc/namespace", "team-b"}});
     EXPECT_EQ(other.error_code(), grpc::StatusCode::PERMISSION_DENIED);
     EXPECT_NE(other.error_message().find("team-b"), std::string::npos);
     // Widening through the copy's own parameters.
@@ -777,14 +792,16 @@ TEST_F(CopyOwnerTest, ASnapshotForANamespaceTheVolumeRefusesIsDenied) {
   csi::v1::CreateSnapshotRequest request;
   request.set_name("stolen");
   request.set_source_volume_id(volume);
-  (*request.mutable_parameters())
-      ["csi.storage.k8s.io/volumesnapshot/namespace"] = "team-b";
+  (*request
+        .mutable_parameters())["csi.storage.k8s.io/volumesnapshot/namespace"] =
+      "team-b";
   csi::v1::CreateSnapshotResponse response;
   EXPECT_EQ(service_.CreateSnapshot(nullptr, &request, &response).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(backend_.ListSnapshots()->empty());
-  (*request.mutable_parameters())
-      ["csi.storage.k8s.io/volumesnapshot/namespace"] = "team-a";
+  (*request
+        .mutable_parameters())["csi.storage.k8s.io/volumesnapshot/namespace"] =
+      "team-a";
   EXPECT_TRUE(service_.CreateSnapshot(nullptr, &request, &response).ok());
 }
 
@@ -793,8 +810,9 @@ TEST_F(CopyOwnerTest, BothSnapshotNamespaceKeysAreChecked) {
   csi::v1::CreateSnapshotRequest request;
   request.set_name("both");
   request.set_source_volume_id(volume);
-  (*request.mutable_parameters())
-      ["csi.storage.k8s.io/volumesnapshot/namespace"] = "team-a";
+  (*request
+        .mutable_parameters())["csi.storage.k8s.io/volumesnapshot/namespace"] =
+      "team-a";
   (*request.mutable_parameters())
       ["csi.storage.k8s.io/volumegroupsnapshot/namespace"] = "team-b";
   csi::v1::CreateSnapshotResponse response;
@@ -810,8 +828,9 @@ TEST_F(CopyOwnerTest, ARetriedSnapshotIsCheckedAsANewOne) {
   csi::v1::CreateSnapshotResponse response;
   ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &response).ok());
   // The same name again, now asked for from team-b.
-  (*request.mutable_parameters())
-      ["csi.storage.k8s.io/volumesnapshot/namespace"] = "team-b";
+  (*request
+        .mutable_parameters())["csi.storage.k8s.io/volumesnapshot/namespace"] =
+      "team-b";
   EXPECT_EQ(service_.CreateSnapshot(nullptr, &request, &response).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 }
@@ -849,8 +868,9 @@ TEST_F(CopyOwnerTest, AGroupIsOneInstantAndGoesWhole) {
   const std::string a = Owned("a", "team-a");
   const std::string b = Owned("b", "team-a");
   GroupControllerService groups(kNode, &service_);
-  auto create = [&groups](const std::vector<std::string>& volumes,
-                          csi::v1::CreateVolumeGroupSnapshotResponse* response) {
+  auto create = [&groups](
+                    const std::vector<std::string>& volumes,
+                    csi::v1::CreateVolumeGroupSnapshotResponse* response) {
     csi::v1::CreateVolumeGroupSnapshotRequest request;
     request.set_name("nightly");
     for (const std::string& id : volumes) request.add_source_volume_ids(id);
@@ -859,7 +879,8 @@ TEST_F(CopyOwnerTest, AGroupIsOneInstantAndGoesWhole) {
   csi::v1::CreateVolumeGroupSnapshotResponse one;
   ASSERT_TRUE(create({a}, &one).ok());
   csi::v1::CreateVolumeGroupSnapshotResponse wider;
-  EXPECT_EQ(create({a, b}, &wider).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(create({a, b}, &wider).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(backend_.ListSnapshots()->size(), 1u);
 
   // A member alone: refused, the group stays whole.
@@ -905,9 +926,11 @@ TEST_F(CopyOwnerTest, AGroupDeleteNeverRacesACreate) {
   ASSERT_TRUE(service_.SnapshotGroup("g_z", {a}, params, &members).ok());
   {
     VolumeLockGuard creating(&locks_, "g_z");
-    EXPECT_EQ(service_.DeleteGroup("g_z", {}).code(), absl::StatusCode::kAborted);
+    EXPECT_EQ(service_.DeleteGroup("g_z", {}).code(),
+              absl::StatusCode::kAborted);
   }
-  const std::string in_flight = MakeId(IdKind::kSnapshot, kNode, "default", "x");
+  const std::string in_flight =
+      MakeId(IdKind::kSnapshot, kNode, "default", "x");
   {
     VolumeLockGuard creating(&locks_, in_flight);
     EXPECT_EQ(service_.DeleteGroup("g_z", {members[0].snapshot_id(), in_flight})
@@ -1023,9 +1046,8 @@ TEST_F(ThickSnapshotTest, ReadyToUseOnlyOnceCopied) {
             std::string::npos);
   EXPECT_EQ(lvm_.LvNames("vg0"), lvs_before);
   for (size_t i = calls_before; i < runner_.calls().size(); ++i) {
-    const std::string verb = runner_.calls()[i].argv.size() > 1
-                                 ? runner_.calls()[i].argv[1]
-                                 : "";
+    const std::string verb =
+        runner_.calls()[i].argv.size() > 1 ? runner_.calls()[i].argv[1] : "";
     EXPECT_TRUE(verb == "lvs" || verb == "vgs") << verb;
   }
   EXPECT_FALSE(Ready(lost_id));
@@ -1036,7 +1058,8 @@ TEST_F(ThickSnapshotTest, ReadyToUseOnlyOnceCopied) {
   request.set_name("snap-lost-2");
   csi::v1::CreateSnapshotResponse fresh;
   ASSERT_TRUE(service_.CreateSnapshot(nullptr, &request, &fresh).ok());
-  ASSERT_TRUE(thick_.WaitForCopy(fresh.snapshot().snapshot_id(), absl::Seconds(30)));
+  ASSERT_TRUE(
+      thick_.WaitForCopy(fresh.snapshot().snapshot_id(), absl::Seconds(30)));
   EXPECT_TRUE(Ready(fresh.snapshot().snapshot_id()));
   request.set_name("snap-t");
 
@@ -1044,11 +1067,13 @@ TEST_F(ThickSnapshotTest, ReadyToUseOnlyOnceCopied) {
   csi::v1::CreateVolumeRequest restore = create;
   restore.set_name("pvc-r");
   restore.mutable_capacity_range()->set_required_bytes(128 * kMiB);
-  restore.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(id);
+  restore.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(
+      id);
   csi::v1::CreateVolumeResponse restored;
   status = service_.CreateVolume(nullptr, &restore, &restored);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(restored.volume().capacity_bytes(), static_cast<int64_t>(128 * kMiB));
+  EXPECT_EQ(restored.volume().capacity_bytes(),
+            static_cast<int64_t>(128 * kMiB));
   EXPECT_EQ(restored.volume().content_source().snapshot().snapshot_id(), id);
 }
 
@@ -1072,7 +1097,8 @@ TEST_F(ThickSnapshotTest, AGroupWithALostMemberIsNeverRetaken) {
   for (const std::string& id : ids) request.add_source_volume_ids(id);
   copier_.Hold();
   csi::v1::CreateVolumeGroupSnapshotResponse first;
-  grpc::Status status = groups.CreateVolumeGroupSnapshot(nullptr, &request, &first);
+  grpc::Status status =
+      groups.CreateVolumeGroupSnapshot(nullptr, &request, &first);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(first.group_snapshot().snapshots_size(), 2);
   const std::string lost = first.group_snapshot().snapshots(0).snapshot_id();
@@ -1091,7 +1117,6 @@ TEST_F(ThickSnapshotTest, AGroupWithALostMemberIsNeverRetaken) {
   EXPECT_EQ(lvm_.LvNames("vg0"), lvs_before);
   EXPECT_FALSE(Ready(lost));
 }
-
 
 // A thin class whose pool fills: ControllerGetVolume reports the volume
 // condition from the pool's health, and GetCapacity drops to 0 at the

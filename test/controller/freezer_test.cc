@@ -73,10 +73,13 @@ TEST_F(FreezerTest, AFailedFreezeRunsNoActionAndThawsTheOthers) {
   // Only the freeze tools count here: the 2nd effect is b's freeze.
   plan_.Arm(FaultPlan::Mode::kFailAt, 2);
   bool ran = false;
-  EXPECT_FALSE(freezer.WithFrozen({kPath, kOther}, [&] {
-                        ran = true;
-                        return absl::OkStatus();
-                      }).ok());
+  EXPECT_FALSE(freezer
+                   .WithFrozen({kPath, kOther},
+                               [&] {
+                                 ran = true;
+                                 return absl::OkStatus();
+                               })
+                   .ok());
   EXPECT_FALSE(ran);
   EXPECT_TRUE(tools_.frozen().empty());
   EXPECT_TRUE(Journal().empty());
@@ -85,7 +88,8 @@ TEST_F(FreezerTest, AFailedFreezeRunsNoActionAndThawsTheOthers) {
 TEST_F(FreezerTest, AFailedThawIsDoneByThawLeftovers) {
   Freezer freezer(Deps());
   plan_.Arm(FaultPlan::Mode::kFailAt, 2);  // the freeze tools' 2nd call: thaw
-  EXPECT_FALSE(freezer.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
+  EXPECT_FALSE(
+      freezer.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
   ASSERT_EQ(tools_.frozen(), std::vector<std::string>{kPath});
   EXPECT_EQ(Journal().size(), 1u);
   plan_.Disarm();
@@ -93,22 +97,27 @@ TEST_F(FreezerTest, AFailedThawIsDoneByThawLeftovers) {
   EXPECT_TRUE(tools_.frozen().empty());
   EXPECT_TRUE(Journal().empty());
   // And a second freeze works again (a frozen filesystem refuses one).
-  EXPECT_TRUE(freezer.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
+  EXPECT_TRUE(
+      freezer.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
 }
 
 TEST_F(FreezerTest, AFailedThawIsDoneByTheNextFreezeOfThePath) {
   Freezer freezer(Deps());
   plan_.Arm(FaultPlan::Mode::kFailAt, 2);  // the thaw
-  EXPECT_FALSE(freezer.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
+  EXPECT_FALSE(
+      freezer.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
   plan_.Disarm();
   ASSERT_EQ(tools_.frozen(), std::vector<std::string>{kPath});
   // No ThawLeftovers in between: the next freeze of the path thaws the
   // leftover first instead of failing on it (EBUSY) and dropping its entry.
   std::vector<std::string> during;
-  EXPECT_TRUE(freezer.WithFrozen({kPath}, [&] {
-                       during = tools_.frozen();
-                       return absl::OkStatus();
-                     }).ok());
+  EXPECT_TRUE(freezer
+                  .WithFrozen({kPath},
+                              [&] {
+                                during = tools_.frozen();
+                                return absl::OkStatus();
+                              })
+                  .ok());
   EXPECT_EQ(during, std::vector<std::string>{kPath});
   EXPECT_TRUE(tools_.frozen().empty());
   EXPECT_TRUE(Journal().empty());
@@ -117,13 +126,18 @@ TEST_F(FreezerTest, AFailedThawIsDoneByTheNextFreezeOfThePath) {
 TEST_F(FreezerTest, AnotherCallsEntryBeingWrittenIsLeftAlone) {
   Freezer freezer(Deps());
   const std::string temp = std::string(kJournal) + "/half-written.tmp";
-  ASSERT_TRUE(freezer.WithFrozen({kPath}, [&] {
-                       // As if another volume's WithFrozen were writing it.
-                       EXPECT_TRUE(fs_.WriteFileAtomic(temp, "", 0600).ok());
-                       EXPECT_TRUE(freezer.ThawLeftovers().ok());
-                       EXPECT_TRUE(fs_.Stat(temp).ok());
-                       return absl::OkStatus();
-                     }).ok());
+  ASSERT_TRUE(freezer
+                  .WithFrozen({kPath},
+                              [&] {
+                                // As if another volume's WithFrozen were
+                                // writing it.
+                                EXPECT_TRUE(
+                                    fs_.WriteFileAtomic(temp, "", 0600).ok());
+                                EXPECT_TRUE(freezer.ThawLeftovers().ok());
+                                EXPECT_TRUE(fs_.Stat(temp).ok());
+                                return absl::OkStatus();
+                              })
+                  .ok());
   // With no call holding anything, it is debris.
   ASSERT_TRUE(freezer.ThawLeftovers().ok());
   EXPECT_FALSE(fs_.Stat(temp).ok());
@@ -133,7 +147,8 @@ TEST_F(FreezerTest, WhatAKilledDriverLeftFrozenIsThawedByTheNextOne) {
   {
     Freezer dead(Deps());
     plan_.Arm(FaultPlan::Mode::kCrashAfter, 1);  // dies right after the freeze
-    EXPECT_FALSE(dead.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
+    EXPECT_FALSE(
+        dead.WithFrozen({kPath}, [] { return absl::OkStatus(); }).ok());
     plan_.Disarm();
   }
   ASSERT_EQ(tools_.frozen(), std::vector<std::string>{kPath});
@@ -148,10 +163,13 @@ TEST_F(FreezerTest, LeftoversOfAnUnmountedPathAreClearedWithoutAThaw) {
   // An entry naming a path no longer mounted, and a temporary file of an
   // interrupted write.
   Freezer freezer(Deps());
-  ASSERT_TRUE(freezer.WithFrozen({"/kubelet/staging/gone"}, [&] {
-                       return fs_.WriteFileAtomic(std::string(kJournal) + "/x.tmp", "",
-                                                  0600);
-                     }).ok());
+  ASSERT_TRUE(freezer
+                  .WithFrozen({"/kubelet/staging/gone"},
+                              [&] {
+                                return fs_.WriteFileAtomic(
+                                    std::string(kJournal) + "/x.tmp", "", 0600);
+                              })
+                  .ok());
   // The real kernel would refuse to freeze an unmounted path; the fake
   // froze it: what matters is that ThawLeftovers does not call Thaw on it.
   std::vector<std::string> log_before = tools_.freeze_log();
@@ -162,22 +180,29 @@ TEST_F(FreezerTest, LeftoversOfAnUnmountedPathAreClearedWithoutAThaw) {
 
 TEST_F(FreezerTest, ThawLeftoversNeverThawsWhatASnapshotHoldsFrozen) {
   Freezer freezer(Deps());
-  ASSERT_TRUE(freezer.WithFrozen({kPath}, [&] {
-                       // Another volume's snapshot, at this very moment.
-                       EXPECT_TRUE(freezer.ThawLeftovers().ok());
-                       EXPECT_EQ(tools_.frozen(), std::vector<std::string>{kPath});
-                       return absl::OkStatus();
-                     }).ok());
+  ASSERT_TRUE(freezer
+                  .WithFrozen({kPath},
+                              [&] {
+                                // Another volume's snapshot, at this very
+                                // moment.
+                                EXPECT_TRUE(freezer.ThawLeftovers().ok());
+                                EXPECT_EQ(tools_.frozen(),
+                                          std::vector<std::string>{kPath});
+                                return absl::OkStatus();
+                              })
+                  .ok());
   EXPECT_TRUE(tools_.frozen().empty());
 }
 
 TEST_F(FreezerTest, TheNullFreezerOnlyRunsTheAction) {
   Freezer none;
   bool ran = false;
-  EXPECT_TRUE(none.WithFrozen({kPath}, [&] {
-                    ran = true;
-                    return absl::OkStatus();
-                  }).ok());
+  EXPECT_TRUE(none.WithFrozen({kPath},
+                              [&] {
+                                ran = true;
+                                return absl::OkStatus();
+                              })
+                  .ok());
   EXPECT_TRUE(ran);
   EXPECT_TRUE(none.MountedFilesystems({}).empty());
   EXPECT_TRUE(none.ThawLeftovers().ok());

@@ -119,12 +119,15 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     }
     driver_.reset();
     if (GetParam().lvm) {
-      Shell("grep -o ' /tmp/cellar-sweep[^ ]*' /proc/self/mountinfo | sort -r | "
-            "xargs -r -n1 umount -l 2>/dev/null; for m in /dev/mapper/cellar-*; do "
-            "[ -e \"$m\" ] && dmsetup remove \"$(basename $m)\"; done; "
-            "for lv in $(lvm lvs --noheadings -o lv_name " + Env("CELLAR_VM_VG") +
-            "); do [ \"$lv\" = pool0 ] || lvm lvremove -y " + Env("CELLAR_VM_VG") +
-            "/$lv; done >/dev/null 2>&1");
+      Shell(
+          "grep -o ' /tmp/cellar-sweep[^ ]*' /proc/self/mountinfo | sort -r | "
+          "xargs -r -n1 umount -l 2>/dev/null; for m in /dev/mapper/cellar-*; "
+          "do "
+          "[ -e \"$m\" ] && dmsetup remove \"$(basename $m)\"; done; "
+          "for lv in $(lvm lvs --noheadings -o lv_name " +
+          Env("CELLAR_VM_VG") +
+          "); do [ \"$lv\" = pool0 ] || lvm lvremove -y " +
+          Env("CELLAR_VM_VG") + "/$lv; done >/dev/null 2>&1");
     }
     CleanUpScratchDir(root_);
   }
@@ -138,8 +141,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
                                      "--reserve-bytes=0", "--log-level=debug"};
     if (!classes_.empty()) args.push_back("--device-classes=" + classes_);
     if (!fault.empty()) args.push_back("--fault=" + fault);
-    auto driver = DriverProcess::Start(root_ + "/data", root_ + "/csi.sock", args,
-                                       absl::Seconds(90),
+    auto driver = DriverProcess::Start(root_ + "/data", root_ + "/csi.sock",
+                                       args, absl::Seconds(90),
                                        testing::FaultyDriverBinaryPath());
     ASSERT_TRUE(driver.ok()) << driver.status();
     driver_ = *std::move(driver);
@@ -162,13 +165,15 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
   // success (times and readiness left out: they differ between runs).
 
   grpc::Status CreateVolume(const std::string& name,
-                            const csi::v1::VolumeContentSource* source, int64_t bytes,
-                            std::string* id, std::string* answer) {
+                            const csi::v1::VolumeContentSource* source,
+                            int64_t bytes, std::string* id,
+                            std::string* answer) {
     csi::v1::CreateVolumeRequest request;
     request.set_name(name);
     *request.add_volume_capabilities() = Cap();
     request.mutable_capacity_range()->set_required_bytes(bytes);
-    if (GetParam().encrypted) (*request.mutable_parameters())["encrypted"] = "true";
+    if (GetParam().encrypted)
+      (*request.mutable_parameters())["encrypted"] = "true";
     if (source != nullptr) *request.mutable_volume_content_source() = *source;
     csi::v1::CreateVolumeResponse response;
     grpc::Status status =
@@ -177,7 +182,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
       *id = response.volume().volume_id();
       // What it gave beyond the ask: the sizes asked differ between runs
       // (a clone's source grew by the sweep's expansions).
-      *answer = absl::StrCat(*id, " +", response.volume().capacity_bytes() - bytes);
+      *answer =
+          absl::StrCat(*id, " +", response.volume().capacity_bytes() - bytes);
     }
     return status;
   }
@@ -185,14 +191,16 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     csi::v1::DeleteVolumeRequest request;
     request.set_volume_id(id);
     csi::v1::DeleteVolumeResponse response;
-    return driver_->controller().DeleteVolume(Context().get(), request, &response);
+    return driver_->controller().DeleteVolume(Context().get(), request,
+                                              &response);
   }
   grpc::Status Stage(const std::string& id) {
     csi::v1::NodeStageVolumeRequest request;
     request.set_volume_id(id);
     request.set_staging_target_path(Staging());
     *request.mutable_volume_capability() = Cap();
-    if (GetParam().encrypted) (*request.mutable_secrets())["encryptionPassphrase"] = kKey;
+    if (GetParam().encrypted)
+      (*request.mutable_secrets())["encryptionPassphrase"] = kKey;
     csi::v1::NodeStageVolumeResponse response;
     return driver_->node().NodeStageVolume(Context().get(), request, &response);
   }
@@ -201,7 +209,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     request.set_volume_id(id);
     request.set_staging_target_path(Staging());
     csi::v1::NodeUnstageVolumeResponse response;
-    return driver_->node().NodeUnstageVolume(Context().get(), request, &response);
+    return driver_->node().NodeUnstageVolume(Context().get(), request,
+                                             &response);
   }
   grpc::Status Publish(const std::string& id) {
     csi::v1::NodePublishVolumeRequest request;
@@ -210,14 +219,16 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     request.set_target_path(Target());
     *request.mutable_volume_capability() = Cap();
     csi::v1::NodePublishVolumeResponse response;
-    return driver_->node().NodePublishVolume(Context().get(), request, &response);
+    return driver_->node().NodePublishVolume(Context().get(), request,
+                                             &response);
   }
   grpc::Status Unpublish(const std::string& id) {
     csi::v1::NodeUnpublishVolumeRequest request;
     request.set_volume_id(id);
     request.set_target_path(Target());
     csi::v1::NodeUnpublishVolumeResponse response;
-    return driver_->node().NodeUnpublishVolume(Context().get(), request, &response);
+    return driver_->node().NodeUnpublishVolume(Context().get(), request,
+                                               &response);
   }
   grpc::Status CreateSnapshot(const std::string& volume, std::string* id,
                               std::string* answer) {
@@ -225,8 +236,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     request.set_name("sweep-snap");
     request.set_source_volume_id(volume);
     csi::v1::CreateSnapshotResponse response;
-    grpc::Status status =
-        driver_->controller().CreateSnapshot(Context().get(), request, &response);
+    grpc::Status status = driver_->controller().CreateSnapshot(
+        Context().get(), request, &response);
     if (status.ok()) {
       *id = response.snapshot().snapshot_id();
       *answer = absl::StrCat(*id, " ", response.snapshot().size_bytes(), " ",
@@ -238,7 +249,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     csi::v1::DeleteSnapshotRequest request;
     request.set_snapshot_id(id);
     csi::v1::DeleteSnapshotResponse response;
-    return driver_->controller().DeleteSnapshot(Context().get(), request, &response);
+    return driver_->controller().DeleteSnapshot(Context().get(), request,
+                                                &response);
   }
   grpc::Status ControllerExpand(const std::string& id, int64_t bytes,
                                 std::string* answer) {
@@ -263,13 +275,15 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     request.mutable_capacity_range()->set_required_bytes(bytes);
     *request.mutable_volume_capability() = Cap();
     csi::v1::NodeExpandVolumeResponse response;
-    return driver_->node().NodeExpandVolume(Context().get(), request, &response);
+    return driver_->node().NodeExpandVolume(Context().get(), request,
+                                            &response);
   }
-  grpc::Status CreateGroup(const std::vector<std::string>& volumes, std::string* id,
-                           std::string* answer) {
+  grpc::Status CreateGroup(const std::vector<std::string>& volumes,
+                           std::string* id, std::string* answer) {
     csi::v1::CreateVolumeGroupSnapshotRequest request;
     request.set_name("sweep-group");
-    for (const std::string& volume : volumes) request.add_source_volume_ids(volume);
+    for (const std::string& volume : volumes)
+      request.add_source_volume_ids(volume);
     csi::v1::CreateVolumeGroupSnapshotResponse response;
     grpc::Status status =
         group_->CreateVolumeGroupSnapshot(Context().get(), request, &response);
@@ -288,7 +302,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     csi::v1::DeleteVolumeGroupSnapshotRequest request;
     request.set_group_snapshot_id(id);
     csi::v1::DeleteVolumeGroupSnapshotResponse response;
-    return group_->DeleteVolumeGroupSnapshot(Context().get(), request, &response);
+    return group_->DeleteVolumeGroupSnapshot(Context().get(), request,
+                                             &response);
   }
 
   // Thick snapshots copy in the background: waits until every snapshot is
@@ -301,15 +316,16 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
       if (driver_->Exited()) return false;
       csi::v1::ListSnapshotsRequest request;
       csi::v1::ListSnapshotsResponse response;
-      grpc::Status status =
-          driver_->controller().ListSnapshots(Context().get(), request, &response);
+      grpc::Status status = driver_->controller().ListSnapshots(
+          Context().get(), request, &response);
       bool quiet = status.ok();
       for (const auto& entry : response.entries()) {
         quiet = quiet && entry.snapshot().ready_to_use();
       }
       if (quiet && GetParam().lvm) {
-        quiet = Shell("lvm lvs --noheadings -o lv_name 2>/dev/null | grep -c ' ct-'") ==
-                "0\n";
+        quiet = Shell(
+                    "lvm lvs --noheadings -o lv_name 2>/dev/null | grep -c ' "
+                    "ct-'") == "0\n";
       }
       if (quiet) return true;
       absl::SleepFor(absl::Milliseconds(500));
@@ -334,8 +350,9 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
       const std::string point = fields[4].substr(root_.size());
       const size_t dash = line.find(" - ");
       std::string options = fields[5];
-      parts.push_back(absl::StrCat("mount ", point, " ", options, " ",
-                                   line.substr(dash + 3, line.find(' ', dash + 3) - dash - 3)));
+      parts.push_back(absl::StrCat(
+          "mount ", point, " ", options, " ",
+          line.substr(dash + 3, line.find(' ', dash + 3) - dash - 3)));
       struct stat st;
       if (options.rfind("rw", 0) == 0 && stat(fields[4].c_str(), &st) == 0 &&
           S_ISDIR(st.st_mode)) {
@@ -343,11 +360,15 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
         // uninterruptibly until a thaw, which the probe then does itself,
         // so the test goes on to fail instead of hanging.
         const std::string m = "'" + fields[4] + "'";
-        const std::string probe = Shell(
-            "(echo x > " + m + "/.probe && rm " + m + "/.probe) & p=$!; "
-            "for i in $(seq 200); do kill -0 $p 2>/dev/null || break; sleep 0.05; done; "
-            "if kill -0 $p 2>/dev/null; then fsfreeze -u " + m + "; wait; echo blocked; "
-            "else echo writable; fi");
+        const std::string probe =
+            Shell("(echo x > " + m + "/.probe && rm " + m +
+                  "/.probe) & p=$!; "
+                  "for i in $(seq 200); do kill -0 $p 2>/dev/null || break; "
+                  "sleep 0.05; done; "
+                  "if kill -0 $p 2>/dev/null; then fsfreeze -u " +
+                  m +
+                  "; wait; echo blocked; "
+                  "else echo writable; fi");
         parts.push_back(absl::StrCat("  ", probe));
         std::ifstream data(fields[4] + "/data.txt");
         std::string content;
@@ -358,14 +379,17 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     // Loop devices backed by files of the scratch directory.
     parts.push_back(Shell(
         "for f in /sys/block/loop*/loop/backing_file; do [ -e \"$f\" ] && "
-        "grep -h '^" + root_ + "/' \"$f\" | sed 's|^" + root_ + "|loop |'; done | sort"));
+        "grep -h '^" +
+        root_ + "/' \"$f\" | sed 's|^" + root_ + "|loop |'; done | sort"));
     // The driver's files (records, images, the freeze journal).
-    parts.push_back(Shell("cd '" + root_ + "/data' && find . -mindepth 1 ! -name csi.sock "
+    parts.push_back(Shell("cd '" + root_ +
+                          "/data' && find . -mindepth 1 ! -name csi.sock "
                           "! -path ./frozen | sort"));
     if (GetParam().lvm) {
       // Every LV but the thin pool: volumes, snapshots, COW temporaries.
       // (Names only: a tag holds the record, with its creation time.)
-      parts.push_back(Shell("lvm lvs --noheadings -o lv_name " + Env("CELLAR_VM_VG") +
+      parts.push_back(Shell("lvm lvs --noheadings -o lv_name " +
+                            Env("CELLAR_VM_VG") +
                             " 2>/dev/null | grep -v '^ *pool0 *$' | sort"));
       parts.push_back(Shell("ls /dev/mapper | grep '^cellar-' | sort"));
     }
@@ -399,7 +423,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
   // undisturbed run when empty).
   void RunStep(const Step& step, bool sweep, std::string* expected_world,
                std::string* expected_answer, std::vector<std::string>* points) {
-    auto finish = [&](grpc::Status status, std::string answer, const std::string& how) {
+    auto finish = [&](grpc::Status status, std::string answer,
+                      const std::string& how) {
       for (int attempt = 0; !status.ok() && attempt < kAttempts; ++attempt) {
         EXPECT_NE(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
             << how << ": " << status.error_message();
@@ -433,7 +458,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
           // On a driver without a fault: the prepare is not the step.
           if (armed_) ASSERT_NO_FATAL_FAILURE(Start(""));
           ASSERT_NO_FATAL_FAILURE(step.prepare());
-          ASSERT_TRUE(AwaitQuiet()) << step.name << ": the driver died preparing";
+          ASSERT_TRUE(AwaitQuiet())
+              << step.name << ": the driver died preparing";
         }
         ASSERT_NO_FATAL_FAILURE(Start(absl::StrCat(mode, ":", n)));
         std::string answer;
@@ -443,9 +469,11 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
         if (status.ok()) (void)AwaitQuiet();
         const std::string log = driver_->ReadLog();
         const bool last = !Injected(log);
-        const std::string how = last ? absl::StrCat(step.name, " undisturbed")
-                                     : absl::StrCat(step.name, ", ", InjectedAt(log));
-        if (!last && mode == Modes().front()) points->push_back(InjectedAt(log));
+        const std::string how =
+            last ? absl::StrCat(step.name, " undisturbed")
+                 : absl::StrCat(step.name, ", ", InjectedAt(log));
+        if (!last && mode == Modes().front())
+          points->push_back(InjectedAt(log));
         if (!last && mode == "crash-after") {
           // Dead of its SIGKILL: what kubelet finds is a restarted driver.
           ASSERT_NO_FATAL_FAILURE(Start(""));
@@ -458,7 +486,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
         // Its fault still armed, the undisturbed driver would fail the undo.
         if (last) ASSERT_NO_FATAL_FAILURE(Start(""));
         grpc::Status undone = step.undo();
-        ASSERT_TRUE(undone.ok()) << "undoing " << how << ": " << undone.error_message();
+        ASSERT_TRUE(undone.ok())
+            << "undoing " << how << ": " << undone.error_message();
         // Copies the undo started (a group taken again) end before the
         // next driver is armed: their effects are not the step's.
         ASSERT_TRUE(AwaitQuiet()) << "undoing " << how << ": the driver died";
@@ -472,7 +501,9 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     auto never = [] { return grpc::Status::OK; };
     steps.push_back({"CreateVolume", nullptr,
                      [=](std::string* answer) {
-                       return CreateVolume("sweep-vol", nullptr, GetParam().size, &ids->volume, answer);
+                       return CreateVolume("sweep-vol", nullptr,
+                                           GetParam().size, &ids->volume,
+                                           answer);
                      },
                      [=] { return DeleteVolume(ids->volume); }});
     steps.push_back({"NodeStageVolume", nullptr,
@@ -487,8 +518,9 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
                        if (status.ok()) status = DeleteVolume(ids->volume);
                        std::string ignored;
                        if (status.ok()) {
-                         status = CreateVolume("sweep-vol", nullptr, GetParam().size,
-                                               &ids->volume, &ignored);
+                         status =
+                             CreateVolume("sweep-vol", nullptr, GetParam().size,
+                                          &ids->volume, &ignored);
                        }
                        return status;
                      }});
@@ -506,7 +538,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
                      [=] { return Unpublish(ids->volume); }});
     steps.push_back({"CreateSnapshot", nullptr,
                      [=](std::string* answer) {
-                       return CreateSnapshot(ids->volume, &ids->snapshot, answer);
+                       return CreateSnapshot(ids->volume, &ids->snapshot,
+                                             answer);
                      },
                      [=] { return DeleteSnapshot(ids->snapshot); }});
     // Growth cannot be undone: each attempt (prepare) grows by one more
@@ -516,47 +549,53 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
                        return ControllerExpand(ids->volume, ids->size, answer);
                      },
                      never});
-    steps.push_back({"NodeExpandVolume",
-                     [=] {
-                       std::string ignored;
-                       size_before_ = PublishedSize();
-                       ids->size += kGrowStep;
-                       ASSERT_TRUE(ControllerExpand(ids->volume, ids->size, &ignored).ok());
-                     },
-                     [=](std::string* answer) {
-                       grpc::Status status = NodeExpand(ids->volume, ids->size);
-                       *answer = status.ok() && Grown() ? "grown" : "not grown";
-                       return status;
-                     },
-                     never});
-    steps.push_back({"CreateVolume(from snapshot)", nullptr,
-                     [=](std::string* answer) {
-                       csi::v1::VolumeContentSource source;
-                       source.mutable_snapshot()->set_snapshot_id(ids->snapshot);
-                       return CreateVolume("sweep-restored", &source, GetParam().size, &ids->restored, answer);
-                     },
-                     [=] { return DeleteVolume(ids->restored); }});
+    steps.push_back(
+        {"NodeExpandVolume",
+         [=] {
+           std::string ignored;
+           size_before_ = PublishedSize();
+           ids->size += kGrowStep;
+           ASSERT_TRUE(ControllerExpand(ids->volume, ids->size, &ignored).ok());
+         },
+         [=](std::string* answer) {
+           grpc::Status status = NodeExpand(ids->volume, ids->size);
+           *answer = status.ok() && Grown() ? "grown" : "not grown";
+           return status;
+         },
+         never});
+    steps.push_back(
+        {"CreateVolume(from snapshot)", nullptr,
+         [=](std::string* answer) {
+           csi::v1::VolumeContentSource source;
+           source.mutable_snapshot()->set_snapshot_id(ids->snapshot);
+           return CreateVolume("sweep-restored", &source, GetParam().size,
+                               &ids->restored, answer);
+         },
+         [=] { return DeleteVolume(ids->restored); }});
     steps.push_back({"CreateVolume(clone)", nullptr,
                      [=](std::string* answer) {
                        csi::v1::VolumeContentSource source;
                        source.mutable_volume()->set_volume_id(ids->volume);
-                       return CreateVolume("sweep-clone", &source, ids->size, &ids->clone, answer);
+                       return CreateVolume("sweep-clone", &source, ids->size,
+                                           &ids->clone, answer);
                      },
                      [=] { return DeleteVolume(ids->clone); }});
-    steps.push_back({"CreateVolumeGroupSnapshot", nullptr,
-                     [=](std::string* answer) {
-                       return CreateGroup({ids->volume, ids->clone}, &ids->group, answer);
-                     },
-                     [=] { return DeleteGroup(ids->group); }});
-    steps.push_back({"DeleteVolumeGroupSnapshot", nullptr,
-                     [=](std::string* answer) {
-                       *answer = "deleted";
-                       return DeleteGroup(ids->group);
-                     },
-                     [=] {
-                       std::string ignored;
-                       return CreateGroup({ids->volume, ids->clone}, &ids->group, &ignored);
-                     }});
+    steps.push_back(
+        {"CreateVolumeGroupSnapshot", nullptr,
+         [=](std::string* answer) {
+           return CreateGroup({ids->volume, ids->clone}, &ids->group, answer);
+         },
+         [=] { return DeleteGroup(ids->group); }});
+    steps.push_back(
+        {"DeleteVolumeGroupSnapshot", nullptr,
+         [=](std::string* answer) {
+           *answer = "deleted";
+           return DeleteGroup(ids->group);
+         },
+         [=] {
+           std::string ignored;
+           return CreateGroup({ids->volume, ids->clone}, &ids->group, &ignored);
+         }});
     steps.push_back({"NodeUnpublishVolume", nullptr,
                      [=](std::string* answer) {
                        *answer = "unpublished";
@@ -578,19 +617,22 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
                        std::string ignored;
                        csi::v1::VolumeContentSource source;
                        source.mutable_volume()->set_volume_id(ids->volume);
-                       return CreateVolume("sweep-clone", &source, ids->size, &ids->clone, &ignored);
+                       return CreateVolume("sweep-clone", &source, ids->size,
+                                           &ids->clone, &ignored);
                      }});
-    steps.push_back({"DeleteVolume(from snapshot)", nullptr,
-                     [=](std::string* answer) {
-                       *answer = "deleted";
-                       return DeleteVolume(ids->restored);
-                     },
-                     [=] {
-                       std::string ignored;
-                       csi::v1::VolumeContentSource source;
-                       source.mutable_snapshot()->set_snapshot_id(ids->snapshot);
-                       return CreateVolume("sweep-restored", &source, GetParam().size, &ids->restored, &ignored);
-                     }});
+    steps.push_back(
+        {"DeleteVolume(from snapshot)", nullptr,
+         [=](std::string* answer) {
+           *answer = "deleted";
+           return DeleteVolume(ids->restored);
+         },
+         [=] {
+           std::string ignored;
+           csi::v1::VolumeContentSource source;
+           source.mutable_snapshot()->set_snapshot_id(ids->snapshot);
+           return CreateVolume("sweep-restored", &source, GetParam().size,
+                               &ids->restored, &ignored);
+         }});
     steps.push_back({"DeleteSnapshot", nullptr,
                      [=](std::string* answer) {
                        *answer = "deleted";
@@ -598,7 +640,8 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
                      },
                      [=] {
                        std::string ignored;
-                       return CreateSnapshot(ids->volume, &ids->snapshot, &ignored);
+                       return CreateSnapshot(ids->volume, &ids->snapshot,
+                                             &ignored);
                      }});
     steps.push_back({"DeleteVolume", nullptr,
                      [=](std::string* answer) {
@@ -607,7 +650,9 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
                      },
                      [=] {
                        std::string ignored;
-                       return CreateVolume("sweep-vol", nullptr, GetParam().size, &ids->volume, &ignored);
+                       return CreateVolume("sweep-vol", nullptr,
+                                           GetParam().size, &ids->volume,
+                                           &ignored);
                      }});
     return steps;
   }
@@ -627,7 +672,7 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
   std::unique_ptr<csi::v1::GroupController::Stub> group_;
   Ids ids_;
   double size_before_ = 0;  // PublishedSize before a node expansion
-  bool armed_ = false;       // the running driver was started with a fault
+  bool armed_ = false;      // the running driver was started with a fault
 };
 
 TEST_P(CrashSweepTest, EveryFailureAndCrashConverges) {
@@ -643,7 +688,8 @@ TEST_P(CrashSweepTest, EveryFailureAndCrashConverges) {
     answers.resize(steps.size());
     for (size_t i = 0; i < steps.size(); ++i) {
       SCOPED_TRACE(steps[i].name);
-      ASSERT_NO_FATAL_FAILURE(RunStep(steps[i], false, &worlds[i], &answers[i], nullptr));
+      ASSERT_NO_FATAL_FAILURE(
+          RunStep(steps[i], false, &worlds[i], &answers[i], nullptr));
     }
   }
   // Nothing left but the freeze journal's empty directory.
@@ -656,34 +702,40 @@ TEST_P(CrashSweepTest, EveryFailureAndCrashConverges) {
   for (size_t i = 0; i < steps.size(); ++i) {
     SCOPED_TRACE(steps[i].name);
     // Growth compares what it gave beyond the ask, not the sizes.
-    ASSERT_NO_FATAL_FAILURE(RunStep(steps[i], true, &worlds[i], &answers[i], &points[i]));
+    ASSERT_NO_FATAL_FAILURE(
+        RunStep(steps[i], true, &worlds[i], &answers[i], &points[i]));
     runs += static_cast<int>(Modes().size() * (points[i].size() + 1));
   }
   EXPECT_EQ(World(), initial) << "after the sweep";
   // Every RPC of the lifecycle makes side effects: none swept means the
   // faults were never armed, not that there was nothing to sweep.
   for (size_t i = 0; i < steps.size(); ++i) {
-    EXPECT_FALSE(points[i].empty()) << steps[i].name << ": no side effect was swept";
+    EXPECT_FALSE(points[i].empty())
+        << steps[i].name << ": no side effect was swept";
   }
   std::cout << GetParam().name << ": " << runs << " runs of the real binary;";
   int total = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
     total += static_cast<int>(points[i].size());
-    std::cout << "\n  " << steps[i].name << ": " << points[i].size() << " side effects ("
-              << absl::StrJoin(points[i], "; ") << ")";
+    std::cout << "\n  " << steps[i].name << ": " << points[i].size()
+              << " side effects (" << absl::StrJoin(points[i], "; ") << ")";
   }
-  std::cout << "\n  " << total << " side effects, each swept by " << absl::StrJoin(Modes(), " and ")
-            << "\n";
+  std::cout << "\n  " << total << " side effects, each swept by "
+            << absl::StrJoin(Modes(), " and ") << "\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Variants, CrashSweepTest,
-    ::testing::Values(Variant{"LoopXfs", "", "xfs", false, false, false, 320 * kMiB}, Variant{"LoopBlock", "", "", true},
-                      Variant{"ThinEncryptedExt4", "default=lvm-thin:$POOL", "ext4",
-                              false, true, true},
-                      Variant{"ThickExt4", "default=lvm:$VG?reserve=0", "ext4", false,
-                              false, true}),
-    [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
+    ::testing::Values(Variant{"LoopXfs", "", "xfs", false, false, false,
+                              320 * kMiB},
+                      Variant{"LoopBlock", "", "", true},
+                      Variant{"ThinEncryptedExt4", "default=lvm-thin:$POOL",
+                              "ext4", false, true, true},
+                      Variant{"ThickExt4", "default=lvm:$VG?reserve=0", "ext4",
+                              false, false, true}),
+    [](const ::testing::TestParamInfo<Variant>& info) {
+      return info.param.name;
+    });
 
 }  // namespace
 }  // namespace cellar

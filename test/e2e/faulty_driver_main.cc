@@ -31,7 +31,8 @@ namespace {
 constexpr char kFlag[] = "--fault=";
 
 // "crash-after:N" or "fail-at:N"; false when malformed.
-bool ParseFault(const std::string& text, cellar::FaultPlan::Mode* mode, int* n) {
+bool ParseFault(const std::string& text, cellar::FaultPlan::Mode* mode,
+                int* n) {
   const size_t colon = text.find(':');
   if (colon == std::string::npos) return false;
   const std::string kind = text.substr(0, colon);
@@ -75,13 +76,14 @@ int main(int argc, char** argv) {
   cellar::RealBlockCopier real_copier;
 
   cellar::FaultPlan plan;
-  plan.SetHook([](cellar::FaultPlan::Mode how, int number, const std::string& what) {
-    const bool crash = how == cellar::FaultPlan::Mode::kCrashAfter;
-    std::fprintf(stderr, "cellar-fault: %s side effect %d: %s\n",
-                 crash ? "killed after" : "failed", number, what.c_str());
-    std::fflush(stderr);
-    if (crash) raise(SIGKILL);
-  });
+  plan.SetHook(
+      [](cellar::FaultPlan::Mode how, int number, const std::string& what) {
+        const bool crash = how == cellar::FaultPlan::Mode::kCrashAfter;
+        std::fprintf(stderr, "cellar-fault: %s side effect %d: %s\n",
+                     crash ? "killed after" : "failed", number, what.c_str());
+        std::fflush(stderr);
+        if (crash) raise(SIGKILL);
+      });
   cellar::FaultyFileSystem fs(&real_fs, &plan);
   cellar::FaultyMounter mounter(&real_mounter, &plan);
   cellar::FaultyCommandRunner runner(&real_runner, &plan);

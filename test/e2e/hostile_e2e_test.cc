@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <climits>
-
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -52,13 +51,13 @@ std::set<std::string> Snapshot(const std::string& root) {
                                       " size=", st.st_size);
       if (S_ISREG(st.st_mode) && st.st_size <= 4096) {
         std::ifstream in(path, std::ios::binary);
-        absl::StrAppend(&line, " content=",
-                        absl::CEscape(std::string(
-                            std::istreambuf_iterator<char>(in),
-                            std::istreambuf_iterator<char>())));
+        absl::StrAppend(
+            &line, " content=",
+            absl::CEscape(std::string(std::istreambuf_iterator<char>(in),
+                                      std::istreambuf_iterator<char>())));
       } else if (S_ISREG(st.st_mode)) {
-        absl::StrAppend(&line, " blocks=", st.st_blocks, " mtime=",
-                        st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+        absl::StrAppend(&line, " blocks=", st.st_blocks,
+                        " mtime=", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
       }
       out.insert(line);
       if (S_ISDIR(st.st_mode)) walk(path);
@@ -108,10 +107,10 @@ class HostileE2eTest : public ::testing::Test {
     }
     // A symlink inside the kubelet dir that leads outside it.
     ASSERT_EQ(symlink(outside_.c_str(), (kubelet_ + "/pods/evil").c_str()), 0);
-    auto driver = DriverProcess::Start(
-        root_ + "/data", root_ + "/csi.sock",
-        {"--kubelet-dir=" + kubelet_, "--node-id=hostile-node",
-         "--reserve-bytes=0"});
+    auto driver =
+        DriverProcess::Start(root_ + "/data", root_ + "/csi.sock",
+                             {"--kubelet-dir=" + kubelet_,
+                              "--node-id=hostile-node", "--reserve-bytes=0"});
     ASSERT_TRUE(driver.ok()) << driver.status();
     driver_ = *std::move(driver);
     client_ = std::make_unique<testing::CsiClient>(driver_->channel());
@@ -205,38 +204,42 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
       {"create: negative limit", SC::INVALID_ARGUMENT, create([](auto* r) {
          r->mutable_capacity_range()->set_limit_bytes(-5);
        })});
-  cases.push_back({"create: overflowing size", SC::OUT_OF_RANGE,
-                   create([](auto* r) {
-                     r->mutable_capacity_range()->set_required_bytes(LLONG_MAX);
-                   })});
-  cases.push_back({"create: required > limit", SC::OUT_OF_RANGE,
-                   create([](auto* r) {
-                     r->mutable_capacity_range()->set_required_bytes(2 * kMiB);
-                     r->mutable_capacity_range()->set_limit_bytes(kMiB);
-                   })});
+  cases.push_back(
+      {"create: overflowing size", SC::OUT_OF_RANGE, create([](auto* r) {
+         r->mutable_capacity_range()->set_required_bytes(LLONG_MAX);
+       })});
+  cases.push_back(
+      {"create: required > limit", SC::OUT_OF_RANGE, create([](auto* r) {
+         r->mutable_capacity_range()->set_required_bytes(2 * kMiB);
+         r->mutable_capacity_range()->set_limit_bytes(kMiB);
+       })});
   cases.push_back({"create: bigger than the disk", SC::RESOURCE_EXHAUSTED,
                    create([](auto* r) {
                      r->mutable_capacity_range()->set_required_bytes(1ll << 60);
                    })});
-  cases.push_back({"create: unknown parameter", SC::INVALID_ARGUMENT,
-                   create([](auto* r) { (*r->mutable_parameters())["x"] = "1"; })});
-  cases.push_back({"create: NUL in parameter key", SC::INVALID_ARGUMENT,
-                   create([](auto* r) { (*r->mutable_parameters())[kNul] = "1"; })});
+  cases.push_back(
+      {"create: unknown parameter", SC::INVALID_ARGUMENT,
+       create([](auto* r) { (*r->mutable_parameters())["x"] = "1"; })});
+  cases.push_back(
+      {"create: NUL in parameter key", SC::INVALID_ARGUMENT,
+       create([](auto* r) { (*r->mutable_parameters())[kNul] = "1"; })});
   cases.push_back(
       {"create: fsType injection", SC::INVALID_ARGUMENT, create([](auto* r) {
          (*r->mutable_parameters())["fsType"] = "ext4 -O ^has_journal";
        })});
+  cases.push_back({"create: deviceClass traversal", SC::INVALID_ARGUMENT,
+                   create([](auto* r) {
+                     (*r->mutable_parameters())["deviceClass"] = "../../etc";
+                   })});
   cases.push_back(
-      {"create: deviceClass traversal", SC::INVALID_ARGUMENT, create([](auto* r) {
-         (*r->mutable_parameters())["deviceClass"] = "../../etc";
-       })});
-  cases.push_back(
-      {"create: mount flag with comma", SC::INVALID_ARGUMENT, create([](auto* r) {
+      {"create: mount flag with comma", SC::INVALID_ARGUMENT,
+       create([](auto* r) {
          r->mutable_volume_capabilities(0)->mutable_mount()->add_mount_flags(
              "ro,suid");
        })});
   cases.push_back(
-      {"create: mount flag =-injection", SC::INVALID_ARGUMENT, create([](auto* r) {
+      {"create: mount flag =-injection", SC::INVALID_ARGUMENT,
+       create([](auto* r) {
          r->mutable_volume_capabilities(0)->mutable_mount()->add_mount_flags(
              "context=x,dev");
        })});
@@ -245,18 +248,18 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
          r->mutable_volume_capabilities(0)->mutable_mount()->set_fs_type(
              "../../bin/sh");
        })});
-  cases.push_back(
-      {"create: group id not numeric", SC::INVALID_ARGUMENT, create([](auto* r) {
-         r->mutable_volume_capabilities(0)
-             ->mutable_mount()
-             ->set_volume_mount_group("0;rm");
-       })});
-  cases.push_back(
-      {"create: odd secrets, bad size", SC::INVALID_ARGUMENT, create([](auto* r) {
-         (*r->mutable_secrets())[""] = kNul;
-         (*r->mutable_secrets())[kHuge] = "";
-         r->mutable_capacity_range()->set_required_bytes(-1);
-       })});
+  cases.push_back({"create: group id not numeric", SC::INVALID_ARGUMENT,
+                   create([](auto* r) {
+                     r->mutable_volume_capabilities(0)
+                         ->mutable_mount()
+                         ->set_volume_mount_group("0;rm");
+                   })});
+  cases.push_back({"create: odd secrets, bad size", SC::INVALID_ARGUMENT,
+                   create([](auto* r) {
+                     (*r->mutable_secrets())[""] = kNul;
+                     (*r->mutable_secrets())[kHuge] = "";
+                     r->mutable_capacity_range()->set_required_bytes(-1);
+                   })});
 
   for (const std::string& id :
        {std::string("../../etc/passwd"), std::string("/etc/shadow"), kHuge,
@@ -264,21 +267,22 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
         // Would reach the canary files in outside_ from the image dir.
         std::string("../../outside/victim"),
         std::string("v_hostile-node_default_/../../../outside/victim"),
-        std::string("s_hostile-node_default_00000000000000000000000000000000")}) {
+        std::string(
+            "s_hostile-node_default_00000000000000000000000000000000")}) {
     cases.push_back({"delete: id " + id.substr(0, 40), SC::OK, [&, id] {
                        csi::v1::DeleteVolumeRequest r;
                        r.set_volume_id(id);
                        csi::v1::DeleteVolumeResponse resp;
                        return ctl.DeleteVolume(Context().get(), r, &resp);
                      }});
-    cases.push_back({"validate: id " + id.substr(0, 40), SC::NOT_FOUND, [&, id] {
-                       csi::v1::ValidateVolumeCapabilitiesRequest r;
-                       r.set_volume_id(id);
-                       *r.add_volume_capabilities() = cap_;
-                       csi::v1::ValidateVolumeCapabilitiesResponse resp;
-                       return ctl.ValidateVolumeCapabilities(Context().get(), r,
-                                                             &resp);
-                     }});
+    cases.push_back(
+        {"validate: id " + id.substr(0, 40), SC::NOT_FOUND, [&, id] {
+           csi::v1::ValidateVolumeCapabilitiesRequest r;
+           r.set_volume_id(id);
+           *r.add_volume_capabilities() = cap_;
+           csi::v1::ValidateVolumeCapabilitiesResponse resp;
+           return ctl.ValidateVolumeCapabilities(Context().get(), r, &resp);
+         }});
     cases.push_back({"stage: id " + id.substr(0, 40), SC::NOT_FOUND, [&, id] {
                        return client_->Stage(id, staging_ + "2", cap_);
                      }});
@@ -293,13 +297,15 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
   }
   for (const std::string& token :
        {std::string("../"), kHuge, std::string("v_x"), kNul,
-        std::string("s_hostile-node_default_00000000000000000000000000000000")}) {
-    cases.push_back({"list: token " + token.substr(0, 20), SC::ABORTED, [&, token] {
-                       csi::v1::ListVolumesRequest r;
-                       r.set_starting_token(token);
-                       csi::v1::ListVolumesResponse resp;
-                       return ctl.ListVolumes(Context().get(), r, &resp);
-                     }});
+        std::string(
+            "s_hostile-node_default_00000000000000000000000000000000")}) {
+    cases.push_back(
+        {"list: token " + token.substr(0, 20), SC::ABORTED, [&, token] {
+           csi::v1::ListVolumesRequest r;
+           r.set_starting_token(token);
+           csi::v1::ListVolumesResponse resp;
+           return ctl.ListVolumes(Context().get(), r, &resp);
+         }});
   }
   cases.push_back({"list: negative max", SC::INVALID_ARGUMENT, [&] {
                      csi::v1::ListVolumesRequest r;
@@ -318,7 +324,8 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
                      r.set_volume_id(canary_);
                      r.mutable_capacity_range()->set_required_bytes(-1);
                      csi::v1::ControllerExpandVolumeResponse resp;
-                     return ctl.ControllerExpandVolume(Context().get(), r, &resp);
+                     return ctl.ControllerExpandVolume(Context().get(), r,
+                                                       &resp);
                    }});
 
   // Paths: outside, relative, traversal, doubled slashes, NUL, symlinks.
@@ -339,12 +346,13 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
   };
   for (const std::string& path : bad_paths) {
     const std::string label = path.substr(0, 60);
-    cases.push_back({"stage: path " + label, SC::INVALID_ARGUMENT,
-                     [&, path] { return client_->Stage(canary_, path, cap_); }});
-    cases.push_back({"publish: target " + label, SC::INVALID_ARGUMENT, [&, path] {
-                       return client_->Publish(canary_, staging_, path, cap_,
-                                               false);
+    cases.push_back({"stage: path " + label, SC::INVALID_ARGUMENT, [&, path] {
+                       return client_->Stage(canary_, path, cap_);
                      }});
+    cases.push_back(
+        {"publish: target " + label, SC::INVALID_ARGUMENT, [&, path] {
+           return client_->Publish(canary_, staging_, path, cap_, false);
+         }});
     cases.push_back({"unpublish: target " + label, SC::INVALID_ARGUMENT,
                      [&, path] { return client_->Unpublish(canary_, path); }});
     cases.push_back({"unstage: path " + label, SC::INVALID_ARGUMENT,
@@ -355,16 +363,17 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
                        r.set_volume_id(canary_);
                        r.set_volume_path(path);
                        csi::v1::NodeGetVolumeStatsResponse resp;
-                       return node.NodeGetVolumeStats(Context().get(), r, &resp);
+                       return node.NodeGetVolumeStats(Context().get(), r,
+                                                      &resp);
                      }});
-    cases.push_back({"node expand: path " + label, SC::INVALID_ARGUMENT,
-                     [&, path] {
-                       csi::v1::NodeExpandVolumeRequest r;
-                       r.set_volume_id(canary_);
-                       r.set_volume_path(path);
-                       csi::v1::NodeExpandVolumeResponse resp;
-                       return node.NodeExpandVolume(Context().get(), r, &resp);
-                     }});
+    cases.push_back(
+        {"node expand: path " + label, SC::INVALID_ARGUMENT, [&, path] {
+           csi::v1::NodeExpandVolumeRequest r;
+           r.set_volume_id(canary_);
+           r.set_volume_path(path);
+           csi::v1::NodeExpandVolumeResponse resp;
+           return node.NodeExpandVolume(Context().get(), r, &resp);
+         }});
   }
   cases.push_back({"publish: mount flag injection", SC::INVALID_ARGUMENT, [&] {
                      auto cap = cap_;
@@ -373,22 +382,22 @@ TEST_F(HostileE2eTest, EveryRequestGetsAPreciseCodeAndChangesNothing) {
                                              kubelet_ + "/pods/u9/v/mount", cap,
                                              false);
                    }});
-  cases.push_back({"publish: multi-node mode", SC::INVALID_ARGUMENT, [&] {
-                     return client_->Publish(
-                         canary_, staging_, kubelet_ + "/pods/u9/v/mount",
-                         testing::Capability("ext4", false,
-                                             Mode::MULTI_NODE_MULTI_WRITER),
-                         false);
-                   }});
-  cases.push_back({"stage: odd secrets and no capability", SC::INVALID_ARGUMENT,
-                   [&] {
-                     csi::v1::NodeStageVolumeRequest r;
-                     r.set_volume_id(canary_);
-                     r.set_staging_target_path(staging_);
-                     (*r.mutable_secrets())[kNul] = kHuge;
-                     csi::v1::NodeStageVolumeResponse resp;
-                     return node.NodeStageVolume(Context().get(), r, &resp);
-                   }});
+  cases.push_back(
+      {"publish: multi-node mode", SC::INVALID_ARGUMENT, [&] {
+         return client_->Publish(
+             canary_, staging_, kubelet_ + "/pods/u9/v/mount",
+             testing::Capability("ext4", false, Mode::MULTI_NODE_MULTI_WRITER),
+             false);
+       }});
+  cases.push_back(
+      {"stage: odd secrets and no capability", SC::INVALID_ARGUMENT, [&] {
+         csi::v1::NodeStageVolumeRequest r;
+         r.set_volume_id(canary_);
+         r.set_staging_target_path(staging_);
+         (*r.mutable_secrets())[kNul] = kHuge;
+         csi::v1::NodeStageVolumeResponse resp;
+         return node.NodeStageVolume(Context().get(), r, &resp);
+       }});
 
   const std::set<std::string> before = Snapshot(root_);
   for (const Case& c : cases) {
@@ -447,7 +456,8 @@ TEST_F(HostileE2eTest, AnotherNamespaceCannotPublishABoundVolume) {
                   .CreateVolume(Context().get(), create, &created)
                   .ok());
   const std::string id = created.volume().volume_id();
-  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/bound/globalmount";
+  const std::string staging =
+      kubelet_ + "/plugins/kubernetes.io/csi/bound/globalmount";
   ASSERT_EQ(system(("mkdir -p " + staging).c_str()), 0);
   ASSERT_TRUE(client_->Stage(id, staging, cap_).ok());
 
@@ -459,12 +469,14 @@ TEST_F(HostileE2eTest, AnotherNamespaceCannotPublishABoundVolume) {
                       {"namespace", "team-a"},
                       {"boundNamespace", "team-a"}});
   };
-  const std::string thief_target = kubelet_ + "/pods/uid-b/volumes/kubernetes.io~csi/x/mount";
+  const std::string thief_target =
+      kubelet_ + "/pods/uid-b/volumes/kubernetes.io~csi/x/mount";
   EXPECT_EQ(publish("team-b", thief_target, false).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(publish("team-b", thief_target, true).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_NE(access(thief_target.c_str(), F_OK), 0) << "refusal created a target";
+  EXPECT_NE(access(thief_target.c_str(), F_OK), 0)
+      << "refusal created a target";
   // No pod identity at all.
   csi::v1::NodePublishVolumeRequest bare;
   bare.set_volume_id(id);
@@ -477,7 +489,8 @@ TEST_F(HostileE2eTest, AnotherNamespaceCannotPublishABoundVolume) {
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   // The owner's pod is admitted.
-  const std::string owner_target = kubelet_ + "/pods/uid-a/volumes/kubernetes.io~csi/x/mount";
+  const std::string owner_target =
+      kubelet_ + "/pods/uid-a/volumes/kubernetes.io~csi/x/mount";
   ASSERT_TRUE(publish("team-a", owner_target, false).ok());
   const std::string log = driver_->ReadLog();
   EXPECT_NE(log.find("publish refused"), std::string::npos);
@@ -500,8 +513,10 @@ TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
                       "owned", cap_, 32 * kMiB,
                       {{"csi.storage.k8s.io/pvc/namespace", "team-a"}}, &source)
                   .ok());
-  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/owned/globalmount";
-  const std::string owner_target = kubelet_ + "/pods/uid-a/volumes/kubernetes.io~csi/o/mount";
+  const std::string staging =
+      kubelet_ + "/plugins/kubernetes.io/csi/owned/globalmount";
+  const std::string owner_target =
+      kubelet_ + "/pods/uid-a/volumes/kubernetes.io~csi/o/mount";
   ASSERT_TRUE(client_->Stage(source, staging, cap_).ok());
   auto publish = [&](const std::string& id, const std::string& staging_path,
                      const std::string& ns, const std::string& target) {
@@ -521,7 +536,8 @@ TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
           ["csi.storage.k8s.io/volumesnapshot/namespace"] = ns;
     }
     csi::v1::CreateSnapshotResponse response;
-    grpc::Status status = ctl.CreateSnapshot(Context().get(), request, &response);
+    grpc::Status status =
+        ctl.CreateSnapshot(Context().get(), request, &response);
     if (id != nullptr) *id = response.snapshot().snapshot_id();
     return status;
   };
@@ -554,11 +570,12 @@ TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
     request.mutable_capacity_range()->set_required_bytes(32 * kMiB);
     for (const auto& [k, v] : params) (*request.mutable_parameters())[k] = v;
     if (from_snapshot) {
-      request.mutable_volume_content_source()->mutable_snapshot()
+      request.mutable_volume_content_source()
+          ->mutable_snapshot()
           ->set_snapshot_id(snap);
     } else {
-      request.mutable_volume_content_source()->mutable_volume()
-          ->set_volume_id(source);
+      request.mutable_volume_content_source()->mutable_volume()->set_volume_id(
+          source);
     }
     csi::v1::CreateVolumeResponse response;
     grpc::Status status = ctl.CreateVolume(Context().get(), request, &response);
@@ -570,22 +587,22 @@ TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
   for (bool from_snapshot : {true, false}) {
     // For another namespace, or widening the allow lists: refused, and
     // nothing is created.
-    EXPECT_EQ(create_from("thief", from_snapshot,
-                          {{"csi.storage.k8s.io/pvc/namespace", "team-b"}},
-                          nullptr)
-                  .error_code(),
-              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(
+        create_from("thief", from_snapshot,
+                    {{"csi.storage.k8s.io/pvc/namespace", "team-b"}}, nullptr)
+            .error_code(),
+        grpc::StatusCode::PERMISSION_DENIED);
     EXPECT_EQ(create_from("widen", from_snapshot,
                           {{"csi.storage.k8s.io/pvc/namespace", "team-a"},
                            {"allowedNamespaces", "team-b"}},
                           nullptr)
                   .error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
-    EXPECT_EQ(create_from("widen-sa", from_snapshot,
-                          {{"allowedServiceAccounts", "team-b/default"}},
-                          nullptr)
-                  .error_code(),
-              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(
+        create_from("widen-sa", from_snapshot,
+                    {{"allowedServiceAccounts", "team-b/default"}}, nullptr)
+            .error_code(),
+        grpc::StatusCode::PERMISSION_DENIED);
   }
   EXPECT_EQ(list_volumes(), volumes_before);
   EXPECT_EQ(Snapshot(root_ + "/data"), files_before);
@@ -600,11 +617,13 @@ TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
     const std::string copy_staging =
         kubelet_ + "/plugins/kubernetes.io/csi/copy-" + copy + "/globalmount";
     ASSERT_TRUE(client_->Stage(copy, copy_staging, cap_).ok());
-    const std::string thief_target = kubelet_ + "/pods/uid-b/volumes/kubernetes.io~csi/c/mount";
+    const std::string thief_target =
+        kubelet_ + "/pods/uid-b/volumes/kubernetes.io~csi/c/mount";
     EXPECT_EQ(publish(copy, copy_staging, "team-b", thief_target).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
     EXPECT_NE(access(thief_target.c_str(), F_OK), 0);
-    const std::string target = kubelet_ + "/pods/uid-a/volumes/kubernetes.io~csi/c/mount";
+    const std::string target =
+        kubelet_ + "/pods/uid-a/volumes/kubernetes.io~csi/c/mount";
     ASSERT_TRUE(publish(copy, copy_staging, "team-a", target).ok());
     std::string data;
     std::getline(std::ifstream(target + "/secret"), data);
@@ -616,7 +635,8 @@ TEST_F(HostileE2eTest, CopiesKeepTheirOwner) {
   csi::v1::DeleteSnapshotRequest delete_snapshot;
   delete_snapshot.set_snapshot_id(snap);
   csi::v1::DeleteSnapshotResponse deleted;
-  ASSERT_TRUE(ctl.DeleteSnapshot(Context().get(), delete_snapshot, &deleted).ok());
+  ASSERT_TRUE(
+      ctl.DeleteSnapshot(Context().get(), delete_snapshot, &deleted).ok());
   ASSERT_TRUE(client_->Unstage(source, staging).ok());
   ASSERT_TRUE(client_->Delete(source).ok());
 }
@@ -635,11 +655,13 @@ TEST_F(HostileE2eTest, NodeCallsTouchOnlyTheVolumesOwn) {
 
   // A tmpfs (another driver's mount) at a staging path: publishing a volume
   // from it would hand a pod whatever it holds.
-  const std::string fake_staging = kubelet_ + "/plugins/kubernetes.io/csi/fake/globalmount";
+  const std::string fake_staging =
+      kubelet_ + "/plugins/kubernetes.io/csi/fake/globalmount";
   ASSERT_EQ(system(("mkdir -p " + fake_staging).c_str()), 0);
   ASSERT_EQ(mount("tmpfs", fake_staging.c_str(), "tmpfs", 0, "size=1m"), 0);
   { std::ofstream(fake_staging + "/planted") << "x"; }
-  const std::string thief_target = kubelet_ + "/pods/uid-9/volumes/kubernetes.io~csi/t/mount";
+  const std::string thief_target =
+      kubelet_ + "/pods/uid-9/volumes/kubernetes.io~csi/t/mount";
   EXPECT_EQ(client_->Publish(canary_, fake_staging, thief_target, cap_, false)
                 .error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
@@ -647,9 +669,9 @@ TEST_F(HostileE2eTest, NodeCallsTouchOnlyTheVolumesOwn) {
                 .error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   // The canary's own staging path, named for another volume.
-  EXPECT_EQ(client_->Publish(other, staging_, thief_target, cap_, false)
-                .error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      client_->Publish(other, staging_, thief_target, cap_, false).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(access(thief_target.c_str(), F_OK), 0);
   // Unstage/unpublish of another volume at the canary's paths, and of the
   // canary at the tmpfs: refused, every mount stays.
@@ -665,7 +687,8 @@ TEST_F(HostileE2eTest, NodeCallsTouchOnlyTheVolumesOwn) {
 
   // A target that is kubelet's or a pod's directory with files in it, not
   // a mount of the volume: left as it is.
-  const std::string pod_dir = kubelet_ + "/pods/uid-7/volumes/kubernetes.io~csi/x/mount";
+  const std::string pod_dir =
+      kubelet_ + "/pods/uid-7/volumes/kubernetes.io~csi/x/mount";
   ASSERT_EQ(system(("mkdir -p " + pod_dir).c_str()), 0);
   { std::ofstream(pod_dir + "/kept") << "kept"; }
   EXPECT_TRUE(client_->Unpublish(other, pod_dir).ok());
@@ -678,17 +701,20 @@ TEST_F(HostileE2eTest, NodeCallsTouchOnlyTheVolumesOwn) {
     EXPECT_EQ(client_->Stage(other, path, cap_).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT)
         << path;
-    EXPECT_EQ(client_->Publish(canary_, staging_, path, cap_, false)
-                  .error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT)
+    EXPECT_EQ(
+        client_->Publish(canary_, staging_, path, cap_, false).error_code(),
+        grpc::StatusCode::INVALID_ARGUMENT)
         << path;
     EXPECT_EQ(client_->Unpublish(canary_, path).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT)
         << path;
   }
-  EXPECT_EQ(client_->Stage(other, kubelet_ + "/pods/uid-1/volumes/kubernetes.io~csi/s/x", cap_)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      client_
+          ->Stage(other, kubelet_ + "/pods/uid-1/volumes/kubernetes.io~csi/s/x",
+                  cap_)
+          .error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
 
   // The tenant names, on its own filesystem, the file the driver uses for
   // block volumes, as a non-empty directory: unstage neither removes it nor
@@ -712,7 +738,8 @@ TEST_F(HostileE2eTest, ShortEncryptionKeysAreRefusedBeforeAnythingIsAttached) {
                                          {{"encrypted", "true"}}, &id)
                   .ok());
   const std::set<std::string> before = Snapshot(root_);
-  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/enc/globalmount";
+  const std::string staging =
+      kubelet_ + "/plugins/kubernetes.io/csi/enc/globalmount";
   const grpc::Status status = client_->StageWithSecrets(
       id, staging, cap_, {{"encryptionPassphrase", "hunter2-hunter2"}});
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -730,7 +757,8 @@ TEST_F(HostileE2eTest, ShortEncryptionKeysAreRefusedBeforeAnythingIsAttached) {
 TEST_F(HostileE2eTest, ANewVolumeNeverShowsADeletedVolumesBytes) {
   const csi::v1::VolumeCapability block = testing::Capability("", true);
   const int64_t size = 8 * kMiB;
-  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/old/globalmount";
+  const std::string staging =
+      kubelet_ + "/plugins/kubernetes.io/csi/old/globalmount";
   const std::string target =
       kubelet_ + "/plugins/kubernetes.io/csi/volumeDevices/publish/old/uid-o";
   auto cycle = [&](const std::string& name, bool write) {
@@ -740,8 +768,8 @@ TEST_F(HostileE2eTest, ANewVolumeNeverShowsADeletedVolumesBytes) {
     EXPECT_TRUE(client_->Publish(id, staging, target, block, false).ok());
     std::string seen;
     {
-      std::fstream device(target, std::ios::in | std::ios::out |
-                                      std::ios::binary);
+      std::fstream device(target,
+                          std::ios::in | std::ios::out | std::ios::binary);
       seen.assign(size, '\0');
       device.read(seen.data(), size);
       if (write) {
@@ -778,9 +806,9 @@ TEST_F(HostileE2eTest, AFailedStageLeavesNoLoopDeviceBehind) {
     }
   }
   ASSERT_FALSE(image.empty());
-  ASSERT_EQ(system(("mkswap '" + image + "' >/dev/null 2>&1").c_str()),
-            0);
-  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/mislabelled/globalmount";
+  ASSERT_EQ(system(("mkswap '" + image + "' >/dev/null 2>&1").c_str()), 0);
+  const std::string staging =
+      kubelet_ + "/plugins/kubernetes.io/csi/mislabelled/globalmount";
   ASSERT_EQ(system(("mkdir -p " + staging).c_str()), 0);
   EXPECT_EQ(client_->Stage(id, staging, cap_).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
@@ -801,7 +829,8 @@ TEST_F(HostileE2eTest, AFileNamedLikeTheDeviceIsNotTheDevice) {
   const csi::v1::VolumeCapability block = testing::Capability("", true);
   std::string id;
   ASSERT_TRUE(client_->Create("blockvictim", block, 16 * kMiB, &id).ok());
-  const std::string staging = kubelet_ + "/plugins/kubernetes.io/csi/blockvictim/globalmount";
+  const std::string staging =
+      kubelet_ + "/plugins/kubernetes.io/csi/blockvictim/globalmount";
   ASSERT_EQ(system(("mkdir -p " + staging).c_str()), 0);
   ASSERT_TRUE(client_->Stage(id, staging, block).ok());
   // Which loop device the victim got.
@@ -861,9 +890,9 @@ TEST_F(HostileE2eTest, NothingIsNamedThroughAnotherVolume) {
   const std::set<std::string> before = Snapshot(staging_);
   EXPECT_EQ(client_->Stage(other, staging_ + "/app", cap_).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(client_->Stage(other_block, staging_ + "/app/zz", block)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      client_->Stage(other_block, staging_ + "/app/zz", block).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(client_->Unstage(other_block, staging_ + "/app").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(client_->Publish(canary_, staging_, target_ + "/app/x", cap_, false)
@@ -895,16 +924,18 @@ TEST_F(HostileE2eTest, NothingIsNamedThroughAnotherVolume) {
   csi::v1::ControllerGetVolumeRequest get;
   get.set_volume_id(other);
   csi::v1::ControllerGetVolumeResponse got;
-  ASSERT_TRUE(driver_->controller().ControllerGetVolume(Context().get(), get,
-                                                        &got).ok());
+  ASSERT_TRUE(driver_->controller()
+                  .ControllerGetVolume(Context().get(), get, &got)
+                  .ok());
   EXPECT_EQ(got.volume().capacity_bytes(), 32 * kMiB);
   // An id this node never made removes no one's empty directory.
-  const std::string empty = kubelet_ + "/pods/uid-v/volumes/kubernetes.io~csi/x/mount";
+  const std::string empty =
+      kubelet_ + "/pods/uid-v/volumes/kubernetes.io~csi/x/mount";
   ASSERT_EQ(system(("mkdir -p " + empty).c_str()), 0);
-  EXPECT_TRUE(client_->Unpublish("v_hostile-node_default_" +
-                                     std::string(32, 'f'),
-                                 empty)
-                  .ok());
+  EXPECT_TRUE(
+      client_
+          ->Unpublish("v_hostile-node_default_" + std::string(32, 'f'), empty)
+          .ok());
   EXPECT_TRUE(client_->Unpublish("whatever", empty).ok());
   EXPECT_EQ(access(empty.c_str(), F_OK), 0);
   ASSERT_TRUE(client_->Delete(other).ok());

@@ -1,6 +1,7 @@
 // The loop backend end to end: the real binary, real loop devices, real
 // filesystems and mounts, driven over the socket. Needs root. Every test
 // cleans up every mount, loop device and file it made, even on failure.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,14 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
 #include <atomic>
-#include <functional>
-#include <iostream>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <iostream>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -110,11 +109,12 @@ class LoopE2eTest : public ::testing::Test {
   }
 
   std::string Staging(const std::string& name) {
-    return kubelet_ + "/plugins/kubernetes.io/csi/cellar/" + name + "/globalmount";
+    return kubelet_ + "/plugins/kubernetes.io/csi/cellar/" + name +
+           "/globalmount";
   }
   std::string Target(const std::string& name, int n = 0) {
-    return absl::StrCat(kubelet_, "/pods/pod-", n, "/volumes/kubernetes.io~csi/", name,
-                        "/mount");
+    return absl::StrCat(kubelet_, "/pods/pod-", n,
+                        "/volumes/kubernetes.io~csi/", name, "/mount");
   }
 
   grpc::Status Create(const std::string& name,
@@ -217,7 +217,8 @@ void LoopE2eTest::FullLifecycle(const std::string& name,
     std::string back;
     std::getline(in, back);
     EXPECT_EQ(back, payload);
-    const int fd = open((ro_target + "/nope").c_str(), O_CREAT | O_WRONLY, 0644);
+    const int fd =
+        open((ro_target + "/nope").c_str(), O_CREAT | O_WRONLY, 0644);
     EXPECT_LT(fd, 0);
     EXPECT_EQ(errno, EROFS);
     if (fd >= 0) close(fd);
@@ -400,9 +401,9 @@ TEST_F(LoopE2eTest, ThirtyTwoVolumesInParallel) {
   std::vector<std::thread> workers;
   const auto cap = Cap("ext4", false);
   for (int i = 0; i < kVolumes; ++i) {
-    ASSERT_EQ(system(("mkdir -p '" + Staging(absl::StrCat("par-", i)) + "'")
-                         .c_str()),
-              0);
+    ASSERT_EQ(
+        system(("mkdir -p '" + Staging(absl::StrCat("par-", i)) + "'").c_str()),
+        0);
   }
   for (int i = 0; i < kVolumes; ++i) {
     workers.emplace_back([&, i] {
@@ -439,14 +440,17 @@ TEST_F(LoopE2eTest, StatsReportALostMountAsAbnormal) {
   ASSERT_TRUE(Create("pvc-lost", cap, 64 * kMiB, &id).ok());
   ASSERT_EQ(system(("mkdir -p '" + Staging("pvc-lost") + "'").c_str()), 0);
   ASSERT_TRUE(Stage(id, Staging("pvc-lost"), cap).ok());
-  ASSERT_TRUE(Publish(id, Staging("pvc-lost"), Target("pvc-lost"), cap, false).ok());
+  ASSERT_TRUE(
+      Publish(id, Staging("pvc-lost"), Target("pvc-lost"), cap, false).ok());
   // Someone unmounts the target behind the driver's back.
   ASSERT_EQ(umount2(Target("pvc-lost").c_str(), 0), 0);
   csi::v1::NodeGetVolumeStatsRequest request;
   request.set_volume_id(id);
   request.set_volume_path(Target("pvc-lost"));
   csi::v1::NodeGetVolumeStatsResponse stats;
-  ASSERT_TRUE(driver_->node().NodeGetVolumeStats(Context().get(), request, &stats).ok());
+  ASSERT_TRUE(driver_->node()
+                  .NodeGetVolumeStats(Context().get(), request, &stats)
+                  .ok());
   EXPECT_TRUE(stats.volume_condition().abnormal());
   EXPECT_NE(stats.volume_condition().message().find("no longer mounted"),
             std::string::npos);
@@ -465,13 +469,16 @@ TEST_F(LoopE2eTest, SigtermLetsInFlightCallsFinish) {
   std::vector<std::string> ids(kCalls);
   std::vector<std::thread> threads;
   for (int i = 0; i < kCalls; ++i) {
-    ASSERT_EQ(system(("mkdir -p '" + Staging(absl::StrCat("g", i)) + "'").c_str()), 0);
+    ASSERT_EQ(
+        system(("mkdir -p '" + Staging(absl::StrCat("g", i)) + "'").c_str()),
+        0);
   }
   for (int i = 0; i < kCalls; ++i) {
     threads.emplace_back([&, i] {
       grpc::Status status =
           Create(absl::StrCat("g", i), cap, 1ll << 30, &ids[i]);
-      if (status.ok()) status = Stage(ids[i], Staging(absl::StrCat("g", i)), cap);
+      if (status.ok())
+        status = Stage(ids[i], Staging(absl::StrCat("g", i)), cap);
       codes[i] = status.error_code();
     });
   }
@@ -514,9 +521,9 @@ TEST_F(LoopE2eTest, ProbeIsReadyAndInfoHasTopology) {
   csi::v1::NodeGetInfoResponse info;
   ASSERT_TRUE(driver_->node().NodeGetInfo(Context().get(), {}, &info).ok());
   EXPECT_EQ(info.node_id(), kNodeId);
-  EXPECT_EQ(info.accessible_topology().segments().at(
-                "topology.cellar.csi.io/node"),
-            kNodeId);
+  EXPECT_EQ(
+      info.accessible_topology().segments().at("topology.cellar.csi.io/node"),
+      kNodeId);
 }
 
 }  // namespace

@@ -8,7 +8,10 @@
 //
 //   bazel test --jobs=1 //test/e2e:metrics_attack_test --test_output=all
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,7 +19,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <dirent.h>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -25,9 +27,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/support/byte_buffer.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -73,7 +72,8 @@ int Connect(int port, int timeout_ms = 2000) {
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+      0) {
     close(fd);
     return -1;
   }
@@ -83,7 +83,8 @@ int Connect(int port, int timeout_ms = 2000) {
 // Every line of a text exposition page in the 0.0.4 grammar, with label
 // values escaped; returns the first offending line, "" when all are fine.
 std::string FirstBadLine(const std::string& page) {
-  static const std::regex kComment("^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$");
+  static const std::regex kComment(
+      "^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$");
   static const std::regex kSample(
       "^[a-zA-Z_:][a-zA-Z0-9_:]*"
       "(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\\\n]|\\\\[\\\\\"n])*\""
@@ -164,11 +165,13 @@ std::set<int> ListeningPorts(pid_t pid) {
     std::getline(in, line);
     while (std::getline(in, line)) {
       std::istringstream fields(line);
-      std::string sl, local, remote, state, queues, timer, retr, uid, tmo, inode;
+      std::string sl, local, remote, state, queues, timer, retr, uid, tmo,
+          inode;
       fields >> sl >> local >> remote >> state >> queues >> timer >> retr >>
           uid >> tmo >> inode;
       if (state == "0A" && inodes.count(inode) > 0) {
-        ports.insert(std::stoi(local.substr(local.rfind(':') + 1), nullptr, 16));
+        ports.insert(
+            std::stoi(local.substr(local.rfind(':') + 1), nullptr, 16));
       }
     }
   }
@@ -189,10 +192,9 @@ class MetricsAttackTest : public ::testing::Test {
   }
 
   void StartDriver(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--kubelet-dir=" + kubelet_,
-                                     "--node-id=attack-node",
-                                     "--reserve-bytes=0",
-                                     "--metrics-address=127.0.0.1:0"};
+    std::vector<std::string> args = {
+        "--kubelet-dir=" + kubelet_, "--node-id=attack-node",
+        "--reserve-bytes=0", "--metrics-address=127.0.0.1:0"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto driver =
         DriverProcess::Start(root_ + "/data", root_ + "/csi.sock", args);
@@ -227,9 +229,9 @@ class MetricsAttackTest : public ::testing::Test {
   double ProbeSeconds() {
     const auto start = Clock::now();
     csi::v1::ProbeResponse probe;
-    const grpc::Status status = driver_->identity().Probe(
-        testing::Context(absl::Seconds(30)).get(), csi::v1::ProbeRequest(),
-        &probe);
+    const grpc::Status status =
+        driver_->identity().Probe(testing::Context(absl::Seconds(30)).get(),
+                                  csi::v1::ProbeRequest(), &probe);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return SecondsSince(start);
   }
@@ -318,10 +320,10 @@ TEST_F(MetricsAttackTest, TenantStringsNeverReachThePage) {
   context["csi.storage.k8s.io/pod.uid"] = kMark + "-uid";
   context[evil] = evil;
   csi::v1::NodePublishVolumeResponse published;
-  EXPECT_FALSE(driver_->node()
-                   .NodePublishVolume(testing::Context().get(), publish,
-                                      &published)
-                   .ok());
+  EXPECT_FALSE(
+      driver_->node()
+          .NodePublishVolume(testing::Context().get(), publish, &published)
+          .ok());
   // Unknown methods (on a known and an unknown service): does the method
   // label take whatever :path the client sends?
   grpc::GenericStub generic(driver_->channel());
@@ -369,7 +371,8 @@ TEST_F(MetricsAttackTest, TenantStringsNeverReachThePage) {
         << method;
   }
   std::string listed;
-  for (const std::string& method : methods) absl::StrAppend(&listed, method, " ");
+  for (const std::string& method : methods)
+    absl::StrAppend(&listed, method, " ");
   std::cout << "method_name values: " << listed << "\n";
   // The label names are the documented ones only.
   std::set<std::string> label_names;
@@ -399,7 +402,8 @@ TEST_F(MetricsAttackTest, DriverNameIsEscapedAndStaysUtf8) {
   const std::string page = Scrape();
   EXPECT_EQ(FirstBadLine(page), "");
   EXPECT_FALSE(absl::StrContains(page, "\nfake_metric")) << page;
-  EXPECT_TRUE(absl::StrContains(page, "driver_name=\"ev\\\"il\\\\na\\nfake_metric"))
+  EXPECT_TRUE(
+      absl::StrContains(page, "driver_name=\"ev\\\"il\\\\na\\nfake_metric"))
       << page;
   // FINDING if this fails: the driver name is not validated (CSI wants at
   // most 63 characters of [a-z0-9.-]), so invalid UTF-8 reaches the page.
@@ -443,8 +447,8 @@ TEST_F(MetricsAttackTest, OnlyTheLiteralPathIsServed) {
     const std::string reply = HttpExchange(
         port_, absl::StrCat("GET http://", host, ":", port_,
                             "/metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
-    std::cout << "absolute-form http://" << host << " -> \""
-              << StatusOf(reply) << "\" (" << reply.size() << " bytes)\n";
+    std::cout << "absolute-form http://" << host << " -> \"" << StatusOf(reply)
+              << "\" (" << reply.size() << " bytes)\n";
     EXPECT_NE(StatusOf(reply), "200") << host;
   }
 }
@@ -458,7 +462,9 @@ TEST_F(MetricsAttackTest, OtherMethodsAreRefused) {
        {"HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "PROPFIND",
         "MKCOL", "TRACE", "CONNECT", "FOO", "get"}) {
     const std::string reply = HttpExchange(
-        port_, std::string(method) + " /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+        port_,
+        std::string(method) +
+            " /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     const std::string status = StatusOf(reply);
     std::cout << method << " /metrics -> " << status << "\n";
     EXPECT_NE(status, "200") << method;
@@ -472,9 +478,10 @@ TEST_F(MetricsAttackTest, OtherMethodsAreRefused) {
   EXPECT_FALSE(absl::StrContains(preflight, "Access-Control-Allow-Origin"))
       << preflight;
   // A cross-origin GET must not be readable by a browser page.
-  const std::string cross = HttpExchange(
-      port_,
-      "GET /metrics HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n\r\n");
+  const std::string cross =
+      HttpExchange(port_,
+                   "GET /metrics HTTP/1.1\r\nHost: x\r\nOrigin: "
+                   "http://evil.example\r\n\r\n");
   EXPECT_EQ(StatusOf(cross), "200");
   EXPECT_FALSE(absl::StrContains(cross, "Access-Control-Allow-Origin"));
   // A websocket upgrade on /metrics.
@@ -492,7 +499,8 @@ TEST_F(MetricsAttackTest, OtherMethodsAreRefused) {
 // directory, whatever the path.
 TEST_F(MetricsAttackTest, NoFileIsEverServed) {
   StartDriver();
-  ASSERT_EQ(system(("echo '#!/bin/sh' > '" + root_ + "/data/x.cgi'").c_str()), 0);
+  ASSERT_EQ(system(("echo '#!/bin/sh' > '" + root_ + "/data/x.cgi'").c_str()),
+            0);
   for (const std::string path :
        {"/etc/passwd", "/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
         "/..%2f..%2f..%2fetc%2fpasswd", "/data/x.cgi", "/x.cgi", "/x.shtml",
@@ -510,9 +518,9 @@ TEST_F(MetricsAttackTest, NoFileIsEverServed) {
 // keep-alive), so no smuggling; the server survives all of it.
 TEST_F(MetricsAttackTest, OversizedAndSmuggledRequests) {
   StartDriver();
-  const std::string big_header = HttpExchange(
-      port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nX: " + std::string(9000, 'a') +
-                 "\r\n\r\n");
+  const std::string big_header =
+      HttpExchange(port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nX: " +
+                              std::string(9000, 'a') + "\r\n\r\n");
   EXPECT_NE(StatusOf(big_header), "200");
   const std::string big_path = HttpExchange(
       port_, "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n");
@@ -523,11 +531,11 @@ TEST_F(MetricsAttackTest, OversizedAndSmuggledRequests) {
   const std::string many_reply = HttpExchange(port_, many);
   std::cout << "500 tiny headers -> " << StatusOf(many_reply) << "\n";
   // CL + TE with a pipelined request behind: one response only.
-  const std::string smuggle = HttpExchange(
-      port_,
-      "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string smuggle =
+      HttpExchange(port_,
+                   "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                   "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
   size_t responses = 0;
   for (size_t at = 0; (at = smuggle.find("HTTP/1.", at)) != std::string::npos;
        ++at) {
@@ -675,9 +683,9 @@ TEST_F(MetricsAttackTest, ScrapeFloodDoesNotStallRpcsAndIsCached) {
   while (SecondsSince(start) < 6) {
     const auto call = Clock::now();
     std::string id;
-    ASSERT_TRUE(client_->Create(absl::StrCat("pvc-flood-x", rpcs), cap,
-                                16 * kMiB, &id)
-                    .ok());
+    ASSERT_TRUE(
+        client_->Create(absl::StrCat("pvc-flood-x", rpcs), cap, 16 * kMiB, &id)
+            .ok());
     ASSERT_TRUE(client_->Delete(id).ok());
     worst = std::max(worst, SecondsSince(call));
     worst = std::max(worst, ProbeSeconds());
@@ -698,17 +706,18 @@ TEST_F(MetricsAttackTest, ScrapeFloodDoesNotStallRpcsAndIsCached) {
 class MetricsFlagTest : public MetricsAttackTest {};
 
 TEST_F(MetricsFlagTest, NoFlagNoListener) {
-  auto driver = DriverProcess::Start(
-      root_ + "/data", root_ + "/csi.sock",
-      {"--kubelet-dir=" + kubelet_, "--node-id=attack-node", "--reserve-bytes=0"});
+  auto driver =
+      DriverProcess::Start(root_ + "/data", root_ + "/csi.sock",
+                           {"--kubelet-dir=" + kubelet_,
+                            "--node-id=attack-node", "--reserve-bytes=0"});
   ASSERT_TRUE(driver.ok()) << driver.status();
   driver_ = *std::move(driver);
   EXPECT_TRUE(ListeningPorts(driver_->pid()).empty());
   EXPECT_FALSE(absl::StrContains(driver_->ReadLog(), "metrics at"));
   auto empty = DriverProcess::Start(
       root_ + "/data2", root_ + "/csi2.sock",
-      {"--kubelet-dir=" + kubelet_, "--node-id=attack-node", "--reserve-bytes=0",
-       "--metrics-address="});
+      {"--kubelet-dir=" + kubelet_, "--node-id=attack-node",
+       "--reserve-bytes=0", "--metrics-address="});
   ASSERT_TRUE(empty.ok()) << empty.status();
   EXPECT_TRUE(ListeningPorts((*empty)->pid()).empty());
 }
@@ -748,7 +757,8 @@ TEST_F(MetricsFlagTest, AddressInUseFailsClearly) {
   const std::string log = root_ + "/inuse.log";
   absl::StatusOr<int> status = testing::RunToExit(
       testing::DriverBinaryPath(),
-      {"--data-dir=" + root_ + "/inuse", "--endpoint=unix://" + root_ + "/inuse.sock",
+      {"--data-dir=" + root_ + "/inuse",
+       "--endpoint=unix://" + root_ + "/inuse.sock",
        "--kubelet-dir=" + kubelet_, "--node-id=n", "--reserve-bytes=0",
        absl::StrCat("--metrics-address=127.0.0.1:", port_)},
       log, absl::Seconds(15));

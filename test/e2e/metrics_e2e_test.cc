@@ -46,7 +46,8 @@ class MetricsE2eTest : public ::testing::Test {
     client_ = std::make_unique<testing::CsiClient>(driver_->channel());
     std::smatch match;
     const std::string log = driver_->ReadLog();
-    ASSERT_TRUE(std::regex_search(log, match, std::regex("\\(port ([0-9]+)\\)")))
+    ASSERT_TRUE(
+        std::regex_search(log, match, std::regex("\\(port ([0-9]+)\\)")))
         << log;
     port_ = match[1];
   }
@@ -97,13 +98,14 @@ TEST_F(MetricsE2eTest, ALifecycleIsCountedByMethodAndCode) {
   ASSERT_TRUE(client_
                   ->CreateWithParameters(
                       "pvc-secret-claim", cap, 64 * kMiB,
-                      {{"csi.storage.k8s.io/pvc/namespace", "tenant-ns-a"}}, &id)
+                      {{"csi.storage.k8s.io/pvc/namespace", "tenant-ns-a"}},
+                      &id)
                   .ok());
   // Same name, other size: ALREADY_EXISTS.
   std::string other;
-  EXPECT_EQ(client_->Create("pvc-secret-claim", cap, 128 * kMiB, &other)
-                .error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(
+      client_->Create("pvc-secret-claim", cap, 128 * kMiB, &other).error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
   const std::string staging =
       kubelet_ + "/plugins/kubernetes.io/csi/cellar/pvc/globalmount";
   ASSERT_EQ(Shell("mkdir -p '" + staging + "' && echo ok"), "ok\n");
@@ -130,10 +132,13 @@ TEST_F(MetricsE2eTest, ALifecycleIsCountedByMethodAndCode) {
   std::string page;
   ASSERT_EQ(Curl("GET", "/metrics", &page), "200");
   page = "\n" + page;
-  EXPECT_EQ(Value(page, "cellar_device_class_volumes{device_class=\"default\"}"), 1)
+  EXPECT_EQ(
+      Value(page, "cellar_device_class_volumes{device_class=\"default\"}"), 1)
       << page;
-  EXPECT_EQ(Value(page, "cellar_device_class_allocated_bytes{device_class=\"default\"}"),
-            64.0 * kMiB);
+  EXPECT_EQ(
+      Value(page,
+            "cellar_device_class_allocated_bytes{device_class=\"default\"}"),
+      64.0 * kMiB);
 
   ASSERT_TRUE(client_->Unstage(id, staging).ok());
   ASSERT_TRUE(client_->Delete(id).ok());
@@ -141,31 +146,43 @@ TEST_F(MetricsE2eTest, ALifecycleIsCountedByMethodAndCode) {
 
   ASSERT_EQ(Curl("GET", "/metrics", &page), "200");
   page = "\n" + page;
-  EXPECT_EQ(Value(page, Count("/csi.v1.Controller/CreateVolume", "OK")), 1) << page;
-  EXPECT_EQ(Value(page, Count("/csi.v1.Controller/CreateVolume", "AlreadyExists")), 1);
+  EXPECT_EQ(Value(page, Count("/csi.v1.Controller/CreateVolume", "OK")), 1)
+      << page;
+  EXPECT_EQ(
+      Value(page, Count("/csi.v1.Controller/CreateVolume", "AlreadyExists")),
+      1);
   EXPECT_EQ(Value(page, Count("/csi.v1.Node/NodeStageVolume", "OK")), 1);
-  EXPECT_EQ(Value(page, Count("/csi.v1.Node/NodePublishVolume", "PermissionDenied")), 1);
+  EXPECT_EQ(
+      Value(page, Count("/csi.v1.Node/NodePublishVolume", "PermissionDenied")),
+      1);
   EXPECT_EQ(Value(page, Count("/csi.v1.Node/NodeUnstageVolume", "OK")), 1);
   EXPECT_EQ(Value(page, Count("/csi.v1.Controller/DeleteVolume", "OK")), 2);
   EXPECT_GE(Value(page, Count("/csi.v1.Identity/Probe", "OK")), 1);
   // The +Inf bucket holds every call; the sum is a duration.
-  EXPECT_EQ(Value(page,
-                  "csi_plugin_operations_seconds_bucket{driver_name=\"cellar.csi.io\","
-                  "method_name=\"/csi.v1.Controller/DeleteVolume\","
-                  "grpc_status_code=\"OK\",le=\"+Inf\"}"),
-            2);
-  EXPECT_GT(Value(page,
-                  "csi_plugin_operations_seconds_sum{driver_name=\"cellar.csi.io\","
-                  "method_name=\"/csi.v1.Node/NodeStageVolume\","
-                  "grpc_status_code=\"OK\"}"),
-            0);
-  EXPECT_EQ(Value(page, "cellar_publish_refusals_total{rule=\"namespace\"}"), 1);
-  EXPECT_EQ(Value(page, "cellar_publish_refusals_total{rule=\"no_pod_identity\"}"), 0);
+  EXPECT_EQ(
+      Value(
+          page,
+          "csi_plugin_operations_seconds_bucket{driver_name=\"cellar.csi.io\","
+          "method_name=\"/csi.v1.Controller/DeleteVolume\","
+          "grpc_status_code=\"OK\",le=\"+Inf\"}"),
+      2);
+  EXPECT_GT(
+      Value(page,
+            "csi_plugin_operations_seconds_sum{driver_name=\"cellar.csi.io\","
+            "method_name=\"/csi.v1.Node/NodeStageVolume\","
+            "grpc_status_code=\"OK\"}"),
+      0);
+  EXPECT_EQ(Value(page, "cellar_publish_refusals_total{rule=\"namespace\"}"),
+            1);
+  EXPECT_EQ(
+      Value(page, "cellar_publish_refusals_total{rule=\"no_pod_identity\"}"),
+      0);
   // Storage was read again after 2 s at most: the volume is gone.
   sleep(3);
   ASSERT_EQ(Curl("GET", "/metrics", &page), "200");
   page = "\n" + page;
-  EXPECT_EQ(Value(page, "cellar_device_class_volumes{device_class=\"default\"}"), 0);
+  EXPECT_EQ(
+      Value(page, "cellar_device_class_volumes{device_class=\"default\"}"), 0);
   EXPECT_GT(Value(page, "process_resident_memory_bytes"), 1 << 20);
   EXPECT_GT(Value(page, "process_open_fds"), 3);
   EXPECT_TRUE(absl::StrContains(page, "\ncellar_build_info{version=\""));
@@ -186,9 +203,10 @@ TEST_F(MetricsE2eTest, OnlyGetOfMetricsIsServed) {
   EXPECT_EQ(Curl("GET", "/debug/pprof"), "404");
   // The driver still answers over its socket.
   csi::v1::ProbeResponse probe;
-  EXPECT_TRUE(driver_->identity()
-                  .Probe(testing::Context().get(), csi::v1::ProbeRequest(), &probe)
-                  .ok());
+  EXPECT_TRUE(
+      driver_->identity()
+          .Probe(testing::Context().get(), csi::v1::ProbeRequest(), &probe)
+          .ok());
 }
 
 }  // namespace

@@ -311,9 +311,17 @@ absl::StatusOr<std::string> YamlScalar(const std::string& raw) {
       }
       if (++i == text.size()) break;
       switch (text[i]) {
-        case 'n': out.push_back('\n'); break;
-        case 't': out.push_back('\t'); break;
-        case '\\': case '"': case '/': out.push_back(text[i]); break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case '\\':
+        case '"':
+        case '/':
+          out.push_back(text[i]);
+          break;
         default:
           return absl::InvalidArgumentError(
               absl::StrCat("unsupported escape \\", std::string(1, text[i])));
@@ -376,8 +384,8 @@ absl::StatusOr<YamlDocument> ParseYamlFile(const std::string& path) {
   while (std::getline(in, line)) {
     ++number;
     auto fail = [&](const absl::Status& status) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, " line ", number, ": ", status.message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " line ", number, ": ", status.message()));
     };
     const size_t comment = FindUnquoted(line, '#');
     if (comment != std::string::npos) line.resize(comment);
@@ -399,8 +407,7 @@ absl::StatusOr<YamlDocument> ParseYamlFile(const std::string& path) {
       continue;
     }
     YamlEntry entry;
-    if (pair->second.empty() || pair->second == "~" ||
-        pair->second == "null") {
+    if (pair->second.empty() || pair->second == "~" || pair->second == "null") {
       entry.is_map = true;  // a nested block may follow
     } else if (pair->second.front() == '{') {
       entry.is_map = true;
@@ -459,10 +466,9 @@ absl::StatusOr<CsiSecrets> LoadSecrets(const std::string& text) {
     if (!pairs.ok()) return pairs.status();
     for (auto& [field_key, value] : *pairs) {
       const size_t dot = field_key.find('.');
-      if (dot == std::string::npos || dot == 0 ||
-          dot + 1 == field_key.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "'", field_key, "=...' is not Field.key=value"));
+      if (dot == std::string::npos || dot == 0 || dot + 1 == field_key.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("'", field_key, "=...' is not Field.key=value"));
       }
       StringMap* field = SecretField(&secrets, field_key.substr(0, dot));
       if (field != nullptr) (*field)[field_key.substr(dot + 1)] = value;
@@ -496,8 +502,8 @@ absl::StatusOr<SanityConfig> LoadSanityConfig() {
   if (const char* text = getenv("CELLAR_SANITY_SECRETS")) {
     auto secrets = LoadSecrets(text);
     if (!secrets.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "CELLAR_SANITY_SECRETS: ", secrets.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("CELLAR_SANITY_SECRETS: ", secrets.status().message()));
     }
     config.secrets = *std::move(secrets);
   }
@@ -720,9 +726,8 @@ csi::v1::ControllerModifyVolumeRequest MakeModifyVolumeReq(
   }
   if (status.error_code() == code) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
-         << "expected error code " << code << ", got "
-         << status.error_code() << ": unexpected error: "
-         << status.error_message();
+         << "expected error code " << code << ", got " << status.error_code()
+         << ": unexpected error: " << status.error_message();
 }
 
 ::testing::AssertionResult VerifySnapshotInfo(const csi::v1::Snapshot& snap) {
@@ -746,8 +751,7 @@ enum class PathKind { kFile, kDirectory, kNotFound, kOther };
 // counts as what it points to; a missing path is kNotFound, any other stat
 // error is an error (the spec fails on it), and what is neither a regular
 // file nor a directory is kOther, which is not an error.
-::testing::AssertionResult CheckPath(const std::string& path,
-                                     PathKind* kind) {
+::testing::AssertionResult CheckPath(const std::string& path, PathKind* kind) {
   struct stat info;
   if (stat(path.c_str(), &info) != 0) {
     if (errno == ENOENT) {
@@ -796,9 +800,9 @@ class SanityE2eTest : public ::testing::Test {
     root_ = pattern;
     kubelet_ = root_ + "/kubelet";
     ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
-    std::vector<std::string> flags = {
-        "--kubelet-dir=" + kubelet_, "--node-id=" + std::string(kNodeId),
-        "--reserve-bytes=0", "--log-level=debug"};
+    std::vector<std::string> flags = {"--kubelet-dir=" + kubelet_,
+                                      "--node-id=" + std::string(kNodeId),
+                                      "--reserve-bytes=0", "--log-level=debug"};
     // The guest tier runs the same checks against LVM classes
     // (test/vm:sanity_vm_test): the class list is the driver's only
     // difference, as it would be for csi-sanity.
@@ -818,10 +822,11 @@ class SanityE2eTest : public ::testing::Test {
     // --csi.stagingdir=<kubelet>/plugins/kubernetes.io/csi/csi-staging
     // --csi.mountdir=<kubelet>/pods/csi-sanity/volumes/kubernetes.io~csi/csi-mount
     // with the parents made first (a kubelet has them).
-    ASSERT_EQ(system(("mkdir -p '" + kubelet_ + "/plugins/kubernetes.io/csi' '" +
-                      kubelet_ + "/pods/csi-sanity/volumes/kubernetes.io~csi'")
-                         .c_str()),
-              0);
+    ASSERT_EQ(
+        system(("mkdir -p '" + kubelet_ + "/plugins/kubernetes.io/csi' '" +
+                kubelet_ + "/pods/csi-sanity/volumes/kubernetes.io~csi'")
+                   .c_str()),
+        0);
     target_path_ =
         kubelet_ + "/pods/csi-sanity/volumes/kubernetes.io~csi/csi-mount";
     staging_path_ = kubelet_ + "/plugins/kubernetes.io/csi/csi-staging";
@@ -920,8 +925,8 @@ class SanityE2eTest : public ::testing::Test {
     caps.provides_controller_service =
         PluginServiceSupported(PluginService::CONTROLLER_SERVICE);
     if (caps.provides_controller_service) {
-      caps.controller_publish =
-          ControllerCapabilitySupported(ControllerRpc::PUBLISH_UNPUBLISH_VOLUME);
+      caps.controller_publish = ControllerCapabilitySupported(
+          ControllerRpc::PUBLISH_UNPUBLISH_VOLUME);
     }
     caps.node_stage = NodeCapabilitySupported(NodeRpc::STAGE_UNSTAGE_VOLUME);
     caps.node_volume_stats = NodeCapabilitySupported(NodeRpc::GET_VOLUME_STATS);
@@ -956,8 +961,8 @@ class SanityE2eTest : public ::testing::Test {
   grpc::Status ControllerPublishVolume(
       const csi::v1::ControllerPublishVolumeRequest& request,
       csi::v1::ControllerPublishVolumeResponse* response) {
-    grpc::Status status =
-        Controller().ControllerPublishVolume(Context().get(), request, response);
+    grpc::Status status = Controller().ControllerPublishVolume(
+        Context().get(), request, response);
     if (status.ok() && !request.volume_id().empty() &&
         !request.node_id().empty()) {
       resources_.push_back(
@@ -1023,7 +1028,8 @@ class SanityE2eTest : public ::testing::Test {
       csi::v1::CreateVolumeResponse* volume = nullptr) {
     csi::v1::CreateVolumeResponse volume_response;
     if (volume == nullptr) volume = &volume_response;
-    ::testing::AssertionResult created = MustCreateVolume(volume_request, volume);
+    ::testing::AssertionResult created =
+        MustCreateVolume(volume_request, volume);
     if (!created) return created;
     return MustCreateSnapshot(
         MakeCreateSnapshotReq(snapshot_name, volume->volume().volume_id()),
@@ -1111,8 +1117,8 @@ class SanityE2eTest : public ::testing::Test {
             Context().get(), MakeDeleteSnapshotReq(it->id), &response);
         if (!status.ok()) {
           errors.push_back(absl::StrCat("DeleteSnapshot for snapshot ID ",
-                                        it->id, " failed: ",
-                                        status.error_message()));
+                                        it->id,
+                                        " failed: ", status.error_message()));
         }
         continue;
       }
@@ -1121,23 +1127,24 @@ class SanityE2eTest : public ::testing::Test {
         unpublish.set_volume_id(it->id);
         unpublish.set_target_path(Target());
         csi::v1::NodeUnpublishVolumeResponse unpublished;
-        grpc::Status status =
-            Node().NodeUnpublishVolume(Context().get(), unpublish, &unpublished);
+        grpc::Status status = Node().NodeUnpublishVolume(
+            Context().get(), unpublish, &unpublished);
         if (!status.ok() && status.error_code() != StatusCode::NOT_FOUND) {
           errors.push_back(absl::StrCat("NodeUnpublishVolume for volume ID ",
-                                        it->id, " failed: ",
-                                        status.error_message()));
+                                        it->id,
+                                        " failed: ", status.error_message()));
         }
         if (NodeCapabilitySupported(NodeRpc::STAGE_UNSTAGE_VOLUME)) {
           csi::v1::NodeUnstageVolumeRequest unstage;
           unstage.set_volume_id(it->id);
           unstage.set_staging_target_path(staging_path_);
           csi::v1::NodeUnstageVolumeResponse unstaged;
-          status = Node().NodeUnstageVolume(Context().get(), unstage, &unstaged);
+          status =
+              Node().NodeUnstageVolume(Context().get(), unstage, &unstaged);
           if (!status.ok() && status.error_code() != StatusCode::NOT_FOUND) {
             errors.push_back(absl::StrCat("NodeUnstageVolume for volume ID ",
-                                          it->id, " failed: ",
-                                          status.error_message()));
+                                          it->id,
+                                          " failed: ", status.error_message()));
           }
         }
       }
@@ -1151,9 +1158,9 @@ class SanityE2eTest : public ::testing::Test {
         grpc::Status status = Controller().ControllerUnpublishVolume(
             Context().get(), request, &response);
         if (!status.ok()) {
-          errors.push_back(absl::StrCat(
-              "ControllerUnpublishVolume for volume ID ", it->id,
-              " failed: ", status.error_message()));
+          errors.push_back(
+              absl::StrCat("ControllerUnpublishVolume for volume ID ", it->id,
+                           " failed: ", status.error_message()));
         }
       }
       csi::v1::DeleteVolumeResponse response;
@@ -1270,31 +1277,33 @@ void SanityE2eTest::RunControllerTest(const NodeServiceCaps& caps, int count) {
 }
 
 // csi-sanity's Skip() calls, spelled as csi-sanity spells the reasons.
-#define SKIP_UNLESS_CONTROLLER_CAP(type, reason)     \
-  if (!ControllerCapabilitySupported(type)) {        \
-    GTEST_SKIP() << reason;                          \
+#define SKIP_UNLESS_CONTROLLER_CAP(type, reason) \
+  if (!ControllerCapabilitySupported(type)) {    \
+    GTEST_SKIP() << reason;                      \
   }
-#define SKIP_UNLESS_NODE_CAP(type, reason)           \
-  if (!NodeCapabilitySupported(type)) {              \
-    GTEST_SKIP() << reason;                          \
+#define SKIP_UNLESS_NODE_CAP(type, reason) \
+  if (!NodeCapabilitySupported(type)) {    \
+    GTEST_SKIP() << reason;                \
   }
-#define SKIP_UNLESS_GROUP_CONTROLLER_SERVICE()                          \
+#define SKIP_UNLESS_GROUP_CONTROLLER_SERVICE()                            \
   if (!PluginServiceSupported(PluginService::GROUP_CONTROLLER_SERVICE)) { \
-    GTEST_SKIP() << "GroupControllerService not supported";             \
+    GTEST_SKIP() << "GroupControllerService not supported";               \
   }
-#define SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS()                            \
-  SKIP_UNLESS_GROUP_CONTROLLER_SERVICE();                               \
-  if (!GroupControllerCapabilitySupported(                              \
-          GroupRpc::CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT)) {         \
-    GTEST_SKIP() << "VolumeGroupSnapshots not supported";               \
+#define SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS()                    \
+  SKIP_UNLESS_GROUP_CONTROLLER_SERVICE();                       \
+  if (!GroupControllerCapabilitySupported(                      \
+          GroupRpc::CREATE_DELETE_GET_VOLUME_GROUP_SNAPSHOT)) { \
+    GTEST_SKIP() << "VolumeGroupSnapshots not supported";       \
   }
 
 // ======================================================================
 // Controller Service [Controller Server]
 // ======================================================================
 
-// Controller Service [Controller Server] ControllerGetCapabilities should return appropriate capabilities
-TEST_F(SanityE2eTest, ControllerGetCapabilities_ShouldReturnAppropriateCapabilities) {
+// Controller Service [Controller Server] ControllerGetCapabilities should
+// return appropriate capabilities
+TEST_F(SanityE2eTest,
+       ControllerGetCapabilities_ShouldReturnAppropriateCapabilities) {
   csi::v1::ControllerGetCapabilitiesResponse caps;
   ASSERT_TRUE(
       IsOk(Controller().ControllerGetCapabilities(Context().get(), {}, &caps)));
@@ -1324,16 +1333,21 @@ TEST_F(SanityE2eTest, ControllerGetCapabilities_ShouldReturnAppropriateCapabilit
   }
 }
 
-// Controller Service [Controller Server] GetCapacity should return capacity (no optional values added)
-TEST_F(SanityE2eTest, ControllerGetCapacity_ShouldReturnCapacityNoOptionalValuesAdded) {
+// Controller Service [Controller Server] GetCapacity should return capacity (no
+// optional values added)
+TEST_F(SanityE2eTest,
+       ControllerGetCapacity_ShouldReturnCapacityNoOptionalValuesAdded) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::GET_CAPACITY,
                              "GetCapacity not supported");
   csi::v1::GetCapacityResponse response;
   EXPECT_TRUE(IsOk(Controller().GetCapacity(Context().get(), {}, &response)));
 }
 
-// Controller Service [Controller Server] ListVolumes should return appropriate values (no optional values added)
-TEST_F(SanityE2eTest, ControllerListVolumes_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
+// Controller Service [Controller Server] ListVolumes should return appropriate
+// values (no optional values added)
+TEST_F(
+    SanityE2eTest,
+    ControllerListVolumes_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::LIST_VOLUMES,
                              "ListVolumes not supported");
   csi::v1::ListVolumesResponse vols;
@@ -1344,8 +1358,10 @@ TEST_F(SanityE2eTest, ControllerListVolumes_ShouldReturnAppropriateValuesNoOptio
   }
 }
 
-// Controller Service [Controller Server] ListVolumes should fail when an invalid starting_token is passed
-TEST_F(SanityE2eTest, ControllerListVolumes_ShouldFailWhenAnInvalidStartingTokenIsPassed) {
+// Controller Service [Controller Server] ListVolumes should fail when an
+// invalid starting_token is passed
+TEST_F(SanityE2eTest,
+       ControllerListVolumes_ShouldFailWhenAnInvalidStartingTokenIsPassed) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::LIST_VOLUMES,
                              "ListVolumes not supported");
   csi::v1::ListVolumesRequest request;
@@ -1355,8 +1371,11 @@ TEST_F(SanityE2eTest, ControllerListVolumes_ShouldFailWhenAnInvalidStartingToken
                       StatusCode::ABORTED));
 }
 
-// Controller Service [Controller Server] ListVolumes check the presence of new volumes and absence of deleted ones in the volume list
-TEST_F(SanityE2eTest, ControllerListVolumes_CheckThePresenceOfNewVolumesAndAbsenceOfDeletedOnesInTheVolumeList) {
+// Controller Service [Controller Server] ListVolumes check the presence of new
+// volumes and absence of deleted ones in the volume list
+TEST_F(
+    SanityE2eTest,
+    ControllerListVolumes_CheckThePresenceOfNewVolumesAndAbsenceOfDeletedOnesInTheVolumeList) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::LIST_VOLUMES,
                              "ListVolumes not supported");
   csi::v1::ListVolumesResponse vols;
@@ -1379,8 +1398,12 @@ TEST_F(SanityE2eTest, ControllerListVolumes_CheckThePresenceOfNewVolumesAndAbsen
   EXPECT_EQ(vols.entries_size(), total);
 }
 
-// Controller Service [Controller Server] ListVolumes pagination should detect volumes added between pages and accept tokens when the last volume from a page is deleted
-TEST_F(SanityE2eTest, ControllerListVolumes_PaginationShouldDetectVolumesAddedBetweenPagesAndAcceptTokensWhenTheLastVolumeFromAPageIsDeleted) {
+// Controller Service [Controller Server] ListVolumes pagination should detect
+// volumes added between pages and accept tokens when the last volume from a
+// page is deleted
+TEST_F(
+    SanityE2eTest,
+    ControllerListVolumes_PaginationShouldDetectVolumesAddedBetweenPagesAndAcceptTokensWhenTheLastVolumeFromAPageIsDeleted) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::LIST_VOLUMES,
                              "ListVolumes not supported");
   const char* run_pending = getenv("CELLAR_SANITY_RUN_PENDING");
@@ -1439,19 +1462,22 @@ TEST_F(SanityE2eTest, ControllerListVolumes_PaginationShouldDetectVolumesAddedBe
   }
 }
 
-// Controller Service [Controller Server] CreateVolume should fail when no name is provided
+// Controller Service [Controller Server] CreateVolume should fail when no name
+// is provided
 TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenNoNameIsProvided) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   csi::v1::CreateVolumeRequest request;
   AddCreateVolumeSecretsAndParameters(&request);
   csi::v1::CreateVolumeResponse response;
-  EXPECT_TRUE(HasCode(CreateVolume(request, &response),
-                      StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(
+      HasCode(CreateVolume(request, &response), StatusCode::INVALID_ARGUMENT));
 }
 
-// Controller Service [Controller Server] CreateVolume should fail when no volume capabilities are provided
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenNoVolumeCapabilitiesAreProvided) {
+// Controller Service [Controller Server] CreateVolume should fail when no
+// volume capabilities are provided
+TEST_F(SanityE2eTest,
+       ControllerCreateVolume_ShouldFailWhenNoVolumeCapabilitiesAreProvided) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   csi::v1::CreateVolumeRequest request;
@@ -1459,12 +1485,15 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenNoVolumeCapabilitiesA
       UniqueString("sanity-controller-create-no-volume-capabilities"));
   AddCreateVolumeSecretsAndParameters(&request);
   csi::v1::CreateVolumeResponse response;
-  EXPECT_TRUE(HasCode(CreateVolume(request, &response),
-                      StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(
+      HasCode(CreateVolume(request, &response), StatusCode::INVALID_ARGUMENT));
 }
 
-// Controller Service [Controller Server] CreateVolume should return appropriate values SingleNodeWriter NoCapacity
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldReturnAppropriateValuesSingleNodeWriterNoCapacity) {
+// Controller Service [Controller Server] CreateVolume should return appropriate
+// values SingleNodeWriter NoCapacity
+TEST_F(
+    SanityE2eTest,
+    ControllerCreateVolume_ShouldReturnAppropriateValuesSingleNodeWriterNoCapacity) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   // (csi-sanity sends required_bytes here despite the title.)
@@ -1475,8 +1504,11 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldReturnAppropriateValuesSingle
       &vol));
 }
 
-// Controller Service [Controller Server] CreateVolume should return appropriate values SingleNodeWriter WithCapacity 1Gi
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldReturnAppropriateValuesSingleNodeWriterWithCapacity1Gi) {
+// Controller Service [Controller Server] CreateVolume should return appropriate
+// values SingleNodeWriter WithCapacity 1Gi
+TEST_F(
+    SanityE2eTest,
+    ControllerCreateVolume_ShouldReturnAppropriateValuesSingleNodeWriterWithCapacity1Gi) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   csi::v1::CreateVolumeResponse vol;
@@ -1496,12 +1528,15 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldReturnAppropriateValuesSingle
       << vol.volume().capacity_bytes();
 }
 
-// Controller Service [Controller Server] CreateVolume should not fail when requesting to create a volume with already existing name and same capacity
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldNotFailWhenRequestingToCreateAVolumeWithAlreadyExistingNameAndSameCapacity) {
+// Controller Service [Controller Server] CreateVolume should not fail when
+// requesting to create a volume with already existing name and same capacity
+TEST_F(
+    SanityE2eTest,
+    ControllerCreateVolume_ShouldNotFailWhenRequestingToCreateAVolumeWithAlreadyExistingNameAndSameCapacity) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
-  const auto request =
-      CreateVolumeReqRequiredOnly(UniqueString("sanity-controller-create-twice"));
+  const auto request = CreateVolumeReqRequiredOnly(
+      UniqueString("sanity-controller-create-twice"));
   csi::v1::CreateVolumeResponse vol1, vol2;
   ASSERT_TRUE(MustCreateVolume(request, &vol1));
   EXPECT_TRUE(vol1.volume().capacity_bytes() >= kTestVolumeSize ||
@@ -1512,8 +1547,12 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldNotFailWhenRequestingToCreate
   EXPECT_EQ(vol1.volume().volume_id(), vol2.volume().volume_id());
 }
 
-// Controller Service [Controller Server] CreateVolume should fail when requesting to create a volume with already existing name and different capacity
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenRequestingToCreateAVolumeWithAlreadyExistingNameAndDifferentCapacity) {
+// Controller Service [Controller Server] CreateVolume should fail when
+// requesting to create a volume with already existing name and different
+// capacity
+TEST_F(
+    SanityE2eTest,
+    ControllerCreateVolume_ShouldFailWhenRequestingToCreateAVolumeWithAlreadyExistingNameAndDifferentCapacity) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   const std::string name =
@@ -1524,12 +1563,15 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenRequestingToCreateAVo
   request.mutable_capacity_range()->set_required_bytes(2 * kTestVolumeSize);
   request.mutable_capacity_range()->set_limit_bytes(2 * kTestVolumeSize);
   csi::v1::CreateVolumeResponse response;
-  EXPECT_TRUE(HasCode(CreateVolume(request, &response),
-                      StatusCode::ALREADY_EXISTS));
+  EXPECT_TRUE(
+      HasCode(CreateVolume(request, &response), StatusCode::ALREADY_EXISTS));
 }
 
-// Controller Service [Controller Server] CreateVolume should not fail when creating volume with maximum-length name
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldNotFailWhenCreatingVolumeWithMaximumLengthName) {
+// Controller Service [Controller Server] CreateVolume should not fail when
+// creating volume with maximum-length name
+TEST_F(
+    SanityE2eTest,
+    ControllerCreateVolume_ShouldNotFailWhenCreatingVolumeWithMaximumLengthName) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   const std::string name =
@@ -1541,18 +1583,21 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldNotFailWhenCreatingVolumeWith
               vol.volume().capacity_bytes() == 0);
 }
 
-// Controller Service [Controller Server] CreateVolume should create volume from an existing source snapshot
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldCreateVolumeFromAnExistingSourceSnapshot) {
+// Controller Service [Controller Server] CreateVolume should create volume from
+// an existing source snapshot
+TEST_F(SanityE2eTest,
+       ControllerCreateVolume_ShouldCreateVolumeFromAnExistingSourceSnapshot) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_SNAPSHOT,
                              "Snapshot not supported");
   csi::v1::CreateVolumeResponse vol1;
   ASSERT_TRUE(MustCreateVolume(
-      MakeCreateVolumeReq(UniqueString("sanity-controller-source-vol")), &vol1));
-  const auto snap_request = MakeCreateSnapshotReq(
-      UniqueString("sanity-controller-snap-from-vol"),
-      vol1.volume().volume_id());
+      MakeCreateVolumeReq(UniqueString("sanity-controller-source-vol")),
+      &vol1));
+  const auto snap_request =
+      MakeCreateSnapshotReq(UniqueString("sanity-controller-snap-from-vol"),
+                            vol1.volume().volume_id());
   csi::v1::CreateSnapshotResponse snap;
   // csi-sanity retries every 5 s without bound; here the wait gives up after
   // five minutes instead of running into the test runner's timeout.
@@ -1572,8 +1617,10 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldCreateVolumeFromAnExistingSou
   EXPECT_TRUE(IsOk(status));
 }
 
-// Controller Service [Controller Server] CreateVolume should fail when the volume source snapshot is not found
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenTheVolumeSourceSnapshotIsNotFound) {
+// Controller Service [Controller Server] CreateVolume should fail when the
+// volume source snapshot is not found
+TEST_F(SanityE2eTest,
+       ControllerCreateVolume_ShouldFailWhenTheVolumeSourceSnapshotIsNotFound) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_SNAPSHOT,
@@ -1586,15 +1633,18 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenTheVolumeSourceSnapsh
   EXPECT_TRUE(HasCode(CreateVolume(request, &response), StatusCode::NOT_FOUND));
 }
 
-// Controller Service [Controller Server] CreateVolume should create volume from an existing source volume
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldCreateVolumeFromAnExistingSourceVolume) {
+// Controller Service [Controller Server] CreateVolume should create volume from
+// an existing source volume
+TEST_F(SanityE2eTest,
+       ControllerCreateVolume_ShouldCreateVolumeFromAnExistingSourceVolume) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CLONE_VOLUME,
                              "Volume Cloning not supported");
   csi::v1::CreateVolumeResponse vol1;
   ASSERT_TRUE(MustCreateVolume(
-      MakeCreateVolumeReq(UniqueString("sanity-controller-source-vol")), &vol1));
+      MakeCreateVolumeReq(UniqueString("sanity-controller-source-vol")),
+      &vol1));
   auto request =
       MakeCreateVolumeReq(UniqueString("sanity-controller-vol-from-vol"));
   request.mutable_volume_content_source()->mutable_volume()->set_volume_id(
@@ -1603,8 +1653,10 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldCreateVolumeFromAnExistingSou
   EXPECT_TRUE(IsOk(CreateVolume(request, &vol2)));
 }
 
-// Controller Service [Controller Server] CreateVolume should fail when the volume source volume is not found
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenTheVolumeSourceVolumeIsNotFound) {
+// Controller Service [Controller Server] CreateVolume should fail when the
+// volume source volume is not found
+TEST_F(SanityE2eTest,
+       ControllerCreateVolume_ShouldFailWhenTheVolumeSourceVolumeIsNotFound) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CLONE_VOLUME,
@@ -1617,8 +1669,10 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldFailWhenTheVolumeSourceVolume
   EXPECT_TRUE(HasCode(CreateVolume(request, &response), StatusCode::NOT_FOUND));
 }
 
-// Controller Service [Controller Server] CreateVolume should create volume with a volume attribute class
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldCreateVolumeWithAVolumeAttributeClass) {
+// Controller Service [Controller Server] CreateVolume should create volume with
+// a volume attribute class
+TEST_F(SanityE2eTest,
+       ControllerCreateVolume_ShouldCreateVolumeWithAVolumeAttributeClass) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::MODIFY_VOLUME,
@@ -1632,8 +1686,11 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldCreateVolumeWithAVolumeAttrib
   EXPECT_TRUE(IsOk(CreateVolume(request, &response)));
 }
 
-// Controller Service [Controller Server] CreateVolume should not create volume with an invalid volume attribute class
-TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldNotCreateVolumeWithAnInvalidVolumeAttributeClass) {
+// Controller Service [Controller Server] CreateVolume should not create volume
+// with an invalid volume attribute class
+TEST_F(
+    SanityE2eTest,
+    ControllerCreateVolume_ShouldNotCreateVolumeWithAnInvalidVolumeAttributeClass) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "CreateVolume not supported");
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::MODIFY_VOLUME,
@@ -1642,55 +1699,66 @@ TEST_F(SanityE2eTest, ControllerCreateVolume_ShouldNotCreateVolumeWithAnInvalidV
       UniqueString("sanity-controller-vol-with-mutable-parameters"));
   (*request.mutable_mutable_parameters())["XXX_FakeKey"] = "XXX_FakeValue";
   csi::v1::CreateVolumeResponse response;
-  EXPECT_TRUE(HasCode(CreateVolume(request, &response),
-                      StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(
+      HasCode(CreateVolume(request, &response), StatusCode::INVALID_ARGUMENT));
 }
 
-// Controller Service [Controller Server] DeleteVolume should fail when no volume id is provided
-TEST_F(SanityE2eTest, ControllerDeleteVolume_ShouldFailWhenNoVolumeIdIsProvided) {
+// Controller Service [Controller Server] DeleteVolume should fail when no
+// volume id is provided
+TEST_F(SanityE2eTest,
+       ControllerDeleteVolume_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "DeleteVolume not supported");
   EXPECT_TRUE(HasCode(DeleteVolume(MakeDeleteVolumeReq("")),
                       StatusCode::INVALID_ARGUMENT));
 }
 
-// Controller Service [Controller Server] DeleteVolume should succeed when an invalid volume id is used
-TEST_F(SanityE2eTest, ControllerDeleteVolume_ShouldSucceedWhenAnInvalidVolumeIdIsUsed) {
+// Controller Service [Controller Server] DeleteVolume should succeed when an
+// invalid volume id is used
+TEST_F(SanityE2eTest,
+       ControllerDeleteVolume_ShouldSucceedWhenAnInvalidVolumeIdIsUsed) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "DeleteVolume not supported");
   EXPECT_TRUE(
       IsOk(DeleteVolume(MakeDeleteVolumeReq(GenerateInvalidVolumeID()))));
 }
 
-// Controller Service [Controller Server] DeleteVolume should return appropriate values (no optional values added)
-TEST_F(SanityE2eTest, ControllerDeleteVolume_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
+// Controller Service [Controller Server] DeleteVolume should return appropriate
+// values (no optional values added)
+TEST_F(
+    SanityE2eTest,
+    ControllerDeleteVolume_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_VOLUME,
                              "DeleteVolume not supported");
   csi::v1::CreateVolumeResponse vol;
-  ASSERT_TRUE(MustCreateVolume(
-      CreateVolumeReqRequiredOnly(
-          UniqueString("sanity-controller-create-appropriate")),
-      &vol));
+  ASSERT_TRUE(MustCreateVolume(CreateVolumeReqRequiredOnly(UniqueString(
+                                   "sanity-controller-create-appropriate")),
+                               &vol));
   EXPECT_TRUE(
       IsOk(DeleteVolume(MakeDeleteVolumeReq(vol.volume().volume_id()))));
 }
 
-// Controller Service [Controller Server] ValidateVolumeCapabilities should fail when no volume id is provided
-TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldFailWhenNoVolumeIdIsProvided) {
+// Controller Service [Controller Server] ValidateVolumeCapabilities should fail
+// when no volume id is provided
+TEST_F(
+    SanityE2eTest,
+    ControllerValidateVolumeCapabilities_ShouldFailWhenNoVolumeIdIsProvided) {
   csi::v1::ValidateVolumeCapabilitiesResponse response;
-  EXPECT_TRUE(HasCode(Controller().ValidateVolumeCapabilities(
-                          Context().get(), NewValidateVolumeCapabilitiesReq(),
-                          &response),
-                      StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(HasCode(
+      Controller().ValidateVolumeCapabilities(
+          Context().get(), NewValidateVolumeCapabilitiesReq(), &response),
+      StatusCode::INVALID_ARGUMENT));
 }
 
-// Controller Service [Controller Server] ValidateVolumeCapabilities should fail when no volume capabilities are provided
-TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldFailWhenNoVolumeCapabilitiesAreProvided) {
+// Controller Service [Controller Server] ValidateVolumeCapabilities should fail
+// when no volume capabilities are provided
+TEST_F(
+    SanityE2eTest,
+    ControllerValidateVolumeCapabilities_ShouldFailWhenNoVolumeCapabilitiesAreProvided) {
   csi::v1::CreateVolumeResponse vol;
-  ASSERT_TRUE(MustCreateVolume(
-      CreateVolumeReqRequiredOnly(
-          UniqueString("sanity-controller-validate-nocaps")),
-      &vol));
+  ASSERT_TRUE(MustCreateVolume(CreateVolumeReqRequiredOnly(UniqueString(
+                                   "sanity-controller-validate-nocaps")),
+                               &vol));
   csi::v1::ValidateVolumeCapabilitiesRequest request =
       NewValidateVolumeCapabilitiesReq();
   request.set_volume_id(vol.volume().volume_id());
@@ -1700,8 +1768,11 @@ TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldFailWhenNoVolum
                       StatusCode::INVALID_ARGUMENT));
 }
 
-// Controller Service [Controller Server] ValidateVolumeCapabilities should return appropriate values (no optional values added)
-TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
+// Controller Service [Controller Server] ValidateVolumeCapabilities should
+// return appropriate values (no optional values added)
+TEST_F(
+    SanityE2eTest,
+    ControllerValidateVolumeCapabilities_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
   csi::v1::CreateVolumeResponse vol;
   ASSERT_TRUE(MustCreateVolume(
       CreateVolumeReqRequiredOnly(UniqueString("sanity-controller-validate")),
@@ -1711,8 +1782,8 @@ TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldReturnAppropria
   request.set_volume_id(vol.volume().volume_id());
   *request.add_volume_capabilities() = TestVolumeCapability();
   csi::v1::ValidateVolumeCapabilitiesResponse response;
-  ASSERT_TRUE(IsOk(Controller().ValidateVolumeCapabilities(Context().get(),
-                                                           request, &response)));
+  ASSERT_TRUE(IsOk(Controller().ValidateVolumeCapabilities(
+      Context().get(), request, &response)));
   // If confirmation is provided then it is REQUIRED to provide the volume
   // capabilities.
   if (response.has_confirmed()) {
@@ -1720,8 +1791,11 @@ TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldReturnAppropria
   }
 }
 
-// Controller Service [Controller Server] ValidateVolumeCapabilities should fail when the requested volume does not exist
-TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldFailWhenTheRequestedVolumeDoesNotExist) {
+// Controller Service [Controller Server] ValidateVolumeCapabilities should fail
+// when the requested volume does not exist
+TEST_F(
+    SanityE2eTest,
+    ControllerValidateVolumeCapabilities_ShouldFailWhenTheRequestedVolumeDoesNotExist) {
   csi::v1::ValidateVolumeCapabilitiesRequest request =
       NewValidateVolumeCapabilitiesReq();
   request.set_volume_id(GenerateUniqueValidVolumeID());
@@ -1732,21 +1806,25 @@ TEST_F(SanityE2eTest, ControllerValidateVolumeCapabilities_ShouldFailWhenTheRequ
                       StatusCode::NOT_FOUND));
 }
 
-#define SKIP_UNLESS_CONTROLLER_PUBLISH()                            \
+#define SKIP_UNLESS_CONTROLLER_PUBLISH()                              \
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::PUBLISH_UNPUBLISH_VOLUME, \
                              "ControllerPublishVolume not supported")
 
-// Controller Service [Controller Server] ControllerPublishVolume should fail when no volume id is provided
-TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenNoVolumeIdIsProvided) {
+// Controller Service [Controller Server] ControllerPublishVolume should fail
+// when no volume id is provided
+TEST_F(SanityE2eTest,
+       ControllerPublishVolume_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
   csi::v1::ControllerPublishVolumeResponse response;
-  EXPECT_TRUE(HasCode(ControllerPublishVolume(NewControllerPublishVolumeReq(),
-                                              &response),
-                      StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(HasCode(
+      ControllerPublishVolume(NewControllerPublishVolumeReq(), &response),
+      StatusCode::INVALID_ARGUMENT));
 }
 
-// Controller Service [Controller Server] ControllerPublishVolume should fail when no node id is provided
-TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenNoNodeIdIsProvided) {
+// Controller Service [Controller Server] ControllerPublishVolume should fail
+// when no node id is provided
+TEST_F(SanityE2eTest,
+       ControllerPublishVolume_ShouldFailWhenNoNodeIdIsProvided) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
   csi::v1::ControllerPublishVolumeRequest request =
       NewControllerPublishVolumeReq();
@@ -1756,8 +1834,10 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenNoNodeIdIsProvided) 
                       StatusCode::INVALID_ARGUMENT));
 }
 
-// Controller Service [Controller Server] ControllerPublishVolume should fail when no volume capability is provided
-TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenNoVolumeCapabilityIsProvided) {
+// Controller Service [Controller Server] ControllerPublishVolume should fail
+// when no volume capability is provided
+TEST_F(SanityE2eTest,
+       ControllerPublishVolume_ShouldFailWhenNoVolumeCapabilityIsProvided) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
   csi::v1::ControllerPublishVolumeRequest request =
       NewControllerPublishVolumeReq();
@@ -1768,8 +1848,11 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenNoVolumeCapabilityIs
                       StatusCode::INVALID_ARGUMENT));
 }
 
-// Controller Service [Controller Server] ControllerPublishVolume should fail when publishing more volumes than the node max attach limit
-TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenPublishingMoreVolumesThanTheNodeMaxAttachLimit) {
+// Controller Service [Controller Server] ControllerPublishVolume should fail
+// when publishing more volumes than the node max attach limit
+TEST_F(
+    SanityE2eTest,
+    ControllerPublishVolume_ShouldFailWhenPublishingMoreVolumesThanTheNodeMaxAttachLimit) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
   if (!kTestNodeVolumeAttachLimit) {
     GTEST_SKIP() << "testnodevolumeattachlimit not enabled";
@@ -1791,10 +1874,9 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenPublishingMoreVolume
   };
   for (int64_t i = 0; i < node.max_volumes_per_node(); ++i) {
     csi::v1::CreateVolumeResponse vol;
-    ASSERT_TRUE(MustCreateVolume(
-        MakeCreateVolumeReq(UniqueString(
-            absl::StrCat("sanity-max-attach-limit-vol-", i))),
-        &vol));
+    ASSERT_TRUE(MustCreateVolume(MakeCreateVolumeReq(UniqueString(absl::StrCat(
+                                     "sanity-max-attach-limit-vol-", i))),
+                                 &vol));
     csi::v1::ControllerPublishVolumeResponse published;
     ASSERT_TRUE(MustControllerPublishVolume(
         publish_request(vol.volume().volume_id()), &published));
@@ -1804,14 +1886,15 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenPublishingMoreVolume
       MakeCreateVolumeReq(UniqueString("sanity-max-attach-limit-vol+1")),
       &vol));
   csi::v1::ControllerPublishVolumeResponse published;
-  EXPECT_FALSE(
-      ControllerPublishVolume(publish_request(vol.volume().volume_id()),
-                              &published)
-          .ok());
+  EXPECT_FALSE(ControllerPublishVolume(
+                   publish_request(vol.volume().volume_id()), &published)
+                   .ok());
 }
 
-// Controller Service [Controller Server] ControllerPublishVolume should fail when the volume does not exist
-TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenTheVolumeDoesNotExist) {
+// Controller Service [Controller Server] ControllerPublishVolume should fail
+// when the volume does not exist
+TEST_F(SanityE2eTest,
+       ControllerPublishVolume_ShouldFailWhenTheVolumeDoesNotExist) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
   csi::v1::ControllerPublishVolumeRequest request =
       NewControllerPublishVolumeReq();
@@ -1824,8 +1907,10 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenTheVolumeDoesNotExis
                       StatusCode::NOT_FOUND));
 }
 
-// Controller Service [Controller Server] ControllerPublishVolume should fail when the node does not exist
-TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenTheNodeDoesNotExist) {
+// Controller Service [Controller Server] ControllerPublishVolume should fail
+// when the node does not exist
+TEST_F(SanityE2eTest,
+       ControllerPublishVolume_ShouldFailWhenTheNodeDoesNotExist) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
   csi::v1::CreateVolumeResponse vol;
   ASSERT_TRUE(MustCreateVolume(
@@ -1842,17 +1927,19 @@ TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenTheNodeDoesNotExist)
                       StatusCode::NOT_FOUND));
 }
 
-// Controller Service [Controller Server] ControllerPublishVolume should fail when the volume is already published but is incompatible
-TEST_F(SanityE2eTest, ControllerPublishVolume_ShouldFailWhenTheVolumeIsAlreadyPublishedButIsIncompatible) {
+// Controller Service [Controller Server] ControllerPublishVolume should fail
+// when the volume is already published but is incompatible
+TEST_F(
+    SanityE2eTest,
+    ControllerPublishVolume_ShouldFailWhenTheVolumeIsAlreadyPublishedButIsIncompatible) {
   SKIP_UNLESS_CONTROLLER_PUBLISH();
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::PUBLISH_READONLY,
                              "ControllerPublishVolume.readonly field not "
                              "supported");
   csi::v1::CreateVolumeResponse vol;
-  ASSERT_TRUE(MustCreateVolume(
-      CreateVolumeReqNoCapacity(
-          UniqueString("sanity-controller-published-incompatible")),
-      &vol));
+  ASSERT_TRUE(MustCreateVolume(CreateVolumeReqNoCapacity(UniqueString(
+                                   "sanity-controller-published-incompatible")),
+                               &vol));
   csi::v1::NodeGetInfoResponse node;
   ASSERT_TRUE(GetNodeInfo(&node));
   csi::v1::ControllerPublishVolumeRequest request =
@@ -1885,8 +1972,10 @@ TEST_F(SanityE2eTest, ControllerVolumeLifecycle_ShouldBeIdempotent) {
   VolumeLifecycle(kIdempotentCount);
 }
 
-// Controller Service [Controller Server] ControllerUnpublishVolume should fail when no volume id is provided
-TEST_F(SanityE2eTest, ControllerUnpublishVolume_ShouldFailWhenNoVolumeIdIsProvided) {
+// Controller Service [Controller Server] ControllerUnpublishVolume should fail
+// when no volume id is provided
+TEST_F(SanityE2eTest,
+       ControllerUnpublishVolume_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::PUBLISH_UNPUBLISH_VOLUME,
                              "ControllerUnpublishVolume not supported");
   csi::v1::ControllerUnpublishVolumeRequest request;
@@ -1901,24 +1990,27 @@ TEST_F(SanityE2eTest, ControllerUnpublishVolume_ShouldFailWhenNoVolumeIdIsProvid
 // ListSnapshots [Controller Server]
 // ======================================================================
 
-#define SKIP_UNLESS_LIST_SNAPSHOTS()                           \
-  SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::LIST_SNAPSHOTS,    \
+#define SKIP_UNLESS_LIST_SNAPSHOTS()                        \
+  SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::LIST_SNAPSHOTS, \
                              "ListSnapshots not supported")
 
-// ListSnapshots [Controller Server] should return appropriate values (no optional values added)
-TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
+// ListSnapshots [Controller Server] should return appropriate values (no
+// optional values added)
+TEST_F(SanityE2eTest,
+       ListSnapshots_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
   SKIP_UNLESS_LIST_SNAPSHOTS();
   csi::v1::ListSnapshotsResponse snapshots;
-  ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
-                                      &snapshots)));
+  ASSERT_TRUE(IsOk(Controller().ListSnapshots(
+      Context().get(), NewListSnapshotsReq(), &snapshots)));
   for (const auto& entry : snapshots.entries()) {
     EXPECT_TRUE(VerifySnapshotInfo(entry.snapshot()));
   }
 }
 
-// ListSnapshots [Controller Server] should return snapshots that match the specified snapshot id
-TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSnapshotId) {
+// ListSnapshots [Controller Server] should return snapshots that match the
+// specified snapshot id
+TEST_F(SanityE2eTest,
+       ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSnapshotId) {
   SKIP_UNLESS_LIST_SNAPSHOTS();
   csi::v1::CreateSnapshotResponse unrelated1, target, unrelated2;
   ASSERT_TRUE(MustCreateSnapshotFromVolumeRequest(
@@ -1941,8 +2033,10 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSn
             target.snapshot().snapshot_id());
 }
 
-// ListSnapshots [Controller Server] should return empty when the specified snapshot id does not exist
-TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnEmptyWhenTheSpecifiedSnapshotIdDoesNotExist) {
+// ListSnapshots [Controller Server] should return empty when the specified
+// snapshot id does not exist
+TEST_F(SanityE2eTest,
+       ListSnapshots_ShouldReturnEmptyWhenTheSpecifiedSnapshotIdDoesNotExist) {
   SKIP_UNLESS_LIST_SNAPSHOTS();
   csi::v1::ListSnapshotsRequest request = NewListSnapshotsReq();
   request.set_snapshot_id("none-exist-id");
@@ -1952,8 +2046,10 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnEmptyWhenTheSpecifiedSnapshotIdD
   EXPECT_EQ(snapshots.entries_size(), 0);
 }
 
-// ListSnapshots [Controller Server] should return snapshots that match the specified source volume id
-TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSourceVolumeId) {
+// ListSnapshots [Controller Server] should return snapshots that match the
+// specified source volume id
+TEST_F(SanityE2eTest,
+       ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSourceVolumeId) {
   SKIP_UNLESS_LIST_SNAPSHOTS();
   csi::v1::CreateSnapshotResponse unrelated1, target, unrelated2;
   ASSERT_TRUE(MustCreateSnapshotFromVolumeRequest(
@@ -1976,8 +2072,11 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnSnapshotsThatMatchTheSpecifiedSo
             target.snapshot().source_volume_id());
 }
 
-// ListSnapshots [Controller Server] should return empty when the specified source volume id does not exist
-TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnEmptyWhenTheSpecifiedSourceVolumeIdDoesNotExist) {
+// ListSnapshots [Controller Server] should return empty when the specified
+// source volume id does not exist
+TEST_F(
+    SanityE2eTest,
+    ListSnapshots_ShouldReturnEmptyWhenTheSpecifiedSourceVolumeIdDoesNotExist) {
   SKIP_UNLESS_LIST_SNAPSHOTS();
   csi::v1::ListSnapshotsRequest request = NewListSnapshotsReq();
   request.set_source_volume_id(GenerateUniqueValidVolumeID());
@@ -1987,39 +2086,40 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnEmptyWhenTheSpecifiedSourceVolum
   EXPECT_EQ(snapshots.entries_size(), 0);
 }
 
-// ListSnapshots [Controller Server] check the presence of new snapshots in the snapshot list
-TEST_F(SanityE2eTest, ListSnapshots_CheckThePresenceOfNewSnapshotsInTheSnapshotList) {
+// ListSnapshots [Controller Server] check the presence of new snapshots in the
+// snapshot list
+TEST_F(SanityE2eTest,
+       ListSnapshots_CheckThePresenceOfNewSnapshotsInTheSnapshotList) {
   SKIP_UNLESS_LIST_SNAPSHOTS();
   csi::v1::ListSnapshotsResponse snapshots;
-  ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
-                                      &snapshots)));
+  ASSERT_TRUE(IsOk(Controller().ListSnapshots(
+      Context().get(), NewListSnapshotsReq(), &snapshots)));
   const int total = snapshots.entries_size();
   csi::v1::CreateSnapshotResponse snapshot;
   ASSERT_TRUE(MustCreateSnapshotFromVolumeRequest(
       MakeCreateVolumeReq(UniqueString("listSnapshots-volume-3")),
       UniqueString("listSnapshots-snapshot-3"), &snapshot));
-  ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
-                                      &snapshots)));
+  ASSERT_TRUE(IsOk(Controller().ListSnapshots(
+      Context().get(), NewListSnapshotsReq(), &snapshots)));
   EXPECT_EQ(snapshots.entries_size(), total + 1);
   ASSERT_TRUE(IsOk(DeleteSnapshot(
       MakeDeleteSnapshotReq(snapshot.snapshot().snapshot_id()))));
-  ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
-                                      &snapshots)));
+  ASSERT_TRUE(IsOk(Controller().ListSnapshots(
+      Context().get(), NewListSnapshotsReq(), &snapshots)));
   EXPECT_EQ(snapshots.entries_size(), total);
 }
 
-// ListSnapshots [Controller Server] should return next token when a limited number of entries are requested
-TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnNextTokenWhenALimitedNumberOfEntriesAreRequested) {
+// ListSnapshots [Controller Server] should return next token when a limited
+// number of entries are requested
+TEST_F(
+    SanityE2eTest,
+    ListSnapshots_ShouldReturnNextTokenWhenALimitedNumberOfEntriesAreRequested) {
   SKIP_UNLESS_LIST_SNAPSHOTS();
   const int min_snapshot_count = 5;
   const int max_entries = 2;
   csi::v1::ListSnapshotsResponse snapshots;
-  ASSERT_TRUE(
-      IsOk(Controller().ListSnapshots(Context().get(), NewListSnapshotsReq(),
-                                      &snapshots)));
+  ASSERT_TRUE(IsOk(Controller().ListSnapshots(
+      Context().get(), NewListSnapshotsReq(), &snapshots)));
   int current = snapshots.entries_size();
   for (int i = 1; current < min_snapshot_count; ++i, ++current) {
     csi::v1::CreateSnapshotResponse snapshot;
@@ -2045,25 +2145,30 @@ TEST_F(SanityE2eTest, ListSnapshots_ShouldReturnNextTokenWhenALimitedNumberOfEnt
 // DeleteSnapshot [Controller Server]
 // ======================================================================
 
-#define SKIP_UNLESS_SNAPSHOTS(reason)                                  \
+#define SKIP_UNLESS_SNAPSHOTS(reason) \
   SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::CREATE_DELETE_SNAPSHOT, reason)
 
-// DeleteSnapshot [Controller Server] should fail when no snapshot id is provided
+// DeleteSnapshot [Controller Server] should fail when no snapshot id is
+// provided
 TEST_F(SanityE2eTest, DeleteSnapshot_ShouldFailWhenNoSnapshotIdIsProvided) {
   SKIP_UNLESS_SNAPSHOTS("DeleteSnapshot not supported");
   EXPECT_TRUE(HasCode(DeleteSnapshot(MakeDeleteSnapshotReq("")),
                       StatusCode::INVALID_ARGUMENT));
 }
 
-// DeleteSnapshot [Controller Server] should succeed when an invalid snapshot id is used
-TEST_F(SanityE2eTest, DeleteSnapshot_ShouldSucceedWhenAnInvalidSnapshotIdIsUsed) {
+// DeleteSnapshot [Controller Server] should succeed when an invalid snapshot id
+// is used
+TEST_F(SanityE2eTest,
+       DeleteSnapshot_ShouldSucceedWhenAnInvalidSnapshotIdIsUsed) {
   SKIP_UNLESS_SNAPSHOTS("DeleteSnapshot not supported");
   EXPECT_TRUE(
       IsOk(DeleteSnapshot(MakeDeleteSnapshotReq("reallyfakesnapshotid"))));
 }
 
-// DeleteSnapshot [Controller Server] should return appropriate values (no optional values added)
-TEST_F(SanityE2eTest, DeleteSnapshot_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
+// DeleteSnapshot [Controller Server] should return appropriate values (no
+// optional values added)
+TEST_F(SanityE2eTest,
+       DeleteSnapshot_ShouldReturnAppropriateValuesNoOptionalValuesAdded) {
   SKIP_UNLESS_SNAPSHOTS("DeleteSnapshot not supported");
   csi::v1::CreateVolumeResponse volume;
   ASSERT_TRUE(IsOk(CreateVolume(
@@ -2091,7 +2196,8 @@ TEST_F(SanityE2eTest, CreateSnapshot_ShouldFailWhenNoNameIsProvided) {
                       StatusCode::INVALID_ARGUMENT));
 }
 
-// CreateSnapshot [Controller Server] should fail when no source volume id is provided
+// CreateSnapshot [Controller Server] should fail when no source volume id is
+// provided
 TEST_F(SanityE2eTest, CreateSnapshot_ShouldFailWhenNoSourceVolumeIdIsProvided) {
   SKIP_UNLESS_SNAPSHOTS("CreateSnapshot not supported");
   csi::v1::CreateSnapshotRequest request;
@@ -2102,8 +2208,11 @@ TEST_F(SanityE2eTest, CreateSnapshot_ShouldFailWhenNoSourceVolumeIdIsProvided) {
                       StatusCode::INVALID_ARGUMENT));
 }
 
-// CreateSnapshot [Controller Server] should succeed when requesting to create a snapshot with already existing name and same source volume ID
-TEST_F(SanityE2eTest, CreateSnapshot_ShouldSucceedWhenRequestingToCreateASnapshotWithAlreadyExistingNameAndSameSourceVolumeId) {
+// CreateSnapshot [Controller Server] should succeed when requesting to create a
+// snapshot with already existing name and same source volume ID
+TEST_F(
+    SanityE2eTest,
+    CreateSnapshot_ShouldSucceedWhenRequestingToCreateASnapshotWithAlreadyExistingNameAndSameSourceVolumeId) {
   SKIP_UNLESS_SNAPSHOTS("CreateSnapshot not supported");
   csi::v1::CreateVolumeResponse volume;
   ASSERT_TRUE(MustCreateVolume(
@@ -2115,8 +2224,11 @@ TEST_F(SanityE2eTest, CreateSnapshot_ShouldSucceedWhenRequestingToCreateASnapsho
   EXPECT_TRUE(MustCreateSnapshot(request, &second));
 }
 
-// CreateSnapshot [Controller Server] should fail when requesting to create a snapshot with already existing name and different source volume ID
-TEST_F(SanityE2eTest, CreateSnapshot_ShouldFailWhenRequestingToCreateASnapshotWithAlreadyExistingNameAndDifferentSourceVolumeId) {
+// CreateSnapshot [Controller Server] should fail when requesting to create a
+// snapshot with already existing name and different source volume ID
+TEST_F(
+    SanityE2eTest,
+    CreateSnapshot_ShouldFailWhenRequestingToCreateASnapshotWithAlreadyExistingNameAndDifferentSourceVolumeId) {
   SKIP_UNLESS_SNAPSHOTS("CreateSnapshot not supported");
   const std::string snapshot_name = UniqueString("CreateSnapshot-snapshot-2");
   csi::v1::CreateSnapshotResponse snapshot;
@@ -2134,8 +2246,10 @@ TEST_F(SanityE2eTest, CreateSnapshot_ShouldFailWhenRequestingToCreateASnapshotWi
       StatusCode::ALREADY_EXISTS));
 }
 
-// CreateSnapshot [Controller Server] should succeed when creating snapshot with maximum-length name
-TEST_F(SanityE2eTest, CreateSnapshot_ShouldSucceedWhenCreatingSnapshotWithMaximumLengthName) {
+// CreateSnapshot [Controller Server] should succeed when creating snapshot with
+// maximum-length name
+TEST_F(SanityE2eTest,
+       CreateSnapshot_ShouldSucceedWhenCreatingSnapshotWithMaximumLengthName) {
   SKIP_UNLESS_SNAPSHOTS("CreateSnapshot not supported");
   csi::v1::CreateVolumeResponse volume;
   ASSERT_TRUE(MustCreateVolume(
@@ -2153,9 +2267,9 @@ TEST_F(SanityE2eTest, CreateSnapshot_ShouldSucceedWhenCreatingSnapshotWithMaximu
 // ExpandVolume [Controller Server]
 // ======================================================================
 
-#define SKIP_UNLESS_CONTROLLER_EXPANSION()                      \
-  cleanup_uses_node_ = false;                                   \
-  SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::EXPAND_VOLUME,      \
+#define SKIP_UNLESS_CONTROLLER_EXPANSION()                 \
+  cleanup_uses_node_ = false;                              \
+  SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::EXPAND_VOLUME, \
                              "ControllerExpandVolume not supported")
 
 // ExpandVolume [Controller Server] should fail if no volume id is given
@@ -2197,9 +2311,9 @@ TEST_F(SanityE2eTest, ExpandVolume_ShouldWork) {
 // ModifyVolume [Controller Server]
 // ======================================================================
 
-#define SKIP_UNLESS_MODIFY_VOLUME()                             \
-  cleanup_uses_node_ = false;                                   \
-  SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::MODIFY_VOLUME,      \
+#define SKIP_UNLESS_MODIFY_VOLUME()                        \
+  cleanup_uses_node_ = false;                              \
+  SKIP_UNLESS_CONTROLLER_CAP(ControllerRpc::MODIFY_VOLUME, \
                              "ControllerModifyVolume not supported")
 
 // ModifyVolume [Controller Server] should fail if no volume id is given
@@ -2215,15 +2329,18 @@ TEST_F(SanityE2eTest, ModifyVolume_ShouldFailIfNoVolumeIdIsGiven) {
 TEST_F(SanityE2eTest, ModifyVolume_ShouldFailIfVolumeDoesNotExist) {
   SKIP_UNLESS_MODIFY_VOLUME();
   csi::v1::ControllerModifyVolumeResponse response;
-  EXPECT_TRUE(HasCode(
-      Controller().ControllerModifyVolume(
-          Context().get(), MakeModifyVolumeReq("non-existing-volume-id"),
-          &response),
-      StatusCode::NOT_FOUND));
+  EXPECT_TRUE(
+      HasCode(Controller().ControllerModifyVolume(
+                  Context().get(),
+                  MakeModifyVolumeReq("non-existing-volume-id"), &response),
+              StatusCode::NOT_FOUND));
 }
 
-// ModifyVolume [Controller Server] should fail if specified mutable parameters are not supported by the volume
-TEST_F(SanityE2eTest, ModifyVolume_ShouldFailIfSpecifiedMutableParametersAreNotSupportedByTheVolume) {
+// ModifyVolume [Controller Server] should fail if specified mutable parameters
+// are not supported by the volume
+TEST_F(
+    SanityE2eTest,
+    ModifyVolume_ShouldFailIfSpecifiedMutableParametersAreNotSupportedByTheVolume) {
   SKIP_UNLESS_MODIFY_VOLUME();
   csi::v1::CreateVolumeResponse vol;
   ASSERT_TRUE(MustCreateVolume(
@@ -2238,8 +2355,10 @@ TEST_F(SanityE2eTest, ModifyVolume_ShouldFailIfSpecifiedMutableParametersAreNotS
       StatusCode::INVALID_ARGUMENT));
 }
 
-// ModifyVolume [Controller Server] should modify a volume created without a volume attribute class
-TEST_F(SanityE2eTest, ModifyVolume_ShouldModifyAVolumeCreatedWithoutAVolumeAttributeClass) {
+// ModifyVolume [Controller Server] should modify a volume created without a
+// volume attribute class
+TEST_F(SanityE2eTest,
+       ModifyVolume_ShouldModifyAVolumeCreatedWithoutAVolumeAttributeClass) {
   SKIP_UNLESS_MODIFY_VOLUME();
   csi::v1::CreateVolumeResponse vol;
   ASSERT_TRUE(MustCreateVolume(
@@ -2250,8 +2369,10 @@ TEST_F(SanityE2eTest, ModifyVolume_ShouldModifyAVolumeCreatedWithoutAVolumeAttri
       &response)));
 }
 
-// ModifyVolume [Controller Server] should modify a volume created with a volume attribute class
-TEST_F(SanityE2eTest, ModifyVolume_ShouldModifyAVolumeCreatedWithAVolumeAttributeClass) {
+// ModifyVolume [Controller Server] should modify a volume created with a volume
+// attribute class
+TEST_F(SanityE2eTest,
+       ModifyVolume_ShouldModifyAVolumeCreatedWithAVolumeAttributeClass) {
   SKIP_UNLESS_MODIFY_VOLUME();
   auto create = MakeCreateVolumeReq(UniqueString("sanity-modify-volume"));
   for (const auto& [key, value] : TestVolumeMutableParameters()) {
@@ -2265,8 +2386,12 @@ TEST_F(SanityE2eTest, ModifyVolume_ShouldModifyAVolumeCreatedWithAVolumeAttribut
       &response)));
 }
 
-// ModifyVolume [Controller Server] should fail to modify a volume created with a volume attribute class if new mutable parameters are not supported by volume
-TEST_F(SanityE2eTest, ModifyVolume_ShouldFailToModifyAVolumeCreatedWithAVolumeAttributeClassIfNewMutableParametersAreNotSupportedByVolume) {
+// ModifyVolume [Controller Server] should fail to modify a volume created with
+// a volume attribute class if new mutable parameters are not supported by
+// volume
+TEST_F(
+    SanityE2eTest,
+    ModifyVolume_ShouldFailToModifyAVolumeCreatedWithAVolumeAttributeClassIfNewMutableParametersAreNotSupportedByVolume) {
   SKIP_UNLESS_MODIFY_VOLUME();
   auto create = MakeCreateVolumeReq(UniqueString("sanity-modify-volume"));
   for (const auto& [key, value] : TestVolumeMutableParameters()) {
@@ -2288,8 +2413,10 @@ TEST_F(SanityE2eTest, ModifyVolume_ShouldFailToModifyAVolumeCreatedWithAVolumeAt
 // GroupController Service
 // ======================================================================
 
-// GroupController Service [GroupController Server] GroupControllerGetCapabilities should return appropriate capabilities
-TEST_F(SanityE2eTest, GroupControllerGetCapabilities_ShouldReturnAppropriateCapabilities) {
+// GroupController Service [GroupController Server]
+// GroupControllerGetCapabilities should return appropriate capabilities
+TEST_F(SanityE2eTest,
+       GroupControllerGetCapabilities_ShouldReturnAppropriateCapabilities) {
   SKIP_UNLESS_GROUP_CONTROLLER_SERVICE();
   csi::v1::GroupControllerGetCapabilitiesResponse caps;
   ASSERT_TRUE(IsOk(GroupController().GroupControllerGetCapabilities(
@@ -2303,8 +2430,11 @@ TEST_F(SanityE2eTest, GroupControllerGetCapabilities_ShouldReturnAppropriateCapa
   }
 }
 
-// GroupController Service [GroupController VolumeGroupSnapshots] CreateVolumeGroupSnapshot should fail when no name is provided
-TEST_F(SanityE2eTest, GroupControllerCreateVolumeGroupSnapshot_ShouldFailWhenNoNameIsProvided) {
+// GroupController Service [GroupController VolumeGroupSnapshots]
+// CreateVolumeGroupSnapshot should fail when no name is provided
+TEST_F(
+    SanityE2eTest,
+    GroupControllerCreateVolumeGroupSnapshot_ShouldFailWhenNoNameIsProvided) {
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
   csi::v1::CreateVolumeGroupSnapshotRequest request;
   SetMap(Secrets().create_snapshot, request.mutable_secrets());
@@ -2314,20 +2444,25 @@ TEST_F(SanityE2eTest, GroupControllerCreateVolumeGroupSnapshot_ShouldFailWhenNoN
                       StatusCode::INVALID_ARGUMENT));
 }
 
-// GroupController Service [GroupController VolumeGroupSnapshots] GetVolumeGroupSnapshot should fail when no volume id is provided
-TEST_F(SanityE2eTest, GroupControllerGetVolumeGroupSnapshot_ShouldFailWhenNoVolumeIdIsProvided) {
+// GroupController Service [GroupController VolumeGroupSnapshots]
+// GetVolumeGroupSnapshot should fail when no volume id is provided
+TEST_F(
+    SanityE2eTest,
+    GroupControllerGetVolumeGroupSnapshot_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
   csi::v1::GetVolumeGroupSnapshotRequest request;
   SetMap(Secrets().list_snapshots, request.mutable_secrets());
   csi::v1::GetVolumeGroupSnapshotResponse response;
-  EXPECT_TRUE(HasCode(
-      GroupController().GetVolumeGroupSnapshot(Context().get(), request,
-                                               &response),
-      StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(HasCode(GroupController().GetVolumeGroupSnapshot(
+                          Context().get(), request, &response),
+                      StatusCode::INVALID_ARGUMENT));
 }
 
-// GroupController Service [GroupController VolumeGroupSnapshots] GetVolumeGroupSnapshot should fail when an invalid volume id is used
-TEST_F(SanityE2eTest, GroupControllerGetVolumeGroupSnapshot_ShouldFailWhenAnInvalidVolumeIdIsUsed) {
+// GroupController Service [GroupController VolumeGroupSnapshots]
+// GetVolumeGroupSnapshot should fail when an invalid volume id is used
+TEST_F(
+    SanityE2eTest,
+    GroupControllerGetVolumeGroupSnapshot_ShouldFailWhenAnInvalidVolumeIdIsUsed) {
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
   csi::v1::GetVolumeGroupSnapshotRequest request;
   request.set_group_snapshot_id(GenerateInvalidVolumeID());
@@ -2338,8 +2473,11 @@ TEST_F(SanityE2eTest, GroupControllerGetVolumeGroupSnapshot_ShouldFailWhenAnInva
                       StatusCode::NOT_FOUND));
 }
 
-// GroupController Service [GroupController VolumeGroupSnapshots] DeleteVolumeGroupSnapshot should fail when no volume id is provided
-TEST_F(SanityE2eTest, GroupControllerDeleteVolumeGroupSnapshot_ShouldFailWhenNoVolumeIdIsProvided) {
+// GroupController Service [GroupController VolumeGroupSnapshots]
+// DeleteVolumeGroupSnapshot should fail when no volume id is provided
+TEST_F(
+    SanityE2eTest,
+    GroupControllerDeleteVolumeGroupSnapshot_ShouldFailWhenNoVolumeIdIsProvided) {
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
   csi::v1::DeleteVolumeGroupSnapshotRequest request;
   SetMap(Secrets().delete_snapshot, request.mutable_secrets());
@@ -2349,8 +2487,11 @@ TEST_F(SanityE2eTest, GroupControllerDeleteVolumeGroupSnapshot_ShouldFailWhenNoV
                       StatusCode::INVALID_ARGUMENT));
 }
 
-// GroupController Service [GroupController VolumeGroupSnapshots] DeleteVolumeGroupSnapshot should succeed when an invalid volume id is used
-TEST_F(SanityE2eTest, GroupControllerDeleteVolumeGroupSnapshot_ShouldSucceedWhenAnInvalidVolumeIdIsUsed) {
+// GroupController Service [GroupController VolumeGroupSnapshots]
+// DeleteVolumeGroupSnapshot should succeed when an invalid volume id is used
+TEST_F(
+    SanityE2eTest,
+    GroupControllerDeleteVolumeGroupSnapshot_ShouldSucceedWhenAnInvalidVolumeIdIsUsed) {
   SKIP_UNLESS_VOLUME_GROUP_SNAPSHOTS();
   csi::v1::DeleteVolumeGroupSnapshotRequest request;
   request.set_group_snapshot_id(GenerateInvalidVolumeID());
@@ -2367,7 +2508,8 @@ TEST_F(SanityE2eTest, GroupControllerDeleteVolumeGroupSnapshot_ShouldSucceedWhen
 // there is one endpoint.)
 
 // Identity Service GetPluginCapabilities should return appropriate capabilities
-TEST_F(SanityE2eTest, IdentityGetPluginCapabilities_ShouldReturnAppropriateCapabilities) {
+TEST_F(SanityE2eTest,
+       IdentityGetPluginCapabilities_ShouldReturnAppropriateCapabilities) {
   csi::v1::GetPluginCapabilitiesResponse response;
   ASSERT_TRUE(
       IsOk(Identity().GetPluginCapabilities(Context().get(), {}, &response)));
@@ -2410,7 +2552,8 @@ TEST_F(SanityE2eTest, IdentityProbe_ShouldReturnAppropriateInformation) {
 }
 
 // Identity Service GetPluginInfo should return appropriate information
-TEST_F(SanityE2eTest, IdentityGetPluginInfo_ShouldReturnAppropriateInformation) {
+TEST_F(SanityE2eTest,
+       IdentityGetPluginInfo_ShouldReturnAppropriateInformation) {
   csi::v1::GetPluginInfoResponse response;
   ASSERT_TRUE(IsOk(Identity().GetPluginInfo(Context().get(), {}, &response)));
   EXPECT_FALSE(response.name().empty());
@@ -2449,8 +2592,8 @@ TEST_F(SanityE2eTest, NodeGetCapabilities_ShouldReturnAppropriateCapabilities) {
 // Node Service NodeGetInfo should return appropriate values
 TEST_F(SanityE2eTest, NodeGetInfo_ShouldReturnAppropriateValues) {
   LoadNodeServiceCaps();
-  const bool accessibility_constraints = PluginServiceSupported(
-      PluginService::VOLUME_ACCESSIBILITY_CONSTRAINTS);
+  const bool accessibility_constraints =
+      PluginServiceSupported(PluginService::VOLUME_ACCESSIBILITY_CONSTRAINTS);
   csi::v1::NodeGetInfoResponse info;
   ASSERT_TRUE(IsOk(Node().NodeGetInfo(Context().get(), {}, &info)));
   EXPECT_FALSE(info.node_id().empty());
@@ -2464,10 +2607,10 @@ TEST_F(SanityE2eTest, NodeGetInfo_ShouldReturnAppropriateValues) {
 TEST_F(SanityE2eTest, NodePublishVolume_ShouldFailWhenNoVolumeIdIsProvided) {
   LoadNodeServiceCaps();
   csi::v1::NodePublishVolumeResponse response;
-  EXPECT_TRUE(HasCode(Node().NodePublishVolume(Context().get(),
-                                              NewNodePublishVolumeReq(),
-                                              &response),
-                      StatusCode::INVALID_ARGUMENT));
+  EXPECT_TRUE(
+      HasCode(Node().NodePublishVolume(Context().get(),
+                                       NewNodePublishVolumeReq(), &response),
+              StatusCode::INVALID_ARGUMENT));
 }
 
 // Node Service NodePublishVolume should fail when no target path is provided
@@ -2481,8 +2624,10 @@ TEST_F(SanityE2eTest, NodePublishVolume_ShouldFailWhenNoTargetPathIsProvided) {
               StatusCode::INVALID_ARGUMENT));
 }
 
-// Node Service NodePublishVolume should fail when no volume capability is provided
-TEST_F(SanityE2eTest, NodePublishVolume_ShouldFailWhenNoVolumeCapabilityIsProvided) {
+// Node Service NodePublishVolume should fail when no volume capability is
+// provided
+TEST_F(SanityE2eTest,
+       NodePublishVolume_ShouldFailWhenNoVolumeCapabilityIsProvided) {
   LoadNodeServiceCaps();
   csi::v1::NodePublishVolumeRequest request = NewNodePublishVolumeReq();
   request.set_volume_id(GenerateUniqueValidVolumeID());
@@ -2503,7 +2648,8 @@ TEST_F(SanityE2eTest, NodeUnpublishVolume_ShouldFailWhenNoVolumeIdIsProvided) {
 }
 
 // Node Service NodeUnpublishVolume should fail when no target path is provided
-TEST_F(SanityE2eTest, NodeUnpublishVolume_ShouldFailWhenNoTargetPathIsProvided) {
+TEST_F(SanityE2eTest,
+       NodeUnpublishVolume_ShouldFailWhenNoTargetPathIsProvided) {
   LoadNodeServiceCaps();
   csi::v1::NodeUnpublishVolumeRequest request;
   request.set_volume_id(GenerateUniqueValidVolumeID());
@@ -2568,8 +2714,10 @@ TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoVolumeIdIsProvided) {
               StatusCode::INVALID_ARGUMENT));
 }
 
-// Node Service NodeStageVolume should fail when no staging target path is provided
-TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoStagingTargetPathIsProvided) {
+// Node Service NodeStageVolume should fail when no staging target path is
+// provided
+TEST_F(SanityE2eTest,
+       NodeStageVolume_ShouldFailWhenNoStagingTargetPathIsProvided) {
   const NodeServiceCaps caps = LoadNodeServiceCaps();
   SKIP_UNLESS_NODE_STAGE(caps, "NodeStageVolume not supported");
   csi::v1::NodeStageVolumeRequest request = NewNodeStageVolumeReq();
@@ -2582,8 +2730,10 @@ TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoStagingTargetPathIsProvide
               StatusCode::INVALID_ARGUMENT));
 }
 
-// Node Service NodeStageVolume should fail when no volume capability is provided
-TEST_F(SanityE2eTest, NodeStageVolume_ShouldFailWhenNoVolumeCapabilityIsProvided) {
+// Node Service NodeStageVolume should fail when no volume capability is
+// provided
+TEST_F(SanityE2eTest,
+       NodeStageVolume_ShouldFailWhenNoVolumeCapabilityIsProvided) {
   const NodeServiceCaps caps = LoadNodeServiceCaps();
   SKIP_UNLESS_NODE_STAGE(caps, "NodeStageVolume not supported");
   // csi-sanity sends no capacity_range here (not TestVolumeSize): the size is
@@ -2614,8 +2764,10 @@ TEST_F(SanityE2eTest, NodeUnstageVolume_ShouldFailWhenNoVolumeIdIsProvided) {
               StatusCode::INVALID_ARGUMENT));
 }
 
-// Node Service NodeUnstageVolume should fail when no staging target path is provided
-TEST_F(SanityE2eTest, NodeUnstageVolume_ShouldFailWhenNoStagingTargetPathIsProvided) {
+// Node Service NodeUnstageVolume should fail when no staging target path is
+// provided
+TEST_F(SanityE2eTest,
+       NodeUnstageVolume_ShouldFailWhenNoStagingTargetPathIsProvided) {
   const NodeServiceCaps caps = LoadNodeServiceCaps();
   SKIP_UNLESS_NODE_STAGE(caps, "NodeUnstageVolume not supported");
   csi::v1::NodeUnstageVolumeRequest request;
@@ -2626,9 +2778,9 @@ TEST_F(SanityE2eTest, NodeUnstageVolume_ShouldFailWhenNoStagingTargetPathIsProvi
               StatusCode::INVALID_ARGUMENT));
 }
 
-#define SKIP_UNLESS_NODE_VOLUME_STATS(caps)            \
-  if (!(caps).node_volume_stats) {                     \
-    GTEST_SKIP() << "NodeGetVolume not supported";     \
+#define SKIP_UNLESS_NODE_VOLUME_STATS(caps)        \
+  if (!(caps).node_volume_stats) {                 \
+    GTEST_SKIP() << "NodeGetVolume not supported"; \
   }
 
 // Node Service NodeGetVolumeStats should fail when no volume id is provided
@@ -2668,8 +2820,10 @@ TEST_F(SanityE2eTest, NodeGetVolumeStats_ShouldFailWhenVolumeIsNotFound) {
               StatusCode::NOT_FOUND));
 }
 
-// Node Service NodeGetVolumeStats should fail when volume does not exist on the specified path
-TEST_F(SanityE2eTest, NodeGetVolumeStats_ShouldFailWhenVolumeDoesNotExistOnTheSpecifiedPath) {
+// Node Service NodeGetVolumeStats should fail when volume does not exist on the
+// specified path
+TEST_F(SanityE2eTest,
+       NodeGetVolumeStats_ShouldFailWhenVolumeDoesNotExistOnTheSpecifiedPath) {
   const NodeServiceCaps caps = LoadNodeServiceCaps();
   SKIP_UNLESS_NODE_VOLUME_STATS(caps);
   csi::v1::CreateVolumeResponse vol;
@@ -2691,9 +2845,9 @@ TEST_F(SanityE2eTest, NodeGetVolumeStats_ShouldFailWhenVolumeDoesNotExistOnTheSp
               StatusCode::NOT_FOUND));
 }
 
-#define SKIP_UNLESS_NODE_EXPANSION(caps)               \
-  if (!(caps).node_expansion) {                        \
-    GTEST_SKIP() << "NodeExpandVolume not supported";  \
+#define SKIP_UNLESS_NODE_EXPANSION(caps)              \
+  if (!(caps).node_expansion) {                       \
+    GTEST_SKIP() << "NodeExpandVolume not supported"; \
   }
 
 // Node Service NodeExpandVolume should fail when no volume id is provided
@@ -2714,10 +2868,9 @@ TEST_F(SanityE2eTest, NodeExpandVolume_ShouldFailWhenNoVolumePathIsProvided) {
   const NodeServiceCaps caps = LoadNodeServiceCaps();
   SKIP_UNLESS_NODE_EXPANSION(caps);
   csi::v1::CreateVolumeResponse vol;
-  ASSERT_TRUE(MustCreateVolume(
-      CreateVolumeReqRequiredOnly(
-          UniqueString("sanity-node-expand-volume-valid-id")),
-      &vol));
+  ASSERT_TRUE(MustCreateVolume(CreateVolumeReqRequiredOnly(UniqueString(
+                                   "sanity-node-expand-volume-valid-id")),
+                               &vol));
   csi::v1::NodeExpandVolumeRequest request;
   request.set_volume_id(vol.volume().volume_id());
   *request.mutable_volume_capability() = TestVolumeCapability();
@@ -2740,8 +2893,10 @@ TEST_F(SanityE2eTest, NodeExpandVolume_ShouldFailWhenVolumeIsNotFound) {
               StatusCode::NOT_FOUND));
 }
 
-// Node Service NodeExpandVolume should work if node-expand is called after node-publish
-TEST_F(SanityE2eTest, NodeExpandVolume_ShouldWorkIfNodeExpandIsCalledAfterNodePublish) {
+// Node Service NodeExpandVolume should work if node-expand is called after
+// node-publish
+TEST_F(SanityE2eTest,
+       NodeExpandVolume_ShouldWorkIfNodeExpandIsCalledAfterNodePublish) {
   const NodeServiceCaps caps = LoadNodeServiceCaps();
   SKIP_UNLESS_NODE_EXPANSION(caps);
   csi::v1::CreateVolumeResponse vol;

@@ -43,10 +43,8 @@ TEST_F(ServerE2eTest, IdentityAnswers) {
   auto driver = DriverProcess::Start(data_dir_, socket_, {});
   ASSERT_TRUE(driver.ok()) << driver.status();
   csi::v1::GetPluginInfoResponse info;
-  ASSERT_TRUE((*driver)
-                  ->identity()
-                  .GetPluginInfo(Context().get(), {}, &info)
-                  .ok());
+  ASSERT_TRUE(
+      (*driver)->identity().GetPluginInfo(Context().get(), {}, &info).ok());
   EXPECT_EQ(info.name(), "cellar.csi.io");
   EXPECT_EQ(info.vendor_version(), kCellarVersion);
 
@@ -65,8 +63,7 @@ TEST_F(ServerE2eTest, IdentityAnswers) {
   EXPECT_TRUE(controller);
 
   csi::v1::ProbeResponse probe;
-  ASSERT_TRUE(
-      (*driver)->identity().Probe(Context().get(), {}, &probe).ok());
+  ASSERT_TRUE((*driver)->identity().Probe(Context().get(), {}, &probe).ok());
   EXPECT_TRUE(probe.ready().value());
 }
 
@@ -75,10 +72,8 @@ TEST_F(ServerE2eTest, DriverNameFlag) {
       DriverProcess::Start(data_dir_, socket_, {"--driver-name=other.csi.io"});
   ASSERT_TRUE(driver.ok()) << driver.status();
   csi::v1::GetPluginInfoResponse info;
-  ASSERT_TRUE((*driver)
-                  ->identity()
-                  .GetPluginInfo(Context().get(), {}, &info)
-                  .ok());
+  ASSERT_TRUE(
+      (*driver)->identity().GetPluginInfo(Context().get(), {}, &info).ok());
   EXPECT_EQ(info.name(), "other.csi.io");
 }
 
@@ -173,7 +168,8 @@ TEST_F(ServerE2eTest, ShutdownLeavesANewerServersSocketAlone) {
   // The first stops: the socket at the path is not its own any more.
   auto stopped = (*first)->Stop(SIGTERM);
   ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_EQ(access(socket_.c_str(), F_OK), 0) << "newer server's socket removed";
+  EXPECT_EQ(access(socket_.c_str(), F_OK), 0)
+      << "newer server's socket removed";
   csi::v1::ProbeResponse probe;
   EXPECT_TRUE((*second)->identity().Probe(Context().get(), {}, &probe).ok());
   ASSERT_TRUE((*second)->Stop(SIGTERM).ok());
@@ -226,10 +222,8 @@ TEST_F(ServerE2eTest, EveryRpcIsLoggedOnceWithCode) {
   auto driver = DriverProcess::Start(data_dir_, socket_, {"--log-format=json"});
   ASSERT_TRUE(driver.ok()) << driver.status();
   csi::v1::GetPluginInfoResponse info;
-  ASSERT_TRUE((*driver)
-                  ->identity()
-                  .GetPluginInfo(Context().get(), {}, &info)
-                  .ok());
+  ASSERT_TRUE(
+      (*driver)->identity().GetPluginInfo(Context().get(), {}, &info).ok());
   ASSERT_TRUE((*driver)->Stop(SIGTERM).ok());
   const std::string log = (*driver)->ReadLog();
   size_t count = 0;

@@ -3,12 +3,11 @@
 // over the socket. Needs root. Every test cleans up every mount, loop device
 // and file it made, even on failure, and checks that the driver itself left
 // nothing behind (no loop devices, no mounts, no images or snapshots).
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <dirent.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -61,11 +60,12 @@ std::string ReadText(const std::string& path) {
 
 // Writes `text` to `path` and fsyncs it.
 bool WriteText(const std::string& path, const std::string& text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
-  const bool ok =
-      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-      fsync(fd) == 0;
+  const bool ok = write(fd, text.data(), text.size()) ==
+                      static_cast<ssize_t>(text.size()) &&
+                  fsync(fd) == 0;
   close(fd);
   return ok;
 }
@@ -164,12 +164,14 @@ class SnapshotE2eTest : public ::testing::Test {
 
   // ---- volumes
 
-  void Describe(const std::string& name, const std::string& fs_type,
-                bool block, Volume* v) {
+  void Describe(const std::string& name, const std::string& fs_type, bool block,
+                Volume* v) {
     v->name = name;
     v->cap = testing::Capability(block ? "" : fs_type, block);
-    v->staging = kubelet_ + "/plugins/kubernetes.io/csi/cellar/" + name + "/globalmount";
-    v->target = kubelet_ + "/pods/pod-" + name + "/volumes/kubernetes.io~csi/" + name + "/mount";
+    v->staging =
+        kubelet_ + "/plugins/kubernetes.io/csi/cellar/" + name + "/globalmount";
+    v->target = kubelet_ + "/pods/pod-" + name + "/volumes/kubernetes.io~csi/" +
+                name + "/mount";
   }
 
   void NewVolume(const std::string& name, const std::string& fs_type,
@@ -194,13 +196,15 @@ class SnapshotE2eTest : public ::testing::Test {
       request.mutable_capacity_range()->set_limit_bytes(limit);
     }
     if (!snapshot_id.empty()) {
-      request.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(
-          snapshot_id);
+      request.mutable_volume_content_source()
+          ->mutable_snapshot()
+          ->set_snapshot_id(snapshot_id);
     } else {
       request.mutable_volume_content_source()->mutable_volume()->set_volume_id(
           source_volume_id);
     }
-    return driver_->controller().CreateVolume(Context().get(), request, response);
+    return driver_->controller().CreateVolume(Context().get(), request,
+                                              response);
   }
 
   // A restore of `snapshot_id` (or, with `clone_of`, a clone of that volume)
@@ -212,8 +216,8 @@ class SnapshotE2eTest : public ::testing::Test {
     csi::v1::CreateVolumeResponse response;
     const grpc::Status status =
         CreateFrom(name, v->cap, bytes, 0, snapshot_id, clone_of, &response);
-    ASSERT_TRUE(status.ok()) << name << ": " << status.error_code() << " "
-                             << status.error_message();
+    ASSERT_TRUE(status.ok())
+        << name << ": " << status.error_code() << " " << status.error_message();
     v->id = response.volume().volume_id();
     ASSERT_FALSE(v->id.empty());
     EXPECT_EQ(response.volume().capacity_bytes(), bytes) << name;
@@ -234,15 +238,18 @@ class SnapshotE2eTest : public ::testing::Test {
     grpc::Status status = client_->Stage(v.id, v.staging, v.cap);
     ASSERT_TRUE(status.ok()) << v.name << " stage: " << status.error_message();
     status = client_->Publish(v.id, v.staging, v.target, v.cap, false);
-    ASSERT_TRUE(status.ok()) << v.name << " publish: " << status.error_message();
+    ASSERT_TRUE(status.ok())
+        << v.name << " publish: " << status.error_message();
   }
 
   // Unpublish and unstage.
   void Unmount(const Volume& v) {
     grpc::Status status = client_->Unpublish(v.id, v.target);
-    ASSERT_TRUE(status.ok()) << v.name << " unpublish: " << status.error_message();
+    ASSERT_TRUE(status.ok())
+        << v.name << " unpublish: " << status.error_message();
     status = client_->Unstage(v.id, v.staging);
-    ASSERT_TRUE(status.ok()) << v.name << " unstage: " << status.error_message();
+    ASSERT_TRUE(status.ok())
+        << v.name << " unstage: " << status.error_message();
   }
 
   void DeleteVolume(const Volume& v) {
@@ -277,19 +284,19 @@ class SnapshotE2eTest : public ::testing::Test {
     request.set_name(name);
     request.set_source_volume_id(source);
     csi::v1::CreateSnapshotResponse response;
-    grpc::Status status =
-        driver_->controller().CreateSnapshot(Context().get(), request, &response);
+    grpc::Status status = driver_->controller().CreateSnapshot(
+        Context().get(), request, &response);
     if (snapshot != nullptr) *snapshot = response.snapshot();
     return status;
   }
 
   // CreateSnapshot that must work; checks the answer and returns the id.
-  void TakeSnapshot(const std::string& name, const Volume& source,
-                    int64_t size, std::string* id) {
+  void TakeSnapshot(const std::string& name, const Volume& source, int64_t size,
+                    std::string* id) {
     csi::v1::Snapshot snapshot;
     const grpc::Status status = Snapshot(name, source.id, &snapshot);
-    ASSERT_TRUE(status.ok()) << name << ": " << status.error_code() << " "
-                             << status.error_message();
+    ASSERT_TRUE(status.ok())
+        << name << ": " << status.error_code() << " " << status.error_message();
     ASSERT_FALSE(snapshot.snapshot_id().empty());
     EXPECT_EQ(snapshot.source_volume_id(), source.id);
     EXPECT_EQ(snapshot.size_bytes(), size);
@@ -387,8 +394,8 @@ TEST_F(SnapshotE2eTest, RestoreGivesTheDataOfTheSnapshot) {
   // Idempotent: the same request gives the same volume.
   {
     csi::v1::CreateVolumeResponse response;
-    const grpc::Status status =
-        CreateFrom("restored", restored.cap, 256 * kMiB, 0, snap, "", &response);
+    const grpc::Status status = CreateFrom("restored", restored.cap, 256 * kMiB,
+                                           0, snap, "", &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(response.volume().volume_id(), restored.id);
   }
@@ -399,7 +406,8 @@ TEST_F(SnapshotE2eTest, RestoreGivesTheDataOfTheSnapshot) {
   EXPECT_EQ(ReadText(source.target + "/data.txt"), "changed data");
 
   // Independent: writes to one do not show in the other.
-  ASSERT_TRUE(WriteText(restored.target + "/data.txt", "written to the restore"));
+  ASSERT_TRUE(
+      WriteText(restored.target + "/data.txt", "written to the restore"));
   EXPECT_EQ(ReadText(source.target + "/data.txt"), "changed data");
   ASSERT_TRUE(WriteText(source.target + "/data.txt", "written to the source"));
   EXPECT_EQ(ReadText(restored.target + "/data.txt"), "written to the restore");
@@ -408,8 +416,8 @@ TEST_F(SnapshotE2eTest, RestoreGivesTheDataOfTheSnapshot) {
   // The snapshot outlives its source.
   ASSERT_NO_FATAL_FAILURE(Down(source));
   Volume late;
-  ASSERT_NO_FATAL_FAILURE(
-      NewVolumeFrom("restored-late", "ext4", false, 256 * kMiB, snap, "", &late));
+  ASSERT_NO_FATAL_FAILURE(NewVolumeFrom("restored-late", "ext4", false,
+                                        256 * kMiB, snap, "", &late));
   ASSERT_NO_FATAL_FAILURE(Up(late));
   EXPECT_EQ(ReadText(late.target + "/data.txt"), "original data");
   ASSERT_NO_FATAL_FAILURE(Down(late));
@@ -429,8 +437,8 @@ TEST_F(SnapshotE2eTest, CloneToALargerSizeGrowsTheFilesystem) {
     ASSERT_NO_FATAL_FAILURE(Up(source));
     ASSERT_TRUE(WriteText(source.target + "/data.txt", "cloned " + kind));
     Volume big;
-    ASSERT_NO_FATAL_FAILURE(
-        NewVolumeFrom("cb-" + kind, kind, false, 800 * kMiB, "", source.id, &big));
+    ASSERT_NO_FATAL_FAILURE(NewVolumeFrom("cb-" + kind, kind, false, 800 * kMiB,
+                                          "", source.id, &big));
     ASSERT_NO_FATAL_FAILURE(Down(source));
     ASSERT_NO_FATAL_FAILURE(Up(big));
     EXPECT_GT(TotalBytes(big), static_cast<int64_t>(700 * kMiB));
@@ -444,7 +452,8 @@ TEST_F(SnapshotE2eTest, CloneToALargerSizeGrowsTheFilesystem) {
 // independent of it.
 TEST_F(SnapshotE2eTest, CloneOfALiveVolume) {
   Volume source;
-  ASSERT_NO_FATAL_FAILURE(NewVolume("live", "ext4", false, 128 * kMiB, &source));
+  ASSERT_NO_FATAL_FAILURE(
+      NewVolume("live", "ext4", false, 128 * kMiB, &source));
   ASSERT_NO_FATAL_FAILURE(Up(source));
   ASSERT_TRUE(WriteText(source.target + "/data.txt", "live data"));
 
@@ -522,7 +531,8 @@ TEST_F(SnapshotE2eTest, RestoreToALargerSizeGrowsTheFilesystem) {
 // the volume's size, and a retried stage finds it grown.
 TEST_F(SnapshotE2eTest, Ext4RestoreGrowsOfflineAndIsNeverStagedUngrown) {
   Volume source;
-  ASSERT_NO_FATAL_FAILURE(NewVolume("e-small", "ext4", false, 400 * kMiB, &source));
+  ASSERT_NO_FATAL_FAILURE(
+      NewVolume("e-small", "ext4", false, 400 * kMiB, &source));
   ASSERT_NO_FATAL_FAILURE(Up(source));
   ASSERT_TRUE(WriteText(source.target + "/data.txt", "ext4 payload"));
   std::string snap;
@@ -536,8 +546,8 @@ TEST_F(SnapshotE2eTest, Ext4RestoreGrowsOfflineAndIsNeverStagedUngrown) {
     SCOPED_TRACE(absl::StrCat("stage attempt ", attempt));
     const grpc::Status staged = client_->Stage(big.id, big.staging, big.cap);
     ASSERT_TRUE(staged.ok()) << staged.error_message();
-    ASSERT_TRUE(client_->Publish(big.id, big.staging, big.target, big.cap, false)
-                    .ok());
+    ASSERT_TRUE(
+        client_->Publish(big.id, big.staging, big.target, big.cap, false).ok());
     EXPECT_GT(TotalBytes(big), static_cast<int64_t>(700 * kMiB))
         << "staged OK with the filesystem at the snapshot's size";
     EXPECT_EQ(ReadText(big.target + "/data.txt"), "ext4 payload");
@@ -556,15 +566,19 @@ TEST_F(SnapshotE2eTest, EmptyCapacityRangeTakesTheSourceSize) {
   Volume source;
   ASSERT_NO_FATAL_FAILURE(NewVolume("two-gib", "", true, 2048 * kMiB, &source));
   std::string snap;
-  ASSERT_NO_FATAL_FAILURE(TakeSnapshot("two-gib-snap", source, 2048 * kMiB, &snap));
+  ASSERT_NO_FATAL_FAILURE(
+      TakeSnapshot("two-gib-snap", source, 2048 * kMiB, &snap));
   for (const bool from_snapshot : {true, false}) {
     SCOPED_TRACE(from_snapshot ? "restore" : "clone");
     csi::v1::CreateVolumeRequest request;
-    request.set_name(from_snapshot ? "empty-range-restore" : "empty-range-clone");
+    request.set_name(from_snapshot ? "empty-range-restore"
+                                   : "empty-range-clone");
     *request.add_volume_capabilities() = source.cap;
     request.mutable_capacity_range();  // present, but names no size
     if (from_snapshot) {
-      request.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(snap);
+      request.mutable_volume_content_source()
+          ->mutable_snapshot()
+          ->set_snapshot_id(snap);
     } else {
       request.mutable_volume_content_source()->mutable_volume()->set_volume_id(
           source.id);
@@ -597,8 +611,8 @@ TEST_F(SnapshotE2eTest, XfsRestoreAndCloneBesideTheirSource) {
   ASSERT_NO_FATAL_FAILURE(TakeSnapshot("xsnap", source, 300 * kMiB, &snap));
 
   Volume restored;
-  ASSERT_NO_FATAL_FAILURE(
-      NewVolumeFrom("xrestored", "xfs", false, 300 * kMiB, snap, "", &restored));
+  ASSERT_NO_FATAL_FAILURE(NewVolumeFrom("xrestored", "xfs", false, 300 * kMiB,
+                                        snap, "", &restored));
   Volume clone;
   ASSERT_NO_FATAL_FAILURE(
       NewVolumeFrom("xclone", "xfs", false, 300 * kMiB, "", source.id, &clone));
@@ -636,10 +650,12 @@ TEST_F(SnapshotE2eTest, ErrorsListingAndIdempotentDelete) {
       CreateFrom("too-small", fs_cap, 32 * kMiB, 0, of_a[0], "", &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE)
       << status.error_message();
-  status = CreateFrom("too-small", fs_cap, 0, 32 * kMiB, of_a[0], "", &response);
+  status =
+      CreateFrom("too-small", fs_cap, 0, 32 * kMiB, of_a[0], "", &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE)
       << status.error_message();
-  status = CreateFrom("too-small-clone", fs_cap, 32 * kMiB, 0, "", a.id, &response);
+  status =
+      CreateFrom("too-small-clone", fs_cap, 32 * kMiB, 0, "", a.id, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE)
       << status.error_message();
   // A filesystem snapshot restored as a block volume: INVALID_ARGUMENT
@@ -663,10 +679,11 @@ TEST_F(SnapshotE2eTest, ErrorsListingAndIdempotentDelete) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
       << status.error_message();
   Volume gone;
-  ASSERT_NO_FATAL_FAILURE(NewVolume("vol-gone", "ext4", false, 64 * kMiB, &gone));
+  ASSERT_NO_FATAL_FAILURE(
+      NewVolume("vol-gone", "ext4", false, 64 * kMiB, &gone));
   ASSERT_NO_FATAL_FAILURE(DeleteVolume(gone));
-  status = CreateFrom("clone-of-gone", fs_cap, 64 * kMiB, 0, "", gone.id,
-                      &response);
+  status =
+      CreateFrom("clone-of-gone", fs_cap, 64 * kMiB, 0, "", gone.id, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
       << status.error_message();
 
@@ -690,9 +707,8 @@ TEST_F(SnapshotE2eTest, ErrorsListingAndIdempotentDelete) {
   // None of the failures left a volume or snapshot behind.
   {
     csi::v1::ListVolumesResponse volumes;
-    ASSERT_TRUE(driver_->controller()
-                    .ListVolumes(Context().get(), {}, &volumes)
-                    .ok());
+    ASSERT_TRUE(
+        driver_->controller().ListVolumes(Context().get(), {}, &volumes).ok());
     EXPECT_EQ(volumes.entries_size(), 2);
   }
 
@@ -773,7 +789,8 @@ TEST_F(SnapshotE2eTest, ErrorsListingAndIdempotentDelete) {
     EXPECT_TRUE(DeleteSnapshot(id).ok());
   }
   EXPECT_TRUE(DeleteSnapshot("no-such-snapshot").ok());
-  EXPECT_EQ(DeleteSnapshot("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(DeleteSnapshot("").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(AllSnapshotIds().empty());
   ASSERT_NO_FATAL_FAILURE(DeleteVolume(a));
   ASSERT_NO_FATAL_FAILURE(DeleteVolume(b));
@@ -785,8 +802,9 @@ TEST_F(SnapshotE2eTest, ErrorsListingAndIdempotentDelete) {
 TEST_F(SnapshotE2eTest, GroupSnapshotOfThreeVolumes) {
   {
     csi::v1::GroupControllerGetCapabilitiesResponse caps;
-    ASSERT_TRUE(group_->GroupControllerGetCapabilities(Context().get(), {}, &caps)
-                    .ok());
+    ASSERT_TRUE(
+        group_->GroupControllerGetCapabilities(Context().get(), {}, &caps)
+            .ok());
     ASSERT_EQ(caps.capabilities_size(), 1);
     EXPECT_EQ(caps.capabilities(0).rpc().type(),
               csi::v1::GroupControllerServiceCapability::RPC::
@@ -824,7 +842,8 @@ TEST_F(SnapshotE2eTest, GroupSnapshotOfThreeVolumes) {
     ASSERT_EQ(index_of.count(snapshot.source_volume_id()), 1u)
         << snapshot.source_volume_id();
     const int i = index_of[snapshot.source_volume_id()];
-    EXPECT_EQ(snapshot.size_bytes(), static_cast<int64_t>((300 + 20 * i) * kMiB));
+    EXPECT_EQ(snapshot.size_bytes(),
+              static_cast<int64_t>((300 + 20 * i) * kMiB));
     snapshot_of[i] = snapshot.snapshot_id();
   }
   ASSERT_EQ(snapshot_of.size(), 3u) << "a volume is missing from the group";
@@ -835,7 +854,8 @@ TEST_F(SnapshotE2eTest, GroupSnapshotOfThreeVolumes) {
     again.set_name("group-1");
     for (int i = 2; i >= 0; --i) again.add_source_volume_ids(volumes[i].id);
     csi::v1::CreateVolumeGroupSnapshotResponse response;
-    status = group_->CreateVolumeGroupSnapshot(Context().get(), again, &response);
+    status =
+        group_->CreateVolumeGroupSnapshot(Context().get(), again, &response);
     ASSERT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(response.group_snapshot().group_snapshot_id(), group_id);
     std::set<std::string> ids, first;
@@ -849,7 +869,8 @@ TEST_F(SnapshotE2eTest, GroupSnapshotOfThreeVolumes) {
     other.set_name("group-1");
     other.add_source_volume_ids(volumes[0].id);
     other.add_source_volume_ids(volumes[1].id);
-    status = group_->CreateVolumeGroupSnapshot(Context().get(), other, &response);
+    status =
+        group_->CreateVolumeGroupSnapshot(Context().get(), other, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS)
         << status.error_message();
   }
@@ -919,9 +940,9 @@ TEST_F(SnapshotE2eTest, GroupSnapshotOfThreeVolumes) {
     csi::v1::GetVolumeGroupSnapshotRequest get;
     get.set_group_snapshot_id(group_id);
     csi::v1::GetVolumeGroupSnapshotResponse got;
-    EXPECT_EQ(group_->GetVolumeGroupSnapshot(Context().get(), get, &got)
-                  .error_code(),
-              grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(
+        group_->GetVolumeGroupSnapshot(Context().get(), get, &got).error_code(),
+        grpc::StatusCode::NOT_FOUND);
   }
   EXPECT_TRUE(AllSnapshotIds().empty());
   for (const Volume& v : volumes) ASSERT_NO_FATAL_FAILURE(Down(v));
@@ -980,7 +1001,8 @@ TEST_F(SnapshotE2eTest, SnapshotOfASparseVolumeStaysSparse) {
   EXPECT_LT(DiskUsage(ImageFile(source.id)), static_cast<int64_t>(64 * kMiB));
 
   std::string snap;
-  ASSERT_NO_FATAL_FAILURE(TakeSnapshot("sparse-snap", source, 1024 * kMiB, &snap));
+  ASSERT_NO_FATAL_FAILURE(
+      TakeSnapshot("sparse-snap", source, 1024 * kMiB, &snap));
   struct stat st;
   ASSERT_EQ(stat(SnapshotFile(snap).c_str(), &st), 0)
       << SnapshotFile(snap) << ": " << strerror(errno);

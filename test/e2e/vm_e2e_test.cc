@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -76,7 +76,8 @@ class VmE2eTest : public ::testing::Test {
   void SetUp() override {
     vg_ = Env("CELLAR_VM_VG");
     pool_ = Env("CELLAR_VM_THINPOOL");  // "VG/POOL" or "POOL"
-    if (pool_.find('/') != std::string::npos) pool_ = pool_.substr(pool_.find('/') + 1);
+    if (pool_.find('/') != std::string::npos)
+      pool_ = pool_.substr(pool_.find('/') + 1);
     vg2_ = Env("CELLAR_VM_VG2");
     if (vg_.empty() || geteuid() != 0) {
       GTEST_SKIP() << "runs inside the qemu guest of test/vm only";
@@ -86,8 +87,9 @@ class VmE2eTest : public ::testing::Test {
     root_ = pattern;
     kubelet_ = root_ + "/kubelet";
     ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
-    classes_ = absl::StrCat("thin=lvm-thin:", vg_, "/", pool_, ",thick=lvm:", vg_,
-                            "?reserve=0,loop=loop:", root_, "/images");
+    classes_ =
+        absl::StrCat("thin=lvm-thin:", vg_, "/", pool_, ",thick=lvm:", vg_,
+                     "?reserve=0,loop=loop:", root_, "/images");
     // "other" copies slowly: its copies last long enough to be cut short.
     if (!vg2_.empty()) {
       absl::StrAppend(&classes_, ",other=lvm:", vg2_,
@@ -102,12 +104,13 @@ class VmE2eTest : public ::testing::Test {
     client_.reset();
     driver_.reset();
     // Close any mapping and remove any LV the test left (after a failure).
-    Shell("for m in /dev/mapper/cellar-*; do [ -e \"$m\" ] && umount -l \"$m\" "
-          "2>/dev/null; done; grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo"
-          " | sort -r | xargs -r -n1 umount -l 2>/dev/null; for m in "
-          "/dev/mapper/cellar-*; do [ -e \"$m\" ] && dmsetup remove "
-          "\"$(basename $m)\"; done; lvm lvremove -y -S 'lv_tags=cellar.volume' "
-          ">/dev/null 2>&1");
+    Shell(
+        "for m in /dev/mapper/cellar-*; do [ -e \"$m\" ] && umount -l \"$m\" "
+        "2>/dev/null; done; grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo"
+        " | sort -r | xargs -r -n1 umount -l 2>/dev/null; for m in "
+        "/dev/mapper/cellar-*; do [ -e \"$m\" ] && dmsetup remove "
+        "\"$(basename $m)\"; done; lvm lvremove -y -S 'lv_tags=cellar.volume' "
+        ">/dev/null 2>&1");
     CleanUpScratchDir(root_);
   }
 
@@ -129,12 +132,14 @@ class VmE2eTest : public ::testing::Test {
   }
 
   std::string Staging(const std::string& name) {
-    const std::string path = kubelet_ + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+    const std::string path =
+        kubelet_ + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
     Shell("mkdir -p '" + path + "'");
     return path;
   }
   std::string Target(const std::string& name) {
-    return kubelet_ + "/pods/p-" + name + "/volumes/kubernetes.io~csi/" + name + "/mount";
+    return kubelet_ + "/pods/p-" + name + "/volumes/kubernetes.io~csi/" + name +
+           "/mount";
   }
 
   // A full lifecycle; `check` runs while the volume is published.
@@ -146,11 +151,15 @@ class VmE2eTest : public ::testing::Test {
     std::map<std::string, std::string> params = {{"deviceClass", device_class}};
     if (encrypted) params["encrypted"] = "true";
     std::string id;
-    ASSERT_TRUE(client_->CreateWithParameters(name, cap, 400 * kMiB, params, &id).ok());
+    ASSERT_TRUE(
+        client_->CreateWithParameters(name, cap, 400 * kMiB, params, &id).ok());
     const std::map<std::string, std::string> secrets =
-        encrypted ? std::map<std::string, std::string>{{"encryptionPassphrase",
-                                                         "vm-test-key-vm-test-key-vm-test-key-0123"}}
-                  : std::map<std::string, std::string>{};
+        encrypted
+            ? std::map<
+                  std::string,
+                  std::string>{{"encryptionPassphrase",
+                                "vm-test-key-vm-test-key-vm-test-key-0123"}}
+            : std::map<std::string, std::string>{};
     const std::string staging = Staging(name);
     grpc::Status staged = client_->StageWithSecrets(id, staging, cap, secrets);
     ASSERT_TRUE(staged.ok()) << staged.error_message();
@@ -203,20 +212,21 @@ TEST_F(VmE2eTest, LvmLifecycles) {
 TEST_F(VmE2eTest, OnlineExpansionOfLvmVolumes) {
   for (const std::string cls : {"thin", "thick"}) {
     for (const std::string kind : {"ext4", "xfs"}) {
-      Lifecycle("grow-" + cls + kind, cls, kind, false, false,
-                [&](const std::string& id, const std::string& target) {
-                  ASSERT_TRUE(client_->Expand(id, target, 800 * kMiB, true).ok());
-                  csi::v1::NodeGetVolumeStatsRequest request;
-                  request.set_volume_id(id);
-                  request.set_volume_path(target);
-                  csi::v1::NodeGetVolumeStatsResponse stats;
-                  ASSERT_TRUE(driver_->node()
-                                  .NodeGetVolumeStats(Context().get(), request, &stats)
-                                  .ok());
-                  EXPECT_GT(stats.usage(0).total(),
-                            static_cast<int64_t>(700 * kMiB))
-                      << cls << " " << kind;
-                });
+      Lifecycle(
+          "grow-" + cls + kind, cls, kind, false, false,
+          [&](const std::string& id, const std::string& target) {
+            ASSERT_TRUE(client_->Expand(id, target, 800 * kMiB, true).ok());
+            csi::v1::NodeGetVolumeStatsRequest request;
+            request.set_volume_id(id);
+            request.set_volume_path(target);
+            csi::v1::NodeGetVolumeStatsResponse stats;
+            ASSERT_TRUE(
+                driver_->node()
+                    .NodeGetVolumeStats(Context().get(), request, &stats)
+                    .ok());
+            EXPECT_GT(stats.usage(0).total(), static_cast<int64_t>(700 * kMiB))
+                << cls << " " << kind;
+          });
     }
   }
 }
@@ -263,17 +273,25 @@ TEST_F(VmE2eTest, TwoDeviceClassesAtOnce) {
   if (vg2_.empty()) GTEST_SKIP() << "no second VG";
   std::string a, b;
   const auto cap = testing::Capability("ext4", false);
-  ASSERT_TRUE(client_->CreateWithParameters("two-a", cap, 100 * kMiB,
-                                            {{"deviceClass", "thick"}}, &a).ok());
-  ASSERT_TRUE(client_->CreateWithParameters("two-b", cap, 100 * kMiB,
-                                            {{"deviceClass", "other"}}, &b).ok());
-  EXPECT_NE(Shell("lvm lvs --noheadings -o vg_name -S 'lv_tags=cellar.volume' " + vg2_)
-                .find(vg2_),
-            std::string::npos);
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters("two-a", cap, 100 * kMiB,
+                                         {{"deviceClass", "thick"}}, &a)
+                  .ok());
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters("two-b", cap, 100 * kMiB,
+                                         {{"deviceClass", "other"}}, &b)
+                  .ok());
+  EXPECT_NE(
+      Shell("lvm lvs --noheadings -o vg_name -S 'lv_tags=cellar.volume' " +
+            vg2_)
+          .find(vg2_),
+      std::string::npos);
   csi::v1::GetCapacityRequest request;
   (*request.mutable_parameters())["deviceClass"] = "other";
   csi::v1::GetCapacityResponse capacity;
-  ASSERT_TRUE(driver_->controller().GetCapacity(Context().get(), request, &capacity).ok());
+  ASSERT_TRUE(driver_->controller()
+                  .GetCapacity(Context().get(), request, &capacity)
+                  .ok());
   EXPECT_GT(capacity.available_capacity(), 0);
   ASSERT_TRUE(client_->Delete(a).ok());
   ASSERT_TRUE(client_->Delete(b).ok());
@@ -305,12 +323,13 @@ TEST_F(VmE2eTest, EncryptedLifecyclesHideTheData) {
                     sync();
                   }
                   // The raw device under the mapping.
-                  const std::string mapping = Shell(
-                      "ls /dev/mapper | grep '^cellar-' | head -1");
+                  const std::string mapping =
+                      Shell("ls /dev/mapper | grep '^cellar-' | head -1");
                   ASSERT_FALSE(mapping.empty());
-                  std::string raw = Shell(
-                      "cryptsetup status " + mapping.substr(0, mapping.size() - 1) +
-                      " | awk '/device:/ {print $2}'");
+                  std::string raw =
+                      Shell("cryptsetup status " +
+                            mapping.substr(0, mapping.size() - 1) +
+                            " | awk '/device:/ {print $2}'");
                   raw = raw.substr(0, raw.find('\n'));
                   ASSERT_FALSE(raw.empty());
                   const std::string data = ReadRaw(raw, 300 << 20);
@@ -326,25 +345,39 @@ TEST_F(VmE2eTest, EncryptedLifecyclesHideTheData) {
 TEST_F(VmE2eTest, WrongKeyFailsAndTheRightKeyStillWorks) {
   const auto cap = testing::Capability("ext4", false);
   std::string id;
-  ASSERT_TRUE(client_->CreateWithParameters(
-      "enc-key", cap, 200 * kMiB, {{"deviceClass", "thin"}, {"encrypted", "true"}},
-      &id).ok());
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters(
+                      "enc-key", cap, 200 * kMiB,
+                      {{"deviceClass", "thin"}, {"encrypted", "true"}}, &id)
+                  .ok());
   const std::string staging = Staging("enc-key");
-  ASSERT_TRUE(client_->StageWithSecrets(id, staging, cap,
-                                        {{"encryptionPassphrase", "right-key-right-key-right-key-0123456"}}).ok());
-  ASSERT_TRUE(client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
+  ASSERT_TRUE(
+      client_
+          ->StageWithSecrets(id, staging, cap,
+                             {{"encryptionPassphrase",
+                               "right-key-right-key-right-key-0123456"}})
+          .ok());
+  ASSERT_TRUE(
+      client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
   std::ofstream(Target("enc-key") + "/keep") << "intact";
   ASSERT_TRUE(client_->Unpublish(id, Target("enc-key")).ok());
   ASSERT_TRUE(client_->Unstage(id, staging).ok());
-  EXPECT_EQ(client_->StageWithSecrets(id, staging, cap,
-                                      {{"encryptionPassphrase", "wrong-key-wrong-key-wrong-key-0123456"}})
+  EXPECT_EQ(client_
+                ->StageWithSecrets(id, staging, cap,
+                                   {{"encryptionPassphrase",
+                                     "wrong-key-wrong-key-wrong-key-0123456"}})
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(client_->Stage(id, staging, cap).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  ASSERT_TRUE(client_->StageWithSecrets(id, staging, cap,
-                                        {{"encryptionPassphrase", "right-key-right-key-right-key-0123456"}}).ok());
-  ASSERT_TRUE(client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
+  ASSERT_TRUE(
+      client_
+          ->StageWithSecrets(id, staging, cap,
+                             {{"encryptionPassphrase",
+                               "right-key-right-key-right-key-0123456"}})
+          .ok());
+  ASSERT_TRUE(
+      client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
   {
     std::ifstream in(Target("enc-key") + "/keep");
     std::string text;
@@ -358,9 +391,14 @@ TEST_F(VmE2eTest, WrongKeyFailsAndTheRightKeyStillWorks) {
   client_.reset();
   driver_.reset();
   StartDriver();
-  ASSERT_TRUE(client_->StageWithSecrets(id, staging, cap,
-                                        {{"encryptionPassphrase", "right-key-right-key-right-key-0123456"}}).ok());
-  ASSERT_TRUE(client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
+  ASSERT_TRUE(
+      client_
+          ->StageWithSecrets(id, staging, cap,
+                             {{"encryptionPassphrase",
+                               "right-key-right-key-right-key-0123456"}})
+          .ok());
+  ASSERT_TRUE(
+      client_->Publish(id, staging, Target("enc-key"), cap, false).ok());
   EXPECT_EQ(LeftoverMappings(), 1);
   // Online expansion of an encrypted volume grows mapping and filesystem.
   ASSERT_TRUE(client_->Expand(id, Target("enc-key"), 400 * kMiB, true).ok());
@@ -368,7 +406,9 @@ TEST_F(VmE2eTest, WrongKeyFailsAndTheRightKeyStillWorks) {
   request.set_volume_id(id);
   request.set_volume_path(Target("enc-key"));
   csi::v1::NodeGetVolumeStatsResponse stats;
-  ASSERT_TRUE(driver_->node().NodeGetVolumeStats(Context().get(), request, &stats).ok());
+  ASSERT_TRUE(driver_->node()
+                  .NodeGetVolumeStats(Context().get(), request, &stats)
+                  .ok());
   EXPECT_GT(stats.usage(0).total(), static_cast<int64_t>(300 * kMiB));
   ASSERT_TRUE(client_->Unpublish(id, Target("enc-key")).ok());
   ASSERT_TRUE(client_->Unstage(id, staging).ok());
@@ -404,11 +444,12 @@ std::string ReadText(const std::string& path) {
 }
 
 bool WriteText(const std::string& path, const std::string& text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
-  const bool ok =
-      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-      fsync(fd) == 0;
+  const bool ok = write(fd, text.data(), text.size()) ==
+                      static_cast<ssize_t>(text.size()) &&
+                  fsync(fd) == 0;
   close(fd);
   return ok;
 }
@@ -425,33 +466,40 @@ class VmThinPoolGuardTest : public VmE2eTest {
     // Zeroing new blocks (the driver requires it) and failing writes at
     // once when full instead of queueing them for a minute.
     ASSERT_EQ(Shell("lvm lvcreate --yes --type thin-pool --size 64m --zero y "
-                    "--name guardpool " + vg2_ + " >/dev/null && lvm lvchange "
-                    "--errorwhenfull y " + vg2_ + "/guardpool >/dev/null && echo ok"),
+                    "--name guardpool " +
+                    vg2_ +
+                    " >/dev/null && lvm lvchange "
+                    "--errorwhenfull y " +
+                    vg2_ + "/guardpool >/dev/null && echo ok"),
               "ok\n");
   }
   void TearDown() override {
     client_.reset();
     driver_.reset();
-    Shell("grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo | sort -r | "
-          "xargs -r -n1 umount -l 2>/dev/null; lvm lvremove -y " + vg2_ +
-          "/filler " + vg2_ + "/guardpool >/dev/null 2>&1; lvm lvremove -y " + vg2_ +
-          "/lvol0_pmspare >/dev/null 2>&1");
+    Shell(
+        "grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo | sort -r | "
+        "xargs -r -n1 umount -l 2>/dev/null; lvm lvremove -y " +
+        vg2_ + "/filler " + vg2_ +
+        "/guardpool >/dev/null 2>&1; lvm lvremove -y " + vg2_ +
+        "/lvol0_pmspare >/dev/null 2>&1");
     VmE2eTest::TearDown();
   }
 
   void StartGuarded(const std::string& max) {
     client_.reset();
     driver_.reset();
-    classes_ = absl::StrCat(
-        "guard=lvm-thin:", vg2_, "/guardpool?overprovision=8&autoextend=50&"
-        "autoextend-step=50&autoextend-max=", max, "&create-limit=90");
+    classes_ = absl::StrCat("guard=lvm-thin:", vg2_,
+                            "/guardpool?overprovision=8&autoextend=50&"
+                            "autoextend-step=50&autoextend-max=",
+                            max, "&create-limit=90");
     extra_args_ = {"--metrics-address=127.0.0.1:0"};
     StartDriver();
   }
 
   uint64_t PoolBytes() {
     return std::stoull("0" + Shell("lvm lvs --noheadings --units b --nosuffix "
-                                   "-o lv_size " + vg2_ + "/guardpool | tr -d ' \n'"));
+                                   "-o lv_size " +
+                                   vg2_ + "/guardpool | tr -d ' \n'"));
   }
   // Waits up to 30 s for the pool to reach `bytes`; returns its size then.
   uint64_t WaitForPool(uint64_t bytes) {
@@ -462,10 +510,10 @@ class VmThinPoolGuardTest : public VmE2eTest {
   }
   // Writes `mib` MiB of random data at `at_mib` MiB into the block target.
   bool Write(const std::string& target, int at_mib, int mib) {
-    return Shell(absl::StrCat("dd if=/dev/urandom of='", target,
-                              "' bs=1M seek=", at_mib, " count=", mib,
-                              " oflag=direct conv=notrunc 2>/dev/null && echo ok")) ==
-           "ok\n";
+    return Shell(absl::StrCat(
+               "dd if=/dev/urandom of='", target, "' bs=1M seek=", at_mib,
+               " count=", mib,
+               " oflag=direct conv=notrunc 2>/dev/null && echo ok")) == "ok\n";
   }
   grpc::Status CreateIn(const std::string& name, std::string* id) {
     return client_->CreateWithParameters(name, testing::Capability("", true),
@@ -525,8 +573,8 @@ TEST_F(VmThinPoolGuardTest, ThePoolGrowsToItsCapAndAFullVgStopsCreates) {
   // the VG filled up by something else. Past create-limit the pool cannot
   // grow, creates are refused, and the volume still reads and writes.
   // (Filled first: a restarted driver checks its pools at once.)
-  ASSERT_EQ(Shell("lvm lvcreate --yes --extents 100%FREE --name filler " + vg2_ +
-                  " >/dev/null && echo ok"),
+  ASSERT_EQ(Shell("lvm lvcreate --yes --extents 100%FREE --name filler " +
+                  vg2_ + " >/dev/null && echo ok"),
             "ok\n");
   StartGuarded(std::to_string(kGiB));
   ASSERT_TRUE(Write(target, 80, 40));  // 120 MiB of 128: 94%
@@ -540,7 +588,7 @@ TEST_F(VmThinPoolGuardTest, ThePoolGrowsToItsCapAndAFullVgStopsCreates) {
   EXPECT_EQ(Capacity(), 0);
   EXPECT_EQ(CountLines("lvm lvs --noheadings -o lv_name " + vg2_ +
                        " | grep -v -e guardpool -e filler -e lvol0_pmspare"),
-            1);  // only the filled volume
+            1);                      // only the filled volume
   ASSERT_TRUE(Write(target, 0, 8));  // provisioned blocks: still writable
   EXPECT_EQ(ReadRaw(target, 4096).size(), 4096u);
 
@@ -550,16 +598,22 @@ TEST_F(VmThinPoolGuardTest, ThePoolGrowsToItsCapAndAFullVgStopsCreates) {
   const std::string pool = "{pool=\"" + vg2_ + "/guardpool\"}";
   EXPECT_EQ(Value(page, "cellar_thin_pool_size_bytes" + pool),
             static_cast<double>(PoolBytes()));
-  const double lvs_data = std::stod(Shell("lvm lvs --noheadings -o data_percent " +
-                                          vg2_ + "/guardpool | tr -d ' \n'"));
-  EXPECT_NEAR(Value(page, "cellar_thin_pool_data_used_ratio" + pool), lvs_data / 100,
-              0.0001);
-  const double vg_free = std::stod(Shell("lvm vgs --noheadings --units b --nosuffix "
-                                         "-o vg_free " + vg2_ + " | tr -d ' \n'"));
+  const double lvs_data =
+      std::stod(Shell("lvm lvs --noheadings -o data_percent " + vg2_ +
+                      "/guardpool | tr -d ' \n'"));
+  EXPECT_NEAR(Value(page, "cellar_thin_pool_data_used_ratio" + pool),
+              lvs_data / 100, 0.0001);
+  const double vg_free =
+      std::stod(Shell("lvm vgs --noheadings --units b --nosuffix "
+                      "-o vg_free " +
+                      vg2_ + " | tr -d ' \n'"));
   EXPECT_EQ(Value(page, "cellar_vg_free_bytes{vg=\"" + vg2_ + "\"}"), vg_free);
-  EXPECT_EQ(Value(page, "cellar_device_class_available_bytes{device_class=\"guard\"}"),
-            0);
-  EXPECT_EQ(Value(page, "cellar_device_class_volumes{device_class=\"guard\"}"), 1);
+  EXPECT_EQ(
+      Value(page,
+            "cellar_device_class_available_bytes{device_class=\"guard\"}"),
+      0);
+  EXPECT_EQ(Value(page, "cellar_device_class_volumes{device_class=\"guard\"}"),
+            1);
   EXPECT_EQ(Value(page, "cellar_vg_missing_pvs{vg=\"" + vg2_ + "\"}"), 0);
   EXPECT_GE(Value(page, "cellar_thin_pool_autoextends_total" + pool), 0);
 
@@ -598,12 +652,16 @@ TEST_F(VmThinPoolGuardTest, AFullPoolMakesItsVolumeAbnormal) {
   request.set_volume_id(id);
   request.set_volume_path(target);
   csi::v1::NodeGetVolumeStatsResponse stats;
-  ASSERT_TRUE(driver_->node().NodeGetVolumeStats(Context().get(), request, &stats).ok());
+  ASSERT_TRUE(driver_->node()
+                  .NodeGetVolumeStats(Context().get(), request, &stats)
+                  .ok());
   EXPECT_FALSE(stats.volume_condition().abnormal())
       << stats.volume_condition().message();
 
   EXPECT_FALSE(Write(target, 0, 100));  // more than the pool holds: EIO
-  ASSERT_TRUE(driver_->node().NodeGetVolumeStats(Context().get(), request, &stats).ok());
+  ASSERT_TRUE(driver_->node()
+                  .NodeGetVolumeStats(Context().get(), request, &stats)
+                  .ok());
   EXPECT_TRUE(stats.volume_condition().abnormal());
   EXPECT_NE(stats.volume_condition().message().find("out of data space"),
             std::string::npos)
@@ -612,7 +670,9 @@ TEST_F(VmThinPoolGuardTest, AFullPoolMakesItsVolumeAbnormal) {
   csi::v1::ControllerGetVolumeRequest get;
   get.set_volume_id(id);
   csi::v1::ControllerGetVolumeResponse got;
-  ASSERT_TRUE(driver_->controller().ControllerGetVolume(Context().get(), get, &got).ok());
+  ASSERT_TRUE(driver_->controller()
+                  .ControllerGetVolume(Context().get(), get, &got)
+                  .ok());
   EXPECT_TRUE(got.status().volume_condition().abnormal());
 
   ASSERT_TRUE(client_->Unpublish(id, target).ok());
@@ -629,22 +689,25 @@ class VmSnapshotTest : public VmE2eTest {
     VmE2eTest::TearDown();
     // The base removes volume LVs; a failed test may also leave snapshots.
     if (!vg_.empty() && geteuid() == 0) {
-      Shell("lvm lvremove -y -S 'lv_tags=cellar.cow' >/dev/null 2>&1; "
-            "lvm lvremove -y -S 'lv_tags=cellar.snapshot' >/dev/null 2>&1");
+      Shell(
+          "lvm lvremove -y -S 'lv_tags=cellar.cow' >/dev/null 2>&1; "
+          "lvm lvremove -y -S 'lv_tags=cellar.snapshot' >/dev/null 2>&1");
     }
   }
 
   // Stage (with `secrets`) and publish.
   void Up(const std::string& id, const std::string& name,
           const csi::v1::VolumeCapability& cap, const Secrets& secrets = {}) {
-    grpc::Status status = client_->StageWithSecrets(id, Staging(name), cap, secrets);
+    grpc::Status status =
+        client_->StageWithSecrets(id, Staging(name), cap, secrets);
     ASSERT_TRUE(status.ok()) << name << " stage: " << status.error_message();
     status = client_->Publish(id, Staging(name), Target(name), cap, false);
     ASSERT_TRUE(status.ok()) << name << " publish: " << status.error_message();
   }
   void Unmount(const std::string& id, const std::string& name) {
     grpc::Status status = client_->Unpublish(id, Target(name));
-    ASSERT_TRUE(status.ok()) << name << " unpublish: " << status.error_message();
+    ASSERT_TRUE(status.ok())
+        << name << " unpublish: " << status.error_message();
     status = client_->Unstage(id, Staging(name));
     ASSERT_TRUE(status.ok()) << name << " unstage: " << status.error_message();
   }
@@ -657,15 +720,18 @@ class VmSnapshotTest : public VmE2eTest {
   grpc::Status CreateFrom(const std::string& name,
                           const csi::v1::VolumeCapability& cap, int64_t bytes,
                           const Params& params, const std::string& snapshot_id,
-                          const std::string& source_volume_id, std::string* id) {
+                          const std::string& source_volume_id,
+                          std::string* id) {
     csi::v1::CreateVolumeRequest request;
     request.set_name(name);
     *request.add_volume_capabilities() = cap;
     request.mutable_capacity_range()->set_required_bytes(bytes);
-    for (const auto& [key, value] : params) (*request.mutable_parameters())[key] = value;
+    for (const auto& [key, value] : params)
+      (*request.mutable_parameters())[key] = value;
     if (!snapshot_id.empty()) {
-      request.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(
-          snapshot_id);
+      request.mutable_volume_content_source()
+          ->mutable_snapshot()
+          ->set_snapshot_id(snapshot_id);
     } else {
       request.mutable_volume_content_source()->mutable_volume()->set_volume_id(
           source_volume_id);
@@ -686,8 +752,8 @@ class VmSnapshotTest : public VmE2eTest {
     request.set_name(name);
     request.set_source_volume_id(source);
     csi::v1::CreateSnapshotResponse response;
-    grpc::Status status =
-        driver_->controller().CreateSnapshot(Context().get(), request, &response);
+    grpc::Status status = driver_->controller().CreateSnapshot(
+        Context().get(), request, &response);
     if (snapshot != nullptr) *snapshot = response.snapshot();
     return status;
   }
@@ -696,7 +762,8 @@ class VmSnapshotTest : public VmE2eTest {
     csi::v1::DeleteSnapshotRequest request;
     request.set_snapshot_id(id);
     csi::v1::DeleteSnapshotResponse response;
-    return driver_->controller().DeleteSnapshot(Context().get(), request, &response);
+    return driver_->controller().DeleteSnapshot(Context().get(), request,
+                                                &response);
   }
 
   int64_t TotalBytes(const std::string& id, const std::string& path) {
@@ -723,18 +790,21 @@ TEST_F(VmSnapshotTest, ThinSnapshotAndCloneOfAMountedVolume) {
   const auto cap = testing::Capability("ext4", false);
   const Params thin = {{"deviceClass", "thin"}};
   std::string src;
-  ASSERT_TRUE(client_->CreateWithParameters("tlive", cap, 200 * kMiB, thin, &src).ok());
+  ASSERT_TRUE(
+      client_->CreateWithParameters("tlive", cap, 200 * kMiB, thin, &src).ok());
   ASSERT_NO_FATAL_FAILURE(Up(src, "tlive", cap));
   ASSERT_TRUE(WriteText(Target("tlive") + "/data.txt", "live data"));
 
   csi::v1::Snapshot snapshot;
   grpc::Status status = Snapshot("tlive-snap", src, &snapshot);
   EXPECT_TRUE(status.ok()) << "snapshot of a mounted thin volume: "
-                           << status.error_code() << " " << status.error_message();
+                           << status.error_code() << " "
+                           << status.error_message();
   std::string clone;
   status = CreateFrom("tlive-clone", cap, 200 * kMiB, thin, "", src, &clone);
   EXPECT_TRUE(status.ok()) << "clone of a mounted thin volume: "
-                           << status.error_code() << " " << status.error_message();
+                           << status.error_code() << " "
+                           << status.error_message();
   if (!clone.empty()) {
     ASSERT_NO_FATAL_FAILURE(Up(clone, "tlive-clone", cap));
     EXPECT_EQ(ReadText(Target("tlive-clone") + "/data.txt"), "live data");
@@ -742,8 +812,8 @@ TEST_F(VmSnapshotTest, ThinSnapshotAndCloneOfAMountedVolume) {
   }
   if (!snapshot.snapshot_id().empty()) {
     std::string restored;
-    status = CreateFrom("tlive-rest", cap, 200 * kMiB, thin, snapshot.snapshot_id(),
-                        "", &restored);
+    status = CreateFrom("tlive-rest", cap, 200 * kMiB, thin,
+                        snapshot.snapshot_id(), "", &restored);
     ASSERT_TRUE(status.ok()) << status.error_message();
     ASSERT_NO_FATAL_FAILURE(Up(restored, "tlive-rest", cap));
     EXPECT_EQ(ReadText(Target("tlive-rest") + "/data.txt"), "live data");
@@ -771,7 +841,8 @@ TEST_F(VmSnapshotTest, ThinSnapshotRestoreAndClone) {
   const auto cap = testing::Capability("ext4", false);
   const Params thin = {{"deviceClass", "thin"}};
   std::string src;
-  ASSERT_TRUE(client_->CreateWithParameters("tsrc", cap, 400 * kMiB, thin, &src).ok());
+  ASSERT_TRUE(
+      client_->CreateWithParameters("tsrc", cap, 400 * kMiB, thin, &src).ok());
   ASSERT_NO_FATAL_FAILURE(Up(src, "tsrc", cap));
   ASSERT_TRUE(WriteText(Target("tsrc") + "/data.txt", "original"));
   ASSERT_NO_FATAL_FAILURE(Unmount(src, "tsrc"));
@@ -820,8 +891,8 @@ TEST_F(VmSnapshotTest, ThinSnapshotRestoreAndClone) {
   // An unencrypted source cannot become an encrypted volume.
   std::string refused;
   status = CreateFrom("tenc", cap, 400 * kMiB,
-                      {{"deviceClass", "thin"}, {"encrypted", "true"}}, snap, "",
-                      &refused);
+                      {{"deviceClass", "thin"}, {"encrypted", "true"}}, snap,
+                      "", &refused);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << status.error_message();
   // Smaller than the snapshot: OUT_OF_RANGE.
@@ -854,19 +925,23 @@ TEST_F(VmSnapshotTest, ThinSnapshotRestoreAndClone) {
     const std::string small_name = "tsmall-" + kind, big_name = "tbig-" + kind;
     std::string small, big;
     ASSERT_TRUE(
-        client_->CreateWithParameters(small_name, fs_cap, 400 * kMiB, thin, &small).ok());
+        client_
+            ->CreateWithParameters(small_name, fs_cap, 400 * kMiB, thin, &small)
+            .ok());
     ASSERT_NO_FATAL_FAILURE(Up(small, small_name, fs_cap));
     ASSERT_TRUE(WriteText(Target(small_name) + "/data.txt", "payload " + kind));
-    EXPECT_LT(TotalBytes(small, Target(small_name)), static_cast<int64_t>(400 * kMiB));
+    EXPECT_LT(TotalBytes(small, Target(small_name)),
+              static_cast<int64_t>(400 * kMiB));
     ASSERT_NO_FATAL_FAILURE(Unmount(small, small_name));
     status = Snapshot("tsnap-" + kind, small, &snapshot);
     ASSERT_TRUE(status.ok()) << status.error_message();
     ASSERT_TRUE(client_->Delete(small).ok());
-    status = CreateFrom(big_name, fs_cap, 800 * kMiB, thin, snapshot.snapshot_id(),
-                        "", &big);
+    status = CreateFrom(big_name, fs_cap, 800 * kMiB, thin,
+                        snapshot.snapshot_id(), "", &big);
     ASSERT_TRUE(status.ok()) << status.error_message();
     ASSERT_NO_FATAL_FAILURE(Up(big, big_name, fs_cap));
-    EXPECT_GT(TotalBytes(big, Target(big_name)), static_cast<int64_t>(700 * kMiB));
+    EXPECT_GT(TotalBytes(big, Target(big_name)),
+              static_cast<int64_t>(700 * kMiB));
     EXPECT_EQ(ReadText(Target(big_name) + "/data.txt"), "payload " + kind);
     ASSERT_NO_FATAL_FAILURE(Down(big, big_name));
     EXPECT_TRUE(DeleteSnapshot(snapshot.snapshot_id()).ok());
@@ -880,15 +955,17 @@ TEST_F(VmSnapshotTest, ThinSnapshotRestoreAndClone) {
 // source volume's id (encryption_key_id), and they hold the original data.
 TEST_F(VmSnapshotTest, EncryptedSnapshotRestoresWithTheSameSecret) {
   const auto cap = testing::Capability("ext4", false);
-  const Secrets secrets = {{"encryptionPassphrase", "snapshot-test-key-snapshot-test-key-01"}};
+  const Secrets secrets = {
+      {"encryptionPassphrase", "snapshot-test-key-snapshot-test-key-01"}};
   for (const std::string cls : {"thin", "loop"}) {
     SCOPED_TRACE(cls);
     const Params params = {{"deviceClass", cls}, {"encrypted", "true"}};
     const std::string src_name = "esrc-" + cls, restored_name = "erest-" + cls,
                       clone_name = "eclone-" + cls;
     std::string src;
-    ASSERT_TRUE(client_->CreateWithParameters(src_name, cap, 200 * kMiB, params, &src)
-                    .ok());
+    ASSERT_TRUE(
+        client_->CreateWithParameters(src_name, cap, 200 * kMiB, params, &src)
+            .ok());
     ASSERT_NO_FATAL_FAILURE(Up(src, src_name, cap, secrets));
     ASSERT_TRUE(WriteText(Target(src_name) + "/secret.txt", "sealed original"));
     csi::v1::Snapshot snapshot;
@@ -901,14 +978,18 @@ TEST_F(VmSnapshotTest, EncryptedSnapshotRestoresWithTheSameSecret) {
                         snapshot.snapshot_id(), "", &restored);
     ASSERT_TRUE(status.ok()) << status.error_message();
     ASSERT_NO_FATAL_FAILURE(Up(restored, restored_name, cap, secrets));
-    EXPECT_EQ(ReadText(Target(restored_name) + "/secret.txt"), "sealed original");
+    EXPECT_EQ(ReadText(Target(restored_name) + "/secret.txt"),
+              "sealed original");
     EXPECT_EQ(ReadText(Target(src_name) + "/secret.txt"), "sealed changed");
     ASSERT_NO_FATAL_FAILURE(Unmount(restored, restored_name));
     // Still a LUKS volume: another key does not open it.
-    EXPECT_EQ(client_->StageWithSecrets(restored, Staging(restored_name), cap,
-                                        {{"encryptionPassphrase", "another-key-another-key-another-key-01"}})
-                  .error_code(),
-              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(
+        client_
+            ->StageWithSecrets(restored, Staging(restored_name), cap,
+                               {{"encryptionPassphrase",
+                                 "another-key-another-key-another-key-01"}})
+            .error_code(),
+        grpc::StatusCode::PERMISSION_DENIED);
     // The refused stage attached the device; unstage lets it go.
     EXPECT_TRUE(client_->Unstage(restored, Staging(restored_name)).ok());
     EXPECT_TRUE(client_->Delete(restored).ok());
@@ -933,7 +1014,8 @@ TEST_F(VmSnapshotTest, EncryptedSnapshotRestoresWithTheSameSecret) {
 
 // Polls ListSnapshots (by id) until the snapshot is ready, at most `limit`.
 // The error when it is not.
-std::string WaitUntilReady(testing::DriverProcess* driver, const std::string& id,
+std::string WaitUntilReady(testing::DriverProcess* driver,
+                           const std::string& id,
                            absl::Duration limit = absl::Seconds(120)) {
   const absl::Time deadline = absl::Now() + limit;
   std::string last = "never listed";
@@ -1070,7 +1152,8 @@ TEST_F(VmSnapshotTest, ThickSnapshotRestoreAndClone) {
     ASSERT_NO_FATAL_FAILURE(Down(src, src_name));
     std::string late;
     const int64_t late_bytes = size + 96 * kMiB;
-    status = CreateFrom("klate-" + kind, cap, late_bytes, thick, snap, "", &late);
+    status =
+        CreateFrom("klate-" + kind, cap, late_bytes, thick, snap, "", &late);
     ASSERT_TRUE(status.ok()) << status.error_message();
     ASSERT_NO_FATAL_FAILURE(Up(late, "klate-" + kind, cap));
     EXPECT_EQ(read(Target("klate-" + kind)), "thick original " + kind);
@@ -1087,10 +1170,13 @@ TEST_F(VmSnapshotTest, ThickSnapshotRestoreAndClone) {
 // restores into a LUKS volume that opens with the same secret only.
 TEST_F(VmSnapshotTest, EncryptedThickSnapshotRestoresWithTheSameSecret) {
   const auto cap = testing::Capability("ext4", false);
-  const Secrets secrets = {{"encryptionPassphrase", "thick-snapshot-key-thick-snapshot-01"}};
+  const Secrets secrets = {
+      {"encryptionPassphrase", "thick-snapshot-key-thick-snapshot-01"}};
   const Params params = {{"deviceClass", "thick"}, {"encrypted", "true"}};
   std::string src;
-  ASSERT_TRUE(client_->CreateWithParameters("eksrc", cap, 200 * kMiB, params, &src).ok());
+  ASSERT_TRUE(
+      client_->CreateWithParameters("eksrc", cap, 200 * kMiB, params, &src)
+          .ok());
   ASSERT_NO_FATAL_FAILURE(Up(src, "eksrc", cap, secrets));
   ASSERT_TRUE(WriteText(Target("eksrc") + "/secret.txt", "sealed original"));
   csi::v1::Snapshot snapshot;
@@ -1099,20 +1185,22 @@ TEST_F(VmSnapshotTest, EncryptedThickSnapshotRestoresWithTheSameSecret) {
   ASSERT_TRUE(WriteText(Target("eksrc") + "/secret.txt", "sealed changed"));
   ASSERT_EQ(WaitUntilReady(driver_.get(), snapshot.snapshot_id()), "");
   // The snapshot LV holds no plaintext.
-  const std::string lv_name =
-      Shell("lvm lvs --noheadings -o lv_name -S 'lv_tags=cellar.snapshot' | tr -d ' \\n'");
+  const std::string lv_name = Shell(
+      "lvm lvs --noheadings -o lv_name -S 'lv_tags=cellar.snapshot' | tr -d ' "
+      "\\n'");
   ASSERT_FALSE(lv_name.empty());
   EXPECT_EQ(Shell("lvm lvchange -ay -K " + vg_ + "/" + lv_name +
-                  " >/dev/null 2>&1; grep -c 'sealed original' /dev/" + vg_ + "/" +
-                  lv_name + " 2>/dev/null || true"),
+                  " >/dev/null 2>&1; grep -c 'sealed original' /dev/" + vg_ +
+                  "/" + lv_name + " 2>/dev/null || true"),
             "0\n");
   std::string restored;
-  status = CreateFrom("ekrest", cap, 200 * kMiB, params, snapshot.snapshot_id(), "",
-                      &restored);
+  status = CreateFrom("ekrest", cap, 200 * kMiB, params, snapshot.snapshot_id(),
+                      "", &restored);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(client_->StageWithSecrets(restored, Staging("ekrest"), cap,
-                                      {{"encryptionPassphrase",
-                                        "another-key-another-key-another-key-01"}})
+  EXPECT_EQ(client_
+                ->StageWithSecrets(restored, Staging("ekrest"), cap,
+                                   {{"encryptionPassphrase",
+                                     "another-key-another-key-another-key-01"}})
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(client_->Unstage(restored, Staging("ekrest")).ok());
@@ -1137,11 +1225,13 @@ TEST_F(VmSnapshotTest, ThickCopySurvivesKillNine) {
   const auto cap = testing::Capability("ext4", false);
   const Params slow = {{"deviceClass", "other"}};
   std::string src;
-  ASSERT_TRUE(client_->CreateWithParameters("kksrc", cap, 256 * kMiB, slow, &src).ok());
+  ASSERT_TRUE(
+      client_->CreateWithParameters("kksrc", cap, 256 * kMiB, slow, &src).ok());
   ASSERT_NO_FATAL_FAILURE(Up(src, "kksrc", cap));
   const std::string file = Target("kksrc") + "/random.bin";
-  ASSERT_EQ(Shell("head -c 40M /dev/urandom > '" + file + "' && sync && echo ok"),
-            "ok\n");
+  ASSERT_EQ(
+      Shell("head -c 40M /dev/urandom > '" + file + "' && sync && echo ok"),
+      "ok\n");
   const std::string sum = Shell("sha256sum < '" + file + "'");
   csi::v1::Snapshot snapshot;
   grpc::Status status = Snapshot("kksnap", src, &snapshot);
@@ -1163,8 +1253,8 @@ TEST_F(VmSnapshotTest, ThickCopySurvivesKillNine) {
   EXPECT_NE(driver_->ReadLog().find("is ready"), std::string::npos);
 
   std::string restored;
-  status = CreateFrom("kkrest", cap, 256 * kMiB, slow, snapshot.snapshot_id(), "",
-                      &restored);
+  status = CreateFrom("kkrest", cap, 256 * kMiB, slow, snapshot.snapshot_id(),
+                      "", &restored);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_NO_FATAL_FAILURE(Up(restored, "kkrest", cap));
   EXPECT_EQ(Shell("sha256sum < '" + Target("kkrest") + "/random.bin'"), sum);
@@ -1190,8 +1280,8 @@ TEST_F(VmSnapshotTest, ThickSnapshotThatDoesNotFitCreatesNothing) {
   if (vg2_.empty()) GTEST_SKIP() << "no second VG";
   const auto cap = testing::Capability("ext4", false);
   const int64_t free_bytes = std::stoll(
-      "0" + Shell("lvm vgs --noheadings --units b --nosuffix -o vg_free " + vg2_ +
-                  " | tr -d ' \\n'"));
+      "0" + Shell("lvm vgs --noheadings --units b --nosuffix -o vg_free " +
+                  vg2_ + " | tr -d ' \\n'"));
   ASSERT_GT(free_bytes, 1024 * kMiB);
   struct Filler {
     std::string vg;
@@ -1202,10 +1292,12 @@ TEST_F(VmSnapshotTest, ThickSnapshotThatDoesNotFitCreatesNothing) {
                                " >/dev/null && echo ok")),
             "ok\n");
   std::string src;
-  ASSERT_TRUE(client_->CreateWithParameters("fitsrc", cap, 200 * kMiB,
-                                            {{"deviceClass", "other"}}, &src)
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters("fitsrc", cap, 200 * kMiB,
+                                         {{"deviceClass", "other"}}, &src)
                   .ok());
-  const std::string before = Shell("lvm lvs --noheadings -o lv_name,lv_size " + vg2_);
+  const std::string before =
+      Shell("lvm lvs --noheadings -o lv_name,lv_size " + vg2_);
   grpc::Status status = Snapshot("fitsnap", src);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << status.error_message();
@@ -1343,7 +1435,8 @@ class VmIsolationTest : public VmSnapshotTest {
     if (!keep_discards) {
       lvm_system_dir_ = Env("LVM_SYSTEM_DIR");
       const std::string dir = root_ + "/lvm-no-discards";
-      Shell("mkdir -p " + dir + " && sed 's/issue_discards = 1/issue_discards = 0/' " +
+      Shell("mkdir -p " + dir +
+            " && sed 's/issue_discards = 1/issue_discards = 0/' " +
             lvm_system_dir_ + "/lvm.conf > " + dir + "/lvm.conf");
       ASSERT_NE(ReadText(dir + "/lvm.conf").find("issue_discards = 0"),
                 std::string::npos);
@@ -1374,12 +1467,10 @@ class VmIsolationTest : public VmSnapshotTest {
     extents.pv = extents.ranges.substr(0, colon);
     const uint64_t first = Number(extents.ranges.substr(colon + 1, dash));
     const uint64_t last = Number(extents.ranges.substr(dash + 1));
-    const uint64_t pe_start =
-        Number(Shell("lvm pvs --noheadings --units b --nosuffix -o pe_start " +
-                     extents.pv));
-    const uint64_t extent_size = Number(
-        Shell("lvm vgs --noheadings --units b --nosuffix -o vg_extent_size " +
-              vg_));
+    const uint64_t pe_start = Number(Shell(
+        "lvm pvs --noheadings --units b --nosuffix -o pe_start " + extents.pv));
+    const uint64_t extent_size = Number(Shell(
+        "lvm vgs --noheadings --units b --nosuffix -o vg_extent_size " + vg_));
     extents.offset = pe_start + first * extent_size;
     extents.length = (last - first + 1) * extent_size;
     return extents;
@@ -1441,8 +1532,8 @@ class VmIsolationTest : public VmSnapshotTest {
     (*request.mutable_parameters())
         ["csi.storage.k8s.io/volumesnapshot/namespace"] = snapshot_namespace;
     csi::v1::CreateSnapshotResponse response;
-    grpc::Status status =
-        driver_->controller().CreateSnapshot(Context().get(), request, &response);
+    grpc::Status status = driver_->controller().CreateSnapshot(
+        Context().get(), request, &response);
     *snapshot = response.snapshot();
     return status;
   }
@@ -1511,9 +1602,9 @@ TEST_F(VmIsolationTest, GrownThickVolumeNeverShowsADeletedVolumesData) {
       << "the deleted volume's bytes are not on " << victim_extents.pv;
 
   std::string attacker;
-  ASSERT_TRUE(client_->CreateWithParameters("attacker", cap, size / 2, thick,
-                                            &attacker)
-                  .ok());
+  ASSERT_TRUE(
+      client_->CreateWithParameters("attacker", cap, size / 2, thick, &attacker)
+          .ok());
   const std::string device = UpBlock(attacker, "attacker");
   const grpc::Status status = client_->Expand(attacker, device, size, false);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -1536,8 +1627,9 @@ TEST_F(VmIsolationTest, GrownThickVolumeNeverShowsADeletedVolumesData) {
 // attack finds nothing. The pools are small so every block is reused.
 TEST_F(VmIsolationTest, NewThinVolumeNeverShowsADeletedVolumesData) {
   const std::string lvm = "lvm lvcreate -q -y --type thin-pool -L 64m ";
-  ASSERT_TRUE(Shell(lvm + "--zero n -n rawpool " + vg_ + " >/dev/null 2>&1 && " +
-                    lvm + "--zero y -n zpool " + vg_ + " >/dev/null 2>&1 && echo ok")
+  ASSERT_TRUE(Shell(lvm + "--zero n -n rawpool " + vg_ +
+                    " >/dev/null 2>&1 && " + lvm + "--zero y -n zpool " + vg_ +
+                    " >/dev/null 2>&1 && echo ok")
                   .find("ok") != std::string::npos);
   ASSERT_EQ(Trim(Shell("lvm lvs --noheadings -o lv_attr " + vg_ + "/rawpool"))
                 .substr(7, 1),
@@ -1545,45 +1637,48 @@ TEST_F(VmIsolationTest, NewThinVolumeNeverShowsADeletedVolumesData) {
   ASSERT_EQ(Trim(Shell("lvm lvs --noheadings -o lv_attr " + vg_ + "/zpool"))
                 .substr(7, 1),
             "z");
-  const uint64_t chunk = Number(Shell(
-      "lvm lvs --noheadings --units b --nosuffix -o chunk_size " + vg_ +
-      "/zpool"));
+  const uint64_t chunk =
+      Number(Shell("lvm lvs --noheadings --units b --nosuffix -o chunk_size " +
+                   vg_ + "/zpool"));
   ASSERT_GT(chunk, 4096u);
   const uint64_t size = 60 * kMiB;
   uint64_t read = 0;
 
   // Control: without zeroing the attack reads the victim's secret.
-  const std::string by_hand = "lvm lvcreate -q -y -V 60m --thinpool rawpool -n ";
+  const std::string by_hand =
+      "lvm lvcreate -q -y -V 60m --thinpool rawpool -n ";
   ASSERT_EQ(Shell(by_hand + "ctl-victim " + vg_ + " >/dev/null 2>&1; echo $?"),
             "0\n");
   ASSERT_TRUE(FillWithSecret("/dev/" + vg_ + "/ctl-victim", size));
   Shell("lvm lvremove -q -y " + vg_ + "/ctl-victim >/dev/null 2>&1");
-  ASSERT_EQ(Shell(by_hand + "ctl-attacker " + vg_ + " >/dev/null 2>&1; echo $?"),
-            "0\n");
+  ASSERT_EQ(
+      Shell(by_hand + "ctl-attacker " + vg_ + " >/dev/null 2>&1; echo $?"),
+      "0\n");
   ASSERT_TRUE(WriteChunkHeads("/dev/" + vg_ + "/ctl-attacker", size, chunk));
   EXPECT_GE(FindSecret("/dev/" + vg_ + "/ctl-attacker", 0, size, &read), 0)
       << "control: a pool without zeroing should show the old blocks";
   Shell("lvm lvremove -q -y " + vg_ + "/ctl-attacker >/dev/null 2>&1");
 
-  ASSERT_NO_FATAL_FAILURE(
-      RestartDriver("raw=lvm-thin:" + vg_ + "/rawpool,zeroing=lvm-thin:" + vg_ +
-                        "/zpool",
-                    /*keep_discards=*/true));
+  ASSERT_NO_FATAL_FAILURE(RestartDriver(
+      "raw=lvm-thin:" + vg_ + "/rawpool,zeroing=lvm-thin:" + vg_ + "/zpool",
+      /*keep_discards=*/true));
   const auto cap = testing::Capability("", true);
   std::string id;
   grpc::Status status = client_->CreateWithParameters(
       "in-raw", cap, size, {{"deviceClass", "raw"}}, &id);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << status.error_message();
-  EXPECT_NE(status.error_message().find("lvchange --zero y " + vg_ + "/rawpool"),
-            std::string::npos)
+  EXPECT_NE(
+      status.error_message().find("lvchange --zero y " + vg_ + "/rawpool"),
+      std::string::npos)
       << status.error_message();
   EXPECT_EQ(CellarLvs(), 0);
 
   const Params zeroing = {{"deviceClass", "zeroing"}};
   std::string victim, attacker;
   ASSERT_TRUE(
-      client_->CreateWithParameters("victim", cap, size, zeroing, &victim).ok());
+      client_->CreateWithParameters("victim", cap, size, zeroing, &victim)
+          .ok());
   ASSERT_TRUE(FillWithSecret(UpBlock(victim, "victim"), size));
   ASSERT_NO_FATAL_FAILURE(Down(victim, "victim"));
   ASSERT_TRUE(
@@ -1607,12 +1702,13 @@ TEST_F(VmIsolationTest, DeleteWhileTheVgIsMissingIsUnavailable) {
   const std::string image = Env("CELLAR_VM_DISK_DIR") + "/pv2.img";
   ASSERT_FALSE(pv2.empty());
   std::string id;
-  ASSERT_TRUE(client_->CreateWithParameters("on-vg2", testing::Capability("", true),
-                                            64 * kMiB, {{"deviceClass", "other"}},
-                                            &id)
-                  .ok());
-  ASSERT_EQ(Shell("lvm vgchange -q -an " + vg2_ + " >/dev/null 2>&1; losetup -d " +
-                  pv2 + "; echo $?"),
+  ASSERT_TRUE(
+      client_
+          ->CreateWithParameters("on-vg2", testing::Capability("", true),
+                                 64 * kMiB, {{"deviceClass", "other"}}, &id)
+          .ok());
+  ASSERT_EQ(Shell("lvm vgchange -q -an " + vg2_ +
+                  " >/dev/null 2>&1; losetup -d " + pv2 + "; echo $?"),
             "0\n");
   ASSERT_NE(Shell("lvm vgs " + vg2_ + " 2>&1").find("not found"),
             std::string::npos);
@@ -1640,9 +1736,11 @@ TEST_F(VmIsolationTest, CopiesOfAThinVolumeKeepTheirOwner) {
   const auto cap = testing::Capability("", true);
   const std::string kNamespaceKey = "csi.storage.k8s.io/pvc/namespace";
   std::string source;
-  ASSERT_TRUE(client_->CreateWithParameters(
-                  "owned", cap, 64 * kMiB,
-                  {{"deviceClass", "thin"}, {kNamespaceKey, "team-a"}}, &source)
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters(
+                      "owned", cap, 64 * kMiB,
+                      {{"deviceClass", "thin"}, {kNamespaceKey, "team-a"}},
+                      &source)
                   .ok());
   csi::v1::Snapshot snapshot;
   grpc::Status status = SnapshotFor("owned-b", source, "team-b", &snapshot);
@@ -1658,8 +1756,8 @@ TEST_F(VmIsolationTest, CopiesOfAThinVolumeKeepTheirOwner) {
     const std::string vol = from_snapshot ? "" : source;
     const std::string name = from_snapshot ? "restored" : "cloned";
     std::string copy;
-    status = CreateFrom(name + "-b", cap, 64 * kMiB, {{kNamespaceKey, "team-b"}},
-                        snap, vol, &copy);
+    status = CreateFrom(name + "-b", cap, 64 * kMiB,
+                        {{kNamespaceKey, "team-b"}}, snap, vol, &copy);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
         << status.error_message();
     EXPECT_EQ(CellarLvs(), 1) << Shell("lvm lvs");
@@ -1684,14 +1782,15 @@ TEST_F(VmIsolationTest, CopiesOfAThinVolumeKeepTheirOwner) {
 // PERMISSION_DENIED, and the open mapping and the mount stay as they were.
 TEST_F(VmIsolationTest, WrongKeyAgainstAStagedEncryptedVolumeChangesNothing) {
   const auto cap = testing::Capability("ext4", false);
-  const Secrets right = {{"encryptionPassphrase",
-                          "right-key-0123456789abcdef0123456789abcdef"}};
-  const Secrets wrong = {{"encryptionPassphrase",
-                          "wrong-key-0123456789abcdef0123456789abcdef"}};
+  const Secrets right = {
+      {"encryptionPassphrase", "right-key-0123456789abcdef0123456789abcdef"}};
+  const Secrets wrong = {
+      {"encryptionPassphrase", "wrong-key-0123456789abcdef0123456789abcdef"}};
   std::string id;
-  ASSERT_TRUE(client_->CreateWithParameters(
-                  "enc-restage", cap, 128 * kMiB,
-                  {{"deviceClass", "thin"}, {"encrypted", "true"}}, &id)
+  ASSERT_TRUE(client_
+                  ->CreateWithParameters(
+                      "enc-restage", cap, 128 * kMiB,
+                      {{"deviceClass", "thin"}, {"encrypted", "true"}}, &id)
                   .ok());
   ASSERT_NO_FATAL_FAILURE(Up(id, "enc-restage", cap, right));
   ASSERT_TRUE(WriteText(Target("enc-restage") + "/keep.txt", "intact"));
@@ -1699,9 +1798,10 @@ TEST_F(VmIsolationTest, WrongKeyAgainstAStagedEncryptedVolumeChangesNothing) {
   auto state = [&] {
     // The mapping (name, device number, users) and the mounts of the
     // staging path, as the kernel shows them.
-    return Shell("dmsetup info -c --noheadings -o name,major,minor,open "
-                 "2>/dev/null | grep '^cellar-'; grep -F ' " + staging +
-                 " ' /proc/self/mountinfo");
+    return Shell(
+        "dmsetup info -c --noheadings -o name,major,minor,open "
+        "2>/dev/null | grep '^cellar-'; grep -F ' " +
+        staging + " ' /proc/self/mountinfo");
   };
   const std::string before = state();
   ASSERT_EQ(LeftoverMappings(), 1) << before;

@@ -72,7 +72,9 @@ uint64_t Number(const std::string& text) {
   return std::strtoull(Trim(text).c_str(), nullptr, 10);
 }
 
-std::string Unique(const std::string& id) { return id.substr(id.rfind('_') + 1); }
+std::string Unique(const std::string& id) {
+  return id.substr(id.rfind('_') + 1);
+}
 std::string VolLv(const std::string& id) { return "cv-" + Unique(id); }
 std::string SnapLv(const std::string& id) { return "cs-" + Unique(id); }
 
@@ -85,11 +87,12 @@ std::string ReadText(const std::string& path) {
 }
 
 bool WriteText(const std::string& path, const std::string& text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
-  const bool ok =
-      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-      fsync(fd) == 0;
+  const bool ok = write(fd, text.data(), text.size()) ==
+                      static_cast<ssize_t>(text.size()) &&
+                  fsync(fd) == 0;
   close(fd);
   return ok;
 }
@@ -103,7 +106,8 @@ void PatternBlock(const std::string& seed, uint64_t n, char* out) {
 }
 
 // Writes pattern `seed` over [0, bytes) of `path` (O_DIRECT, fsync).
-bool WritePattern(const std::string& path, uint64_t bytes, const std::string& seed) {
+bool WritePattern(const std::string& path, uint64_t bytes,
+                  const std::string& seed) {
   constexpr size_t kChunk = 1 << 20;
   void* buffer = nullptr;
   if (posix_memalign(&buffer, 4096, kChunk) != 0) return false;
@@ -219,7 +223,8 @@ class ThickAttackTest : public ::testing::Test {
   void SetUp() override {
     vg_ = Env("CELLAR_VM_VG");
     pool_ = Env("CELLAR_VM_THINPOOL");
-    if (pool_.find('/') != std::string::npos) pool_ = pool_.substr(pool_.find('/') + 1);
+    if (pool_.find('/') != std::string::npos)
+      pool_ = pool_.substr(pool_.find('/') + 1);
     vg2_ = Env("CELLAR_VM_VG2");
     if (vg_.empty() || vg2_.empty() || geteuid() != 0) {
       GTEST_SKIP() << "runs inside the qemu guest of test/vm only";
@@ -231,8 +236,8 @@ class ThickAttackTest : public ::testing::Test {
     ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
     // zslow copies at 1 MiB/s (the minimum): 32 MiB take 32 s, long enough
     // to attack a copy in flight. Its name sorts after "thick".
-    classes_ = absl::StrCat("thin=lvm-thin:", vg_, "/", pool_, ",thick=lvm:", vg_,
-                            "?reserve=0,zslow=lvm:", vg2_,
+    classes_ = absl::StrCat("thin=lvm-thin:", vg_, "/", pool_,
+                            ",thick=lvm:", vg_, "?reserve=0,zslow=lvm:", vg2_,
                             "?reserve=0&copy-bandwidth=1048576");
     lvm_system_dir_ = Env("LVM_SYSTEM_DIR");
     StartDriver();
@@ -241,28 +246,33 @@ class ThickAttackTest : public ::testing::Test {
   void TearDown() override {
     if (root_.empty()) return;
     if (driver_ != nullptr && HasFailure()) {
-      std::cerr << "---- lvs at failure:\n" << Lvs() << "---- driver log tail:\n";
+      std::cerr << "---- lvs at failure:\n"
+                << Lvs() << "---- driver log tail:\n";
       const std::string log = driver_->ReadLog();
       std::cerr << log.substr(log.size() > 20000 ? log.size() - 20000 : 0);
     }
     client_.reset();
     driver_.reset();
-    if (!lvm_system_dir_.empty()) setenv("LVM_SYSTEM_DIR", lvm_system_dir_.c_str(), 1);
-    Shell("grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo"
-          " | sort -r | xargs -r -n1 umount -l 2>/dev/null; "
-          "lvm lvremove -y -S 'lv_tags=cellar.cow' >/dev/null 2>&1; "
-          "lvm lvremove -y -S 'lv_tags=cellar.snapshot' >/dev/null 2>&1; "
-          "lvm lvremove -y -S 'lv_tags=cellar.volume' >/dev/null 2>&1; "
-          "lvm lvremove -y " + vg2_ + "/filler " + vg_ + "/filler >/dev/null 2>&1");
+    if (!lvm_system_dir_.empty())
+      setenv("LVM_SYSTEM_DIR", lvm_system_dir_.c_str(), 1);
+    Shell(
+        "grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo"
+        " | sort -r | xargs -r -n1 umount -l 2>/dev/null; "
+        "lvm lvremove -y -S 'lv_tags=cellar.cow' >/dev/null 2>&1; "
+        "lvm lvremove -y -S 'lv_tags=cellar.snapshot' >/dev/null 2>&1; "
+        "lvm lvremove -y -S 'lv_tags=cellar.volume' >/dev/null 2>&1; "
+        "lvm lvremove -y " +
+        vg2_ + "/filler " + vg_ + "/filler >/dev/null 2>&1");
     CleanUpScratchDir(root_);
   }
 
   void StartDriver() {
-    auto driver = DriverProcess::Start(
-        root_ + "/data", root_ + "/csi.sock",
-        {"--kubelet-dir=" + kubelet_, "--node-id=vm-node",
-         "--device-classes=" + classes_, "--reserve-bytes=0", "--log-level=debug"},
-        absl::Seconds(90));
+    auto driver =
+        DriverProcess::Start(root_ + "/data", root_ + "/csi.sock",
+                             {"--kubelet-dir=" + kubelet_, "--node-id=vm-node",
+                              "--device-classes=" + classes_,
+                              "--reserve-bytes=0", "--log-level=debug"},
+                             absl::Seconds(90));
     ASSERT_TRUE(driver.ok()) << driver.status();
     driver_ = *std::move(driver);
     client_ = std::make_unique<testing::CsiClient>(driver_->channel());
@@ -279,21 +289,24 @@ class ThickAttackTest : public ::testing::Test {
     client_.reset();
     driver_.reset();
     const std::string dir = root_ + "/lvm-no-discards";
-    Shell("mkdir -p " + dir + " && sed 's/issue_discards = 1/issue_discards = 0/' " +
+    Shell("mkdir -p " + dir +
+          " && sed 's/issue_discards = 1/issue_discards = 0/' " +
           lvm_system_dir_ + "/lvm.conf > " + dir + "/lvm.conf");
-    ASSERT_NE(ReadText(dir + "/lvm.conf").find("issue_discards = 0"), std::string::npos);
+    ASSERT_NE(ReadText(dir + "/lvm.conf").find("issue_discards = 0"),
+              std::string::npos);
     setenv("LVM_SYSTEM_DIR", dir.c_str(), 1);
     ASSERT_NO_FATAL_FAILURE(StartDriver());
   }
 
   std::string Lvs() {
-    return Shell("lvm lvs -a --units b -o vg_name,lv_name,lv_attr,lv_size,lv_tags "
-                 "2>&1 | cut -c1-200");
+    return Shell(
+        "lvm lvs -a --units b -o vg_name,lv_name,lv_attr,lv_size,lv_tags "
+        "2>&1 | cut -c1-200");
   }
   // LVs of `vg` whose name starts with `prefix`.
   int CountLvs(const std::string& vg, const std::string& prefix) {
-    const std::string out =
-        Shell("lvm lvs --noheadings -o lv_name " + vg + " 2>/dev/null || echo FAILED");
+    const std::string out = Shell("lvm lvs --noheadings -o lv_name " + vg +
+                                  " 2>/dev/null || echo FAILED");
     EXPECT_EQ(out.find("FAILED"), std::string::npos) << out;
     std::istringstream lines(out);
     std::string name;
@@ -309,16 +322,19 @@ class ThickAttackTest : public ::testing::Test {
     return "/dev/" + vg + "/" + lv;
   }
   uint64_t VgFree(const std::string& vg) {
-    return Number(Shell("lvm vgs --noheadings --units b --nosuffix -o vg_free " + vg));
+    return Number(
+        Shell("lvm vgs --noheadings --units b --nosuffix -o vg_free " + vg));
   }
 
   std::string Staging(const std::string& name) {
-    const std::string path = kubelet_ + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
+    const std::string path =
+        kubelet_ + "/plugins/kubernetes.io/csi/" + name + "/globalmount";
     Shell("mkdir -p '" + path + "'");
     return path;
   }
   std::string Target(const std::string& name) {
-    return kubelet_ + "/pods/p-" + name + "/volumes/kubernetes.io~csi/" + name + "/mount";
+    return kubelet_ + "/pods/p-" + name + "/volumes/kubernetes.io~csi/" + name +
+           "/mount";
   }
   void Up(const std::string& id, const std::string& name,
           const csi::v1::VolumeCapability& cap) {
@@ -334,39 +350,47 @@ class ThickAttackTest : public ::testing::Test {
     ASSERT_TRUE(status.ok()) << name << " unstage: " << Str(status);
   }
 
-  grpc::Status Create(const std::string& name, int64_t bytes, const Params& params,
-                      std::string* id, bool block = true) {
-    return client_->CreateWithParameters(name, testing::Capability(block ? "" : "ext4", block),
-                                         bytes, params, id);
+  grpc::Status Create(const std::string& name, int64_t bytes,
+                      const Params& params, std::string* id,
+                      bool block = true) {
+    return client_->CreateWithParameters(
+        name, testing::Capability(block ? "" : "ext4", block), bytes, params,
+        id);
   }
 
   static grpc::Status CreateFromWith(csi::v1::Controller::Stub& stub,
                                      const std::string& name, int64_t bytes,
                                      const Params& params,
                                      const std::string& snapshot_id,
-                                     const std::string& volume_id, std::string* id,
-                                     bool block = true) {
+                                     const std::string& volume_id,
+                                     std::string* id, bool block = true) {
     csi::v1::CreateVolumeRequest request;
     request.set_name(name);
-    *request.add_volume_capabilities() = testing::Capability(block ? "" : "ext4", block);
+    *request.add_volume_capabilities() =
+        testing::Capability(block ? "" : "ext4", block);
     request.mutable_capacity_range()->set_required_bytes(bytes);
-    for (const auto& [key, value] : params) (*request.mutable_parameters())[key] = value;
+    for (const auto& [key, value] : params)
+      (*request.mutable_parameters())[key] = value;
     if (!snapshot_id.empty()) {
-      request.mutable_volume_content_source()->mutable_snapshot()->set_snapshot_id(
-          snapshot_id);
+      request.mutable_volume_content_source()
+          ->mutable_snapshot()
+          ->set_snapshot_id(snapshot_id);
     } else {
-      request.mutable_volume_content_source()->mutable_volume()->set_volume_id(volume_id);
+      request.mutable_volume_content_source()->mutable_volume()->set_volume_id(
+          volume_id);
     }
     csi::v1::CreateVolumeResponse response;
-    grpc::Status status = stub.CreateVolume(Context(kLong).get(), request, &response);
+    grpc::Status status =
+        stub.CreateVolume(Context(kLong).get(), request, &response);
     if (status.ok() && id != nullptr) *id = response.volume().volume_id();
     return status;
   }
-  grpc::Status CreateFrom(const std::string& name, int64_t bytes, const Params& params,
-                          const std::string& snapshot_id, const std::string& volume_id,
-                          std::string* id, bool block = true) {
-    return CreateFromWith(driver_->controller(), name, bytes, params, snapshot_id,
-                          volume_id, id, block);
+  grpc::Status CreateFrom(const std::string& name, int64_t bytes,
+                          const Params& params, const std::string& snapshot_id,
+                          const std::string& volume_id, std::string* id,
+                          bool block = true) {
+    return CreateFromWith(driver_->controller(), name, bytes, params,
+                          snapshot_id, volume_id, id, block);
   }
 
   grpc::Status Snapshot(const std::string& name, const std::string& source,
@@ -375,10 +399,11 @@ class ThickAttackTest : public ::testing::Test {
     csi::v1::CreateSnapshotRequest request;
     request.set_name(name);
     request.set_source_volume_id(source);
-    for (const auto& [key, value] : params) (*request.mutable_parameters())[key] = value;
+    for (const auto& [key, value] : params)
+      (*request.mutable_parameters())[key] = value;
     csi::v1::CreateSnapshotResponse response;
-    grpc::Status status =
-        driver_->controller().CreateSnapshot(Context(kLong).get(), request, &response);
+    grpc::Status status = driver_->controller().CreateSnapshot(
+        Context(kLong).get(), request, &response);
     if (snapshot != nullptr) *snapshot = response.snapshot();
     return status;
   }
@@ -386,7 +411,8 @@ class ThickAttackTest : public ::testing::Test {
     csi::v1::DeleteSnapshotRequest request;
     request.set_snapshot_id(id);
     csi::v1::DeleteSnapshotResponse response;
-    return driver_->controller().DeleteSnapshot(Context(kLong).get(), request, &response);
+    return driver_->controller().DeleteSnapshot(Context(kLong).get(), request,
+                                                &response);
   }
   grpc::Status GetSnapshot(const std::string& id, csi::v1::Snapshot* snapshot) {
     csi::v1::GetSnapshotRequest request;
@@ -401,7 +427,8 @@ class ThickAttackTest : public ::testing::Test {
     csi::v1::DeleteVolumeRequest request;
     request.set_volume_id(id);
     csi::v1::DeleteVolumeResponse response;
-    return driver_->controller().DeleteVolume(Context(kLong).get(), request, &response);
+    return driver_->controller().DeleteVolume(Context(kLong).get(), request,
+                                              &response);
   }
   int64_t Capacity(const std::string& device_class) {
     csi::v1::GetCapacityRequest request;
@@ -422,8 +449,8 @@ class ThickAttackTest : public ::testing::Test {
       csi::v1::ListSnapshotsRequest request;
       request.set_snapshot_id(id);
       csi::v1::ListSnapshotsResponse response;
-      const grpc::Status status =
-          driver_->controller().ListSnapshots(Context().get(), request, &response);
+      const grpc::Status status = driver_->controller().ListSnapshots(
+          Context().get(), request, &response);
       if (!status.ok()) {
         last = Str(status);
       } else if (response.entries_size() != 1) {
@@ -432,7 +459,8 @@ class ThickAttackTest : public ::testing::Test {
         // Ready is answered a moment before the COW snapshot is removed
         // (benign): give it a few seconds to go.
         const std::string temp = "ct-cs-" + Unique(id);
-        for (int i = 0; i < 20 && (LvExists(vg_, temp) || LvExists(vg2_, temp)); ++i) {
+        for (int i = 0; i < 20 && (LvExists(vg_, temp) || LvExists(vg2_, temp));
+             ++i) {
           absl::SleepFor(absl::Milliseconds(500));
         }
         return "";
@@ -447,15 +475,16 @@ class ThickAttackTest : public ::testing::Test {
 
   std::set<std::string> PesOf(const std::string& vg, const std::string& lv) {
     std::set<std::string> pes;
-    std::istringstream ranges(
-        Shell("lvm lvs --noheadings -o seg_pe_ranges " + vg + "/" + lv + " 2>/dev/null"));
+    std::istringstream ranges(Shell("lvm lvs --noheadings -o seg_pe_ranges " +
+                                    vg + "/" + lv + " 2>/dev/null"));
     std::string range;
     while (ranges >> range) {
       const size_t colon = range.find(':');
       const size_t dash = range.find('-', colon);
       if (colon == std::string::npos || dash == std::string::npos) continue;
       const uint64_t last = Number(range.substr(dash + 1));
-      for (uint64_t pe = Number(range.substr(colon + 1, dash - colon - 1)); pe <= last; ++pe) {
+      for (uint64_t pe = Number(range.substr(colon + 1, dash - colon - 1));
+           pe <= last; ++pe) {
         pes.insert(absl::StrCat(range.substr(0, colon), ":", pe));
       }
     }
@@ -479,8 +508,10 @@ TEST_F(ThickAttackTest, RestoreAndCloneIntoRefusedNamespaceCreateNothing) {
   ASSERT_TRUE(WritePattern(Dev(vg2_, VolLv(src)), 32 * kMiB, "team-a"));
   csi::v1::Snapshot snap;
   // A snapshot for team-b: refused, nothing made.
-  grpc::Status status = Snapshot("pol-snap-b", src, &snap, {{kSnapNs, "team-b"}});
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Str(status);
+  grpc::Status status =
+      Snapshot("pol-snap-b", src, &snap, {{kSnapNs, "team-b"}});
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << Str(status);
   EXPECT_EQ(CountLvs(vg2_, "cs-"), 0) << Lvs();
   EXPECT_EQ(CountLvs(vg2_, "ct-"), 0) << Lvs();
   status = Snapshot("pol-snap", src, &snap, {{kSnapNs, "team-a"}});
@@ -489,7 +520,8 @@ TEST_F(ThickAttackTest, RestoreAndCloneIntoRefusedNamespaceCreateNothing) {
   // The retry from team-b of the existing name: refused too.
   csi::v1::Snapshot again;
   status = Snapshot("pol-snap", src, &again, {{kSnapNs, "team-b"}});
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Str(status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << Str(status);
 
   struct Try {
     std::string what;
@@ -497,21 +529,25 @@ TEST_F(ThickAttackTest, RestoreAndCloneIntoRefusedNamespaceCreateNothing) {
   };
   const std::vector<Try> refused = {
       {"pvc namespace team-b", {{kNs, "team-b"}}},
-      {"team-a widened by allowedNamespaces", {{kNs, "team-a"}, {"allowedNamespaces", "team-b"}}},
+      {"team-a widened by allowedNamespaces",
+       {{kNs, "team-a"}, {"allowedNamespaces", "team-b"}}},
       {"no namespace but allowedNamespaces", {{"allowedNamespaces", "team-b"}}},
-      {"allowedServiceAccounts of team-b", {{kNs, "team-a"}, {"allowedServiceAccounts", "team-b/default"}}},
+      {"allowedServiceAccounts of team-b",
+       {{kNs, "team-a"}, {"allowedServiceAccounts", "team-b/default"}}},
   };
   for (const bool ready : {false, true}) {
     if (ready) ASSERT_EQ(WaitUntilReady(snap.snapshot_id()), "");
     for (const Try& t : refused) {
       for (const bool clone : {false, true}) {
-        SCOPED_TRACE(absl::StrCat(t.what, clone ? " clone" : " restore",
-                                  ready ? " (snapshot ready)" : " (snapshot copying)"));
+        SCOPED_TRACE(
+            absl::StrCat(t.what, clone ? " clone" : " restore",
+                         ready ? " (snapshot ready)" : " (snapshot copying)"));
         const int cv_before = CountLvs(vg2_, "cv-");
         std::string id;
         const absl::Time start = absl::Now();
-        status = CreateFrom(absl::StrCat("pol-copy-", clone, ready), 32 * kMiB, t.params,
-                            clone ? "" : snap.snapshot_id(), clone ? src : "", &id);
+        status = CreateFrom(absl::StrCat("pol-copy-", clone, ready), 32 * kMiB,
+                            t.params, clone ? "" : snap.snapshot_id(),
+                            clone ? src : "", &id);
         EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
             << Str(status) << " after " << absl::Now() - start;
         EXPECT_EQ(CountLvs(vg2_, "cv-"), cv_before) << Lvs();
@@ -521,7 +557,8 @@ TEST_F(ThickAttackTest, RestoreAndCloneIntoRefusedNamespaceCreateNothing) {
   }
   // With no namespace: inherits team-a's policy.
   std::string copy;
-  status = CreateFrom("pol-inherit", 32 * kMiB, {}, snap.snapshot_id(), "", &copy);
+  status =
+      CreateFrom("pol-inherit", 32 * kMiB, {}, snap.snapshot_id(), "", &copy);
   ASSERT_TRUE(status.ok()) << Str(status);
   EXPECT_EQ(CheckPattern(Dev(vg2_, VolLv(copy)), 32 * kMiB, "team-a"), "");
   const auto cap = testing::Capability("", true);
@@ -538,9 +575,11 @@ TEST_F(ThickAttackTest, RestoreAndCloneIntoRefusedNamespaceCreateNothing) {
     context["csi.storage.k8s.io/pod.uid"] = "0b1c2d3e-" + ns;
     context["csi.storage.k8s.io/serviceAccount.name"] = "default";
     csi::v1::NodePublishVolumeResponse response;
-    status = driver_->node().NodePublishVolume(Context().get(), request, &response);
-    EXPECT_EQ(status.error_code(), ns == "team-b" ? grpc::StatusCode::PERMISSION_DENIED
-                                                  : grpc::StatusCode::OK)
+    status =
+        driver_->node().NodePublishVolume(Context().get(), request, &response);
+    EXPECT_EQ(status.error_code(), ns == "team-b"
+                                       ? grpc::StatusCode::PERMISSION_DENIED
+                                       : grpc::StatusCode::OK)
         << ns << ": " << Str(status);
   }
   ASSERT_NO_FATAL_FAILURE(Unmount(copy, "pol-inherit"));
@@ -576,7 +615,8 @@ TEST_F(ThickAttackTest, RetryStormDuringCopyIsConsistent) {
         s.creation_time().seconds() != first.creation_time().seconds() ||
         s.creation_time().nanos() != first.creation_time().nanos() ||
         s.source_volume_id() != src || s.size_bytes() != first.size_bytes()) {
-      problem(absl::StrCat(how, " answered another snapshot: ", s.ShortDebugString(),
+      problem(absl::StrCat(how,
+                           " answered another snapshot: ", s.ShortDebugString(),
                            " vs ", first.ShortDebugString()));
     }
   };
@@ -590,7 +630,8 @@ TEST_F(ThickAttackTest, RetryStormDuringCopyIsConsistent) {
         request.set_name("storm-snap");
         request.set_source_volume_id(src);
         csi::v1::CreateSnapshotResponse response;
-        grpc::Status s = stub->CreateSnapshot(Context(kLong).get(), request, &response);
+        grpc::Status s =
+            stub->CreateSnapshot(Context(kLong).get(), request, &response);
         if (s.ok()) {
           std::lock_guard<std::mutex> lock(mu);
           ++ok_answers;
@@ -613,17 +654,20 @@ TEST_F(ThickAttackTest, RetryStormDuringCopyIsConsistent) {
           get.set_snapshot_id(first.snapshot_id());
           csi::v1::GetSnapshotResponse got;
           s = stub->GetSnapshot(Context().get(), get, &got);
-          if (!s.ok()) problem("GetSnapshot: " + Str(s));
-          else same(got.snapshot(), "GetSnapshot");
+          if (!s.ok())
+            problem("GetSnapshot: " + Str(s));
+          else
+            same(got.snapshot(), "GetSnapshot");
         } else {
           csi::v1::ListSnapshotsRequest list;
           list.set_source_volume_id(src);
           csi::v1::ListSnapshotsResponse listed;
           s = stub->ListSnapshots(Context().get(), list, &listed);
-          if (!s.ok()) problem("ListSnapshots: " + Str(s));
+          if (!s.ok())
+            problem("ListSnapshots: " + Str(s));
           else if (listed.entries_size() != 1) {
-            problem(absl::StrCat("ListSnapshots by source: ", listed.entries_size(),
-                                 " entries"));
+            problem(absl::StrCat("ListSnapshots by source: ",
+                                 listed.entries_size(), " entries"));
           } else {
             same(listed.entries(0).snapshot(), "ListSnapshots");
           }
@@ -647,7 +691,9 @@ TEST_F(ThickAttackTest, RetryStormDuringCopyIsConsistent) {
     csi::v1::ListSnapshotsRequest list;
     list.set_source_volume_id(other);
     csi::v1::ListSnapshotsResponse listed;
-    ASSERT_TRUE(driver_->controller().ListSnapshots(Context().get(), list, &listed).ok());
+    ASSERT_TRUE(driver_->controller()
+                    .ListSnapshots(Context().get(), list, &listed)
+                    .ok());
     EXPECT_EQ(listed.entries_size(), 0);
   }
   ASSERT_EQ(WaitUntilReady(first.snapshot_id()), "");
@@ -657,7 +703,9 @@ TEST_F(ThickAttackTest, RetryStormDuringCopyIsConsistent) {
   same(after, "CreateSnapshot after ready");
   for (const std::string& p : problems) ADD_FAILURE() << p;
   EXPECT_EQ(CountLvs(vg2_, "ct-"), 0) << Lvs();
-  EXPECT_EQ(CheckPattern(Dev(vg2_, SnapLv(first.snapshot_id())), 32 * kMiB, "storm"), "");
+  EXPECT_EQ(
+      CheckPattern(Dev(vg2_, SnapLv(first.snapshot_id())), 32 * kMiB, "storm"),
+      "");
   EXPECT_TRUE(DeleteSnapshot(first.snapshot_id()).ok());
   EXPECT_TRUE(DeleteVolume(src).ok());
   EXPECT_TRUE(DeleteVolume(other).ok());
@@ -671,9 +719,12 @@ TEST_F(ThickAttackTest, RetryStormDuringCopyIsConsistent) {
 // same name.
 TEST_F(ThickAttackTest, SameSnapshotNameFromAnotherClassIsAlreadyExists) {
   std::string thick, slow, thin;
-  ASSERT_TRUE(Create("cls-thick", 32 * kMiB, {{"deviceClass", "thick"}}, &thick).ok());
-  ASSERT_TRUE(Create("cls-slow", 32 * kMiB, {{"deviceClass", "zslow"}}, &slow).ok());
-  ASSERT_TRUE(Create("cls-thin", 32 * kMiB, {{"deviceClass", "thin"}}, &thin).ok());
+  ASSERT_TRUE(
+      Create("cls-thick", 32 * kMiB, {{"deviceClass", "thick"}}, &thick).ok());
+  ASSERT_TRUE(
+      Create("cls-slow", 32 * kMiB, {{"deviceClass", "zslow"}}, &slow).ok());
+  ASSERT_TRUE(
+      Create("cls-thin", 32 * kMiB, {{"deviceClass", "thin"}}, &thin).ok());
   csi::v1::Snapshot first, second, third;
   grpc::Status status = Snapshot("one-name", thick, &first);
   ASSERT_TRUE(status.ok()) << Str(status);
@@ -692,7 +743,8 @@ TEST_F(ThickAttackTest, SameSnapshotNameFromAnotherClassIsAlreadyExists) {
       << "same volume name in another class: " << Str(status) << " -> " << twin;
   csi::v1::ListSnapshotsRequest list;
   csi::v1::ListSnapshotsResponse listed;
-  ASSERT_TRUE(driver_->controller().ListSnapshots(Context().get(), list, &listed).ok());
+  ASSERT_TRUE(
+      driver_->controller().ListSnapshots(Context().get(), list, &listed).ok());
   std::cerr << "ListSnapshots: " << listed.ShortDebugString() << "\n" << Lvs();
   EXPECT_EQ(WaitUntilReady(first.snapshot_id()), "");
   for (const auto& s : {first, second, third}) {
@@ -736,9 +788,10 @@ TEST_F(ThickAttackTest, DeleteMidCopyThenSameNameIsAFreshInstant) {
   ASSERT_TRUE(status.ok()) << Str(status);
   EXPECT_EQ(fresh.snapshot_id(), old_snap.snapshot_id());
   EXPECT_FALSE(fresh.ready_to_use());
-  EXPECT_TRUE(fresh.creation_time().seconds() > old_snap.creation_time().seconds() ||
-              (fresh.creation_time().seconds() == old_snap.creation_time().seconds() &&
-               fresh.creation_time().nanos() > old_snap.creation_time().nanos()))
+  EXPECT_TRUE(
+      fresh.creation_time().seconds() > old_snap.creation_time().seconds() ||
+      (fresh.creation_time().seconds() == old_snap.creation_time().seconds() &&
+       fresh.creation_time().nanos() > old_snap.creation_time().nanos()))
       << "a re-created snapshot kept the deleted one's creation_time";
   EXPECT_EQ(CountLvs(vg2_, "ct-cs-"), 1) << Lvs();
   // A Get right after (a stale copy job, a tombstone) must not confuse it.
@@ -747,7 +800,9 @@ TEST_F(ThickAttackTest, DeleteMidCopyThenSameNameIsAFreshInstant) {
   ASSERT_EQ(WaitUntilReady(fresh.snapshot_id()), "");
   EXPECT_EQ(CountLvs(vg2_, "ct-"), 0) << Lvs();
   EXPECT_EQ(CountLvs(vg2_, "cs-"), 1) << Lvs();
-  EXPECT_EQ(CheckPattern(Dev(vg2_, SnapLv(fresh.snapshot_id())), 32 * kMiB, "new"), "");
+  EXPECT_EQ(
+      CheckPattern(Dev(vg2_, SnapLv(fresh.snapshot_id())), 32 * kMiB, "new"),
+      "");
   EXPECT_TRUE(DeleteSnapshot(fresh.snapshot_id()).ok());
   EXPECT_TRUE(DeleteVolume(src).ok());
   EXPECT_EQ(CountLvs(vg2_, ""), 0) << Lvs();
@@ -774,27 +829,32 @@ TEST_F(ThickAttackTest, DeleteSourceMidCopyNeverReadiesAHalfCopy) {
     grpc::Status status = DeleteVolume(src);
     csi::v1::Snapshot now;
     const grpc::Status get = GetSnapshot(snap.snapshot_id(), &now);
-    answers.push_back(absl::StrCat(Str(status), " after ", absl::FormatDuration(absl::Now() - start),
-                                   "; snapshot ready=", now.ready_to_use(), " (",
-                                   Str(get), ")"));
+    answers.push_back(absl::StrCat(
+        Str(status), " after ", absl::FormatDuration(absl::Now() - start),
+        "; snapshot ready=", now.ready_to_use(), " (", Str(get), ")"));
     if (status.ok()) {
       deleted = true;
       EXPECT_TRUE(now.ready_to_use())
           << "the source was deleted while its snapshot still copies from it";
     } else {
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << Str(status);
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+          << Str(status);
     }
   }
-  for (const std::string& a : answers) std::cerr << "DeleteVolume(source): " << a << "\n";
+  for (const std::string& a : answers)
+    std::cerr << "DeleteVolume(source): " << a << "\n";
   EXPECT_TRUE(deleted);
-  EXPECT_GE(answers.size(), 2u) << "the first delete should have had to wait past 60 s";
+  EXPECT_GE(answers.size(), 2u)
+      << "the first delete should have had to wait past 60 s";
   ASSERT_EQ(WaitUntilReady(snap.snapshot_id()), "");
   EXPECT_FALSE(LvExists(vg2_, VolLv(src)));
   EXPECT_EQ(CountLvs(vg2_, "ct-"), 0) << Lvs();
-  EXPECT_EQ(CheckPattern(Dev(vg2_, SnapLv(snap.snapshot_id())), size, "instant"), "");
+  EXPECT_EQ(
+      CheckPattern(Dev(vg2_, SnapLv(snap.snapshot_id())), size, "instant"), "");
   // The snapshot outlives its source and restores.
   std::string restored;
-  grpc::Status status = CreateFrom("ds-rest", size, {}, snap.snapshot_id(), "", &restored);
+  grpc::Status status =
+      CreateFrom("ds-rest", size, {}, snap.snapshot_id(), "", &restored);
   ASSERT_TRUE(status.ok()) << Str(status);
   EXPECT_EQ(CheckPattern(Dev(vg2_, VolLv(restored)), size, "instant"), "");
   EXPECT_TRUE(DeleteVolume(restored).ok());
@@ -817,7 +877,8 @@ TEST_F(ThickAttackTest, RestoreOfUnreadySnapshotNeverHandsOutAPartialCopy) {
   ASSERT_TRUE(Snapshot("nr-snap", src, &snap).ok());
   std::string restored;
   absl::Time start = absl::Now();
-  grpc::Status status = CreateFrom("nr-rest", size, {}, snap.snapshot_id(), "", &restored);
+  grpc::Status status =
+      CreateFrom("nr-rest", size, {}, snap.snapshot_id(), "", &restored);
   std::cerr << "restore of a copying snapshot: " << Str(status) << " after "
             << absl::Now() - start << "\n";
   if (status.ok()) {
@@ -828,8 +889,10 @@ TEST_F(ThickAttackTest, RestoreOfUnreadySnapshotNeverHandsOutAPartialCopy) {
     EXPECT_EQ(CheckPattern(Dev(vg2_, VolLv(restored)), size, "nr"), "")
         << "a restore of an unready snapshot handed out a partial copy";
   } else {
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << Str(status);
-    EXPECT_EQ(CountLvs(vg2_, "cv-"), 1) << "a refused restore left its LV\n" << Lvs();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << Str(status);
+    EXPECT_EQ(CountLvs(vg2_, "cv-"), 1) << "a refused restore left its LV\n"
+                                        << Lvs();
   }
   ASSERT_EQ(WaitUntilReady(snap.snapshot_id()), "");
   if (restored.empty()) {
@@ -838,20 +901,22 @@ TEST_F(ThickAttackTest, RestoreOfUnreadySnapshotNeverHandsOutAPartialCopy) {
     grpc::Status restore_status;
     std::thread restore([&] {
       auto stub = csi::v1::Controller::NewStub(driver_->channel());
-      restore_status = CreateFromWith(*stub, "nr-rest", size, {}, snap.snapshot_id(), "", &id);
+      restore_status = CreateFromWith(*stub, "nr-rest", size, {},
+                                      snap.snapshot_id(), "", &id);
     });
     absl::SleepFor(absl::Seconds(8));
     start = absl::Now();
     status = DeleteSnapshot(snap.snapshot_id());
-    std::cerr << "DeleteSnapshot during a restore from it: " << Str(status) << " after "
-              << absl::Now() - start << "\n";
+    std::cerr << "DeleteSnapshot during a restore from it: " << Str(status)
+              << " after " << absl::Now() - start << "\n";
     restore.join();
     std::cerr << "the restore: " << Str(restore_status) << "\n" << Lvs();
     if (restore_status.ok()) {
       EXPECT_EQ(CheckPattern(Dev(vg2_, VolLv(id)), size, "nr"), "");
       EXPECT_TRUE(DeleteVolume(id).ok());
     } else {
-      EXPECT_EQ(CountLvs(vg2_, "cv-"), 1) << "a failed restore left its LV\n" << Lvs();
+      EXPECT_EQ(CountLvs(vg2_, "cv-"), 1) << "a failed restore left its LV\n"
+                                          << Lvs();
     }
     if (!status.ok()) EXPECT_TRUE(DeleteSnapshot(snap.snapshot_id()).ok());
   } else {
@@ -883,7 +948,8 @@ TEST_F(ThickAttackTest, CloneOfAVolumeBeingWrittenIsOneInstant) {
         memset(buffer, 0, 4096);
         snprintf(static_cast<char*>(buffer), 64, "GEN %08d BLOCK %08llu", gen,
                  static_cast<unsigned long long>(b));
-        if (pwrite(fd, buffer, 4096, static_cast<off_t>(b * 4096)) != 4096) break;
+        if (pwrite(fd, buffer, 4096, static_cast<off_t>(b * 4096)) != 4096)
+          break;
       }
       sweeps = gen;
     }
@@ -947,7 +1013,8 @@ TEST_F(ThickAttackTest, EveryByteRoundTripsAndNoDeletedTenantDataLeaks) {
   ASSERT_EQ(Shell("head -c 3M /dev/urandom > '" + Target("leak-fs") +
                   "/random.bin' && sync && echo ok"),
             "ok\n");
-  const std::string sum = Shell("sha256sum < '" + Target("leak-fs") + "/random.bin'");
+  const std::string sum =
+      Shell("sha256sum < '" + Target("leak-fs") + "/random.bin'");
   ASSERT_NO_FATAL_FAILURE(Unmount(fs, "leak-fs"));
 
   // The victim: another tenant's volume, full of its secret, deleted.
@@ -971,25 +1038,30 @@ TEST_F(ThickAttackTest, EveryByteRoundTripsAndNoDeletedTenantDataLeaks) {
     std::string what, lv;
     uint64_t bytes;
   };
-  std::vector<Copy> copies = {{"block snapshot", SnapLv(sblk.snapshot_id()), size},
-                              {"ext4 snapshot", SnapLv(sfs.snapshot_id()), size}};
-  auto make = [&](const std::string& name, uint64_t bytes, const std::string& snap,
-                  const std::string& vol, bool block) {
+  std::vector<Copy> copies = {
+      {"block snapshot", SnapLv(sblk.snapshot_id()), size},
+      {"ext4 snapshot", SnapLv(sfs.snapshot_id()), size}};
+  auto make = [&](const std::string& name, uint64_t bytes,
+                  const std::string& snap, const std::string& vol, bool block) {
     std::string id;
     grpc::Status status = CreateFrom(name, bytes, {}, snap, vol, &id, block);
     EXPECT_TRUE(status.ok()) << name << ": " << Str(status);
     if (status.ok()) copies.push_back({name, VolLv(id), bytes});
     return id;
   };
-  const std::string rblk = make("leak-rblk", size, sblk.snapshot_id(), "", true);
-  const std::string rblk_big = make("leak-rblk-big", 2 * size, sblk.snapshot_id(), "", true);
+  const std::string rblk =
+      make("leak-rblk", size, sblk.snapshot_id(), "", true);
+  const std::string rblk_big =
+      make("leak-rblk-big", 2 * size, sblk.snapshot_id(), "", true);
   const std::string rfs = make("leak-rfs", size, sfs.snapshot_id(), "", false);
-  const std::string rfs_big = make("leak-rfs-big", 2 * size, sfs.snapshot_id(), "", false);
+  const std::string rfs_big =
+      make("leak-rfs-big", 2 * size, sfs.snapshot_id(), "", false);
   const std::string cfs = make("leak-cfs", size, "", fs, false);
   const std::string cblk = make("leak-cblk", size, "", blk, true);
 
   // Byte for byte: the block restores hold the snapshot's pattern.
-  EXPECT_EQ(CheckPattern(Dev(vg_, SnapLv(sblk.snapshot_id())), size, "mine"), "");
+  EXPECT_EQ(CheckPattern(Dev(vg_, SnapLv(sblk.snapshot_id())), size, "mine"),
+            "");
   if (!rblk.empty()) {
     EXPECT_EQ(CheckPattern(Dev(vg_, VolLv(rblk)), size, "mine"), "");
   }
@@ -1009,13 +1081,15 @@ TEST_F(ThickAttackTest, EveryByteRoundTripsAndNoDeletedTenantDataLeaks) {
     uint64_t read = 0;
     const int64_t at = FindSecret(Dev(vg_, c.lv), c.bytes, &read);
     EXPECT_EQ(at, -1) << c.what << " (" << c.lv << ", " << shared << " of "
-                      << pes.size() << " extents were the victim's) shows the deleted "
+                      << pes.size()
+                      << " extents were the victim's) shows the deleted "
                       << "volume's secret at byte " << at;
     EXPECT_EQ(read, c.bytes) << c.what;
     std::cerr << c.what << ": " << shared << "/" << pes.size()
               << " extents on the victim's\n";
   }
-  EXPECT_GT(overlap, 0u) << "no copy landed on the victim's extents: attack not exercised";
+  EXPECT_GT(overlap, 0u)
+      << "no copy landed on the victim's extents: attack not exercised";
   // The ext4 copies: the files (after the raw scan: staging may write).
   for (const std::string& id : {rfs, rfs_big, cfs}) {
     if (id.empty()) continue;
@@ -1025,12 +1099,14 @@ TEST_F(ThickAttackTest, EveryByteRoundTripsAndNoDeletedTenantDataLeaks) {
       ADD_FAILURE() << "stage of ext4 copy " << id << ": " << Str(staged);
       continue;
     }
-    ASSERT_TRUE(client_->Publish(id, Staging(name), Target(name), fs_cap, false).ok());
+    ASSERT_TRUE(
+        client_->Publish(id, Staging(name), Target(name), fs_cap, false).ok());
     EXPECT_EQ(ReadText(Target(name) + "/data.txt"), "ext4 original");
     EXPECT_EQ(Shell("sha256sum < '" + Target(name) + "/random.bin'"), sum);
     ASSERT_NO_FATAL_FAILURE(Unmount(id, name));
   }
-  for (const std::string& id : {rblk, rblk_big, rfs, rfs_big, cfs, cblk, blk, fs}) {
+  for (const std::string& id :
+       {rblk, rblk_big, rfs, rfs_big, cfs, cblk, blk, fs}) {
     if (!id.empty()) {
       EXPECT_TRUE(DeleteVolume(id).ok()) << id;
     }
@@ -1043,16 +1119,19 @@ TEST_F(ThickAttackTest, EveryByteRoundTripsAndNoDeletedTenantDataLeaks) {
 // ------------------------------------------------------------ 6. groups
 class GroupAttack : public ThickAttackTest {
  protected:
-  grpc::Status Group(const std::string& name, const std::vector<std::string>& ids,
-                     csi::v1::VolumeGroupSnapshot* group, const Params& params = {}) {
+  grpc::Status Group(const std::string& name,
+                     const std::vector<std::string>& ids,
+                     csi::v1::VolumeGroupSnapshot* group,
+                     const Params& params = {}) {
     auto stub = csi::v1::GroupController::NewStub(driver_->channel());
     csi::v1::CreateVolumeGroupSnapshotRequest request;
     request.set_name(name);
     for (const std::string& id : ids) request.add_source_volume_ids(id);
-    for (const auto& [key, value] : params) (*request.mutable_parameters())[key] = value;
+    for (const auto& [key, value] : params)
+      (*request.mutable_parameters())[key] = value;
     csi::v1::CreateVolumeGroupSnapshotResponse response;
-    grpc::Status status =
-        stub->CreateVolumeGroupSnapshot(Context(kLong).get(), request, &response);
+    grpc::Status status = stub->CreateVolumeGroupSnapshot(Context(kLong).get(),
+                                                          request, &response);
     if (group != nullptr) *group = response.group_snapshot();
     return status;
   }
@@ -1061,7 +1140,8 @@ class GroupAttack : public ThickAttackTest {
     csi::v1::DeleteVolumeGroupSnapshotRequest request;
     request.set_group_snapshot_id(id);
     csi::v1::DeleteVolumeGroupSnapshotResponse response;
-    return stub->DeleteVolumeGroupSnapshot(Context(kLong).get(), request, &response);
+    return stub->DeleteVolumeGroupSnapshot(Context(kLong).get(), request,
+                                           &response);
   }
   int AllSnapshotLvs() { return CountLvs(vg_, "cs-") + CountLvs(vg2_, "cs-"); }
   int AllCows() { return CountLvs(vg_, "ct-") + CountLvs(vg2_, "ct-"); }
@@ -1069,15 +1149,22 @@ class GroupAttack : public ThickAttackTest {
 
 TEST_F(GroupAttack, GroupSnapshotsWithThickMembers) {
   std::string thick, slow, thin, slow2;
-  ASSERT_TRUE(Create("g-thick", 32 * kMiB, {{"deviceClass", "thick"}, {kNs, "team-a"}}, &thick).ok());
-  ASSERT_TRUE(Create("g-slow", 32 * kMiB, {{"deviceClass", "zslow"}, {kNs, "team-a"}}, &slow).ok());
-  ASSERT_TRUE(Create("g-thin", 32 * kMiB, {{"deviceClass", "thin"}, {kNs, "team-b"}}, &thin).ok());
+  ASSERT_TRUE(Create("g-thick", 32 * kMiB,
+                     {{"deviceClass", "thick"}, {kNs, "team-a"}}, &thick)
+                  .ok());
+  ASSERT_TRUE(Create("g-slow", 32 * kMiB,
+                     {{"deviceClass", "zslow"}, {kNs, "team-a"}}, &slow)
+                  .ok());
+  ASSERT_TRUE(Create("g-thin", 32 * kMiB,
+                     {{"deviceClass", "thin"}, {kNs, "team-b"}}, &thin)
+                  .ok());
   ASSERT_TRUE(WritePattern(Dev(vg_, VolLv(thick)), 32 * kMiB, "g-thick"));
   ASSERT_TRUE(WritePattern(Dev(vg2_, VolLv(slow)), 32 * kMiB, "g-slow"));
   csi::v1::VolumeGroupSnapshot group;
   // Duplicates, another node's volume, a missing volume: refused, nothing made.
   grpc::Status status = Group("g-dup", {thick, slow, thick}, &group);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Str(status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << Str(status);
   std::string foreign = thick;
   foreign.replace(2, std::string("vm-node").size(), "vm-nodf");
   status = Group("g-foreign", {thick, foreign}, &group);
@@ -1088,7 +1175,8 @@ TEST_F(GroupAttack, GroupSnapshotsWithThickMembers) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << Str(status);
   // A member from a namespace the group's namespace does not admit.
   status = Group("g-ns", {thick, thin}, &group, {{kGroupNs, "team-a"}});
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Str(status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << Str(status);
   EXPECT_EQ(AllSnapshotLvs(), 0) << Lvs();
   EXPECT_EQ(AllCows(), 0) << Lvs();
 
@@ -1108,7 +1196,8 @@ TEST_F(GroupAttack, GroupSnapshotsWithThickMembers) {
   ASSERT_TRUE(status.ok()) << Str(status);
   EXPECT_EQ(again.group_snapshot_id(), group.group_snapshot_id());
   EXPECT_EQ(again.creation_time().seconds(), group.creation_time().seconds());
-  EXPECT_EQ(AllSnapshotLvs(), 3) << Lvs();  // thin and thick in vg_, zslow in vg2_
+  EXPECT_EQ(AllSnapshotLvs(), 3)
+      << Lvs();  // thin and thick in vg_, zslow in vg2_
   // A member snapshot used alone: restores (team-a's policy kept).
   std::string thick_member;
   for (const auto& m : group.snapshots()) {
@@ -1117,8 +1206,10 @@ TEST_F(GroupAttack, GroupSnapshotsWithThickMembers) {
   ASSERT_FALSE(thick_member.empty());
   ASSERT_EQ(WaitUntilReady(thick_member), "");
   std::string r;
-  status = CreateFrom("g-rest-b", 32 * kMiB, {{kNs, "team-b"}}, thick_member, "", &r);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << Str(status);
+  status = CreateFrom("g-rest-b", 32 * kMiB, {{kNs, "team-b"}}, thick_member,
+                      "", &r);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << Str(status);
   // Deleted while the slow member copies: every member and COW goes.
   status = DeleteGroup(group.group_snapshot_id());
   EXPECT_TRUE(status.ok()) << Str(status);
@@ -1133,11 +1224,13 @@ TEST_F(GroupAttack, GroupSnapshotsWithThickMembers) {
                                " >/dev/null && echo ok")),
             "ok\n");
   status = Group("g-nofit", {thick, slow}, &group);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Str(status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << Str(status);
   EXPECT_EQ(AllSnapshotLvs(), 0) << "half a group left\n" << Lvs();
   EXPECT_EQ(AllCows(), 0) << Lvs();
   Shell("lvm lvremove -y " + vg2_ + "/filler >/dev/null 2>&1");
-  for (const std::string& id : {thick, slow, thin}) EXPECT_TRUE(DeleteVolume(id).ok());
+  for (const std::string& id : {thick, slow, thin})
+    EXPECT_TRUE(DeleteVolume(id).ok());
 }
 
 // CSI: a group snapshot name already taken for other source volumes is
@@ -1154,28 +1247,32 @@ TEST_F(GroupAttack, GroupCannotBeWidenedOrRefilledAtALaterInstant) {
   ASSERT_TRUE(WritePattern(Dev(vg_, VolLv(b)), 32 * kMiB, "b-t0"));
   csi::v1::VolumeGroupSnapshot one, wider;
   ASSERT_TRUE(Group("gw-one", {a}, &one).ok());
-  for (const auto& m : one.snapshots()) ASSERT_EQ(WaitUntilReady(m.snapshot_id()), "");
+  for (const auto& m : one.snapshots())
+    ASSERT_EQ(WaitUntilReady(m.snapshot_id()), "");
   absl::SleepFor(absl::Seconds(2));
   ASSERT_TRUE(WritePattern(Dev(vg_, VolLv(a)), 32 * kMiB, "a-t1"));
   grpc::Status status = Group("gw-one", {a, b}, &wider);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS)
-      << "a group of one volume, asked again with two: " << Str(status) << " -> "
-      << wider.ShortDebugString();
+      << "a group of one volume, asked again with two: " << Str(status)
+      << " -> " << wider.ShortDebugString();
   if (status.ok()) {
     for (const auto& m : wider.snapshots()) WaitUntilReady(m.snapshot_id());
   }
-  if (!one.group_snapshot_id().empty()) EXPECT_TRUE(DeleteGroup(one.group_snapshot_id()).ok());
+  if (!one.group_snapshot_id().empty())
+    EXPECT_TRUE(DeleteGroup(one.group_snapshot_id()).ok());
 
   csi::v1::VolumeGroupSnapshot both, again;
   ASSERT_TRUE(Group("gw-both", {a, b}, &both).ok());
-  for (const auto& m : both.snapshots()) ASSERT_EQ(WaitUntilReady(m.snapshot_id()), "");
+  for (const auto& m : both.snapshots())
+    ASSERT_EQ(WaitUntilReady(m.snapshot_id()), "");
   std::string member_a;
   for (const auto& m : both.snapshots()) {
     if (m.source_volume_id() == a) member_a = m.snapshot_id();
   }
   status = DeleteSnapshot(member_a);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
-      << "a group member (group_snapshot_id set) deleted alone: " << Str(status);
+      << "a group member (group_snapshot_id set) deleted alone: "
+      << Str(status);
   ASSERT_TRUE(WritePattern(Dev(vg_, VolLv(a)), 32 * kMiB, "a-t2"));
   status = Group("gw-both", {a, b}, &again);
   if (status.ok()) {
@@ -1186,14 +1283,15 @@ TEST_F(GroupAttack, GroupCannotBeWidenedOrRefilledAtALaterInstant) {
       if (m.source_volume_id() == a) a_now = m.snapshot_id();
       WaitUntilReady(m.snapshot_id());
     }
-    EXPECT_EQ(seconds.size(), 1u) << "the group retry mixes instants: "
-                                  << again.ShortDebugString();
+    EXPECT_EQ(seconds.size(), 1u)
+        << "the group retry mixes instants: " << again.ShortDebugString();
     if (!a_now.empty()) {
       EXPECT_EQ(CheckPattern(Dev(vg_, SnapLv(a_now)), 32 * kMiB, "a-t1"), "")
           << "the group member of a now holds a later instant";
     }
   }
-  std::cerr << "group retry after a member was deleted: " << Str(status) << "\n";
+  std::cerr << "group retry after a member was deleted: " << Str(status)
+            << "\n";
   EXPECT_TRUE(DeleteGroup(both.group_snapshot_id()).ok());
   EXPECT_TRUE(DeleteVolume(a).ok());
   EXPECT_TRUE(DeleteVolume(b).ok());
@@ -1210,7 +1308,8 @@ TEST_F(ThickAttackTest, ConcurrentSnapshotsFillingTheVgStayConsistent) {
   std::vector<std::string> vols(5);
   for (size_t i = 0; i < vols.size(); ++i) {
     ASSERT_TRUE(Create(absl::StrCat("cap-", i), size, slow, &vols[i]).ok());
-    ASSERT_TRUE(WritePattern(Dev(vg2_, VolLv(vols[i])), size, absl::StrCat("cap", i)));
+    ASSERT_TRUE(
+        WritePattern(Dev(vg2_, VolLv(vols[i])), size, absl::StrCat("cap", i)));
   }
   // Room for about two snapshots with their COW areas (2 x 49 MiB).
   const uint64_t free2 = VgFree(vg2_);
@@ -1229,22 +1328,24 @@ TEST_F(ThickAttackTest, ConcurrentSnapshotsFillingTheVgStayConsistent) {
       request.set_name(absl::StrCat("cap-snap-", i));
       request.set_source_volume_id(vols[i]);
       csi::v1::CreateSnapshotResponse response;
-      statuses[i] = stub->CreateSnapshot(Context(kLong).get(), request, &response);
+      statuses[i] =
+          stub->CreateSnapshot(Context(kLong).get(), request, &response);
       snaps[i] = response.snapshot();
     });
   }
   for (std::thread& t : threads) t.join();
   const std::string listing = Lvs();
   const int64_t capacity_during = Capacity("zslow");
-  std::cerr << "capacity before " << capacity_before << ", during " << capacity_during
-            << ", VG free " << VgFree(vg2_) << "\n" << listing;
+  std::cerr << "capacity before " << capacity_before << ", during "
+            << capacity_during << ", VG free " << VgFree(vg2_) << "\n"
+            << listing;
   EXPECT_LE(capacity_during, static_cast<int64_t>(VgFree(vg2_)));
   int made = 0;
   for (size_t i = 0; i < vols.size(); ++i) {
     SCOPED_TRACE(absl::StrCat("snapshot ", i, ": ", Str(statuses[i])));
-    const std::string lv = "cs-" + Unique(snaps[i].snapshot_id().empty()
-                                              ? std::string("x")
-                                              : snaps[i].snapshot_id());
+    const std::string lv =
+        "cs-" + Unique(snaps[i].snapshot_id().empty() ? std::string("x")
+                                                      : snaps[i].snapshot_id());
     if (statuses[i].ok()) {
       ++made;
       EXPECT_TRUE(LvExists(vg2_, lv)) << listing;
@@ -1256,7 +1357,9 @@ TEST_F(ThickAttackTest, ConcurrentSnapshotsFillingTheVgStayConsistent) {
       csi::v1::ListSnapshotsRequest list;
       list.set_source_volume_id(vols[i]);
       csi::v1::ListSnapshotsResponse listed;
-      ASSERT_TRUE(driver_->controller().ListSnapshots(Context().get(), list, &listed).ok());
+      ASSERT_TRUE(driver_->controller()
+                      .ListSnapshots(Context().get(), list, &listed)
+                      .ok());
       EXPECT_EQ(listed.entries_size(), 0) << listed.ShortDebugString();
     }
   }
@@ -1270,7 +1373,8 @@ TEST_F(ThickAttackTest, ConcurrentSnapshotsFillingTheVgStayConsistent) {
     std::string id;
     grpc::Status status = CreateFrom("cap-rest", left + 4 * kMiB, {},
                                      snaps[i].snapshot_id(), "", &id);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << Str(status);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << Str(status);
     EXPECT_EQ(CountLvs(vg2_, "cv-"), static_cast<int>(vols.size())) << Lvs();
     EXPECT_TRUE(DeleteSnapshot(snaps[i].snapshot_id()).ok());
   }
@@ -1299,11 +1403,13 @@ TEST_F(ThickAttackTest, KillNineDuringRestoreAndCloneLeavesNothingBehind) {
   auto channel = driver_->channel();
   std::thread restore([&] {
     auto stub = csi::v1::Controller::NewStub(channel);
-    restore_status = CreateFromWith(*stub, "kr-rest", size, {}, snap.snapshot_id(), "", &restored);
+    restore_status = CreateFromWith(*stub, "kr-rest", size, {},
+                                    snap.snapshot_id(), "", &restored);
   });
   std::thread clone([&] {
     auto stub = csi::v1::Controller::NewStub(channel);
-    clone_status = CreateFromWith(*stub, "kr-clone", size, {}, "", src, &cloned);
+    clone_status =
+        CreateFromWith(*stub, "kr-clone", size, {}, "", src, &cloned);
   });
   absl::SleepFor(absl::Seconds(15));
   kill(driver_->pid(), SIGKILL);
@@ -1311,8 +1417,9 @@ TEST_F(ThickAttackTest, KillNineDuringRestoreAndCloneLeavesNothingBehind) {
   clone.join();
   client_.reset();
   driver_.reset();
-  std::cerr << "restore: " << Str(restore_status) << "; clone: " << Str(clone_status)
-            << "\nafter kill -9:\n" << Lvs();
+  std::cerr << "restore: " << Str(restore_status)
+            << "; clone: " << Str(clone_status) << "\nafter kill -9:\n"
+            << Lvs();
   ASSERT_NO_FATAL_FAILURE(StartDriver());
   absl::SleepFor(absl::Seconds(3));
   const std::string after_restart = Lvs();
@@ -1320,13 +1427,15 @@ TEST_F(ThickAttackTest, KillNineDuringRestoreAndCloneLeavesNothingBehind) {
   // The half-copied volumes are not usable.
   csi::v1::ListVolumesRequest list;
   csi::v1::ListVolumesResponse listed;
-  ASSERT_TRUE(driver_->controller().ListVolumes(Context().get(), list, &listed).ok());
+  ASSERT_TRUE(
+      driver_->controller().ListVolumes(Context().get(), list, &listed).ok());
   std::cerr << "ListVolumes: " << listed.ShortDebugString() << "\n";
   for (const auto& e : listed.entries()) {
     const std::string& id = e.volume().volume_id();
     if (id == src) continue;
     const grpc::Status staged =
-        client_->Stage(id, Staging("kr-" + Unique(id).substr(0, 6)), testing::Capability("", true));
+        client_->Stage(id, Staging("kr-" + Unique(id).substr(0, 6)),
+                       testing::Capability("", true));
     EXPECT_FALSE(staged.ok()) << "a half-copied volume " << id << " was staged";
   }
   // The provisioner's retries would now fail for good: the snapshot and
@@ -1334,27 +1443,33 @@ TEST_F(ThickAttackTest, KillNineDuringRestoreAndCloneLeavesNothingBehind) {
   grpc::Status status = DeleteSnapshot(snap.snapshot_id());
   EXPECT_TRUE(status.ok()) << Str(status);
   status = DeleteVolume(src);
-  for (int i = 0; i < 3 && status.error_code() == grpc::StatusCode::UNAVAILABLE; ++i) {
+  for (int i = 0; i < 3 && status.error_code() == grpc::StatusCode::UNAVAILABLE;
+       ++i) {
     status = DeleteVolume(src);
   }
   EXPECT_TRUE(status.ok()) << Str(status);
   std::string id;
   status = CreateFrom("kr-rest", size, {}, snap.snapshot_id(), "", &id);
-  std::cerr << "restore retried after the snapshot is gone: " << Str(status) << "\n";
+  std::cerr << "restore retried after the snapshot is gone: " << Str(status)
+            << "\n";
   status = CreateFrom("kr-clone", size, {}, "", src, &id);
-  std::cerr << "clone retried after the source is gone: " << Str(status) << "\n";
+  std::cerr << "clone retried after the source is gone: " << Str(status)
+            << "\n";
   absl::SleepFor(absl::Seconds(2));
   const std::string left = Lvs();
   EXPECT_EQ(CountLvs(vg2_, "cv-"), 0)
-      << "half-copied LVs no call will ever finish or remove:\n" << left;
+      << "half-copied LVs no call will ever finish or remove:\n"
+      << left;
   EXPECT_EQ(CountLvs(vg2_, "ct-"), 0) << "COW snapshots left:\n" << left;
   // A driver restart does not collect them either.
   client_.reset();
   driver_.reset();
   ASSERT_NO_FATAL_FAILURE(StartDriver());
   absl::SleepFor(absl::Seconds(3));
-  EXPECT_EQ(CountLvs(vg2_, "cv-"), 0) << "still there after a restart:\n" << Lvs();
-  EXPECT_GE(Capacity("zslow"), static_cast<int64_t>(VgFree(vg2_)) - static_cast<int64_t>(kMiB));
+  EXPECT_EQ(CountLvs(vg2_, "cv-"), 0) << "still there after a restart:\n"
+                                      << Lvs();
+  EXPECT_GE(Capacity("zslow"),
+            static_cast<int64_t>(VgFree(vg2_)) - static_cast<int64_t>(kMiB));
 }
 
 // Kill -9 in the middle of a restore, then the provisioner's retry: the
@@ -1374,7 +1489,8 @@ TEST_F(ThickAttackTest, KillNineDuringRestoreThenRetryFinishesIt) {
   auto channel = driver_->channel();
   std::thread restore([&] {
     auto stub = csi::v1::Controller::NewStub(channel);
-    restore_status = CreateFromWith(*stub, "kf-rest", size, {}, snap.snapshot_id(), "", &restored);
+    restore_status = CreateFromWith(*stub, "kf-rest", size, {},
+                                    snap.snapshot_id(), "", &restored);
   });
   absl::SleepFor(absl::Seconds(12));
   kill(driver_->pid(), SIGKILL);
@@ -1382,7 +1498,8 @@ TEST_F(ThickAttackTest, KillNineDuringRestoreThenRetryFinishesIt) {
   client_.reset();
   driver_.reset();
   ASSERT_NO_FATAL_FAILURE(StartDriver());
-  grpc::Status status = CreateFrom("kf-rest", size, {}, snap.snapshot_id(), "", &restored);
+  grpc::Status status =
+      CreateFrom("kf-rest", size, {}, snap.snapshot_id(), "", &restored);
   ASSERT_TRUE(status.ok()) << Str(status);
   EXPECT_EQ(CountLvs(vg2_, "cv-"), 2) << Lvs();
   EXPECT_EQ(CheckPattern(Dev(vg2_, VolLv(restored)), size, "kf"), "");
@@ -1398,7 +1515,9 @@ TEST_F(ThickAttackTest, KillNineDuringRestoreThenRetryFinishesIt) {
 // as a volume source and back; names that look like LV prefixes or tags.
 TEST_F(ThickAttackTest, CraftedIdsReachNothing) {
   std::string vol;
-  ASSERT_TRUE(Create("id-vol", 32 * kMiB, {{"deviceClass", "thick"}, {kNs, "team-a"}}, &vol).ok());
+  ASSERT_TRUE(Create("id-vol", 32 * kMiB,
+                     {{"deviceClass", "thick"}, {kNs, "team-a"}}, &vol)
+                  .ok());
   ASSERT_TRUE(WritePattern(Dev(vg_, VolLv(vol)), 32 * kMiB, "id"));
   csi::v1::Snapshot snap;
   ASSERT_TRUE(Snapshot("id-snap", vol, &snap).ok());
@@ -1415,33 +1534,53 @@ TEST_F(ThickAttackTest, CraftedIdsReachNothing) {
   std::string out;
   const std::vector<Try> tries = {
       {"snapshot of another node's id for the same LV",
-       [&] { return Snapshot("id-x1", "v_vm-nodf_thick_" + u); }, grpc::StatusCode::NOT_FOUND},
+       [&] { return Snapshot("id-x1", "v_vm-nodf_thick_" + u); },
+       grpc::StatusCode::NOT_FOUND},
       {"snapshot of a volume id with the snapshot's unique part",
-       [&] { return Snapshot("id-x2", "v_vm-node_thick_" + su); }, grpc::StatusCode::NOT_FOUND},
+       [&] { return Snapshot("id-x2", "v_vm-node_thick_" + su); },
+       grpc::StatusCode::NOT_FOUND},
       {"snapshot naming a snapshot id as its source",
-       [&] { return Snapshot("id-x3", snap.snapshot_id()); }, grpc::StatusCode::NOT_FOUND},
+       [&] { return Snapshot("id-x3", snap.snapshot_id()); },
+       grpc::StatusCode::NOT_FOUND},
       {"snapshot of the volume id with the class swapped",
-       [&] { return Snapshot("id-x4", "v_vm-node_zslow_" + u); }, grpc::StatusCode::NOT_FOUND},
+       [&] { return Snapshot("id-x4", "v_vm-node_zslow_" + u); },
+       grpc::StatusCode::NOT_FOUND},
       {"restore from a snapshot id made of the volume's unique part",
-       [&] { return CreateFrom("id-r1", 32 * kMiB, {}, "s_vm-node_thick_" + u, "", &out); },
+       [&] {
+         return CreateFrom("id-r1", 32 * kMiB, {}, "s_vm-node_thick_" + u, "",
+                           &out);
+       },
        grpc::StatusCode::NOT_FOUND},
       {"restore from the snapshot id with the class swapped",
-       [&] { return CreateFrom("id-r2", 32 * kMiB, {{"deviceClass", "zslow"}}, "s_vm-node_zslow_" + su, "", &out); },
+       [&] {
+         return CreateFrom("id-r2", 32 * kMiB, {{"deviceClass", "zslow"}},
+                           "s_vm-node_zslow_" + su, "", &out);
+       },
        grpc::StatusCode::NOT_FOUND},
       {"clone naming the snapshot id as a volume",
-       [&] { return CreateFrom("id-r3", 32 * kMiB, {}, "", snap.snapshot_id(), &out); },
+       [&] {
+         return CreateFrom("id-r3", 32 * kMiB, {}, "", snap.snapshot_id(),
+                           &out);
+       },
        grpc::StatusCode::NOT_FOUND},
       {"clone of another node's id for the same LV",
-       [&] { return CreateFrom("id-r4", 32 * kMiB, {}, "", "v_vm-nodf_thick_" + u, &out); },
+       [&] {
+         return CreateFrom("id-r4", 32 * kMiB, {}, "", "v_vm-nodf_thick_" + u,
+                           &out);
+       },
        grpc::StatusCode::NOT_FOUND},
       {"delete snapshot with the volume's unique part",
-       [&] { return DeleteSnapshot("s_vm-node_thick_" + u); }, grpc::StatusCode::OK},
+       [&] { return DeleteSnapshot("s_vm-node_thick_" + u); },
+       grpc::StatusCode::OK},
       {"delete volume with the snapshot's unique part",
-       [&] { return DeleteVolume("v_vm-node_thick_" + su); }, grpc::StatusCode::OK},
+       [&] { return DeleteVolume("v_vm-node_thick_" + su); },
+       grpc::StatusCode::OK},
       {"delete snapshot, class swapped",
-       [&] { return DeleteSnapshot("s_vm-node_zslow_" + su); }, grpc::StatusCode::OK},
+       [&] { return DeleteSnapshot("s_vm-node_zslow_" + su); },
+       grpc::StatusCode::OK},
       {"delete snapshot via the group id form",
-       [&] { return DeleteSnapshot("g_vm-node_thick_" + su); }, grpc::StatusCode::OK},
+       [&] { return DeleteSnapshot("g_vm-node_thick_" + su); },
+       grpc::StatusCode::OK},
   };
   for (const Try& t : tries) {
     const grpc::Status status = t.call();
@@ -1450,8 +1589,9 @@ TEST_F(ThickAttackTest, CraftedIdsReachNothing) {
   EXPECT_EQ(Shell(lv_names), before) << Lvs();
   // Names that look like LV names, prefixes and tags, and control bytes.
   const std::vector<std::string> names = {
-      "ct-cs-" + su, "cs-" + su, "cellar.cow", "x --addtag cellar.cow", "@cellar.copying",
-      std::string("nl\nname"), std::string(200, 'n'), "id-snap\t"};
+      "ct-cs-" + su,           "cs-" + su,        "cellar.cow",
+      "x --addtag cellar.cow", "@cellar.copying", std::string("nl\nname"),
+      std::string(200, 'n'),   "id-snap\t"};
   for (const std::string& name : names) {
     csi::v1::Snapshot s;
     const grpc::Status status = Snapshot(name, vol, &s);
@@ -1462,12 +1602,15 @@ TEST_F(ThickAttackTest, CraftedIdsReachNothing) {
       EXPECT_EQ(WaitUntilReady(s.snapshot_id()), "");
       EXPECT_TRUE(DeleteSnapshot(s.snapshot_id()).ok());
     } else {
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << Str(status);
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+          << Str(status);
     }
   }
   ASSERT_EQ(WaitUntilReady(snap.snapshot_id()), "");
-  EXPECT_EQ(CheckPattern(Dev(vg_, SnapLv(snap.snapshot_id())), 32 * kMiB, "id"), "");
-  const std::string tags = Shell("lvm lvs --noheadings -o lv_name,lv_tags " + vg_);
+  EXPECT_EQ(CheckPattern(Dev(vg_, SnapLv(snap.snapshot_id())), 32 * kMiB, "id"),
+            "");
+  const std::string tags =
+      Shell("lvm lvs --noheadings -o lv_name,lv_tags " + vg_);
   std::cerr << tags;
   EXPECT_TRUE(DeleteSnapshot(snap.snapshot_id()).ok());
   EXPECT_TRUE(DeleteVolume(vol).ok());

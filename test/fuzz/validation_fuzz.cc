@@ -67,9 +67,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(CheckConfinedPath(text, root, "p").ok());
       const bool plugins =
           text.rfind(root + "/plugins/kubernetes.io/csi/", 0) == 0;
-      const bool pods = text.rfind(root + "/pods/", 0) == 0 &&
-                        text.find("/volumes/kubernetes.io~csi/") !=
-                            std::string::npos;
+      const bool pods =
+          text.rfind(root + "/pods/", 0) == 0 &&
+          text.find("/volumes/kubernetes.io~csi/") != std::string::npos;
       Check(plugins || (kind == NodePathKind::kTarget && pods));
     }
   }
@@ -147,10 +147,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(*bytes > 0);
       Check(*bytes <= static_cast<uint64_t>(INT64_MAX));
       if (create.capacity_range().limit_bytes() > 0) {
-        Check(*bytes <= static_cast<uint64_t>(create.capacity_range().limit_bytes()));
+        Check(*bytes <=
+              static_cast<uint64_t>(create.capacity_range().limit_bytes()));
       }
-      Check(*bytes >= static_cast<uint64_t>(
-                          std::max<int64_t>(0, create.capacity_range().required_bytes())));
+      Check(*bytes >= static_cast<uint64_t>(std::max<int64_t>(
+                          0, create.capacity_range().required_bytes())));
     }
   }
   csi::v1::NodePublishVolumeRequest publish;

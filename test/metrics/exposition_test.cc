@@ -52,13 +52,25 @@ TEST(ExpositionTest, HistogramBucketsAreCumulativeAndEndWithInf) {
   absl::StatusOr<std::string> text = RenderExposition({family});
   ASSERT_TRUE(text.ok()) << text.status();
   const std::string l = "{method_name=\"/csi.v1.Node/NodeStageVolume\"";
-  EXPECT_EQ(*text, "# HELP op_seconds h\n# TYPE op_seconds histogram\n"
-                   "op_seconds_bucket" + l + ",le=\"0.1\"} 2\n"
-                   "op_seconds_bucket" + l + ",le=\"1\"} 2\n"
-                   "op_seconds_bucket" + l + ",le=\"2.5\"} 5\n"
-                   "op_seconds_bucket" + l + ",le=\"+Inf\"} 6\n"
-                   "op_seconds_sum" + l + "} 7.25\n"
-                   "op_seconds_count" + l + "} 6\n");
+  EXPECT_EQ(*text,
+            "# HELP op_seconds h\n# TYPE op_seconds histogram\n"
+            "op_seconds_bucket" +
+                l +
+                ",le=\"0.1\"} 2\n"
+                "op_seconds_bucket" +
+                l +
+                ",le=\"1\"} 2\n"
+                "op_seconds_bucket" +
+                l +
+                ",le=\"2.5\"} 5\n"
+                "op_seconds_bucket" +
+                l +
+                ",le=\"+Inf\"} 6\n"
+                "op_seconds_sum" +
+                l +
+                "} 7.25\n"
+                "op_seconds_count" +
+                l + "} 6\n");
 }
 
 TEST(ExpositionTest, FormatsSpecialAndFractionalValues) {
@@ -68,7 +80,8 @@ TEST(ExpositionTest, FormatsSpecialAndFractionalValues) {
   EXPECT_EQ(FormatMetricValue(1.0 / 3), "0.3333333333333333");
   EXPECT_EQ(FormatMetricValue(1e20), "1e+20");
   EXPECT_EQ(FormatMetricValue(std::numeric_limits<double>::infinity()), "+Inf");
-  EXPECT_EQ(FormatMetricValue(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(FormatMetricValue(-std::numeric_limits<double>::infinity()),
+            "-Inf");
   EXPECT_EQ(FormatMetricValue(std::nan("")), "NaN");
 }
 
@@ -87,7 +100,8 @@ TEST(ExpositionTest, RefusesWhatTheFormatCannotCarry) {
               absl::StatusCode::kInvalidArgument)
         << bad.name;
   }
-  EXPECT_TRUE(RenderExposition({gauge("name:with_colon", {{"_a1", "v"}})}).ok());
+  EXPECT_TRUE(
+      RenderExposition({gauge("name:with_colon", {{"_a1", "v"}})}).ok());
   // One name twice.
   EXPECT_FALSE(RenderExposition({gauge("a", {}), gauge("a", {})}).ok());
 

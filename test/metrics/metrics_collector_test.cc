@@ -69,7 +69,8 @@ class MetricsCollectorTest : public ::testing::Test {
     fs_.SetFsStats(stats);
     fs_.AddFile("/proc/self/statm", "1000 300 50 10 0 200 0\n");
     EXPECT_TRUE(fs_.MakeDirs("/proc/self/fd", 0700).ok());
-    for (const char* fd : {"/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/7"}) {
+    for (const char* fd :
+         {"/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/7"}) {
       fs_.AddFile(fd);
     }
     EXPECT_TRUE(fs_.MakeDirs("/dev/mapper", 0755).ok());
@@ -83,11 +84,11 @@ class MetricsCollectorTest : public ::testing::Test {
     config.version = "1.2.3";
     config.start_time = absl::FromUnixSeconds(1700000000);
     config.count_mappings = true;
-    return MetricsCollector(
-        config, &driver_,
-        {{"thick", "lvm", &thick_}, {"thin", "lvm-thin", &thin_},
-         {"loop", "loop", &loop_}},
-        &fs_, [now] { return *now; });
+    return MetricsCollector(config, &driver_,
+                            {{"thick", "lvm", &thick_},
+                             {"thin", "lvm-thin", &thin_},
+                             {"loop", "loop", &loop_}},
+                            &fs_, [now] { return *now; });
   }
 
   int LvmRuns() const {
@@ -130,22 +131,29 @@ TEST_F(MetricsCollectorTest, ShowsEachClassVgPoolAndProcess) {
   };
   // Thick: the VG minus the reserve; one volume of 1 GiB.
   EXPECT_EQ(at("cellar_device_class_up{device_class=\"thick\"}"), 1);
-  EXPECT_EQ(at("cellar_device_class_capacity_bytes{device_class=\"thick\",kind=\"lvm\"}"),
+  EXPECT_EQ(at("cellar_device_class_capacity_bytes{device_class=\"thick\",kind="
+               "\"lvm\"}"),
             9.0 * kGiB);
   EXPECT_EQ(at("cellar_device_class_volumes{device_class=\"thick\"}"), 1);
   EXPECT_EQ(at("cellar_device_class_allocated_bytes{device_class=\"thick\"}"),
             1.0 * kGiB);
   // Thin: 2 GiB pool x 2.0; 4 GiB promised, 0 left.
-  EXPECT_EQ(at("cellar_device_class_capacity_bytes{device_class=\"thin\",kind=\"lvm-thin\"}"),
+  EXPECT_EQ(at("cellar_device_class_capacity_bytes{device_class=\"thin\",kind="
+               "\"lvm-thin\"}"),
             4.0 * kGiB);
-  EXPECT_EQ(at("cellar_device_class_available_bytes{device_class=\"thin\"}"), 0);
+  EXPECT_EQ(at("cellar_device_class_available_bytes{device_class=\"thin\"}"),
+            0);
   EXPECT_EQ(at("cellar_device_class_volumes{device_class=\"thin\"}"), 2);
   EXPECT_EQ(at("cellar_thin_pool_size_bytes{pool=\"vg0/pool0\"}"), 2.0 * kGiB);
   EXPECT_EQ(at("cellar_thin_pool_data_used_ratio{pool=\"vg0/pool0\"}"), 0.815);
-  EXPECT_EQ(at("cellar_thin_pool_metadata_used_ratio{pool=\"vg0/pool0\"}"), 0.1225);
-  EXPECT_EQ(at("cellar_thin_pool_metadata_size_bytes{pool=\"vg0/pool0\"}"), 4 << 20);
-  EXPECT_EQ(at("cellar_thin_pool_chunk_size_bytes{pool=\"vg0/pool0\"}"), 64 << 10);
-  EXPECT_EQ(at("cellar_thin_pool_virtual_bytes{pool=\"vg0/pool0\"}"), 4.0 * kGiB);
+  EXPECT_EQ(at("cellar_thin_pool_metadata_used_ratio{pool=\"vg0/pool0\"}"),
+            0.1225);
+  EXPECT_EQ(at("cellar_thin_pool_metadata_size_bytes{pool=\"vg0/pool0\"}"),
+            4 << 20);
+  EXPECT_EQ(at("cellar_thin_pool_chunk_size_bytes{pool=\"vg0/pool0\"}"),
+            64 << 10);
+  EXPECT_EQ(at("cellar_thin_pool_virtual_bytes{pool=\"vg0/pool0\"}"),
+            4.0 * kGiB);
   // The VG both LVM classes share appears once.
   EXPECT_EQ(at("cellar_vg_size_bytes{vg=\"vg0\"}"), 10.0 * kGiB);
   EXPECT_EQ(at("cellar_vg_missing_pvs{vg=\"vg0\"}"), 1);
@@ -156,11 +164,15 @@ TEST_F(MetricsCollectorTest, ShowsEachClassVgPoolAndProcess) {
                     text->rfind("cellar_vg_size_bytes{vg=\"vg0\"} "),
             true);
   // Loop: 9 GiB after the reserve x 1.5; one image of 2 GiB.
-  EXPECT_EQ(at("cellar_device_class_capacity_bytes{device_class=\"loop\",kind=\"loop\"}"),
+  EXPECT_EQ(at("cellar_device_class_capacity_bytes{device_class=\"loop\",kind="
+               "\"loop\"}"),
             13.5 * kGiB);
-  EXPECT_EQ(at("cellar_loop_image_fs_size_bytes{device_class=\"loop\"}"), 10.0 * kGiB);
-  EXPECT_EQ(at("cellar_loop_image_fs_free_bytes{device_class=\"loop\"}"), 8.0 * kGiB);
-  EXPECT_EQ(at("cellar_loop_promised_bytes{device_class=\"loop\"}"), 2.0 * kGiB);
+  EXPECT_EQ(at("cellar_loop_image_fs_size_bytes{device_class=\"loop\"}"),
+            10.0 * kGiB);
+  EXPECT_EQ(at("cellar_loop_image_fs_free_bytes{device_class=\"loop\"}"),
+            8.0 * kGiB);
+  EXPECT_EQ(at("cellar_loop_promised_bytes{device_class=\"loop\"}"),
+            2.0 * kGiB);
   // Process and driver.
   EXPECT_EQ(at("process_resident_memory_bytes"), 300.0 * sysconf(_SC_PAGESIZE));
   EXPECT_EQ(at("process_open_fds"), 3);
@@ -168,10 +180,11 @@ TEST_F(MetricsCollectorTest, ShowsEachClassVgPoolAndProcess) {
   EXPECT_EQ(at("cellar_build_info{version=\"1.2.3\"}"), 1);
   EXPECT_EQ(at("cellar_luks_open_mappings"), 1);
   EXPECT_EQ(at("cellar_publish_refusals_total{rule=\"namespace\"}"), 1);
-  EXPECT_EQ(at("csi_plugin_operations_seconds_count{driver_name=\"cellar.csi.io\","
-               "method_name=\"/csi.v1.Controller/CreateVolume\","
-               "grpc_status_code=\"OK\"}"),
-            1);
+  EXPECT_EQ(
+      at("csi_plugin_operations_seconds_count{driver_name=\"cellar.csi.io\","
+         "method_name=\"/csi.v1.Controller/CreateVolume\","
+         "grpc_status_code=\"OK\"}"),
+      1);
   // Tenants stay out: no volume name, id or namespace in any label.
   for (const std::string& secret :
        {std::string("tenant-secret-ns"), Record("thin", "b", 0).volume_id(),
@@ -192,8 +205,9 @@ TEST_F(MetricsCollectorTest, ABurstOfScrapesReadsTheStorageOnce) {
   EXPECT_EQ(LvmRuns(), first);
   // Counters are fresh on every scrape even while storage is cached.
   driver_.PublishRefused("namespace");
-  EXPECT_TRUE(absl::StrContains(*collector.Render(),
-                                "cellar_publish_refusals_total{rule=\"namespace\"} 1"));
+  EXPECT_TRUE(
+      absl::StrContains(*collector.Render(),
+                        "cellar_publish_refusals_total{rule=\"namespace\"} 1"));
   now += absl::Seconds(2);
   ASSERT_TRUE(collector.Render().ok());
   EXPECT_EQ(LvmRuns(), 2 * first);

@@ -26,7 +26,8 @@ TEST(AccessPolicyTest, UnboundVolumesAdmitEveryone) {
   VolumeRecord record;
   EXPECT_TRUE(CheckPublishAllowed(record, PodIdentity()).ok());
   EXPECT_TRUE(
-      CheckPublishAllowed(record, PodIdentityFromContext(PodContext("x"))).ok());
+      CheckPublishAllowed(record, PodIdentityFromContext(PodContext("x")))
+          .ok());
 }
 
 TEST(AccessPolicyTest, BoundNamespace) {
@@ -105,9 +106,9 @@ TEST(AccessPolicyTest, ARefusalNamesItsRule) {
                    record, PodIdentityFromContext(PodContext("team-a")), &rule)
                    .ok());
   EXPECT_EQ(rule, "service_account");
-  EXPECT_EQ(PublishRules(), (std::vector<std::string>{
-                                "no_pod_identity", "service_account",
-                                "namespace"}));
+  EXPECT_EQ(PublishRules(),
+            (std::vector<std::string>{"no_pod_identity", "service_account",
+                                      "namespace"}));
 }
 
 TEST(AccessPolicyTest, PodUidFromTargetPath) {

@@ -7,10 +7,10 @@
 #include "gtest/gtest.h"
 #include "src/backend/loop/loop_backend.h"
 #include "src/common/ids.h"
+#include "src/common/units.h"
 #include "src/platform/fake_crypt_devices.h"
 #include "src/platform/fake_filesystem.h"
 #include "src/platform/fake_fs_tools.h"
-#include "src/common/units.h"
 #include "src/platform/fake_loop_device.h"
 #include "src/platform/fake_mounter.h"
 
@@ -20,8 +20,10 @@ namespace {
 constexpr char kNode[] = "node-1";
 constexpr char kDir[] = "/data/loop";
 constexpr char kKubelet[] = "/var/lib/kubelet";
-constexpr char kStaging[] = "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/vol/globalmount";
-constexpr char kTarget[] = "/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/pvc/mount";
+constexpr char kStaging[] =
+    "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/vol/globalmount";
+constexpr char kTarget[] =
+    "/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/pvc/mount";
 // Key material as an admin makes it: 32 random bytes, base64.
 constexpr char kKey[] = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 constexpr char kWrongKey[] = "AAAAEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
@@ -180,23 +182,25 @@ TEST_F(NodeServiceTest, StageValidation) {
   EXPECT_EQ(service_.NodeStageVolume(nullptr, &request, &response).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   // Paths outside the kubelet directory or not normalised.
-  for (const char* bad : {"/etc", "/var/lib/kubelet/../../etc",
-                          "relative", "/var/lib/kubelet//x"}) {
+  for (const char* bad : {"/etc", "/var/lib/kubelet/../../etc", "relative",
+                          "/var/lib/kubelet//x"}) {
     EXPECT_EQ(Stage(id, MountCap(), bad).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT)
         << bad;
   }
   fs_.AddSymlink("/var/lib/kubelet/plugins/kubernetes.io/csi/link", "/etc");
-  EXPECT_EQ(Stage(id, MountCap(), "/var/lib/kubelet/plugins/kubernetes.io/csi/link/x").error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      Stage(id, MountCap(), "/var/lib/kubelet/plugins/kubernetes.io/csi/link/x")
+          .error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   // Unknown volumes.
   EXPECT_EQ(Stage("garbage").error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(Stage(MakeId(IdKind::kVolume, kNode, "default", "ghost"))
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(Stage(MakeId(IdKind::kVolume, "node-2", "default", "a"))
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      Stage(MakeId(IdKind::kVolume, kNode, "default", "ghost")).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      Stage(MakeId(IdKind::kVolume, "node-2", "default", "a")).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   // Wrong access type for the volume.
   EXPECT_EQ(Stage(id, BlockCap()).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
@@ -226,7 +230,8 @@ TEST_F(NodeServiceTest, PublishBindsAndEnforcesReadOnly) {
   EXPECT_EQ(Publish(id, /*readonly=*/true).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
 
-  const std::string ro_target = "/var/lib/kubelet/pods/uid2/volumes/kubernetes.io~csi/pvc/mount";
+  const std::string ro_target =
+      "/var/lib/kubelet/pods/uid2/volumes/kubernetes.io~csi/pvc/mount";
   ASSERT_TRUE(Publish(id, true, MountCap(), ro_target).ok());
   auto ro = At(ro_target);
   ASSERT_EQ(ro.size(), 1u);
@@ -265,7 +270,8 @@ TEST_F(NodeServiceTest, BlockStageAndPublish) {
   EXPECT_EQ(Unstage(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(backend_.FindDevice(id).ok());
   // A read-only publish gets a read-only loop view of the device.
-  const std::string ro_target = "/var/lib/kubelet/pods/u2/volumes/kubernetes.io~csi/b/dev";
+  const std::string ro_target =
+      "/var/lib/kubelet/pods/u2/volumes/kubernetes.io~csi/b/dev";
   ASSERT_TRUE(Publish(id, true, BlockCap(), ro_target).ok());
   ASSERT_TRUE(Publish(id, true, BlockCap(), ro_target).ok());
   auto views = *loops_.List();
@@ -327,7 +333,8 @@ TEST_F(NodeServiceTest, VolumeMountGroupSetsGroupAndSetgid) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-TEST_F(NodeServiceTest, TheRecordedVolumeRootModeIsAppliedAndADamagedOneRefused) {
+TEST_F(NodeServiceTest,
+       TheRecordedVolumeRootModeIsAppliedAndADamagedOneRefused) {
   for (const auto& [name, mode] :
        std::vector<std::pair<std::string, std::string>>{{"good", "0750"},
                                                         {"bad", "zz"}}) {
@@ -353,7 +360,8 @@ TEST_F(NodeServiceTest, TheRecordedVolumeRootModeIsAppliedAndADamagedOneRefused)
       // Validated at creation: only a record damaged since holds this. An
       // error, never an exception out of the parse.
       EXPECT_EQ(staged.error_code(), grpc::StatusCode::INTERNAL);
-      EXPECT_NE(staged.error_message().find("volumeRootMode"), std::string::npos);
+      EXPECT_NE(staged.error_message().find("volumeRootMode"),
+                std::string::npos);
     }
   }
 }
@@ -379,16 +387,18 @@ TEST_F(NodeServiceTest, PublishEnforcesTheRecordedPolicy) {
   *request.mutable_volume_capability() = MountCap();
   csi::v1::NodePublishVolumeResponse response;
   // No pod identity on a bound volume.
-  EXPECT_EQ(service_.NodePublishVolume(nullptr, &request, &response).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      service_.NodePublishVolume(nullptr, &request, &response).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   // Another namespace, even with forged extra keys.
   auto& context = *request.mutable_volume_context();
   context["csi.storage.k8s.io/pod.namespace"] = "team-b";
   context["csi.storage.k8s.io/pod.name"] = "thief";
   context["csi.storage.k8s.io/pvc/namespace"] = "team-a";
   context["namespace"] = "team-a";
-  EXPECT_EQ(service_.NodePublishVolume(nullptr, &request, &response).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      service_.NodePublishVolume(nullptr, &request, &response).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   // Nothing was created or mounted by the refusals.
   EXPECT_EQ(mounter_.ListMounts()->size(), mounts_before);
   EXPECT_EQ(fs_.Stat(kTarget).status().code(), absl::StatusCode::kNotFound);
@@ -421,7 +431,8 @@ class EncryptedNodeTest : public NodeServiceTest {
     request.set_volume_id(id);
     request.set_staging_target_path(kStaging);
     *request.mutable_volume_capability() = cap;
-    if (!key.empty()) (*request.mutable_secrets())["encryptionPassphrase"] = key;
+    if (!key.empty())
+      (*request.mutable_secrets())["encryptionPassphrase"] = key;
     csi::v1::NodeStageVolumeResponse response;
     return service_.NodeStageVolume(nullptr, &request, &response);
   }
@@ -504,11 +515,13 @@ TEST_F(NodeServiceTest, Stats) {
   ASSERT_TRUE(Publish(id).ok());
   csi::v1::NodeGetVolumeStatsRequest request;
   csi::v1::NodeGetVolumeStatsResponse response;
-  EXPECT_EQ(service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   request.set_volume_id(id);
-  EXPECT_EQ(service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   request.set_volume_path(kTarget);
   ASSERT_TRUE(service_.NodeGetVolumeStats(nullptr, &request, &response).ok());
   ASSERT_EQ(response.usage_size(), 2);
@@ -518,12 +531,14 @@ TEST_F(NodeServiceTest, Stats) {
   EXPECT_FALSE(response.volume_condition().abnormal());
   request.set_volume_path(
       "/var/lib/kubelet/pods/none/volumes/kubernetes.io~csi/pv/mount");
-  EXPECT_EQ(service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   request.set_volume_path(kTarget);
   request.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "ghost"));
-  EXPECT_EQ(service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      service_.NodeGetVolumeStats(nullptr, &request, &response).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(NodeServiceTest, ExpandGrowsImageDeviceAndFilesystem) {
@@ -546,15 +561,18 @@ TEST_F(NodeServiceTest, ExpandGrowsImageDeviceAndFilesystem) {
   EXPECT_EQ(fs_tools_.grow_calls()[0].fs_type, "ext4");
   request.set_volume_path(
       "/var/lib/kubelet/pods/none/volumes/kubernetes.io~csi/pv/mount");
-  EXPECT_EQ(service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
+      grpc::StatusCode::NOT_FOUND);
   request.clear_volume_path();
-  EXPECT_EQ(service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   request.set_volume_path(kTarget);
   request.set_volume_id(MakeId(IdKind::kVolume, kNode, "default", "ghost"));
-  EXPECT_EQ(service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      service_.NodeExpandVolume(nullptr, &request, &response).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(NodeServiceTest, InfoAndCapabilities) {
@@ -598,9 +616,10 @@ TEST_F(NodeServiceTest, PublishRefusesAStagingPathThatShowsSomethingElse) {
   ASSERT_TRUE(backend_.Detach(id).ok());
   const std::string other = MakeVolume("other");
   ASSERT_TRUE(Stage(other).ok());
-  ASSERT_TRUE(Stage(id, MountCap(),
-                    "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/own/globalmount")
-                  .ok());
+  ASSERT_TRUE(
+      Stage(id, MountCap(),
+            "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/own/globalmount")
+          .ok());
   EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(At(kTarget).empty());
 }
@@ -608,7 +627,8 @@ TEST_F(NodeServiceTest, PublishRefusesAStagingPathThatShowsSomethingElse) {
 TEST_F(NodeServiceTest, BlockPublishRefusesWhenNotStagedAtThatPath) {
   const std::string id = MakeVolume("blk", /*block=*/true);
   ASSERT_TRUE(Stage(id, BlockCap(),
-                    "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/elsewhere/globalmount")
+                    "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/"
+                    "elsewhere/globalmount")
                   .ok());
   EXPECT_EQ(Publish(id, false, BlockCap()).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
@@ -630,7 +650,8 @@ TEST_F(NodeServiceTest, UnpublishLeavesAnotherVolumesMountAlone) {
   ASSERT_TRUE(service_.NodePublishVolume(nullptr, &request, &response).ok());
   ASSERT_TRUE(Stage(mine).ok());
   // Unpublishing "mine" at the target that holds "theirs".
-  EXPECT_EQ(Unpublish(mine).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Unpublish(mine).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(At(kTarget).size(), 1u);
   EXPECT_TRUE(fs_.Stat(kTarget).ok());
   // An unknown volume id at the same target: the same.
@@ -643,9 +664,9 @@ TEST_F(NodeServiceTest, UnpublishLeavesAnotherVolumesMountAlone) {
   unstage.set_volume_id(mine);
   unstage.set_staging_target_path(their_staging);
   csi::v1::NodeUnstageVolumeResponse unstaged;
-  EXPECT_EQ(service_.NodeUnstageVolume(nullptr, &unstage, &unstaged)
-                .error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      service_.NodeUnstageVolume(nullptr, &unstage, &unstaged).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(At(their_staging).size(), 1u);
 }
 
@@ -712,9 +733,9 @@ TEST_F(NodeServiceTest, PathsOutsideKubeletsLayoutAreRefused) {
   const std::string id = MakeVolume("layout");
   // Staging only under plugins/; targets under pods/ or plugins/.
   for (const char* staging :
-       {"/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/x/mount", "/var/lib/kubelet/pki/x",
-        "/var/lib/kubelet/plugins_registry/x", "/var/lib/kubelet/plugins",
-        "/var/lib/kubelet/pod-resources/x"}) {
+       {"/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/x/mount",
+        "/var/lib/kubelet/pki/x", "/var/lib/kubelet/plugins_registry/x",
+        "/var/lib/kubelet/plugins", "/var/lib/kubelet/pod-resources/x"}) {
     EXPECT_EQ(Stage(id, MountCap(), staging).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT)
         << staging;
@@ -745,9 +766,12 @@ TEST_F(NodeServiceTest, MountsAreConfinedAndAMountThatLandsElsewhereIsUndone) {
   }
   // As if a component of the target became a symlink to elsewhere between
   // the check and the mount.
-  mounter_.RedirectNextMount("/var/lib/kubelet/pods/other/volumes/kubernetes.io~csi/v/mount");
+  mounter_.RedirectNextMount(
+      "/var/lib/kubelet/pods/other/volumes/kubernetes.io~csi/v/mount");
   EXPECT_EQ(Publish(id).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(At("/var/lib/kubelet/pods/other/volumes/kubernetes.io~csi/v/mount").empty());
+  EXPECT_TRUE(
+      At("/var/lib/kubelet/pods/other/volumes/kubernetes.io~csi/v/mount")
+          .empty());
   EXPECT_TRUE(At(kTarget).empty());
   for (const MountRequest& request : mounter_.requests()) {
     if (request.target == kTarget) EXPECT_EQ(request.confine_to, kKubelet);
@@ -843,9 +867,9 @@ TEST_F(NodeServiceTest, NothingIsMountedOverSomething) {
   publish.set_target_path(json);
   *publish.mutable_volume_capability() = BlockCap();
   csi::v1::NodePublishVolumeResponse published;
-  EXPECT_EQ(service_.NodePublishVolume(nullptr, &publish, &published)
-                .error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      service_.NodePublishVolume(nullptr, &publish, &published).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(At(json).empty());
 }
 

@@ -13,7 +13,8 @@ constexpr char kRoot[] = "/var/lib/kubelet";
 TEST(PathsTest, AcceptsNormalisedPathsInside) {
   for (const char* path :
        {"/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/pvc/mount",
-        "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar.csi.io/abc/globalmount",
+        "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar.csi.io/abc/"
+        "globalmount",
         "/var/lib/kubelet/x"}) {
     EXPECT_TRUE(CheckConfinedPath(path, kRoot, "p").ok()) << path;
   }
@@ -55,14 +56,14 @@ TEST(PathsTest, SymlinkComponentsAreRefused) {
                           kRoot, NodePathKind::kTarget, "p")
                 .code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CheckNodePath(&fs, csi + "/evil/mount", kRoot,
-                          NodePathKind::kTarget, "p")
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      CheckNodePath(&fs, csi + "/evil/mount", kRoot, NodePathKind::kTarget, "p")
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   // Not yet existing components are fine.
-  EXPECT_TRUE(CheckNodePath(&fs, csi + "/new/mount", kRoot,
-                            NodePathKind::kTarget, "p")
-                  .ok());
+  EXPECT_TRUE(
+      CheckNodePath(&fs, csi + "/new/mount", kRoot, NodePathKind::kTarget, "p")
+          .ok());
 }
 
 TEST(PathsTest, KubeletLayout) {

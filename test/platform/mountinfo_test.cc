@@ -8,12 +8,17 @@ namespace {
 
 constexpr char kMountInfo[] =
     "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro\n"
-    "23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n"
-    "140 22 7:3 / /var/lib/kubelet/plugins/kubernetes.io/csi/cellar.csi.io/abc/globalmount "
+    "23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc "
+    "rw\n"
+    "140 22 7:3 / "
+    "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar.csi.io/abc/globalmount "
     "rw,nosuid,nodev,relatime shared:80 - ext4 /dev/loop3 rw\n"
-    "141 22 7:3 / /var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/pvc\\040with\\040space/mount "
+    "141 22 7:3 / "
+    "/var/lib/kubelet/pods/uid/volumes/kubernetes.io~csi/"
+    "pvc\\040with\\040space/mount "
     "ro,nosuid,nodev,relatime shared:80 master:3 - ext4 /dev/loop3 rw\n"
-    "142 22 0:5 /loop3 /var/lib/kubelet/block/tab\\011name ro,relatime - devtmpfs udev rw,size=100k\n"
+    "142 22 0:5 /loop3 /var/lib/kubelet/block/tab\\011name ro,relatime - "
+    "devtmpfs udev rw,size=100k\n"
     "143 22 0:40 / /mnt/back\\134slash rw,relatime - tmpfs tmp\\040fs rw\n";
 
 TEST(MountInfoTest, ParsesFieldsAndOptionalTags) {
@@ -58,20 +63,26 @@ TEST(MountInfoTest, UnescapeTable) {
     const char* in;
     const char* out;
   } cases[] = {
-      {"plain", "plain"},     {"a\\040b", "a b"},   {"\\012", "\n"},
-      {"\\134", "\\"},        {"trail\\04", "trail\\04"},
-      {"\\999", "\\999"},     {"\\", "\\"},        {"", ""},
+      {"plain", "plain"},
+      {"a\\040b", "a b"},
+      {"\\012", "\n"},
+      {"\\134", "\\"},
+      {"trail\\04", "trail\\04"},
+      {"\\999", "\\999"},
+      {"\\", "\\"},
+      {"", ""},
   };
-  for (const Case& c : cases) EXPECT_EQ(UnescapeMountField(c.in), c.out) << c.in;
+  for (const Case& c : cases)
+    EXPECT_EQ(UnescapeMountField(c.in), c.out) << c.in;
 }
 
 TEST(MountInfoTest, RejectsMalformedLines) {
   const char* bad[] = {
-      "22 1 8:1 / / rw - ext4\n",                          // too few fields
-      "x 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n",     // bad id
-      "22 1 81 / / rw shared:1 - ext4 /dev/sda1 rw\n",     // bad dev
-      "22 1 8:1 / / rw shared:1 a b c d\n",                // no separator
-      "22 1 8:1 / / rw a b c d e -\n",                     // nothing after -
+      "22 1 8:1 / / rw - ext4\n",                       // too few fields
+      "x 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n",  // bad id
+      "22 1 81 / / rw shared:1 - ext4 /dev/sda1 rw\n",  // bad dev
+      "22 1 8:1 / / rw shared:1 a b c d\n",             // no separator
+      "22 1 8:1 / / rw a b c d e -\n",                  // nothing after -
   };
   for (const char* text : bad) {
     EXPECT_EQ(ParseMountInfo(text).status().code(),

@@ -74,7 +74,8 @@ TEST_F(RealBlockCopierTest, CopiesTheRangesAskedWidenedToPages) {
   EXPECT_EQ(target.substr(kMiB, 8192), source.substr(kMiB, 8192));
   EXPECT_TRUE(untouched_at(kMiB + 8192));
   EXPECT_TRUE(untouched_at(10 * kMiB - 1));
-  EXPECT_EQ(target.substr(10 * kMiB, 3 * kMiB), source.substr(10 * kMiB, 3 * kMiB));
+  EXPECT_EQ(target.substr(10 * kMiB, 3 * kMiB),
+            source.substr(10 * kMiB, 3 * kMiB));
   EXPECT_TRUE(untouched_at(13 * kMiB));
   EXPECT_TRUE(copied_at(13 * kMiB - 1));
   // Nothing asked, nothing copied.
@@ -85,7 +86,8 @@ TEST_F(RealBlockCopierTest, ClipsToTheSmallerDevice) {
   std::string small_image;
   const std::string small = Attach("small.img", 8 * kMiB, 0xAA, &small_image);
   ASSERT_FALSE(small.empty());
-  absl::StatusOr<uint64_t> copied = copier_.Copy(from_, small, {{0, kSize}}, {});
+  absl::StatusOr<uint64_t> copied =
+      copier_.Copy(from_, small, {{0, kSize}}, {});
   ASSERT_TRUE(copied.ok()) << copied.status();
   EXPECT_EQ(*copied, 8 * kMiB);
   EXPECT_EQ(Read(small_image), Read(from_image_).substr(0, 8 * kMiB));
@@ -102,10 +104,12 @@ TEST_F(RealBlockCopierTest, ATargetSomeoneHoldsIsNeverWritten) {
 }
 
 TEST_F(RealBlockCopierTest, AMissingDeviceIsNotFound) {
-  EXPECT_EQ(copier_.Copy(dir_ + "/nothing", to_, {{0, 4096}}, {}).status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(copier_.Copy(from_, dir_ + "/nothing", {{0, 4096}}, {}).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      copier_.Copy(dir_ + "/nothing", to_, {{0, 4096}}, {}).status().code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      copier_.Copy(from_, dir_ + "/nothing", {{0, 4096}}, {}).status().code(),
+      absl::StatusCode::kNotFound);
 }
 
 // A cancel is seen within the bandwidth's sleeps, not only between chunks:
@@ -119,12 +123,14 @@ TEST_F(RealBlockCopierTest, CancelStopsABoundedCopy) {
     absl::SleepFor(absl::Milliseconds(300));
     cancel = true;
   });
-  absl::StatusOr<uint64_t> copied = copier_.Copy(from_, to_, {{0, kSize}}, options);
+  absl::StatusOr<uint64_t> copied =
+      copier_.Copy(from_, to_, {{0, kSize}}, options);
   canceller.join();
   EXPECT_EQ(copied.status().code(), absl::StatusCode::kCancelled);
   // The end of the target was never reached.
   const std::string target = Read(to_image_);
-  EXPECT_EQ(target.substr(kSize - kMiB), std::string(kMiB, static_cast<char>(0xAA)));
+  EXPECT_EQ(target.substr(kSize - kMiB),
+            std::string(kMiB, static_cast<char>(0xAA)));
 }
 
 TEST_F(RealBlockCopierTest, AProgressErrorStopsTheCopy) {
@@ -136,7 +142,8 @@ TEST_F(RealBlockCopierTest, AProgressErrorStopsTheCopy) {
     EXPECT_GE(copied, 2 * kMiB);
     return absl::DataLossError("the point in time is gone");
   };
-  absl::StatusOr<uint64_t> copied = copier_.Copy(from_, to_, {{0, kSize}}, options);
+  absl::StatusOr<uint64_t> copied =
+      copier_.Copy(from_, to_, {{0, kSize}}, options);
   EXPECT_EQ(copied.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(reports, 1);
   EXPECT_EQ(Read(to_image_).substr(kSize - kMiB),

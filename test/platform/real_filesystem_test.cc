@@ -81,8 +81,7 @@ TEST_F(RealFileSystemTest, StatFsReportsSpace) {
 
 TEST_F(RealFileSystemTest, SetGroupAndSetgid) {
   ASSERT_TRUE(fs_.MakeDirs(dir_ + "/vol", 0755).ok());
-  ASSERT_TRUE(
-      fs_.SetOwnerGroupMode(dir_, dir_ + "/vol", getgid(), 02770).ok());
+  ASSERT_TRUE(fs_.SetOwnerGroupMode(dir_, dir_ + "/vol", getgid(), 02770).ok());
   auto info = fs_.Stat(dir_ + "/vol");
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->mode, 02770u);
@@ -97,9 +96,9 @@ TEST_F(RealFileSystemTest, ConfinedCallsFollowNoSymlink) {
   const std::string root = dir_ + "/root";
   ASSERT_TRUE(fs_.MakeDirs(root, 0755).ok());
   ASSERT_EQ(symlink(outside.c_str(), (root + "/link").c_str()), 0);
-  EXPECT_EQ(fs_.SetOwnerGroupMode(root, root + "/link/victim", 4242, 02777)
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      fs_.SetOwnerGroupMode(root, root + "/link/victim", 4242, 02777).code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(fs_.SetOwnerGroupMode(root, root + "/link", 4242, 02777).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(fs_.RemoveEmpty(root, root + "/link/victim").code(),

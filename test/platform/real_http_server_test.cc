@@ -19,8 +19,8 @@ using testing::HttpExchange;
 
 TEST(RealHttpServerTest, AnswersWithTheHandlersResponse) {
   std::atomic<int> calls{0};
-  absl::StatusOr<std::unique_ptr<HttpServer>> server = StartRealHttpServer(
-      "127.0.0.1:0", [&calls](const HttpRequest& request) {
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      StartRealHttpServer("127.0.0.1:0", [&calls](const HttpRequest& request) {
         ++calls;
         HttpResponse response;
         if (request.method == "DELETE") {
@@ -55,17 +55,19 @@ TEST(RealHttpServerTest, AnswersWithTheHandlersResponse) {
       "GET /metrics HTTP/1.1\r\nHost: a\r\nX-Pad: ", std::string(64 << 10, 'a'),
       "\r\n\r\n");
   const std::string too_big = HttpExchange(port, huge);
-  EXPECT_FALSE(absl::StartsWith(too_big, "HTTP/1.1 200")) << too_big.substr(0, 80);
+  EXPECT_FALSE(absl::StartsWith(too_big, "HTTP/1.1 200"))
+      << too_big.substr(0, 80);
   EXPECT_EQ(calls.load(), 2);
 
   // Destroyed: the port no longer answers.
   server->reset();
-  EXPECT_EQ(HttpExchange(port, "GET /metrics HTTP/1.1\r\n\r\n"), "connect failed");
+  EXPECT_EQ(HttpExchange(port, "GET /metrics HTTP/1.1\r\n\r\n"),
+            "connect failed");
 }
 
 TEST(RealHttpServerTest, ThePathIsAsSentAndNoMethodIsAnsweredByCivetweb) {
-  absl::StatusOr<std::unique_ptr<HttpServer>> server = StartRealHttpServer(
-      "127.0.0.1:0", [](const HttpRequest& request) {
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      StartRealHttpServer("127.0.0.1:0", [](const HttpRequest& request) {
         HttpResponse response;
         response.body = request.method + " [" + request.path + "]\n";
         return response;
@@ -83,8 +85,8 @@ TEST(RealHttpServerTest, ThePathIsAsSentAndNoMethodIsAnsweredByCivetweb) {
   EXPECT_EQ(body("GET /x/../metrics HTTP/1.1"), "GET [/x/../metrics]\n");
   // Absolute form: civetweb drops another host's at once, the handler
   // gets no path for its own (default authentication_domain).
-  EXPECT_FALSE(absl::StrContains(body("GET http://example.com/metrics HTTP/1.1"),
-                                 "[/metrics]"));
+  EXPECT_FALSE(absl::StrContains(
+      body("GET http://example.com/metrics HTTP/1.1"), "[/metrics]"));
   EXPECT_FALSE(absl::StrContains(
       body(absl::StrCat("GET http://mydomain.com:", port, "/metrics HTTP/1.1")),
       "[/metrics]"));

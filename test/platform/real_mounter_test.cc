@@ -1,8 +1,8 @@
 #include "src/platform/real_mounter.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mount.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -135,8 +135,7 @@ TEST_F(RealMounterTest, ErrorsMapToCodes) {
   EXPECT_EQ(mounter_.Mount(request).code(), absl::StatusCode::kNotFound);
   request.target = target_;
   request.fs_type = "no-such-fs";
-  EXPECT_EQ(mounter_.Mount(request).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(mounter_.Mount(request).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(mounter_.Unmount(dir_ + "/missing", false).code(),
             absl::StatusCode::kNotFound);
 }
@@ -148,7 +147,8 @@ TEST_F(RealMounterTest, ConfinedMountsFollowNoSymlinkAndLandOnTheWalkedObject) {
   const std::string outside = dir_ + "-outside";
   ASSERT_EQ(mkdir(source.c_str(), 0755), 0);
   ASSERT_EQ(mkdir(outside.c_str(), 0755), 0);
-  const int marker = open((source + "/marker").c_str(), O_CREAT | O_WRONLY, 0644);
+  const int marker =
+      open((source + "/marker").c_str(), O_CREAT | O_WRONLY, 0644);
   ASSERT_GE(marker, 0);
   close(marker);
   MountRequest bind;

@@ -37,7 +37,9 @@ constexpr int kRetries = 5;
 
 enum class Kind { kLoop, kThin, kThick };
 const char* KindName(Kind kind) {
-  return kind == Kind::kLoop ? "loop" : kind == Kind::kThin ? "lvm-thin" : "lvm";
+  return kind == Kind::kLoop   ? "loop"
+         : kind == Kind::kThin ? "lvm-thin"
+                               : "lvm";
 }
 
 // What outlives a driver process: files, LVs (and the fault plan).
@@ -158,16 +160,19 @@ csi::v1::CreateVolumeRequest CreateRequest(const std::string& name) {
   return request;
 }
 
-grpc::Status CreateVolume(Driver& d, const csi::v1::CreateVolumeRequest& request,
+grpc::Status CreateVolume(Driver& d,
+                          const csi::v1::CreateVolumeRequest& request,
                           std::string* id, std::string* answer) {
   csi::v1::CreateVolumeResponse response;
-  grpc::Status status = d.controller->CreateVolume(nullptr, &request, &response);
+  grpc::Status status =
+      d.controller->CreateVolume(nullptr, &request, &response);
   if (status.ok()) *id = response.volume().volume_id();
   *answer = response.ShortDebugString();
   return status;
 }
 
-grpc::Status DeleteVolume(Driver& d, const std::string& id, std::string* answer) {
+grpc::Status DeleteVolume(Driver& d, const std::string& id,
+                          std::string* answer) {
   csi::v1::DeleteVolumeRequest request;
   request.set_volume_id(id);
   csi::v1::DeleteVolumeResponse response;
@@ -177,100 +182,116 @@ grpc::Status DeleteVolume(Driver& d, const std::string& id, std::string* answer)
 
 std::vector<Step> Lifecycle() {
   std::vector<Step> steps;
-  steps.push_back({"CreateVolume", [](Driver& d, Ids& ids, std::string* answer) {
-                     csi::v1::CreateVolumeRequest request = CreateRequest("vol");
-                     request.mutable_capacity_range()->set_required_bytes(64 * kMiB);
-                     return CreateVolume(d, request, &ids.volume, answer);
-                   }});
-  steps.push_back({"ControllerExpandVolume", [](Driver& d, Ids& ids, std::string* answer) {
-                     csi::v1::ControllerExpandVolumeRequest request;
-                     request.set_volume_id(ids.volume);
-                     request.mutable_capacity_range()->set_required_bytes(96 * kMiB);
-                     *request.mutable_volume_capability() = Cap();
-                     csi::v1::ControllerExpandVolumeResponse response;
-                     grpc::Status status =
-                         d.controller->ControllerExpandVolume(nullptr, &request, &response);
-                     *answer = response.ShortDebugString();
-                     return status;
-                   }});
-  steps.push_back({"CreateSnapshot", [](Driver& d, Ids& ids, std::string* answer) {
-                     csi::v1::CreateSnapshotRequest request;
-                     request.set_name("snap");
-                     request.set_source_volume_id(ids.volume);
-                     csi::v1::CreateSnapshotResponse response;
-                     grpc::Status status =
-                         d.controller->CreateSnapshot(nullptr, &request, &response);
-                     if (status.ok()) ids.snapshot = response.snapshot().snapshot_id();
-                     response.mutable_snapshot()->clear_creation_time();
-                     // Thick: ready once its background copy is done, which
-                     // a retry may find already.
-                     response.mutable_snapshot()->clear_ready_to_use();
-                     *answer = response.ShortDebugString();
-                     return status;
-                   }});
-  steps.push_back({"CreateVolume(from snapshot)", [](Driver& d, Ids& ids, std::string* answer) {
-                     csi::v1::CreateVolumeRequest request = CreateRequest("restored");
+  steps.push_back(
+      {"CreateVolume", [](Driver& d, Ids& ids, std::string* answer) {
+         csi::v1::CreateVolumeRequest request = CreateRequest("vol");
+         request.mutable_capacity_range()->set_required_bytes(64 * kMiB);
+         return CreateVolume(d, request, &ids.volume, answer);
+       }});
+  steps.push_back(
+      {"ControllerExpandVolume", [](Driver& d, Ids& ids, std::string* answer) {
+         csi::v1::ControllerExpandVolumeRequest request;
+         request.set_volume_id(ids.volume);
+         request.mutable_capacity_range()->set_required_bytes(96 * kMiB);
+         *request.mutable_volume_capability() = Cap();
+         csi::v1::ControllerExpandVolumeResponse response;
+         grpc::Status status =
+             d.controller->ControllerExpandVolume(nullptr, &request, &response);
+         *answer = response.ShortDebugString();
+         return status;
+       }});
+  steps.push_back(
+      {"CreateSnapshot", [](Driver& d, Ids& ids, std::string* answer) {
+         csi::v1::CreateSnapshotRequest request;
+         request.set_name("snap");
+         request.set_source_volume_id(ids.volume);
+         csi::v1::CreateSnapshotResponse response;
+         grpc::Status status =
+             d.controller->CreateSnapshot(nullptr, &request, &response);
+         if (status.ok()) ids.snapshot = response.snapshot().snapshot_id();
+         response.mutable_snapshot()->clear_creation_time();
+         // Thick: ready once its background copy is done, which
+         // a retry may find already.
+         response.mutable_snapshot()->clear_ready_to_use();
+         *answer = response.ShortDebugString();
+         return status;
+       }});
+  steps.push_back({"CreateVolume(from snapshot)",
+                   [](Driver& d, Ids& ids, std::string* answer) {
+                     csi::v1::CreateVolumeRequest request =
+                         CreateRequest("restored");
                      request.mutable_volume_content_source()
                          ->mutable_snapshot()
                          ->set_snapshot_id(ids.snapshot);
                      return CreateVolume(d, request, &ids.restored, answer);
                    }});
-  steps.push_back({"CreateVolume(clone)", [](Driver& d, Ids& ids, std::string* answer) {
-                     csi::v1::CreateVolumeRequest request = CreateRequest("clone");
-                     request.mutable_volume_content_source()
-                         ->mutable_volume()
-                         ->set_volume_id(ids.volume);
-                     return CreateVolume(d, request, &ids.clone, answer);
-                   }});
-  steps.push_back({"CreateVolumeGroupSnapshot", [](Driver& d, Ids& ids, std::string* answer) {
-                     csi::v1::CreateVolumeGroupSnapshotRequest request;
-                     request.set_name("group");
-                     request.add_source_volume_ids(ids.volume);
-                     request.add_source_volume_ids(ids.clone);
-                     csi::v1::CreateVolumeGroupSnapshotResponse response;
-                     grpc::Status status = d.group->CreateVolumeGroupSnapshot(
-                         nullptr, &request, &response);
-                     if (status.ok()) {
-                       ids.group = response.group_snapshot().group_snapshot_id();
-                       ids.members.clear();
-                       for (const auto& member : response.group_snapshot().snapshots()) {
-                         ids.members.push_back(member.snapshot_id());
-                       }
-                     }
-                     response.mutable_group_snapshot()->clear_creation_time();
-                     response.mutable_group_snapshot()->clear_ready_to_use();
-                     for (auto& member : *response.mutable_group_snapshot()->mutable_snapshots()) {
-                       member.clear_creation_time();
-                       member.clear_ready_to_use();
-                     }
-                     *answer = response.ShortDebugString();
-                     return status;
-                   }});
-  steps.push_back({"DeleteVolumeGroupSnapshot", [](Driver& d, Ids& ids, std::string* answer) {
+  steps.push_back(
+      {"CreateVolume(clone)", [](Driver& d, Ids& ids, std::string* answer) {
+         csi::v1::CreateVolumeRequest request = CreateRequest("clone");
+         request.mutable_volume_content_source()
+             ->mutable_volume()
+             ->set_volume_id(ids.volume);
+         return CreateVolume(d, request, &ids.clone, answer);
+       }});
+  steps.push_back(
+      {"CreateVolumeGroupSnapshot",
+       [](Driver& d, Ids& ids, std::string* answer) {
+         csi::v1::CreateVolumeGroupSnapshotRequest request;
+         request.set_name("group");
+         request.add_source_volume_ids(ids.volume);
+         request.add_source_volume_ids(ids.clone);
+         csi::v1::CreateVolumeGroupSnapshotResponse response;
+         grpc::Status status =
+             d.group->CreateVolumeGroupSnapshot(nullptr, &request, &response);
+         if (status.ok()) {
+           ids.group = response.group_snapshot().group_snapshot_id();
+           ids.members.clear();
+           for (const auto& member : response.group_snapshot().snapshots()) {
+             ids.members.push_back(member.snapshot_id());
+           }
+         }
+         response.mutable_group_snapshot()->clear_creation_time();
+         response.mutable_group_snapshot()->clear_ready_to_use();
+         for (auto& member :
+              *response.mutable_group_snapshot()->mutable_snapshots()) {
+           member.clear_creation_time();
+           member.clear_ready_to_use();
+         }
+         *answer = response.ShortDebugString();
+         return status;
+       }});
+  steps.push_back({"DeleteVolumeGroupSnapshot",
+                   [](Driver& d, Ids& ids, std::string* answer) {
                      csi::v1::DeleteVolumeGroupSnapshotRequest request;
                      request.set_group_snapshot_id(ids.group);
                      // As csi-snapshotter sends it: with the members' ids.
-                     for (const std::string& id : ids.members) request.add_snapshot_ids(id);
+                     for (const std::string& id : ids.members)
+                       request.add_snapshot_ids(id);
                      csi::v1::DeleteVolumeGroupSnapshotResponse response;
                      *answer = "";
-                     return d.group->DeleteVolumeGroupSnapshot(nullptr, &request, &response);
+                     return d.group->DeleteVolumeGroupSnapshot(
+                         nullptr, &request, &response);
                    }});
-  steps.push_back({"DeleteSnapshot", [](Driver& d, Ids& ids, std::string* answer) {
-                     csi::v1::DeleteSnapshotRequest request;
-                     request.set_snapshot_id(ids.snapshot);
-                     csi::v1::DeleteSnapshotResponse response;
-                     *answer = "";
-                     return d.controller->DeleteSnapshot(nullptr, &request, &response);
-                   }});
-  steps.push_back({"DeleteVolume(restored)", [](Driver& d, Ids& ids, std::string* answer) {
-                     return DeleteVolume(d, ids.restored, answer);
-                   }});
-  steps.push_back({"DeleteVolume(clone)", [](Driver& d, Ids& ids, std::string* answer) {
-                     return DeleteVolume(d, ids.clone, answer);
-                   }});
-  steps.push_back({"DeleteVolume", [](Driver& d, Ids& ids, std::string* answer) {
-                     return DeleteVolume(d, ids.volume, answer);
-                   }});
+  steps.push_back(
+      {"DeleteSnapshot", [](Driver& d, Ids& ids, std::string* answer) {
+         csi::v1::DeleteSnapshotRequest request;
+         request.set_snapshot_id(ids.snapshot);
+         csi::v1::DeleteSnapshotResponse response;
+         *answer = "";
+         return d.controller->DeleteSnapshot(nullptr, &request, &response);
+       }});
+  steps.push_back(
+      {"DeleteVolume(restored)", [](Driver& d, Ids& ids, std::string* answer) {
+         return DeleteVolume(d, ids.restored, answer);
+       }});
+  steps.push_back(
+      {"DeleteVolume(clone)", [](Driver& d, Ids& ids, std::string* answer) {
+         return DeleteVolume(d, ids.clone, answer);
+       }});
+  steps.push_back(
+      {"DeleteVolume", [](Driver& d, Ids& ids, std::string* answer) {
+         return DeleteVolume(d, ids.volume, answer);
+       }});
   return steps;
 }
 
@@ -292,7 +313,8 @@ TEST_P(ControllerSweepTest, EveryFailureAndCrashConverges) {
     for (size_t i = 0; i < steps.size(); ++i) {
       world.plan.Arm(FaultPlan::Mode::kNone, 0);
       grpc::Status status = steps[i].call(driver, ids, &answers[i]);
-      ASSERT_TRUE(status.ok()) << steps[i].name << ": " << status.error_message();
+      ASSERT_TRUE(status.ok())
+          << steps[i].name << ": " << status.error_message();
       Settle(driver, ids);
       effects[i] = world.plan.count();
     }
@@ -301,18 +323,21 @@ TEST_P(ControllerSweepTest, EveryFailureAndCrashConverges) {
 
   int runs = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
-    for (FaultPlan::Mode mode : {FaultPlan::Mode::kFailAt, FaultPlan::Mode::kCrashAfter}) {
-      const char* how = mode == FaultPlan::Mode::kFailAt ? "fail at" : "crash after";
+    for (FaultPlan::Mode mode :
+         {FaultPlan::Mode::kFailAt, FaultPlan::Mode::kCrashAfter}) {
+      const char* how =
+          mode == FaultPlan::Mode::kFailAt ? "fail at" : "crash after";
       for (int n = 1; n <= effects[i]; ++n) {
-        SCOPED_TRACE(absl::StrCat(KindName(GetParam()), ": ", steps[i].name, ", ",
-                                  how, " side effect ", n));
+        SCOPED_TRACE(absl::StrCat(KindName(GetParam()), ": ", steps[i].name,
+                                  ", ", how, " side effect ", n));
         ++runs;
         World world(GetParam());
         auto driver = std::make_unique<Driver>(&world);
         Ids ids;
         std::string answer;
         for (size_t j = 0; j < i; ++j) {
-          ASSERT_TRUE(steps[j].call(*driver, ids, &answer).ok()) << steps[j].name;
+          ASSERT_TRUE(steps[j].call(*driver, ids, &answer).ok())
+              << steps[j].name;
           Settle(*driver, ids);
         }
         world.plan.Arm(mode, n);
@@ -337,12 +362,13 @@ TEST_P(ControllerSweepTest, EveryFailureAndCrashConverges) {
         world.plan.Disarm();
         if (!first.ok()) {
           EXPECT_NE(first.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
-              << "a retryable failure (" << what << ") reads as bad input: "
-              << first.error_message();
+              << "a retryable failure (" << what
+              << ") reads as bad input: " << first.error_message();
         }
         grpc::Status retried = first;
-        for (int attempt = 0; attempt < kRetries && !(mode == FaultPlan::Mode::kFailAt &&
-                                                       retried.ok() && attempt == 0);
+        for (int attempt = 0;
+             attempt < kRetries && !(mode == FaultPlan::Mode::kFailAt &&
+                                     retried.ok() && attempt == 0);
              ++attempt) {
           retried = steps[i].call(*driver, ids, &answer);
           Settle(*driver, ids);
@@ -350,8 +376,10 @@ TEST_P(ControllerSweepTest, EveryFailureAndCrashConverges) {
           EXPECT_NE(retried.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
               << retried.error_message();
         }
-        ASSERT_TRUE(retried.ok()) << "after " << what << ": " << retried.error_message();
-        EXPECT_EQ(answer, answers[i]) << "the retried answer differs (after " << what << ")";
+        ASSERT_TRUE(retried.ok())
+            << "after " << what << ": " << retried.error_message();
+        EXPECT_EQ(answer, answers[i])
+            << "the retried answer differs (after " << what << ")";
         for (size_t j = i + 1; j < steps.size(); ++j) {
           grpc::Status status = steps[j].call(*driver, ids, &answer);
           // A snapshot whose background copy was disturbed finishes on
@@ -378,11 +406,14 @@ TEST_P(ControllerSweepTest, EveryFailureAndCrashConverges) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, ControllerSweepTest,
-                         ::testing::Values(Kind::kLoop, Kind::kThin, Kind::kThick),
+                         ::testing::Values(Kind::kLoop, Kind::kThin,
+                                           Kind::kThick),
                          [](const ::testing::TestParamInfo<Kind>& info) {
-                           return info.param == Kind::kLoop   ? std::string("Loop")
-                                  : info.param == Kind::kThin ? std::string("Thin")
-                                                              : std::string("Thick");
+                           return info.param == Kind::kLoop
+                                      ? std::string("Loop")
+                                  : info.param == Kind::kThin
+                                      ? std::string("Thin")
+                                      : std::string("Thick");
                          });
 
 }  // namespace

@@ -39,9 +39,12 @@ constexpr char kNode[] = "node-1";
 constexpr char kDir[] = "/data/loop";
 constexpr char kKubelet[] = "/var/lib/kubelet";
 constexpr char kFreezeJournal[] = "/data/frozen";
-constexpr char kStaging[] = "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/vol/globalmount";
-constexpr char kTarget[] = "/var/lib/kubelet/pods/uid-1/volumes/kubernetes.io~csi/pvc/mount";
-constexpr char kReadOnlyTarget[] = "/var/lib/kubelet/pods/uid-2/volumes/kubernetes.io~csi/pvc/mount";
+constexpr char kStaging[] =
+    "/var/lib/kubelet/plugins/kubernetes.io/csi/cellar/vol/globalmount";
+constexpr char kTarget[] =
+    "/var/lib/kubelet/pods/uid-1/volumes/kubernetes.io~csi/pvc/mount";
+constexpr char kReadOnlyTarget[] =
+    "/var/lib/kubelet/pods/uid-2/volumes/kubernetes.io~csi/pvc/mount";
 constexpr char kKey[] = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 constexpr int kRetries = 5;
 
@@ -66,7 +69,8 @@ class SyncedLoopDevices final : public LoopDevices {
     absl::StatusOr<std::vector<LoopInfo>> list = loops_->List();
     if (!list.ok()) return list;
     for (const LoopInfo& info : *list) {
-      if (!fs_->Stat(info.backing_file).ok()) loops_->RemoveImage(info.backing_file);
+      if (!fs_->Stat(info.backing_file).ok())
+        loops_->RemoveImage(info.backing_file);
     }
     return loops_->List();
   }
@@ -86,7 +90,8 @@ class SyncedLoopDevices final : public LoopDevices {
     if (info.ok() && info->type == FileType::kRegular) {
       loops_->SetImageSize(path, info->size);
     } else if (info.ok() && info->type == FileType::kBlockDevice) {
-      loops_->SetImageSize(path, 128 * kMiB);  // a mapping, for a read-only view
+      loops_->SetImageSize(path,
+                           128 * kMiB);  // a mapping, for a read-only view
     }
   }
   FakeLoopDevices* const loops_;
@@ -136,7 +141,8 @@ class SyncedCryptDevices final : public CryptDevices {
 // libdevmapper make them, and a removed or deactivated one has none.
 class SyncedLvmRunner final : public CommandRunner {
  public:
-  SyncedLvmRunner(CommandRunner* base, testing::FakeLvm* lvm, FakeFileSystem* fs)
+  SyncedLvmRunner(CommandRunner* base, testing::FakeLvm* lvm,
+                  FakeFileSystem* fs)
       : base_(base), lvm_(lvm), fs_(fs) {}
   absl::StatusOr<CommandResult> Run(const Command& command) override {
     absl::StatusOr<CommandResult> result = base_->Run(command);
@@ -154,8 +160,10 @@ class SyncedLvmRunner final : public CommandRunner {
     for (const std::string& lv : active) {
       if (minors_.count(lv) == 0) minors_[lv] = next_minor_++;
       const std::string node = "/dev/dm-" + std::to_string(minors_[lv]);
-      if (!fs_->Stat(node).ok()) fs_->AddDevice(node, (253u << 8) | minors_[lv]);
-      if (!fs_->Stat("/dev/vg0/" + lv).ok()) fs_->AddSymlink("/dev/vg0/" + lv, node);
+      if (!fs_->Stat(node).ok())
+        fs_->AddDevice(node, (253u << 8) | minors_[lv]);
+      if (!fs_->Stat("/dev/vg0/" + lv).ok())
+        fs_->AddSymlink("/dev/vg0/" + lv, node);
     }
     for (const auto& [lv, minor] : minors_) {
       if (active.count(lv) == 0) (void)fs_->Remove("/dev/vg0/" + lv);
@@ -226,8 +234,8 @@ std::unique_ptr<Backend> MakeBackend(World* w, Kind kind) {
     config.overprovision = 2.0;
   }
   config.copy_retry_after = absl::ZeroDuration();  // retried at once
-  auto lvm = std::make_unique<LvmBackend>(config, &w->faulty_runner, &w->faulty_fs,
-                                          &w->faulty_copier);
+  auto lvm = std::make_unique<LvmBackend>(config, &w->faulty_runner,
+                                          &w->faulty_fs, &w->faulty_copier);
   // As main does at start.
   (void)lvm->ActivateAll();
   (void)lvm->ResumeCopies();
@@ -237,8 +245,8 @@ std::unique_ptr<Backend> MakeBackend(World* w, Kind kind) {
 struct Driver {
   Driver(World* w, Kind kind)
       : backend(MakeBackend(w, kind)),
-        freezer(FreezerDeps{&w->faulty_mounter, &w->faulty_fs_tools, &w->faulty_fs,
-                            kFreezeJournal}),
+        freezer(FreezerDeps{&w->faulty_mounter, &w->faulty_fs_tools,
+                            &w->faulty_fs, kFreezeJournal}),
         controller(Config(), {{"c", backend.get()}}, &locks, &freezer),
         node(NodeConfig{kNode, kKubelet, 0},
              NodeDeps{&w->faulty_fs, &w->faulty_mounter, &w->faulty_fs_tools,
@@ -280,101 +288,117 @@ struct Step {
 
 std::vector<Step> Lifecycle() {
   std::vector<Step> steps;
-  steps.push_back({"CreateVolume", [](Driver& d, const Variant& v, std::string& id) {
-    csi::v1::CreateVolumeRequest request;
-    request.set_name("vol");
-    *request.add_volume_capabilities() = Cap(v.block);
-    request.mutable_capacity_range()->set_required_bytes(64 * kMiB);
-    if (v.encrypted) (*request.mutable_parameters())["encrypted"] = "true";
-    csi::v1::CreateVolumeResponse response;
-    grpc::Status status = d.controller.CreateVolume(nullptr, &request, &response);
-    id = response.volume().volume_id();
-    return status;
-  }});
-  steps.push_back({"NodeStageVolume", [](Driver& d, const Variant& v, std::string& id) {
-    csi::v1::NodeStageVolumeRequest request;
-    request.set_volume_id(id);
-    request.set_staging_target_path(kStaging);
-    *request.mutable_volume_capability() = Cap(v.block);
-    if (v.encrypted) (*request.mutable_secrets())["encryptionPassphrase"] = kKey;
-    csi::v1::NodeStageVolumeResponse response;
-    return d.node.NodeStageVolume(nullptr, &request, &response);
-  }});
+  steps.push_back(
+      {"CreateVolume", [](Driver& d, const Variant& v, std::string& id) {
+         csi::v1::CreateVolumeRequest request;
+         request.set_name("vol");
+         *request.add_volume_capabilities() = Cap(v.block);
+         request.mutable_capacity_range()->set_required_bytes(64 * kMiB);
+         if (v.encrypted) (*request.mutable_parameters())["encrypted"] = "true";
+         csi::v1::CreateVolumeResponse response;
+         grpc::Status status =
+             d.controller.CreateVolume(nullptr, &request, &response);
+         id = response.volume().volume_id();
+         return status;
+       }});
+  steps.push_back(
+      {"NodeStageVolume", [](Driver& d, const Variant& v, std::string& id) {
+         csi::v1::NodeStageVolumeRequest request;
+         request.set_volume_id(id);
+         request.set_staging_target_path(kStaging);
+         *request.mutable_volume_capability() = Cap(v.block);
+         if (v.encrypted)
+           (*request.mutable_secrets())["encryptionPassphrase"] = kKey;
+         csi::v1::NodeStageVolumeResponse response;
+         return d.node.NodeStageVolume(nullptr, &request, &response);
+       }});
   for (const bool ro : {false, true}) {
     steps.push_back({ro ? "NodePublishVolume(read-only)" : "NodePublishVolume",
                      [ro](Driver& d, const Variant& v, std::string& id) {
-      csi::v1::NodePublishVolumeRequest request;
-      request.set_volume_id(id);
-      request.set_staging_target_path(kStaging);
-      request.set_target_path(ro ? kReadOnlyTarget : kTarget);
-      request.set_readonly(ro);
-      *request.mutable_volume_capability() = Cap(v.block);
-      csi::v1::NodePublishVolumeResponse response;
-      return d.node.NodePublishVolume(nullptr, &request, &response);
-    }});
+                       csi::v1::NodePublishVolumeRequest request;
+                       request.set_volume_id(id);
+                       request.set_staging_target_path(kStaging);
+                       request.set_target_path(ro ? kReadOnlyTarget : kTarget);
+                       request.set_readonly(ro);
+                       *request.mutable_volume_capability() = Cap(v.block);
+                       csi::v1::NodePublishVolumeResponse response;
+                       return d.node.NodePublishVolume(nullptr, &request,
+                                                       &response);
+                     }});
   }
   // A snapshot of the published volume freezes its filesystem (loop, and
   // LVM under dm-crypt) for the instant: nothing may stay frozen.
-  steps.push_back({"CreateSnapshot", [](Driver& d, const Variant&, std::string& id) {
-    csi::v1::CreateSnapshotRequest request;
-    request.set_name("snap");
-    request.set_source_volume_id(id);
-    csi::v1::CreateSnapshotResponse response;
-    grpc::Status status = d.controller.CreateSnapshot(nullptr, &request, &response);
-    d.snapshot_id = response.snapshot().snapshot_id();
-    // A thick snapshot copies in the background: the next step does not
-    // race it (nor count its side effects).
-    auto* thick = dynamic_cast<LvmBackend*>(d.backend.get());
-    if (status.ok() && thick != nullptr) thick->WaitForCopy(d.snapshot_id, absl::Seconds(30));
-    return status;
-  }});
-  steps.push_back({"ControllerExpandVolume", [](Driver& d, const Variant& v, std::string& id) {
-    csi::v1::ControllerExpandVolumeRequest request;
-    request.set_volume_id(id);
-    request.mutable_capacity_range()->set_required_bytes(128 * kMiB);
-    *request.mutable_volume_capability() = Cap(v.block);
-    csi::v1::ControllerExpandVolumeResponse response;
-    return d.controller.ControllerExpandVolume(nullptr, &request, &response);
-  }});
-  steps.push_back({"NodeExpandVolume", [](Driver& d, const Variant& v, std::string& id) {
-    csi::v1::NodeExpandVolumeRequest request;
-    request.set_volume_id(id);
-    request.set_volume_path(kTarget);
-    request.set_staging_target_path(kStaging);
-    request.mutable_capacity_range()->set_required_bytes(128 * kMiB);
-    *request.mutable_volume_capability() = Cap(v.block);
-    csi::v1::NodeExpandVolumeResponse response;
-    return d.node.NodeExpandVolume(nullptr, &request, &response);
-  }});
+  steps.push_back(
+      {"CreateSnapshot", [](Driver& d, const Variant&, std::string& id) {
+         csi::v1::CreateSnapshotRequest request;
+         request.set_name("snap");
+         request.set_source_volume_id(id);
+         csi::v1::CreateSnapshotResponse response;
+         grpc::Status status =
+             d.controller.CreateSnapshot(nullptr, &request, &response);
+         d.snapshot_id = response.snapshot().snapshot_id();
+         // A thick snapshot copies in the background: the next step does not
+         // race it (nor count its side effects).
+         auto* thick = dynamic_cast<LvmBackend*>(d.backend.get());
+         if (status.ok() && thick != nullptr)
+           thick->WaitForCopy(d.snapshot_id, absl::Seconds(30));
+         return status;
+       }});
+  steps.push_back({"ControllerExpandVolume",
+                   [](Driver& d, const Variant& v, std::string& id) {
+                     csi::v1::ControllerExpandVolumeRequest request;
+                     request.set_volume_id(id);
+                     request.mutable_capacity_range()->set_required_bytes(128 *
+                                                                          kMiB);
+                     *request.mutable_volume_capability() = Cap(v.block);
+                     csi::v1::ControllerExpandVolumeResponse response;
+                     return d.controller.ControllerExpandVolume(
+                         nullptr, &request, &response);
+                   }});
+  steps.push_back(
+      {"NodeExpandVolume", [](Driver& d, const Variant& v, std::string& id) {
+         csi::v1::NodeExpandVolumeRequest request;
+         request.set_volume_id(id);
+         request.set_volume_path(kTarget);
+         request.set_staging_target_path(kStaging);
+         request.mutable_capacity_range()->set_required_bytes(128 * kMiB);
+         *request.mutable_volume_capability() = Cap(v.block);
+         csi::v1::NodeExpandVolumeResponse response;
+         return d.node.NodeExpandVolume(nullptr, &request, &response);
+       }});
   for (const bool ro : {true, false}) {
-    steps.push_back({ro ? "NodeUnpublishVolume(read-only)" : "NodeUnpublishVolume",
-                     [ro](Driver& d, const Variant&, std::string& id) {
-      csi::v1::NodeUnpublishVolumeRequest request;
-      request.set_volume_id(id);
-      request.set_target_path(ro ? kReadOnlyTarget : kTarget);
-      csi::v1::NodeUnpublishVolumeResponse response;
-      return d.node.NodeUnpublishVolume(nullptr, &request, &response);
-    }});
+    steps.push_back(
+        {ro ? "NodeUnpublishVolume(read-only)" : "NodeUnpublishVolume",
+         [ro](Driver& d, const Variant&, std::string& id) {
+           csi::v1::NodeUnpublishVolumeRequest request;
+           request.set_volume_id(id);
+           request.set_target_path(ro ? kReadOnlyTarget : kTarget);
+           csi::v1::NodeUnpublishVolumeResponse response;
+           return d.node.NodeUnpublishVolume(nullptr, &request, &response);
+         }});
   }
-  steps.push_back({"NodeUnstageVolume", [](Driver& d, const Variant&, std::string& id) {
-    csi::v1::NodeUnstageVolumeRequest request;
-    request.set_volume_id(id);
-    request.set_staging_target_path(kStaging);
-    csi::v1::NodeUnstageVolumeResponse response;
-    return d.node.NodeUnstageVolume(nullptr, &request, &response);
-  }});
-  steps.push_back({"DeleteSnapshot", [](Driver& d, const Variant&, std::string&) {
-    csi::v1::DeleteSnapshotRequest request;
-    request.set_snapshot_id(d.snapshot_id);
-    csi::v1::DeleteSnapshotResponse response;
-    return d.controller.DeleteSnapshot(nullptr, &request, &response);
-  }});
-  steps.push_back({"DeleteVolume", [](Driver& d, const Variant&, std::string& id) {
-    csi::v1::DeleteVolumeRequest request;
-    request.set_volume_id(id);
-    csi::v1::DeleteVolumeResponse response;
-    return d.controller.DeleteVolume(nullptr, &request, &response);
-  }});
+  steps.push_back(
+      {"NodeUnstageVolume", [](Driver& d, const Variant&, std::string& id) {
+         csi::v1::NodeUnstageVolumeRequest request;
+         request.set_volume_id(id);
+         request.set_staging_target_path(kStaging);
+         csi::v1::NodeUnstageVolumeResponse response;
+         return d.node.NodeUnstageVolume(nullptr, &request, &response);
+       }});
+  steps.push_back(
+      {"DeleteSnapshot", [](Driver& d, const Variant&, std::string&) {
+         csi::v1::DeleteSnapshotRequest request;
+         request.set_snapshot_id(d.snapshot_id);
+         csi::v1::DeleteSnapshotResponse response;
+         return d.controller.DeleteSnapshot(nullptr, &request, &response);
+       }});
+  steps.push_back(
+      {"DeleteVolume", [](Driver& d, const Variant&, std::string& id) {
+         csi::v1::DeleteVolumeRequest request;
+         request.set_volume_id(id);
+         csi::v1::DeleteVolumeResponse response;
+         return d.controller.DeleteVolume(nullptr, &request, &response);
+       }});
   return steps;
 }
 
@@ -384,19 +408,25 @@ std::string Leftovers(World& w) {
   for (const MountEntry& entry : *w.mounter.ListMounts()) {
     left.push_back("mount " + entry.mount_point);
   }
-  for (const LoopInfo& info : *w.fake_loops.List()) left.push_back("loop " + info.device);
-  if (w.crypt.Backing(CryptMappingName(
-                MakeId(IdKind::kVolume, kNode, "c", "vol"))).ok()) {
+  for (const LoopInfo& info : *w.fake_loops.List())
+    left.push_back("loop " + info.device);
+  if (w.crypt
+          .Backing(CryptMappingName(MakeId(IdKind::kVolume, kNode, "c", "vol")))
+          .ok()) {
     left.push_back("mapping");
   }
-  for (const std::string& name : *w.fs.ListDir(kDir)) left.push_back("file " + name);
+  for (const std::string& name : *w.fs.ListDir(kDir))
+    left.push_back("file " + name);
   for (const std::string& lv : w.lvm.LvNames("vg0")) {
     if (lv != "pool0") left.push_back("lv " + lv);
   }
-  for (const std::string& path : w.fs_tools.frozen()) left.push_back("frozen " + path);
-  if (absl::StatusOr<std::vector<std::string>> entries = w.fs.ListDir(kFreezeJournal);
+  for (const std::string& path : w.fs_tools.frozen())
+    left.push_back("frozen " + path);
+  if (absl::StatusOr<std::vector<std::string>> entries =
+          w.fs.ListDir(kFreezeJournal);
       entries.ok()) {
-    for (const std::string& name : *entries) left.push_back("freeze entry " + name);
+    for (const std::string& name : *entries)
+      left.push_back("freeze entry " + name);
   }
   for (const char* target : {kTarget, kReadOnlyTarget}) {
     if (w.fs.Stat(target).ok()) left.push_back(absl::StrCat("target ", target));
@@ -417,15 +447,18 @@ TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
     for (size_t i = 0; i < steps.size(); ++i) {
       world.plan.Arm(FaultPlan::Mode::kNone, 0);
       grpc::Status status = steps[i].call(driver, v, id);
-      ASSERT_TRUE(status.ok()) << steps[i].name << ": " << status.error_message();
+      ASSERT_TRUE(status.ok())
+          << steps[i].name << ": " << status.error_message();
       effects[i] = world.plan.count();
     }
     ASSERT_EQ(Leftovers(world), "");
   }
   int runs = 0;
   for (size_t i = 0; i < steps.size(); ++i) {
-    for (FaultPlan::Mode mode : {FaultPlan::Mode::kFailAt, FaultPlan::Mode::kCrashAfter}) {
-      const char* how = mode == FaultPlan::Mode::kFailAt ? "fail at" : "crash after";
+    for (FaultPlan::Mode mode :
+         {FaultPlan::Mode::kFailAt, FaultPlan::Mode::kCrashAfter}) {
+      const char* how =
+          mode == FaultPlan::Mode::kFailAt ? "fail at" : "crash after";
       for (int n = 1; n <= effects[i]; ++n) {
         SCOPED_TRACE(absl::StrCat(v.name, ": ", steps[i].name, ", ", how,
                                   " side effect ", n));
@@ -439,7 +472,8 @@ TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
         world.plan.Arm(mode, n);
         grpc::Status status = steps[i].call(*driver, v, id);
         const std::vector<std::string> seen = world.plan.effects();
-        const std::string what = n <= static_cast<int>(seen.size()) ? seen[n - 1] : "?";
+        const std::string what =
+            n <= static_cast<int>(seen.size()) ? seen[n - 1] : "?";
         if (mode == FaultPlan::Mode::kCrashAfter) {
           // The restart: the dead driver gone, a new one over the same
           // world, whose start-up repairs (thaw, activate, resume) run.
@@ -455,7 +489,8 @@ TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
               << "after " << what << ": " << status.error_message();
           status = steps[i].call(*driver, v, id);
         }
-        ASSERT_TRUE(status.ok()) << "after " << what << ": " << status.error_message();
+        ASSERT_TRUE(status.ok())
+            << "after " << what << ": " << status.error_message();
         for (size_t j = i + 1; j < steps.size(); ++j) {
           grpc::Status later = steps[j].call(*driver, v, id);
           ASSERT_TRUE(later.ok()) << steps[j].name << " after " << what << ": "
@@ -463,26 +498,32 @@ TEST_P(NodeSweepTest, EveryFailureAndCrashConverges) {
         }
         EXPECT_EQ(Leftovers(world), "") << "after " << what;
         // Formatted once: a retry never formats a second time.
-        EXPECT_LE(world.fs_tools.mkfs_count(), v.block ? 0 : 1) << "after " << what;
-        EXPECT_LE(world.fake_crypt.format_count(), v.encrypted ? 1 : 0) << "after " << what;
+        EXPECT_LE(world.fs_tools.mkfs_count(), v.block ? 0 : 1)
+            << "after " << what;
+        EXPECT_LE(world.fake_crypt.format_count(), v.encrypted ? 1 : 0)
+            << "after " << what;
       }
     }
   }
   std::cout << v.name << ": " << runs << " runs;";
-  for (size_t i = 0; i < steps.size(); ++i) std::cout << " " << steps[i].name << " " << effects[i];
+  for (size_t i = 0; i < steps.size(); ++i)
+    std::cout << " " << steps[i].name << " " << effects[i];
   std::cout << " side effects\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Variants, NodeSweepTest,
-    ::testing::Values(Variant{"Ext4", false, false}, Variant{"Block", true, false},
+    ::testing::Values(Variant{"Ext4", false, false},
+                      Variant{"Block", true, false},
                       Variant{"EncryptedExt4", false, true},
                       Variant{"EncryptedBlock", true, true},
                       Variant{"ThinExt4", false, false, Kind::kThin},
                       Variant{"ThinEncryptedBlock", true, true, Kind::kThin},
                       Variant{"ThickExt4", false, false, Kind::kThick},
                       Variant{"ThickEncryptedExt4", false, true, Kind::kThick}),
-    [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<Variant>& info) {
+      return std::string(info.param.name);
+    });
 
 }  // namespace
 }  // namespace cellar

@@ -51,7 +51,8 @@ grpc::Status CsiClient::StageWithSecrets(
   request.set_volume_id(volume_id);
   request.set_staging_target_path(staging);
   *request.mutable_volume_capability() = capability;
-  for (const auto& [key, value] : secrets) (*request.mutable_secrets())[key] = value;
+  for (const auto& [key, value] : secrets)
+    (*request.mutable_secrets())[key] = value;
   csi::v1::NodeStageVolumeResponse response;
   return node_->NodeStageVolume(NewContext().get(), request, &response);
 }
@@ -83,8 +84,8 @@ grpc::Status CsiClient::Expand(const std::string& volume_id,
   request.set_volume_id(volume_id);
   request.mutable_capacity_range()->set_required_bytes(bytes);
   csi::v1::ControllerExpandVolumeResponse response;
-  grpc::Status status =
-      controller_->ControllerExpandVolume(NewContext().get(), request, &response);
+  grpc::Status status = controller_->ControllerExpandVolume(NewContext().get(),
+                                                            request, &response);
   if (!status.ok() || !node_step) return status;
   csi::v1::NodeExpandVolumeRequest node_request;
   node_request.set_volume_id(volume_id);

@@ -1,11 +1,11 @@
 #ifndef CELLAR_TEST_TESTING_CSI_CLIENT_H_
 #define CELLAR_TEST_TESTING_CSI_CLIENT_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "csi.grpc.pb.h"
 
@@ -40,8 +40,8 @@ class CsiClient final {
       std::string* volume_id);
   grpc::Status Expand(const std::string& volume_id, const std::string& path,
                       int64_t bytes, bool node_step);
-  grpc::Status Publish(const std::string& volume_id,
-                       const std::string& staging, const std::string& target,
+  grpc::Status Publish(const std::string& volume_id, const std::string& staging,
+                       const std::string& target,
                        const csi::v1::VolumeCapability& capability,
                        bool read_only);
   grpc::Status Unpublish(const std::string& volume_id,

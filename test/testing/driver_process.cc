@@ -1,6 +1,8 @@
 #include "test/testing/driver_process.h"
 
 #include <fcntl.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/impl/codegen/sync_stream.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -14,9 +16,6 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <grpcpp/impl/codegen/client_unary_call.h>
-#include <grpcpp/impl/codegen/sync_stream.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -41,11 +40,12 @@ absl::StatusOr<pid_t> Spawn(const std::string& binary,
                                    O_RDONLY, 0);
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(binary.c_str()));
-  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : args)
+    argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   pid_t pid = -1;
-  const int rc =
-      posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr,
+                             argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return absl::ErrnoToStatus(rc, "spawn " + binary);
   return pid;
@@ -129,8 +129,8 @@ absl::StatusOr<std::unique_ptr<DriverProcess>> DriverProcess::Start(
     const std::string& data_dir, const std::string& socket_path,
     const std::vector<std::string>& extra_args, absl::Duration timeout,
     const std::string& binary) {
-  const std::string log_path = absl::StrCat(
-      data_dir, ".driver-", getpid(), "-", log_counter.fetch_add(1), ".log");
+  const std::string log_path = absl::StrCat(data_dir, ".driver-", getpid(), "-",
+                                            log_counter.fetch_add(1), ".log");
   std::vector<std::string> args = {"--data-dir=" + data_dir,
                                    "--endpoint=unix://" + socket_path};
   args.insert(args.end(), extra_args.begin(), extra_args.end());

@@ -1,13 +1,12 @@
 #ifndef CELLAR_TEST_TESTING_DRIVER_PROCESS_H_
 #define CELLAR_TEST_TESTING_DRIVER_PROCESS_H_
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,7 +44,8 @@ class DriverProcess final {
 
   // Sends `signal` and waits for exit; returns the exit status as from
   // waitpid (use WIFEXITED etc.).
-  absl::StatusOr<int> Stop(int signal, absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<int> Stop(int signal,
+                           absl::Duration timeout = absl::Seconds(30));
 
   // Whether the process has exited (it is then reaped).
   bool Exited();

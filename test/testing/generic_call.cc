@@ -1,9 +1,9 @@
 #include "test/testing/generic_call.h"
 
-#include <future>
-
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
+
+#include <future>
 
 namespace cellar::testing {
 

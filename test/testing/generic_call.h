@@ -1,10 +1,10 @@
 #ifndef CELLAR_TEST_TESTING_GENERIC_CALL_H_
 #define CELLAR_TEST_TESTING_GENERIC_CALL_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"

@@ -16,14 +16,15 @@ std::string HttpExchange(int port, const std::string& request) {
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval timeout = {10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+      0) {
     close(fd);
     return "connect failed";
   }
   size_t sent = 0;
   while (sent < request.size()) {
-    const ssize_t n = send(fd, request.data() + sent, request.size() - sent,
-                           MSG_NOSIGNAL);
+    const ssize_t n =
+        send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
@@ -37,7 +38,8 @@ std::string HttpExchange(int port, const std::string& request) {
 }
 
 std::string HttpGet(int port, const std::string& path) {
-  return HttpExchange(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  return HttpExchange(port,
+                      "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
 }
 
 }  // namespace cellar::testing

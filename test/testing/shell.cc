@@ -10,7 +10,8 @@ std::string Shell(const std::string& command) {
   if (pipe == nullptr) return out;
   char buffer[4096];
   size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
   pclose(pipe);
   return out;
 }

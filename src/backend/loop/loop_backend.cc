@@ -29,9 +29,8 @@ absl::Status CheckSnapshotId(const std::string& snapshot_id) {
 absl::Status CheckVolumeId(const std::string& volume_id) {
   absl::StatusOr<ParsedId> id = ParseId(volume_id);
   if (!id.ok() || id->kind != IdKind::kVolume) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a volume id: ", id.ok() ? "snapshot id"
-                                                  : id.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "not a volume id: ", id.ok() ? "snapshot id" : id.status().message()));
   }
   return absl::OkStatus();
 }
@@ -135,7 +134,8 @@ BackendCapacity LoopBackend::CapacityFrom(const FsStats& stats,
     capacity.available_bytes = std::min(
         capacity.available_bytes, allowed > promised ? allowed - promised : 0);
   }
-  capacity.max_volume_bytes = capacity.available_bytes / (1ull << 20) * (1ull << 20);
+  capacity.max_volume_bytes =
+      capacity.available_bytes / (1ull << 20) * (1ull << 20);
   return capacity;
 }
 
@@ -155,7 +155,8 @@ absl::StatusOr<BackendStats> LoopBackend::Stats() {
   absl::StatusOr<FsStats> fs_stats = fs_->StatFs(config_.directory);
   if (!fs_stats.ok()) return fs_stats.status();
   BackendStats stats;
-  absl::StatusOr<uint64_t> promised = Promised(&stats.volumes, &stats.snapshots);
+  absl::StatusOr<uint64_t> promised =
+      Promised(&stats.volumes, &stats.snapshots);
   if (!promised.ok()) return promised.status();
   stats.capacity_bytes = UsableBytes(*fs_stats);
   stats.available_bytes = CapacityFrom(*fs_stats, *promised).available_bytes;
@@ -198,8 +199,8 @@ absl::StatusOr<VolumeRecord> LoopBackend::Create(const VolumeRecord& record) {
   const uint64_t size = static_cast<uint64_t>(record.capacity_bytes());
   if (size > capacity->available_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "not enough space in ", config_.directory, ": ", size,
-        " bytes asked, ", capacity->available_bytes, " available"));
+        "not enough space in ", config_.directory, ": ", size, " bytes asked, ",
+        capacity->available_bytes, " available"));
   }
   if (absl::Status s = WriteRecord(record); !s.ok()) return s;
   absl::Status image =
@@ -227,14 +228,15 @@ absl::StatusOr<VolumeRecord> LoopBackend::Get(const std::string& volume_id) {
   VolumeRecord record;
   if (absl::Status s = RecordFromJson(*json, &record); !s.ok()) return s;
   if (record.volume_id() != volume_id) {
-    return absl::DataLossError(absl::StrCat("record of ", volume_id,
-                                            " names another volume"));
+    return absl::DataLossError(
+        absl::StrCat("record of ", volume_id, " names another volume"));
   }
   return record;
 }
 
 absl::StatusOr<std::vector<VolumeRecord>> LoopBackend::List() {
-  absl::StatusOr<std::vector<std::string>> names = fs_->ListDir(config_.directory);
+  absl::StatusOr<std::vector<std::string>> names =
+      fs_->ListDir(config_.directory);
   if (!names.ok()) return names.status();
   std::vector<VolumeRecord> records;
   for (const std::string& name : *names) {
@@ -278,9 +280,9 @@ absl::StatusOr<uint64_t> LoopBackend::Expand(const std::string& volume_id,
   absl::StatusOr<BackendCapacity> capacity = Capacity();
   if (!capacity.ok()) return capacity.status();
   if (bytes - current > capacity->available_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "not enough space to grow ", volume_id, " by ", bytes - current,
-        " bytes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("not enough space to grow ", volume_id, " by ",
+                     bytes - current, " bytes"));
   }
   const bool thick = record->allocation() == "thick";
   if (absl::Status s =
@@ -362,13 +364,12 @@ absl::StatusOr<SnapshotRecord> LoopBackend::CreateSnapshot(
   if (capacity->available_bytes == 0 ||
       (config_.overprovision > 0 && size > capacity->available_bytes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "not enough space in ", config_.directory, " for a snapshot of ",
-        size, " bytes: ", capacity->available_bytes, " available"));
+        "not enough space in ", config_.directory, " for a snapshot of ", size,
+        " bytes: ", capacity->available_bytes, " available"));
   }
   // Data first, then the record: a record always has its data.
-  absl::StatusOr<uint64_t> copied =
-      fs_->CopySparse(ImagePath(source->volume_id()),
-                      SnapshotPath(record.snapshot_id()), 0600);
+  absl::StatusOr<uint64_t> copied = fs_->CopySparse(
+      ImagePath(source->volume_id()), SnapshotPath(record.snapshot_id()), 0600);
   if (!copied.ok()) return copied.status();
   if (bytes_copied != nullptr) *bytes_copied = *copied;
   SnapshotRecord stored = record;
@@ -452,7 +453,8 @@ absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
   absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
   if (existing.ok()) {
     absl::StatusOr<FileInfo> info = fs_->Stat(image);
-    if (info.ok() && info->size >= static_cast<uint64_t>(existing->capacity_bytes())) {
+    if (info.ok() &&
+        info->size >= static_cast<uint64_t>(existing->capacity_bytes())) {
       return existing;
     }
   } else if (!absl::IsNotFound(existing.status())) {
@@ -462,17 +464,16 @@ absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
     if (!capacity.ok()) return capacity.status();
     if (static_cast<uint64_t>(record.capacity_bytes()) >
         capacity->available_bytes) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "not enough space in ", config_.directory, " for ",
-          record.capacity_bytes(), " bytes"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("not enough space in ", config_.directory, " for ",
+                       record.capacity_bytes(), " bytes"));
     }
     if (absl::Status s = WriteRecord(record); !s.ok()) return s;
   }
   // The copy lands under its final name atomically, then grows if asked.
   // An image copy is only consistent with the source frozen throughout.
-  absl::Status copied = freeze([&] {
-    return fs_->CopySparse(source_path, image, 0600).status();
-  });
+  absl::Status copied = freeze(
+      [&] { return fs_->CopySparse(source_path, image, 0600).status(); });
   if (!copied.ok()) return copied;
   if (absl::Status s = fs_->EnsureFileSize(
           image, static_cast<uint64_t>(record.capacity_bytes()), thick, 0600);

@@ -25,11 +25,11 @@ struct LoopBackendConfig {
 // Volumes as image files attached to loop devices. A snapshot is a copy of
 // the image, <dir>/S.snap with its record <dir>/S.snapshot.json, made with a
 // reflink where the filesystem allows and else extent by extent, so it
-// costs time and space in proportion to the data, not the nominal size. For volume V the image
-// is <dir>/V.img and its record <dir>/V.json (written atomically, before
-// the image, so a crash leaves either nothing or a record that a retried
-// create completes). Attachments are found from the kernel's list of loop
-// devices and their backing files; nothing else is remembered.
+// costs time and space in proportion to the data, not the nominal size. For
+// volume V the image is <dir>/V.img and its record <dir>/V.json (written
+// atomically, before the image, so a crash leaves either nothing or a record
+// that a retried create completes). Attachments are found from the kernel's
+// list of loop devices and their backing files; nothing else is remembered.
 class LoopBackend final : public Backend {
  public:
   // `fs` and `loops` are not owned and must outlive the backend.
@@ -56,8 +56,8 @@ class LoopBackend final : public Backend {
   absl::Status Detach(const std::string& volume_id) override;
   absl::Status RefreshDevice(const std::string& volume_id) override;
 
-  absl::StatusOr<SnapshotRecord> CreateSnapshot(const SnapshotRecord& record,
-                                                uint64_t* bytes_copied) override;
+  absl::StatusOr<SnapshotRecord> CreateSnapshot(
+      const SnapshotRecord& record, uint64_t* bytes_copied) override;
   absl::StatusOr<SnapshotRecord> GetSnapshot(
       const std::string& snapshot_id) override;
   absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots() override;

@@ -125,7 +125,8 @@ bool CopyJobs::WaitFor(const std::string& key, absl::Duration timeout) {
   if (it == jobs_.end()) return true;
   std::shared_ptr<Job> job = it->second;
   return mu_.AwaitWithTimeout(
-      absl::Condition(+[](Job* j) { return !j->running; }, job.get()),
+      absl::Condition(
+          +[](Job* j) { return !j->running; }, job.get()),
       timeout);
 }
 
@@ -143,13 +144,12 @@ bool CopyJobs::WaitForOrigin(const std::string& origin,
     const CopyJobs* jobs;
     const std::string* origin;
   } args{this, &origin};
-  return mu_.AwaitWithTimeout(
-      absl::Condition(
-          +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return !a->jobs->AnyRunningFrom(*a->origin);
-          },
-          &args),
-      timeout);
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                    return !a->jobs->AnyRunningFrom(*a->origin);
+                                  },
+                                  &args),
+                              timeout);
 }
 
 bool CopyJobs::Running(const std::string& key) const {

@@ -18,7 +18,11 @@ namespace cellar {
 namespace {
 
 const std::vector<std::string> kLvFields = {
-    "--reportformat", "json", "--units", "b", "--nosuffix",
+    "--reportformat",
+    "json",
+    "--units",
+    "b",
+    "--nosuffix",
     "-o",
     "lv_name,vg_name,lv_size,lv_tags,lv_attr,pool_lv,origin,data_percent,"
     "lv_metadata_size,metadata_percent,chunk_size"};
@@ -88,8 +92,8 @@ absl::StatusOr<std::vector<LogicalVolume>> LvmBackend::ListLvs() {
 
 absl::StatusOr<VolumeGroup> LvmBackend::GetVg() {
   absl::StatusOr<CommandResult> result =
-      Lvm({"vgs", "--reportformat", "json", "--units", "b", "--nosuffix",
-           "-o", "vg_name,vg_size,vg_free,vg_extent_size,vg_missing_pv_count",
+      Lvm({"vgs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
+           "vg_name,vg_size,vg_free,vg_extent_size,vg_missing_pv_count",
            config_.vg});
   if (!result.ok()) return result.status();
   absl::StatusOr<std::vector<VolumeGroup>> vgs =
@@ -208,8 +212,9 @@ absl::StatusOr<uint64_t> LvmBackend::Place(uint64_t bytes,
 absl::Status LvmBackend::Ready() {
   absl::StatusOr<VolumeGroup> vg = GetVg();
   if (!vg.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "volume group ", config_.vg, " is not usable: ", vg.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("volume group ", config_.vg,
+                     " is not usable: ", vg.status().message()));
   }
   if (config_.thin_pool.empty()) return absl::OkStatus();
   absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
@@ -238,8 +243,8 @@ BackendCapacity LvmBackend::ThinCapacity(const PoolUse& use) const {
   return capacity;
 }
 
-BackendCapacity LvmBackend::AdvertisedThinCapacity(const PoolUse& use,
-                                                   const VolumeGroup& vg) const {
+BackendCapacity LvmBackend::AdvertisedThinCapacity(
+    const PoolUse& use, const VolumeGroup& vg) const {
   // A pool at create-limit takes nothing; otherwise no more than it can
   // physically hold (after what autoextend may add from the VG), so a
   // nearly full pool stops attracting claims however much overprovision
@@ -392,9 +397,9 @@ absl::Status LvmBackend::CheckCreateLimit(PoolUse* use,
       if (reason.empty()) return absl::OkStatus();
     }
   }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "thin pool ", Where(), " takes no new data for ", what, ": ", reason,
-      "; existing volumes keep working"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("thin pool ", Where(), " takes no new data for ", what, ": ",
+                   reason, "; existing volumes keep working"));
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
@@ -572,8 +577,9 @@ absl::Status LvmBackend::Delete(const std::string& volume_id) {
   if (absl::IsNotFound(lv.status())) return absl::OkStatus();
   if (!lv.ok()) return lv.status();
   if (lv->open()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "volume ", volume_id, " is in use (LV open; still staged or published)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("volume ", volume_id,
+                     " is in use (LV open; still staged or published)"));
   }
   // LVM would take the temporary snapshots of copies still running with it.
   if (absl::Status s = SettleCopiesFrom(*lv, "deleted"); !s.ok()) return s;
@@ -582,14 +588,16 @@ absl::Status LvmBackend::Delete(const std::string& volume_id) {
     jobs_.Cancel(lv->name);
     for (const LogicalVolume& temp : listing) {
       if (temp.name != TempName(lv->name) || !HasTag(temp, kCowTag)) continue;
-      absl::Status removed = Lvm({"lvremove", "--yes", LvPath(temp.name)}).status();
+      absl::Status removed =
+          Lvm({"lvremove", "--yes", LvPath(temp.name)}).status();
       if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
     }
   }
   // The scratch LV of an expansion that stopped half-way goes with it,
   // first, so a retry still finds the volume.
   if (absl::Status s = RemoveScratch(lv->name, listing); !s.ok()) return s;
-  absl::StatusOr<CommandResult> removed = Lvm({"lvremove", "--yes", LvPath(lv->name)});
+  absl::StatusOr<CommandResult> removed =
+      Lvm({"lvremove", "--yes", LvPath(lv->name)});
   if (thick() && (removed.ok() || absl::IsNotFound(removed.status()))) {
     jobs_.Forget(lv->name);
   }
@@ -748,7 +756,8 @@ absl::StatusOr<LogicalVolume> LvmBackend::FindSnapshotLv(
 }
 
 SnapshotRecord LvmBackend::SnapshotRecordFor(const SnapshotRecord& asked,
-                                 const VolumeRecord& source, uint64_t bytes) {
+                                             const VolumeRecord& source,
+                                             uint64_t bytes) {
   SnapshotRecord stored = asked;
   stored.set_pending_copy(false);
   stored.set_copy_failed(false);
@@ -811,8 +820,8 @@ absl::StatusOr<SnapshotRecord> LvmBackend::GetSnapshot(
   if (!lv.ok()) return lv.status();
   absl::StatusOr<SnapshotRecord> record = SnapshotOf(*lv);
   if (record.ok() && record->snapshot_id() != snapshot_id) {
-    return absl::DataLossError(absl::StrCat("LV ", lv->name,
-                                            " records another snapshot"));
+    return absl::DataLossError(
+        absl::StrCat("LV ", lv->name, " records another snapshot"));
   }
   // A copy a stopped driver left unfinished carries on.
   if (record.ok() && record->pending_copy()) StartSnapshotCopy(*lv);
@@ -848,7 +857,8 @@ absl::Status LvmBackend::DeleteSnapshot(const std::string& snapshot_id) {
     if (!lvs.ok()) return lvs.status();
     for (const LogicalVolume& lv : *lvs) {
       if (lv.name != TempName(name) || !HasTag(lv, kCowTag)) continue;
-      absl::Status removed = Lvm({"lvremove", "--yes", LvPath(lv.name)}).status();
+      absl::Status removed =
+          Lvm({"lvremove", "--yes", LvPath(lv.name)}).status();
       if (!removed.ok() && !absl::IsNotFound(removed)) return removed;
     }
   }

@@ -96,8 +96,8 @@ class LvmBackend final : public Backend {
   absl::Status Detach(const std::string& volume_id) override;
   absl::Status RefreshDevice(const std::string& volume_id) override;
 
-  absl::StatusOr<SnapshotRecord> CreateSnapshot(const SnapshotRecord& record,
-                                                uint64_t* bytes_copied) override;
+  absl::StatusOr<SnapshotRecord> CreateSnapshot(
+      const SnapshotRecord& record, uint64_t* bytes_copied) override;
   absl::StatusOr<SnapshotRecord> GetSnapshot(
       const std::string& snapshot_id) override;
   absl::StatusOr<std::vector<SnapshotRecord>> ListSnapshots() override;
@@ -152,7 +152,8 @@ class LvmBackend final : public Backend {
   absl::StatusOr<LogicalVolume> PoolIn(
       const std::vector<LogicalVolume>& lvs) const;
   // The pool and what it promised, from one listing of the VG.
-  absl::StatusOr<PoolUse> PoolUseIn(const std::vector<LogicalVolume>& lvs) const;
+  absl::StatusOr<PoolUse> PoolUseIn(
+      const std::vector<LogicalVolume>& lvs) const;
   absl::StatusOr<PoolUse> GetPoolUse();
   // What GetCapacity reports for a thin class: ThinCapacity bounded by what
   // the pool can physically hold (`vg` counts only with autoextend), and

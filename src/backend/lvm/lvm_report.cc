@@ -17,8 +17,8 @@ absl::StatusOr<cellar::lvm::v1::Report> Parse(absl::string_view json) {
   cellar::lvm::v1::Report report;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
-  auto status = google::protobuf::util::JsonStringToMessage(
-      std::string(json), &report, options);
+  auto status = google::protobuf::util::JsonStringToMessage(std::string(json),
+                                                            &report, options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("not an LVM JSON report: ", status.message().ToString()));
@@ -26,8 +26,7 @@ absl::StatusOr<cellar::lvm::v1::Report> Parse(absl::string_view json) {
   return report;
 }
 
-absl::Status Number(const std::string& text, const char* what,
-                    uint64_t* out) {
+absl::Status Number(const std::string& text, const char* what, uint64_t* out) {
   if (text.empty()) {
     *out = 0;
     return absl::OkStatus();
@@ -156,7 +155,8 @@ absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(
       for (auto [text, what, field] :
            {std::make_tuple(&row.lv_metadata_size(), "lv_metadata_size",
                             &lv.metadata_bytes),
-            std::make_tuple(&row.chunk_size(), "chunk_size", &lv.chunk_bytes)}) {
+            std::make_tuple(&row.chunk_size(), "chunk_size",
+                            &lv.chunk_bytes)}) {
         if (absl::Status s = Number(*text, what, field); !s.ok()) return s;
       }
       out.push_back(std::move(lv));

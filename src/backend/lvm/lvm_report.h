@@ -17,8 +17,8 @@ struct LogicalVolume {
   std::string vg;
   uint64_t size_bytes = 0;
   std::vector<std::string> tags;
-  std::string attr;  // lv_attr, e.g. "-wi-a-----", "Vwi-aotz--", "twi-aotz--"
-  std::string pool;  // thin pool of a thin LV
+  std::string attr;    // lv_attr, e.g. "-wi-a-----", "Vwi-aotz--", "twi-aotz--"
+  std::string pool;    // thin pool of a thin LV
   std::string origin;  // origin of a snapshot
   // data_percent: use of a thin pool, thin LV or COW snapshot; -1 when
   // LVM reports none (an inactive LV, a plain LV).
@@ -39,7 +39,8 @@ struct LogicalVolume {
   // A COW snapshot that overflowed (or was otherwise invalidated): its
   // content is gone.
   bool invalid_snapshot() const {
-    return (!attr.empty() && attr[0] == 'S') || (attr.size() > 4 && attr[4] == 'I');
+    return (!attr.empty() && attr[0] == 'S') ||
+           (attr.size() > 4 && attr[4] == 'I');
   }
 };
 
@@ -54,7 +55,8 @@ struct VolumeGroup {
 
 // Pure parsers of LVM's JSON reports. INVALID_ARGUMENT when the text is not
 // such a report or a number does not parse.
-absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(absl::string_view json);
+absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(
+    absl::string_view json);
 absl::StatusOr<std::vector<VolumeGroup>> ParseVgsReport(absl::string_view json);
 
 // What a failed lvm command's stderr (LVM speaks English under LC_ALL=C)

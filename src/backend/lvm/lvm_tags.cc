@@ -50,8 +50,8 @@ absl::Status DecodeTag(const LogicalVolume& lv, absl::string_view prefix,
     std::string bytes;
     if (!absl::Base64Unescape(encoded, &bytes) ||
         !record->ParseFromString(bytes)) {
-      return absl::DataLossError(
-          absl::StrCat("LV ", lv.vg, "/", lv.name, " has an unreadable record"));
+      return absl::DataLossError(absl::StrCat("LV ", lv.vg, "/", lv.name,
+                                              " has an unreadable record"));
     }
     return absl::OkStatus();
   }

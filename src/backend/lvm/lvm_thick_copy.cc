@@ -66,7 +66,8 @@ uint64_t LvmBackend::CowBytes(uint64_t origin_bytes) const {
   const uint64_t extent =
       std::max<uint64_t>(reported != 0 ? reported : (4 << 20), 512);
   const uint64_t percent =
-      origin_bytes / 100 * static_cast<uint64_t>(std::max(1, config_.cow_percent));
+      origin_bytes / 100 *
+      static_cast<uint64_t>(std::max(1, config_.cow_percent));
   const uint64_t want = std::min(WholeCowBytes(origin_bytes),
                                  std::max(percent, config_.cow_floor_bytes));
   return std::max<uint64_t>(extent, (want + extent - 1) / extent * extent);
@@ -123,9 +124,9 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
     // Its point in time was lost before the copy finished: it is never
     // taken again under this id (that would be a later instant).
     if (HasTag(*existing, kFailedTag)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "snapshot ", record.snapshot_id(),
-          " lost its point in time before its copy finished"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("snapshot ", record.snapshot_id(),
+                       " lost its point in time before its copy finished"));
     }
     return GetSnapshot(record.snapshot_id());
   }
@@ -158,10 +159,15 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
   }
   const std::string from_tag = absl::StrCat(kFromTagPrefix, TempName(name));
   std::vector<std::string> args = {
-      "lvcreate", "--yes", "--name", name, "--size",
-      absl::StrCat(origin->size_bytes, "b"), "--wipesignatures", "y", "--zero",
-      "y", "--addtag", kSnapshotTag, "--addtag", *tag, "--addtag", kCopyingTag,
-      "--addtag", from_tag};
+      "lvcreate",         "--yes",
+      "--name",           name,
+      "--size",           absl::StrCat(origin->size_bytes, "b"),
+      "--wipesignatures", "y",
+      "--zero",           "y",
+      "--addtag",         kSnapshotTag,
+      "--addtag",         *tag,
+      "--addtag",         kCopyingTag,
+      "--addtag",         from_tag};
   // A copy of used blocks only leaves the rest as the LV's extents were.
   const bool zeroing =
       UsedOnly(stored.block(), stored.encrypted(), stored.fs_type());
@@ -194,23 +200,25 @@ void LvmBackend::StartSnapshotCopy(const LogicalVolume& target) {
     return;
   }
   const std::string name = target.name;
-  jobs_.Start(name, TagValue(target, kFromTagPrefix),
-              [this, name](const std::atomic<bool>& cancel) {
-    const absl::Time start = absl::Now();
-    absl::Status status = Fill(name, cancel);
-    if (status.ok()) {
-      spdlog::info("snapshot LV {}/{} is ready: copied in {}", config_.vg,
-                   name, absl::FormatDuration(absl::Now() - start));
-    } else if (absl::IsDataLoss(status)) {
-      spdlog::error("snapshot LV {}/{} lost its point in time: {}", config_.vg,
-                    name, std::string(status.message()));
-      (void)Lvm({"lvchange", "--addtag", kFailedTag, LvPath(name)});
-    } else if (!absl::IsCancelled(status)) {
-      spdlog::warn("copy into snapshot LV {}/{} failed, to be retried: {}",
-                   config_.vg, name, std::string(status.message()));
-    }
-    return status;
-  }, config_.copy_retry_after);
+  jobs_.Start(
+      name, TagValue(target, kFromTagPrefix),
+      [this, name](const std::atomic<bool>& cancel) {
+        const absl::Time start = absl::Now();
+        absl::Status status = Fill(name, cancel);
+        if (status.ok()) {
+          spdlog::info("snapshot LV {}/{} is ready: copied in {}", config_.vg,
+                       name, absl::FormatDuration(absl::Now() - start));
+        } else if (absl::IsDataLoss(status)) {
+          spdlog::error("snapshot LV {}/{} lost its point in time: {}",
+                        config_.vg, name, std::string(status.message()));
+          (void)Lvm({"lvchange", "--addtag", kFailedTag, LvPath(name)});
+        } else if (!absl::IsCancelled(status)) {
+          spdlog::warn("copy into snapshot LV {}/{} failed, to be retried: {}",
+                       config_.vg, name, std::string(status.message()));
+        }
+        return status;
+      },
+      config_.copy_retry_after);
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
@@ -276,10 +284,15 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
     }
   }
   std::vector<std::string> args = {
-      "lvcreate", "--yes", "--name", name, "--size", absl::StrCat(*size, "b"),
-      "--wipesignatures", "y", "--zero", "y", "--addtag", kVolumeTag,
-      "--addtag", *tag, "--addtag", kCopyingTag, "--addtag",
-      absl::StrCat(kFromTagPrefix, from)};
+      "lvcreate",         "--yes",
+      "--name",           name,
+      "--size",           absl::StrCat(*size, "b"),
+      "--wipesignatures", "y",
+      "--zero",           "y",
+      "--addtag",         kVolumeTag,
+      "--addtag",         *tag,
+      "--addtag",         kCopyingTag,
+      "--addtag",         absl::StrCat(kFromTagPrefix, from)};
   // What the copy does not write must read as zeroes, not as what a
   // deleted LV left on the extents.
   if (UsedOnly(stored.block(), stored.encrypted(), stored.fs_type()) ||
@@ -305,18 +318,16 @@ absl::StatusOr<VolumeRecord> LvmBackend::FinishThickCopy(
   if (HasTag(lv, kCopyingTag)) {
     const std::string from = TagValue(lv, kFromTagPrefix);
     absl::Status filled = jobs_.Run(
-        lv.name, from, [&](const std::atomic<bool>& cancel) {
-          return Fill(lv.name, cancel);
-        });
+        lv.name, from,
+        [&](const std::atomic<bool>& cancel) { return Fill(lv.name, cancel); });
     if (absl::IsDataLoss(filled)) {
       // The volume was never handed out: a retry starts it over, from a
       // new instant.
       if (absl::StartsWith(from, "ct-")) RemoveTemp(from);
       (void)Lvm({"lvremove", "--yes", LvPath(lv.name)});
       return absl::AbortedError(absl::StrCat(
-          "the content of volume ", volume_id,
-          " could not be copied (", filled.message(),
-          "); a retry starts over"));
+          "the content of volume ", volume_id, " could not be copied (",
+          filled.message(), "); a retry starts over"));
     }
     if (!filled.ok()) return filled;
   }
@@ -346,8 +357,8 @@ absl::Status LvmBackend::Fill(const std::string& target,
   if (from_temp) {
     const LogicalVolume* origin = Named(*lvs, source->origin);
     if (origin == nullptr) {
-      return absl::DataLossError(absl::StrCat("the origin of ", LvPath(from),
-                                              " is gone"));
+      return absl::DataLossError(
+          absl::StrCat("the origin of ", LvPath(from), " is gone"));
     }
     source_bytes = origin->size_bytes;
   }
@@ -388,7 +399,7 @@ absl::Status LvmBackend::Fill(const std::string& target,
       1 << 20, 8 << 20);
   options.cancel = &cancel;
   absl::Time checked = absl::InfinitePast();  // the first report checks
-  const uint64_t step = source->size_bytes;  // the COW area's first size
+  const uint64_t step = source->size_bytes;   // the COW area's first size
   if (from_temp) {
     options.progress = [&](uint64_t) -> absl::Status {
       if (absl::Now() - checked < kCowCheckEvery) return absl::OkStatus();
@@ -412,8 +423,7 @@ absl::Status LvmBackend::Fill(const std::string& target,
     return copied.status();
   }
   if (absl::Status s = Lvm({"lvchange", "--deltag", kCopyingTag, "--deltag",
-                            absl::StrCat(kFromTagPrefix, from),
-                            LvPath(target)})
+                            absl::StrCat(kFromTagPrefix, from), LvPath(target)})
                            .status();
       !s.ok()) {
     return s;
@@ -476,9 +486,9 @@ absl::Status LvmBackend::KeepCowRoom(const std::string& temp, uint64_t step) {
   if (!lvs.ok()) return absl::OkStatus();
   const LogicalVolume* lv = Named(*lvs, temp);
   if (lv == nullptr || lv->invalid_snapshot()) {
-    return absl::DataLossError(
-        absl::StrCat("the temporary snapshot ", LvPath(temp), " is ",
-                     lv == nullptr ? "gone" : "invalid (its COW area overflowed)"));
+    return absl::DataLossError(absl::StrCat(
+        "the temporary snapshot ", LvPath(temp), " is ",
+        lv == nullptr ? "gone" : "invalid (its COW area overflowed)"));
   }
   if (lv->data_percent < kCowGrowPercent) return absl::OkStatus();
   // A COW area as large as its origin holds every block it could change.
@@ -490,14 +500,13 @@ absl::Status LvmBackend::KeepCowRoom(const std::string& temp, uint64_t step) {
   }
   // Growing takes VG space like any volume: never into the reserve, never
   // past what the other volumes were promised.
-  absl::Status grown =
-      Place(step, 0, /*new_data=*/false,
-            absl::StrCat("the COW area of ", LvPath(temp)))
-          .status();
+  absl::Status grown = Place(step, 0, /*new_data=*/false,
+                             absl::StrCat("the COW area of ", LvPath(temp)))
+                           .status();
   if (grown.ok()) {
-    grown = Lvm({"lvextend", "--size", absl::StrCat("+", step, "b"),
-                 LvPath(temp)})
-                .status();
+    grown =
+        Lvm({"lvextend", "--size", absl::StrCat("+", step, "b"), LvPath(temp)})
+            .status();
   }
   if (grown.ok()) {
     spdlog::info("grew the COW area of {} by {} bytes ({}% used)", LvPath(temp),
@@ -522,9 +531,10 @@ absl::Status LvmBackend::SettleCopiesFrom(const LogicalVolume& origin,
       if (temp.origin != origin.name || !HasTag(temp, kCowTag)) continue;
       const std::string target(absl::StripPrefix(temp.name, "ct-"));
       const LogicalVolume* into = Named(*lvs, target);
-      const bool needed = into != nullptr && HasTag(*into, kCopyingTag) &&
-                          !HasTag(*into, kFailedTag) &&
-                          (HasTag(*into, kSnapshotTag) || jobs_.Running(target));
+      const bool needed =
+          into != nullptr && HasTag(*into, kCopyingTag) &&
+          !HasTag(*into, kFailedTag) &&
+          (HasTag(*into, kSnapshotTag) || jobs_.Running(target));
       if (needed) {
         // A snapshot's copy is a promise: it runs (again) and is waited for.
         if (HasTag(*into, kSnapshotTag)) StartSnapshotCopy(*into);
@@ -533,7 +543,8 @@ absl::Status LvmBackend::SettleCopiesFrom(const LogicalVolume& origin,
       }
       // Nothing will copy from it any more (a clone that stopped and was
       // never handed out, or a copy already done).
-      if (absl::Status s = Lvm({"lvremove", "--yes", LvPath(temp.name)}).status();
+      if (absl::Status s =
+              Lvm({"lvremove", "--yes", LvPath(temp.name)}).status();
           !s.ok() && !absl::IsNotFound(s)) {
         return s;
       }
@@ -541,15 +552,15 @@ absl::Status LvmBackend::SettleCopiesFrom(const LogicalVolume& origin,
     if (waiting.empty()) return absl::OkStatus();
     if (absl::Now() >= deadline) {
       return absl::UnavailableError(absl::StrCat(
-          "LV ", LvPath(origin.name), " cannot be ", what, " yet: ",
-          waiting.size(), " copies of it are still running (first ",
+          "LV ", LvPath(origin.name), " cannot be ", what,
+          " yet: ", waiting.size(), " copies of it are still running (first ",
           LvPath(waiting[0]), "); retry"));
     }
     const absl::Time pass = absl::Now();
     for (const std::string& target : waiting) {
-      jobs_.WaitFor(target, std::max(absl::ZeroDuration(),
-                                     std::min(absl::Seconds(5),
-                                              deadline - absl::Now())));
+      jobs_.WaitFor(
+          target, std::max(absl::ZeroDuration(),
+                           std::min(absl::Seconds(5), deadline - absl::Now())));
     }
     // A copy that is not running (it failed a moment ago and waits for its
     // retry) is waited for at once: one lvs report a second at most, not
@@ -574,8 +585,9 @@ absl::StatusOr<int> LvmBackend::ResumeCopies() {
   std::set<std::string> removed;
   for (const LogicalVolume& lv : *lvs) {
     if (!BelongsHere(lv) || !HasTag(lv, kCopyingTag)) continue;
-    spdlog::info("removing {}: a restore or clone a stopped driver left unfinished",
-                 LvPath(lv.name));
+    spdlog::info(
+        "removing {}: a restore or clone a stopped driver left unfinished",
+        LvPath(lv.name));
     absl::Status gone = Lvm({"lvremove", "--yes", LvPath(lv.name)}).status();
     if (gone.ok() || absl::IsNotFound(gone)) removed.insert(lv.name);
   }

@@ -31,15 +31,15 @@ ThinPoolGrowth DecideThinPoolGrowth(const LogicalVolume& pool,
   uint64_t free = vg.free_bytes / extent * extent;
   // `copies`: the metadata LV has a spare of the same size (pmspare) that
   // LVM grows with it, so its growth takes twice the extents.
-  auto grow = [&](const char* what, double percent, uint64_t size,
-                  uint64_t cap, uint64_t copies, uint64_t* out) {
+  auto grow = [&](const char* what, double percent, uint64_t size, uint64_t cap,
+                  uint64_t copies, uint64_t* out) {
     if (Use(percent) < options.autoextend_percent) return;
-    uint64_t step = RoundUp(std::max<uint64_t>(
-                                static_cast<uint64_t>(std::ceil(
-                                    static_cast<double>(size) *
-                                    options.step_percent / 100.0)),
-                                1),
-                            extent);
+    uint64_t step = RoundUp(
+        std::max<uint64_t>(
+            static_cast<uint64_t>(std::ceil(static_cast<double>(size) *
+                                            options.step_percent / 100.0)),
+            1),
+        extent);
     std::string note;
     if (size >= cap) {
       step = 0;
@@ -75,8 +75,9 @@ ThinPoolGrowth DecideThinPoolGrowth(const LogicalVolume& pool,
 std::string CreateLimitReason(const LogicalVolume& pool,
                               const ThinPoolGuardOptions& options) {
   if (options.create_limit_percent <= 0) return "";
-  for (auto [what, percent] : {std::make_pair("data", pool.data_percent),
-                               std::make_pair("metadata", pool.metadata_percent)}) {
+  for (auto [what, percent] :
+       {std::make_pair("data", pool.data_percent),
+        std::make_pair("metadata", pool.metadata_percent)}) {
     if (Use(percent) >= options.create_limit_percent) {
       return absl::StrCat("its ", what, " is ",
                           absl::StrFormat("%.2f", Use(percent)),
@@ -92,10 +93,14 @@ std::string ThinPoolTrouble(const LogicalVolume& pool) {
   // only, (F) failed.
   if (pool.attr.size() < 9) return "";
   switch (pool.attr[8]) {
-    case 'D': return "its thin pool is out of data space";
-    case 'M': return "its thin pool's metadata is read-only";
-    case 'F': return "its thin pool has failed";
-    default: return "";
+    case 'D':
+      return "its thin pool is out of data space";
+    case 'M':
+      return "its thin pool's metadata is read-only";
+    case 'F':
+      return "its thin pool has failed";
+    default:
+      return "";
   }
 }
 

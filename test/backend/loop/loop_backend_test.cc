@@ -60,10 +60,11 @@ TEST_F(LoopBackendTest, OverprovisionBoundsWhatAllImagesPromise) {
   EXPECT_EQ(backend.List()->size(), 2u);
   // Restores and clones count too.
   VolumeRecord clone = Record("clone", 2 * kGiB);
-  EXPECT_EQ(backend.CreateFromSource(clone, Record("a", 0).volume_id(), NoFreeze())
-                .status()
-                .code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(
+      backend.CreateFromSource(clone, Record("a", 0).volume_id(), NoFreeze())
+          .status()
+          .code(),
+      absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(backend.Create(Record("d", kGiB)).ok());
   EXPECT_TRUE(backend.Delete(Record("a", 0).volume_id()).ok());
   EXPECT_EQ(backend.Capacity()->available_bytes, 13 * kGiB / 2);

@@ -116,12 +116,13 @@ TEST(CopyJobsTest, DestructionCancelsRunningJobs) {
   std::atomic<bool> stopped{false};
   {
     CopyJobs jobs;
-    ASSERT_TRUE(jobs.Start("cs-a", "cv-1", [&](const std::atomic<bool>& cancel) {
-      started.Notify();
-      while (!cancel.load()) absl::SleepFor(absl::Milliseconds(1));
-      stopped = true;
-      return absl::CancelledError("cancelled");
-    }));
+    ASSERT_TRUE(
+        jobs.Start("cs-a", "cv-1", [&](const std::atomic<bool>& cancel) {
+          started.Notify();
+          while (!cancel.load()) absl::SleepFor(absl::Milliseconds(1));
+          stopped = true;
+          return absl::CancelledError("cancelled");
+        }));
     started.WaitForNotification();
   }
   EXPECT_TRUE(stopped.load());
@@ -131,13 +132,16 @@ TEST(CopyJobsTest, DestructionCancelsRunningJobs) {
 TEST(CopyJobsTest, WaitersSurviveTheJobBeingReplaced) {
   CopyJobs jobs;
   for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(jobs.Start("cs-a", "cv-1", [](const std::atomic<bool>&) {
-      return absl::OkStatus();
-    }, absl::ZeroDuration()) || jobs.Running("cs-a"));
+    ASSERT_TRUE(jobs.Start(
+                    "cs-a", "cv-1",
+                    [](const std::atomic<bool>&) { return absl::OkStatus(); },
+                    absl::ZeroDuration()) ||
+                jobs.Running("cs-a"));
     std::thread waiter([&] { jobs.WaitFor("cs-a", absl::Seconds(30)); });
-    jobs.Start("cs-a", "cv-1",
-               [](const std::atomic<bool>&) { return absl::OkStatus(); },
-               absl::ZeroDuration());
+    jobs.Start(
+        "cs-a", "cv-1",
+        [](const std::atomic<bool>&) { return absl::OkStatus(); },
+        absl::ZeroDuration());
     waiter.join();
   }
   EXPECT_TRUE(jobs.WaitFor("cs-a", absl::Seconds(30)));

@@ -160,7 +160,8 @@ uint64_t FakeLvm::Used(const std::string& vg) const {
   return used;
 }
 
-std::function<absl::StatusOr<CommandResult>(const Command&)> FakeLvm::Handler() {
+std::function<absl::StatusOr<CommandResult>(const Command&)>
+FakeLvm::Handler() {
   return [this](const Command& command) -> absl::StatusOr<CommandResult> {
     return Run(command.argv);
   };
@@ -238,7 +239,8 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
                         "\", \"vg_free\":\"", vg_it->second.size - used,
                         "\", \"vg_extent_size\":\"", vg_it->second.extent,
                         "\", \"vg_missing_pv_count\":\"",
-                        vg_it->second.missing_pvs, "\"}\n              ]\n          }\n      ]\n  }\n"));
+                        vg_it->second.missing_pvs,
+                        "\"}\n              ]\n          }\n      ]\n  }\n"));
   }
   if (verb == "lvs" && Has(argv, "seg_pe_ranges")) {
     auto it = lvs_.find(target);
@@ -262,10 +264,10 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
       for (const auto& [other_key, other] : lvs_) {
         is_origin = is_origin || (other.vg == lv.vg && other.origin == name);
       }
-      std::string attr = lv.thin_pool ? "twi-a-tz--"
+      std::string attr = lv.thin_pool         ? "twi-a-tz--"
                          : !lv.origin.empty() ? "swi-a-s---"
-                         : lv.pool.empty() ? "-wi-------"
-                                           : "Vwi---tz--";
+                         : lv.pool.empty()    ? "-wi-------"
+                                              : "Vwi---tz--";
       if (is_origin) attr[0] = 'o';
       if (lv.thin_pool && !lv.zero_new_blocks) attr[7] = '-';
       if (lv.thin_pool) attr[8] = lv.health;
@@ -283,10 +285,10 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
       std::string pool_fields;
       if (lv.thin_pool) {
         percent = absl::StrCat(lv.pool_data_percent);
-        pool_fields = absl::StrCat(
-            ", \"lv_metadata_size\":\"", lv.metadata_size,
-            "\", \"metadata_percent\":\"", lv.metadata_percent,
-            "\", \"chunk_size\":\"", lv.chunk, "\"");
+        pool_fields =
+            absl::StrCat(", \"lv_metadata_size\":\"", lv.metadata_size,
+                         "\", \"metadata_percent\":\"", lv.metadata_percent,
+                         "\", \"chunk_size\":\"", lv.chunk, "\"");
       }
       rows.push_back(absl::StrCat(
           "{\"lv_name\":\"", name, "\", \"vg_name\":\"", lv.vg,
@@ -295,10 +297,11 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
           "\", \"pool_lv\":\"", lv.pool, "\", \"origin\":\"", lv.origin,
           "\", \"data_percent\":\"", percent, "\"", pool_fields, "}"));
     }
-    return Exit(0, absl::StrCat("  {\n      \"report\": [\n          {\n"
-                                "              \"lv\": [\n",
-                                absl::StrJoin(rows, ",\n"),
-                                "\n              ]\n          }\n      ]\n  }\n"));
+    return Exit(0,
+                absl::StrCat("  {\n      \"report\": [\n          {\n"
+                             "              \"lv\": [\n",
+                             absl::StrJoin(rows, ",\n"),
+                             "\n              ]\n          }\n      ]\n  }\n"));
   }
   if (verb == "lvcreate") {
     std::string name, pool;
@@ -307,10 +310,14 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
     const bool snapshot = Has(argv, "--snapshot");
     bool skip_activation = snapshot;
     for (size_t i = 2; i + 1 < argv.size(); ++i) {
-      if (argv[i] == "--name") name = argv[++i];
-      else if (argv[i] == "--size" || argv[i] == "--virtualsize") size = Bytes(argv[++i]);
-      else if (argv[i] == "--thinpool") pool = argv[++i];
-      else if (argv[i] == "--addtag") tags.push_back(argv[++i]);
+      if (argv[i] == "--name")
+        name = argv[++i];
+      else if (argv[i] == "--size" || argv[i] == "--virtualsize")
+        size = Bytes(argv[++i]);
+      else if (argv[i] == "--thinpool")
+        pool = argv[++i];
+      else if (argv[i] == "--addtag")
+        tags.push_back(argv[++i]);
       else if (argv[i] == "--setactivationskip")
         skip_activation = argv[++i] == "y";
     }
@@ -335,8 +342,9 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
       if (pool.empty()) {
         // A COW snapshot of a thick LV: its size is the COW area's.
         if (size == 0 || Used(vg) + size > vg_it->second.size) {
-          return Exit(5, "", absl::StrCat("  Volume group \"", vg,
-                                          "\" has insufficient free space\n"));
+          return Exit(5, "",
+                      absl::StrCat("  Volume group \"", vg,
+                                   "\" has insufficient free space\n"));
         }
         cow_origin = target.substr(vg.size() + 1);
       } else {
@@ -351,8 +359,9 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
       }
     } else {
       if (Used(vg) + size > vg_it->second.size) {
-        return Exit(5, "", absl::StrCat("  Volume group \"", vg,
-                                        "\" has insufficient free space\n"));
+        return Exit(5, "",
+                    absl::StrCat("  Volume group \"", vg,
+                                 "\" has insufficient free space\n"));
       }
       stale = true;  // extents of deleted LVs come back as they were
     }
@@ -371,17 +380,18 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
       next_extent_ += count;
     }
     // Thin LVs: like -k, the caller activates.
-    lv.active = snapshot ? (cow_origin.empty() ? !skip_activation
-                                               : lvs_[target].active)
-                         : pool.empty();
+    lv.active =
+        snapshot ? (cow_origin.empty() ? !skip_activation : lvs_[target].active)
+                 : pool.empty();
     lvs_[vg + "/" + name] = lv;
     if (!cow_origin.empty() && on_cow_) on_cow_(target, vg + "/" + name);
     return Exit(0, absl::StrCat("  Logical volume \"", name, "\" created.\n"));
   }
   auto it = lvs_.find(target);
   if (it == lvs_.end()) {
-    return Exit(5, "", absl::StrCat("  Failed to find logical volume \"",
-                                    target, "\"\n"));
+    return Exit(
+        5, "",
+        absl::StrCat("  Failed to find logical volume \"", target, "\"\n"));
   }
   if (verb == "lvremove") {
     if (it->second.open) {
@@ -414,7 +424,8 @@ CommandResult FakeLvm::Run(const std::vector<std::string>& argv) {
     for (size_t i = 2; i + 1 < argv.size(); ++i) {
       if (argv[i] == "--poolmetadatasize" && it->second.thin_pool) {
         absl::string_view size = argv[i + 1];
-        if (!absl::ConsumePrefix(&size, "+")) return Exit(3, "", "  bad size\n");
+        if (!absl::ConsumePrefix(&size, "+"))
+          return Exit(3, "", "  bad size\n");
         const uint64_t more = Bytes(std::string(size));
         // The spare metadata LV grows with it.
         if (Used(it->second.vg) + 2 * more > vgs_[it->second.vg].size) {

@@ -52,7 +52,6 @@ class FakeLvm final {
     uint64_t metadata_grown = 0;  // by lvextend, taken twice from the VG
     uint64_t chunk = 64 << 10;
     char health = '-';  // lv_attr bit 9 of a pool: D, M, F or '-'
-
   };
 
   void AddVg(const std::string& name, uint64_t size, uint64_t extent = 4 << 20);

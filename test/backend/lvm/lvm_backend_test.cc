@@ -99,8 +99,9 @@ TEST_F(LvmBackendTest, CreateRoundsRecordsAndIsIdempotent) {
       EXPECT_EQ(call.argv[0], "lvm");
       EXPECT_NE(std::find(call.argv.begin(), call.argv.end(), "12582912b"),
                 call.argv.end());
-      EXPECT_NE(std::find(call.argv.begin(), call.argv.end(), "--wipesignatures"),
-                call.argv.end());
+      EXPECT_NE(
+          std::find(call.argv.begin(), call.argv.end(), "--wipesignatures"),
+          call.argv.end());
       EXPECT_EQ(call.env, std::vector<std::string>{"LVM_SYSTEM_DIR=/x"});
     }
   }
@@ -124,8 +125,9 @@ TEST_F(LvmBackendTest, ThickCapacityKeepsTheReserve) {
   ASSERT_TRUE(capacity.ok());
   // 10 GiB VG, 2 GiB of it the thin pool, 1 GiB reserve.
   EXPECT_EQ(capacity->available_bytes, 7 * kGiB);
-  EXPECT_EQ(thick_.Create(Record("big", 7 * kGiB + kMiB, "bulk")).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(
+      thick_.Create(Record("big", 7 * kGiB + kMiB, "bulk")).status().code(),
+      absl::StatusCode::kResourceExhausted);
   ASSERT_TRUE(thick_.Create(Record("fits", 4 * kGiB, "bulk")).ok());
   EXPECT_EQ(thick_.Capacity()->available_bytes, 3 * kGiB);
 }
@@ -185,11 +187,11 @@ TEST_F(LvmBackendTest, ExpandRoundsAndNeverShrinks) {
   EXPECT_EQ(*thick_.Expand(record.volume_id(), 10 * kMiB), 104 * kMiB);
   EXPECT_EQ(thick_.Expand(record.volume_id(), 100 * kGiB).status().code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(thick_.Expand(MakeId(IdKind::kVolume, "node-1", "bulk", "ghost"),
-                          kGiB)
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      thick_.Expand(MakeId(IdKind::kVolume, "node-1", "bulk", "ghost"), kGiB)
+          .status()
+          .code(),
+      absl::StatusCode::kNotFound);
 }
 
 TEST_F(LvmBackendTest, ReadinessAndActivationAfterReboot) {
@@ -197,7 +199,8 @@ TEST_F(LvmBackendTest, ReadinessAndActivationAfterReboot) {
   EXPECT_TRUE(thin_.Ready().ok());
   LvmBackend missing_vg({"nope", "", 0, 1.0, {}}, &runner_, &fs_, &copier_);
   EXPECT_EQ(missing_vg.Ready().code(), absl::StatusCode::kUnavailable);
-  LvmBackend missing_pool({"vg0", "nopool", 0, 1.0, {}}, &runner_, &fs_, &copier_);
+  LvmBackend missing_pool({"vg0", "nopool", 0, 1.0, {}}, &runner_, &fs_,
+                          &copier_);
   EXPECT_EQ(missing_pool.Ready().code(), absl::StatusCode::kUnavailable);
 
   const VolumeRecord a = Record("a", 8 * kMiB, "bulk");
@@ -215,11 +218,12 @@ TEST_F(LvmBackendTest, ReadinessAndActivationAfterReboot) {
 TEST_F(LvmBackendTest, ForeignLvsAreIgnored) {
   // An LV someone else made in the same VG, with a name like ours.
   Command foreign;
-  foreign.argv = {"lvm", "lvcreate", "--name", "cv-0000", "--size",
-                  "4194304b", "vg0"};
+  foreign.argv = {"lvm",    "lvcreate", "--name", "cv-0000",
+                  "--size", "4194304b", "vg0"};
   ASSERT_TRUE(runner_.Run(foreign).ok());
   EXPECT_TRUE(thick_.List()->empty());
-  EXPECT_TRUE(thick_.Delete(MakeId(IdKind::kVolume, "node-1", "bulk", "x")).ok());
+  EXPECT_TRUE(
+      thick_.Delete(MakeId(IdKind::kVolume, "node-1", "bulk", "x")).ok());
   EXPECT_TRUE(lvm_.HasLv("vg0", "cv-0000"));
 }
 
@@ -447,7 +451,8 @@ TEST_F(LvmBackendTest, RestoresAndClonesPassTheCapacityCheck) {
   const VolumeRecord too_big = Record("big", 3 * kGiB, "fast");
   size_t before = runner_.calls().size();
   const absl::Status refused =
-      thin_.CreateFromSource(too_big, snapshot.snapshot_id(), NoFreeze()).status();
+      thin_.CreateFromSource(too_big, snapshot.snapshot_id(), NoFreeze())
+          .status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(
       absl::StrContains(refused.message(), "not enough space in vg0/pool0"))
@@ -456,15 +461,17 @@ TEST_F(LvmBackendTest, RestoresAndClonesPassTheCapacityCheck) {
   EXPECT_FALSE(lvm_.HasLv("vg0", LvmBackend::LvName(too_big.volume_id())));
 
   const VolumeRecord restore = Record("restore", kGiB + kGiB / 2, "fast");
-  auto restored = thin_.CreateFromSource(restore, snapshot.snapshot_id(), NoFreeze());
+  auto restored =
+      thin_.CreateFromSource(restore, snapshot.snapshot_id(), NoFreeze());
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(restored->capacity_bytes(), static_cast<int64_t>(kGiB + kGiB / 2));
   before = runner_.calls().size();
-  EXPECT_EQ(
-      thin_.CreateFromSource(Record("clone", kGiB, "fast"), source.volume_id(), NoFreeze())
-          .status()
-          .code(),
-      absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(thin_
+                .CreateFromSource(Record("clone", kGiB, "fast"),
+                                  source.volume_id(), NoFreeze())
+                .status()
+                .code(),
+            absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(CallsOf("lvcreate", before), 0);
   auto clone = thin_.CreateFromSource(Record("clone", kGiB / 2, "fast"),
                                       source.volume_id(), NoFreeze());
@@ -479,7 +486,8 @@ TEST_F(LvmBackendTest, RestoreThatStoppedBeforeGrowingIsFinishedByARetry) {
   ASSERT_TRUE(thin_.Create(source).ok());
   const VolumeRecord clone = Record("clone", 512 * kMiB, "fast");
   lvm_.FailNext("lvextend", "  Internal error: interrupted.\n");
-  EXPECT_FALSE(thin_.CreateFromSource(clone, source.volume_id(), NoFreeze()).ok());
+  EXPECT_FALSE(
+      thin_.CreateFromSource(clone, source.volume_id(), NoFreeze()).ok());
   EXPECT_EQ(thin_.Get(clone.volume_id())->capacity_bytes(),
             static_cast<int64_t>(256 * kMiB));
   auto finished = thin_.CreateFromSource(clone, source.volume_id(), NoFreeze());
@@ -506,7 +514,8 @@ TEST_F(LvmBackendTest, ThinSnapshotsAreBoundedByOverprovision) {
   const VolumeRecord small = Record("small", 512 * kMiB, "fast");
   ASSERT_TRUE(thin_.Create(small).ok());
   EXPECT_TRUE(
-      thin_.CreateSnapshot(Snapshot("s2", small.volume_id(), "fast"), nullptr).ok());
+      thin_.CreateSnapshot(Snapshot("s2", small.volume_id(), "fast"), nullptr)
+          .ok());
 }
 
 TEST_F(LvmBackendTest, SnapshotTagsCarryThePolicyOrAreRefusedWhole) {
@@ -549,10 +558,11 @@ TEST_F(LvmBackendTest, SnapshotTagsCarryThePolicyOrAreRefusedWhole) {
 
   VolumeRecord long_restore = Record("long-restore", 64 * kMiB, "fast");
   (*long_restore.mutable_parameters())["note"] = std::string(800, 'n');
-  EXPECT_EQ(thin_.CreateFromSource(long_restore, snapshot.snapshot_id(), NoFreeze())
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      thin_.CreateFromSource(long_restore, snapshot.snapshot_id(), NoFreeze())
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(thin_.Create(long_restore).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CallsOf("lvcreate", before), 0);
@@ -707,7 +717,8 @@ TEST_F(LvmThickCopyTest, SnapshotIsPendingUntilItsBackgroundCopyEnds) {
 
   copier_.Release();
   ASSERT_TRUE(thick_.WaitForCopy(asked.snapshot_id(), absl::Seconds(30)));
-  absl::StatusOr<SnapshotRecord> ready = thick_.GetSnapshot(asked.snapshot_id());
+  absl::StatusOr<SnapshotRecord> ready =
+      thick_.GetSnapshot(asked.snapshot_id());
   ASSERT_TRUE(ready.ok()) << ready.status();
   EXPECT_FALSE(ready->pending_copy());
   EXPECT_EQ(copier_.Content("/dev/vg0/" + snap_lv), "old data");
@@ -720,8 +731,7 @@ TEST_F(LvmThickCopyTest, SnapshotIsPendingUntilItsBackgroundCopyEnds) {
   EXPECT_EQ(call.bytes_per_second, 128u << 20);
   // No dumpe2fs here: the whole origin.
   EXPECT_EQ(call.ranges, (std::vector<ByteRange>{{0, 64 * kMiB}}));
-  EXPECT_EQ(thick_.Capacity()->available_bytes,
-            lvm_.VgFree("vg0") - 1 * kGiB);
+  EXPECT_EQ(thick_.Capacity()->available_bytes, lvm_.VgFree("vg0") - 1 * kGiB);
 }
 
 TEST_F(LvmThickCopyTest, RestoresAndClonesAreIndependentCopies) {
@@ -765,15 +775,18 @@ TEST_F(LvmThickCopyTest, RestoresAndClonesAreIndependentCopies) {
             128 * kMiB);
   // Larger than what is copied: zeroed first, the rest reads as zeroes.
   EXPECT_EQ(CallsOf("blkdiscard", before), 1);
-  EXPECT_FALSE(lvm_.GetLv("vg0", LvmBackend::LvName(restore.volume_id())).stale);
+  EXPECT_FALSE(
+      lvm_.GetLv("vg0", LvmBackend::LvName(restore.volume_id())).stale);
   // Read from the snapshot LV itself: no temporary snapshot for a restore.
   EXPECT_EQ(copier_.calls().back().from,
             "/dev/vg0/" + LvmBackend::LvName(snapshot.snapshot_id()));
   // A retry of either finds the volume and copies nothing again.
   const int copies = copier_.started();
   EXPECT_TRUE(
-      thick_.CreateFromSource(restore, snapshot.snapshot_id(), NoFreeze()).ok());
-  EXPECT_TRUE(thick_.CreateFromSource(clone, source.volume_id(), counting).ok());
+      thick_.CreateFromSource(restore, snapshot.snapshot_id(), NoFreeze())
+          .ok());
+  EXPECT_TRUE(
+      thick_.CreateFromSource(clone, source.volume_id(), counting).ok());
   EXPECT_EQ(copier_.started(), copies);
   // Every new LV (snapshot LV, restore, clone) has what a deleted LV left
   // at its start wiped by lvcreate: a stale md or bcache superblock there
@@ -798,20 +811,20 @@ TEST_F(LvmThickCopyTest, RestoresAndClonesAreIndependentCopies) {
 // copied onto a zeroed LV. Block and encrypted volumes copy every byte.
 TEST_F(LvmThickCopyTest, OnlyUsedExt4BlocksAreCopied) {
   std::vector<std::string> probed;
-  runner_.SetHandler("dumpe2fs", [&](const Command& command)
-                                     -> absl::StatusOr<CommandResult> {
-    probed.push_back(command.argv.back());
-    CommandResult result;
-    result.exit_code = 0;
-    result.stdout_data =
-        "Filesystem features:      has_journal extent 64bit\n"
-        "Block count:              16384\n"
-        "First block:              0\n"
-        "Block size:               4096\n"
-        "Group 0: (Blocks 0-16383)\n"
-        "  Free blocks: 100-8191, 8300-16383\n";
-    return result;
-  });
+  runner_.SetHandler(
+      "dumpe2fs", [&](const Command& command) -> absl::StatusOr<CommandResult> {
+        probed.push_back(command.argv.back());
+        CommandResult result;
+        result.exit_code = 0;
+        result.stdout_data =
+            "Filesystem features:      has_journal extent 64bit\n"
+            "Block count:              16384\n"
+            "First block:              0\n"
+            "Block size:               4096\n"
+            "Group 0: (Blocks 0-16383)\n"
+            "  Free blocks: 100-8191, 8300-16383\n";
+        return result;
+      });
   const VolumeRecord fs = Record("fs", 64 * kMiB, "bulk");
   VolumeRecord block = Record("blk", 64 * kMiB, "bulk");
   block.set_block(true);
@@ -830,30 +843,35 @@ TEST_F(LvmThickCopyTest, OnlyUsedExt4BlocksAreCopied) {
     EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
   }
   ASSERT_EQ(copier_.calls().size(), 3u);
-  EXPECT_EQ(probed, std::vector<std::string>{"/dev/vg0/ct-" +
-                                             LvmBackend::LvName(Snapshot(
-                                                 "s-fs", fs.volume_id(), "bulk")
-                                                                    .snapshot_id())});
-  EXPECT_EQ(copier_.calls()[0].ranges,
-            (std::vector<ByteRange>{{0, 100 * 4096}, {8192 * 4096, 108 * 4096}}));
-  EXPECT_EQ(copier_.calls()[1].ranges, (std::vector<ByteRange>{{0, 64 * kMiB}}));
-  EXPECT_EQ(copier_.calls()[2].ranges, (std::vector<ByteRange>{{0, 64 * kMiB}}));
+  EXPECT_EQ(probed,
+            std::vector<std::string>{
+                "/dev/vg0/ct-" +
+                LvmBackend::LvName(
+                    Snapshot("s-fs", fs.volume_id(), "bulk").snapshot_id())});
+  EXPECT_EQ(
+      copier_.calls()[0].ranges,
+      (std::vector<ByteRange>{{0, 100 * 4096}, {8192 * 4096, 108 * 4096}}));
+  EXPECT_EQ(copier_.calls()[1].ranges,
+            (std::vector<ByteRange>{{0, 64 * kMiB}}));
+  EXPECT_EQ(copier_.calls()[2].ranges,
+            (std::vector<ByteRange>{{0, 64 * kMiB}}));
   // Only the used-ranges copy needed its target zeroed.
   EXPECT_EQ(CallsOf("blkdiscard", before), 1);
 
   // A journal still to replay: its bitmaps cannot be trusted, copy all.
-  runner_.SetHandler("dumpe2fs", [](const Command&) -> absl::StatusOr<CommandResult> {
-    CommandResult result;
-    result.exit_code = 0;
-    result.stdout_data =
-        "Filesystem features:      has_journal needs_recovery extent\n"
-        "Block count:              16384\n"
-        "First block:              0\n"
-        "Block size:               4096\n"
-        "Group 0: (Blocks 0-16383)\n"
-        "  Free blocks: 100-16383\n";
-    return result;
-  });
+  runner_.SetHandler(
+      "dumpe2fs", [](const Command&) -> absl::StatusOr<CommandResult> {
+        CommandResult result;
+        result.exit_code = 0;
+        result.stdout_data =
+            "Filesystem features:      has_journal needs_recovery extent\n"
+            "Block count:              16384\n"
+            "First block:              0\n"
+            "Block size:               4096\n"
+            "Group 0: (Blocks 0-16383)\n"
+            "  Free blocks: 100-16383\n";
+        return result;
+      });
   const SnapshotRecord dirty = Snapshot("dirty", fs.volume_id(), "bulk");
   ASSERT_TRUE(thick_.CreateSnapshot(dirty, nullptr).ok());
   ASSERT_TRUE(thick_.WaitForCopy(dirty.snapshot_id(), absl::Seconds(30)));
@@ -869,7 +887,8 @@ TEST_F(LvmThickCopyTest, NotEnoughSpaceIsRefusedBeforeAnythingIsMade) {
   const std::vector<std::string> lvs = Lvs();
   const size_t before = runner_.calls().size();
   const absl::Status refused =
-      thick_.CreateSnapshot(Snapshot("snap", source.volume_id(), "bulk"), nullptr)
+      thick_
+          .CreateSnapshot(Snapshot("snap", source.volume_id(), "bulk"), nullptr)
           .status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
   EXPECT_TRUE(absl::StrContains(refused.message(), "COW area")) << refused;
@@ -878,8 +897,9 @@ TEST_F(LvmThickCopyTest, NotEnoughSpaceIsRefusedBeforeAnythingIsMade) {
   EXPECT_EQ(Lvs(), lvs);
   EXPECT_EQ(copier_.started(), 0);
   const absl::Status clone =
-      thick_.CreateFromSource(Record("clone", 5 * kGiB, "bulk"),
-                              source.volume_id(), NoFreeze())
+      thick_
+          .CreateFromSource(Record("clone", 5 * kGiB, "bulk"),
+                            source.volume_id(), NoFreeze())
           .status();
   EXPECT_EQ(clone.code(), absl::StatusCode::kResourceExhausted) << clone;
   EXPECT_EQ(CallsOf("lvcreate", before), 0);
@@ -923,7 +943,8 @@ TEST_F(LvmThickCopyTest, TheSourceOutlivesTheCopiesFromIt) {
   ASSERT_TRUE(thick_.Delete(source.volume_id()).ok());
   release.join();
   EXPECT_FALSE(lvm_.HasLv("vg0", LvmBackend::LvName(source.volume_id())));
-  absl::StatusOr<SnapshotRecord> kept = thick_.GetSnapshot(snapshot.snapshot_id());
+  absl::StatusOr<SnapshotRecord> kept =
+      thick_.GetSnapshot(snapshot.snapshot_id());
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_FALSE(kept->pending_copy());
   EXPECT_EQ(copier_.Content(Device(snapshot.snapshot_id())), "kept");
@@ -996,8 +1017,9 @@ TEST_F(LvmThickCopyTest, TheCowAreaGrowsAndAnOverflowLosesOnlyThePointInTime) {
   EXPECT_TRUE(thick_.GetSnapshot(lost.snapshot_id())->pending_copy());
   EXPECT_TRUE(HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(lost.snapshot_id())),
                      "cellar.failed"));
-  EXPECT_EQ(thick_.CreateFromSource(Record("r", 2 * kGiB, "bulk"),
-                                    lost.snapshot_id(), NoFreeze())
+  EXPECT_EQ(thick_
+                .CreateFromSource(Record("r", 2 * kGiB, "bulk"),
+                                  lost.snapshot_id(), NoFreeze())
                 .status()
                 .code(),
             absl::StatusCode::kFailedPrecondition);
@@ -1030,13 +1052,14 @@ TEST_F(LvmThickCopyTest, ARestartedDriverResumesCopiesFromTags) {
     // `first` goes away: its copy stops unfinished.
   }
   copier_.Release();
-  EXPECT_TRUE(HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(snapshot.snapshot_id())),
-                     "cellar.copying"));
+  EXPECT_TRUE(
+      HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(snapshot.snapshot_id())),
+             "cellar.copying"));
   // A clone's temporary snapshot whose target was never made.
   ASSERT_EQ(runner_
-                .Run(Command{{"lvm", "lvcreate", "--yes", "--snapshot", "--size",
-                              "8388608b", "--name", "ct-cv-orphan", "--addtag",
-                              "cellar.cow",
+                .Run(Command{{"lvm", "lvcreate", "--yes", "--snapshot",
+                              "--size", "8388608b", "--name", "ct-cv-orphan",
+                              "--addtag", "cellar.cow",
                               "vg0/" + LvmBackend::LvName(source.volume_id())}})
                 ->exit_code,
             0);
@@ -1046,7 +1069,8 @@ TEST_F(LvmThickCopyTest, ARestartedDriverResumesCopiesFromTags) {
   EXPECT_EQ(*resumed, 1);
   EXPECT_FALSE(lvm_.HasLv("vg0", "ct-cv-orphan"));
   ASSERT_TRUE(second.WaitForCopy(snapshot.snapshot_id(), absl::Seconds(30)));
-  absl::StatusOr<SnapshotRecord> ready = second.GetSnapshot(snapshot.snapshot_id());
+  absl::StatusOr<SnapshotRecord> ready =
+      second.GetSnapshot(snapshot.snapshot_id());
   ASSERT_TRUE(ready.ok()) << ready.status();
   EXPECT_FALSE(ready->pending_copy());
   EXPECT_EQ(copier_.Content(Device(snapshot.snapshot_id())), "before");
@@ -1067,9 +1091,11 @@ TEST_F(LvmThickCopyTest, AHalfFilledCloneIsRemovedAtRestart) {
       (void)first.CreateFromSource(clone, source.volume_id(), NoFreeze());
     });
     // Until the copy is under way, with its target tagged as copying.
-    for (int i = 0; i < 3000 && !(lvm_.HasLv("vg0", LvmBackend::LvName(clone.volume_id())) &&
-                                  HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(clone.volume_id())),
-                                         "cellar.copying"));
+    for (int i = 0;
+         i < 3000 &&
+         !(lvm_.HasLv("vg0", LvmBackend::LvName(clone.volume_id())) &&
+           HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(clone.volume_id())),
+                  "cellar.copying"));
          ++i) {
       absl::SleepFor(absl::Milliseconds(10));
     }
@@ -1082,7 +1108,8 @@ TEST_F(LvmThickCopyTest, AHalfFilledCloneIsRemovedAtRestart) {
   }
   // As a kill -9 leaves it: the half-filled LV (and maybe its temporary
   // snapshot) with their tags.
-  if (!HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(clone.volume_id())), "cellar.copying")) {
+  if (!HasTag(lvm_.GetLv("vg0", LvmBackend::LvName(clone.volume_id())),
+              "cellar.copying")) {
     GTEST_SKIP() << "the failed copy cleaned up after itself";
   }
   LvmBackend second({"vg0", "", 1 * kGiB, 1.0, {}}, &runner_, &fs_, &copier_);
@@ -1154,7 +1181,8 @@ TEST_F(LvmThickCopyTest, TheCowAreaIsAPercentageAboveAFloor) {
   ASSERT_TRUE(sixty.Create(small).ok());
   copier_.Hold();
   const SnapshotRecord of_big = Snapshot("of-big", big.volume_id(), "bulk");
-  const SnapshotRecord of_small = Snapshot("of-small", small.volume_id(), "bulk");
+  const SnapshotRecord of_small =
+      Snapshot("of-small", small.volume_id(), "bulk");
   ASSERT_TRUE(sixty.CreateSnapshot(of_big, nullptr).ok());
   ASSERT_TRUE(sixty.CreateSnapshot(of_small, nullptr).ok());
   // 60% of 2 GiB (1228.8 MiB) in 4 MiB extents; all of 100 MiB and its
@@ -1184,7 +1212,8 @@ TEST_F(LvmThickCopyTest, TemporarySnapshotsNothingNeedsAreRemoved) {
   EXPECT_FALSE(thick_.GetSnapshot(snapshot.snapshot_id())->pending_copy());
   EXPECT_TRUE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
   lvm_.SetOpen("vg0", Temp(snapshot.snapshot_id()), false);
-  LvmBackend restarted({"vg0", "", 1 * kGiB, 1.0, {}}, &runner_, &fs_, &copier_);
+  LvmBackend restarted({"vg0", "", 1 * kGiB, 1.0, {}}, &runner_, &fs_,
+                       &copier_);
   EXPECT_EQ(*restarted.ResumeCopies(), 0);
   EXPECT_FALSE(lvm_.HasLv("vg0", Temp(snapshot.snapshot_id())));
   EXPECT_TRUE(lvm_.HasLv("vg0", snap_lv));
@@ -1192,22 +1221,24 @@ TEST_F(LvmThickCopyTest, TemporarySnapshotsNothingNeedsAreRemoved) {
   // A clone whose copy failed, then deleted instead of retried.
   const VolumeRecord clone = Record("clone", 64 * kMiB, "bulk");
   copier_.FailNext(absl::InternalError("reading at 0: EIO"));
-  EXPECT_FALSE(thick_.CreateFromSource(clone, source.volume_id(), NoFreeze()).ok());
+  EXPECT_FALSE(
+      thick_.CreateFromSource(clone, source.volume_id(), NoFreeze()).ok());
   EXPECT_TRUE(lvm_.HasLv("vg0", Temp(clone.volume_id())));
   ASSERT_TRUE(thick_.Delete(clone.volume_id()).ok());
   EXPECT_FALSE(lvm_.HasLv("vg0", Temp(clone.volume_id())));
   EXPECT_FALSE(lvm_.HasLv("vg0", LvmBackend::LvName(clone.volume_id())));
   // And a clone is refused when its COW area would not fit.
   const uint64_t free_now = thick_.Capacity()->available_bytes;
-  EXPECT_EQ(thick_.CreateFromSource(Record("c2", free_now - 4 * kMiB, "bulk"),
-                                    source.volume_id(), NoFreeze())
+  EXPECT_EQ(thick_
+                .CreateFromSource(Record("c2", free_now - 4 * kMiB, "bulk"),
+                                  source.volume_id(), NoFreeze())
                 .status()
                 .code(),
             absl::StatusCode::kResourceExhausted);
 }
 
-
-// ---------------------------------------------------------------- Thin-pool guard
+// ---------------------------------------------------------------- Thin-pool
+// guard
 
 class ThinPoolGuardBackendTest : public LvmBackendTest {
  protected:
@@ -1276,18 +1307,19 @@ TEST_F(ThinPoolGuardBackendTest, AtCreateLimitNewDataIsRefusedAndNothingMade) {
   lvm_.SetPoolUse("vg0", "pool0", 91, 5);
   const std::vector<std::string> before = lvm_.LvNames("vg0");
 
-  absl::StatusOr<VolumeRecord> created = backend.Create(Record("new", kMiB, "thin"));
+  absl::StatusOr<VolumeRecord> created =
+      backend.Create(Record("new", kMiB, "thin"));
   EXPECT_EQ(created.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(absl::StrContains(created.status().message(), "create-limit"))
       << created.status();
   EXPECT_EQ(backend.Expand(kept.volume_id(), 2 * kGiB).status().code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(backend
-                .CreateSnapshot(Snapshot("snap", kept.volume_id(), "thin"),
-                                nullptr)
-                .status()
-                .code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(
+      backend
+          .CreateSnapshot(Snapshot("snap", kept.volume_id(), "thin"), nullptr)
+          .status()
+          .code(),
+      absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(backend
                 .CreateFromSource(Record("clone", kGiB, "thin"),
                                   kept.volume_id(), NoFreeze())
@@ -1308,7 +1340,8 @@ TEST_F(ThinPoolGuardBackendTest, AtCreateLimitNewDataIsRefusedAndNothingMade) {
 TEST_F(ThinPoolGuardBackendTest, AtCreateLimitAutoextendIsTriedFirst) {
   LvmBackend backend = Guarded(80, 0, 90);
   lvm_.SetPoolUse("vg0", "pool0", 95, 5);  // past both; growth brings it to 76%
-  absl::StatusOr<VolumeRecord> created = backend.Create(Record("new", kMiB, "thin"));
+  absl::StatusOr<VolumeRecord> created =
+      backend.Create(Record("new", kMiB, "thin"));
   EXPECT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(PoolSize(), 2 * kGiB + 512 * kMiB);
 }

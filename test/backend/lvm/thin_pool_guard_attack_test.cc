@@ -25,7 +25,8 @@ constexpr uint64_t kGiB = 1ull << 30;
 constexpr uint64_t kTiB = 1ull << 40;
 constexpr uint64_t kEiB = 1ull << 60;
 
-LogicalVolume Pool(uint64_t size, double data, uint64_t meta_size, double meta) {
+LogicalVolume Pool(uint64_t size, double data, uint64_t meta_size,
+                   double meta) {
   LogicalVolume pool;
   pool.name = "pool0";
   pool.attr = "twi-aotz--";
@@ -45,7 +46,8 @@ VolumeGroup Vg(uint64_t free, uint64_t extent = 4 * kMiB) {
   return vg;
 }
 
-ThinPoolGuardOptions Options(int at, int step, uint64_t max = 0, int limit = 0) {
+ThinPoolGuardOptions Options(int at, int step, uint64_t max = 0,
+                             int limit = 0) {
   ThinPoolGuardOptions options;
   options.autoextend_percent = at;
   options.step_percent = step;
@@ -62,17 +64,19 @@ TEST(ThinPoolGuardAttack, GrowthStaysWithinCapAndVgAtTheEdges) {
   };
   for (const Case& c : std::vector<Case>{
            {kTiB, 100 * kTiB, 4 * kMiB, 0, 1000},
-           {kTiB, 100 * kTiB, 4 * kMiB, kTiB + 1, 1000},      // cap 1 byte above
-           {kTiB, 100 * kTiB, 4 * kMiB, UINT64_MAX, 1000},   // huge cap
-           {kTiB, 100 * kTiB, 0, 5 * kTiB, 1000},            // no extent size
-           {kTiB, 100 * kTiB, 1, 5 * kTiB + 3, 1000},        // 1-byte extent
-           {4 * kMiB, 100 * kTiB, 4 * kMiB, 6 * kMiB, 1},    // cap not extent-aligned
-           {2 * kEiB, 4 * kEiB, 4 * kMiB, 3 * kEiB, 1000},   // 20 EiB step: overflow
+           {kTiB, 100 * kTiB, 4 * kMiB, kTiB + 1, 1000},    // cap 1 byte above
+           {kTiB, 100 * kTiB, 4 * kMiB, UINT64_MAX, 1000},  // huge cap
+           {kTiB, 100 * kTiB, 0, 5 * kTiB, 1000},           // no extent size
+           {kTiB, 100 * kTiB, 1, 5 * kTiB + 3, 1000},       // 1-byte extent
+           {4 * kMiB, 100 * kTiB, 4 * kMiB, 6 * kMiB,
+            1},  // cap not extent-aligned
+           {2 * kEiB, 4 * kEiB, 4 * kMiB, 3 * kEiB,
+            1000},  // 20 EiB step: overflow
            {8 * kEiB, 7 * kEiB, 4 * kMiB, 15 * kEiB, 1000},  // size+step wraps
        }) {
-    const ThinPoolGrowth growth = DecideThinPoolGrowth(
-        Pool(c.size, 95, 0, 0), Vg(c.free, c.extent),
-        Options(80, c.step, c.max));
+    const ThinPoolGrowth growth =
+        DecideThinPoolGrowth(Pool(c.size, 95, 0, 0), Vg(c.free, c.extent),
+                             Options(80, c.step, c.max));
     const uint64_t cap = c.max == 0 ? UINT64_MAX : c.max;
     SCOPED_TRACE(growth.why);
     EXPECT_LE(growth.data_bytes, c.free) << c.size << " step " << c.step;
@@ -102,7 +106,8 @@ TEST(ThinPoolGuardAttack, MetadataIsNotStarvedByData) {
 TEST(ThinPoolGuardAttack, UnreportedUseIsTreatedAsEmpty) {
   EXPECT_EQ(CreateLimitReason(Pool(kTiB, -1, kGiB, -1), Options(80, 20, 0, 90)),
             "");
-  EXPECT_EQ(ThinPoolRoom(Pool(kTiB, -1, kGiB, -1), Vg(0), Options(0, 20)), kTiB);
+  EXPECT_EQ(ThinPoolRoom(Pool(kTiB, -1, kGiB, -1), Vg(0), Options(0, 20)),
+            kTiB);
 }
 
 // lv_attr parsing: bit 9 of a pool.
@@ -130,8 +135,8 @@ TEST(ThinPoolGuardAttack, OptionParsing) {
         "t=lvm-thin:vg/p?autoextend=80&autoextend-max=0",
         "t=lvm-thin:vg/p?autoextend=80&autoextend-max=18446744073709551616",
         "t=lvm-thin:vg/p?autoextend=80&autoextend-max=10G",
-        "t=lvm-thin:vg/p?autoextend-max=1000",
-        "t=lvm:vg?autoextend=80", "t=loop:/x?create-limit=90"}) {
+        "t=lvm-thin:vg/p?autoextend-max=1000", "t=lvm:vg?autoextend=80",
+        "t=loop:/x?create-limit=90"}) {
     EXPECT_FALSE(ParseDeviceClasses(text).ok()) << text;
   }
   // Accepted although they do nothing (no autoextend): worth a warning.
@@ -192,8 +197,9 @@ TEST_F(GuardBackendAttack, SnapshotsAreBoundedByOverprovision) {
   ASSERT_TRUE(backend.Create(volume).ok());
   int made = 0;
   for (int i = 0; i < 5; ++i) {
-    if (backend.CreateSnapshot(Snapshot("s" + std::to_string(i), volume.volume_id()),
-                               nullptr)
+    if (backend
+            .CreateSnapshot(
+                Snapshot("s" + std::to_string(i), volume.volume_id()), nullptr)
             .ok()) {
       ++made;
     }
@@ -219,11 +225,15 @@ TEST_F(GuardBackendAttack, CreateLimitHoldsOnEveryPath) {
   lvm_.SetPoolUse("vg0", "pool0", 95, 5);
   EXPECT_FALSE(backend.Create(Record("n", kMiB)).ok());
   EXPECT_FALSE(backend.Expand(kept.volume_id(), 2 * kGiB).ok());
-  EXPECT_FALSE(backend.CreateSnapshot(Snapshot("s", kept.volume_id()), nullptr).ok());
   EXPECT_FALSE(
-      backend.CreateFromSource(Record("c", kGiB), kept.volume_id(), NoFreeze()).ok());
+      backend.CreateSnapshot(Snapshot("s", kept.volume_id()), nullptr).ok());
   EXPECT_FALSE(
-      backend.CreateFromSource(Record("r", kGiB), snap.snapshot_id(), NoFreeze()).ok());
+      backend.CreateFromSource(Record("c", kGiB), kept.volume_id(), NoFreeze())
+          .ok());
+  EXPECT_FALSE(
+      backend
+          .CreateFromSource(Record("r", kGiB), snap.snapshot_id(), NoFreeze())
+          .ok());
 }
 
 }  // namespace

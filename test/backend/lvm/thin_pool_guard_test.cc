@@ -54,7 +54,8 @@ TEST(ThinPoolGuardTest, GrowthTable) {
   };
   const Case cases[] = {
       {"off", Pool(kGiB, 99), Vg(10 * kGiB), Options(0), 0, 0},
-      {"below the threshold", Pool(kGiB, 79.9), Vg(10 * kGiB), Options(80), 0, 0},
+      {"below the threshold", Pool(kGiB, 79.9), Vg(10 * kGiB), Options(80), 0,
+       0},
       {"at the threshold: 20% of 1 GiB, rounded up to 4 MiB extents",
        Pool(kGiB, 80), Vg(10 * kGiB), Options(80), 208 * kMiB, 0},
       {"a tiny step is at least one extent", Pool(kGiB, 90), Vg(10 * kGiB),
@@ -65,7 +66,8 @@ TEST(ThinPoolGuardTest, GrowthTable) {
        Options(80, 50, 2 * kGiB), 0, 0},
       {"the VG's free extents bound it", Pool(kGiB, 95), Vg(50 * kMiB),
        Options(80), 48 * kMiB, 0},
-      {"a full VG grows nothing", Pool(kGiB, 99), Vg(3 * kMiB), Options(80), 0, 0},
+      {"a full VG grows nothing", Pool(kGiB, 99), Vg(3 * kMiB), Options(80), 0,
+       0},
       {"metadata alone", Pool(kGiB, 10, 8 * kMiB, 85), Vg(10 * kGiB),
        Options(80), 0, 4 * kMiB},
       {"both: metadata takes twice its step (the spare)",
@@ -85,7 +87,8 @@ TEST(ThinPoolGuardTest, GrowthTable) {
   for (const Case& c : cases) {
     const ThinPoolGrowth growth = DecideThinPoolGrowth(c.pool, c.vg, c.options);
     EXPECT_EQ(growth.data_bytes, c.data) << c.what << ": " << growth.why;
-    EXPECT_EQ(growth.metadata_bytes, c.metadata) << c.what << ": " << growth.why;
+    EXPECT_EQ(growth.metadata_bytes, c.metadata)
+        << c.what << ": " << growth.why;
     EXPECT_EQ(growth.data_bytes % (4 * kMiB), 0u) << c.what;
     EXPECT_EQ(growth.metadata_bytes % (4 * kMiB), 0u) << c.what;
   }
@@ -93,18 +96,21 @@ TEST(ThinPoolGuardTest, GrowthTable) {
   EXPECT_TRUE(absl::StrContains(
       DecideThinPoolGrowth(Pool(kGiB, 99), Vg(0), Options(80)).why,
       "no more room"));
-  EXPECT_TRUE(absl::StrContains(
-      DecideThinPoolGrowth(Pool(2 * kGiB, 95), Vg(kGiB), Options(80, 20, 2 * kGiB))
-          .why,
-      "cap"));
+  EXPECT_TRUE(
+      absl::StrContains(DecideThinPoolGrowth(Pool(2 * kGiB, 95), Vg(kGiB),
+                                             Options(80, 20, 2 * kGiB))
+                            .why,
+                        "cap"));
 }
 
 TEST(ThinPoolGuardTest, CreateLimit) {
   EXPECT_EQ(CreateLimitReason(Pool(kGiB, 99), Options(80)), "");  // off
-  EXPECT_EQ(CreateLimitReason(Pool(kGiB, 89.99, 8 * kMiB, 10), Options(80, 20, 0, 90)),
+  EXPECT_EQ(CreateLimitReason(Pool(kGiB, 89.99, 8 * kMiB, 10),
+                              Options(80, 20, 0, 90)),
             "");
   EXPECT_TRUE(absl::StrContains(
-      CreateLimitReason(Pool(kGiB, 90), Options(80, 20, 0, 90)), "data is 90.00%"));
+      CreateLimitReason(Pool(kGiB, 90), Options(80, 20, 0, 90)),
+      "data is 90.00%"));
   EXPECT_TRUE(absl::StrContains(
       CreateLimitReason(Pool(kGiB, 5, 8 * kMiB, 95), Options(0, 20, 0, 90)),
       "metadata is 95.00%"));
@@ -125,12 +131,15 @@ TEST(ThinPoolGuardTest, Health) {
 
 TEST(ThinPoolGuardTest, RoomCountsWhatAutoextendMayStillAdd) {
   // 1 GiB pool 75% used: 256 MiB left without autoextend.
-  EXPECT_EQ(ThinPoolRoom(Pool(kGiB, 75), Vg(10 * kGiB), Options(0)), 256 * kMiB);
+  EXPECT_EQ(ThinPoolRoom(Pool(kGiB, 75), Vg(10 * kGiB), Options(0)),
+            256 * kMiB);
   // With autoextend up to 2 GiB: 1.25 GiB.
-  EXPECT_EQ(ThinPoolRoom(Pool(kGiB, 75), Vg(10 * kGiB), Options(80, 20, 2 * kGiB)),
-            kGiB + 256 * kMiB);
+  EXPECT_EQ(
+      ThinPoolRoom(Pool(kGiB, 75), Vg(10 * kGiB), Options(80, 20, 2 * kGiB)),
+      kGiB + 256 * kMiB);
   // Without a cap the VG bounds it.
-  EXPECT_EQ(ThinPoolRoom(Pool(kGiB, 75), Vg(kGiB), Options(80)), kGiB + 256 * kMiB);
+  EXPECT_EQ(ThinPoolRoom(Pool(kGiB, 75), Vg(kGiB), Options(80)),
+            kGiB + 256 * kMiB);
   // A pool already past its cap gets no more, and keeps its own room.
   EXPECT_EQ(ThinPoolRoom(Pool(2 * kGiB, 50), Vg(kGiB), Options(80, 20, kGiB)),
             kGiB);
