@@ -25,6 +25,80 @@ TEST(SecretBytesTest, HoldsTheBytesAndMovesWithoutCopying) {
   EXPECT_EQ(assigned.size(), 3u);
 }
 
+TEST(SecretBytesTest, EmptyAndBinaryContents) {
+  SecretBytes none;
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(none.size(), 0u);
+  EXPECT_EQ(none.data(), nullptr);
+  EXPECT_EQ(none.view(), "");
+
+  SecretBytes blank("");
+  EXPECT_TRUE(blank.empty());
+  EXPECT_EQ(blank.size(), 0u);
+  EXPECT_EQ(blank.view(), "");
+
+  // Key material is bytes, not text: NULs and high bytes are kept exactly.
+  const std::string raw("\0k\xff\0y\x80", 6);
+  SecretBytes binary(raw);
+  EXPECT_FALSE(binary.empty());
+  EXPECT_EQ(binary.size(), 6u);
+  EXPECT_EQ(binary.view(), raw);
+  EXPECT_EQ(std::string(binary.data(), binary.size()), raw);
+}
+
+TEST(SecretBytesTest, MoveAssignmentReplacesAndSelfMoveKeeps) {
+  SecretBytes held("old-passphrase");
+  SecretBytes incoming("new");
+  const char* incoming_buffer = incoming.data();
+  held = std::move(incoming);
+  EXPECT_EQ(held.view(), "new");
+  EXPECT_EQ(held.size(), 3u);
+  EXPECT_EQ(held.data(), incoming_buffer);
+  EXPECT_TRUE(incoming.empty());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(incoming.data(), nullptr);
+
+  // Assigning an empty secret leaves an empty one.
+  held = SecretBytes();
+  EXPECT_TRUE(held.empty());
+  EXPECT_EQ(held.data(), nullptr);
+
+  SecretBytes self("same");
+  const char* self_buffer = self.data();
+  SecretBytes& alias = self;
+  self = std::move(alias);
+  EXPECT_EQ(self.view(), "same");
+  EXPECT_EQ(self.data(), self_buffer);
+
+  // A moved-from secret can be given new bytes.
+  incoming = SecretBytes("again");
+  EXPECT_EQ(incoming.view(), "again");
+}
+
+TEST(SecretBytesTest, WipeStringOfAnEmptyString) {
+  std::string empty;
+  WipeString(&empty);
+  EXPECT_TRUE(empty.empty());
+  std::string cleared = "was here";
+  cleared.clear();  // size 0, bytes still in the buffer
+  WipeString(&cleared);
+  EXPECT_TRUE(cleared.empty());
+  for (size_t i = 0; i < std::string("was here").size(); ++i) {
+    EXPECT_EQ(cleared.data()[i], '\0') << i;
+  }
+}
+
+TEST(SecretBytesTest, WipeSecretMapEmptiesEveryEntry) {
+  google::protobuf::Map<std::string, std::string> secrets;
+  secrets["a"] = std::string(200, 'k');
+  secrets["b"] = "";
+  secrets["c"] = "short";
+  WipeSecretMap(&secrets);
+  EXPECT_TRUE(secrets.empty());
+  // An empty map stays empty.
+  WipeSecretMap(&secrets);
+  EXPECT_TRUE(secrets.empty());
+}
+
 TEST(SecretBytesTest, WipeStringClearsInlineAndSpareBytes) {
   std::string inline_text = "short";
   WipeString(&inline_text);
