@@ -77,7 +77,9 @@ class Freezer final {
   // removes the entry (kept when the thaw fails).
   absl::Status ThawLeftover(const std::string& path, bool mounted);
 
-  const FreezerDeps deps_;
+  // The initializer keeps Freezer() = default usable under clang, which
+  // deletes it for a const member without one.
+  const FreezerDeps deps_{};
   absl::Mutex mutex_;
   // Mount paths a WithFrozen of this process holds frozen (or is freezing).
   std::multiset<std::string> held_ ABSL_GUARDED_BY(mutex_);
