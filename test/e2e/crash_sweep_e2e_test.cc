@@ -35,13 +35,14 @@
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
+#include "test/testing/mount_table.h"
 #include "test/testing/shell.h"
 
 namespace cellar {
 namespace {
 
 using testing::Context;
-using testing::DriverProcess;
 using testing::Shell;
 
 constexpr char kNodeId[] = "sweep-node";
@@ -82,24 +83,25 @@ struct Ids {
   int64_t size = 0;  // what the volume is (being) expanded to
 };
 
-class CrashSweepTest : public ::testing::TestWithParam<Variant> {
+class CrashSweepTest
+    : public testing::BasicE2eFixture<::testing::TestWithParam<Variant>> {
  protected:
-  void SetUp() override {
-    const Variant& v = GetParam();
+  CrashSweepTest() : Fixture("cellar-sweep") {}
+
+  std::string SkipReason() override {
+    std::string why = Fixture::SkipReason();
     const bool in_guest = !Env("CELLAR_VM_VG").empty();
-    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
-      GTEST_SKIP() << "needs root and loop devices";
+    if (why.empty() && GetParam().lvm != in_guest) {
+      why = GetParam().lvm ? "LVM runs inside the qemu guest of test/vm only"
+                           : "the loop variants run on the host";
     }
-    if (v.lvm != in_guest) {
-      GTEST_SKIP() << (v.lvm ? "LVM runs inside the qemu guest of test/vm only"
-                             : "the loop variants run on the host");
-    }
-    std::string pattern = "/tmp/cellar-sweep-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    kubelet_ = root_ + "/kubelet";
-    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
-    classes_ = v.classes;
+    return why;
+  }
+
+  void SetUp() override {
+    Fixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    classes_ = GetParam().classes;
     for (const auto& [from, to] :
          std::vector<std::pair<std::string, std::string>>{
              {"$VG", Env("CELLAR_VM_VG")},
@@ -112,40 +114,27 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     Start("");
   }
 
-  void TearDown() override {
-    if (root_.empty()) return;
-    if (driver_ != nullptr && HasFailure()) {
-      std::cerr << "driver log:\n" << driver_->ReadLog();
-    }
-    driver_.reset();
-    if (GetParam().lvm) {
-      Shell(
-          "grep -o ' /tmp/cellar-sweep[^ ]*' /proc/self/mountinfo | sort -r | "
-          "xargs -r -n1 umount -l 2>/dev/null; for m in /dev/mapper/cellar-*; "
-          "do "
-          "[ -e \"$m\" ] && dmsetup remove \"$(basename $m)\"; done; "
-          "for lv in $(lvm lvs --noheadings -o lv_name " +
-          Env("CELLAR_VM_VG") +
-          "); do [ \"$lv\" = pool0 ] || lvm lvremove -y " +
-          Env("CELLAR_VM_VG") + "/$lv; done >/dev/null 2>&1");
-    }
-    CleanUpScratchDir(root_);
+  // What a failed LVM run left: its mounts, mappings and LVs.
+  void RemoveLeftovers() override {
+    if (!GetParam().lvm) return;
+    testing::UnmountEverythingUnder(root_);
+    Shell(
+        "for m in /dev/mapper/cellar-*; do "
+        "[ -e \"$m\" ] && dmsetup remove \"$(basename $m)\"; done; "
+        "for lv in $(lvm lvs --noheadings -o lv_name " +
+        Env("CELLAR_VM_VG") + "); do [ \"$lv\" = pool0 ] || lvm lvremove -y " +
+        Env("CELLAR_VM_VG") + "/$lv; done >/dev/null 2>&1");
   }
 
   // (Re)starts the driver, killing the running one with SIGKILL first;
   // `fault` is "" or the --fault value.
   void Start(const std::string& fault) {
-    driver_.reset();
-    std::vector<std::string> args = {"--kubelet-dir=" + kubelet_,
-                                     "--node-id=" + std::string(kNodeId),
+    std::vector<std::string> args = {"--node-id=" + std::string(kNodeId),
                                      "--reserve-bytes=0", "--log-level=debug"};
     if (!classes_.empty()) args.push_back("--device-classes=" + classes_);
     if (!fault.empty()) args.push_back("--fault=" + fault);
-    auto driver = DriverProcess::Start(root_ + "/data", root_ + "/csi.sock",
-                                       args, absl::Seconds(90),
-                                       testing::FaultyDriverBinaryPath());
-    ASSERT_TRUE(driver.ok()) << driver.status();
-    driver_ = *std::move(driver);
+    StartDriver(args, absl::Seconds(90), testing::FaultyDriverBinaryPath());
+    if (driver_ == nullptr) return;
     armed_ = !fault.empty();
     group_ = csi::v1::GroupController::NewStub(driver_->channel());
   }
@@ -343,23 +332,20 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
     // that lost its flags after a crash shows here), and for each writable
     // filesystem whether a write still goes through (one left frozen hangs:
     // `timeout` says so).
-    std::ifstream mountinfo("/proc/self/mountinfo");
-    for (std::string line; std::getline(mountinfo, line);) {
-      std::vector<std::string> fields = absl::StrSplit(line, ' ');
-      if (fields.size() < 10 || fields[4].rfind(root_ + "/", 0) != 0) continue;
-      const std::string point = fields[4].substr(root_.size());
-      const size_t dash = line.find(" - ");
-      std::string options = fields[5];
-      parts.push_back(absl::StrCat(
-          "mount ", point, " ", options, " ",
-          line.substr(dash + 3, line.find(' ', dash + 3) - dash - 3)));
+    for (const MountEntry& mount : testing::MountTable()) {
+      const std::string& path = mount.mount_point;
+      if (path.rfind(root_ + "/", 0) != 0) continue;
+      const std::string point = path.substr(root_.size());
+      const std::string& options = mount.mount_options;
+      parts.push_back(
+          absl::StrCat("mount ", point, " ", options, " ", mount.fs_type));
       struct stat st;
-      if (options.rfind("rw", 0) == 0 && stat(fields[4].c_str(), &st) == 0 &&
+      if (options.rfind("rw", 0) == 0 && stat(path.c_str(), &st) == 0 &&
           S_ISDIR(st.st_mode)) {
         // In the background: a write to a frozen filesystem sleeps
         // uninterruptibly until a thaw, which the probe then does itself,
         // so the test goes on to fail instead of hanging.
-        const std::string m = "'" + fields[4] + "'";
+        const std::string m = "'" + path + "'";
         const std::string probe =
             Shell("(echo x > " + m + "/.probe && rm " + m +
                   "/.probe) & p=$!; "
@@ -370,7 +356,7 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
                   "; wait; echo blocked; "
                   "else echo writable; fi");
         parts.push_back(absl::StrCat("  ", probe));
-        std::ifstream data(fields[4] + "/data.txt");
+        std::ifstream data(path + "/data.txt");
         std::string content;
         std::getline(data, content);
         if (!content.empty()) parts.push_back("  data " + content);
@@ -667,8 +653,7 @@ class CrashSweepTest : public ::testing::TestWithParam<Variant> {
   // Whether it grew by the step NodeExpandVolume's prepare asked for.
   bool Grown() { return PublishedSize() >= size_before_ + 0.75 * kGrowStep; }
 
-  std::string root_, kubelet_, classes_;
-  std::unique_ptr<DriverProcess> driver_;
+  std::string classes_;
   std::unique_ptr<csi::v1::GroupController::Stub> group_;
   Ids ids_;
   double size_before_ = 0;  // PublishedSize before a node expansion

@@ -17,18 +17,20 @@
 #include <sstream>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/common/units.h"
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
+#include "test/testing/mount_table.h"
 
 namespace cellar {
 namespace {
 
 using testing::Context;
-using testing::DriverProcess;
 using Mode = csi::v1::VolumeCapability::AccessMode;
 
 // Everything observable that a request could change: files under the
@@ -65,14 +67,11 @@ std::set<std::string> Snapshot(const std::string& root) {
     closedir(d);
   };
   walk(root);
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    if (line.find(root) != std::string::npos) {
-      std::istringstream fields(line);
-      std::string id, parent, dev, mroot, point, options;
-      fields >> id >> parent >> dev >> mroot >> point >> options;
-      out.insert("mount " + point + " " + mroot + " " + dev + " " + options);
+  for (const MountEntry& m : testing::MountTable()) {
+    if (absl::StrContains(m.mount_point, root) ||
+        absl::StrContains(m.root, root) || absl::StrContains(m.source, root)) {
+      out.insert(absl::StrCat("mount ", m.mount_point, " ", m.root, " ",
+                              m.major, ":", m.minor, " ", m.mount_options));
     }
   }
   RealLoopDevices loops;
@@ -87,18 +86,14 @@ std::set<std::string> Snapshot(const std::string& root) {
   return out;
 }
 
-class HostileE2eTest : public ::testing::Test {
+class HostileE2eTest : public testing::E2eFixture {
  protected:
+  HostileE2eTest() : Fixture("cellar-hostile") {}
+
   void SetUp() override {
-    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
-      GTEST_SKIP() << "needs root and loop devices";
-    }
-    std::string pattern = "/tmp/cellar-hostile-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    kubelet_ = root_ + "/kubelet";
+    Fixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     outside_ = root_ + "/outside";
-    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
     ASSERT_EQ(mkdir(outside_.c_str(), 0750), 0);
     ASSERT_EQ(mkdir((kubelet_ + "/pods").c_str(), 0750), 0);
     // Canaries where a path-traversal id would land from the image dir.
@@ -107,13 +102,8 @@ class HostileE2eTest : public ::testing::Test {
     }
     // A symlink inside the kubelet dir that leads outside it.
     ASSERT_EQ(symlink(outside_.c_str(), (kubelet_ + "/pods/evil").c_str()), 0);
-    auto driver =
-        DriverProcess::Start(root_ + "/data", root_ + "/csi.sock",
-                             {"--kubelet-dir=" + kubelet_,
-                              "--node-id=hostile-node", "--reserve-bytes=0"});
-    ASSERT_TRUE(driver.ok()) << driver.status();
-    driver_ = *std::move(driver);
-    client_ = std::make_unique<testing::CsiClient>(driver_->channel());
+    ASSERT_NO_FATAL_FAILURE(
+        StartDriver({"--node-id=hostile-node", "--reserve-bytes=0"}));
     // A canary volume, staged and published, that must survive everything.
     cap_ = testing::Capability("ext4", false);
     staging_ = kubelet_ + "/plugins/kubernetes.io/csi/canary/globalmount";
@@ -123,14 +113,6 @@ class HostileE2eTest : public ::testing::Test {
     ASSERT_TRUE(client_->Stage(canary_, staging_, cap_).ok());
     ASSERT_TRUE(client_->Publish(canary_, staging_, target_, cap_, false).ok());
     { std::ofstream(target_ + "/data") << "precious"; }
-  }
-
-  void TearDown() override {
-    if (root_.empty()) return;
-    if (driver_ != nullptr && HasFailure()) std::cerr << driver_->ReadLog();
-    client_.reset();
-    driver_.reset();
-    CleanUpScratchDir(root_);
   }
 
   // NodePublishVolume as kubelet sends it for a pod of namespace `ns`
@@ -154,10 +136,8 @@ class HostileE2eTest : public ::testing::Test {
                                              &response);
   }
 
-  std::string root_, kubelet_, outside_, staging_, target_, canary_;
+  std::string outside_, staging_, target_, canary_;
   csi::v1::VolumeCapability cap_;
-  std::unique_ptr<DriverProcess> driver_;
-  std::unique_ptr<testing::CsiClient> client_;
 };
 
 const std::string kHuge(64 * 1024, 'x');
@@ -835,17 +815,9 @@ TEST_F(HostileE2eTest, AFileNamedLikeTheDeviceIsNotTheDevice) {
   ASSERT_TRUE(client_->Stage(id, staging, block).ok());
   // Which loop device the victim got.
   std::string device;
-  {
-    std::ifstream mountinfo("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(mountinfo, line)) {
-      if (line.find(staging + "/cellar-block-device") == std::string::npos) {
-        continue;
-      }
-      std::istringstream fields(line);
-      std::string id_, parent, dev, root;
-      fields >> id_ >> parent >> dev >> root;
-      device = root;  // "/loopN"
+  for (const MountEntry& m : testing::MountTable()) {
+    if (absl::StrContains(m.mount_point, staging + "/cellar-block-device")) {
+      device = m.root;  // "/loopN"
     }
   }
   ASSERT_FALSE(device.empty());

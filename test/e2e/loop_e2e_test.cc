@@ -27,12 +27,13 @@
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
+#include "test/testing/mount_table.h"
 
 namespace cellar {
 namespace {
 
 using testing::Context;
-using testing::DriverProcess;
 using Mode = csi::v1::VolumeCapability::AccessMode;
 
 constexpr char kNodeId[] = "e2e-node";
@@ -54,52 +55,19 @@ bool HasCapSysResource() {
   return false;
 }
 
-// Mount points under `dir` right now.
-std::vector<std::string> MountsUnder(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  std::vector<std::string> out;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string a, b, c, d, mount_point;
-    fields >> a >> b >> c >> d >> mount_point;
-    if (mount_point.rfind(dir + "/", 0) == 0) out.push_back(mount_point);
-  }
-  return out;
-}
-
-class LoopE2eTest : public ::testing::Test {
+class LoopE2eTest : public testing::E2eFixture {
  protected:
+  LoopE2eTest() : Fixture("cellar-e2e") {}
+
   void SetUp() override {
-    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
-      GTEST_SKIP() << "needs root and loop devices";
-    }
-    std::string pattern = "/tmp/cellar-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    kubelet_ = root_ + "/kubelet";
-    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
+    Fixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     StartDriver();
   }
 
-  void TearDown() override {
-    if (root_.empty()) return;
-    if (driver_ != nullptr && HasFailure()) {
-      std::cerr << "driver log:\n" << driver_->ReadLog();
-    }
-    driver_.reset();  // SIGKILL if still running
-    CleanUpScratchDir(root_);
-  }
-
   void StartDriver() {
-    auto driver = DriverProcess::Start(
-        root_ + "/data", root_ + "/csi.sock",
-        {"--kubelet-dir=" + kubelet_, "--node-id=" + std::string(kNodeId),
-         "--reserve-bytes=0", "--log-level=debug"});
-    ASSERT_TRUE(driver.ok()) << driver.status();
-    driver_ = *std::move(driver);
-    // Made here, not lazily: the parallel test shares it between threads.
-    client_ = std::make_unique<testing::CsiClient>(driver_->channel());
+    Fixture::StartDriver({"--node-id=" + std::string(kNodeId),
+                          "--reserve-bytes=0", "--log-level=debug"});
   }
 
   void RestartDriverAfterKill() {
@@ -155,7 +123,7 @@ class LoopE2eTest : public ::testing::Test {
 
   void ExpectNothingLeft() {
     EXPECT_EQ(LoopDevicesInUse(), 0);
-    EXPECT_TRUE(MountsUnder(root_).empty());
+    EXPECT_TRUE(testing::MountPointsUnder(root_).empty());
     DIR* dir = opendir((root_ + "/data/loop").c_str());
     ASSERT_NE(dir, nullptr);
     int files = 0;
@@ -168,10 +136,6 @@ class LoopE2eTest : public ::testing::Test {
 
   void FullLifecycle(const std::string& name, const std::string& fs_type,
                      bool block);
-
-  std::string root_, kubelet_;
-  std::unique_ptr<DriverProcess> driver_;
-  std::unique_ptr<testing::CsiClient> client_;
 };
 
 void LoopE2eTest::FullLifecycle(const std::string& name,
@@ -378,7 +342,7 @@ TEST_F(LoopE2eTest, KillNineAndRetryLeavesNothingBehind) {
     crash_during([&] { return Stage(id, staging, cap); });
     crash_during([&] { return Publish(id, staging, target, cap, false); });
     EXPECT_EQ(LoopDevicesInUse(), 1) << delay_ms;
-    EXPECT_EQ(MountsUnder(root_).size(), 2u) << delay_ms;
+    EXPECT_EQ(testing::MountPointsUnder(root_).size(), 2u) << delay_ms;
 
     // Only one volume exists for the name.
     csi::v1::ListVolumesRequest list_request;

@@ -36,6 +36,7 @@
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
 #include "test/testing/http_get.h"
 
 namespace cellar {
@@ -178,46 +179,23 @@ std::set<int> ListeningPorts(pid_t pid) {
   return ports;
 }
 
-class MetricsAttackTest : public ::testing::Test {
+class MetricsAttackTest : public testing::E2eFixture {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
-      GTEST_SKIP() << "needs root and loop devices";
-    }
-    std::string pattern = "/tmp/cellar-mattack-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    kubelet_ = root_ + "/kubelet";
-    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
-  }
+  MetricsAttackTest() : Fixture("cellar-mattack") { log_tail_bytes_ = 6000; }
 
   void StartDriver(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        "--kubelet-dir=" + kubelet_, "--node-id=attack-node",
-        "--reserve-bytes=0", "--metrics-address=127.0.0.1:0"};
+    std::vector<std::string> args = {"--node-id=attack-node",
+                                     "--reserve-bytes=0",
+                                     "--metrics-address=127.0.0.1:0"};
     args.insert(args.end(), extra.begin(), extra.end());
-    auto driver =
-        DriverProcess::Start(root_ + "/data", root_ + "/csi.sock", args);
-    ASSERT_TRUE(driver.ok()) << driver.status();
-    driver_ = *std::move(driver);
-    client_ = std::make_unique<testing::CsiClient>(driver_->channel());
+    Fixture::StartDriver(args);
+    if (driver_ == nullptr) return;
     std::smatch match;
     const std::string log = driver_->ReadLog();
     ASSERT_TRUE(
         std::regex_search(log, match, std::regex("\\(port ([0-9]+)\\)")))
         << log;
     port_ = std::stoi(match[1]);
-  }
-
-  void TearDown() override {
-    if (root_.empty()) return;
-    if (driver_ != nullptr && HasFailure()) {
-      const std::string log = driver_->ReadLog();
-      std::cerr << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
-    }
-    client_.reset();
-    driver_.reset();
-    CleanUpScratchDir(root_);
   }
 
   std::string Scrape() {
@@ -236,10 +214,7 @@ class MetricsAttackTest : public ::testing::Test {
     return SecondsSince(start);
   }
 
-  std::string root_, kubelet_;
   int port_ = 0;
-  std::unique_ptr<DriverProcess> driver_;
-  std::unique_ptr<testing::CsiClient> client_;
 };
 
 // Promise: labels name device classes, VGs and pools, never volumes,

@@ -17,47 +17,36 @@
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
 #include "test/testing/shell.h"
 
 namespace cellar {
 namespace {
 
-using testing::DriverProcess;
 using testing::Shell;
 
-class MetricsE2eTest : public ::testing::Test {
+class MetricsE2eTest : public testing::E2eFixture {
  protected:
+  MetricsE2eTest() : Fixture("cellar-metrics") {}
+
+  std::string SkipReason() override {
+    std::string why = Fixture::SkipReason();
+    if (why.empty() && Shell("command -v curl").empty()) why = "needs curl";
+    return why;
+  }
+
   void SetUp() override {
-    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
-      GTEST_SKIP() << "needs root and loop devices";
-    }
-    if (Shell("command -v curl").empty()) GTEST_SKIP() << "needs curl";
-    std::string pattern = "/tmp/cellar-metrics-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    kubelet_ = root_ + "/kubelet";
-    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
-    auto driver = DriverProcess::Start(
-        root_ + "/data", root_ + "/csi.sock",
-        {"--kubelet-dir=" + kubelet_, "--node-id=metrics-node",
-         "--reserve-bytes=0", "--metrics-address=127.0.0.1:0"});
-    ASSERT_TRUE(driver.ok()) << driver.status();
-    driver_ = *std::move(driver);
-    client_ = std::make_unique<testing::CsiClient>(driver_->channel());
+    Fixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_NO_FATAL_FAILURE(
+        StartDriver({"--node-id=metrics-node", "--reserve-bytes=0",
+                     "--metrics-address=127.0.0.1:0"}));
     std::smatch match;
     const std::string log = driver_->ReadLog();
     ASSERT_TRUE(
         std::regex_search(log, match, std::regex("\\(port ([0-9]+)\\)")))
         << log;
     port_ = match[1];
-  }
-
-  void TearDown() override {
-    if (root_.empty()) return;
-    if (driver_ != nullptr && HasFailure()) std::cerr << driver_->ReadLog();
-    client_.reset();
-    driver_.reset();
-    CleanUpScratchDir(root_);
   }
 
   // curl's status code and body for `method` on `path`.
@@ -87,9 +76,7 @@ class MetricsE2eTest : public ::testing::Test {
         method, "\",grpc_status_code=\"", code, "\"}");
   }
 
-  std::string root_, kubelet_, port_;
-  std::unique_ptr<DriverProcess> driver_;
-  std::unique_ptr<testing::CsiClient> client_;
+  std::string port_;
 };
 
 TEST_F(MetricsE2eTest, ALifecycleIsCountedByMethodAndCode) {

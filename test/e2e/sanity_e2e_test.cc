@@ -112,12 +112,13 @@
 #include "src/common/units.h"
 #include "test/platform/loop_test_support.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
+#include "test/testing/mount_table.h"
 
 namespace cellar {
 namespace {
 
 using testing::Context;
-using testing::DriverProcess;
 using Mode = csi::v1::VolumeCapability::AccessMode;
 using ControllerRpc = csi::v1::ControllerServiceCapability::RPC;
 using NodeRpc = csi::v1::NodeServiceCapability::RPC;
@@ -771,37 +772,18 @@ enum class PathKind { kFile, kDirectory, kNotFound, kOther };
   return ::testing::AssertionSuccess();
 }
 
-// Mount points under `dir` right now.
-std::vector<std::string> MountsUnder(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  std::vector<std::string> out;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string a, b, c, d, mount_point;
-    fields >> a >> b >> c >> d >> mount_point;
-    if (mount_point.rfind(dir + "/", 0) == 0) out.push_back(mount_point);
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- fixture
 
-class SanityE2eTest : public ::testing::Test {
+class SanityE2eTest : public testing::E2eFixture {
  protected:
+  SanityE2eTest() : Fixture("cellar-e2e") {}
+
   void SetUp() override {
-    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
-      GTEST_SKIP() << "needs root and loop devices";
-    }
+    Fixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     // csi-sanity's Setup fails every spec when its secrets file is bad.
     ASSERT_TRUE(LoadedSanityConfig().ok()) << LoadedSanityConfig().status();
-    std::string pattern = "/tmp/cellar-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    kubelet_ = root_ + "/kubelet";
-    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
-    std::vector<std::string> flags = {"--kubelet-dir=" + kubelet_,
-                                      "--node-id=" + std::string(kNodeId),
+    std::vector<std::string> flags = {"--node-id=" + std::string(kNodeId),
                                       "--reserve-bytes=0", "--log-level=debug"};
     // The guest tier runs the same checks against LVM classes
     // (test/vm:sanity_vm_test): the class list is the driver's only
@@ -809,10 +791,7 @@ class SanityE2eTest : public ::testing::Test {
     if (const char* classes = getenv("CELLAR_SANITY_DEVICE_CLASSES")) {
       flags.push_back(std::string("--device-classes=") + classes);
     }
-    auto driver =
-        DriverProcess::Start(root_ + "/data", root_ + "/csi.sock", flags);
-    ASSERT_TRUE(driver.ok()) << driver.status();
-    driver_ = *std::move(driver);
+    ASSERT_NO_FATAL_FAILURE(StartDriver(flags));
     group_controller_ = csi::v1::GroupController::NewStub(driver_->channel());
     // csi-sanity's Setup: the mount and staging directories, with a plain
     // mkdir (the parent must exist, the directory must not).
@@ -835,17 +814,14 @@ class SanityE2eTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (root_.empty()) return;
-    if (driver_ != nullptr) {
+    if (!root_.empty() && driver_ != nullptr) {
       Cleanup();  // csi-sanity's AfterEach
       // csi-sanity's Teardown: remove the two directories (errors ignored).
       rmdir(target_path_.c_str());
       rmdir(staging_path_.c_str());
       ReportLeaks();
-      if (HasFailure()) std::cerr << "driver log:\n" << driver_->ReadLog();
     }
-    driver_.reset();  // SIGKILL if still running
-    CleanUpScratchDir(root_);
+    Fixture::TearDown();  // the driver's log if the test failed
   }
 
   csi::v1::Identity::Stub& Identity() { return driver_->identity(); }
@@ -1182,7 +1158,7 @@ class SanityE2eTest : public ::testing::Test {
   // fails, with "left after cleanup" in the message to tell it apart from a
   // csi-sanity failure.
   void ReportLeaks() {
-    for (const std::string& mount : MountsUnder(root_)) {
+    for (const std::string& mount : testing::MountPointsUnder(root_)) {
       ADD_FAILURE() << "left after cleanup: mount at " << mount;
     }
     RealLoopDevices loops;
@@ -1213,8 +1189,7 @@ class SanityE2eTest : public ::testing::Test {
     }
   }
 
-  std::string root_, kubelet_, target_path_, staging_path_;
-  std::unique_ptr<DriverProcess> driver_;
+  std::string target_path_, staging_path_;
   std::unique_ptr<csi::v1::GroupController::Stub> group_controller_;
   std::vector<Resource> resources_;
   // False for the ExpandVolume and ModifyVolume specs, whose Resources have

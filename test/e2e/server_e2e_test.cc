@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "src/version.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
 
 namespace cellar {
 namespace {
@@ -23,20 +24,28 @@ namespace {
 using testing::Context;
 using testing::DriverProcess;
 
-class ServerE2eTest : public ::testing::Test {
+// Each test starts its own drivers over the fixture's scratch directory.
+class ServerE2eTest : public testing::E2eFixture {
  protected:
+  ServerE2eTest() : Fixture("cellar-e2e") {}
+
+  // Neither root nor loop devices: the server alone.
+  std::string SkipReason() override { return ""; }
+
   void SetUp() override {
-    std::string pattern = "/tmp/cellar-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
+    Fixture::SetUp();
+    if (HasFatalFailure()) return;
     data_dir_ = root_ + "/data";
     socket_ = root_ + "/csi.sock";
   }
+
   void TearDown() override {
-    const std::string cmd = "rm -rf '" + root_ + "'";
-    ASSERT_EQ(system(cmd.c_str()), 0);
+    Fixture::TearDown();
+    // Whatever the drivers left there (sockets, logs, data) came away.
+    EXPECT_NE(access(root_.c_str(), F_OK), 0) << root_ << " left behind";
   }
-  std::string root_, data_dir_, socket_;
+
+  std::string data_dir_, socket_;
 };
 
 TEST_F(ServerE2eTest, IdentityAnswers) {

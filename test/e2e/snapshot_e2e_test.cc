@@ -27,28 +27,15 @@
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
+#include "test/testing/mount_table.h"
 
 namespace cellar {
 namespace {
 
 using testing::Context;
-using testing::DriverProcess;
 
 constexpr char kNodeId[] = "snap-node";
-
-// Mount points under `dir` right now.
-std::vector<std::string> MountsUnder(const std::string& dir) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  std::vector<std::string> out;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string a, b, c, d, mount_point;
-    fields >> a >> b >> c >> d >> mount_point;
-    if (mount_point.rfind(dir + "/", 0) == 0) out.push_back(mount_point);
-  }
-  return out;
-}
 
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);
@@ -118,39 +105,25 @@ struct Volume {
   std::string target;
 };
 
-class SnapshotE2eTest : public ::testing::Test {
+class SnapshotE2eTest : public testing::E2eFixture {
  protected:
+  SnapshotE2eTest() : Fixture("cellar-snap") {}
+
   void SetUp() override {
-    if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
-      GTEST_SKIP() << "needs root and loop devices";
-    }
-    std::string pattern = "/tmp/cellar-snap-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    kubelet_ = root_ + "/kubelet";
-    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
+    Fixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     StartDriver();
   }
 
   void TearDown() override {
-    if (root_.empty()) return;
-    if (driver_ != nullptr && HasFailure()) {
-      std::cerr << "driver log:\n" << driver_->ReadLog();
-    }
     group_.reset();
-    client_.reset();
-    driver_.reset();  // SIGKILL if still running
-    CleanUpScratchDir(root_);
+    Fixture::TearDown();
   }
 
   void StartDriver() {
-    auto driver = DriverProcess::Start(
-        root_ + "/data", root_ + "/csi.sock",
-        {"--kubelet-dir=" + kubelet_, "--node-id=" + std::string(kNodeId),
-         "--reserve-bytes=0", "--log-level=debug"});
-    ASSERT_TRUE(driver.ok()) << driver.status();
-    driver_ = *std::move(driver);
-    client_ = std::make_unique<testing::CsiClient>(driver_->channel());
+    Fixture::StartDriver({"--node-id=" + std::string(kNodeId),
+                          "--reserve-bytes=0", "--log-level=debug"});
+    if (driver_ == nullptr) return;
     group_ = csi::v1::GroupController::NewStub(driver_->channel());
   }
 
@@ -349,7 +322,7 @@ class SnapshotE2eTest : public ::testing::Test {
 
   void ExpectNothingLeft() {
     EXPECT_EQ(LoopDevicesInUse(), 0);
-    EXPECT_TRUE(MountsUnder(root_).empty());
+    EXPECT_TRUE(testing::MountPointsUnder(root_).empty());
     DIR* dir = opendir(LoopDir().c_str());
     ASSERT_NE(dir, nullptr);
     std::vector<std::string> files;
@@ -361,9 +334,6 @@ class SnapshotE2eTest : public ::testing::Test {
         << "images, snapshots or records left behind, e.g. " << files.front();
   }
 
-  std::string root_, kubelet_;
-  std::unique_ptr<DriverProcess> driver_;
-  std::unique_ptr<testing::CsiClient> client_;
   std::unique_ptr<csi::v1::GroupController::Stub> group_;
 };
 

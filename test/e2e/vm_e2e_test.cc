@@ -21,19 +21,21 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "src/common/units.h"
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
+#include "test/testing/mount_table.h"
 #include "test/testing/shell.h"
 
 namespace cellar {
 namespace {
 
 using testing::Context;
-using testing::DriverProcess;
 
 std::string Env(const char* name) {
   const char* value = getenv(name);
@@ -71,22 +73,25 @@ std::string ReadRaw(const std::string& path, size_t size) {
   return data;
 }
 
-class VmE2eTest : public ::testing::Test {
+class VmE2eTest : public testing::E2eFixture {
  protected:
+  VmE2eTest() : Fixture("cellar-vm") {}
+
+  std::string SkipReason() override {
+    if (vg_.empty() || geteuid() != 0) {
+      return "runs inside the qemu guest of test/vm only";
+    }
+    return "";
+  }
+
   void SetUp() override {
     vg_ = Env("CELLAR_VM_VG");
     pool_ = Env("CELLAR_VM_THINPOOL");  // "VG/POOL" or "POOL"
     if (pool_.find('/') != std::string::npos)
       pool_ = pool_.substr(pool_.find('/') + 1);
     vg2_ = Env("CELLAR_VM_VG2");
-    if (vg_.empty() || geteuid() != 0) {
-      GTEST_SKIP() << "runs inside the qemu guest of test/vm only";
-    }
-    std::string pattern = "/tmp/cellar-vm-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    kubelet_ = root_ + "/kubelet";
-    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
+    Fixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     classes_ =
         absl::StrCat("thin=lvm-thin:", vg_, "/", pool_, ",thick=lvm:", vg_,
                      "?reserve=0,loop=loop:", root_, "/images");
@@ -98,37 +103,24 @@ class VmE2eTest : public ::testing::Test {
     StartDriver();
   }
 
-  void TearDown() override {
-    if (root_.empty()) return;
-    if (driver_ != nullptr && HasFailure()) std::cerr << driver_->ReadLog();
-    client_.reset();
-    driver_.reset();
-    // Close any mapping and remove any LV the test left (after a failure).
+  // Close any mapping and remove any LV the test left (after a failure).
+  void RemoveLeftovers() override {
     Shell(
         "for m in /dev/mapper/cellar-*; do [ -e \"$m\" ] && umount -l \"$m\" "
-        "2>/dev/null; done; grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo"
-        " | sort -r | xargs -r -n1 umount -l 2>/dev/null; for m in "
-        "/dev/mapper/cellar-*; do [ -e \"$m\" ] && dmsetup remove "
+        "2>/dev/null; done");
+    testing::UnmountEverythingUnder(root_);
+    Shell(
+        "for m in /dev/mapper/cellar-*; do [ -e \"$m\" ] && dmsetup remove "
         "\"$(basename $m)\"; done; lvm lvremove -y -S 'lv_tags=cellar.volume' "
         ">/dev/null 2>&1");
-    CleanUpScratchDir(root_);
   }
 
   void StartDriver() {
-    auto driver = DriverProcess::Start(
-        root_ + "/data", root_ + "/csi.sock",
-        [this] {
-          std::vector<std::string> args = {
-              "--kubelet-dir=" + kubelet_, "--node-id=vm-node",
-              "--device-classes=" + classes_, "--reserve-bytes=0",
-              "--log-level=debug"};
-          args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-          return args;
-        }(),
-        absl::Seconds(60));
-    ASSERT_TRUE(driver.ok()) << driver.status();
-    driver_ = *std::move(driver);
-    client_ = std::make_unique<testing::CsiClient>(driver_->channel());
+    std::vector<std::string> args = {"--node-id=vm-node",
+                                     "--device-classes=" + classes_,
+                                     "--reserve-bytes=0", "--log-level=debug"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    Fixture::StartDriver(args, absl::Seconds(60));
   }
 
   std::string Staging(const std::string& name) {
@@ -178,10 +170,8 @@ class VmE2eTest : public ::testing::Test {
         "lvm lvs --noheadings -S 'lv_tags=cellar.volume' -o lv_name");
   }
 
-  std::string vg_, pool_, vg2_, root_, kubelet_, classes_;
+  std::string vg_, pool_, vg2_, classes_;
   std::vector<std::string> extra_args_;  // more driver flags
-  std::unique_ptr<DriverProcess> driver_;
-  std::unique_ptr<testing::CsiClient> client_;
 };
 
 TEST_F(VmE2eTest, LvmLifecycles) {
@@ -473,16 +463,12 @@ class VmThinPoolGuardTest : public VmE2eTest {
                     vg2_ + "/guardpool >/dev/null && echo ok"),
               "ok\n");
   }
-  void TearDown() override {
-    client_.reset();
-    driver_.reset();
-    Shell(
-        "grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo | sort -r | "
-        "xargs -r -n1 umount -l 2>/dev/null; lvm lvremove -y " +
-        vg2_ + "/filler " + vg2_ +
-        "/guardpool >/dev/null 2>&1; lvm lvremove -y " + vg2_ +
-        "/lvol0_pmspare >/dev/null 2>&1");
-    VmE2eTest::TearDown();
+  void RemoveLeftovers() override {
+    testing::UnmountEverythingUnder(root_);
+    Shell("lvm lvremove -y " + vg2_ + "/filler " + vg2_ +
+          "/guardpool >/dev/null 2>&1; lvm lvremove -y " + vg2_ +
+          "/lvol0_pmspare >/dev/null 2>&1");
+    VmE2eTest::RemoveLeftovers();
   }
 
   void StartGuarded(const std::string& max) {
@@ -1798,10 +1784,18 @@ TEST_F(VmIsolationTest, WrongKeyAgainstAStagedEncryptedVolumeChangesNothing) {
   auto state = [&] {
     // The mapping (name, device number, users) and the mounts of the
     // staging path, as the kernel shows them.
-    return Shell(
+    std::string out = Shell(
         "dmsetup info -c --noheadings -o name,major,minor,open "
-        "2>/dev/null | grep '^cellar-'; grep -F ' " +
-        staging + " ' /proc/self/mountinfo");
+        "2>/dev/null | grep '^cellar-'");
+    for (const MountEntry& m : testing::MountTable()) {
+      if (m.mount_point != staging && m.root != staging) continue;
+      absl::StrAppend(&out, m.mount_id, " ", m.parent_id, " ", m.major, ":",
+                      m.minor, " ", m.root, " ", m.mount_point, " ",
+                      m.mount_options, " ",
+                      absl::StrJoin(m.optional_fields, " "), " - ", m.fs_type,
+                      " ", m.source, " ", m.super_options, "\n");
+    }
+    return out;
   };
   const std::string before = state();
   ASSERT_EQ(LeftoverMappings(), 1) << before;

@@ -37,13 +37,14 @@
 #include "test/platform/loop_test_support.h"
 #include "test/testing/csi_client.h"
 #include "test/testing/driver_process.h"
+#include "test/testing/e2e_fixture.h"
+#include "test/testing/mount_table.h"
 #include "test/testing/shell.h"
 
 namespace cellar {
 namespace {
 
 using testing::Context;
-using testing::DriverProcess;
 using testing::Shell;
 using Params = std::map<std::string, std::string>;
 
@@ -218,22 +219,25 @@ int64_t FindSecret(const std::string& path, uint64_t length, uint64_t* read) {
   return found;
 }
 
-class ThickAttackTest : public ::testing::Test {
+class ThickAttackTest : public testing::E2eFixture {
  protected:
+  ThickAttackTest() : Fixture("cellar-vm") { log_tail_bytes_ = 20000; }
+
+  std::string SkipReason() override {
+    if (vg_.empty() || vg2_.empty() || geteuid() != 0) {
+      return "runs inside the qemu guest of test/vm only";
+    }
+    return "";
+  }
+
   void SetUp() override {
     vg_ = Env("CELLAR_VM_VG");
     pool_ = Env("CELLAR_VM_THINPOOL");
     if (pool_.find('/') != std::string::npos)
       pool_ = pool_.substr(pool_.find('/') + 1);
     vg2_ = Env("CELLAR_VM_VG2");
-    if (vg_.empty() || vg2_.empty() || geteuid() != 0) {
-      GTEST_SKIP() << "runs inside the qemu guest of test/vm only";
-    }
-    std::string pattern = "/tmp/cellar-vm-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-    kubelet_ = root_ + "/kubelet";
-    ASSERT_EQ(mkdir(kubelet_.c_str(), 0750), 0);
+    Fixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     // zslow copies at 1 MiB/s (the minimum): 32 MiB take 32 s, long enough
     // to attack a copy in flight. Its name sorts after "thick".
     classes_ = absl::StrCat("thin=lvm-thin:", vg_, "/", pool_,
@@ -244,38 +248,28 @@ class ThickAttackTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (root_.empty()) return;
-    if (driver_ != nullptr && HasFailure()) {
-      std::cerr << "---- lvs at failure:\n"
-                << Lvs() << "---- driver log tail:\n";
-      const std::string log = driver_->ReadLog();
-      std::cerr << log.substr(log.size() > 20000 ? log.size() - 20000 : 0);
+    if (!root_.empty() && driver_ != nullptr && HasFailure()) {
+      std::cerr << "---- lvs at failure:\n" << Lvs();
     }
-    client_.reset();
-    driver_.reset();
+    Fixture::TearDown();  // then the driver log's tail
+  }
+
+  void RemoveLeftovers() override {
     if (!lvm_system_dir_.empty())
       setenv("LVM_SYSTEM_DIR", lvm_system_dir_.c_str(), 1);
+    testing::UnmountEverythingUnder(root_);
     Shell(
-        "grep -o ' /tmp/cellar-vm[^ ]*' /proc/self/mountinfo"
-        " | sort -r | xargs -r -n1 umount -l 2>/dev/null; "
         "lvm lvremove -y -S 'lv_tags=cellar.cow' >/dev/null 2>&1; "
         "lvm lvremove -y -S 'lv_tags=cellar.snapshot' >/dev/null 2>&1; "
         "lvm lvremove -y -S 'lv_tags=cellar.volume' >/dev/null 2>&1; "
         "lvm lvremove -y " +
         vg2_ + "/filler " + vg_ + "/filler >/dev/null 2>&1");
-    CleanUpScratchDir(root_);
   }
 
   void StartDriver() {
-    auto driver =
-        DriverProcess::Start(root_ + "/data", root_ + "/csi.sock",
-                             {"--kubelet-dir=" + kubelet_, "--node-id=vm-node",
-                              "--device-classes=" + classes_,
-                              "--reserve-bytes=0", "--log-level=debug"},
-                             absl::Seconds(90));
-    ASSERT_TRUE(driver.ok()) << driver.status();
-    driver_ = *std::move(driver);
-    client_ = std::make_unique<testing::CsiClient>(driver_->channel());
+    Fixture::StartDriver({"--node-id=vm-node", "--device-classes=" + classes_,
+                          "--reserve-bytes=0", "--log-level=debug"},
+                         absl::Seconds(90));
   }
 
   void KillDriver() {
@@ -491,9 +485,7 @@ class ThickAttackTest : public ::testing::Test {
     return pes;
   }
 
-  std::string vg_, pool_, vg2_, root_, kubelet_, classes_, lvm_system_dir_;
-  std::unique_ptr<DriverProcess> driver_;
-  std::unique_ptr<testing::CsiClient> client_;
+  std::string vg_, pool_, vg2_, classes_, lvm_system_dir_;
 };
 
 // ------------------------------------------------------------ 1. policy

@@ -6,7 +6,6 @@
 #include <linux/loop.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,37 +16,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "test/testing/mount_table.h"
 
 namespace cellar {
 namespace {
-
-// Undoes mountinfo's octal escapes ("\040" for a space).
-std::string Unescape(const std::string& in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '\\' && i + 3 < in.size()) {
-      out += static_cast<char>(std::stoi(in.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += in[i];
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> MountsUnder(const std::string& prefix) {
-  std::vector<std::string> out;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> fields = absl::StrSplit(line, ' ');
-    if (fields.size() < 5) continue;
-    const std::string point = Unescape(fields[4]);
-    if (absl::StartsWith(point, prefix)) out.push_back(point);
-  }
-  return out;
-}
 
 std::string ReadLine(const std::string& path) {
   std::ifstream in(path);
@@ -82,13 +54,7 @@ void ClearLoopsDirectly(const std::string& prefix) {
 
 void CleanUpScratchDir(const std::string& dir) {
   const std::string prefix = dir + "/";
-  // Newest mounts first; lazily when a plain unmount fails.
-  std::vector<std::string> mounts = MountsUnder(prefix);
-  for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) {
-    if (umount2(it->c_str(), UMOUNT_NOFOLLOW) != 0) {
-      umount2(it->c_str(), UMOUNT_NOFOLLOW | MNT_DETACH);
-    }
-  }
+  testing::UnmountEverythingUnder(dir);
   RealLoopDevices loops;
   absl::StatusOr<std::vector<LoopInfo>> attached = loops.List();
   if (attached.ok()) {
