@@ -33,6 +33,7 @@
 #include "src/common/ids.h"
 #include "src/common/logging.h"
 #include "src/common/periodic.h"
+#include "src/common/status_macros.h"
 #include "src/controller/controller_service.h"
 #include "src/controller/group_controller_service.h"
 #include "src/identity/identity_service.h"
@@ -263,10 +264,10 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeLoopBackend(
     return s;
   }
   // Resolved once, so image paths match the kernel's loop backing files.
-  absl::StatusOr<std::string> resolved = platform.fs->RealPath(spec.directory);
-  if (!resolved.ok()) return resolved.status();
+  ABSL_ASSIGN_OR_RETURN(std::string resolved,
+                        platform.fs->RealPath(spec.directory));
   LoopBackendConfig config;
-  config.directory = *resolved;
+  config.directory = resolved;
   config.reserve_bytes = reserve;
   config.overprovision = spec.overprovision_set ? spec.overprovision : 0;
   return std::make_unique<LoopBackend>(config, platform.fs, platform.loops);
@@ -317,21 +318,19 @@ std::unique_ptr<LvmBackend> MakeLvmBackend(const DeviceClassSpec& spec,
 
 absl::StatusOr<Backends> MakeBackends(const DriverOptions& options,
                                       const Platform& platform) {
-  absl::StatusOr<std::vector<DeviceClassSpec>> classes =
-      ParseDeviceClasses(options.device_classes);
-  if (!classes.ok()) return classes.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<DeviceClassSpec> classes,
+                        ParseDeviceClasses(options.device_classes));
   Backends backends;
-  backends.default_class = (*classes)[0].name;
+  backends.default_class = classes[0].name;
   // The controller alone reaches no node storage.
   if (!options.local_storage) return backends;
-  for (const DeviceClassSpec& spec : *classes) {
+  for (const DeviceClassSpec& spec : classes) {
     const uint64_t reserve =
         spec.reserve_set ? spec.reserve_bytes : options.default_reserve;
     if (spec.kind == DeviceClassKind::kLoop) {
-      absl::StatusOr<std::unique_ptr<Backend>> loop =
-          MakeLoopBackend(spec, reserve, platform);
-      if (!loop.ok()) return loop.status();
-      backends.owned.push_back(*std::move(loop));
+      ABSL_ASSIGN_OR_RETURN(std::unique_ptr<Backend> loop,
+                            MakeLoopBackend(spec, reserve, platform));
+      backends.owned.push_back(std::move(loop));
     } else {
       std::unique_ptr<LvmBackend> lvm = MakeLvmBackend(spec, reserve, platform);
       if (lvm->guards_pool()) backends.guarded_pools.push_back(lvm.get());

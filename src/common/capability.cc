@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 
@@ -56,9 +57,9 @@ absl::StatusOr<AccessRequest> ValidateCapability(
   access.fs_type = mount.fs_type();
   access.mount_flags.assign(mount.mount_flags().begin(),
                             mount.mount_flags().end());
-  absl::StatusOr<MountOptions> parsed = ParseMountFlags(access.mount_flags);
-  if (!parsed.ok()) return parsed.status();
-  access.mount_options = *std::move(parsed);
+  ABSL_ASSIGN_OR_RETURN(MountOptions parsed,
+                        ParseMountFlags(access.mount_flags));
+  access.mount_options = std::move(parsed);
   const std::string& group = mount.volume_mount_group();
   if (!group.empty()) {
     uint32_t gid = 0;
@@ -82,22 +83,22 @@ absl::StatusOr<AccessRequest> ValidateCapabilities(
   }
   AccessRequest merged;
   for (int i = 0; i < capabilities.size(); ++i) {
-    absl::StatusOr<AccessRequest> access = ValidateCapability(capabilities[i]);
-    if (!access.ok()) return access.status();
+    ABSL_ASSIGN_OR_RETURN(AccessRequest access,
+                          ValidateCapability(capabilities[i]));
     if (i == 0) {
-      merged = *access;
+      merged = access;
       continue;
     }
-    if (access->block != merged.block) {
+    if (access.block != merged.block) {
       return absl::InvalidArgumentError(
           "volume capabilities mix block and mount access");
     }
-    if (!access->fs_type.empty()) {
-      if (!merged.fs_type.empty() && merged.fs_type != access->fs_type) {
+    if (!access.fs_type.empty()) {
+      if (!merged.fs_type.empty() && merged.fs_type != access.fs_type) {
         return absl::InvalidArgumentError(
             "volume capabilities name different fs types");
       }
-      merged.fs_type = access->fs_type;
+      merged.fs_type = access.fs_type;
     }
   }
   return merged;

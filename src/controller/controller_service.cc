@@ -14,6 +14,7 @@
 #include "src/common/capability.h"
 #include "src/common/secret.h"
 #include "src/common/status.h"
+#include "src/common/status_macros.h"
 #include "src/controller/freezer.h"
 #include "src/controller/parameters.h"
 #include "src/node/access_policy.h"
@@ -135,24 +136,22 @@ absl::Status ControllerService::DoCreateVolume(
         absl::StrCat("name is ", request.name().size(), " bytes, more than ",
                      kMaxNameLength));
   }
-  absl::StatusOr<AccessRequest> access =
-      ValidateCapabilities(request.volume_capabilities());
-  if (!access.ok()) return access.status();
-  absl::StatusOr<VolumeParameters> params =
-      ParseVolumeParameters(request.parameters());
-  if (!params.ok()) return params.status();
+  ABSL_ASSIGN_OR_RETURN(AccessRequest access,
+                        ValidateCapabilities(request.volume_capabilities()));
+  ABSL_ASSIGN_OR_RETURN(VolumeParameters params,
+                        ParseVolumeParameters(request.parameters()));
   if (!request.mutable_parameters().empty()) {
     return absl::InvalidArgumentError(
         "mutable parameters (volume attributes classes) are not supported");
   }
-  if (!access->block && !params->fs_type.empty() && !access->fs_type.empty() &&
-      params->fs_type != access->fs_type) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "parameter fsType=", params->fs_type,
-        " contradicts the capability's fs_type ", access->fs_type));
+  if (!access.block && !params.fs_type.empty() && !access.fs_type.empty() &&
+      params.fs_type != access.fs_type) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameter fsType=", params.fs_type,
+                     " contradicts the capability's fs_type ", access.fs_type));
   }
   std::string device_class;
-  std::string requested_class = params->device_class;
+  std::string requested_class = params.device_class;
   if (request.has_volume_content_source() && requested_class.empty()) {
     // A restore or clone lives where its source lives.
     const auto& source = request.volume_content_source();
@@ -161,9 +160,8 @@ absl::Status ControllerService::DoCreateVolume(
                                       : source.volume().volume_id());
     if (source_id.ok()) requested_class = source_id->device_class;
   }
-  absl::StatusOr<Backend*> backend =
-      BackendForClass(requested_class, &device_class);
-  if (!backend.ok()) return backend.status();
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForClass(requested_class, &device_class));
   absl::StatusOr<uint64_t> size = SizeForRange(
       request.has_capacity_range() ? &request.capacity_range() : nullptr,
       config_.default_volume_bytes);
@@ -181,7 +179,7 @@ absl::Status ControllerService::DoCreateVolume(
   if (!lock.ok()) return lock.status();
 
   // Idempotency: the id is derived from the name.
-  absl::StatusOr<VolumeRecord> existing = (*backend)->Get(volume_id);
+  absl::StatusOr<VolumeRecord> existing = backend->Get(volume_id);
   if (existing.ok()) {
     const int64_t required = request.capacity_range().required_bytes();
     const int64_t limit = request.capacity_range().limit_bytes();
@@ -193,9 +191,9 @@ absl::Status ControllerService::DoCreateVolume(
         (existing->capacity_bytes() >= required ||
          existing->required_bytes() == required) &&
         (limit == 0 || existing->capacity_bytes() <= limit) &&
-        existing->block() == access->block &&
-        (access->block || access->fs_type.empty() ||
-         access->fs_type == existing->fs_type()) &&
+        existing->block() == access.block &&
+        (access.block || access.fs_type.empty() ||
+         access.fs_type == existing->fs_type()) &&
         SameParameters(*existing, request.parameters());
     if (!compatible) {
       return absl::AlreadyExistsError(absl::StrCat(
@@ -213,7 +211,7 @@ absl::Status ControllerService::DoCreateVolume(
     if (absl::Status s = PrepareFromSource(
             request.volume_content_source(), device_class,
             request.has_capacity_range() ? &request.capacity_range() : nullptr,
-            access->block, &source_id, &from_source);
+            access.block, &source_id, &from_source);
         !s.ok()) {
       return s;
     }
@@ -238,30 +236,30 @@ absl::Status ControllerService::DoCreateVolume(
     record.set_capacity_bytes(static_cast<int64_t>(*size));
     record.set_required_bytes(request.capacity_range().required_bytes());
     record.set_limit_bytes(request.capacity_range().limit_bytes());
-    record.set_block(access->block);
-    if (!access->block) {
-      record.set_fs_type(!access->fs_type.empty()   ? access->fs_type
-                         : !params->fs_type.empty() ? params->fs_type
-                                                    : kDefaultFsType);
+    record.set_block(access.block);
+    if (!access.block) {
+      record.set_fs_type(!access.fs_type.empty()   ? access.fs_type
+                         : !params.fs_type.empty() ? params.fs_type
+                                                   : kDefaultFsType);
     }
-    record.set_allocation(params->allocation);
+    record.set_allocation(params.allocation);
     *record.mutable_parameters() = request.parameters();
     AccessPolicy policy;
-    policy.bound_namespace = params->pvc_namespace;
-    policy.allowed_namespaces = params->allowed_namespaces;
-    policy.allowed_service_accounts = params->allowed_service_accounts;
+    policy.bound_namespace = params.pvc_namespace;
+    policy.allowed_namespaces = params.allowed_namespaces;
+    policy.allowed_service_accounts = params.allowed_service_accounts;
     if (!source_id.empty()) {
       // Copied data keeps its owner: never a policy wider than the source's.
-      absl::StatusOr<AccessPolicy> copy =
-          PolicyForCopy(PolicyOf(from_source), policy, source_id);
-      if (!copy.ok()) return copy.status();
-      policy = *std::move(copy);
+      ABSL_ASSIGN_OR_RETURN(
+          AccessPolicy copy,
+          PolicyForCopy(PolicyOf(from_source), policy, source_id));
+      policy = std::move(copy);
     }
     SetPolicy(policy, &record);
-    record.set_encrypted(params->encrypted);
+    record.set_encrypted(params.encrypted);
     record.set_created_unix(static_cast<int64_t>(std::time(nullptr)));
     if (!source_id.empty()) {
-      if (params->encrypted && !from_source.encrypted()) {
+      if (params.encrypted && !from_source.encrypted()) {
         return absl::InvalidArgumentError(
             "an encrypted volume cannot be made from an unencrypted source");
       }
@@ -283,13 +281,13 @@ absl::Status ControllerService::DoCreateVolume(
   // Create also completes a create that crashed half-way.
   absl::StatusOr<VolumeRecord> created;
   if (source_id.empty()) {
-    created = (*backend)->Create(record);
+    created = backend->Create(record);
   } else {
     // Clones copy a live volume: frozen, if it is mounted here, for as
     // long as the backend says its copy needs.
     std::vector<std::pair<std::string, Backend*>> live;
     if (!record.source_volume_id().empty()) {
-      live.emplace_back(record.source_volume_id(), *backend);
+      live.emplace_back(record.source_volume_id(), backend);
     }
     // The source volume is locked for the instant too, as CreateSnapshot
     // locks it: no unstage, expansion or delete of it runs while its point
@@ -306,7 +304,7 @@ absl::Status ControllerService::DoCreateVolume(
           return freezer_->WithFrozen(freezer_->MountedFilesystems(live),
                                       instant);
         };
-    created = (*backend)->CreateFromSource(record, source_id, freeze);
+    created = backend->CreateFromSource(record, source_id, freeze);
   }
   if (!created.ok()) return created.status();
   FillVolume(*created, response->mutable_volume());
@@ -370,9 +368,9 @@ absl::Status ControllerService::DoValidate(
   }
   absl::StatusOr<VolumeRecord> record;
   if (config_.local_storage) {
-    absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-    if (!backend.ok()) return backend.status();
-    record = (*backend)->Get(request.volume_id());
+    ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                          BackendForVolume(request.volume_id()));
+    record = backend->Get(request.volume_id());
     if (!record.ok()) return record.status();
   }
   // From here on the volume exists: an unsupported request is an answer
@@ -436,9 +434,8 @@ absl::Status ControllerService::DoListVolumes(
   }
   std::vector<std::pair<VolumeRecord, Backend*>> all;
   for (const auto& [name, backend] : backends_) {
-    absl::StatusOr<std::vector<VolumeRecord>> records = backend->List();
-    if (!records.ok()) return records.status();
-    for (auto& record : *records) all.emplace_back(std::move(record), backend);
+    ABSL_ASSIGN_OR_RETURN(std::vector<VolumeRecord> records, backend->List());
+    for (auto& record : records) all.emplace_back(std::move(record), backend);
   }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
     return a.first.volume_id() < b.first.volume_id();
@@ -480,16 +477,13 @@ absl::Status ControllerService::DoGetCapacity(
     const csi::v1::GetCapacityRequest& request,
     csi::v1::GetCapacityResponse* response) {
   if (!request.volume_capabilities().empty()) {
-    absl::StatusOr<AccessRequest> access =
-        ValidateCapabilities(request.volume_capabilities());
-    if (!access.ok()) return access.status();
+    ABSL_RETURN_IF_ERROR(
+        ValidateCapabilities(request.volume_capabilities()).status());
   }
-  absl::StatusOr<VolumeParameters> params =
-      ParseVolumeParameters(request.parameters());
-  if (!params.ok()) return params.status();
-  absl::StatusOr<Backend*> backend =
-      BackendForClass(params->device_class, nullptr);
-  if (!backend.ok()) return backend.status();
+  ABSL_ASSIGN_OR_RETURN(VolumeParameters params,
+                        ParseVolumeParameters(request.parameters()));
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForClass(params.device_class, nullptr));
   if (request.has_accessible_topology()) {
     auto it = request.accessible_topology().segments().find(kTopologyKey);
     if (it == request.accessible_topology().segments().end() ||
@@ -498,12 +492,11 @@ absl::Status ControllerService::DoGetCapacity(
       return absl::OkStatus();
     }
   }
-  absl::StatusOr<BackendCapacity> capacity = (*backend)->Capacity();
-  if (!capacity.ok()) return capacity.status();
+  ABSL_ASSIGN_OR_RETURN(BackendCapacity capacity, backend->Capacity());
   response->set_available_capacity(
-      static_cast<int64_t>(capacity->available_bytes));
+      static_cast<int64_t>(capacity.available_bytes));
   response->mutable_maximum_volume_size()->set_value(
-      static_cast<int64_t>(capacity->max_volume_bytes));
+      static_cast<int64_t>(capacity.max_volume_bytes));
   return absl::OkStatus();
 }
 
@@ -556,12 +549,11 @@ absl::Status ControllerService::DoExpand(
     return absl::InvalidArgumentError("capacity_range is missing");
   }
   if (request.has_volume_capability()) {
-    absl::StatusOr<AccessRequest> access =
-        ValidateCapability(request.volume_capability());
-    if (!access.ok()) return access.status();
+    ABSL_RETURN_IF_ERROR(
+        ValidateCapability(request.volume_capability()).status());
   }
-  absl::StatusOr<uint64_t> size = SizeForRange(&request.capacity_range(), 0);
-  if (!size.ok()) return size.status();
+  ABSL_ASSIGN_OR_RETURN(uint64_t size,
+                        SizeForRange(&request.capacity_range(), 0));
   absl::StatusOr<ParsedId> id = ParseId(request.volume_id());
   if (!id.ok() || id->kind != IdKind::kVolume) {
     return absl::NotFoundError(
@@ -570,26 +562,23 @@ absl::Status ControllerService::DoExpand(
   if (!config_.local_storage) {
     // The storage is on the node: NodeExpandVolume grows it and then the
     // filesystem (or the device for block volumes).
-    response->set_capacity_bytes(static_cast<int64_t>(*size));
+    response->set_capacity_bytes(static_cast<int64_t>(size));
     response->set_node_expansion_required(true);
     return absl::OkStatus();
   }
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (!backend.ok()) return backend.status();
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForVolume(request.volume_id()));
   VolumeLockGuard lock(locks_, request.volume_id());
   if (!lock.ok()) return lock.status();
-  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
-  if (!record.ok()) return record.status();
-  absl::StatusOr<uint64_t> grown =
-      (*backend)->Expand(request.volume_id(), *size);
-  if (!grown.ok()) return grown.status();
-  if (record->block()) {
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
+  ABSL_ASSIGN_OR_RETURN(uint64_t grown,
+                        backend->Expand(request.volume_id(), size));
+  if (record.block()) {
     // An attached block device only needs to see the new size.
-    absl::Status refreshed = (*backend)->RefreshDevice(request.volume_id());
-    if (!refreshed.ok()) return refreshed;
+    ABSL_RETURN_IF_ERROR(backend->RefreshDevice(request.volume_id()));
   }
-  response->set_capacity_bytes(static_cast<int64_t>(*grown));
-  response->set_node_expansion_required(!record->block());
+  response->set_capacity_bytes(static_cast<int64_t>(grown));
+  response->set_node_expansion_required(!record.block());
   return absl::OkStatus();
 }
 
@@ -607,21 +596,19 @@ absl::Status ControllerService::DoGetVolume(
   if (request.volume_id().empty()) {
     return absl::InvalidArgumentError("volume_id is missing");
   }
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (!backend.ok()) return backend.status();
-  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
-  if (!record.ok()) return record.status();
-  FillVolume(*record, response->mutable_volume());
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForVolume(request.volume_id()));
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
+  FillVolume(record, response->mutable_volume());
   auto* status = response->mutable_status();
-  if ((*backend)->FindDevice(request.volume_id()).ok()) {
+  if (backend->FindDevice(request.volume_id()).ok()) {
     status->add_published_node_ids(config_.node_id);
   }
-  absl::StatusOr<std::string> trouble =
-      (*backend)->VolumeTrouble(request.volume_id());
-  if (!trouble.ok()) return trouble.status();
-  status->mutable_volume_condition()->set_abnormal(!trouble->empty());
+  ABSL_ASSIGN_OR_RETURN(std::string trouble,
+                        backend->VolumeTrouble(request.volume_id()));
+  status->mutable_volume_condition()->set_abnormal(!trouble.empty());
   status->mutable_volume_condition()->set_message(
-      trouble->empty() ? "volume storage is present" : *trouble);
+      trouble.empty() ? "volume storage is present" : trouble);
   return absl::OkStatus();
 }
 
@@ -650,33 +637,29 @@ absl::Status ControllerService::PrepareFromSource(
   int64_t source_size = 0;
   if (source.has_snapshot()) {
     *source_id = source.snapshot().snapshot_id();
-    absl::StatusOr<Backend*> backend = BackendForSnapshot(*source_id);
-    if (!backend.ok()) return backend.status();
-    absl::StatusOr<SnapshotRecord> snapshot =
-        (*backend)->GetSnapshot(*source_id);
-    if (!snapshot.ok()) return snapshot.status();
-    source_size = snapshot->size_bytes();
+    ABSL_ASSIGN_OR_RETURN(Backend* backend, BackendForSnapshot(*source_id));
+    ABSL_ASSIGN_OR_RETURN(SnapshotRecord snapshot,
+                          backend->GetSnapshot(*source_id));
+    source_size = snapshot.size_bytes();
     record->set_source_snapshot_id(*source_id);
-    record->set_block(snapshot->block());
-    record->set_fs_type(snapshot->fs_type());
-    record->set_encrypted(snapshot->encrypted());
-    record->set_encryption_key_id(snapshot->encryption_key_id());
-    SetPolicy(PolicyOf(*snapshot), record);
+    record->set_block(snapshot.block());
+    record->set_fs_type(snapshot.fs_type());
+    record->set_encrypted(snapshot.encrypted());
+    record->set_encryption_key_id(snapshot.encryption_key_id());
+    SetPolicy(PolicyOf(snapshot), record);
   } else if (source.has_volume()) {
     *source_id = source.volume().volume_id();
-    absl::StatusOr<Backend*> backend = BackendForVolume(*source_id);
-    if (!backend.ok()) return backend.status();
-    absl::StatusOr<VolumeRecord> volume = (*backend)->Get(*source_id);
-    if (!volume.ok()) return volume.status();
-    source_size = volume->capacity_bytes();
+    ABSL_ASSIGN_OR_RETURN(Backend* backend, BackendForVolume(*source_id));
+    ABSL_ASSIGN_OR_RETURN(VolumeRecord volume, backend->Get(*source_id));
+    source_size = volume.capacity_bytes();
     record->set_source_volume_id(*source_id);
-    record->set_block(volume->block());
-    record->set_fs_type(volume->fs_type());
-    record->set_encrypted(volume->encrypted());
-    record->set_encryption_key_id(volume->encryption_key_id().empty()
-                                      ? volume->volume_id()
-                                      : volume->encryption_key_id());
-    SetPolicy(PolicyOf(*volume), record);
+    record->set_block(volume.block());
+    record->set_fs_type(volume.fs_type());
+    record->set_encrypted(volume.encrypted());
+    record->set_encryption_key_id(volume.encryption_key_id().empty()
+                                      ? volume.volume_id()
+                                      : volume.encryption_key_id());
+    SetPolicy(PolicyOf(volume), record);
   } else {
     return absl::InvalidArgumentError("volume_content_source names no source");
   }
@@ -736,9 +719,8 @@ absl::Status ControllerService::DoCreateSnapshot(
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<Backend*> backend =
-      BackendForVolume(request.source_volume_id());
-  if (!backend.ok()) return backend.status();
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForVolume(request.source_volume_id()));
   absl::StatusOr<ParsedId> source = ParseId(request.source_volume_id());
   const std::string snapshot_id = MakeId(IdKind::kSnapshot, config_.node_id,
                                          source->device_class, request.name());
@@ -748,8 +730,7 @@ absl::Status ControllerService::DoCreateSnapshot(
   // frozen for this snapshot left it frozen, and the retry may find the
   // snapshot made.
   (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
-  absl::StatusOr<SnapshotRecord> existing =
-      (*backend)->GetSnapshot(snapshot_id);
+  absl::StatusOr<SnapshotRecord> existing = backend->GetSnapshot(snapshot_id);
   if (existing.ok()) {
     if (existing->source_volume_id() != request.source_volume_id() ||
         existing->name() != request.name()) {
@@ -780,13 +761,12 @@ absl::Status ControllerService::DoCreateSnapshot(
   // The source must not change under the copy.
   VolumeLockGuard volume_lock(locks_, request.source_volume_id());
   if (!volume_lock.ok()) return volume_lock.status();
-  absl::StatusOr<VolumeRecord> volume =
-      (*backend)->Get(request.source_volume_id());
-  if (!volume.ok()) return volume.status();
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord volume,
+                        backend->Get(request.source_volume_id()));
   // A snapshot is a copy: it keeps the volume's owner, and one asked for
   // from a namespace the volume does not admit is refused.
   if (absl::Status s = CheckSnapshotNamespace(
-          PolicyOf(*volume), volume->volume_id(), request.parameters());
+          PolicyOf(volume), volume.volume_id(), request.parameters());
       !s.ok()) {
     return s;
   }
@@ -794,7 +774,7 @@ absl::Status ControllerService::DoCreateSnapshot(
   record.set_snapshot_id(snapshot_id);
   record.set_name(request.name());
   record.set_source_volume_id(request.source_volume_id());
-  SetPolicy(PolicyOf(*volume), &record);
+  SetPolicy(PolicyOf(volume), &record);
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   record.set_creation_unix(
       std::chrono::duration_cast<std::chrono::seconds>(now).count());
@@ -803,9 +783,9 @@ absl::Status ControllerService::DoCreateSnapshot(
       1000000000));
   absl::StatusOr<SnapshotRecord> created;
   absl::Status status = freezer_->WithFrozen(
-      freezer_->MountedFilesystems({{request.source_volume_id(), *backend}}),
+      freezer_->MountedFilesystems({{request.source_volume_id(), backend}}),
       [&] {
-        created = (*backend)->CreateSnapshot(record, nullptr);
+        created = backend->CreateSnapshot(record, nullptr);
         return created.status();
       });
   if (!status.ok()) return status;
@@ -902,10 +882,9 @@ absl::Status ControllerService::DoListSnapshots(
     if (one.ok()) all.push_back(*one);
   } else {
     for (const auto& [name, backend] : backends_) {
-      absl::StatusOr<std::vector<SnapshotRecord>> records =
-          backend->ListSnapshots();
-      if (!records.ok()) return records.status();
-      for (auto& record : *records) all.push_back(std::move(record));
+      ABSL_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> records,
+                            backend->ListSnapshots());
+      for (auto& record : records) all.push_back(std::move(record));
     }
   }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
@@ -964,19 +943,17 @@ absl::Status ControllerService::SnapshotGroup(
   locks.push_back(std::make_unique<VolumeLockGuard>(locks_, group_id));
   if (!locks.back()->ok()) return locks.back()->status();
   for (const std::string& volume_id : volume_ids) {
-    absl::StatusOr<Backend*> backend = BackendForVolume(volume_id);
-    if (!backend.ok()) return backend.status();
-    absl::StatusOr<VolumeRecord> volume = (*backend)->Get(volume_id);
-    if (!volume.ok()) return volume.status();
+    ABSL_ASSIGN_OR_RETURN(Backend* backend, BackendForVolume(volume_id));
+    ABSL_ASSIGN_OR_RETURN(VolumeRecord volume, backend->Get(volume_id));
     if (absl::Status s =
-            CheckSnapshotNamespace(PolicyOf(*volume), volume_id, parameters);
+            CheckSnapshotNamespace(PolicyOf(volume), volume_id, parameters);
         !s.ok()) {
       return s;
     }
     locks.push_back(std::make_unique<VolumeLockGuard>(locks_, volume_id));
     if (!locks.back()->ok()) return locks.back()->status();
-    volumes.emplace_back(volume_id, *backend);
-    policies[volume_id] = PolicyOf(*volume);
+    volumes.emplace_back(volume_id, backend);
+    policies[volume_id] = PolicyOf(volume);
   }
   // As for a single snapshot: what a killed driver left frozen is thawed
   // before anything else.
@@ -1001,12 +978,11 @@ absl::Status ControllerService::SnapshotGroup(
       }
     }
     for (const SnapshotRecord& member : *earlier) {
-      absl::StatusOr<Backend*> backend =
-          BackendForSnapshot(member.snapshot_id());
-      if (!backend.ok()) return backend.status();
+      ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                            BackendForSnapshot(member.snapshot_id()));
       spdlog::info("group {}: taking back member {} of an unfinished group",
                    group_id, member.snapshot_id());
-      if (absl::Status s = (*backend)->DeleteSnapshot(member.snapshot_id());
+      if (absl::Status s = backend->DeleteSnapshot(member.snapshot_id());
           !s.ok()) {
         return s;
       }
@@ -1037,17 +1013,16 @@ absl::Status ControllerService::SnapshotGroup(
           record.set_creation_unix(
               std::chrono::duration_cast<std::chrono::seconds>(now).count());
           const bool existed = backend->GetSnapshot(record.snapshot_id()).ok();
-          absl::StatusOr<SnapshotRecord> created =
-              backend->CreateSnapshot(record, nullptr);
-          if (!created.ok()) return created.status();
+          ABSL_ASSIGN_OR_RETURN(SnapshotRecord created,
+                                backend->CreateSnapshot(record, nullptr));
           if (!existed) made.emplace_back(record.snapshot_id(), backend);
-          if (created->source_volume_id() != volume_id ||
-              created->group_snapshot_id() != group_id) {
+          if (created.source_volume_id() != volume_id ||
+              created.group_snapshot_id() != group_id) {
             return absl::AlreadyExistsError(absl::StrCat(
                 "snapshot ", record.snapshot_id(),
                 " exists and is not this group's member for ", volume_id));
           }
-          snapshots->push_back(*created);
+          snapshots->push_back(created);
         }
         return absl::OkStatus();
       });
@@ -1080,10 +1055,9 @@ absl::StatusOr<std::vector<SnapshotRecord>> ControllerService::GetGroup(
     const std::string& group_id) {
   std::vector<SnapshotRecord> members;
   for (const auto& [name, backend] : backends_) {
-    absl::StatusOr<std::vector<SnapshotRecord>> records =
-        backend->ListSnapshots();
-    if (!records.ok()) return records.status();
-    for (auto& record : *records) {
+    ABSL_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> records,
+                          backend->ListSnapshots());
+    for (auto& record : records) {
       if (record.group_snapshot_id() == group_id) members.push_back(record);
     }
   }
@@ -1141,7 +1115,7 @@ absl::Status ControllerService::DeleteGroup(
     // not yet) holds its lock: never take its data from under it.
     VolumeLockGuard snapshot_lock(locks_, id);
     if (!snapshot_lock.ok()) return snapshot_lock.status();
-    if (absl::Status s = (*backend)->DeleteSnapshot(id); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR((*backend)->DeleteSnapshot(id));
   }
   for (const SnapshotRecord& member : *members) {
     absl::StatusOr<Backend*> backend = BackendForSnapshot(member.snapshot_id());

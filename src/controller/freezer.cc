@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "src/common/ids.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 
@@ -88,7 +89,7 @@ absl::Status Freezer::WithFrozen(const std::vector<std::string>& paths,
 
 absl::Status Freezer::ThawLeftover(const std::string& path, bool mounted) {
   if (mounted) {
-    if (absl::Status s = deps_.fs_tools->Thaw(path); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(deps_.fs_tools->Thaw(path));
     spdlog::warn("thawed {}, left frozen by an interrupted snapshot", path);
   }
   return deps_.fs->Remove(EntryPath(path));
@@ -101,8 +102,8 @@ absl::Status Freezer::ThawLeftovers() {
   if (absl::IsNotFound(names.status())) return absl::OkStatus();
   if (!names.ok()) return names.status();
   if (names->empty()) return absl::OkStatus();
-  absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
-  if (!table.ok()) return table.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> table,
+                        deps_.mounter->ListMounts());
   // Held throughout: a WithFrozen that starts now freezes after these
   // thaws, never before one of them.
   absl::MutexLock lock(&mutex_);
@@ -122,7 +123,7 @@ absl::Status Freezer::ThawLeftovers() {
     }
     if (held_.count(*path) != 0) continue;  // frozen on purpose, right now
     const bool mounted = std::any_of(
-        table->begin(), table->end(),
+        table.begin(), table.end(),
         [&](const MountEntry& mount) { return mount.mount_point == *path; });
     const absl::Status status = ThawLeftover(*path, mounted);
     if (!status.ok())

@@ -18,6 +18,7 @@
 #include "src/common/ids.h"
 #include "src/common/logging.h"
 #include "src/common/status.h"
+#include "src/common/status_macros.h"
 #include "src/crypt/key_derivation.h"
 #include "src/node/access_policy.h"
 #include "src/node/paths.h"
@@ -84,8 +85,7 @@ absl::StatusOr<std::string> NodeService::VolumeDevice(
     const VolumeRecord& record, Backend* backend) {
   if (!record.encrypted()) return backend->FindDevice(record.volume_id());
   const std::string name = MappingName(record.volume_id());
-  absl::StatusOr<std::string> backing = deps_.crypt->Backing(name);
-  if (!backing.ok()) return backing.status();
+  ABSL_RETURN_IF_ERROR(deps_.crypt->Backing(name).status());
   // One spelling for the device: symlinks resolved, as in the mount table.
   return deps_.fs->RealPath(absl::StrCat("/dev/mapper/", name));
 }
@@ -94,67 +94,65 @@ absl::StatusOr<std::string> NodeService::OpenEncrypted(
     const VolumeRecord& record, const std::string& raw,
     const SecretBytes& material) {
   // Restores and clones keep the key of the volume their data came from.
-  absl::StatusOr<SecretBytes> passphrase =
+  ABSL_ASSIGN_OR_RETURN(
+      SecretBytes passphrase,
       DeriveVolumePassphrase(material, record.encryption_key_id().empty()
                                            ? record.volume_id()
-                                           : record.encryption_key_id());
-  if (!passphrase.ok()) return passphrase.status();
-  absl::StatusOr<LuksState> state = deps_.crypt->Inspect(raw);
-  if (!state.ok()) return state.status();
-  if (*state != LuksState::kReady) {
+                                           : record.encryption_key_id()));
+  ABSL_ASSIGN_OR_RETURN(LuksState state, deps_.crypt->Inspect(raw));
+  if (state != LuksState::kReady) {
     // Format only a device that holds nothing: no signature at all, or the
     // header of a format that died before its keyslot was written.
-    if (*state == LuksState::kNone) {
-      absl::StatusOr<std::string> found = deps_.fs_tools->Probe(raw);
-      if (!found.ok()) return found.status();
-      if (!found->empty()) {
+    if (state == LuksState::kNone) {
+      ABSL_ASSIGN_OR_RETURN(std::string found, deps_.fs_tools->Probe(raw));
+      if (!found.empty()) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "encrypted volume ", record.volume_id(), " holds \"", *found,
+            "encrypted volume ", record.volume_id(), " holds \"", found,
             "\" and no LUKS header; refusing to format it"));
       }
     }
     spdlog::info("formatting {} ({}) as LUKS2", record.volume_id(), raw);
-    if (absl::Status s = deps_.crypt->Format(raw, *passphrase); !s.ok()) {
+    if (absl::Status s = deps_.crypt->Format(raw, passphrase); !s.ok()) {
       return s;
     }
   }
-  absl::StatusOr<std::string> mapped =
-      deps_.crypt->Open(raw, MappingName(record.volume_id()), *passphrase);
-  if (!mapped.ok()) return mapped.status();
-  return deps_.fs->RealPath(*mapped);
+  ABSL_ASSIGN_OR_RETURN(
+      std::string mapped,
+      deps_.crypt->Open(raw, MappingName(record.volume_id()), passphrase));
+  return deps_.fs->RealPath(mapped);
 }
 
 absl::StatusOr<std::vector<MountEntry>> NodeService::MountsAtPath(
     const std::string& path) {
-  absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
-  if (!table.ok()) return table.status();
-  return MountsAt(*table, path);
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> table,
+                        deps_.mounter->ListMounts());
+  return MountsAt(table, path);
 }
 
 absl::Status NodeService::MountChecked(MountRequest request) {
   request.confine_to = config_.kubelet_dir;
-  absl::StatusOr<std::vector<MountEntry>> before = deps_.mounter->ListMounts();
-  if (!before.ok()) return before.status();
-  if (absl::Status s = deps_.mounter->Mount(request); !s.ok()) return s;
-  absl::StatusOr<std::vector<MountEntry>> after = deps_.mounter->ListMounts();
-  if (!after.ok()) return after.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> before,
+                        deps_.mounter->ListMounts());
+  ABSL_RETURN_IF_ERROR(deps_.mounter->Mount(request));
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> after,
+                        deps_.mounter->ListMounts());
   // A mount is known by its id and place together: the kernel reuses ids.
   auto key = [](const MountEntry& entry) {
     return absl::StrCat(entry.mount_id, " ", entry.mount_point);
   };
   absl::flat_hash_set<std::string> known;
-  for (const MountEntry& entry : *before) known.insert(key(entry));
+  for (const MountEntry& entry : before) known.insert(key(entry));
   // Other volumes are mounted concurrently: only a new mount of this
   // volume's device can be the one just made. (Operations on one volume
   // are serialised by its lock.)
   std::string device = request.source;
   if (!absl::StartsWith(device, "/dev/")) {
-    std::vector<MountEntry> at_source = MountsAt(*before, request.source);
+    std::vector<MountEntry> at_source = MountsAt(before, request.source);
     if (at_source.empty()) return absl::OkStatus();
     device = at_source.back().source;
   }
   absl::Status result = absl::OkStatus();
-  for (const MountEntry& entry : *after) {
+  for (const MountEntry& entry : after) {
     if (known.contains(key(entry)) || entry.mount_point == request.target ||
         !ShowsDevice(entry, device)) {
       continue;
@@ -169,8 +167,8 @@ absl::Status NodeService::MountChecked(MountRequest request) {
   // And the target must now show, on top, one more mount, of the device.
   // (Mount ids are reused by the kernel as other volumes come and go, so
   // the count at the target tells what is new, not the id.)
-  const size_t had = MountsAt(*before, request.target).size();
-  std::vector<MountEntry> landed = MountsAt(*after, request.target);
+  const size_t had = MountsAt(before, request.target).size();
+  std::vector<MountEntry> landed = MountsAt(after, request.target);
   if (landed.size() <= had || !ShowsDevice(landed.back(), device)) {
     if (landed.size() > had) {
       (void)deps_.mounter->Unmount(request.target, /*lazy=*/true);
@@ -189,9 +187,8 @@ absl::StatusOr<std::vector<std::string>> NodeService::OwnDevices(
   if (absl::IsNotFound(device.status())) return devices;
   if (!device.ok()) return device.status();
   devices.push_back(*device);
-  absl::StatusOr<std::vector<std::string>> views = ReadOnlyViews(*device);
-  if (!views.ok()) return views.status();
-  devices.insert(devices.end(), views->begin(), views->end());
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> views, ReadOnlyViews(*device));
+  devices.insert(devices.end(), views.begin(), views.end());
   return devices;
 }
 
@@ -201,10 +198,9 @@ absl::Status NodeService::UnmountOwn(const std::string& path,
   // Stacked mounts (a retried publish after a crash can leave two) all go,
   // top first, as long as each shows this volume.
   for (int i = 0; i < 16; ++i) {
-    absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);
-    if (!mounts.ok()) return mounts.status();
-    if (mounts->empty()) return absl::OkStatus();
-    const MountEntry& top = mounts->back();
+    ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, MountsAtPath(path));
+    if (mounts.empty()) return absl::OkStatus();
+    const MountEntry& top = mounts.back();
     if (!ShowsAny(top, devices)) {
       // Another volume's, another driver's, or kubelet's: not ours to undo.
       return absl::FailedPreconditionError(absl::StrCat(
@@ -242,9 +238,9 @@ absl::Status NodeService::CheckMountable(const std::string& path,
   if (absl::IsNotFound(info.status())) return absl::OkStatus();
   if (!info.ok()) return info.status();
   if (directory && info->type == FileType::kDirectory) {
-    absl::StatusOr<std::vector<std::string>> names = deps_.fs->ListDir(path);
-    if (!names.ok()) return names.status();
-    for (const std::string& name : *names) {
+    ABSL_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                          deps_.fs->ListDir(path));
+    for (const std::string& name : names) {
       if (name != allowed_child) {
         return absl::FailedPreconditionError(absl::StrCat(
             absl::CEscape(path.substr(0, 256)), " is not empty (it holds ",
@@ -273,11 +269,11 @@ absl::Status NodeService::CheckPath(const std::string& path, NodePathKind kind,
 }
 
 absl::Status NodeService::CheckNotInsideAMount(const std::string& path) {
-  absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
-  if (!table.ok()) return table.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> table,
+                        deps_.mounter->ListMounts());
   // The deepest mount that holds `path` (not one at `path` itself).
   const MountEntry* holder = nullptr;
-  for (const MountEntry& entry : *table) {
+  for (const MountEntry& entry : table) {
     if (absl::StartsWith(path, absl::StrCat(entry.mount_point, "/")) &&
         (holder == nullptr ||
          entry.mount_point.size() > holder->mount_point.size())) {
@@ -310,9 +306,9 @@ absl::Status NodeService::UnmountAll(const std::string& path) {
 }
 
 absl::StatusOr<bool> NodeService::DeviceInUse(const std::string& device) {
-  absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
-  if (!table.ok()) return table.status();
-  for (const MountEntry& entry : *table) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> table,
+                        deps_.mounter->ListMounts());
+  for (const MountEntry& entry : table) {
     if (ShowsDevice(entry, device)) return true;
   }
   return false;
@@ -320,10 +316,9 @@ absl::StatusOr<bool> NodeService::DeviceInUse(const std::string& device) {
 
 absl::StatusOr<std::vector<std::string>> NodeService::ReadOnlyViews(
     const std::string& device) {
-  absl::StatusOr<std::vector<LoopInfo>> loops = deps_.loops->List();
-  if (!loops.ok()) return loops.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<LoopInfo> loops, deps_.loops->List());
   std::vector<std::string> views;
-  for (const LoopInfo& loop : *loops) {
+  for (const LoopInfo& loop : loops) {
     if (loop.read_only && loop.backing_file == device) {
       views.push_back(loop.device);
     }
@@ -333,12 +328,10 @@ absl::StatusOr<std::vector<std::string>> NodeService::ReadOnlyViews(
 
 absl::Status NodeService::ReleaseReadOnlyViews(const std::string& device,
                                                bool require_all) {
-  absl::StatusOr<std::vector<std::string>> views = ReadOnlyViews(device);
-  if (!views.ok()) return views.status();
-  for (const std::string& view : *views) {
-    absl::StatusOr<bool> in_use = DeviceInUse(view);
-    if (!in_use.ok()) return in_use.status();
-    if (*in_use) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> views, ReadOnlyViews(device));
+  for (const std::string& view : views) {
+    ABSL_ASSIGN_OR_RETURN(bool in_use, DeviceInUse(view));
+    if (in_use) {
       if (!require_all) continue;
       return absl::FailedPreconditionError(absl::StrCat(
           "read-only view ", view, " of ", device, " is still published"));
@@ -370,34 +363,32 @@ absl::Status NodeService::DoStage(
   if (!request.has_volume_capability()) {
     return absl::InvalidArgumentError("volume_capability is missing");
   }
-  absl::StatusOr<AccessRequest> access =
-      ValidateCapability(request.volume_capability());
-  if (!access.ok()) return access.status();
+  ABSL_ASSIGN_OR_RETURN(AccessRequest access,
+                        ValidateCapability(request.volume_capability()));
   const std::string& staging = request.staging_target_path();
   if (absl::Status s =
           CheckPath(staging, NodePathKind::kStaging, "staging_target_path");
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (!backend.ok()) return backend.status();
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForVolume(request.volume_id()));
 
   VolumeLockGuard lock(locks_, request.volume_id());
   if (!lock.ok()) return lock.status();
-  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
-  if (!record.ok()) return record.status();
-  if (record->block() != access->block) {
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
+  if (record.block() != access.block) {
     return absl::InvalidArgumentError(
-        record->block() ? "volume was created for block access"
-                        : "volume was created for filesystem access");
+        record.block() ? "volume was created for block access"
+                       : "volume was created for filesystem access");
   }
-  if (!access->block && !access->fs_type.empty() &&
-      access->fs_type != record->fs_type()) {
+  if (!access.block && !access.fs_type.empty() &&
+      access.fs_type != record.fs_type()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "volume has fs type ", record->fs_type(), ", not ", access->fs_type));
+        "volume has fs type ", record.fs_type(), ", not ", access.fs_type));
   }
   SecretBytes material;
-  if (record->encrypted()) {
+  if (record.encrypted()) {
     auto secret = request.secrets().find(kEncryptionSecretKey);
     if (secret == request.secrets().end() || secret->second.empty()) {
       // Refused before anything is attached or formatted.
@@ -419,27 +410,27 @@ absl::Status NodeService::DoStage(
   // A stage that fails leaves nothing it set up itself: the device it
   // attached and the mapping it opened go again (a wrong key would
   // otherwise keep the volume attached and block DeleteVolume).
-  const bool was_attached = (*backend)->FindDevice(request.volume_id()).ok();
+  const bool was_attached = backend->FindDevice(request.volume_id()).ok();
   bool opened_mapping = false;
   absl::Cleanup undo = [&] {
     if (opened_mapping) {
       (void)deps_.crypt->Close(MappingName(request.volume_id()));
     }
-    if (!was_attached) (void)(*backend)->Detach(request.volume_id());
+    if (!was_attached) (void)backend->Detach(request.volume_id());
   };
   // Attaching an attached volume gives back its device.
-  absl::StatusOr<std::string> device = (*backend)->Attach(request.volume_id());
+  absl::StatusOr<std::string> device = backend->Attach(request.volume_id());
   if (!device.ok()) return device.status();
-  if (record->encrypted()) {
+  if (record.encrypted()) {
     opened_mapping =
         !deps_.crypt->Backing(MappingName(request.volume_id())).ok();
-    device = OpenEncrypted(*record, *device, material);
+    device = OpenEncrypted(record, *device, material);
     if (!device.ok()) {
       opened_mapping = false;
       return device.status();
     }
   }
-  absl::Status staged = StageOnDevice(request, *record, *access, *device);
+  absl::Status staged = StageOnDevice(request, record, access, *device);
   if (staged.ok()) std::move(undo).Cancel();
   return staged;
 }
@@ -452,10 +443,9 @@ absl::Status NodeService::StageOnDevice(
   const bool read_only = IsReadOnlyMode(request.volume_capability());
   if (access.block) return StageBlock(staging, device);
 
-  absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(staging);
-  if (!mounts.ok()) return mounts.status();
-  if (!mounts->empty()) {
-    const MountEntry& top = mounts->back();
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, MountsAtPath(staging));
+  if (!mounts.empty()) {
+    const MountEntry& top = mounts.back();
     if (top.source == device && top.fs_type == record.fs_type() &&
         top.HasMountOption("ro") == read_only) {
       return absl::OkStatus();
@@ -467,18 +457,17 @@ absl::Status NodeService::StageOnDevice(
   }
 
   // Format only a blank device: any signature at all means data.
-  absl::StatusOr<std::string> found = deps_.fs_tools->Probe(device);
-  if (!found.ok()) return found.status();
-  if (found->empty()) {
+  ABSL_ASSIGN_OR_RETURN(std::string found, deps_.fs_tools->Probe(device));
+  if (found.empty()) {
     spdlog::info("formatting {} ({}) as {}", record.volume_id(), device,
                  record.fs_type());
     if (absl::Status s = deps_.fs_tools->MakeFs(device, record.fs_type());
         !s.ok()) {
       return s;
     }
-  } else if (*found != record.fs_type()) {
+  } else if (found != record.fs_type()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "device of ", record.volume_id(), " holds \"", *found, "\", not ",
+        "device of ", record.volume_id(), " holds \"", found, "\", not ",
         record.fs_type(), "; refusing to reformat it"));
   }
 
@@ -517,7 +506,7 @@ absl::Status NodeService::StageOnDevice(
     data.push_back("nouuid");
   }
   mount.data = absl::StrJoin(data, ",");
-  if (absl::Status s = MountChecked(mount); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(MountChecked(mount));
 
   if (record.grow_filesystem_on_stage() && !read_only &&
       record.fs_type() == "xfs") {
@@ -562,20 +551,19 @@ absl::Status NodeService::StageBlock(const std::string& staging,
   // The device node is bound onto a file in the staging directory, which
   // must be kubelet's plain directory: a mount there would put the file on
   // someone else's filesystem.
-  absl::StatusOr<std::vector<MountEntry>> at_staging = MountsAtPath(staging);
-  if (!at_staging.ok()) return at_staging.status();
-  if (!at_staging->empty()) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> at_staging,
+                        MountsAtPath(staging));
+  if (!at_staging.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("staging path ", staging, " is a mount point (",
-                     at_staging->back().source,
+                     at_staging.back().source,
                      "); a block volume is staged on a plain "
                      "directory"));
   }
   const std::string file = absl::StrCat(staging, "/", kBlockStageFile);
-  absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(file);
-  if (!mounts.ok()) return mounts.status();
-  if (!mounts->empty()) {
-    if (ShowsDevice(mounts->back(), device)) return absl::OkStatus();
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, MountsAtPath(file));
+  if (!mounts.empty()) {
+    if (ShowsDevice(mounts.back(), device)) return absl::OkStatus();
     return absl::AlreadyExistsError(
         absl::StrCat("staging path ", staging, " holds another device"));
   }
@@ -628,20 +616,20 @@ absl::Status NodeService::DoUnstage(
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (!backend.ok()) return backend.status();
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForVolume(request.volume_id()));
   VolumeLockGuard lock(locks_, request.volume_id());
   if (!lock.ok()) return lock.status();
 
-  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
+  absl::StatusOr<VolumeRecord> record = backend->Get(request.volume_id());
   if (absl::IsNotFound(record.status())) {
     // No such volume: nothing at the path can be its. Kubelet's directory
     // and whatever is mounted there stay as they are.
     return absl::OkStatus();
   }
   if (!record.ok()) return record.status();
-  absl::StatusOr<std::vector<std::string>> own = OwnDevices(*record, *backend);
-  if (!own.ok()) return own.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> own,
+                        OwnDevices(*record, backend));
   // Only the volume's own mounts go. A filesystem volume's staging path is
   // its mount point and nothing below it is looked at (the tenant owns every
   // name in there); a block volume's device is bound onto the driver's file
@@ -650,10 +638,10 @@ absl::Status NodeService::DoUnstage(
   const std::string& staged_at = record->block() ? file : staging;
   // Still published (a mount of the volume anywhere but its staging path):
   // refused before anything is unmounted.
-  absl::StatusOr<std::vector<MountEntry>> table = deps_.mounter->ListMounts();
-  if (!table.ok()) return table.status();
-  for (const MountEntry& entry : *table) {
-    if (entry.mount_point != staged_at && ShowsAny(entry, *own)) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> table,
+                        deps_.mounter->ListMounts());
+  for (const MountEntry& entry : table) {
+    if (entry.mount_point != staged_at && ShowsAny(entry, own)) {
       return absl::FailedPreconditionError(
           absl::StrCat("volume ", request.volume_id(), " is still mounted at ",
                        entry.mount_point, ", not only at ", staged_at,
@@ -661,50 +649,49 @@ absl::Status NodeService::DoUnstage(
     }
   }
   if (record->block()) {
-    absl::StatusOr<std::vector<MountEntry>> at_staging = MountsAtPath(staging);
-    if (!at_staging.ok()) return at_staging.status();
-    if (!at_staging->empty()) {
+    ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> at_staging,
+                          MountsAtPath(staging));
+    if (!at_staging.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "staging path ", staging, " is a mount point (",
-          at_staging->back().source, "), not volume ", request.volume_id(),
+          at_staging.back().source, "), not volume ", request.volume_id(),
           "'s block staging directory; left alone"));
     }
-    if (absl::Status s = UnmountOwn(file, *own, request.volume_id()); !s.ok()) {
+    if (absl::Status s = UnmountOwn(file, own, request.volume_id()); !s.ok()) {
       return s;
     }
-    if (absl::Status s = RemoveOwnLeftover(file); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(RemoveOwnLeftover(file));
   } else {
     // A snapshot whose thaw failed may have left it frozen: an unmounted
     // frozen filesystem could never be thawed, nor its device released.
     // Only our own mount there: FITHAW on a plain directory would thaw
     // whatever filesystem holds it.
-    for (const MountEntry& entry : *table) {
-      if (entry.mount_point != staging || !ShowsAny(entry, *own)) continue;
+    for (const MountEntry& entry : table) {
+      if (entry.mount_point != staging || !ShowsAny(entry, own)) continue;
       if (absl::Status s = deps_.fs_tools->Thaw(staging); !s.ok()) {
         spdlog::warn("unstage {}: thaw {}: {}", request.volume_id(), staging,
                      s.ToString());
       }
       break;
     }
-    if (absl::Status s = UnmountOwn(staging, *own, request.volume_id());
+    if (absl::Status s = UnmountOwn(staging, own, request.volume_id());
         !s.ok()) {
       return s;
     }
   }
-  absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
+  absl::StatusOr<std::string> device = VolumeDevice(*record, backend);
   if (!device.ok()) {
     if (!absl::IsNotFound(device.status())) return device.status();
     // Not open (or never staged): the backend's device may still be up.
-    return (*backend)->Detach(request.volume_id());
+    return backend->Detach(request.volume_id());
   }
   // Read-only views hold the device open: they go first.
   if (absl::Status s = ReleaseReadOnlyViews(*device, /*require_all=*/true);
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<bool> in_use = DeviceInUse(*device);
-  if (!in_use.ok()) return in_use.status();
-  if (*in_use) {
+  ABSL_ASSIGN_OR_RETURN(bool in_use, DeviceInUse(*device));
+  if (in_use) {
     return absl::FailedPreconditionError(
         absl::StrCat("volume ", request.volume_id(), " is still published (",
                      *device, " is mounted elsewhere); unpublish it first"));
@@ -715,7 +702,7 @@ absl::Status NodeService::DoUnstage(
       return s;
     }
   }
-  return (*backend)->Detach(request.volume_id());
+  return backend->Detach(request.volume_id());
 }
 
 // ---------------------------------------------------------------- Publish
@@ -743,10 +730,9 @@ absl::Status NodeService::DoPublish(
     return absl::FailedPreconditionError(
         "staging_target_path is missing: the volume must be staged first");
   }
-  absl::StatusOr<AccessRequest> access =
-      ValidateCapability(request.volume_capability());
-  if (!access.ok()) return access.status();
-  const MountOptions& options = access->mount_options;
+  ABSL_ASSIGN_OR_RETURN(AccessRequest access,
+                        ValidateCapability(request.volume_capability()));
+  const MountOptions& options = access.mount_options;
   const std::string& target = request.target_path();
   const std::string& staging = request.staging_target_path();
   if (absl::Status s = CheckPath(target, NodePathKind::kTarget, "target_path");
@@ -758,22 +744,21 @@ absl::Status NodeService::DoPublish(
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (!backend.ok()) return backend.status();
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForVolume(request.volume_id()));
   VolumeLockGuard lock(locks_, request.volume_id());
   if (!lock.ok()) return lock.status();
-  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
-  if (!record.ok()) return record.status();
-  if (record->block() != access->block) {
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
+  if (record.block() != access.block) {
     return absl::InvalidArgumentError(
-        record->block() ? "volume was created for block access"
-                        : "volume was created for filesystem access");
+        record.block() ? "volume was created for block access"
+                       : "volume was created for filesystem access");
   }
   // Access control: the policy recorded with the volume, the identity
   // kubelet put in the context. Checked before anything is touched.
   const PodIdentity pod = PodIdentityFromContext(request.volume_context());
   std::string refused_by;
-  if (absl::Status allowed = CheckPublishAllowed(*record, pod, &refused_by);
+  if (absl::Status allowed = CheckPublishAllowed(record, pod, &refused_by);
       !allowed.ok()) {
     if (deps_.policy_observer != nullptr) {
       deps_.policy_observer->PublishRefused(refused_by);
@@ -788,7 +773,7 @@ absl::Status NodeService::DoPublish(
 
   // What the target must show, and where it comes from.
   std::string source;
-  absl::StatusOr<std::string> found = VolumeDevice(*record, *backend);
+  absl::StatusOr<std::string> found = VolumeDevice(record, backend);
   if (!found.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", request.volume_id(), " is not staged on this node"));
@@ -797,29 +782,29 @@ absl::Status NodeService::DoPublish(
   // The staging path must show this volume's own device (or its LUKS
   // mapping): never bind another volume's, another driver's or a tmpfs.
   const std::string staged_at =
-      access->block ? absl::StrCat(staging, "/", kBlockStageFile) : staging;
-  absl::StatusOr<std::vector<MountEntry>> staged = MountsAtPath(staged_at);
-  if (!staged.ok()) return staged.status();
-  if (staged->empty() || !ShowsDevice(staged->back(), device)) {
+      access.block ? absl::StrCat(staging, "/", kBlockStageFile) : staging;
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> staged,
+                        MountsAtPath(staged_at));
+  if (staged.empty() || !ShowsDevice(staged.back(), device)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", request.volume_id(), " is not staged at ", staging,
-        staged->empty() ? ""
-                        : absl::StrCat(" (it shows ", staged->back().source,
-                                       ", ", staged->back().fs_type, ")")));
+        staged.empty() ? ""
+                       : absl::StrCat(" (it shows ", staged.back().source, ", ",
+                                      staged.back().fs_type, ")")));
   }
-  if (access->block) {
+  if (access.block) {
     if (read_only) {
       // A read-only bind of a device node still lets writers through: the
       // target gets a read-only loop view of the device instead, which the
       // kernel refuses to write to.
-      absl::StatusOr<std::vector<std::string>> views = ReadOnlyViews(device);
-      if (!views.ok()) return views.status();
-      if (!views->empty()) {
-        device = views->front();
+      ABSL_ASSIGN_OR_RETURN(std::vector<std::string> views,
+                            ReadOnlyViews(device));
+      if (!views.empty()) {
+        device = views.front();
       } else {
-        absl::StatusOr<std::string> view = deps_.loops->AttachReadOnly(device);
-        if (!view.ok()) return view.status();
-        device = *view;
+        ABSL_ASSIGN_OR_RETURN(std::string view,
+                              deps_.loops->AttachReadOnly(device));
+        device = view;
       }
     }
     source = device;
@@ -831,16 +816,15 @@ absl::Status NodeService::DoPublish(
   // device node), the capability's exec and atime flags, ro enforced by
   // the kernel.
   unsigned long attributes =
-      MS_NOSUID | (access->block ? 0 : MS_NODEV) |
+      MS_NOSUID | (access.block ? 0 : MS_NODEV) |
       (options.flags & (MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
                         MS_STRICTATIME)) |
       (read_only ? MS_RDONLY : 0);
 
-  absl::StatusOr<std::vector<MountEntry>> existing = MountsAtPath(target);
-  if (!existing.ok()) return existing.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> existing, MountsAtPath(target));
   bool bound = false;
-  if (!existing->empty()) {
-    const MountEntry& top = existing->back();
+  if (!existing.empty()) {
+    const MountEntry& top = existing.back();
     // Published read-write where read-only is asked (or the reverse) is
     // ALREADY_EXISTS, as the spec's table says. A bind of the right mode
     // that lacks nosuid or nodev (made where the kernel has no atomic bind,
@@ -853,16 +837,16 @@ absl::Status NodeService::DoPublish(
     }
     bound = true;
     if (top.HasMountOption("nosuid") &&
-        (access->block || top.HasMountOption("nodev"))) {
+        (access.block || top.HasMountOption("nodev"))) {
       attributes = 0;  // nothing to apply
     }
   }
 
   if (!bound) {
-    if (absl::Status s = CheckMountable(target, !access->block, ""); !s.ok()) {
+    if (absl::Status s = CheckMountable(target, !access.block, ""); !s.ok()) {
       return s;
     }
-    if (access->block) {
+    if (access.block) {
       const std::string parent = target.substr(0, target.find_last_of('/'));
       if (absl::Status s =
               deps_.fs->MakeDirsBelow(config_.kubelet_dir, parent, 0750);
@@ -888,7 +872,7 @@ absl::Status NodeService::DoPublish(
     bind.source = source;
     bind.target = target;
     bind.flags = MS_BIND | attributes;
-    if (absl::Status s = MountChecked(bind); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(MountChecked(bind));
   } else if (attributes != 0) {
     MountRequest remount;
     remount.target = target;
@@ -901,11 +885,11 @@ absl::Status NodeService::DoPublish(
       return remounted;
     }
   }
-  if (access->block && !access->volume_mount_group.empty()) {
+  if (access.block && !access.volume_mount_group.empty()) {
     // fsGroup for a raw device: the group may read and write the node.
     // Applied on every call: a retry after a crash finishes it.
     uint32_t gid = 0;
-    (void)absl::SimpleAtoi(access->volume_mount_group, &gid);
+    (void)absl::SimpleAtoi(access.volume_mount_group, &gid);
     if (absl::Status s =
             deps_.fs->SetOwnerGroupMode(config_.kubelet_dir, target, gid, 0660);
         !s.ok()) {
@@ -949,10 +933,9 @@ absl::Status NodeService::DoUnpublish(
       backend.ok() ? (*backend)->Get(request.volume_id())
                    : absl::StatusOr<VolumeRecord>(backend.status());
   if (record.ok()) {
-    absl::StatusOr<std::vector<std::string>> devices =
-        OwnDevices(*record, *backend);
-    if (!devices.ok()) return devices.status();
-    own = *std::move(devices);
+    ABSL_ASSIGN_OR_RETURN(std::vector<std::string> devices,
+                          OwnDevices(*record, *backend));
+    own = std::move(devices);
   } else if (!absl::IsNotFound(record.status())) {
     return record.status();
   }
@@ -963,7 +946,7 @@ absl::Status NodeService::DoUnpublish(
   // (or one deleted long ago) must not remove kubelet's or a pod's empty
   // directories either.
   if (!record.ok()) return absl::OkStatus();
-  if (absl::Status s = RemoveOwnLeftover(target); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(RemoveOwnLeftover(target));
   // A read-only view made for this target goes when nothing uses it.
   if (!own.empty()) {
     if (absl::Status s = ReleaseReadOnlyViews(own.front(), false); !s.ok()) {
@@ -995,10 +978,9 @@ absl::Status NodeService::DoStats(
   }
   const std::string& path = request.volume_path();
   // The volume first: an unknown volume is NOT_FOUND whatever the path.
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (!backend.ok()) return backend.status();
-  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
-  if (!record.ok()) return record.status();
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForVolume(request.volume_id()));
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
   // A path this driver would never have mounted the volume at cannot hold
   // it (CSI: NOT_FOUND); it is not looked at.
   if (absl::Status s = CheckPath(path, NodePathKind::kTarget, "volume_path");
@@ -1011,9 +993,8 @@ absl::Status NodeService::DoStats(
     return absl::NotFoundError(
         absl::StrCat("volume path ", path, " does not exist"));
   }
-  absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);
-  if (!mounts.ok()) return mounts.status();
-  absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, MountsAtPath(path));
+  absl::StatusOr<std::string> device = VolumeDevice(record, backend);
   auto* condition = response->mutable_volume_condition();
   // The path is there but the volume is not: report it as abnormal (the
   // CO shows it as an event) rather than hide it behind an error.
@@ -1023,13 +1004,13 @@ absl::Status NodeService::DoStats(
                                         device.status().message()));
     return absl::OkStatus();
   }
-  if (mounts->empty()) {
+  if (mounts.empty()) {
     condition->set_abnormal(true);
     condition->set_message(
         absl::StrCat("the volume is no longer mounted at ", path));
     return absl::OkStatus();
   }
-  if (!ShowsDevice(mounts->back(), *device)) {
+  if (!ShowsDevice(mounts.back(), *device)) {
     return absl::NotFoundError(absl::StrCat("another device is mounted at ",
                                             path, ", not volume ",
                                             request.volume_id()));
@@ -1038,11 +1019,11 @@ absl::Status NodeService::DoStats(
   // disk) shows as abnormal too, with the usage still reported.
   std::string trouble;
   if (absl::StatusOr<std::string> found =
-          (*backend)->VolumeTrouble(request.volume_id());
+          backend->VolumeTrouble(request.volume_id());
       found.ok()) {
     trouble = *found;
   }
-  if (record->block()) {
+  if (record.block()) {
     absl::StatusOr<uint64_t> size = deps_.fs_tools->DeviceSize(*device);
     if (!size.ok()) {
       condition->set_abnormal(true);
@@ -1075,7 +1056,7 @@ absl::Status NodeService::DoStats(
   inodes->set_available(static_cast<int64_t>(stats->free_inodes));
   inodes->set_used(
       static_cast<int64_t>(stats->total_inodes - stats->free_inodes));
-  const bool ro = mounts->back().HasMountOption("ro");
+  const bool ro = mounts.back().HasMountOption("ro");
   condition->set_abnormal(!trouble.empty());
   condition->set_message(!trouble.empty() ? trouble
                          : ro             ? "mounted read-only"
@@ -1103,25 +1084,25 @@ absl::Status NodeService::DoExpand(
     return absl::InvalidArgumentError("volume_path is missing");
   }
   const std::string& path = request.volume_path();
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (!backend.ok()) return backend.status();
+  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+                        BackendForVolume(request.volume_id()));
   if (absl::Status s = CheckPath(path, NodePathKind::kTarget, "volume_path");
       !s.ok()) {
     return s;
   }
   if (request.has_volume_capability()) {
-    absl::StatusOr<AccessRequest> access =
-        ValidateCapability(request.volume_capability());
-    if (!access.ok()) return access.status();
+    ABSL_RETURN_IF_ERROR(
+        ValidateCapability(request.volume_capability()).status());
   }
-  absl::StatusOr<uint64_t> size = SizeForRange(
-      request.has_capacity_range() ? &request.capacity_range() : nullptr, 0);
-  if (!size.ok()) return size.status();
+  ABSL_ASSIGN_OR_RETURN(
+      uint64_t size,
+      SizeForRange(
+          request.has_capacity_range() ? &request.capacity_range() : nullptr,
+          0));
   VolumeLockGuard lock(locks_, request.volume_id());
   if (!lock.ok()) return lock.status();
-  absl::StatusOr<VolumeRecord> record = (*backend)->Get(request.volume_id());
-  if (!record.ok()) return record.status();
-  absl::StatusOr<std::string> device = VolumeDevice(*record, *backend);
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
+  absl::StatusOr<std::string> device = VolumeDevice(record, backend);
   if (!device.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", request.volume_id(), " is not staged on this node"));
@@ -1132,7 +1113,7 @@ absl::Status NodeService::DoExpand(
   {
     absl::StatusOr<std::vector<MountEntry>> mounts = MountsAtPath(path);
     if (!mounts.ok()) return mounts.status();
-    if (mounts->empty() && record->block()) {
+    if (mounts->empty() && record.block()) {
       mounts = MountsAtPath(absl::StrCat(path, "/", kBlockStageFile));
       if (!mounts.ok()) return mounts.status();
     }
@@ -1142,28 +1123,26 @@ absl::Status NodeService::DoExpand(
     }
   }
   // In --mode=controller the storage was not touched: grow it here.
-  absl::StatusOr<uint64_t> grown =
-      (*backend)->Expand(request.volume_id(), *size);
-  if (!grown.ok()) return grown.status();
-  if (absl::Status s = (*backend)->RefreshDevice(request.volume_id());
-      !s.ok()) {
+  ABSL_ASSIGN_OR_RETURN(uint64_t grown,
+                        backend->Expand(request.volume_id(), size));
+  if (absl::Status s = backend->RefreshDevice(request.volume_id()); !s.ok()) {
     return s;
   }
-  if (record->encrypted()) {
+  if (record.encrypted()) {
     // The mapping keeps its old size until told to fill the device.
     if (absl::Status s = deps_.crypt->Resize(MappingName(request.volume_id()));
         !s.ok()) {
       return s;
     }
   }
-  if (!record->block()) {
+  if (!record.block()) {
     if (absl::Status s =
-            deps_.fs_tools->GrowFs(*device, path, record->fs_type());
+            deps_.fs_tools->GrowFs(*device, path, record.fs_type());
         !s.ok()) {
       return s;
     }
   }
-  response->set_capacity_bytes(static_cast<int64_t>(*grown));
+  response->set_capacity_bytes(static_cast<int64_t>(grown));
   return absl::OkStatus();
 }
 

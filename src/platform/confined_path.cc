@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 
@@ -106,9 +107,8 @@ absl::StatusOr<ConfinedParent> OpenConfinedParent(const std::string& root,
     }
     return parent;
   }
-  absl::StatusOr<ScopedFd> walked = Walk(root, dir, -1);
-  if (!walked.ok()) return walked.status();
-  parent.dir = *std::move(walked);
+  ABSL_ASSIGN_OR_RETURN(ScopedFd walked, Walk(root, dir, -1));
+  parent.dir = std::move(walked);
   return parent;
 }
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 
@@ -87,7 +88,7 @@ absl::StatusOr<uint64_t> FakeBlockCopier::Copy(
   }
   // Outside the lock: the callback may run commands of its own.
   if (options.progress) {
-    if (absl::Status s = options.progress(copied); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(options.progress(copied));
   }
   return copied;
 }

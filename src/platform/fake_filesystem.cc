@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 namespace {
@@ -89,8 +90,7 @@ absl::Status FakeFileSystem::MakeDirsLocked(const std::string& path,
     return absl::FailedPreconditionError(
         absl::StrCat(path, " exists and is not a directory"));
   }
-  absl::Status parent = MakeDirsLocked(ParentOf(path), mode);
-  if (!parent.ok()) return parent;
+  ABSL_RETURN_IF_ERROR(MakeDirsLocked(ParentOf(path), mode));
   Node node;
   node.info.type = FileType::kDirectory;
   node.info.mode = mode;
@@ -271,7 +271,7 @@ absl::Status FakeFileSystem::SetOwnerGroupMode(const std::string& root,
                                                const std::string& path,
                                                gid_t gid, mode_t mode) {
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = CheckConfinedLocked(root, path); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(CheckConfinedLocked(root, path));
   auto it = nodes_.find(path);
   if (it == nodes_.end()) return absl::NotFoundError(path);
   it->second.info.gid = gid;
@@ -284,7 +284,7 @@ absl::Status FakeFileSystem::MakeDirsBelow(const std::string& root,
                                            mode_t mode) {
   {
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = CheckConfinedLocked(root, path); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(CheckConfinedLocked(root, path));
   }
   return MakeDirs(path, mode);
 }
@@ -294,7 +294,7 @@ absl::Status FakeFileSystem::CreateFileBelow(const std::string& root,
                                              mode_t mode) {
   {
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = CheckConfinedLocked(root, path); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(CheckConfinedLocked(root, path));
   }
   return CreateFile(path, mode);
 }
@@ -303,7 +303,7 @@ absl::Status FakeFileSystem::RemoveEmpty(const std::string& root,
                                          const std::string& path) {
   {
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = CheckConfinedLocked(root, path); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(CheckConfinedLocked(root, path));
     auto it = nodes_.find(path);
     if (it == nodes_.end()) return absl::OkStatus();
     const FileInfo& info = it->second.info;

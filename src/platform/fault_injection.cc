@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 namespace {
@@ -23,7 +24,7 @@ auto Effect(FaultPlan* plan, std::string what, absl::Status failure, F&& run)
 
 template <typename F>
 auto Read(const FaultPlan* plan, F&& run) -> decltype(run()) {
-  if (absl::Status s = plan->BeforeRead(); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(plan->BeforeRead());
   return run();
 }
 

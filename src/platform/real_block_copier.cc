@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 namespace {
@@ -52,11 +53,9 @@ absl::StatusOr<uint64_t> RealBlockCopier::Copy(
   const int out = open(to.c_str(), O_WRONLY | O_DIRECT | O_EXCL | O_CLOEXEC);
   if (out < 0) return ErrnoStatus(errno, absl::StrCat("cannot open ", to));
   absl::Cleanup close_out = [out] { close(out); };
-  absl::StatusOr<uint64_t> in_bytes = DeviceBytes(in, from);
-  if (!in_bytes.ok()) return in_bytes.status();
-  absl::StatusOr<uint64_t> out_bytes = DeviceBytes(out, to);
-  if (!out_bytes.ok()) return out_bytes.status();
-  const uint64_t end_limit = std::min(*in_bytes, *out_bytes);
+  ABSL_ASSIGN_OR_RETURN(uint64_t in_bytes, DeviceBytes(in, from));
+  ABSL_ASSIGN_OR_RETURN(uint64_t out_bytes, DeviceBytes(out, to));
+  const uint64_t end_limit = std::min(in_bytes, out_bytes);
 
   void* raw = nullptr;
   if (posix_memalign(&raw, kAlign, chunk) != 0) {
@@ -122,7 +121,7 @@ absl::StatusOr<uint64_t> RealBlockCopier::Copy(
       }
       if (options.progress && copied >= next_progress) {
         next_progress = copied + options.progress_every_bytes;
-        if (absl::Status s = options.progress(copied); !s.ok()) return s;
+        ABSL_RETURN_IF_ERROR(options.progress(copied));
       }
     }
   }
@@ -130,7 +129,7 @@ absl::StatusOr<uint64_t> RealBlockCopier::Copy(
     return ErrnoStatus(errno, absl::StrCat("flushing ", to));
   }
   if (options.progress) {
-    if (absl::Status s = options.progress(copied); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(options.progress(copied));
   }
   return copied;
 }

@@ -14,6 +14,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 namespace {
@@ -51,8 +52,7 @@ absl::StatusOr<CommandResult> RealCommandRunner::Run(const Command& command) {
   if (command.argv.empty() || command.argv[0].empty()) {
     return absl::InvalidArgumentError("empty command");
   }
-  absl::StatusOr<std::string> program = Resolve(command.argv[0]);
-  if (!program.ok()) return program.status();
+  ABSL_ASSIGN_OR_RETURN(std::string program, Resolve(command.argv[0]));
 
   int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   auto close_all = absl::MakeCleanup([&] {
@@ -102,7 +102,7 @@ absl::StatusOr<CommandResult> RealCommandRunner::Run(const Command& command) {
   envp.push_back(nullptr);
 
   pid_t pid = -1;
-  const int spawn_error = posix_spawn(&pid, program->c_str(), &actions, &attr,
+  const int spawn_error = posix_spawn(&pid, program.c_str(), &actions, &attr,
                                       argv.data(), envp.data());
   if (spawn_error != 0) {
     return absl::ErrnoToStatus(spawn_error,

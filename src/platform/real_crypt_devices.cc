@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 
@@ -139,22 +140,21 @@ absl::StatusOr<const CryptLibrary*> RealCryptDevices::Library() {
 }
 
 absl::StatusOr<LuksState> RealCryptDevices::Inspect(const std::string& device) {
-  absl::StatusOr<const CryptLibrary*> lib = Library();
-  if (!lib.ok()) return lib.status();
+  ABSL_ASSIGN_OR_RETURN(const CryptLibrary* lib, Library());
   struct stat st;
   if (stat(device.c_str(), &st) != 0) {
     return absl::NotFoundError(absl::StrCat("device ", device, " is missing"));
   }
-  Context cd(*lib);
-  if (int rc = (*lib)->init(cd.out(), device.c_str()); rc < 0) {
+  Context cd(lib);
+  if (int rc = lib->init(cd.out(), device.c_str()); rc < 0) {
     return Errno(rc, absl::StrCat("open ", device));
   }
-  const int rc = (*lib)->load(cd.get(), CRYPT_LUKS, nullptr);
+  const int rc = lib->load(cd.get(), CRYPT_LUKS, nullptr);
   if (rc == -EINVAL) return LuksState::kNone;  // no LUKS header
   if (rc < 0) return Errno(rc, absl::StrCat("read LUKS header of ", device));
-  const int max = (*lib)->keyslot_max(CRYPT_LUKS2);
+  const int max = lib->keyslot_max(CRYPT_LUKS2);
   for (int slot = 0; slot < max; ++slot) {
-    const crypt_keyslot_info info = (*lib)->keyslot_status(cd.get(), slot);
+    const crypt_keyslot_info info = lib->keyslot_status(cd.get(), slot);
     if (info == CRYPT_SLOT_ACTIVE || info == CRYPT_SLOT_ACTIVE_LAST) {
       return LuksState::kReady;
     }
@@ -164,10 +164,9 @@ absl::StatusOr<LuksState> RealCryptDevices::Inspect(const std::string& device) {
 
 absl::Status RealCryptDevices::Format(const std::string& device,
                                       const SecretBytes& passphrase) {
-  absl::StatusOr<const CryptLibrary*> lib = Library();
-  if (!lib.ok()) return lib.status();
-  Context cd(*lib);
-  if (int rc = (*lib)->init(cd.out(), device.c_str()); rc < 0) {
+  ABSL_ASSIGN_OR_RETURN(const CryptLibrary* lib, Library());
+  Context cd(lib);
+  if (int rc = lib->init(cd.out(), device.c_str()); rc < 0) {
     return Errno(rc, absl::StrCat("open ", device));
   }
   // The passphrase is 256 bits derived by HKDF, not something a person
@@ -178,18 +177,18 @@ absl::Status RealCryptDevices::Format(const std::string& device,
   pbkdf.hash = "sha256";
   pbkdf.iterations = 1000;
   pbkdf.flags = CRYPT_PBKDF_NO_BENCHMARK;
-  if (int rc = (*lib)->set_pbkdf_type(cd.get(), &pbkdf); rc < 0) {
+  if (int rc = lib->set_pbkdf_type(cd.get(), &pbkdf); rc < 0) {
     return Errno(rc, "set PBKDF");
   }
   crypt_params_luks2 params{};
-  if (int rc = (*lib)->format(cd.get(), CRYPT_LUKS2, "aes", "xts-plain64",
-                              nullptr, nullptr, 64, &params);
+  if (int rc = lib->format(cd.get(), CRYPT_LUKS2, "aes", "xts-plain64", nullptr,
+                           nullptr, 64, &params);
       rc < 0) {
     return Errno(rc, absl::StrCat("LUKS2 format of ", device));
   }
-  if (int rc = (*lib)->keyslot_add_by_volume_key(cd.get(), CRYPT_ANY_SLOT,
-                                                 nullptr, 0, passphrase.data(),
-                                                 passphrase.size());
+  if (int rc =
+          lib->keyslot_add_by_volume_key(cd.get(), CRYPT_ANY_SLOT, nullptr, 0,
+                                         passphrase.data(), passphrase.size());
       rc < 0) {
     return Errno(rc, absl::StrCat("add keyslot on ", device));
   }
@@ -199,8 +198,7 @@ absl::Status RealCryptDevices::Format(const std::string& device,
 absl::StatusOr<std::string> RealCryptDevices::Open(
     const std::string& device, const std::string& name,
     const SecretBytes& passphrase) {
-  absl::StatusOr<const CryptLibrary*> lib = Library();
-  if (!lib.ok()) return lib.status();
+  ABSL_ASSIGN_OR_RETURN(const CryptLibrary* lib, Library());
   const std::string mapped = absl::StrCat("/dev/mapper/", name);
   absl::StatusOr<std::string> backing = Backing(name);
   const bool open_already = backing.ok();
@@ -213,16 +211,16 @@ absl::StatusOr<std::string> RealCryptDevices::Open(
           "mapping ", name, " is open over ", *backing, ", not ", device));
     }
   }
-  Context cd(*lib);
-  if (int rc = (*lib)->init(cd.out(), device.c_str()); rc < 0) {
+  Context cd(lib);
+  if (int rc = lib->init(cd.out(), device.c_str()); rc < 0) {
     return Errno(rc, absl::StrCat("open ", device));
   }
-  if (int rc = (*lib)->load(cd.get(), CRYPT_LUKS, nullptr); rc < 0) {
+  if (int rc = lib->load(cd.get(), CRYPT_LUKS, nullptr); rc < 0) {
     return Errno(rc, absl::StrCat("read LUKS header of ", device));
   }
   // An open mapping proves nothing about the caller: the key is checked
   // against the header every time (a null name only verifies it).
-  const int rc = (*lib)->activate_by_passphrase(
+  const int rc = lib->activate_by_passphrase(
       cd.get(), open_already ? nullptr : name.c_str(), CRYPT_ANY_SLOT,
       passphrase.data(), passphrase.size(), 0);
   if (rc == -EPERM) {
@@ -235,17 +233,16 @@ absl::StatusOr<std::string> RealCryptDevices::Open(
 }
 
 absl::StatusOr<std::string> RealCryptDevices::Backing(const std::string& name) {
-  absl::StatusOr<const CryptLibrary*> lib = Library();
-  if (!lib.ok()) return lib.status();
-  const crypt_status_info info = (*lib)->status(nullptr, name.c_str());
+  ABSL_ASSIGN_OR_RETURN(const CryptLibrary* lib, Library());
+  const crypt_status_info info = lib->status(nullptr, name.c_str());
   if (info != CRYPT_ACTIVE && info != CRYPT_BUSY) {
     return absl::NotFoundError(absl::StrCat("mapping ", name, " is not open"));
   }
-  Context cd(*lib);
-  if (int rc = (*lib)->init_by_name(cd.out(), name.c_str()); rc < 0) {
+  Context cd(lib);
+  if (int rc = lib->init_by_name(cd.out(), name.c_str()); rc < 0) {
     return Errno(rc, absl::StrCat("inspect mapping ", name));
   }
-  const char* device = (*lib)->get_device_name(cd.get());
+  const char* device = lib->get_device_name(cd.get());
   if (device == nullptr) {
     return absl::InternalError(
         absl::StrCat("mapping ", name, " has no device"));
@@ -254,29 +251,27 @@ absl::StatusOr<std::string> RealCryptDevices::Backing(const std::string& name) {
 }
 
 absl::Status RealCryptDevices::Close(const std::string& name) {
-  absl::StatusOr<const CryptLibrary*> lib = Library();
-  if (!lib.ok()) return lib.status();
-  const crypt_status_info info = (*lib)->status(nullptr, name.c_str());
+  ABSL_ASSIGN_OR_RETURN(const CryptLibrary* lib, Library());
+  const crypt_status_info info = lib->status(nullptr, name.c_str());
   if (info == CRYPT_INACTIVE || info == CRYPT_INVALID) return absl::OkStatus();
   if (info == CRYPT_BUSY) {
     return absl::FailedPreconditionError(
         absl::StrCat("mapping ", name, " is in use"));
   }
-  const int rc = (*lib)->deactivate(nullptr, name.c_str());
+  const int rc = lib->deactivate(nullptr, name.c_str());
   if (rc == -ENODEV) return absl::OkStatus();
   if (rc < 0) return Errno(rc, absl::StrCat("close mapping ", name));
   return absl::OkStatus();
 }
 
 absl::Status RealCryptDevices::Resize(const std::string& name) {
-  absl::StatusOr<const CryptLibrary*> lib = Library();
-  if (!lib.ok()) return lib.status();
-  Context cd(*lib);
-  if (int rc = (*lib)->init_by_name(cd.out(), name.c_str()); rc < 0) {
+  ABSL_ASSIGN_OR_RETURN(const CryptLibrary* lib, Library());
+  Context cd(lib);
+  if (int rc = lib->init_by_name(cd.out(), name.c_str()); rc < 0) {
     return Errno(rc, absl::StrCat("inspect mapping ", name));
   }
   // Size 0: fill the underlying device.
-  if (int rc = (*lib)->resize(cd.get(), name.c_str(), 0); rc < 0) {
+  if (int rc = lib->resize(cd.get(), name.c_str(), 0); rc < 0) {
     return Errno(rc, absl::StrCat("resize mapping ", name));
   }
   return absl::OkStatus();

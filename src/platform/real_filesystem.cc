@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "src/common/status_macros.h"
 #include "src/platform/confined_path.h"
 
 namespace cellar {
@@ -74,8 +75,7 @@ absl::Status RealFileSystem::MakeDirs(const std::string& path, mode_t mode) {
         absl::StrCat(path, " exists and is not a directory"));
   }
   if (path != "/") {
-    absl::Status parent = MakeDirs(Parent(path), mode);
-    if (!parent.ok()) return parent;
+    ABSL_RETURN_IF_ERROR(MakeDirs(Parent(path), mode));
   }
   if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
     return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", path));
@@ -305,15 +305,13 @@ absl::StatusOr<std::string> RealFileSystem::RealPath(const std::string& path) {
 absl::Status RealFileSystem::SetOwnerGroupMode(const std::string& root,
                                                const std::string& path,
                                                gid_t gid, mode_t mode) {
-  absl::StatusOr<ScopedFd> at = OpenConfined(root, path);
-  if (!at.ok()) return at.status();
-  if (fchownat(at->get(), "", static_cast<uid_t>(-1), gid, AT_EMPTY_PATH) !=
-      0) {
+  ABSL_ASSIGN_OR_RETURN(ScopedFd at, OpenConfined(root, path));
+  if (fchownat(at.get(), "", static_cast<uid_t>(-1), gid, AT_EMPTY_PATH) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("chown ", path));
   }
   // chmod after chown: chown clears the setgid bit. Through the magic link,
   // which names the walked object (never a symlink: the walk refuses them).
-  if (chmod(FdPath(*at).c_str(), mode) != 0) {
+  if (chmod(FdPath(at).c_str(), mode) != 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("chmod ", path));
   }
   return absl::OkStatus();
@@ -328,9 +326,8 @@ absl::Status RealFileSystem::MakeDirsBelow(const std::string& root,
 absl::Status RealFileSystem::CreateFileBelow(const std::string& root,
                                              const std::string& path,
                                              mode_t mode) {
-  absl::StatusOr<ConfinedParent> parent = OpenConfinedParent(root, path);
-  if (!parent.ok()) return parent.status();
-  const int fd = openat(parent->dir.get(), parent->name.c_str(),
+  ABSL_ASSIGN_OR_RETURN(ConfinedParent parent, OpenConfinedParent(root, path));
+  const int fd = openat(parent.dir.get(), parent.name.c_str(),
                         O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) {
     const int err = errno;

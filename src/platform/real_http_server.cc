@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 namespace {
@@ -145,7 +146,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartRealHttpServer(
       : parsed->ipv6       ? absl::StrCat("[", parsed->host, "]:", parsed->port)
                            : absl::StrCat(parsed->host, ":", parsed->port);
   auto server = std::make_unique<CivetHttpServer>(std::move(handler));
-  if (absl::Status s = server->Start(listening_port); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(server->Start(listening_port));
   return server;
 }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "src/common/status_macros.h"
 #include "src/platform/confined_path.h"
 
 namespace cellar {
@@ -106,15 +107,15 @@ absl::Status RealMounter::Mount(const MountRequest& request) {
   std::string target = request.target;
   ScopedFd source_fd, target_fd;
   if (!request.confine_to.empty()) {
-    absl::StatusOr<ScopedFd> opened = OpenConfined(request.confine_to, target);
-    if (!opened.ok()) return opened.status();
-    target_fd = *std::move(opened);
+    ABSL_ASSIGN_OR_RETURN(ScopedFd opened,
+                          OpenConfined(request.confine_to, target));
+    target_fd = std::move(opened);
     target = FdPath(target_fd);
     if ((request.flags & MS_BIND) &&
         absl::StartsWith(source, absl::StrCat(request.confine_to, "/"))) {
-      absl::StatusOr<ScopedFd> from = OpenConfined(request.confine_to, source);
-      if (!from.ok()) return from.status();
-      source_fd = *std::move(from);
+      ABSL_ASSIGN_OR_RETURN(ScopedFd from,
+                            OpenConfined(request.confine_to, source));
+      source_fd = std::move(from);
       source = FdPath(source_fd);
     }
   }

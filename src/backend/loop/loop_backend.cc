@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "src/common/ids.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 namespace {
@@ -97,19 +98,17 @@ absl::Status LoopBackend::Ready() {
 
 absl::StatusOr<uint64_t> LoopBackend::Promised(uint64_t* volume_count,
                                                uint64_t* snapshot_count) {
-  absl::StatusOr<std::vector<VolumeRecord>> volumes = List();
-  if (!volumes.ok()) return volumes.status();
-  absl::StatusOr<std::vector<SnapshotRecord>> snapshots = ListSnapshots();
-  if (!snapshots.ok()) return snapshots.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<VolumeRecord> volumes, List());
+  ABSL_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snapshots, ListSnapshots());
   uint64_t promised = 0;
-  for (const VolumeRecord& volume : *volumes) {
+  for (const VolumeRecord& volume : volumes) {
     promised += static_cast<uint64_t>(volume.capacity_bytes());
   }
-  for (const SnapshotRecord& snapshot : *snapshots) {
+  for (const SnapshotRecord& snapshot : snapshots) {
     promised += static_cast<uint64_t>(snapshot.size_bytes());
   }
-  if (volume_count != nullptr) *volume_count = volumes->size();
-  if (snapshot_count != nullptr) *snapshot_count = snapshots->size();
+  if (volume_count != nullptr) *volume_count = volumes.size();
+  if (snapshot_count != nullptr) *snapshot_count = snapshots.size();
   return promised;
 }
 
@@ -140,38 +139,33 @@ BackendCapacity LoopBackend::CapacityFrom(const FsStats& stats,
 }
 
 absl::StatusOr<BackendCapacity> LoopBackend::Capacity() {
-  absl::StatusOr<FsStats> stats = fs_->StatFs(config_.directory);
-  if (!stats.ok()) return stats.status();
+  ABSL_ASSIGN_OR_RETURN(FsStats stats, fs_->StatFs(config_.directory));
   uint64_t promised = 0;
   if (config_.overprovision > 0) {
-    absl::StatusOr<uint64_t> sum = Promised(nullptr, nullptr);
-    if (!sum.ok()) return sum.status();
-    promised = *sum;
+    ABSL_ASSIGN_OR_RETURN(uint64_t sum, Promised(nullptr, nullptr));
+    promised = sum;
   }
-  return CapacityFrom(*stats, promised);
+  return CapacityFrom(stats, promised);
 }
 
 absl::StatusOr<BackendStats> LoopBackend::Stats() {
-  absl::StatusOr<FsStats> fs_stats = fs_->StatFs(config_.directory);
-  if (!fs_stats.ok()) return fs_stats.status();
+  ABSL_ASSIGN_OR_RETURN(FsStats fs_stats, fs_->StatFs(config_.directory));
   BackendStats stats;
-  absl::StatusOr<uint64_t> promised =
-      Promised(&stats.volumes, &stats.snapshots);
-  if (!promised.ok()) return promised.status();
-  stats.capacity_bytes = UsableBytes(*fs_stats);
-  stats.available_bytes = CapacityFrom(*fs_stats, *promised).available_bytes;
-  stats.allocated_bytes = *promised;
+  ABSL_ASSIGN_OR_RETURN(uint64_t promised,
+                        Promised(&stats.volumes, &stats.snapshots));
+  stats.capacity_bytes = UsableBytes(fs_stats);
+  stats.available_bytes = CapacityFrom(fs_stats, promised).available_bytes;
+  stats.allocated_bytes = promised;
   stats.has_image_fs = true;
-  stats.image_fs.size_bytes = fs_stats->total_bytes;
-  stats.image_fs.free_bytes = fs_stats->available_bytes;
-  stats.image_fs.promised_bytes = *promised;
+  stats.image_fs.size_bytes = fs_stats.total_bytes;
+  stats.image_fs.free_bytes = fs_stats.available_bytes;
+  stats.image_fs.promised_bytes = promised;
   return stats;
 }
 
 absl::StatusOr<std::string> LoopBackend::VolumeTrouble(
     const std::string& volume_id) {
-  absl::StatusOr<VolumeRecord> record = Get(volume_id);
-  if (!record.ok()) return record.status();
+  ABSL_RETURN_IF_ERROR(Get(volume_id).status());
   return std::string();
 }
 
@@ -181,28 +175,26 @@ absl::Status LoopBackend::WriteRecord(const VolumeRecord& record) {
 }
 
 absl::StatusOr<VolumeRecord> LoopBackend::Create(const VolumeRecord& record) {
-  if (absl::Status s = CheckVolumeId(record.volume_id()); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(CheckVolumeId(record.volume_id()));
   const bool thick = record.allocation() == "thick";
   absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
   if (existing.ok()) {
     // A retry after a crash may find the record without its image.
-    absl::Status image = fs_->EnsureFileSize(
+    ABSL_RETURN_IF_ERROR(fs_->EnsureFileSize(
         ImagePath(record.volume_id()),
-        static_cast<uint64_t>(existing->capacity_bytes()), thick, 0600);
-    if (!image.ok()) return image;
+        static_cast<uint64_t>(existing->capacity_bytes()), thick, 0600));
     return existing;
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
 
-  absl::StatusOr<BackendCapacity> capacity = Capacity();
-  if (!capacity.ok()) return capacity.status();
+  ABSL_ASSIGN_OR_RETURN(BackendCapacity capacity, Capacity());
   const uint64_t size = static_cast<uint64_t>(record.capacity_bytes());
-  if (size > capacity->available_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "not enough space in ", config_.directory, ": ", size, " bytes asked, ",
-        capacity->available_bytes, " available"));
+  if (size > capacity.available_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("not enough space in ", config_.directory, ": ", size,
+                     " bytes asked, ", capacity.available_bytes, " available"));
   }
-  if (absl::Status s = WriteRecord(record); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(WriteRecord(record));
   absl::Status image =
       fs_->EnsureFileSize(ImagePath(record.volume_id()), size, thick, 0600);
   if (!image.ok()) {
@@ -226,7 +218,7 @@ absl::StatusOr<VolumeRecord> LoopBackend::Get(const std::string& volume_id) {
     return json.status();
   }
   VolumeRecord record;
-  if (absl::Status s = RecordFromJson(*json, &record); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(RecordFromJson(*json, &record));
   if (record.volume_id() != volume_id) {
     return absl::DataLossError(
         absl::StrCat("record of ", volume_id, " names another volume"));
@@ -235,11 +227,10 @@ absl::StatusOr<VolumeRecord> LoopBackend::Get(const std::string& volume_id) {
 }
 
 absl::StatusOr<std::vector<VolumeRecord>> LoopBackend::List() {
-  absl::StatusOr<std::vector<std::string>> names =
-      fs_->ListDir(config_.directory);
-  if (!names.ok()) return names.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        fs_->ListDir(config_.directory));
   std::vector<VolumeRecord> records;
-  for (const std::string& name : *names) {
+  for (const std::string& name : names) {
     absl::string_view id = name;
     if (absl::EndsWith(id, kSnapshotRecordSuffix)) continue;
     if (!absl::ConsumeSuffix(&id, kRecordSuffix)) continue;
@@ -255,64 +246,60 @@ absl::StatusOr<std::vector<VolumeRecord>> LoopBackend::List() {
 
 absl::Status LoopBackend::Delete(const std::string& volume_id) {
   if (!CheckVolumeId(volume_id).ok()) return absl::OkStatus();
-  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
-  if (!devices.ok()) return devices.status();
-  if (!devices->empty()) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> devices,
+                        AttachedDevices(volume_id));
+  if (!devices.empty()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("volume ", volume_id, " is attached as ", devices->front(),
+        absl::StrCat("volume ", volume_id, " is attached as ", devices.front(),
                      " (still staged or published)"));
   }
   // Image first: a record without an image is a half-deleted volume that a
   // retried delete finishes; an image without a record would be leaked.
-  if (absl::Status s = fs_->Remove(ImagePath(volume_id)); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(fs_->Remove(ImagePath(volume_id)));
   return fs_->Remove(RecordPath(volume_id));
 }
 
 absl::StatusOr<uint64_t> LoopBackend::Expand(const std::string& volume_id,
                                              uint64_t bytes) {
-  absl::StatusOr<VolumeRecord> record = Get(volume_id);
-  if (!record.ok()) return record.status();
-  const uint64_t current = static_cast<uint64_t>(record->capacity_bytes());
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, Get(volume_id));
+  const uint64_t current = static_cast<uint64_t>(record.capacity_bytes());
   if (bytes <= current) {
     // The record may lag the image after a crash; make them agree.
     return current;
   }
-  absl::StatusOr<BackendCapacity> capacity = Capacity();
-  if (!capacity.ok()) return capacity.status();
-  if (bytes - current > capacity->available_bytes) {
+  ABSL_ASSIGN_OR_RETURN(BackendCapacity capacity, Capacity());
+  if (bytes - current > capacity.available_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("not enough space to grow ", volume_id, " by ",
                      bytes - current, " bytes"));
   }
-  const bool thick = record->allocation() == "thick";
+  const bool thick = record.allocation() == "thick";
   if (absl::Status s =
           fs_->EnsureFileSize(ImagePath(volume_id), bytes, thick, 0600);
       !s.ok()) {
     return s;
   }
-  record->set_capacity_bytes(static_cast<int64_t>(bytes));
-  if (absl::Status s = WriteRecord(*record); !s.ok()) return s;
+  record.set_capacity_bytes(static_cast<int64_t>(bytes));
+  ABSL_RETURN_IF_ERROR(WriteRecord(record));
   return bytes;
 }
 
 absl::StatusOr<std::vector<std::string>> LoopBackend::AttachedDevices(
     const std::string& volume_id) {
-  absl::StatusOr<std::vector<LoopInfo>> loops = loops_->List();
-  if (!loops.ok()) return loops.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<LoopInfo> loops, loops_->List());
   const std::string image = ImagePath(volume_id);
   std::vector<std::string> devices;
-  for (const LoopInfo& loop : *loops) {
+  for (const LoopInfo& loop : loops) {
     if (loop.backing_file == image) devices.push_back(loop.device);
   }
   return devices;
 }
 
 absl::StatusOr<std::string> LoopBackend::Attach(const std::string& volume_id) {
-  absl::StatusOr<VolumeRecord> record = Get(volume_id);
-  if (!record.ok()) return record.status();
-  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
-  if (!devices.ok()) return devices.status();
-  if (!devices->empty()) return devices->front();
+  ABSL_RETURN_IF_ERROR(Get(volume_id).status());
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> devices,
+                        AttachedDevices(volume_id));
+  if (!devices.empty()) return devices.front();
   return loops_->Attach(ImagePath(volume_id));
 }
 
@@ -321,19 +308,19 @@ absl::StatusOr<std::string> LoopBackend::FindDevice(
   if (!CheckVolumeId(volume_id).ok()) {
     return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
   }
-  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
-  if (!devices.ok()) return devices.status();
-  if (devices->empty()) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> devices,
+                        AttachedDevices(volume_id));
+  if (devices.empty()) {
     return absl::NotFoundError(absl::StrCat(volume_id, " is not attached"));
   }
-  return devices->front();
+  return devices.front();
 }
 
 absl::Status LoopBackend::Detach(const std::string& volume_id) {
   if (!CheckVolumeId(volume_id).ok()) return absl::OkStatus();
-  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
-  if (!devices.ok()) return devices.status();
-  for (const std::string& device : *devices) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> devices,
+                        AttachedDevices(volume_id));
+  for (const std::string& device : devices) {
     absl::Status s = loops_->Detach(device);
     if (!s.ok() && !absl::IsNotFound(s)) return s;
   }
@@ -341,45 +328,44 @@ absl::Status LoopBackend::Detach(const std::string& volume_id) {
 }
 
 absl::Status LoopBackend::RefreshDevice(const std::string& volume_id) {
-  absl::StatusOr<std::vector<std::string>> devices = AttachedDevices(volume_id);
-  if (!devices.ok()) return devices.status();
-  for (const std::string& device : *devices) {
-    if (absl::Status s = loops_->RefreshCapacity(device); !s.ok()) return s;
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> devices,
+                        AttachedDevices(volume_id));
+  for (const std::string& device : devices) {
+    ABSL_RETURN_IF_ERROR(loops_->RefreshCapacity(device));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<SnapshotRecord> LoopBackend::CreateSnapshot(
     const SnapshotRecord& record, uint64_t* bytes_copied) {
-  if (absl::Status s = CheckSnapshotId(record.snapshot_id()); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(CheckSnapshotId(record.snapshot_id()));
   absl::StatusOr<SnapshotRecord> existing = GetSnapshot(record.snapshot_id());
   if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
-  absl::StatusOr<VolumeRecord> source = Get(record.source_volume_id());
-  if (!source.ok()) return source.status();
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord source, Get(record.source_volume_id()));
   // A snapshot is an image too: it counts against what the class may
   // promise (overprovision), and never eats into the reserve.
-  absl::StatusOr<BackendCapacity> capacity = Capacity();
-  if (!capacity.ok()) return capacity.status();
-  const uint64_t size = static_cast<uint64_t>(source->capacity_bytes());
-  if (capacity->available_bytes == 0 ||
-      (config_.overprovision > 0 && size > capacity->available_bytes)) {
+  ABSL_ASSIGN_OR_RETURN(BackendCapacity capacity, Capacity());
+  const uint64_t size = static_cast<uint64_t>(source.capacity_bytes());
+  if (capacity.available_bytes == 0 ||
+      (config_.overprovision > 0 && size > capacity.available_bytes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "not enough space in ", config_.directory, " for a snapshot of ", size,
-        " bytes: ", capacity->available_bytes, " available"));
+        " bytes: ", capacity.available_bytes, " available"));
   }
   // Data first, then the record: a record always has its data.
-  absl::StatusOr<uint64_t> copied = fs_->CopySparse(
-      ImagePath(source->volume_id()), SnapshotPath(record.snapshot_id()), 0600);
-  if (!copied.ok()) return copied.status();
-  if (bytes_copied != nullptr) *bytes_copied = *copied;
+  ABSL_ASSIGN_OR_RETURN(
+      uint64_t copied,
+      fs_->CopySparse(ImagePath(source.volume_id()),
+                      SnapshotPath(record.snapshot_id()), 0600));
+  if (bytes_copied != nullptr) *bytes_copied = copied;
   SnapshotRecord stored = record;
-  stored.set_size_bytes(source->capacity_bytes());
-  stored.set_block(source->block());
-  stored.set_fs_type(source->fs_type());
-  stored.set_encrypted(source->encrypted());
-  stored.set_encryption_key_id(source->encryption_key_id().empty()
-                                   ? source->volume_id()
-                                   : source->encryption_key_id());
+  stored.set_size_bytes(source.capacity_bytes());
+  stored.set_block(source.block());
+  stored.set_fs_type(source.fs_type());
+  stored.set_encrypted(source.encrypted());
+  stored.set_encryption_key_id(source.encryption_key_id().empty()
+                                   ? source.volume_id()
+                                   : source.encryption_key_id());
   if (absl::Status s = fs_->WriteFileAtomic(
           SnapshotRecordPath(record.snapshot_id()), RecordToJson(stored), 0600);
       !s.ok()) {
@@ -411,11 +397,10 @@ absl::StatusOr<SnapshotRecord> LoopBackend::GetSnapshot(
 }
 
 absl::StatusOr<std::vector<SnapshotRecord>> LoopBackend::ListSnapshots() {
-  absl::StatusOr<std::vector<std::string>> names =
-      fs_->ListDir(config_.directory);
-  if (!names.ok()) return names.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                        fs_->ListDir(config_.directory));
   std::vector<SnapshotRecord> records;
-  for (const std::string& name : *names) {
+  for (const std::string& name : names) {
     absl::string_view id = name;
     if (!absl::ConsumeSuffix(&id, kSnapshotRecordSuffix)) continue;
     absl::StatusOr<SnapshotRecord> record = GetSnapshot(std::string(id));
@@ -442,7 +427,7 @@ absl::Status LoopBackend::DeleteSnapshot(const std::string& snapshot_id) {
 absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
     const VolumeRecord& record, const std::string& source_id,
     const FreezeScope& freeze) {
-  if (absl::Status s = CheckVolumeId(record.volume_id()); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(CheckVolumeId(record.volume_id()));
   absl::StatusOr<ParsedId> source = ParseId(source_id);
   if (!source.ok()) return absl::NotFoundError("no such source");
   const std::string source_path = source->kind == IdKind::kSnapshot
@@ -460,21 +445,19 @@ absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
   } else if (!absl::IsNotFound(existing.status())) {
     return existing.status();
   } else {
-    absl::StatusOr<BackendCapacity> capacity = Capacity();
-    if (!capacity.ok()) return capacity.status();
+    ABSL_ASSIGN_OR_RETURN(BackendCapacity capacity, Capacity());
     if (static_cast<uint64_t>(record.capacity_bytes()) >
-        capacity->available_bytes) {
+        capacity.available_bytes) {
       return absl::ResourceExhaustedError(
           absl::StrCat("not enough space in ", config_.directory, " for ",
                        record.capacity_bytes(), " bytes"));
     }
-    if (absl::Status s = WriteRecord(record); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(WriteRecord(record));
   }
   // The copy lands under its final name atomically, then grows if asked.
   // An image copy is only consistent with the source frozen throughout.
-  absl::Status copied = freeze(
-      [&] { return fs_->CopySparse(source_path, image, 0600).status(); });
-  if (!copied.ok()) return copied;
+  ABSL_RETURN_IF_ERROR(freeze(
+      [&] { return fs_->CopySparse(source_path, image, 0600).status(); }));
   if (absl::Status s = fs_->EnsureFileSize(
           image, static_cast<uint64_t>(record.capacity_bytes()), thick, 0600);
       !s.ok()) {

@@ -13,6 +13,7 @@
 #include "src/backend/lvm/lvm_tags.h"
 #include "src/common/ids.h"
 #include "src/common/logging.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 namespace {
@@ -85,21 +86,19 @@ absl::StatusOr<std::vector<LogicalVolume>> LvmBackend::ListLvs() {
   std::vector<std::string> args = {"lvs"};
   args.insert(args.end(), kLvFields.begin(), kLvFields.end());
   args.push_back(config_.vg);
-  absl::StatusOr<CommandResult> result = Lvm(args);
-  if (!result.ok()) return result.status();
-  return ParseLvsReport(result->stdout_data);
+  ABSL_ASSIGN_OR_RETURN(CommandResult result, Lvm(args));
+  return ParseLvsReport(result.stdout_data);
 }
 
 absl::StatusOr<VolumeGroup> LvmBackend::GetVg() {
-  absl::StatusOr<CommandResult> result =
+  ABSL_ASSIGN_OR_RETURN(
+      CommandResult result,
       Lvm({"vgs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
            "vg_name,vg_size,vg_free,vg_extent_size,vg_missing_pv_count",
-           config_.vg});
-  if (!result.ok()) return result.status();
-  absl::StatusOr<std::vector<VolumeGroup>> vgs =
-      ParseVgsReport(result->stdout_data);
-  if (!vgs.ok()) return vgs.status();
-  for (const VolumeGroup& vg : *vgs) {
+           config_.vg}));
+  ABSL_ASSIGN_OR_RETURN(std::vector<VolumeGroup> vgs,
+                        ParseVgsReport(result.stdout_data));
+  for (const VolumeGroup& vg : vgs) {
     if (vg.name != config_.vg) continue;
     extent_bytes_ = vg.extent_bytes;
     return vg;
@@ -131,9 +130,8 @@ absl::StatusOr<LvmBackend::PoolUse> LvmBackend::PoolUseIn(
 }
 
 absl::StatusOr<LvmBackend::PoolUse> LvmBackend::GetPoolUse() {
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
-  return PoolUseIn(*lvs);
+  ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
+  return PoolUseIn(lvs);
 }
 
 bool LvmBackend::BelongsHere(const LogicalVolume& lv) const {
@@ -158,13 +156,12 @@ absl::StatusOr<LogicalVolume> LvmBackend::FindLv(
   if (name.empty()) {
     return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
   }
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
   if (!config_.thin_pool.empty()) {
-    if (absl::Status s = PoolIn(*lvs).status(); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(PoolIn(lvs).status());
   }
-  if (listing != nullptr) *listing = *lvs;
-  for (const LogicalVolume& lv : *lvs) {
+  if (listing != nullptr) *listing = lvs;
+  for (const LogicalVolume& lv : lvs) {
     if (lv.name == name && BelongsHere(lv)) return lv;
   }
   return absl::NotFoundError(absl::StrCat("no volume ", volume_id));
@@ -176,17 +173,15 @@ absl::StatusOr<uint64_t> LvmBackend::Place(uint64_t bytes,
                                            const std::string& what) {
   // One vgs report gives both the extent size and, for thick classes, the
   // free space.
-  absl::StatusOr<VolumeGroup> vg = GetVg();
-  if (!vg.ok()) return vg.status();
-  const uint64_t extent = std::max<uint64_t>(vg->extent_bytes, 512);
+  ABSL_ASSIGN_OR_RETURN(VolumeGroup vg, GetVg());
+  const uint64_t extent = std::max<uint64_t>(vg.extent_bytes, 512);
   const uint64_t size = (bytes + extent - 1) / extent * extent;
   BackendCapacity capacity;
   if (config_.thin_pool.empty()) {
-    capacity = ThickCapacity(*vg);
+    capacity = ThickCapacity(vg);
   } else {
-    absl::StatusOr<PoolUse> use = GetPoolUse();
-    if (!use.ok()) return use.status();
-    if (new_data && !use->pool.zeroes_new_blocks()) {
+    ABSL_ASSIGN_OR_RETURN(PoolUse use, GetPoolUse());
+    if (new_data && !use.pool.zeroes_new_blocks()) {
       // Blocks a partial write provisions would keep the rest of what a
       // deleted thin LV left in them.
       return absl::FailedPreconditionError(absl::StrCat(
@@ -196,9 +191,9 @@ absl::StatusOr<uint64_t> LvmBackend::Place(uint64_t bytes,
           Where(), "`"));
     }
     if (size > current_bytes) {
-      if (absl::Status s = CheckCreateLimit(&*use, what); !s.ok()) return s;
+      ABSL_RETURN_IF_ERROR(CheckCreateLimit(&use, what));
     }
-    capacity = ThinCapacity(*use);
+    capacity = ThinCapacity(use);
   }
   if (size > current_bytes && size - current_bytes > capacity.available_bytes) {
     return absl::ResourceExhaustedError(
@@ -263,30 +258,26 @@ BackendCapacity LvmBackend::AdvertisedThinCapacity(
 
 absl::StatusOr<BackendCapacity> LvmBackend::Capacity() {
   if (!config_.thin_pool.empty()) {
-    absl::StatusOr<PoolUse> use = GetPoolUse();
-    if (!use.ok()) return use.status();
+    ABSL_ASSIGN_OR_RETURN(PoolUse use, GetPoolUse());
     VolumeGroup vg;  // read only when autoextend may grow into it
     if (config_.guard.autoextend_percent > 0) {
-      absl::StatusOr<VolumeGroup> read = GetVg();
-      if (!read.ok()) return read.status();
-      vg = *read;
+      ABSL_ASSIGN_OR_RETURN(VolumeGroup read, GetVg());
+      vg = read;
     }
-    return AdvertisedThinCapacity(*use, vg);
+    return AdvertisedThinCapacity(use, vg);
   }
-  absl::StatusOr<VolumeGroup> vg = GetVg();
-  if (!vg.ok()) return vg.status();
-  return ThickCapacity(*vg);
+  ABSL_ASSIGN_OR_RETURN(VolumeGroup vg, GetVg());
+  return ThickCapacity(vg);
 }
 
 absl::StatusOr<BackendStats> LvmBackend::Stats() {
   absl::StatusOr<VolumeGroup> vg = GetVg();
   if (!vg.ok()) return vg.status();
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
   BackendStats stats;
   stats.has_vg = true;
   stats.vg = {vg->name, vg->size_bytes, vg->free_bytes, vg->missing_pvs};
-  for (const LogicalVolume& lv : *lvs) {
+  for (const LogicalVolume& lv : lvs) {
     if (BelongsHere(lv)) {
       ++stats.volumes;
     } else if (IsSnapshotHere(lv)) {
@@ -303,12 +294,11 @@ absl::StatusOr<BackendStats> LvmBackend::Stats() {
     stats.available_bytes = ThickCapacity(*vg).available_bytes;
     return stats;
   }
-  absl::StatusOr<PoolUse> use = PoolUseIn(*lvs);
-  if (!use.ok()) return use.status();
-  const LogicalVolume& pool = use->pool;
+  ABSL_ASSIGN_OR_RETURN(PoolUse use, PoolUseIn(lvs));
+  const LogicalVolume& pool = use.pool;
   stats.capacity_bytes = static_cast<uint64_t>(
       static_cast<double>(pool.size_bytes) * config_.overprovision);
-  stats.available_bytes = AdvertisedThinCapacity(*use, *vg).available_bytes;
+  stats.available_bytes = AdvertisedThinCapacity(use, *vg).available_bytes;
   stats.has_pool = true;
   stats.pool.autoextends = autoextends_.load();
   stats.pool.name = Where();
@@ -317,20 +307,19 @@ absl::StatusOr<BackendStats> LvmBackend::Stats() {
   stats.pool.metadata_bytes = pool.metadata_bytes;
   stats.pool.metadata_percent = std::max(0.0, pool.metadata_percent);
   stats.pool.chunk_bytes = pool.chunk_bytes;
-  stats.pool.virtual_bytes = use->promised_bytes;
+  stats.pool.virtual_bytes = use.promised_bytes;
   return stats;
 }
 
 absl::StatusOr<std::string> LvmBackend::VolumeTrouble(
     const std::string& volume_id) {
   std::vector<LogicalVolume> listing;
-  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id, &listing);
-  if (!lv.ok()) return lv.status();
+  ABSL_ASSIGN_OR_RETURN(LogicalVolume lv, FindLv(volume_id, &listing));
   // lv_attr bit 9: (p)artial, a PV of the VG is missing; (F)ailed thin LV.
-  if (lv->attr.size() > 8 && lv->attr[8] == 'p') {
+  if (lv.attr.size() > 8 && lv.attr[8] == 'p') {
     return std::string("a physical volume under it is missing");
   }
-  if (lv->attr.size() > 8 && lv->attr[8] == 'F') {
+  if (lv.attr.size() > 8 && lv.attr[8] == 'F') {
     return std::string("its thin volume has failed");
   }
   if (!thick()) {
@@ -344,11 +333,9 @@ absl::StatusOr<std::string> LvmBackend::VolumeTrouble(
 absl::StatusOr<ThinPoolGrowth> LvmBackend::GuardPool() {
   if (!guards_pool()) return ThinPoolGrowth();
   absl::MutexLock lock(&guard_mutex_);
-  absl::StatusOr<VolumeGroup> vg = GetVg();
-  if (!vg.ok()) return vg.status();
-  absl::StatusOr<PoolUse> use = GetPoolUse();
-  if (!use.ok()) return use.status();
-  ThinPoolGrowth growth = DecideThinPoolGrowth(use->pool, *vg, config_.guard);
+  ABSL_ASSIGN_OR_RETURN(VolumeGroup vg, GetVg());
+  ABSL_ASSIGN_OR_RETURN(PoolUse use, GetPoolUse());
+  ThinPoolGrowth growth = DecideThinPoolGrowth(use.pool, vg, config_.guard);
   const std::string pool = LvPath(config_.thin_pool);
   if (growth.data_bytes == 0 && growth.metadata_bytes == 0) {
     // A pool past its threshold that cannot grow: say so once.
@@ -363,9 +350,9 @@ absl::StatusOr<ThinPoolGrowth> LvmBackend::GuardPool() {
        {std::make_pair("--size", growth.data_bytes),
         std::make_pair("--poolmetadatasize", growth.metadata_bytes)}) {
     if (bytes == 0) continue;
-    absl::Status grown =
-        Lvm({"lvextend", option, absl::StrCat("+", bytes, "b"), pool}).status();
-    if (!grown.ok()) return grown;
+    ABSL_RETURN_IF_ERROR(
+        Lvm({"lvextend", option, absl::StrCat("+", bytes, "b"), pool})
+            .status());
     ++autoextends_;
   }
   spdlog::info("thin pool {} grown: {}", pool, growth.why);
@@ -390,9 +377,8 @@ absl::Status LvmBackend::CheckCreateLimit(PoolUse* use,
     // Growing may bring it back under the limit.
     absl::StatusOr<ThinPoolGrowth> growth = GuardPool();
     if (growth.ok() && (growth->data_bytes > 0 || growth->metadata_bytes > 0)) {
-      absl::StatusOr<PoolUse> again = GetPoolUse();
-      if (!again.ok()) return again.status();
-      *use = *std::move(again);
+      ABSL_ASSIGN_OR_RETURN(PoolUse again, GetPoolUse());
+      *use = std::move(again);
       reason = CreateLimitReason(use->pool, config_.guard);
       if (reason.empty()) return absl::OkStatus();
     }
@@ -409,29 +395,30 @@ absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
   if (lv.ok()) return FinishCreate(*lv, record.volume_id());
   if (!absl::IsNotFound(lv.status())) return lv.status();
 
-  absl::StatusOr<uint64_t> size =
+  ABSL_ASSIGN_OR_RETURN(
+      uint64_t size,
       Place(static_cast<uint64_t>(record.capacity_bytes()), 0,
-            /*new_data=*/true, absl::StrCat("volume ", record.volume_id()));
-  if (!size.ok()) return size.status();
+            /*new_data=*/true, absl::StrCat("volume ", record.volume_id())));
   VolumeRecord stored = record;
-  stored.set_capacity_bytes(static_cast<int64_t>(*size));
-  absl::StatusOr<std::string> tag = RecordTag(
-      kRecordTagPrefix, stored, "the volume's parameters and access lists are");
-  if (!tag.ok()) return tag.status();
+  stored.set_capacity_bytes(static_cast<int64_t>(size));
+  ABSL_ASSIGN_OR_RETURN(
+      std::string tag,
+      RecordTag(kRecordTagPrefix, stored,
+                "the volume's parameters and access lists are"));
   std::vector<std::string> args = {"lvcreate", "--yes", "--name", name};
   if (config_.thin_pool.empty()) {
     // The LV and its zeroing tag come in one metadata commit, so it is
     // never untagged before every byte is zero. Signatures are wiped at
     // once all the same.
     args.insert(args.end(),
-                {"--size", absl::StrCat(*size, "b"), "--wipesignatures", "y",
+                {"--size", absl::StrCat(size, "b"), "--wipesignatures", "y",
                  "--zero", "y", "--addtag", kZeroingTag});
   } else {
-    args.insert(args.end(), {"--virtualsize", absl::StrCat(*size, "b"),
+    args.insert(args.end(), {"--virtualsize", absl::StrCat(size, "b"),
                              "--thinpool", config_.thin_pool});
   }
   args.insert(args.end(),
-              {"--addtag", kVolumeTag, "--addtag", *tag, config_.vg});
+              {"--addtag", kVolumeTag, "--addtag", tag, config_.vg});
   absl::StatusOr<CommandResult> created = Lvm(args);
   // A create that raced a crash may have made the LV after all.
   lv = FindLv(record.volume_id());
@@ -443,25 +430,23 @@ absl::StatusOr<VolumeRecord> LvmBackend::Create(const VolumeRecord& record) {
 
 absl::StatusOr<VolumeRecord> LvmBackend::FinishCreate(
     const LogicalVolume& lv, const std::string& volume_id) {
-  absl::StatusOr<VolumeRecord> record = RecordOf(lv);
-  if (!record.ok()) return record.status();
-  if (record->volume_id() != volume_id) {
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, RecordOf(lv));
+  if (record.volume_id() != volume_id) {
     return absl::DataLossError(
         absl::StrCat("LV ", lv.name, " records another volume"));
   }
   if (HasTag(lv, kZeroingTag)) {
-    if (absl::Status s = Zero(lv); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(Zero(lv));
   }
   return Get(volume_id);
 }
 
 absl::Status LvmBackend::Zero(const LogicalVolume& lv) {
   if (!lv.active()) {
-    absl::StatusOr<CommandResult> activated =
-        Lvm({"lvchange", "--activate", "y", LvPath(lv.name)});
-    if (!activated.ok()) return activated.status();
+    ABSL_RETURN_IF_ERROR(
+        Lvm({"lvchange", "--activate", "y", LvPath(lv.name)}).status());
   }
-  if (absl::Status s = ZeroDevice(lv.name, lv.size_bytes); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(ZeroDevice(lv.name, lv.size_bytes));
   return Lvm({"lvchange", "--deltag", kZeroingTag, LvPath(lv.name)}).status();
 }
 
@@ -519,44 +504,39 @@ absl::Status LvmBackend::RemoveScratch(
 absl::StatusOr<std::vector<std::string>> LvmBackend::ZeroedExtents(
     const std::string& lv_name, uint64_t bytes) {
   const std::string scratch = ScratchName(lv_name);
-  absl::StatusOr<CommandResult> created =
-      Lvm({"lvcreate", "--yes", "--name", scratch, "--size",
-           absl::StrCat(bytes, "b"), "--wipesignatures", "y", "--zero", "y",
-           "--addtag", kZeroingTag, config_.vg});
-  if (!created.ok()) return created.status();
-  if (absl::Status s = ZeroDevice(scratch, bytes); !s.ok()) return s;
-  absl::StatusOr<CommandResult> ranges =
-      Lvm({"lvs", "--noheadings", "-o", "seg_pe_ranges", LvPath(scratch)});
-  if (!ranges.ok()) return ranges.status();
+  ABSL_RETURN_IF_ERROR(Lvm({"lvcreate", "--yes", "--name", scratch, "--size",
+                            absl::StrCat(bytes, "b"), "--wipesignatures", "y",
+                            "--zero", "y", "--addtag", kZeroingTag, config_.vg})
+                           .status());
+  ABSL_RETURN_IF_ERROR(ZeroDevice(scratch, bytes));
+  ABSL_ASSIGN_OR_RETURN(
+      CommandResult ranges,
+      Lvm({"lvs", "--noheadings", "-o", "seg_pe_ranges", LvPath(scratch)}));
   // "PV:FIRST-LAST", one per segment, as lvextend takes them.
   std::vector<std::string> extents = absl::StrSplit(
-      ranges->stdout_data, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
+      ranges.stdout_data, absl::ByAnyChar(" \t\n"), absl::SkipEmpty());
   if (extents.empty()) {
     return absl::InternalError(absl::StrCat(
         "lvm reported no extents for the scratch LV ", LvPath(scratch)));
   }
-  absl::StatusOr<CommandResult> removed =
-      Lvm({"lvremove", "--yes", LvPath(scratch)});
-  if (!removed.ok()) return removed.status();
+  ABSL_RETURN_IF_ERROR(Lvm({"lvremove", "--yes", LvPath(scratch)}).status());
   return extents;
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::Get(const std::string& volume_id) {
-  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
-  if (!lv.ok()) return lv.status();
-  absl::StatusOr<VolumeRecord> record = RecordOf(*lv);
+  ABSL_ASSIGN_OR_RETURN(LogicalVolume lv, FindLv(volume_id));
+  absl::StatusOr<VolumeRecord> record = RecordOf(lv);
   if (record.ok() && record->volume_id() != volume_id) {
     return absl::DataLossError(
-        absl::StrCat("LV ", lv->name, " records another volume"));
+        absl::StrCat("LV ", lv.name, " records another volume"));
   }
   return record;
 }
 
 absl::StatusOr<std::vector<VolumeRecord>> LvmBackend::List() {
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
   std::vector<VolumeRecord> records;
-  for (const LogicalVolume& lv : *lvs) {
+  for (const LogicalVolume& lv : lvs) {
     // A restore or clone still being filled is not a volume yet.
     if (!BelongsHere(lv) || HasTag(lv, kCopyingTag)) continue;
     absl::StatusOr<VolumeRecord> record = RecordOf(lv);
@@ -582,7 +562,7 @@ absl::Status LvmBackend::Delete(const std::string& volume_id) {
                      " is in use (LV open; still staged or published)"));
   }
   // LVM would take the temporary snapshots of copies still running with it.
-  if (absl::Status s = SettleCopiesFrom(*lv, "deleted"); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(SettleCopiesFrom(*lv, "deleted"));
   if (thick()) {
     // A clone into it that stopped: its temporary snapshot goes first.
     jobs_.Cancel(lv->name);
@@ -595,7 +575,7 @@ absl::Status LvmBackend::Delete(const std::string& volume_id) {
   }
   // The scratch LV of an expansion that stopped half-way goes with it,
   // first, so a retry still finds the volume.
-  if (absl::Status s = RemoveScratch(lv->name, listing); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(RemoveScratch(lv->name, listing));
   absl::StatusOr<CommandResult> removed =
       Lvm({"lvremove", "--yes", LvPath(lv->name)});
   if (thick() && (removed.ok() || absl::IsNotFound(removed.status()))) {
@@ -608,28 +588,25 @@ absl::Status LvmBackend::Delete(const std::string& volume_id) {
 absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
                                             uint64_t bytes) {
   std::vector<LogicalVolume> listing;
-  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id, &listing);
-  if (!lv.ok()) return lv.status();
-  if (bytes <= lv->size_bytes) return lv->size_bytes;
+  ABSL_ASSIGN_OR_RETURN(LogicalVolume lv, FindLv(volume_id, &listing));
+  if (bytes <= lv.size_bytes) return lv.size_bytes;
   // An origin with (temporary) snapshots cannot be resized while active.
-  if (absl::Status s = SettleCopiesFrom(*lv, "grown"); !s.ok()) return s;
+  ABSL_RETURN_IF_ERROR(SettleCopiesFrom(lv, "grown"));
   // The scratch LV of an expansion that stopped half-way holds space this
   // one needs.
-  if (absl::Status s = RemoveScratch(lv->name, listing); !s.ok()) return s;
-  absl::StatusOr<uint64_t> size =
-      Place(bytes, lv->size_bytes, /*new_data=*/false,
-            absl::StrCat("growing ", volume_id));
-  if (!size.ok()) return size.status();
+  ABSL_RETURN_IF_ERROR(RemoveScratch(lv.name, listing));
+  ABSL_ASSIGN_OR_RETURN(uint64_t size,
+                        Place(bytes, lv.size_bytes, /*new_data=*/false,
+                              absl::StrCat("growing ", volume_id)));
   std::vector<std::string> args = {"lvextend", "--size",
-                                   absl::StrCat(*size, "b"), LvPath(lv->name)};
+                                   absl::StrCat(size, "b"), LvPath(lv.name)};
   if (config_.thin_pool.empty()) {
     // New extents may hold what a deleted LV wrote, and the volume's user
     // reads them the moment lvextend returns: they are zeroed first, as a
     // scratch LV, and lvextend takes exactly those.
-    absl::StatusOr<std::vector<std::string>> extents =
-        ZeroedExtents(lv->name, *size - lv->size_bytes);
-    if (!extents.ok()) return extents.status();
-    args.insert(args.end(), extents->begin(), extents->end());
+    ABSL_ASSIGN_OR_RETURN(std::vector<std::string> extents,
+                          ZeroedExtents(lv.name, size - lv.size_bytes));
+    args.insert(args.end(), extents.begin(), extents.end());
   }
   absl::StatusOr<CommandResult> extended = Lvm(args);
   if (absl::IsResourceExhausted(extended.status()) &&
@@ -642,42 +619,39 @@ absl::StatusOr<uint64_t> LvmBackend::Expand(const std::string& volume_id,
   }
   if (!extended.ok()) return extended.status();
   GuardPoolAfter("an expansion");
-  return *size;
+  return size;
 }
 
 absl::StatusOr<std::string> LvmBackend::Attach(const std::string& volume_id) {
-  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
-  if (!lv.ok()) return lv.status();
-  if (HasTag(*lv, kZeroingTag) || HasTag(*lv, kCopyingTag)) {
+  ABSL_ASSIGN_OR_RETURN(LogicalVolume lv, FindLv(volume_id));
+  if (HasTag(lv, kZeroingTag) || HasTag(lv, kCopyingTag)) {
     return absl::UnavailableError(absl::StrCat(
         "volume ", volume_id,
         " is still being zeroed or filled (its create has not finished)"));
   }
-  if (!lv->active()) {
+  if (!lv.active()) {
     // -K: thin snapshots are created with activation skipped.
-    absl::StatusOr<CommandResult> activated =
-        Lvm({"lvchange", "--activate", "y", "--ignoreactivationskip",
-             LvPath(lv->name)});
-    if (!activated.ok()) return activated.status();
+    ABSL_RETURN_IF_ERROR(Lvm({"lvchange", "--activate", "y",
+                              "--ignoreactivationskip", LvPath(lv.name)})
+                             .status());
   }
   // One canonical path for the device (symlinks resolved), so mounts and
   // binds of it are recognised in the mount table.
-  return fs_->RealPath(LvDevice(lv->name));
+  return fs_->RealPath(LvDevice(lv.name));
 }
 
 absl::StatusOr<std::string> LvmBackend::FindDevice(
     const std::string& volume_id) {
-  absl::StatusOr<LogicalVolume> lv = FindLv(volume_id);
-  if (!lv.ok()) return lv.status();
-  if (HasTag(*lv, kZeroingTag) || HasTag(*lv, kCopyingTag)) {
+  ABSL_ASSIGN_OR_RETURN(LogicalVolume lv, FindLv(volume_id));
+  if (HasTag(lv, kZeroingTag) || HasTag(lv, kCopyingTag)) {
     return absl::UnavailableError(absl::StrCat(
         "volume ", volume_id,
         " is still being zeroed or filled (its create has not finished)"));
   }
-  if (!lv->active()) {
+  if (!lv.active()) {
     return absl::NotFoundError(absl::StrCat(volume_id, " is not active"));
   }
-  return fs_->RealPath(LvDevice(lv->name));
+  return fs_->RealPath(LvDevice(lv.name));
 }
 
 absl::Status LvmBackend::Detach(const std::string& volume_id) {
@@ -705,17 +679,15 @@ absl::Status LvmBackend::RefreshDevice(const std::string&) {
 }
 
 absl::StatusOr<int> LvmBackend::ActivateAll() {
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
   int activated = 0;
-  for (const LogicalVolume& lv : *lvs) {
+  for (const LogicalVolume& lv : lvs) {
     if (!BelongsHere(lv) || lv.active()) continue;
     // Only LVs that were in use need to come back; activating is cheap and
     // makes FindDevice agree with the node's mounts after a reboot.
-    absl::StatusOr<CommandResult> result =
-        Lvm({"lvchange", "--activate", "y", "--ignoreactivationskip",
-             LvPath(lv.name)});
-    if (!result.ok()) return result.status();
+    ABSL_RETURN_IF_ERROR(Lvm({"lvchange", "--activate", "y",
+                              "--ignoreactivationskip", LvPath(lv.name)})
+                             .status());
     ++activated;
   }
   return activated;
@@ -744,12 +716,11 @@ absl::StatusOr<LogicalVolume> LvmBackend::FindSnapshotLv(
   if (name.empty()) {
     return absl::NotFoundError(absl::StrCat("no snapshot ", snapshot_id));
   }
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
   if (!thick()) {
-    if (absl::Status s = PoolIn(*lvs).status(); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(PoolIn(lvs).status());
   }
-  for (const LogicalVolume& lv : *lvs) {
+  for (const LogicalVolume& lv : lvs) {
     if (lv.name == name && IsSnapshotHere(lv)) return lv;
   }
   return absl::NotFoundError(absl::StrCat("no snapshot ", snapshot_id));
@@ -781,20 +752,19 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
   if (thick()) return CreateThickSnapshot(record);
   absl::StatusOr<SnapshotRecord> existing = GetSnapshot(record.snapshot_id());
   if (existing.ok() || !absl::IsNotFound(existing.status())) return existing;
-  absl::StatusOr<LogicalVolume> origin = FindLv(record.source_volume_id());
-  if (!origin.ok()) return origin.status();
-  absl::StatusOr<VolumeRecord> source = RecordOf(*origin);
-  if (!source.ok()) return source.status();
+  ABSL_ASSIGN_OR_RETURN(LogicalVolume origin,
+                        FindLv(record.source_volume_id()));
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord source, RecordOf(origin));
   const SnapshotRecord stored =
-      SnapshotRecordFor(record, *source, origin->size_bytes);
-  absl::StatusOr<std::string> tag =
+      SnapshotRecordFor(record, source, origin.size_bytes);
+  ABSL_ASSIGN_OR_RETURN(
+      std::string tag,
       RecordTag(kSnapshotRecordTagPrefix, stored,
                 "the snapshot's record (its name, ids and the source "
-                "volume's access lists) is");
-  if (!tag.ok()) return tag.status();
+                "volume's access lists) is"));
   // A thin snapshot promises its origin's full size, as a volume does:
   // the overprovision bound and create-limit apply to it too.
-  if (absl::Status s = Place(origin->size_bytes, 0, /*new_data=*/false,
+  if (absl::Status s = Place(origin.size_bytes, 0, /*new_data=*/false,
                              absl::StrCat("snapshot ", record.snapshot_id()))
                            .status();
       !s.ok()) {
@@ -804,7 +774,7 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
   absl::StatusOr<CommandResult> created =
       Lvm({"lvcreate", "--yes", "--snapshot", "--name",
            LvName(record.snapshot_id()), "--addtag", kSnapshotTag, "--addtag",
-           *tag, LvPath(origin->name)});
+           tag, LvPath(origin.name)});
   if (!created.ok()) {
     absl::StatusOr<SnapshotRecord> again = GetSnapshot(record.snapshot_id());
     if (again.ok()) return again;
@@ -816,23 +786,21 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
 
 absl::StatusOr<SnapshotRecord> LvmBackend::GetSnapshot(
     const std::string& snapshot_id) {
-  absl::StatusOr<LogicalVolume> lv = FindSnapshotLv(snapshot_id);
-  if (!lv.ok()) return lv.status();
-  absl::StatusOr<SnapshotRecord> record = SnapshotOf(*lv);
+  ABSL_ASSIGN_OR_RETURN(LogicalVolume lv, FindSnapshotLv(snapshot_id));
+  absl::StatusOr<SnapshotRecord> record = SnapshotOf(lv);
   if (record.ok() && record->snapshot_id() != snapshot_id) {
     return absl::DataLossError(
-        absl::StrCat("LV ", lv->name, " records another snapshot"));
+        absl::StrCat("LV ", lv.name, " records another snapshot"));
   }
   // A copy a stopped driver left unfinished carries on.
-  if (record.ok() && record->pending_copy()) StartSnapshotCopy(*lv);
+  if (record.ok() && record->pending_copy()) StartSnapshotCopy(lv);
   return record;
 }
 
 absl::StatusOr<std::vector<SnapshotRecord>> LvmBackend::ListSnapshots() {
   std::vector<SnapshotRecord> records;
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
-  for (const LogicalVolume& lv : *lvs) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
+  for (const LogicalVolume& lv : lvs) {
     if (!IsSnapshotHere(lv)) continue;
     absl::StatusOr<SnapshotRecord> record = SnapshotOf(lv);
     if (record.ok() && LvName(record->snapshot_id()) == lv.name) {
@@ -853,9 +821,8 @@ absl::Status LvmBackend::DeleteSnapshot(const std::string& snapshot_id) {
     // A copy into it stops first; restores reading it get a moment to end.
     jobs_.Cancel(name);
     jobs_.WaitForOrigin(name, absl::Seconds(30));
-    absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-    if (!lvs.ok()) return lvs.status();
-    for (const LogicalVolume& lv : *lvs) {
+    ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
+    for (const LogicalVolume& lv : lvs) {
       if (lv.name != TempName(name) || !HasTag(lv, kCowTag)) continue;
       absl::Status removed =
           Lvm({"lvremove", "--yes", LvPath(lv.name)}).status();
@@ -888,28 +855,28 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
   if (!absl::IsNotFound(lv.status())) return lv.status();
   absl::StatusOr<ParsedId> source = ParseId(source_id);
   if (!source.ok()) return absl::NotFoundError("no such source");
-  absl::StatusOr<LogicalVolume> origin = source->kind == IdKind::kSnapshot
-                                             ? FindSnapshotLv(source_id)
-                                             : FindLv(source_id);
-  if (!origin.ok()) return origin.status();
+  ABSL_ASSIGN_OR_RETURN(LogicalVolume origin, source->kind == IdKind::kSnapshot
+                                                  ? FindSnapshotLv(source_id)
+                                                  : FindLv(source_id));
   // The copy promises its whole size, like any new volume.
-  absl::StatusOr<uint64_t> size =
+  ABSL_ASSIGN_OR_RETURN(
+      uint64_t size,
       Place(static_cast<uint64_t>(record.capacity_bytes()), 0,
             /*new_data=*/true,
-            absl::StrCat("volume ", record.volume_id(), " from ", source_id));
-  if (!size.ok()) return size.status();
+            absl::StrCat("volume ", record.volume_id(), " from ", source_id)));
   VolumeRecord stored = record;
-  stored.set_capacity_bytes(static_cast<int64_t>(*size));
-  absl::StatusOr<std::string> tag = RecordTag(
-      kRecordTagPrefix, stored, "the volume's parameters and access lists are");
-  if (!tag.ok()) return tag.status();
+  stored.set_capacity_bytes(static_cast<int64_t>(size));
+  ABSL_ASSIGN_OR_RETURN(
+      std::string tag,
+      RecordTag(kRecordTagPrefix, stored,
+                "the volume's parameters and access lists are"));
   // A thin snapshot of the source, made an ordinary (activatable) volume,
   // in the instant the source is frozen.
   absl::StatusOr<CommandResult> created;
   absl::Status instant = freeze([&] {
     created = Lvm({"lvcreate", "--yes", "--snapshot", "--setactivationskip",
-                   "n", "--name", name, "--addtag", kVolumeTag, "--addtag",
-                   *tag, LvPath(origin->name)});
+                   "n", "--name", name, "--addtag", kVolumeTag, "--addtag", tag,
+                   LvPath(origin.name)});
     return absl::OkStatus();
   });
   if (!instant.ok()) return instant;
@@ -936,14 +903,13 @@ absl::StatusOr<VolumeRecord> LvmBackend::AskedRecord(
 absl::StatusOr<VolumeRecord> LvmBackend::FinishFromSource(
     const LogicalVolume& lv, const std::string& volume_id) {
   // The tag holds the size asked for; the LV starts at the source's.
-  absl::StatusOr<VolumeRecord> found = AskedRecord(lv, volume_id);
-  if (!found.ok()) return found.status();
-  const VolumeRecord& asked = *found;
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord found, AskedRecord(lv, volume_id));
+  const VolumeRecord& asked = found;
   if (lv.size_bytes < static_cast<uint64_t>(asked.capacity_bytes())) {
-    absl::StatusOr<CommandResult> extended =
+    ABSL_RETURN_IF_ERROR(
         Lvm({"lvextend", "--size", absl::StrCat(asked.capacity_bytes(), "b"),
-             LvPath(lv.name)});
-    if (!extended.ok()) return extended.status();
+             LvPath(lv.name)})
+            .status());
   }
   return Get(volume_id);
 }

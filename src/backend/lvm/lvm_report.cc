@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "lvm_report.pb.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 namespace {
@@ -123,10 +124,9 @@ absl::Status LvmFailureStatus(absl::string_view vg, absl::string_view pool,
 
 absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(
     absl::string_view json) {
-  absl::StatusOr<cellar::lvm::v1::Report> report = Parse(json);
-  if (!report.ok()) return report.status();
+  ABSL_ASSIGN_OR_RETURN(cellar::lvm::v1::Report report, Parse(json));
   std::vector<LogicalVolume> out;
-  for (const auto& section : report->report()) {
+  for (const auto& section : report.report()) {
     for (const auto& row : section.lv()) {
       LogicalVolume lv;
       lv.name = row.lv_name();
@@ -157,7 +157,7 @@ absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(
                             &lv.metadata_bytes),
             std::make_tuple(&row.chunk_size(), "chunk_size",
                             &lv.chunk_bytes)}) {
-        if (absl::Status s = Number(*text, what, field); !s.ok()) return s;
+        ABSL_RETURN_IF_ERROR(Number(*text, what, field));
       }
       out.push_back(std::move(lv));
     }
@@ -167,10 +167,9 @@ absl::StatusOr<std::vector<LogicalVolume>> ParseLvsReport(
 
 absl::StatusOr<std::vector<VolumeGroup>> ParseVgsReport(
     absl::string_view json) {
-  absl::StatusOr<cellar::lvm::v1::Report> report = Parse(json);
-  if (!report.ok()) return report.status();
+  ABSL_ASSIGN_OR_RETURN(cellar::lvm::v1::Report report, Parse(json));
   std::vector<VolumeGroup> out;
-  for (const auto& section : report->report()) {
+  for (const auto& section : report.report()) {
     for (const auto& row : section.vg()) {
       VolumeGroup vg;
       vg.name = row.vg_name();
@@ -181,7 +180,7 @@ absl::StatusOr<std::vector<VolumeGroup>> ParseVgsReport(
                             &vg.extent_bytes),
             std::make_tuple(&row.vg_missing_pv_count(), "vg_missing_pv_count",
                             &vg.missing_pvs)}) {
-        if (absl::Status s = Number(*text, what, field); !s.ok()) return s;
+        ABSL_RETURN_IF_ERROR(Number(*text, what, field));
       }
       out.push_back(std::move(vg));
     }

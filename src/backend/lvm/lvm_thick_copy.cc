@@ -16,6 +16,7 @@
 #include "src/backend/lvm/lvm_backend.h"
 #include "src/backend/lvm/lvm_tags.h"
 #include "src/common/ids.h"
+#include "src/common/status_macros.h"
 
 namespace cellar {
 namespace {
@@ -136,23 +137,22 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
         absl::StrCat("volume ", record.source_volume_id(),
                      " is still being created; snapshot it once it is"));
   }
-  absl::StatusOr<VolumeRecord> source = RecordOf(*origin);
-  if (!source.ok()) return source.status();
-  SnapshotRecord stored =
-      SnapshotRecordFor(record, *source, origin->size_bytes);
-  absl::StatusOr<std::string> tag =
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord source, RecordOf(*origin));
+  SnapshotRecord stored = SnapshotRecordFor(record, source, origin->size_bytes);
+  ABSL_ASSIGN_OR_RETURN(
+      std::string tag,
       RecordTag(kSnapshotRecordTagPrefix, stored,
                 "the snapshot's record (its name, ids and the source "
-                "volume's access lists) is");
-  if (!tag.ok()) return tag.status();
+                "volume's access lists) is"));
   // The snapshot takes its full size from the VG, and the temporary
   // snapshot its COW area, both checked before anything is made.
   const uint64_t cow = CowBytes(origin->size_bytes);
-  absl::StatusOr<uint64_t> placed = Place(
-      origin->size_bytes + cow, 0, /*new_data=*/true,
-      absl::StrCat("snapshot ", record.snapshot_id(), " (the volume's ",
-                   origin->size_bytes, " bytes and a COW area of ", cow, ")"));
-  if (!placed.ok()) return placed.status();
+  ABSL_RETURN_IF_ERROR(
+      Place(origin->size_bytes + cow, 0, /*new_data=*/true,
+            absl::StrCat("snapshot ", record.snapshot_id(), " (the volume's ",
+                         origin->size_bytes, " bytes and a COW area of ", cow,
+                         ")"))
+          .status());
   if (absl::Status s = MakeTemp(*origin, name, cow, listing, NoFreeze());
       !s.ok()) {
     return s;
@@ -165,7 +165,7 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
       "--wipesignatures", "y",
       "--zero",           "y",
       "--addtag",         kSnapshotTag,
-      "--addtag",         *tag,
+      "--addtag",         tag,
       "--addtag",         kCopyingTag,
       "--addtag",         from_tag};
   // A copy of used blocks only leaves the rest as the LV's extents were.
@@ -188,7 +188,7 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
   made.name = name;
   made.vg = config_.vg;
   made.size_bytes = origin->size_bytes;
-  made.tags = {kSnapshotTag, *tag, kCopyingTag, from_tag};
+  made.tags = {kSnapshotTag, tag, kCopyingTag, from_tag};
   if (zeroing) made.tags.push_back(kZeroingTag);
   StartSnapshotCopy(made);
   stored.set_pending_copy(true);
@@ -261,21 +261,22 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
   if (!from_snapshot) {
     cow = CowBytes(origin->size_bytes);
   }
-  absl::StatusOr<uint64_t> placed =
+  ABSL_ASSIGN_OR_RETURN(
+      uint64_t placed,
       Place(static_cast<uint64_t>(record.capacity_bytes()) + cow, 0,
             /*new_data=*/true,
             absl::StrCat("volume ", record.volume_id(), " from ", source_id,
                          cow > 0 ? absl::StrCat(" (and a COW area of ", cow,
                                                 " bytes while it copies)")
-                                 : std::string()));
-  if (!placed.ok()) return placed.status();
+                                 : std::string())));
   // `cow` is whole extents: what is left is the volume's rounded size.
-  const absl::StatusOr<uint64_t> size = *placed - cow;
+  const absl::StatusOr<uint64_t> size = placed - cow;
   VolumeRecord stored = record;
   stored.set_capacity_bytes(static_cast<int64_t>(*size));
-  absl::StatusOr<std::string> tag = RecordTag(
-      kRecordTagPrefix, stored, "the volume's parameters and access lists are");
-  if (!tag.ok()) return tag.status();
+  ABSL_ASSIGN_OR_RETURN(
+      std::string tag,
+      RecordTag(kRecordTagPrefix, stored,
+                "the volume's parameters and access lists are"));
   const std::string from = from_snapshot ? origin->name : TempName(name);
   if (!from_snapshot) {
     if (absl::Status s = MakeTemp(*origin, name, cow, listing, freeze);
@@ -290,7 +291,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
       "--wipesignatures", "y",
       "--zero",           "y",
       "--addtag",         kVolumeTag,
-      "--addtag",         *tag,
+      "--addtag",         tag,
       "--addtag",         kCopyingTag,
       "--addtag",         absl::StrCat(kFromTagPrefix, from)};
   // What the copy does not write must read as zeroes, not as what a
@@ -336,15 +337,14 @@ absl::StatusOr<VolumeRecord> LvmBackend::FinishThickCopy(
 
 absl::Status LvmBackend::Fill(const std::string& target,
                               const std::atomic<bool>& cancel) {
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
-  const LogicalVolume* lv = Named(*lvs, target);
+  ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
+  const LogicalVolume* lv = Named(lvs, target);
   if (lv == nullptr) {
     return absl::NotFoundError(absl::StrCat("no LV ", LvPath(target)));
   }
   if (!HasTag(*lv, kCopyingTag)) return absl::OkStatus();
   const std::string from = TagValue(*lv, kFromTagPrefix);
-  const LogicalVolume* source = from.empty() ? nullptr : Named(*lvs, from);
+  const LogicalVolume* source = from.empty() ? nullptr : Named(lvs, from);
   if (source == nullptr || source->invalid_snapshot()) {
     return absl::DataLossError(absl::StrCat(
         "LV ", LvPath(from.empty() ? "?" : from), ", the point in time of ",
@@ -355,7 +355,7 @@ absl::Status LvmBackend::Fill(const std::string& target,
   bool used_only = false;
   uint64_t source_bytes = source->size_bytes;
   if (from_temp) {
-    const LogicalVolume* origin = Named(*lvs, source->origin);
+    const LogicalVolume* origin = Named(lvs, source->origin);
     if (origin == nullptr) {
       return absl::DataLossError(
           absl::StrCat("the origin of ", LvPath(from), " is gone"));
@@ -386,7 +386,7 @@ absl::Status LvmBackend::Fill(const std::string& target,
     }
   }
   if (HasTag(*lv, kZeroingTag)) {
-    if (absl::Status s = Zero(*lv); !s.ok()) return s;
+    ABSL_RETURN_IF_ERROR(Zero(*lv));
   }
   const std::vector<ByteRange> ranges =
       RangesToCopy(LvDevice(from), source_bytes, used_only);
@@ -524,13 +524,12 @@ absl::Status LvmBackend::SettleCopiesFrom(const LogicalVolume& origin,
   if (!thick()) return absl::OkStatus();
   const absl::Time deadline = absl::Now() + kCopyWait;
   while (true) {
-    absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-    if (!lvs.ok()) return lvs.status();
+    ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
     std::vector<std::string> waiting;
-    for (const LogicalVolume& temp : *lvs) {
+    for (const LogicalVolume& temp : lvs) {
       if (temp.origin != origin.name || !HasTag(temp, kCowTag)) continue;
       const std::string target(absl::StripPrefix(temp.name, "ct-"));
-      const LogicalVolume* into = Named(*lvs, target);
+      const LogicalVolume* into = Named(lvs, target);
       const bool needed =
           into != nullptr && HasTag(*into, kCopyingTag) &&
           !HasTag(*into, kFailedTag) &&
@@ -574,8 +573,7 @@ absl::Status LvmBackend::SettleCopiesFrom(const LogicalVolume& origin,
 
 absl::StatusOr<int> LvmBackend::ResumeCopies() {
   if (!thick()) return 0;
-  absl::StatusOr<std::vector<LogicalVolume>> lvs = ListLvs();
-  if (!lvs.ok()) return lvs.status();
+  ABSL_ASSIGN_OR_RETURN(std::vector<LogicalVolume> lvs, ListLvs());
   int started = 0;
   // A restore or clone is copied within its CreateVolume call: one a
   // stopped driver left half-filled was never handed out, and its caller's
@@ -583,7 +581,7 @@ absl::StatusOr<int> LvmBackend::ResumeCopies() {
   // start. It goes now, so its full size does not stay taken from the VG
   // by a volume nobody knows of; its temporary snapshot goes below.
   std::set<std::string> removed;
-  for (const LogicalVolume& lv : *lvs) {
+  for (const LogicalVolume& lv : lvs) {
     if (!BelongsHere(lv) || !HasTag(lv, kCopyingTag)) continue;
     spdlog::info(
         "removing {}: a restore or clone a stopped driver left unfinished",
@@ -591,12 +589,12 @@ absl::StatusOr<int> LvmBackend::ResumeCopies() {
     absl::Status gone = Lvm({"lvremove", "--yes", LvPath(lv.name)}).status();
     if (gone.ok() || absl::IsNotFound(gone)) removed.insert(lv.name);
   }
-  for (const LogicalVolume& lv : *lvs) {
+  for (const LogicalVolume& lv : lvs) {
     if (HasTag(lv, kCowTag)) {
       // Needed only while its target still copies from it.
       const std::string target(absl::StripPrefix(lv.name, "ct-"));
       const LogicalVolume* into =
-          removed.count(target) > 0 ? nullptr : Named(*lvs, target);
+          removed.count(target) > 0 ? nullptr : Named(lvs, target);
       if (into == nullptr || !HasTag(*into, kCopyingTag) ||
           TagValue(*into, kFromTagPrefix) != lv.name) {
         spdlog::info("removing {}: nothing copies from it", LvPath(lv.name));
