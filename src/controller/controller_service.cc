@@ -68,6 +68,7 @@ ControllerService::ControllerService(ControllerConfig config,
       locks_(locks),
       freezer_(freezer != nullptr ? freezer : &no_freezer_),
       router_(config_.node_id, backends_),
+      access_(&router_, locks_),
       node_tag_(NodeTag(config_.node_id)) {}
 
 absl::StatusOr<Backend*> ControllerService::BackendForClass(

@@ -13,6 +13,7 @@
 #include "csi.grpc.pb.h"
 #include "src/backend/backend.h"
 #include "src/backend/router.h"
+#include "src/backend/volume_access.h"
 #include "src/common/ids.h"
 #include "src/common/volume_locks.h"
 #include "src/controller/freezer.h"
@@ -174,6 +175,7 @@ class ControllerService final : public csi::v1::Controller::Service {
   Freezer no_freezer_;  // the null object, when given none
   Freezer* const freezer_;
   const BackendRouter router_;
+  const VolumeAccess access_;  // over router_ and locks_
   const std::string node_tag_;
 };
 

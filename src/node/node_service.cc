@@ -48,7 +48,22 @@ NodeService::NodeService(NodeConfig config, NodeDeps deps,
     : config_(std::move(config)),
       deps_(deps),
       router_(config_.node_id, std::move(backends)),
-      locks_(locks) {}
+      locks_(locks),
+      access_(&router_, locks_) {}
+
+namespace {
+
+// A volume is staged and published only for the access type it was created
+// for (CSI: INVALID_ARGUMENT otherwise).
+absl::Status CheckAccessType(const VolumeRecord& record,
+                             const AccessRequest& access) {
+  if (record.block() == access.block) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      record.block() ? "volume was created for block access"
+                     : "volume was created for filesystem access");
+}
+
+}  // namespace
 
 absl::StatusOr<Backend*> NodeService::BackendForVolume(
     const std::string& volume_id) {
@@ -371,17 +386,11 @@ absl::Status NodeService::DoStage(
       !s.ok()) {
     return s;
   }
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
-                        BackendForVolume(request.volume_id()));
-
-  VolumeLockGuard lock(locks_, request.volume_id());
-  if (!lock.ok()) return lock.status();
-  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
-  if (record.block() != access.block) {
-    return absl::InvalidArgumentError(
-        record.block() ? "volume was created for block access"
-                       : "volume was created for filesystem access");
-  }
+  ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
+                        access_.LockVolume(request.volume_id()));
+  Backend* const backend = volume.backend;
+  const VolumeRecord& record = volume.record;
+  ABSL_RETURN_IF_ERROR(CheckAccessType(record, access));
   if (!access.block && !access.fs_type.empty() &&
       access.fs_type != record.fs_type()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -616,11 +625,9 @@ absl::Status NodeService::DoUnstage(
       !s.ok()) {
     return s;
   }
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
-                        BackendForVolume(request.volume_id()));
-  VolumeLockGuard lock(locks_, request.volume_id());
-  if (!lock.ok()) return lock.status();
-
+  ABSL_ASSIGN_OR_RETURN(HeldId held,
+                        access_.Lock(request.volume_id(), IdKind::kVolume));
+  Backend* const backend = held.backend;
   absl::StatusOr<VolumeRecord> record = backend->Get(request.volume_id());
   if (absl::IsNotFound(record.status())) {
     // No such volume: nothing at the path can be its. Kubelet's directory
@@ -744,16 +751,11 @@ absl::Status NodeService::DoPublish(
       !s.ok()) {
     return s;
   }
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
-                        BackendForVolume(request.volume_id()));
-  VolumeLockGuard lock(locks_, request.volume_id());
-  if (!lock.ok()) return lock.status();
-  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
-  if (record.block() != access.block) {
-    return absl::InvalidArgumentError(
-        record.block() ? "volume was created for block access"
-                       : "volume was created for filesystem access");
-  }
+  ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
+                        access_.LockVolume(request.volume_id()));
+  Backend* const backend = volume.backend;
+  const VolumeRecord& record = volume.record;
+  ABSL_RETURN_IF_ERROR(CheckAccessType(record, access));
   // Access control: the policy recorded with the volume, the identity
   // kubelet put in the context. Checked before anything is touched.
   const PodIdentity pod = PodIdentityFromContext(request.volume_context());
@@ -923,21 +925,16 @@ absl::Status NodeService::DoUnpublish(
       !s.ok()) {
     return s;
   }
-  VolumeLockGuard lock(locks_, request.volume_id());
-  if (!lock.ok()) return lock.status();
   // What shows this volume: its device (or mapping) and read-only views of
-  // it. An unknown volume has none, so any mount at the target is left.
+  // it. An unknown volume (an id that does not route, or no record) has
+  // none, so any mount at the target is left. An id that does not route
+  // takes no lock: nothing of this node can be published under it.
   std::vector<std::string> own;
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  absl::StatusOr<VolumeRecord> record =
-      backend.ok() ? (*backend)->Get(request.volume_id())
-                   : absl::StatusOr<VolumeRecord>(backend.status());
-  if (record.ok()) {
-    ABSL_ASSIGN_OR_RETURN(std::vector<std::string> devices,
-                          OwnDevices(*record, *backend));
-    own = std::move(devices);
-  } else if (!absl::IsNotFound(record.status())) {
-    return record.status();
+  absl::StatusOr<HeldVolume> volume = access_.LockVolume(request.volume_id());
+  if (volume.ok()) {
+    ABSL_ASSIGN_OR_RETURN(own, OwnDevices(volume->record, volume->backend));
+  } else if (!absl::IsNotFound(volume.status())) {
+    return volume.status();  // ABORTED, or a damaged record
   }
   if (absl::Status s = UnmountOwn(target, own, request.volume_id()); !s.ok()) {
     return s;
@@ -945,7 +942,7 @@ absl::Status NodeService::DoUnpublish(
   // An unknown volume touches nothing at all: an id this node never made
   // (or one deleted long ago) must not remove kubelet's or a pod's empty
   // directories either.
-  if (!record.ok()) return absl::OkStatus();
+  if (!volume.ok()) return absl::OkStatus();
   ABSL_RETURN_IF_ERROR(RemoveOwnLeftover(target));
   // A read-only view made for this target goes when nothing uses it.
   if (!own.empty()) {
@@ -978,9 +975,11 @@ absl::Status NodeService::DoStats(
   }
   const std::string& path = request.volume_path();
   // The volume first: an unknown volume is NOT_FOUND whatever the path.
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
-                        BackendForVolume(request.volume_id()));
-  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
+  // Read-only: answers while another operation on the volume is pending.
+  ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
+                        access_.ReadVolume(request.volume_id()));
+  Backend* const backend = volume.backend;
+  const VolumeRecord& record = volume.record;
   // A path this driver would never have mounted the volume at cannot hold
   // it (CSI: NOT_FOUND); it is not looked at.
   if (absl::Status s = CheckPath(path, NodePathKind::kTarget, "volume_path");
@@ -1084,8 +1083,9 @@ absl::Status NodeService::DoExpand(
     return absl::InvalidArgumentError("volume_path is missing");
   }
   const std::string& path = request.volume_path();
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
-                        BackendForVolume(request.volume_id()));
+  // Routed before the path is checked: an unknown volume is NOT_FOUND
+  // whatever the path. LockVolume below routes it again, cheaply.
+  ABSL_RETURN_IF_ERROR(BackendForVolume(request.volume_id()).status());
   if (absl::Status s = CheckPath(path, NodePathKind::kTarget, "volume_path");
       !s.ok()) {
     return s;
@@ -1099,9 +1099,10 @@ absl::Status NodeService::DoExpand(
       SizeForRange(
           request.has_capacity_range() ? &request.capacity_range() : nullptr,
           0));
-  VolumeLockGuard lock(locks_, request.volume_id());
-  if (!lock.ok()) return lock.status();
-  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
+  ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
+                        access_.LockVolume(request.volume_id()));
+  Backend* const backend = volume.backend;
+  const VolumeRecord& record = volume.record;
   absl::StatusOr<std::string> device = VolumeDevice(record, backend);
   if (!device.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(

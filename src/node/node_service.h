@@ -11,6 +11,7 @@
 #include "csi.grpc.pb.h"
 #include "src/backend/backend.h"
 #include "src/backend/router.h"
+#include "src/backend/volume_access.h"
 #include "src/common/capability.h"
 #include "src/common/observers.h"
 #include "src/common/secret.h"
@@ -183,6 +184,7 @@ class NodeService final : public csi::v1::Node::Service {
   const NodeDeps deps_;
   const BackendRouter router_;
   VolumeLocks* const locks_;
+  const VolumeAccess access_;  // over router_ and locks_
 };
 
 }  // namespace cellar
