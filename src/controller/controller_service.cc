@@ -161,7 +161,7 @@ absl::Status ControllerService::DoCreateVolume(
                                       : source.volume().volume_id());
     if (source_id.ok()) requested_class = source_id->device_class;
   }
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+  ABSL_ASSIGN_OR_RETURN(Backend * backend,
                         BackendForClass(requested_class, &device_class));
   absl::StatusOr<uint64_t> size = SizeForRange(
       request.has_capacity_range() ? &request.capacity_range() : nullptr,
@@ -336,11 +336,13 @@ absl::Status ControllerService::DoDeleteVolume(
         absl::StrCat("volume ", request.volume_id(), " lives on node ",
                      id->node_tag, "; delete it through that node's driver"));
   }
-  absl::StatusOr<Backend*> backend = BackendForVolume(request.volume_id());
-  if (!backend.ok()) return absl::OkStatus();
-  VolumeLockGuard lock(locks_, request.volume_id());
-  if (!lock.ok()) return lock.status();
-  return (*backend)->Delete(request.volume_id());
+  // An id of this node that does not route (a class this node no longer
+  // has) names nothing to delete: success.
+  absl::StatusOr<HeldId> held =
+      access_.Lock(request.volume_id(), IdKind::kVolume);
+  if (absl::IsNotFound(held.status())) return absl::OkStatus();
+  ABSL_RETURN_IF_ERROR(held.status());
+  return held->backend->Delete(request.volume_id());
 }
 
 // ---------------------------------------------------------------- Validate
@@ -369,7 +371,7 @@ absl::Status ControllerService::DoValidate(
   }
   absl::StatusOr<VolumeRecord> record;
   if (config_.local_storage) {
-    ABSL_ASSIGN_OR_RETURN(Backend* backend,
+    ABSL_ASSIGN_OR_RETURN(Backend * backend,
                           BackendForVolume(request.volume_id()));
     record = backend->Get(request.volume_id());
     if (!record.ok()) return record.status();
@@ -483,7 +485,7 @@ absl::Status ControllerService::DoGetCapacity(
   }
   ABSL_ASSIGN_OR_RETURN(VolumeParameters params,
                         ParseVolumeParameters(request.parameters()));
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+  ABSL_ASSIGN_OR_RETURN(Backend * backend,
                         BackendForClass(params.device_class, nullptr));
   if (request.has_accessible_topology()) {
     auto it = request.accessible_topology().segments().find(kTopologyKey);
@@ -567,11 +569,10 @@ absl::Status ControllerService::DoExpand(
     response->set_node_expansion_required(true);
     return absl::OkStatus();
   }
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
-                        BackendForVolume(request.volume_id()));
-  VolumeLockGuard lock(locks_, request.volume_id());
-  if (!lock.ok()) return lock.status();
-  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
+  ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
+                        access_.LockVolume(request.volume_id()));
+  Backend* const backend = volume.backend;
+  const VolumeRecord& record = volume.record;
   ABSL_ASSIGN_OR_RETURN(uint64_t grown,
                         backend->Expand(request.volume_id(), size));
   if (record.block()) {
@@ -597,10 +598,11 @@ absl::Status ControllerService::DoGetVolume(
   if (request.volume_id().empty()) {
     return absl::InvalidArgumentError("volume_id is missing");
   }
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
-                        BackendForVolume(request.volume_id()));
-  ABSL_ASSIGN_OR_RETURN(VolumeRecord record, backend->Get(request.volume_id()));
-  FillVolume(record, response->mutable_volume());
+  // Read-only: answers while another operation on the volume is pending.
+  ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
+                        access_.ReadVolume(request.volume_id()));
+  Backend* const backend = volume.backend;
+  FillVolume(volume.record, response->mutable_volume());
   auto* status = response->mutable_status();
   if (backend->FindDevice(request.volume_id()).ok()) {
     status->add_published_node_ids(config_.node_id);
@@ -638,7 +640,7 @@ absl::Status ControllerService::PrepareFromSource(
   int64_t source_size = 0;
   if (source.has_snapshot()) {
     *source_id = source.snapshot().snapshot_id();
-    ABSL_ASSIGN_OR_RETURN(Backend* backend, BackendForSnapshot(*source_id));
+    ABSL_ASSIGN_OR_RETURN(Backend * backend, BackendForSnapshot(*source_id));
     ABSL_ASSIGN_OR_RETURN(SnapshotRecord snapshot,
                           backend->GetSnapshot(*source_id));
     source_size = snapshot.size_bytes();
@@ -650,7 +652,7 @@ absl::Status ControllerService::PrepareFromSource(
     SetPolicy(PolicyOf(snapshot), record);
   } else if (source.has_volume()) {
     *source_id = source.volume().volume_id();
-    ABSL_ASSIGN_OR_RETURN(Backend* backend, BackendForVolume(*source_id));
+    ABSL_ASSIGN_OR_RETURN(Backend * backend, BackendForVolume(*source_id));
     ABSL_ASSIGN_OR_RETURN(VolumeRecord volume, backend->Get(*source_id));
     source_size = volume.capacity_bytes();
     record->set_source_volume_id(*source_id);
@@ -720,7 +722,7 @@ absl::Status ControllerService::DoCreateSnapshot(
       !s.ok()) {
     return s;
   }
-  ABSL_ASSIGN_OR_RETURN(Backend* backend,
+  ABSL_ASSIGN_OR_RETURN(Backend * backend,
                         BackendForVolume(request.source_volume_id()));
   absl::StatusOr<ParsedId> source = ParseId(request.source_volume_id());
   const std::string snapshot_id = MakeId(IdKind::kSnapshot, config_.node_id,
@@ -760,10 +762,9 @@ absl::Status ControllerService::DoCreateSnapshot(
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
   // The source must not change under the copy.
-  VolumeLockGuard volume_lock(locks_, request.source_volume_id());
-  if (!volume_lock.ok()) return volume_lock.status();
-  ABSL_ASSIGN_OR_RETURN(VolumeRecord volume,
-                        backend->Get(request.source_volume_id()));
+  ABSL_ASSIGN_OR_RETURN(HeldVolume source_volume,
+                        access_.LockVolume(request.source_volume_id()));
+  const VolumeRecord& volume = source_volume.record;
   // A snapshot is a copy: it keeps the volume's owner, and one asked for
   // from a namespace the volume does not admit is refused.
   if (absl::Status s = CheckSnapshotNamespace(
@@ -811,21 +812,23 @@ absl::Status ControllerService::DoDeleteSnapshot(
     return absl::FailedPreconditionError(absl::StrCat(
         "snapshot ", request.snapshot_id(), " lives on node ", id->node_tag));
   }
-  absl::StatusOr<Backend*> backend = BackendForSnapshot(request.snapshot_id());
-  if (!backend.ok()) return absl::OkStatus();
-  VolumeLockGuard lock(locks_, request.snapshot_id());
-  if (!lock.ok()) return lock.status();
+  // An id of this node that does not route names nothing to delete.
+  absl::StatusOr<HeldId> held =
+      access_.Lock(request.snapshot_id(), IdKind::kSnapshot);
+  if (absl::IsNotFound(held.status())) return absl::OkStatus();
+  ABSL_RETURN_IF_ERROR(held.status());
+  Backend* const backend = held->backend;
   // A group's member goes only with its group (it is reported with its
   // group_snapshot_id, which tells the CO it is not deleted alone): a
   // retake of the group would otherwise mix two instants.
   absl::StatusOr<SnapshotRecord> snapshot =
-      (*backend)->GetSnapshot(request.snapshot_id());
+      backend->GetSnapshot(request.snapshot_id());
   if (snapshot.ok() && !snapshot->group_snapshot_id().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "snapshot ", request.snapshot_id(), " is a member of group snapshot ",
         snapshot->group_snapshot_id(), "; delete the group snapshot instead"));
   }
-  return (*backend)->DeleteSnapshot(request.snapshot_id());
+  return backend->DeleteSnapshot(request.snapshot_id());
 }
 
 std::string GroupSourcesDigest(std::vector<std::string> volume_ids) {
@@ -919,16 +922,20 @@ absl::Status ControllerService::DoListSnapshots(
 grpc::Status ControllerService::GetSnapshot(
     grpc::ServerContext*, const csi::v1::GetSnapshotRequest* request,
     csi::v1::GetSnapshotResponse* response) {
-  if (request->snapshot_id().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("snapshot_id is missing"));
+  return ToGrpcStatus(DoGetSnapshot(*request, response));
+}
+
+absl::Status ControllerService::DoGetSnapshot(
+    const csi::v1::GetSnapshotRequest& request,
+    csi::v1::GetSnapshotResponse* response) {
+  if (request.snapshot_id().empty()) {
+    return absl::InvalidArgumentError("snapshot_id is missing");
   }
-  absl::StatusOr<Backend*> backend = BackendForSnapshot(request->snapshot_id());
-  if (!backend.ok()) return ToGrpcStatus(backend.status());
-  absl::StatusOr<SnapshotRecord> record =
-      (*backend)->GetSnapshot(request->snapshot_id());
-  if (!record.ok()) return ToGrpcStatus(record.status());
-  FillSnapshot(*record, response->mutable_snapshot());
-  return grpc::Status::OK;
+  // Read-only: answers while another operation on the snapshot is pending.
+  ABSL_ASSIGN_OR_RETURN(HeldSnapshot snapshot,
+                        access_.ReadSnapshot(request.snapshot_id()));
+  FillSnapshot(snapshot.record, response->mutable_snapshot());
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------- Groups
@@ -944,7 +951,7 @@ absl::Status ControllerService::SnapshotGroup(
   locks.push_back(std::make_unique<VolumeLockGuard>(locks_, group_id));
   if (!locks.back()->ok()) return locks.back()->status();
   for (const std::string& volume_id : volume_ids) {
-    ABSL_ASSIGN_OR_RETURN(Backend* backend, BackendForVolume(volume_id));
+    ABSL_ASSIGN_OR_RETURN(Backend * backend, BackendForVolume(volume_id));
     ABSL_ASSIGN_OR_RETURN(VolumeRecord volume, backend->Get(volume_id));
     if (absl::Status s =
             CheckSnapshotNamespace(PolicyOf(volume), volume_id, parameters);
@@ -979,7 +986,7 @@ absl::Status ControllerService::SnapshotGroup(
       }
     }
     for (const SnapshotRecord& member : *earlier) {
-      ABSL_ASSIGN_OR_RETURN(Backend* backend,
+      ABSL_ASSIGN_OR_RETURN(Backend * backend,
                             BackendForSnapshot(member.snapshot_id()));
       spdlog::info("group {}: taking back member {} of an unfinished group",
                    group_id, member.snapshot_id());

@@ -145,6 +145,8 @@ class ControllerService final : public csi::v1::Controller::Service {
   absl::Status DoCreateSnapshot(const csi::v1::CreateSnapshotRequest& request,
                                 csi::v1::CreateSnapshotResponse* response);
   absl::Status DoDeleteSnapshot(const csi::v1::DeleteSnapshotRequest& request);
+  absl::Status DoGetSnapshot(const csi::v1::GetSnapshotRequest& request,
+                             csi::v1::GetSnapshotResponse* response);
   absl::Status DoListSnapshots(const csi::v1::ListSnapshotsRequest& request,
                                csi::v1::ListSnapshotsResponse* response);
   // Fills `record` for a volume created from a content source, checking

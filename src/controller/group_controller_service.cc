@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/ids.h"
 #include "src/common/status.h"
+#include "src/common/status_macros.h"
 #include "src/controller/parameters.h"
 
 namespace cellar {
@@ -54,109 +55,133 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
     grpc::ServerContext*,
     const csi::v1::CreateVolumeGroupSnapshotRequest* request,
     csi::v1::CreateVolumeGroupSnapshotResponse* response) {
-  if (request->name().empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("name is missing"));
-  }
-  if (request->name().size() > kMaxNameLength) {
-    return ToGrpcStatus(absl::InvalidArgumentError("name is too long"));
-  }
-  if (request->source_volume_ids().empty()) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("source_volume_ids is missing"));
-  }
-  if (absl::Status s =
-          CheckSidecarOnlyParameters(request->parameters(), "group snapshot");
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  std::vector<std::string> volume_ids(request->source_volume_ids().begin(),
-                                      request->source_volume_ids().end());
-  std::sort(volume_ids.begin(), volume_ids.end());
-  if (std::adjacent_find(volume_ids.begin(), volume_ids.end()) !=
-      volume_ids.end()) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("source_volume_ids repeats a volume"));
-  }
-  const std::string group_id =
-      MakeId(IdKind::kGroup, node_id_, "group", request->name());
-  absl::StatusOr<std::vector<SnapshotRecord>> existing =
-      controller_->GetGroup(group_id);
-  if (existing.ok()) {
-    if (absl::Status s =
-            controller_->CheckGroupNamespace(*existing, request->parameters());
-        !s.ok()) {
-      return ToGrpcStatus(s);
-    }
-    std::vector<std::string> sources;
-    for (const auto& member : *existing) {
-      sources.push_back(member.source_volume_id());
-    }
-    std::sort(sources.begin(), sources.end());
-    // As for a single snapshot: a member that lost its instant is never
-    // taken again (the group would mix two instants).
-    for (const auto& member : *existing) {
-      if (member.copy_failed()) {
-        return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
-            "member ", member.snapshot_id(), " of group snapshot \"",
-            absl::CEscape(request->name()),
-            "\" lost its point in time before its copy finished: delete the "
-            "group snapshot and take a new one")));
-      }
-    }
-    if (IsCompleteGroup(*existing, volume_ids)) {
-      FillGroup(group_id, *existing, response->mutable_group_snapshot());
-      return grpc::Status::OK;
-    }
-    // A group of other volumes is another group. (SnapshotGroup tells,
-    // under the members' locks, half of this group from a complete one.)
-    if (!std::includes(volume_ids.begin(), volume_ids.end(), sources.begin(),
-                       sources.end())) {
-      return ToGrpcStatus(absl::AlreadyExistsError(absl::StrCat(
-          "a group snapshot named \"", absl::CEscape(request->name()),
-          "\" exists for other volumes")));
-    }
-  }
-  std::vector<SnapshotRecord> members;
-  absl::Status status = controller_->SnapshotGroup(
-      group_id, volume_ids, request->parameters(), &members);
-  if (!status.ok()) return ToGrpcStatus(status);
-  FillGroup(group_id, members, response->mutable_group_snapshot());
-  return grpc::Status::OK;
+  return ToGrpcStatus(DoCreate(*request, response));
 }
 
 grpc::Status GroupControllerService::DeleteVolumeGroupSnapshot(
     grpc::ServerContext*,
     const csi::v1::DeleteVolumeGroupSnapshotRequest* request,
     csi::v1::DeleteVolumeGroupSnapshotResponse*) {
-  if (request->group_snapshot_id().empty()) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("group_snapshot_id is missing"));
-  }
-  absl::StatusOr<ParsedId> id = ParseId(request->group_snapshot_id());
-  if (!id.ok() || id->kind != IdKind::kGroup) return grpc::Status::OK;
-  std::vector<std::string> ids(request->snapshot_ids().begin(),
-                               request->snapshot_ids().end());
-  return ToGrpcStatus(
-      controller_->DeleteGroup(request->group_snapshot_id(), ids));
+  return ToGrpcStatus(DoDelete(*request));
 }
 
 grpc::Status GroupControllerService::GetVolumeGroupSnapshot(
     grpc::ServerContext*, const csi::v1::GetVolumeGroupSnapshotRequest* request,
     csi::v1::GetVolumeGroupSnapshotResponse* response) {
-  if (request->group_snapshot_id().empty()) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("group_snapshot_id is missing"));
+  return ToGrpcStatus(DoGet(*request, response));
+}
+
+absl::StatusOr<std::vector<std::string>> GroupControllerService::ValidateCreate(
+    const csi::v1::CreateVolumeGroupSnapshotRequest& request) {
+  if (request.name().empty()) {
+    return absl::InvalidArgumentError("name is missing");
   }
-  absl::StatusOr<ParsedId> id = ParseId(request->group_snapshot_id());
+  if (request.name().size() > kMaxNameLength) {
+    return absl::InvalidArgumentError("name is too long");
+  }
+  if (request.source_volume_ids().empty()) {
+    return absl::InvalidArgumentError("source_volume_ids is missing");
+  }
+  ABSL_RETURN_IF_ERROR(
+      CheckSidecarOnlyParameters(request.parameters(), "group snapshot"));
+  std::vector<std::string> volume_ids(request.source_volume_ids().begin(),
+                                      request.source_volume_ids().end());
+  std::sort(volume_ids.begin(), volume_ids.end());
+  if (std::adjacent_find(volume_ids.begin(), volume_ids.end()) !=
+      volume_ids.end()) {
+    return absl::InvalidArgumentError("source_volume_ids repeats a volume");
+  }
+  return volume_ids;
+}
+
+absl::StatusOr<bool> GroupControllerService::AnswerFromExisting(
+    const csi::v1::CreateVolumeGroupSnapshotRequest& request,
+    const std::string& group_id, const std::vector<SnapshotRecord>& existing,
+    const std::vector<std::string>& volume_ids,
+    csi::v1::CreateVolumeGroupSnapshotResponse* response) {
+  ABSL_RETURN_IF_ERROR(
+      controller_->CheckGroupNamespace(existing, request.parameters()));
+  std::vector<std::string> sources;
+  for (const auto& member : existing) {
+    sources.push_back(member.source_volume_id());
+  }
+  std::sort(sources.begin(), sources.end());
+  // As for a single snapshot: a member that lost its instant is never
+  // taken again (the group would mix two instants).
+  for (const auto& member : existing) {
+    if (member.copy_failed()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "member ", member.snapshot_id(), " of group snapshot \"",
+          absl::CEscape(request.name()),
+          "\" lost its point in time before its copy finished: delete the "
+          "group snapshot and take a new one"));
+    }
+  }
+  if (IsCompleteGroup(existing, volume_ids)) {
+    FillGroup(group_id, existing, response->mutable_group_snapshot());
+    return true;
+  }
+  // A group of other volumes is another group. (SnapshotGroup tells,
+  // under the members' locks, half of this group from a complete one.)
+  if (!std::includes(volume_ids.begin(), volume_ids.end(), sources.begin(),
+                     sources.end())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("a group snapshot named \"", absl::CEscape(request.name()),
+                     "\" exists for other volumes"));
+  }
+  return false;  // half of this group: SnapshotGroup completes it
+}
+
+absl::Status GroupControllerService::DoCreate(
+    const csi::v1::CreateVolumeGroupSnapshotRequest& request,
+    csi::v1::CreateVolumeGroupSnapshotResponse* response) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> volume_ids,
+                        ValidateCreate(request));
+  const std::string group_id =
+      MakeId(IdKind::kGroup, node_id_, "group", request.name());
+  absl::StatusOr<std::vector<SnapshotRecord>> existing =
+      controller_->GetGroup(group_id);
+  if (existing.ok()) {
+    ABSL_ASSIGN_OR_RETURN(
+        bool answered,
+        AnswerFromExisting(request, group_id, *existing, volume_ids, response));
+    if (answered) return absl::OkStatus();
+  }
+  std::vector<SnapshotRecord> members;
+  ABSL_RETURN_IF_ERROR(controller_->SnapshotGroup(
+      group_id, volume_ids, request.parameters(), &members));
+  FillGroup(group_id, members, response->mutable_group_snapshot());
+  return absl::OkStatus();
+}
+
+absl::Status GroupControllerService::DoDelete(
+    const csi::v1::DeleteVolumeGroupSnapshotRequest& request) {
+  if (request.group_snapshot_id().empty()) {
+    return absl::InvalidArgumentError("group_snapshot_id is missing");
+  }
+  // Not a group id at all: nothing of this driver to delete.
+  absl::StatusOr<ParsedId> id = ParseId(request.group_snapshot_id());
+  if (!id.ok() || id->kind != IdKind::kGroup) return absl::OkStatus();
+  std::vector<std::string> ids(request.snapshot_ids().begin(),
+                               request.snapshot_ids().end());
+  return controller_->DeleteGroup(request.group_snapshot_id(), ids);
+}
+
+absl::Status GroupControllerService::DoGet(
+    const csi::v1::GetVolumeGroupSnapshotRequest& request,
+    csi::v1::GetVolumeGroupSnapshotResponse* response) {
+  if (request.group_snapshot_id().empty()) {
+    return absl::InvalidArgumentError("group_snapshot_id is missing");
+  }
+  absl::StatusOr<ParsedId> id = ParseId(request.group_snapshot_id());
   if (!id.ok() || id->kind != IdKind::kGroup) {
-    return ToGrpcStatus(absl::NotFoundError("no such group snapshot"));
+    return absl::NotFoundError("no such group snapshot");
   }
-  absl::StatusOr<std::vector<SnapshotRecord>> members =
-      controller_->GetGroup(request->group_snapshot_id());
-  if (!members.ok()) return ToGrpcStatus(members.status());
-  FillGroup(request->group_snapshot_id(), *members,
+  ABSL_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> members,
+                        controller_->GetGroup(request.group_snapshot_id()));
+  FillGroup(request.group_snapshot_id(), std::move(members),
             response->mutable_group_snapshot());
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 }  // namespace cellar
