@@ -722,7 +722,7 @@ grpc::Status NodeService::NodePublishVolume(
   return ToGrpcStatus(status);
 }
 
-absl::Status NodeService::DoPublish(
+absl::StatusOr<AccessRequest> NodeService::ValidatePublish(
     const csi::v1::NodePublishVolumeRequest& request) {
   if (request.volume_id().empty()) {
     return absl::InvalidArgumentError("volume_id is missing");
@@ -739,166 +739,182 @@ absl::Status NodeService::DoPublish(
   }
   ABSL_ASSIGN_OR_RETURN(AccessRequest access,
                         ValidateCapability(request.volume_capability()));
-  const MountOptions& options = access.mount_options;
-  const std::string& target = request.target_path();
-  const std::string& staging = request.staging_target_path();
-  if (absl::Status s = CheckPath(target, NodePathKind::kTarget, "target_path");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          CheckPath(staging, NodePathKind::kStaging, "staging_target_path");
-      !s.ok()) {
-    return s;
-  }
-  ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
-                        access_.LockVolume(request.volume_id()));
-  Backend* const backend = volume.backend;
-  const VolumeRecord& record = volume.record;
-  ABSL_RETURN_IF_ERROR(CheckAccessType(record, access));
-  // Access control: the policy recorded with the volume, the identity
-  // kubelet put in the context. Checked before anything is touched.
-  const PodIdentity pod = PodIdentityFromContext(request.volume_context());
-  std::string refused_by;
-  if (absl::Status allowed = CheckPublishAllowed(record, pod, &refused_by);
-      !allowed.ok()) {
-    if (deps_.policy_observer != nullptr) {
-      deps_.policy_observer->PublishRefused(refused_by);
-    }
-    spdlog::warn("publish refused: volume={} target={} pod={}: {}",
-                 request.volume_id(), target, pod.ToString(),
-                 allowed.message());
-    return allowed;
-  }
-  const bool read_only =
-      request.readonly() || IsReadOnlyMode(request.volume_capability());
+  ABSL_RETURN_IF_ERROR(
+      CheckPath(request.target_path(), NodePathKind::kTarget, "target_path"));
+  ABSL_RETURN_IF_ERROR(CheckPath(request.staging_target_path(),
+                                 NodePathKind::kStaging,
+                                 "staging_target_path"));
+  return access;
+}
 
-  // What the target must show, and where it comes from.
-  std::string source;
-  absl::StatusOr<std::string> found = VolumeDevice(record, backend);
-  if (!found.ok()) {
+absl::Status NodeService::CheckPublishPolicy(
+    const csi::v1::NodePublishVolumeRequest& request,
+    const VolumeRecord& record, const PodIdentity& pod) {
+  std::string refused_by;
+  absl::Status allowed = CheckPublishAllowed(record, pod, &refused_by);
+  if (allowed.ok()) return allowed;
+  if (deps_.policy_observer != nullptr) {
+    deps_.policy_observer->PublishRefused(refused_by);
+  }
+  spdlog::warn("publish refused: volume={} target={} pod={}: {}",
+               request.volume_id(), request.target_path(), pod.ToString(),
+               allowed.message());
+  return allowed;
+}
+
+absl::StatusOr<std::string> NodeService::StagedDevice(
+    const csi::v1::NodePublishVolumeRequest& request, bool block,
+    const VolumeRecord& record, Backend* backend) {
+  absl::StatusOr<std::string> device = VolumeDevice(record, backend);
+  if (!device.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", request.volume_id(), " is not staged on this node"));
   }
-  std::string device = *found;
   // The staging path must show this volume's own device (or its LUKS
   // mapping): never bind another volume's, another driver's or a tmpfs.
+  const std::string& staging = request.staging_target_path();
   const std::string staged_at =
-      access.block ? absl::StrCat(staging, "/", kBlockStageFile) : staging;
+      block ? absl::StrCat(staging, "/", kBlockStageFile) : staging;
   ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> staged,
                         MountsAtPath(staged_at));
-  if (staged.empty() || !ShowsDevice(staged.back(), device)) {
+  if (staged.empty() || !ShowsDevice(staged.back(), *device)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "volume ", request.volume_id(), " is not staged at ", staging,
         staged.empty() ? ""
                        : absl::StrCat(" (it shows ", staged.back().source, ", ",
                                       staged.back().fs_type, ")")));
   }
-  if (access.block) {
-    if (read_only) {
-      // A read-only bind of a device node still lets writers through: the
-      // target gets a read-only loop view of the device instead, which the
-      // kernel refuses to write to.
-      ABSL_ASSIGN_OR_RETURN(std::vector<std::string> views,
-                            ReadOnlyViews(device));
-      if (!views.empty()) {
-        device = views.front();
-      } else {
-        ABSL_ASSIGN_OR_RETURN(std::string view,
-                              deps_.loops->AttachReadOnly(device));
-        device = view;
-      }
-    }
-    source = device;
-  } else {
-    source = staging;
+  return device;
+}
+
+absl::StatusOr<std::string> NodeService::ReadOnlyView(
+    const std::string& device) {
+  // A read-only bind of a device node still lets writers through: the
+  // target gets a read-only loop view of the device instead, which the
+  // kernel refuses to write to.
+  ABSL_ASSIGN_OR_RETURN(std::vector<std::string> views, ReadOnlyViews(device));
+  if (!views.empty()) return views.front();
+  return deps_.loops->AttachReadOnly(device);
+}
+
+absl::StatusOr<bool> NodeService::AlreadyPublished(const std::string& target,
+                                                   const std::string& device,
+                                                   bool block, bool read_only,
+                                                   unsigned long* attributes) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> existing, MountsAtPath(target));
+  if (existing.empty()) return false;
+  const MountEntry& top = existing.back();
+  // Published read-write where read-only is asked (or the reverse) is
+  // ALREADY_EXISTS, as the spec's table says. A bind of the right mode
+  // that lacks nosuid or nodev (made where the kernel has no atomic bind,
+  // by a driver that died before its remount) gets them now instead of
+  // being accepted as it is.
+  if (!ShowsDevice(top, device) || top.HasMountOption("ro") != read_only) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("target ", target, " is already mounted incompatibly (",
+                     top.HasMountOption("ro") ? "ro" : "rw", ")"));
   }
+  if (top.HasMountOption("nosuid") && (block || top.HasMountOption("nodev"))) {
+    *attributes = 0;  // nothing to apply
+  }
+  return true;
+}
+
+absl::Status NodeService::BindTarget(const std::string& source,
+                                     const std::string& target, bool block,
+                                     unsigned long attributes) {
+  ABSL_RETURN_IF_ERROR(CheckMountable(target, !block, ""));
+  if (block) {
+    const std::string parent = target.substr(0, target.find_last_of('/'));
+    ABSL_RETURN_IF_ERROR(
+        deps_.fs->MakeDirsBelow(config_.kubelet_dir, parent, 0750));
+    ABSL_RETURN_IF_ERROR(
+        deps_.fs->CreateFileBelow(config_.kubelet_dir, target, 0600));
+  } else {
+    ABSL_RETURN_IF_ERROR(
+        deps_.fs->MakeDirsBelow(config_.kubelet_dir, target, 0750));
+  }
+  // The bind has its flags from its first moment (the mounter makes it
+  // detached, sets them, then attaches it): a driver that dies here
+  // never leaves a read-write or suid bind behind a read-only request.
+  MountRequest bind;
+  bind.source = source;
+  bind.target = target;
+  bind.flags = MS_BIND | attributes;
+  return MountChecked(bind);
+}
+
+absl::Status NodeService::RemountTarget(const std::string& target,
+                                        unsigned long attributes) {
+  MountRequest remount;
+  remount.target = target;
+  remount.confine_to = config_.kubelet_dir;
+  remount.flags = MS_REMOUNT | MS_BIND | attributes;
+  absl::Status remounted = deps_.mounter->Mount(remount);
+  if (!remounted.ok()) {
+    // Never leave a writable bind behind a failed read-only request.
+    (void)UnmountAll(target);
+  }
+  return remounted;
+}
+
+absl::Status NodeService::ApplyBlockMountGroup(const AccessRequest& access,
+                                               const std::string& target) {
+  if (!access.block || access.volume_mount_group.empty()) {
+    return absl::OkStatus();
+  }
+  // fsGroup for a raw device: the group may read and write the node.
+  // Applied on every call: a retry after a crash finishes it.
+  uint32_t gid = 0;
+  (void)absl::SimpleAtoi(access.volume_mount_group, &gid);
+  absl::Status s =
+      deps_.fs->SetOwnerGroupMode(config_.kubelet_dir, target, gid, 0660);
+  if (!s.ok()) (void)UnmountAll(target);
+  return s;
+}
+
+absl::Status NodeService::DoPublish(
+    const csi::v1::NodePublishVolumeRequest& request) {
+  ABSL_ASSIGN_OR_RETURN(AccessRequest access, ValidatePublish(request));
+  const std::string& target = request.target_path();
+  ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
+                        access_.LockVolume(request.volume_id()));
+  ABSL_RETURN_IF_ERROR(CheckAccessType(volume.record, access));
+  // Access control: the policy recorded with the volume, the identity
+  // kubelet put in the context. Checked before anything is touched.
+  const PodIdentity pod = PodIdentityFromContext(request.volume_context());
+  ABSL_RETURN_IF_ERROR(CheckPublishPolicy(request, volume.record, pod));
+  const bool read_only =
+      request.readonly() || IsReadOnlyMode(request.volume_capability());
+
+  // What the target must show, and where it comes from: the device node
+  // (or a read-only view of it) for block, the staged filesystem else.
+  ABSL_ASSIGN_OR_RETURN(
+      std::string device,
+      StagedDevice(request, access.block, volume.record, volume.backend));
+  if (access.block && read_only) {
+    ABSL_ASSIGN_OR_RETURN(device, ReadOnlyView(device));
+  }
+  const std::string source =
+      access.block ? device : request.staging_target_path();
 
   // The target's mount flags: nosuid and nodev always (nodev not for a
   // device node), the capability's exec and atime flags, ro enforced by
   // the kernel.
   unsigned long attributes =
       MS_NOSUID | (access.block ? 0 : MS_NODEV) |
-      (options.flags & (MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
-                        MS_STRICTATIME)) |
+      (access.mount_options.flags & (MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+                                     MS_RELATIME | MS_STRICTATIME)) |
       (read_only ? MS_RDONLY : 0);
-
-  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> existing, MountsAtPath(target));
-  bool bound = false;
-  if (!existing.empty()) {
-    const MountEntry& top = existing.back();
-    // Published read-write where read-only is asked (or the reverse) is
-    // ALREADY_EXISTS, as the spec's table says. A bind of the right mode
-    // that lacks nosuid or nodev (made where the kernel has no atomic bind,
-    // by a driver that died before its remount) gets them now instead of
-    // being accepted as it is.
-    if (!ShowsDevice(top, device) || top.HasMountOption("ro") != read_only) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("target ", target, " is already mounted incompatibly (",
-                       top.HasMountOption("ro") ? "ro" : "rw", ")"));
-    }
-    bound = true;
-    if (top.HasMountOption("nosuid") &&
-        (access.block || top.HasMountOption("nodev"))) {
-      attributes = 0;  // nothing to apply
-    }
-  }
-
+  ABSL_ASSIGN_OR_RETURN(
+      bool bound,
+      AlreadyPublished(target, device, access.block, read_only, &attributes));
   if (!bound) {
-    if (absl::Status s = CheckMountable(target, !access.block, ""); !s.ok()) {
-      return s;
-    }
-    if (access.block) {
-      const std::string parent = target.substr(0, target.find_last_of('/'));
-      if (absl::Status s =
-              deps_.fs->MakeDirsBelow(config_.kubelet_dir, parent, 0750);
-          !s.ok()) {
-        return s;
-      }
-      if (absl::Status s =
-              deps_.fs->CreateFileBelow(config_.kubelet_dir, target, 0600);
-          !s.ok()) {
-        return s;
-      }
-    } else {
-      if (absl::Status s =
-              deps_.fs->MakeDirsBelow(config_.kubelet_dir, target, 0750);
-          !s.ok()) {
-        return s;
-      }
-    }
-    // The bind has its flags from its first moment (the mounter makes it
-    // detached, sets them, then attaches it): a driver that dies here
-    // never leaves a read-write or suid bind behind a read-only request.
-    MountRequest bind;
-    bind.source = source;
-    bind.target = target;
-    bind.flags = MS_BIND | attributes;
-    ABSL_RETURN_IF_ERROR(MountChecked(bind));
+    ABSL_RETURN_IF_ERROR(BindTarget(source, target, access.block, attributes));
   } else if (attributes != 0) {
-    MountRequest remount;
-    remount.target = target;
-    remount.confine_to = config_.kubelet_dir;
-    remount.flags = MS_REMOUNT | MS_BIND | attributes;
-    absl::Status remounted = deps_.mounter->Mount(remount);
-    if (!remounted.ok()) {
-      // Never leave a writable bind behind a failed read-only request.
-      (void)UnmountAll(target);
-      return remounted;
-    }
+    ABSL_RETURN_IF_ERROR(RemountTarget(target, attributes));
   }
-  if (access.block && !access.volume_mount_group.empty()) {
-    // fsGroup for a raw device: the group may read and write the node.
-    // Applied on every call: a retry after a crash finishes it.
-    uint32_t gid = 0;
-    (void)absl::SimpleAtoi(access.volume_mount_group, &gid);
-    if (absl::Status s =
-            deps_.fs->SetOwnerGroupMode(config_.kubelet_dir, target, gid, 0660);
-        !s.ok()) {
-      (void)UnmountAll(target);
-      return s;
-    }
-  }
+  ABSL_RETURN_IF_ERROR(ApplyBlockMountGroup(access, target));
   spdlog::info("published volume={} target={} pod={}{}", request.volume_id(),
                target, pod.ToString(), read_only ? " read-only" : "");
   return absl::OkStatus();

@@ -16,6 +16,7 @@
 #include "src/common/observers.h"
 #include "src/common/secret.h"
 #include "src/common/volume_locks.h"
+#include "src/node/access_policy.h"
 #include "src/node/paths.h"
 #include "src/platform/crypt_devices.h"
 #include "src/platform/filesystem.h"
@@ -106,6 +107,41 @@ class NodeService final : public csi::v1::Node::Service {
                        csi::v1::NodeGetVolumeStatsResponse* response);
   absl::Status DoExpand(const csi::v1::NodeExpandVolumeRequest& request,
                         csi::v1::NodeExpandVolumeResponse* response);
+
+  // DoPublish's parts, in the order it calls them.
+  // The request's fields and paths (INVALID_ARGUMENT, or FAILED_PRECONDITION
+  // without a staging path), and its capability parsed.
+  absl::StatusOr<AccessRequest> ValidatePublish(
+      const csi::v1::NodePublishVolumeRequest& request);
+  // The volume's recorded access policy against the pod's identity:
+  // PERMISSION_DENIED (counted and logged) when it is refused.
+  absl::Status CheckPublishPolicy(
+      const csi::v1::NodePublishVolumeRequest& request,
+      const VolumeRecord& record, const PodIdentity& pod);
+  // The volume's device when the staging path shows it; FAILED_PRECONDITION
+  // when the volume is not staged there.
+  absl::StatusOr<std::string> StagedDevice(
+      const csi::v1::NodePublishVolumeRequest& request, bool block,
+      const VolumeRecord& record, Backend* backend);
+  // The read-only loop view of `device`, made when there is none.
+  absl::StatusOr<std::string> ReadOnlyView(const std::string& device);
+  // Whether `target` already shows `device` in the asked mode (clearing
+  // `attributes` when its flags are already right); ALREADY_EXISTS when it
+  // shows something else or the other mode.
+  absl::StatusOr<bool> AlreadyPublished(const std::string& target,
+                                        const std::string& device, bool block,
+                                        bool read_only,
+                                        unsigned long* attributes);
+  // Creates the target (a file for block, a directory else) under the
+  // kubelet directory and binds `source` onto it with `attributes`.
+  absl::Status BindTarget(const std::string& source, const std::string& target,
+                          bool block, unsigned long attributes);
+  // Applies `attributes` to an existing bind; unmounts it when that fails.
+  absl::Status RemountTarget(const std::string& target,
+                             unsigned long attributes);
+  // fsGroup for a block target: group ownership and mode 0660 of the node.
+  absl::Status ApplyBlockMountGroup(const AccessRequest& access,
+                                    const std::string& target);
 
   absl::StatusOr<Backend*> BackendForVolume(const std::string& volume_id);
   // The device the node mounts for a volume: its dm-crypt mapping when the
