@@ -443,7 +443,7 @@ class DriverServices final {
         identity_(MakeIdentityConfig(options),
                   [this] { return AllReady(by_class_); }),
         controller_(MakeControllerConfig(options, backends), by_class_, &locks_,
-                    freezer),
+                    freezer, platform.clock),
         node_(MakeNodeConfig(options), MakeNodeDeps(platform, metrics),
               by_class_, &locks_),
         group_controller_(options.node_id, &controller_) {}

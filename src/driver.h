@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "src/platform/block_copier.h"
+#include "src/platform/clock.h"
 #include "src/platform/command_runner.h"
 #include "src/platform/crypt_devices.h"
 #include "src/platform/filesystem.h"
@@ -23,6 +24,7 @@ struct Platform {
   FsTools* fs_tools = nullptr;
   CryptDevices* crypt = nullptr;
   BlockCopier* copier = nullptr;
+  Clock* clock = nullptr;  // null: the system's clock
 };
 
 // The whole driver: parses the command line (the flags of driver.cc), builds

@@ -1,6 +1,7 @@
 // cellar-csi: the cellar CSI driver. Builds the real platform
 // implementations (only here) and runs the driver over them.
 #include "src/driver.h"
+#include "src/platform/clock.h"
 #include "src/platform/real_block_copier.h"
 #include "src/platform/real_command_runner.h"
 #include "src/platform/real_crypt_devices.h"
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
   cellar::RealFsTools fs_tools(&runner);
   cellar::RealCryptDevices crypt;
   cellar::RealBlockCopier copier;
+  cellar::RealClock clock;
   return cellar::RunDriver(
-      argc, argv, {&fs, &mounter, &runner, &loops, &fs_tools, &crypt, &copier});
+      argc, argv,
+      {&fs, &mounter, &runner, &loops, &fs_tools, &crypt, &copier, &clock});
 }

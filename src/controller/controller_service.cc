@@ -62,11 +62,13 @@ absl::Status CheckSnapshotNamespace(
 
 ControllerService::ControllerService(ControllerConfig config,
                                      std::map<std::string, Backend*> backends,
-                                     VolumeLocks* locks, Freezer* freezer)
+                                     VolumeLocks* locks, Freezer* freezer,
+                                     Clock* clock)
     : config_(std::move(config)),
       backends_(std::move(backends)),
       locks_(locks),
       freezer_(freezer != nullptr ? freezer : &no_freezer_),
+      clock_(clock != nullptr ? clock : &real_clock_),
       router_(config_.node_id, backends_),
       access_(&router_, locks_),
       node_tag_(NodeTag(config_.node_id)) {}
@@ -125,10 +127,9 @@ grpc::Status ControllerService::CreateVolume(
   return ToGrpcStatus(status);
 }
 
-absl::Status ControllerService::DoCreateVolume(
-    const csi::v1::CreateVolumeRequest& request,
-    csi::v1::CreateVolumeResponse* response) {
-  // Validate.
+absl::StatusOr<ControllerService::CreatePlan>
+ControllerService::PlanCreateVolume(
+    const csi::v1::CreateVolumeRequest& request) {
   if (request.name().empty()) {
     return absl::InvalidArgumentError("name is missing");
   }
@@ -137,22 +138,23 @@ absl::Status ControllerService::DoCreateVolume(
         absl::StrCat("name is ", request.name().size(), " bytes, more than ",
                      kMaxNameLength));
   }
-  ABSL_ASSIGN_OR_RETURN(AccessRequest access,
+  CreatePlan plan;
+  ABSL_ASSIGN_OR_RETURN(plan.access,
                         ValidateCapabilities(request.volume_capabilities()));
-  ABSL_ASSIGN_OR_RETURN(VolumeParameters params,
+  ABSL_ASSIGN_OR_RETURN(plan.params,
                         ParseVolumeParameters(request.parameters()));
   if (!request.mutable_parameters().empty()) {
     return absl::InvalidArgumentError(
         "mutable parameters (volume attributes classes) are not supported");
   }
-  if (!access.block && !params.fs_type.empty() && !access.fs_type.empty() &&
-      params.fs_type != access.fs_type) {
+  const AccessRequest& access = plan.access;
+  if (!access.block && !plan.params.fs_type.empty() &&
+      !access.fs_type.empty() && plan.params.fs_type != access.fs_type) {
     return absl::InvalidArgumentError(
-        absl::StrCat("parameter fsType=", params.fs_type,
+        absl::StrCat("parameter fsType=", plan.params.fs_type,
                      " contradicts the capability's fs_type ", access.fs_type));
   }
-  std::string device_class;
-  std::string requested_class = params.device_class;
+  std::string requested_class = plan.params.device_class;
   if (request.has_volume_content_source() && requested_class.empty()) {
     // A restore or clone lives where its source lives.
     const auto& source = request.volume_content_source();
@@ -161,46 +163,134 @@ absl::Status ControllerService::DoCreateVolume(
                                       : source.volume().volume_id());
     if (source_id.ok()) requested_class = source_id->device_class;
   }
-  ABSL_ASSIGN_OR_RETURN(Backend * backend,
-                        BackendForClass(requested_class, &device_class));
-  absl::StatusOr<uint64_t> size = SizeForRange(
-      request.has_capacity_range() ? &request.capacity_range() : nullptr,
-      config_.default_volume_bytes);
-  if (!size.ok()) return size.status();
+  ABSL_ASSIGN_OR_RETURN(plan.backend,
+                        BackendForClass(requested_class, &plan.device_class));
+  ABSL_ASSIGN_OR_RETURN(plan.size, SizeForRange(request.has_capacity_range()
+                                                    ? &request.capacity_range()
+                                                    : nullptr,
+                                                config_.default_volume_bytes));
   if (request.has_accessibility_requirements() &&
       !TopologyAllows(request.accessibility_requirements())) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the requisite topology does not include this node (",
                      config_.node_id, ")"));
   }
+  plan.volume_id = MakeId(IdKind::kVolume, config_.node_id, plan.device_class,
+                          request.name());
+  return plan;
+}
 
-  const std::string volume_id =
-      MakeId(IdKind::kVolume, config_.node_id, device_class, request.name());
-  VolumeLockGuard lock(locks_, volume_id);
-  if (!lock.ok()) return lock.status();
+absl::Status ControllerService::CheckCompatible(
+    const csi::v1::CreateVolumeRequest& request, const AccessRequest& access,
+    const VolumeRecord& existing) {
+  const int64_t required = request.capacity_range().required_bytes();
+  const int64_t limit = request.capacity_range().limit_bytes();
+  // The same request as the one recorded is compatible even while the
+  // storage is still smaller than asked: a restore whose create stopped
+  // before it was grown is completed below.
+  const bool compatible = existing.name() == request.name() &&
+                          (existing.capacity_bytes() >= required ||
+                           existing.required_bytes() == required) &&
+                          (limit == 0 || existing.capacity_bytes() <= limit) &&
+                          existing.block() == access.block &&
+                          (access.block || access.fs_type.empty() ||
+                           access.fs_type == existing.fs_type()) &&
+                          SameParameters(existing, request.parameters());
+  if (compatible) return absl::OkStatus();
+  return absl::AlreadyExistsError(absl::StrCat(
+      "a volume named \"", absl::CEscape(request.name().substr(0, 128)),
+      "\" exists with a different size, type or parameters"));
+}
+
+absl::StatusOr<VolumeRecord> ControllerService::NewVolumeRecord(
+    const csi::v1::CreateVolumeRequest& request, const CreatePlan& plan,
+    const std::string& source_id, const VolumeRecord& from_source) {
+  const AccessRequest& access = plan.access;
+  const VolumeParameters& params = plan.params;
+  VolumeRecord record;
+  record.set_volume_id(plan.volume_id);
+  record.set_name(request.name());
+  record.set_capacity_bytes(static_cast<int64_t>(plan.size));
+  record.set_required_bytes(request.capacity_range().required_bytes());
+  record.set_limit_bytes(request.capacity_range().limit_bytes());
+  record.set_block(access.block);
+  if (!access.block) {
+    record.set_fs_type(!access.fs_type.empty()   ? access.fs_type
+                       : !params.fs_type.empty() ? params.fs_type
+                                                 : kDefaultFsType);
+  }
+  record.set_allocation(params.allocation);
+  *record.mutable_parameters() = request.parameters();
+  AccessPolicy policy;
+  policy.bound_namespace = params.pvc_namespace;
+  policy.allowed_namespaces = params.allowed_namespaces;
+  policy.allowed_service_accounts = params.allowed_service_accounts;
+  if (!source_id.empty()) {
+    // Copied data keeps its owner: never a policy wider than the source's.
+    ABSL_ASSIGN_OR_RETURN(
+        policy, PolicyForCopy(PolicyOf(from_source), policy, source_id));
+  }
+  SetPolicy(policy, &record);
+  record.set_encrypted(params.encrypted);
+  record.set_created_unix(absl::ToUnixSeconds(clock_->Now()));
+  if (source_id.empty()) return record;
+  if (params.encrypted && !from_source.encrypted()) {
+    return absl::InvalidArgumentError(
+        "an encrypted volume cannot be made from an unencrypted source");
+  }
+  record.set_source_snapshot_id(from_source.source_snapshot_id());
+  record.set_source_volume_id(from_source.source_volume_id());
+  record.set_encrypted(from_source.encrypted());
+  record.set_encryption_key_id(from_source.encryption_key_id());
+  if (!record.block()) record.set_fs_type(from_source.fs_type());
+  record.set_grow_filesystem_on_stage(!record.block() &&
+                                      static_cast<int64_t>(plan.size) >
+                                          from_source.capacity_bytes());
+  return record;
+}
+
+absl::StatusOr<VolumeRecord> ControllerService::CreateOrCopy(
+    Backend* backend, const VolumeRecord& record,
+    const std::string& source_id) {
+  // A clone's retry after a crash may find its source frozen.
+  if (!record.source_volume_id().empty()) {
+    (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
+  }
+  // Create also completes a create that crashed half-way.
+  if (source_id.empty()) return backend->Create(record);
+  // Clones copy a live volume: frozen, if it is mounted here, for as
+  // long as the backend says its copy needs.
+  std::vector<std::pair<std::string, Backend*>> live;
+  if (!record.source_volume_id().empty()) {
+    live.emplace_back(record.source_volume_id(), backend);
+  }
+  // The source volume is locked for the instant too, as CreateSnapshot
+  // locks it: no unstage, expansion or delete of it runs while its point
+  // in time is taken (busy: ABORTED, and the clone is retried). Not for
+  // the copy after it, which may take minutes.
+  const FreezeScope freeze = [&](const std::function<absl::Status()>& instant) {
+    std::unique_ptr<VolumeLockGuard> source_lock;
+    if (!record.source_volume_id().empty()) {
+      source_lock =
+          std::make_unique<VolumeLockGuard>(locks_, record.source_volume_id());
+      if (!source_lock->ok()) return source_lock->status();
+    }
+    return freezer_->WithFrozen(freezer_->MountedFilesystems(live), instant);
+  };
+  return backend->CreateFromSource(record, source_id, freeze);
+}
+
+absl::Status ControllerService::DoCreateVolume(
+    const csi::v1::CreateVolumeRequest& request,
+    csi::v1::CreateVolumeResponse* response) {
+  ABSL_ASSIGN_OR_RETURN(CreatePlan plan, PlanCreateVolume(request));
+  VolumeLockGuard lock(locks_, plan.volume_id);
+  ABSL_RETURN_IF_ERROR(lock.status());
 
   // Idempotency: the id is derived from the name.
-  absl::StatusOr<VolumeRecord> existing = backend->Get(volume_id);
+  absl::StatusOr<VolumeRecord> existing = plan.backend->Get(plan.volume_id);
   if (existing.ok()) {
-    const int64_t required = request.capacity_range().required_bytes();
-    const int64_t limit = request.capacity_range().limit_bytes();
-    // The same request as the one recorded is compatible even while the
-    // storage is still smaller than asked: a restore whose create stopped
-    // before it was grown is completed below.
-    const bool compatible =
-        existing->name() == request.name() &&
-        (existing->capacity_bytes() >= required ||
-         existing->required_bytes() == required) &&
-        (limit == 0 || existing->capacity_bytes() <= limit) &&
-        existing->block() == access.block &&
-        (access.block || access.fs_type.empty() ||
-         access.fs_type == existing->fs_type()) &&
-        SameParameters(*existing, request.parameters());
-    if (!compatible) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "a volume named \"", absl::CEscape(request.name().substr(0, 128)),
-          "\" exists with a different size, type or parameters"));
-    }
+    ABSL_RETURN_IF_ERROR(CheckCompatible(request, plan.access, *existing));
   } else if (!absl::IsNotFound(existing.status())) {
     return existing.status();
   }
@@ -209,106 +299,31 @@ absl::Status ControllerService::DoCreateVolume(
   std::string source_id;
   VolumeRecord from_source;
   if (request.has_volume_content_source()) {
-    if (absl::Status s = PrepareFromSource(
-            request.volume_content_source(), device_class,
-            request.has_capacity_range() ? &request.capacity_range() : nullptr,
-            access.block, &source_id, &from_source);
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(PrepareFromSource(
+        request.volume_content_source(), plan.device_class,
+        request.has_capacity_range() ? &request.capacity_range() : nullptr,
+        plan.access.block, &source_id, &from_source));
     // No size asked (no range, or an empty one): the source's size.
     if (request.capacity_range().required_bytes() == 0) {
-      *size = from_source.capacity_bytes();
+      plan.size = from_source.capacity_bytes();
     }
   }
   VolumeRecord record;
   if (existing.ok()) {
-    record = *existing;
+    record = *std::move(existing);
     if (!source_id.empty() &&
-        existing->source_snapshot_id() + existing->source_volume_id() !=
-            source_id) {
+        record.source_snapshot_id() + record.source_volume_id() != source_id) {
       return absl::AlreadyExistsError(absl::StrCat(
           "a volume named \"", absl::CEscape(request.name().substr(0, 128)),
           "\" exists with another content source"));
     }
   } else {
-    record.set_volume_id(volume_id);
-    record.set_name(request.name());
-    record.set_capacity_bytes(static_cast<int64_t>(*size));
-    record.set_required_bytes(request.capacity_range().required_bytes());
-    record.set_limit_bytes(request.capacity_range().limit_bytes());
-    record.set_block(access.block);
-    if (!access.block) {
-      record.set_fs_type(!access.fs_type.empty()   ? access.fs_type
-                         : !params.fs_type.empty() ? params.fs_type
-                                                   : kDefaultFsType);
-    }
-    record.set_allocation(params.allocation);
-    *record.mutable_parameters() = request.parameters();
-    AccessPolicy policy;
-    policy.bound_namespace = params.pvc_namespace;
-    policy.allowed_namespaces = params.allowed_namespaces;
-    policy.allowed_service_accounts = params.allowed_service_accounts;
-    if (!source_id.empty()) {
-      // Copied data keeps its owner: never a policy wider than the source's.
-      ABSL_ASSIGN_OR_RETURN(
-          AccessPolicy copy,
-          PolicyForCopy(PolicyOf(from_source), policy, source_id));
-      policy = std::move(copy);
-    }
-    SetPolicy(policy, &record);
-    record.set_encrypted(params.encrypted);
-    record.set_created_unix(static_cast<int64_t>(std::time(nullptr)));
-    if (!source_id.empty()) {
-      if (params.encrypted && !from_source.encrypted()) {
-        return absl::InvalidArgumentError(
-            "an encrypted volume cannot be made from an unencrypted source");
-      }
-      record.set_source_snapshot_id(from_source.source_snapshot_id());
-      record.set_source_volume_id(from_source.source_volume_id());
-      record.set_encrypted(from_source.encrypted());
-      record.set_encryption_key_id(from_source.encryption_key_id());
-      if (!record.block()) record.set_fs_type(from_source.fs_type());
-      record.set_grow_filesystem_on_stage(!record.block() &&
-                                          static_cast<int64_t>(*size) >
-                                              from_source.capacity_bytes());
-      record.set_capacity_bytes(static_cast<int64_t>(*size));
-    }
+    ABSL_ASSIGN_OR_RETURN(
+        record, NewVolumeRecord(request, plan, source_id, from_source));
   }
-  // A clone's retry after a crash may find its source frozen.
-  if (!record.source_volume_id().empty()) {
-    (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
-  }
-  // Create also completes a create that crashed half-way.
-  absl::StatusOr<VolumeRecord> created;
-  if (source_id.empty()) {
-    created = backend->Create(record);
-  } else {
-    // Clones copy a live volume: frozen, if it is mounted here, for as
-    // long as the backend says its copy needs.
-    std::vector<std::pair<std::string, Backend*>> live;
-    if (!record.source_volume_id().empty()) {
-      live.emplace_back(record.source_volume_id(), backend);
-    }
-    // The source volume is locked for the instant too, as CreateSnapshot
-    // locks it: no unstage, expansion or delete of it runs while its point
-    // in time is taken (busy: ABORTED, and the clone is retried). Not for
-    // the copy after it, which may take minutes.
-    const FreezeScope freeze =
-        [&](const std::function<absl::Status()>& instant) {
-          std::unique_ptr<VolumeLockGuard> source_lock;
-          if (!record.source_volume_id().empty()) {
-            source_lock = std::make_unique<VolumeLockGuard>(
-                locks_, record.source_volume_id());
-            if (!source_lock->ok()) return source_lock->status();
-          }
-          return freezer_->WithFrozen(freezer_->MountedFilesystems(live),
-                                      instant);
-        };
-    created = backend->CreateFromSource(record, source_id, freeze);
-  }
-  if (!created.ok()) return created.status();
-  FillVolume(*created, response->mutable_volume());
+  ABSL_ASSIGN_OR_RETURN(VolumeRecord created,
+                        CreateOrCopy(plan.backend, record, source_id));
+  FillVolume(created, response->mutable_volume());
   return absl::OkStatus();
 }
 
@@ -777,12 +792,11 @@ absl::Status ControllerService::DoCreateSnapshot(
   record.set_name(request.name());
   record.set_source_volume_id(request.source_volume_id());
   SetPolicy(PolicyOf(volume), &record);
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  record.set_creation_unix(
-      std::chrono::duration_cast<std::chrono::seconds>(now).count());
+  const absl::Time now = clock_->Now();
+  const int64_t seconds = absl::ToUnixSeconds(now);
+  record.set_creation_unix(seconds);
   record.set_creation_nanos(static_cast<int32_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() %
-      1000000000));
+      absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(seconds))));
   absl::StatusOr<SnapshotRecord> created;
   absl::Status status = freezer_->WithFrozen(
       freezer_->MountedFilesystems({{request.source_volume_id(), backend}}),
@@ -998,7 +1012,7 @@ absl::Status ControllerService::SnapshotGroup(
   } else if (!absl::IsNotFound(earlier.status())) {
     return earlier.status();
   }
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const int64_t now = absl::ToUnixSeconds(clock_->Now());
   // Members this call made, to take back if the group cannot be completed
   // (a retry then starts over rather than finding half a group).
   std::vector<std::pair<std::string, Backend*>> made;
@@ -1018,8 +1032,7 @@ absl::Status ControllerService::SnapshotGroup(
           record.set_group_sources_digest(digest);
           record.set_group_size(static_cast<int32_t>(volume_ids.size()));
           SetPolicy(policies[volume_id], &record);
-          record.set_creation_unix(
-              std::chrono::duration_cast<std::chrono::seconds>(now).count());
+          record.set_creation_unix(now);
           const bool existed = backend->GetSnapshot(record.snapshot_id()).ok();
           ABSL_ASSIGN_OR_RETURN(SnapshotRecord created,
                                 backend->CreateSnapshot(record, nullptr));

@@ -14,9 +14,12 @@
 #include "src/backend/backend.h"
 #include "src/backend/router.h"
 #include "src/backend/volume_access.h"
+#include "src/common/capability.h"
 #include "src/common/ids.h"
 #include "src/common/volume_locks.h"
 #include "src/controller/freezer.h"
+#include "src/controller/parameters.h"
+#include "src/platform/clock.h"
 #include "src/platform/filesystem.h"
 #include "src/platform/fs_tools.h"
 #include "src/platform/mounter.h"
@@ -50,11 +53,14 @@ bool IsCompleteGroup(const std::vector<SnapshotRecord>& members,
 
 class ControllerService final : public csi::v1::Controller::Service {
  public:
-  // `backends` maps device class names to backends (not owned); `locks` is
-  // not owned. All must outlive the service.
+  // `backends` maps device class names to backends (not owned); `locks`,
+  // `freezer` and `clock` are not owned. All must outlive the service.
+  // Without a freezer nothing is frozen (--mode=controller); without a
+  // clock, records carry the system's time.
   ControllerService(ControllerConfig config,
                     std::map<std::string, Backend*> backends,
-                    VolumeLocks* locks, Freezer* freezer = nullptr);
+                    VolumeLocks* locks, Freezer* freezer = nullptr,
+                    Clock* clock = nullptr);
   ControllerService(const ControllerService&) = delete;
   ControllerService& operator=(const ControllerService&) = delete;
 
@@ -149,6 +155,38 @@ class ControllerService final : public csi::v1::Controller::Service {
                              csi::v1::GetSnapshotResponse* response);
   absl::Status DoListSnapshots(const csi::v1::ListSnapshotsRequest& request,
                                csi::v1::ListSnapshotsResponse* response);
+  // DoCreateVolume's parts, in the order it calls them.
+  // What a valid request asks for: access, parameters, class, backend, size
+  // and the volume's id (derived from the name).
+  struct CreatePlan {
+    AccessRequest access;
+    VolumeParameters params;
+    std::string device_class;
+    Backend* backend = nullptr;
+    uint64_t size = 0;
+    std::string volume_id;
+  };
+  // Validates the request (INVALID_ARGUMENT naming the field, OUT_OF_RANGE
+  // for the size, RESOURCE_EXHAUSTED for a topology that excludes this
+  // node) and resolves its class.
+  absl::StatusOr<CreatePlan> PlanCreateVolume(
+      const csi::v1::CreateVolumeRequest& request);
+  // OK when `existing` answers `request` (the same name, a size in range,
+  // the same kind and parameters); ALREADY_EXISTS otherwise.
+  static absl::Status CheckCompatible(
+      const csi::v1::CreateVolumeRequest& request, const AccessRequest& access,
+      const VolumeRecord& existing);
+  // The record of a new volume, from `from_source` when `source_id` is not
+  // empty (INVALID_ARGUMENT for an encrypted copy of an unencrypted one).
+  absl::StatusOr<VolumeRecord> NewVolumeRecord(
+      const csi::v1::CreateVolumeRequest& request, const CreatePlan& plan,
+      const std::string& source_id, const VolumeRecord& from_source);
+  // Creates the volume, or copies it from `source_id` with the source
+  // locked and frozen for its instant; completes a half-done create.
+  absl::StatusOr<VolumeRecord> CreateOrCopy(Backend* backend,
+                                            const VolumeRecord& record,
+                                            const std::string& source_id);
+
   // Fills `record` for a volume created from a content source, checking
   // that the source exists on this node, in the same class, of a
   // compatible kind, and no larger than asked.
@@ -176,6 +214,8 @@ class ControllerService final : public csi::v1::Controller::Service {
   VolumeLocks* const locks_;
   Freezer no_freezer_;  // the null object, when given none
   Freezer* const freezer_;
+  RealClock real_clock_;  // when given none
+  Clock* const clock_;
   const BackendRouter router_;
   const VolumeAccess access_;  // over router_ and locks_
   const std::string node_tag_;

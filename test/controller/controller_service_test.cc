@@ -10,6 +10,7 @@
 #include "src/common/units.h"
 #include "src/controller/group_controller_service.h"
 #include "src/platform/fake_block_copier.h"
+#include "src/platform/fake_clock.h"
 #include "src/platform/fake_command_runner.h"
 #include "src/platform/fake_filesystem.h"
 #include "src/platform/fake_loop_device.h"
@@ -50,7 +51,8 @@ class ControllerServiceTest : public ::testing::Test {
  protected:
   ControllerServiceTest()
       : backend_({kDir, 1 * kGiB}, &fs_, &loops_),
-        service_(Config(true), {{"default", &backend_}}, &locks_) {
+        service_(Config(true), {{"default", &backend_}}, &locks_,
+                 /*freezer=*/nullptr, &clock_) {
     EXPECT_TRUE(fs_.MakeDirs(kDir, 0700).ok());
     FsStats stats;
     stats.total_bytes = 100 * kGiB;
@@ -91,6 +93,8 @@ class ControllerServiceTest : public ::testing::Test {
   FakeLoopDevices loops_;
   LoopBackend backend_;
   VolumeLocks locks_;
+  // 2026-01-02 03:04:05.678901234 UTC
+  FakeClock clock_{absl::FromUnixNanos(1767323045678901234)};
   ControllerService service_;
 };
 
@@ -518,6 +522,25 @@ class SnapshotTest : public ControllerServiceTest {
                                    response ? response : &local);
   }
 };
+
+TEST_F(SnapshotTest, RecordedTimesComeFromTheClock) {
+  const std::string volume = CreateOk("pvc-t", 8 * kMiB);
+  absl::StatusOr<VolumeRecord> record = backend_.Get(volume);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->created_unix(), 1767323045);
+
+  clock_.Advance(absl::Seconds(10));
+  csi::v1::CreateSnapshotResponse first;
+  ASSERT_TRUE(Snapshot("snap-t", volume, &first).ok());
+  EXPECT_EQ(first.snapshot().creation_time().seconds(), 1767323055);
+  EXPECT_EQ(first.snapshot().creation_time().nanos(), 678901234);
+  // A retry answers with the instant the snapshot was taken, not now.
+  clock_.Advance(absl::Hours(1));
+  csi::v1::CreateSnapshotResponse again;
+  ASSERT_TRUE(Snapshot("snap-t", volume, &again).ok());
+  EXPECT_EQ(again.snapshot().creation_time().seconds(), 1767323055);
+  EXPECT_EQ(again.snapshot().creation_time().nanos(), 678901234);
+}
 
 TEST_F(SnapshotTest, CreateIsIdempotentAndValidated) {
   const std::string volume = CreateOk("pvc-s", 8 * kMiB);
