@@ -163,10 +163,7 @@ absl::StatusOr<DriverOptions> CheckOptions() {
   }
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   if (!options.metrics_address.empty()) {
-    if (absl::Status s = ParseHttpAddress(options.metrics_address).status();
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(ParseHttpAddress(options.metrics_address).status());
   }
   // With no --device-classes the embedded default is one loop class,
   // "default", with its images under <data-dir>/loop.
@@ -260,9 +257,7 @@ struct Backends {
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeLoopBackend(
     const DeviceClassSpec& spec, uint64_t reserve, const Platform& platform) {
-  if (absl::Status s = platform.fs->MakeDirs(spec.directory, 0700); !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(platform.fs->MakeDirs(spec.directory, 0700));
   // Resolved once, so image paths match the kernel's loop backing files.
   ABSL_ASSIGN_OR_RETURN(std::string resolved,
                         platform.fs->RealPath(spec.directory));

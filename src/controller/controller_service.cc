@@ -732,11 +732,8 @@ absl::Status ControllerService::DoCreateSnapshot(
     return absl::InvalidArgumentError(
         "snapshot names may not contain '/' (reserved for group members)");
   }
-  if (absl::Status s =
-          CheckSidecarOnlyParameters(request.parameters(), "snapshot");
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(
+      CheckSidecarOnlyParameters(request.parameters(), "snapshot"));
   ABSL_ASSIGN_OR_RETURN(Backend * backend,
                         BackendForVolume(request.source_volume_id()));
   absl::StatusOr<ParsedId> source = ParseId(request.source_volume_id());
@@ -757,12 +754,9 @@ absl::Status ControllerService::DoCreateSnapshot(
           "\" exists for another volume"));
     }
     // The same check as a new snapshot's: a retry is no way around it.
-    if (absl::Status s = CheckSnapshotNamespace(PolicyOf(*existing),
+    ABSL_RETURN_IF_ERROR(CheckSnapshotNamespace(PolicyOf(*existing),
                                                 existing->source_volume_id(),
-                                                request.parameters());
-        !s.ok()) {
-      return s;
-    }
+                                                request.parameters()));
     // One whose copy lost its instant can never be ready, and taking it
     // again under the same id would pass a later instant off as the one
     // the caller recorded: the caller is told, and takes a new one.
@@ -782,11 +776,8 @@ absl::Status ControllerService::DoCreateSnapshot(
   const VolumeRecord& volume = source_volume.record;
   // A snapshot is a copy: it keeps the volume's owner, and one asked for
   // from a namespace the volume does not admit is refused.
-  if (absl::Status s = CheckSnapshotNamespace(
-          PolicyOf(volume), volume.volume_id(), request.parameters());
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(CheckSnapshotNamespace(
+      PolicyOf(volume), volume.volume_id(), request.parameters()));
   SnapshotRecord record;
   record.set_snapshot_id(snapshot_id);
   record.set_name(request.name());
@@ -967,11 +958,8 @@ absl::Status ControllerService::SnapshotGroup(
   for (const std::string& volume_id : volume_ids) {
     ABSL_ASSIGN_OR_RETURN(Backend * backend, BackendForVolume(volume_id));
     ABSL_ASSIGN_OR_RETURN(VolumeRecord volume, backend->Get(volume_id));
-    if (absl::Status s =
-            CheckSnapshotNamespace(PolicyOf(volume), volume_id, parameters);
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(
+        CheckSnapshotNamespace(PolicyOf(volume), volume_id, parameters));
     locks.push_back(std::make_unique<VolumeLockGuard>(locks_, volume_id));
     if (!locks.back()->ok()) return locks.back()->status();
     volumes.emplace_back(volume_id, backend);
@@ -1004,10 +992,7 @@ absl::Status ControllerService::SnapshotGroup(
                             BackendForSnapshot(member.snapshot_id()));
       spdlog::info("group {}: taking back member {} of an unfinished group",
                    group_id, member.snapshot_id());
-      if (absl::Status s = backend->DeleteSnapshot(member.snapshot_id());
-          !s.ok()) {
-        return s;
-      }
+      ABSL_RETURN_IF_ERROR(backend->DeleteSnapshot(member.snapshot_id()));
     }
   } else if (!absl::IsNotFound(earlier.status())) {
     return earlier.status();
@@ -1063,11 +1048,8 @@ absl::Status ControllerService::CheckGroupNamespace(
     const std::vector<SnapshotRecord>& members,
     const google::protobuf::Map<std::string, std::string>& parameters) {
   for (const SnapshotRecord& member : members) {
-    if (absl::Status s = CheckSnapshotNamespace(
-            PolicyOf(member), member.source_volume_id(), parameters);
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(CheckSnapshotNamespace(
+        PolicyOf(member), member.source_volume_id(), parameters));
   }
   return absl::OkStatus();
 }
@@ -1141,10 +1123,7 @@ absl::Status ControllerService::DeleteGroup(
   for (const SnapshotRecord& member : *members) {
     absl::StatusOr<Backend*> backend = BackendForSnapshot(member.snapshot_id());
     if (!backend.ok()) continue;
-    if (absl::Status s = (*backend)->DeleteSnapshot(member.snapshot_id());
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR((*backend)->DeleteSnapshot(member.snapshot_id()));
   }
   return absl::OkStatus();
 }

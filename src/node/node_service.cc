@@ -127,9 +127,7 @@ absl::StatusOr<std::string> NodeService::OpenEncrypted(
       }
     }
     spdlog::info("formatting {} ({}) as LUKS2", record.volume_id(), raw);
-    if (absl::Status s = deps_.crypt->Format(raw, passphrase); !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(deps_.crypt->Format(raw, passphrase));
   }
   ABSL_ASSIGN_OR_RETURN(
       std::string mapped,
@@ -275,11 +273,8 @@ absl::Status NodeService::CheckMountable(const std::string& path,
 
 absl::Status NodeService::CheckPath(const std::string& path, NodePathKind kind,
                                     absl::string_view what) {
-  if (absl::Status s =
-          CheckNodePath(deps_.fs, path, config_.kubelet_dir, kind, what);
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(
+      CheckNodePath(deps_.fs, path, config_.kubelet_dir, kind, what));
   return CheckNotInsideAMount(path);
 }
 
@@ -381,11 +376,8 @@ absl::Status NodeService::DoStage(
   ABSL_ASSIGN_OR_RETURN(AccessRequest access,
                         ValidateCapability(request.volume_capability()));
   const std::string& staging = request.staging_target_path();
-  if (absl::Status s =
-          CheckPath(staging, NodePathKind::kStaging, "staging_target_path");
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(
+      CheckPath(staging, NodePathKind::kStaging, "staging_target_path"));
   ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
                         access_.LockVolume(request.volume_id()));
   Backend* const backend = volume.backend;
@@ -444,6 +436,72 @@ absl::Status NodeService::DoStage(
   return staged;
 }
 
+namespace {
+
+// The mode of a filesystem volume's root: the StorageClass's volumeRootMode
+// as recorded, 02770 without one; INTERNAL for a record damaged since.
+absl::StatusOr<mode_t> VolumeRootMode(const VolumeRecord& record) {
+  auto it = record.parameters().find("volumeRootMode");
+  if (it == record.parameters().end()) return 02770;
+  // Checked at creation; a record damaged since is an error, not a crash
+  // (no throwing parse here).
+  char* end = nullptr;
+  const unsigned long parsed = std::strtoul(it->second.c_str(), &end, 8);
+  if (it->second.empty() || *end != '\0' || parsed > 07777) {
+    return absl::InternalError(
+        absl::StrCat("volume ", record.volume_id(),
+                     ": its record holds a bad volumeRootMode"));
+  }
+  return static_cast<mode_t>(parsed);
+}
+
+}  // namespace
+
+absl::Status NodeService::ApplyMountGroup(const VolumeRecord& record,
+                                          const AccessRequest& access,
+                                          const std::string& staging) {
+  uint32_t gid = 0;
+  (void)absl::SimpleAtoi(access.volume_mount_group, &gid);
+  // The root of the volume only: no recursive walk. The mode comes from
+  // the StorageClass (volumeRootMode), validated at creation.
+  ABSL_ASSIGN_OR_RETURN(mode_t mode, VolumeRootMode(record));
+  return deps_.fs->SetOwnerGroupMode(config_.kubelet_dir, staging, gid, mode);
+}
+
+absl::Status NodeService::FormatIfBlank(const VolumeRecord& record,
+                                        const std::string& device) {
+  // Format only a blank device: any signature at all means data.
+  ABSL_ASSIGN_OR_RETURN(std::string found, deps_.fs_tools->Probe(device));
+  if (found.empty()) {
+    spdlog::info("formatting {} ({}) as {}", record.volume_id(), device,
+                 record.fs_type());
+    return deps_.fs_tools->MakeFs(device, record.fs_type());
+  }
+  if (found != record.fs_type()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "device of ", record.volume_id(), " holds \"", found, "\", not ",
+        record.fs_type(), "; refusing to reformat it"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> NodeService::AlreadyStaged(const std::string& staging,
+                                                const VolumeRecord& record,
+                                                const std::string& device,
+                                                bool read_only) {
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, MountsAtPath(staging));
+  if (mounts.empty()) return false;
+  const MountEntry& top = mounts.back();
+  if (top.source == device && top.fs_type == record.fs_type() &&
+      top.HasMountOption("ro") == read_only) {
+    return true;
+  }
+  return absl::AlreadyExistsError(absl::StrCat(
+      "staging path ", staging, " is already mounted (", top.source, ", ",
+      top.fs_type, top.HasMountOption("ro") ? ", ro" : ", rw",
+      ") incompatibly with this request"));
+}
+
 absl::Status NodeService::StageOnDevice(
     const csi::v1::NodeStageVolumeRequest& request, const VolumeRecord& record,
     const AccessRequest& access, const std::string& device) {
@@ -452,56 +510,24 @@ absl::Status NodeService::StageOnDevice(
   const bool read_only = IsReadOnlyMode(request.volume_capability());
   if (access.block) return StageBlock(staging, device);
 
-  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> mounts, MountsAtPath(staging));
-  if (!mounts.empty()) {
-    const MountEntry& top = mounts.back();
-    if (top.source == device && top.fs_type == record.fs_type() &&
-        top.HasMountOption("ro") == read_only) {
-      return absl::OkStatus();
-    }
-    return absl::AlreadyExistsError(absl::StrCat(
-        "staging path ", staging, " is already mounted (", top.source, ", ",
-        top.fs_type, top.HasMountOption("ro") ? ", ro" : ", rw",
-        ") incompatibly with this request"));
-  }
+  ABSL_ASSIGN_OR_RETURN(bool staged,
+                        AlreadyStaged(staging, record, device, read_only));
+  if (staged) return absl::OkStatus();
 
-  // Format only a blank device: any signature at all means data.
-  ABSL_ASSIGN_OR_RETURN(std::string found, deps_.fs_tools->Probe(device));
-  if (found.empty()) {
-    spdlog::info("formatting {} ({}) as {}", record.volume_id(), device,
-                 record.fs_type());
-    if (absl::Status s = deps_.fs_tools->MakeFs(device, record.fs_type());
-        !s.ok()) {
-      return s;
-    }
-  } else if (found != record.fs_type()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "device of ", record.volume_id(), " holds \"", found, "\", not ",
-        record.fs_type(), "; refusing to reformat it"));
-  }
-
+  ABSL_RETURN_IF_ERROR(FormatIfBlank(record, device));
   const bool from_source = !record.source_snapshot_id().empty() ||
                            !record.source_volume_id().empty();
   if (record.grow_filesystem_on_stage() && !read_only) {
     // A restore or clone larger than its source: grow ext4 before it is
     // mounted (offline growth needs no extra privilege); xfs after.
-    if (absl::Status s =
-            deps_.fs_tools->GrowFsOffline(device, record.fs_type());
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(
+        deps_.fs_tools->GrowFsOffline(device, record.fs_type()));
   }
   // Never mount over something: what is there would vanish from under
   // whoever owns it.
-  if (absl::Status s = CheckMountable(staging, /*directory=*/true, "");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750);
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(CheckMountable(staging, /*directory=*/true, ""));
+  ABSL_RETURN_IF_ERROR(
+      deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750));
   MountRequest mount;
   mount.source = device;
   mount.target = staging;
@@ -528,29 +554,7 @@ absl::Status NodeService::StageOnDevice(
     }
   }
   if (!access.volume_mount_group.empty() && !read_only) {
-    uint32_t gid = 0;
-    (void)absl::SimpleAtoi(access.volume_mount_group, &gid);
-    // The root of the volume only: no recursive walk. The mode comes from
-    // the StorageClass (volumeRootMode), validated at creation.
-    mode_t mode = 02770;
-    auto it = record.parameters().find("volumeRootMode");
-    if (it != record.parameters().end()) {
-      // Checked at creation; a record damaged since is an error, not a
-      // crash (no throwing parse here).
-      char* end = nullptr;
-      const unsigned long parsed = std::strtoul(it->second.c_str(), &end, 8);
-      if (it->second.empty() || *end != '\0' || parsed > 07777) {
-        return absl::InternalError(
-            absl::StrCat("volume ", record.volume_id(),
-                         ": its record holds a bad volumeRootMode"));
-      }
-      mode = static_cast<mode_t>(parsed);
-    }
-    if (absl::Status s = deps_.fs->SetOwnerGroupMode(config_.kubelet_dir,
-                                                     staging, gid, mode);
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(ApplyMountGroup(record, access, staging));
   }
   return absl::OkStatus();
 }
@@ -578,24 +582,13 @@ absl::Status NodeService::StageBlock(const std::string& staging,
   }
   // The staging directory holds the driver's file and nothing else, and
   // the file is empty: the device is never bound over anything.
-  if (absl::Status s =
-          CheckMountable(staging, /*directory=*/true, kBlockStageFile);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckMountable(file, /*directory=*/false, ""); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          deps_.fs->CreateFileBelow(config_.kubelet_dir, file, 0600);
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(
+      CheckMountable(staging, /*directory=*/true, kBlockStageFile));
+  ABSL_RETURN_IF_ERROR(CheckMountable(file, /*directory=*/false, ""));
+  ABSL_RETURN_IF_ERROR(
+      deps_.fs->MakeDirsBelow(config_.kubelet_dir, staging, 0750));
+  ABSL_RETURN_IF_ERROR(
+      deps_.fs->CreateFileBelow(config_.kubelet_dir, file, 0600));
   MountRequest bind;
   bind.source = device;
   bind.target = file;
@@ -620,11 +613,8 @@ absl::Status NodeService::DoUnstage(
     return absl::InvalidArgumentError("staging_target_path is missing");
   }
   const std::string& staging = request.staging_target_path();
-  if (absl::Status s =
-          CheckPath(staging, NodePathKind::kStaging, "staging_target_path");
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(
+      CheckPath(staging, NodePathKind::kStaging, "staging_target_path"));
   ABSL_ASSIGN_OR_RETURN(HeldId held,
                         access_.Lock(request.volume_id(), IdKind::kVolume));
   Backend* const backend = held.backend;
@@ -656,60 +646,70 @@ absl::Status NodeService::DoUnstage(
     }
   }
   if (record->block()) {
-    ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> at_staging,
-                          MountsAtPath(staging));
-    if (!at_staging.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "staging path ", staging, " is a mount point (",
-          at_staging.back().source, "), not volume ", request.volume_id(),
-          "'s block staging directory; left alone"));
-    }
-    if (absl::Status s = UnmountOwn(file, own, request.volume_id()); !s.ok()) {
-      return s;
-    }
-    ABSL_RETURN_IF_ERROR(RemoveOwnLeftover(file));
+    ABSL_RETURN_IF_ERROR(UnstageBlock(request, own));
   } else {
-    // A snapshot whose thaw failed may have left it frozen: an unmounted
-    // frozen filesystem could never be thawed, nor its device released.
-    // Only our own mount there: FITHAW on a plain directory would thaw
-    // whatever filesystem holds it.
-    for (const MountEntry& entry : table) {
-      if (entry.mount_point != staging || !ShowsAny(entry, own)) continue;
-      if (absl::Status s = deps_.fs_tools->Thaw(staging); !s.ok()) {
-        spdlog::warn("unstage {}: thaw {}: {}", request.volume_id(), staging,
-                     s.ToString());
-      }
-      break;
-    }
-    if (absl::Status s = UnmountOwn(staging, own, request.volume_id());
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(UnstageFilesystem(request, table, own));
   }
-  absl::StatusOr<std::string> device = VolumeDevice(*record, backend);
+  return ReleaseStagedDevice(request.volume_id(), *record, backend);
+}
+
+absl::Status NodeService::UnstageBlock(
+    const csi::v1::NodeUnstageVolumeRequest& request,
+    const std::vector<std::string>& own) {
+  const std::string& staging = request.staging_target_path();
+  ABSL_ASSIGN_OR_RETURN(std::vector<MountEntry> at_staging,
+                        MountsAtPath(staging));
+  if (!at_staging.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "staging path ", staging, " is a mount point (",
+        at_staging.back().source, "), not volume ", request.volume_id(),
+        "'s block staging directory; left alone"));
+  }
+  const std::string file = absl::StrCat(staging, "/", kBlockStageFile);
+  ABSL_RETURN_IF_ERROR(UnmountOwn(file, own, request.volume_id()));
+  return RemoveOwnLeftover(file);
+}
+
+absl::Status NodeService::UnstageFilesystem(
+    const csi::v1::NodeUnstageVolumeRequest& request,
+    const std::vector<MountEntry>& table, const std::vector<std::string>& own) {
+  const std::string& staging = request.staging_target_path();
+  // A snapshot whose thaw failed may have left it frozen: an unmounted
+  // frozen filesystem could never be thawed, nor its device released.
+  // Only our own mount there: FITHAW on a plain directory would thaw
+  // whatever filesystem holds it.
+  for (const MountEntry& entry : table) {
+    if (entry.mount_point != staging || !ShowsAny(entry, own)) continue;
+    if (absl::Status s = deps_.fs_tools->Thaw(staging); !s.ok()) {
+      spdlog::warn("unstage {}: thaw {}: {}", request.volume_id(), staging,
+                   s.ToString());
+    }
+    break;
+  }
+  return UnmountOwn(staging, own, request.volume_id());
+}
+
+absl::Status NodeService::ReleaseStagedDevice(const std::string& volume_id,
+                                              const VolumeRecord& record,
+                                              Backend* backend) {
+  absl::StatusOr<std::string> device = VolumeDevice(record, backend);
   if (!device.ok()) {
     if (!absl::IsNotFound(device.status())) return device.status();
     // Not open (or never staged): the backend's device may still be up.
-    return backend->Detach(request.volume_id());
+    return backend->Detach(volume_id);
   }
   // Read-only views hold the device open: they go first.
-  if (absl::Status s = ReleaseReadOnlyViews(*device, /*require_all=*/true);
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(ReleaseReadOnlyViews(*device, /*require_all=*/true));
   ABSL_ASSIGN_OR_RETURN(bool in_use, DeviceInUse(*device));
   if (in_use) {
     return absl::FailedPreconditionError(
-        absl::StrCat("volume ", request.volume_id(), " is still published (",
-                     *device, " is mounted elsewhere); unpublish it first"));
+        absl::StrCat("volume ", volume_id, " is still published (", *device,
+                     " is mounted elsewhere); unpublish it first"));
   }
-  if (record->encrypted()) {
-    if (absl::Status s = deps_.crypt->Close(MappingName(request.volume_id()));
-        !s.ok()) {
-      return s;
-    }
+  if (record.encrypted()) {
+    ABSL_RETURN_IF_ERROR(deps_.crypt->Close(MappingName(volume_id)));
   }
-  return backend->Detach(request.volume_id());
+  return backend->Detach(volume_id);
 }
 
 // ---------------------------------------------------------------- Publish
@@ -937,10 +937,7 @@ absl::Status NodeService::DoUnpublish(
     return absl::InvalidArgumentError("target_path is missing");
   }
   const std::string& target = request.target_path();
-  if (absl::Status s = CheckPath(target, NodePathKind::kTarget, "target_path");
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(CheckPath(target, NodePathKind::kTarget, "target_path"));
   // What shows this volume: its device (or mapping) and read-only views of
   // it. An unknown volume (an id that does not route, or no record) has
   // none, so any mount at the target is left. An id that does not route
@@ -952,9 +949,7 @@ absl::Status NodeService::DoUnpublish(
   } else if (!absl::IsNotFound(volume.status())) {
     return volume.status();  // ABORTED, or a damaged record
   }
-  if (absl::Status s = UnmountOwn(target, own, request.volume_id()); !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(UnmountOwn(target, own, request.volume_id()));
   // An unknown volume touches nothing at all: an id this node never made
   // (or one deleted long ago) must not remove kubelet's or a pod's empty
   // directories either.
@@ -962,9 +957,7 @@ absl::Status NodeService::DoUnpublish(
   ABSL_RETURN_IF_ERROR(RemoveOwnLeftover(target));
   // A read-only view made for this target goes when nothing uses it.
   if (!own.empty()) {
-    if (absl::Status s = ReleaseReadOnlyViews(own.front(), false); !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(ReleaseReadOnlyViews(own.front(), false));
   }
   spdlog::info("unpublished volume={} target={} pod-uid={}",
                request.volume_id(), target,
@@ -1102,10 +1095,7 @@ absl::Status NodeService::DoExpand(
   // Routed before the path is checked: an unknown volume is NOT_FOUND
   // whatever the path. LockVolume below routes it again, cheaply.
   ABSL_RETURN_IF_ERROR(BackendForVolume(request.volume_id()).status());
-  if (absl::Status s = CheckPath(path, NodePathKind::kTarget, "volume_path");
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(CheckPath(path, NodePathKind::kTarget, "volume_path"));
   if (request.has_volume_capability()) {
     ABSL_RETURN_IF_ERROR(
         ValidateCapability(request.volume_capability()).status());
@@ -1142,22 +1132,14 @@ absl::Status NodeService::DoExpand(
   // In --mode=controller the storage was not touched: grow it here.
   ABSL_ASSIGN_OR_RETURN(uint64_t grown,
                         backend->Expand(request.volume_id(), size));
-  if (absl::Status s = backend->RefreshDevice(request.volume_id()); !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(backend->RefreshDevice(request.volume_id()));
   if (record.encrypted()) {
     // The mapping keeps its old size until told to fill the device.
-    if (absl::Status s = deps_.crypt->Resize(MappingName(request.volume_id()));
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(deps_.crypt->Resize(MappingName(request.volume_id())));
   }
   if (!record.block()) {
-    if (absl::Status s =
-            deps_.fs_tools->GrowFs(*device, path, record.fs_type());
-        !s.ok()) {
-      return s;
-    }
+    ABSL_RETURN_IF_ERROR(
+        deps_.fs_tools->GrowFs(*device, path, record.fs_type()));
   }
   response->set_capacity_bytes(static_cast<int64_t>(grown));
   return absl::OkStatus();

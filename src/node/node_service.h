@@ -108,6 +108,40 @@ class NodeService final : public csi::v1::Node::Service {
   absl::Status DoExpand(const csi::v1::NodeExpandVolumeRequest& request,
                         csi::v1::NodeExpandVolumeResponse* response);
 
+  // StageOnDevice's parts.
+  // Whether `staging` already shows `device` as asked; ALREADY_EXISTS when
+  // it shows anything else.
+  absl::StatusOr<bool> AlreadyStaged(const std::string& staging,
+                                     const VolumeRecord& record,
+                                     const std::string& device, bool read_only);
+  // mkfs on a blank device; FAILED_PRECONDITION when it holds anything but
+  // the volume's filesystem (never reformatted).
+  absl::Status FormatIfBlank(const VolumeRecord& record,
+                             const std::string& device);
+  // fsGroup for a filesystem volume: the group and volumeRootMode of its
+  // root directory.
+  absl::Status ApplyMountGroup(const VolumeRecord& record,
+                               const AccessRequest& access,
+                               const std::string& staging);
+
+  // DoUnstage's parts, once the volume is known not to be published.
+  // Unmounts the volume's own device from the block staging file and
+  // removes the file; FAILED_PRECONDITION when the staging path itself is a
+  // mount point (left alone).
+  absl::Status UnstageBlock(const csi::v1::NodeUnstageVolumeRequest& request,
+                            const std::vector<std::string>& own);
+  // Thaws (a leftover freeze) and unmounts the volume's own filesystem at
+  // the staging path; nothing else mounted there is touched.
+  absl::Status UnstageFilesystem(
+      const csi::v1::NodeUnstageVolumeRequest& request,
+      const std::vector<MountEntry>& table,
+      const std::vector<std::string>& own);
+  // Drops read-only views, closes the LUKS mapping and detaches the
+  // backend's device; FAILED_PRECONDITION while the device is in use.
+  absl::Status ReleaseStagedDevice(const std::string& volume_id,
+                                   const VolumeRecord& record,
+                                   Backend* backend);
+
   // DoPublish's parts, in the order it calls them.
   // The request's fields and paths (INVALID_ARGUMENT, or FAILED_PRECONDITION
   // without a staging path), and its capability parsed.

@@ -274,11 +274,8 @@ absl::StatusOr<uint64_t> LoopBackend::Expand(const std::string& volume_id,
                      bytes - current, " bytes"));
   }
   const bool thick = record.allocation() == "thick";
-  if (absl::Status s =
-          fs_->EnsureFileSize(ImagePath(volume_id), bytes, thick, 0600);
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(
+      fs_->EnsureFileSize(ImagePath(volume_id), bytes, thick, 0600));
   record.set_capacity_bytes(static_cast<int64_t>(bytes));
   ABSL_RETURN_IF_ERROR(WriteRecord(record));
   return bytes;
@@ -366,11 +363,8 @@ absl::StatusOr<SnapshotRecord> LoopBackend::CreateSnapshot(
   stored.set_encryption_key_id(source.encryption_key_id().empty()
                                    ? source.volume_id()
                                    : source.encryption_key_id());
-  if (absl::Status s = fs_->WriteFileAtomic(
-          SnapshotRecordPath(record.snapshot_id()), RecordToJson(stored), 0600);
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(fs_->WriteFileAtomic(
+      SnapshotRecordPath(record.snapshot_id()), RecordToJson(stored), 0600));
   return stored;
 }
 
@@ -418,9 +412,7 @@ absl::Status LoopBackend::DeleteSnapshot(const std::string& snapshot_id) {
   // Data first: while the record is there a retried delete finds the
   // snapshot, also by its group (a group delete lists its members by their
   // records), so nothing is left behind unseen.
-  if (absl::Status s = fs_->Remove(SnapshotPath(snapshot_id)); !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(fs_->Remove(SnapshotPath(snapshot_id)));
   return fs_->Remove(SnapshotRecordPath(snapshot_id));
 }
 
@@ -458,11 +450,8 @@ absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
   // An image copy is only consistent with the source frozen throughout.
   ABSL_RETURN_IF_ERROR(freeze(
       [&] { return fs_->CopySparse(source_path, image, 0600).status(); }));
-  if (absl::Status s = fs_->EnsureFileSize(
-          image, static_cast<uint64_t>(record.capacity_bytes()), thick, 0600);
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(fs_->EnsureFileSize(
+      image, static_cast<uint64_t>(record.capacity_bytes()), thick, 0600));
   return existing.ok() ? *existing : record;
 }
 

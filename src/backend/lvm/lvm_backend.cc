@@ -143,9 +143,7 @@ bool LvmBackend::BelongsHere(const LogicalVolume& lv) const {
 
 absl::StatusOr<VolumeRecord> LvmBackend::RecordOf(const LogicalVolume& lv) {
   VolumeRecord record;
-  if (absl::Status s = DecodeTag(lv, kRecordTagPrefix, &record); !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(DecodeTag(lv, kRecordTagPrefix, &record));
   record.set_capacity_bytes(static_cast<int64_t>(lv.size_bytes));
   return record;
 }
@@ -701,10 +699,7 @@ bool LvmBackend::IsSnapshotHere(const LogicalVolume& lv) const {
 
 absl::StatusOr<SnapshotRecord> LvmBackend::SnapshotOf(const LogicalVolume& lv) {
   SnapshotRecord record;
-  if (absl::Status s = DecodeTag(lv, kSnapshotRecordTagPrefix, &record);
-      !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(DecodeTag(lv, kSnapshotRecordTagPrefix, &record));
   record.set_pending_copy(HasTag(lv, kCopyingTag));
   record.set_copy_failed(HasTag(lv, kFailedTag));
   return record;
@@ -764,12 +759,9 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateSnapshot(
                 "volume's access lists) is"));
   // A thin snapshot promises its origin's full size, as a volume does:
   // the overprovision bound and create-limit apply to it too.
-  if (absl::Status s = Place(origin.size_bytes, 0, /*new_data=*/false,
+  ABSL_RETURN_IF_ERROR(Place(origin.size_bytes, 0, /*new_data=*/false,
                              absl::StrCat("snapshot ", record.snapshot_id()))
-                           .status();
-      !s.ok()) {
-    return s;
-  }
+                           .status());
   // A thin snapshot shares every block with its origin: nothing is copied.
   absl::StatusOr<CommandResult> created =
       Lvm({"lvcreate", "--yes", "--snapshot", "--name",
@@ -890,9 +882,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateFromSource(
 absl::StatusOr<VolumeRecord> LvmBackend::AskedRecord(
     const LogicalVolume& lv, const std::string& volume_id) {
   VolumeRecord asked;
-  if (absl::Status s = DecodeTag(lv, kRecordTagPrefix, &asked); !s.ok()) {
-    return s;
-  }
+  ABSL_RETURN_IF_ERROR(DecodeTag(lv, kRecordTagPrefix, &asked));
   if (asked.volume_id() != volume_id) {
     return absl::DataLossError(
         absl::StrCat("LV ", lv.name, " records another volume"));
