@@ -1032,26 +1032,42 @@ absl::Status NodeService::DoStats(
     trouble = *found;
   }
   if (record.block()) {
-    absl::StatusOr<uint64_t> size = deps_.fs_tools->DeviceSize(*device);
-    if (!size.ok()) {
-      condition->set_abnormal(true);
-      condition->set_message(absl::StrCat("cannot read the device size: ",
-                                          size.status().message()));
-      return absl::OkStatus();
-    }
-    auto* usage = response->add_usage();
-    usage->set_unit(csi::v1::VolumeUsage::BYTES);
-    usage->set_total(static_cast<int64_t>(*size));
-    condition->set_abnormal(!trouble.empty());
-    condition->set_message(trouble.empty() ? "block device attached" : trouble);
-    return absl::OkStatus();
+    BlockUsage(*device, trouble, response);
+  } else {
+    FilesystemUsage(path, mounts.back().HasMountOption("ro"), trouble,
+                    response);
   }
+  return absl::OkStatus();
+}
+
+void NodeService::BlockUsage(const std::string& device,
+                             const std::string& trouble,
+                             csi::v1::NodeGetVolumeStatsResponse* response) {
+  auto* condition = response->mutable_volume_condition();
+  absl::StatusOr<uint64_t> size = deps_.fs_tools->DeviceSize(device);
+  if (!size.ok()) {
+    condition->set_abnormal(true);
+    condition->set_message(
+        absl::StrCat("cannot read the device size: ", size.status().message()));
+    return;
+  }
+  auto* usage = response->add_usage();
+  usage->set_unit(csi::v1::VolumeUsage::BYTES);
+  usage->set_total(static_cast<int64_t>(*size));
+  condition->set_abnormal(!trouble.empty());
+  condition->set_message(trouble.empty() ? "block device attached" : trouble);
+}
+
+void NodeService::FilesystemUsage(
+    const std::string& path, bool read_only, const std::string& trouble,
+    csi::v1::NodeGetVolumeStatsResponse* response) {
+  auto* condition = response->mutable_volume_condition();
   absl::StatusOr<FsStats> stats = deps_.fs->StatFs(path);
   if (!stats.ok()) {
     condition->set_abnormal(true);
     condition->set_message(
         absl::StrCat("filesystem unreadable: ", stats.status().message()));
-    return absl::OkStatus();
+    return;
   }
   auto* bytes = response->add_usage();
   bytes->set_unit(csi::v1::VolumeUsage::BYTES);
@@ -1064,12 +1080,10 @@ absl::Status NodeService::DoStats(
   inodes->set_available(static_cast<int64_t>(stats->free_inodes));
   inodes->set_used(
       static_cast<int64_t>(stats->total_inodes - stats->free_inodes));
-  const bool ro = mounts.back().HasMountOption("ro");
   condition->set_abnormal(!trouble.empty());
   condition->set_message(!trouble.empty() ? trouble
-                         : ro             ? "mounted read-only"
+                         : read_only      ? "mounted read-only"
                                           : "mounted");
-  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------- Expand

@@ -142,6 +142,16 @@ class NodeService final : public csi::v1::Node::Service {
                                    const VolumeRecord& record,
                                    Backend* backend);
 
+  // DoStats's answers for a volume mounted as it should be: the size of a
+  // block device, or a filesystem's bytes and inodes; `trouble` (storage
+  // trouble under the mount) makes the condition abnormal. A figure that
+  // cannot be read is an abnormal condition, not an error.
+  void BlockUsage(const std::string& device, const std::string& trouble,
+                  csi::v1::NodeGetVolumeStatsResponse* response);
+  void FilesystemUsage(const std::string& path, bool read_only,
+                       const std::string& trouble,
+                       csi::v1::NodeGetVolumeStatsResponse* response);
+
   // DoPublish's parts, in the order it calls them.
   // The request's fields and paths (INVALID_ARGUMENT, or FAILED_PRECONDITION
   // without a staging path), and its capability parsed.
