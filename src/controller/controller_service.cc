@@ -945,26 +945,92 @@ absl::Status ControllerService::DoGetSnapshot(
 
 // ---------------------------------------------------------------- Groups
 
+absl::StatusOr<ControllerService::LockedGroup> ControllerService::LockGroup(
+    const std::string& group_id, const std::vector<std::string>& volume_ids,
+    const google::protobuf::Map<std::string, std::string>& parameters) {
+  LockedGroup group;
+  // The group itself too: its delete never runs while it is being taken.
+  group.lock = std::make_unique<VolumeLockGuard>(locks_, group_id);
+  ABSL_RETURN_IF_ERROR(group.lock->status());
+  for (const std::string& volume_id : volume_ids) {
+    ABSL_ASSIGN_OR_RETURN(HeldVolume volume, access_.LockVolume(volume_id));
+    // Members keep their volume's owner, and a namespace the volume does
+    // not admit is refused.
+    ABSL_RETURN_IF_ERROR(
+        CheckSnapshotNamespace(PolicyOf(volume.record), volume_id, parameters));
+    group.members.push_back(std::move(volume));
+  }
+  return group;
+}
+
+absl::StatusOr<bool> ControllerService::FinishEarlierGroup(
+    const std::string& group_id, const std::vector<std::string>& volume_ids,
+    const std::string& digest, std::vector<SnapshotRecord>* snapshots) {
+  absl::StatusOr<std::vector<SnapshotRecord>> earlier = GetGroup(group_id);
+  if (absl::IsNotFound(earlier.status())) return false;
+  ABSL_RETURN_IF_ERROR(earlier.status());
+  if (IsCompleteGroup(*earlier, volume_ids)) {
+    *snapshots = *std::move(earlier);
+    return true;
+  }
+  for (const SnapshotRecord& member : *earlier) {
+    if (member.group_sources_digest() != digest ||
+        member.group_size() != static_cast<int32_t>(volume_ids.size())) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "group snapshot ", group_id, " exists for other volumes"));
+    }
+  }
+  for (const SnapshotRecord& member : *earlier) {
+    ABSL_ASSIGN_OR_RETURN(Backend * backend,
+                          BackendForSnapshot(member.snapshot_id()));
+    spdlog::info("group {}: taking back member {} of an unfinished group",
+                 group_id, member.snapshot_id());
+    ABSL_RETURN_IF_ERROR(backend->DeleteSnapshot(member.snapshot_id()));
+  }
+  return false;
+}
+
+absl::Status ControllerService::TakeGroupMembers(
+    const std::string& group_id, const LockedGroup& group,
+    const std::string& digest, std::vector<SnapshotRecord>* snapshots,
+    std::vector<std::pair<std::string, Backend*>>* made) {
+  const int64_t now = absl::ToUnixSeconds(clock_->Now());
+  snapshots->clear();
+  for (const HeldVolume& volume : group.members) {
+    const std::string& volume_id = volume.record.volume_id();
+    SnapshotRecord record;
+    record.set_snapshot_id(MakeId(IdKind::kSnapshot, config_.node_id,
+                                  volume.id.device_class,
+                                  absl::StrCat(group_id, "/", volume_id)));
+    record.set_name(absl::StrCat(group_id, "/", volume_id));
+    record.set_source_volume_id(volume_id);
+    record.set_group_snapshot_id(group_id);
+    record.set_group_sources_digest(digest);
+    record.set_group_size(static_cast<int32_t>(group.members.size()));
+    SetPolicy(PolicyOf(volume.record), &record);
+    record.set_creation_unix(now);
+    Backend* const backend = volume.backend;
+    const bool existed = backend->GetSnapshot(record.snapshot_id()).ok();
+    ABSL_ASSIGN_OR_RETURN(SnapshotRecord created,
+                          backend->CreateSnapshot(record, nullptr));
+    if (!existed) made->emplace_back(record.snapshot_id(), backend);
+    if (created.source_volume_id() != volume_id ||
+        created.group_snapshot_id() != group_id) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "snapshot ", record.snapshot_id(),
+          " exists and is not this group's member for ", volume_id));
+    }
+    snapshots->push_back(created);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ControllerService::SnapshotGroup(
     const std::string& group_id, const std::vector<std::string>& volume_ids,
     const google::protobuf::Map<std::string, std::string>& parameters,
     std::vector<SnapshotRecord>* snapshots) {
-  std::vector<std::pair<std::string, Backend*>> volumes;
-  std::map<std::string, AccessPolicy> policies;  // members keep their owner
-  std::vector<std::unique_ptr<VolumeLockGuard>> locks;
-  // The group itself too: its delete never runs while it is being taken.
-  locks.push_back(std::make_unique<VolumeLockGuard>(locks_, group_id));
-  if (!locks.back()->ok()) return locks.back()->status();
-  for (const std::string& volume_id : volume_ids) {
-    ABSL_ASSIGN_OR_RETURN(Backend * backend, BackendForVolume(volume_id));
-    ABSL_ASSIGN_OR_RETURN(VolumeRecord volume, backend->Get(volume_id));
-    ABSL_RETURN_IF_ERROR(
-        CheckSnapshotNamespace(PolicyOf(volume), volume_id, parameters));
-    locks.push_back(std::make_unique<VolumeLockGuard>(locks_, volume_id));
-    if (!locks.back()->ok()) return locks.back()->status();
-    volumes.emplace_back(volume_id, backend);
-    policies[volume_id] = PolicyOf(volume);
-  }
+  ABSL_ASSIGN_OR_RETURN(LockedGroup group,
+                        LockGroup(group_id, volume_ids, parameters));
   // As for a single snapshot: what a killed driver left frozen is thawed
   // before anything else.
   (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
@@ -974,63 +1040,20 @@ absl::Status ControllerService::SnapshotGroup(
   // group taken again, so every member has one instant; members of another
   // set of volumes under this name are another group.
   const std::string digest = GroupSourcesDigest(volume_ids);
-  absl::StatusOr<std::vector<SnapshotRecord>> earlier = GetGroup(group_id);
-  if (earlier.ok()) {
-    if (IsCompleteGroup(*earlier, volume_ids)) {
-      *snapshots = *std::move(earlier);
-      return absl::OkStatus();
-    }
-    for (const SnapshotRecord& member : *earlier) {
-      if (member.group_sources_digest() != digest ||
-          member.group_size() != static_cast<int32_t>(volume_ids.size())) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "group snapshot ", group_id, " exists for other volumes"));
-      }
-    }
-    for (const SnapshotRecord& member : *earlier) {
-      ABSL_ASSIGN_OR_RETURN(Backend * backend,
-                            BackendForSnapshot(member.snapshot_id()));
-      spdlog::info("group {}: taking back member {} of an unfinished group",
-                   group_id, member.snapshot_id());
-      ABSL_RETURN_IF_ERROR(backend->DeleteSnapshot(member.snapshot_id()));
-    }
-  } else if (!absl::IsNotFound(earlier.status())) {
-    return earlier.status();
+  ABSL_ASSIGN_OR_RETURN(bool complete, FinishEarlierGroup(group_id, volume_ids,
+                                                          digest, snapshots));
+  if (complete) return absl::OkStatus();
+  std::vector<std::pair<std::string, Backend*>> volumes;
+  for (const HeldVolume& volume : group.members) {
+    volumes.emplace_back(volume.record.volume_id(), volume.backend);
   }
-  const int64_t now = absl::ToUnixSeconds(clock_->Now());
   // Members this call made, to take back if the group cannot be completed
   // (a retry then starts over rather than finding half a group).
   std::vector<std::pair<std::string, Backend*>> made;
   // All member filesystems frozen together, for one instant.
-  absl::Status status = freezer_->WithFrozen(
-      freezer_->MountedFilesystems(volumes), [&]() -> absl::Status {
-        snapshots->clear();
-        for (const auto& [volume_id, backend] : volumes) {
-          absl::StatusOr<ParsedId> id = ParseId(volume_id);
-          SnapshotRecord record;
-          record.set_snapshot_id(
-              MakeId(IdKind::kSnapshot, config_.node_id, id->device_class,
-                     absl::StrCat(group_id, "/", volume_id)));
-          record.set_name(absl::StrCat(group_id, "/", volume_id));
-          record.set_source_volume_id(volume_id);
-          record.set_group_snapshot_id(group_id);
-          record.set_group_sources_digest(digest);
-          record.set_group_size(static_cast<int32_t>(volume_ids.size()));
-          SetPolicy(policies[volume_id], &record);
-          record.set_creation_unix(now);
-          const bool existed = backend->GetSnapshot(record.snapshot_id()).ok();
-          ABSL_ASSIGN_OR_RETURN(SnapshotRecord created,
-                                backend->CreateSnapshot(record, nullptr));
-          if (!existed) made.emplace_back(record.snapshot_id(), backend);
-          if (created.source_volume_id() != volume_id ||
-              created.group_snapshot_id() != group_id) {
-            return absl::AlreadyExistsError(absl::StrCat(
-                "snapshot ", record.snapshot_id(),
-                " exists and is not this group's member for ", volume_id));
-          }
-          snapshots->push_back(created);
-        }
-        return absl::OkStatus();
+  absl::Status status =
+      freezer_->WithFrozen(freezer_->MountedFilesystems(volumes), [&] {
+        return TakeGroupMembers(group_id, group, digest, snapshots, &made);
       });
   if (!status.ok()) {
     for (const auto& [snapshot_id, backend] : made) {

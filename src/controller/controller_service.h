@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -155,6 +156,31 @@ class ControllerService final : public csi::v1::Controller::Service {
                              csi::v1::GetSnapshotResponse* response);
   absl::Status DoListSnapshots(const csi::v1::ListSnapshotsRequest& request,
                                csi::v1::ListSnapshotsResponse* response);
+  // SnapshotGroup's parts, in the order it calls them.
+  // The group's lock and each member volume's (routed, locked, read).
+  struct LockedGroup {
+    std::unique_ptr<VolumeLockGuard> lock;
+    std::vector<HeldVolume> members;  // in the order of volume_ids
+  };
+  // Locks the group id and every member (ABORTED when one is busy,
+  // NOT_FOUND for an unknown volume, PERMISSION_DENIED for a namespace a
+  // member does not admit).
+  absl::StatusOr<LockedGroup> LockGroup(
+      const std::string& group_id, const std::vector<std::string>& volume_ids,
+      const google::protobuf::Map<std::string, std::string>& parameters);
+  // What an earlier call left under the group id: true (with `snapshots`)
+  // for the complete group of these volumes; false once half of it is
+  // taken back or when there is none; ALREADY_EXISTS for another set.
+  absl::StatusOr<bool> FinishEarlierGroup(
+      const std::string& group_id, const std::vector<std::string>& volume_ids,
+      const std::string& digest, std::vector<SnapshotRecord>* snapshots);
+  // Takes every member's snapshot (inside the freeze), noting in `made`
+  // those this call created.
+  absl::Status TakeGroupMembers(
+      const std::string& group_id, const LockedGroup& group,
+      const std::string& digest, std::vector<SnapshotRecord>* snapshots,
+      std::vector<std::pair<std::string, Backend*>>* made);
+
   // DoCreateVolume's parts, in the order it calls them.
   // What a valid request asks for: access, parameters, class, backend, size
   // and the volume's id (derived from the name).
