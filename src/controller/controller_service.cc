@@ -714,9 +714,8 @@ grpc::Status ControllerService::CreateSnapshot(
   return ToGrpcStatus(DoCreateSnapshot(*request, response));
 }
 
-absl::Status ControllerService::DoCreateSnapshot(
-    const csi::v1::CreateSnapshotRequest& request,
-    csi::v1::CreateSnapshotResponse* response) {
+absl::Status ControllerService::ValidateCreateSnapshot(
+    const csi::v1::CreateSnapshotRequest& request) {
   if (request.name().empty()) {
     return absl::InvalidArgumentError("name is missing");
   }
@@ -732,71 +731,93 @@ absl::Status ControllerService::DoCreateSnapshot(
     return absl::InvalidArgumentError(
         "snapshot names may not contain '/' (reserved for group members)");
   }
-  ABSL_RETURN_IF_ERROR(
-      CheckSidecarOnlyParameters(request.parameters(), "snapshot"));
-  ABSL_ASSIGN_OR_RETURN(Backend * backend,
-                        BackendForVolume(request.source_volume_id()));
-  absl::StatusOr<ParsedId> source = ParseId(request.source_volume_id());
-  const std::string snapshot_id = MakeId(IdKind::kSnapshot, config_.node_id,
-                                         source->device_class, request.name());
-  VolumeLockGuard snapshot_lock(locks_, snapshot_id);
-  if (!snapshot_lock.ok()) return snapshot_lock.status();
-  // Before the idempotency check: a driver killed while a filesystem was
-  // frozen for this snapshot left it frozen, and the retry may find the
-  // snapshot made.
-  (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
-  absl::StatusOr<SnapshotRecord> existing = backend->GetSnapshot(snapshot_id);
-  if (existing.ok()) {
-    if (existing->source_volume_id() != request.source_volume_id() ||
-        existing->name() != request.name()) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "a snapshot named \"", absl::CEscape(request.name().substr(0, 128)),
-          "\" exists for another volume"));
-    }
-    // The same check as a new snapshot's: a retry is no way around it.
-    ABSL_RETURN_IF_ERROR(CheckSnapshotNamespace(PolicyOf(*existing),
-                                                existing->source_volume_id(),
-                                                request.parameters()));
-    // One whose copy lost its instant can never be ready, and taking it
-    // again under the same id would pass a later instant off as the one
-    // the caller recorded: the caller is told, and takes a new one.
-    if (existing->copy_failed()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "snapshot \"", absl::CEscape(request.name().substr(0, 128)),
-          "\" lost its point in time before its copy finished (the COW area "
-          "overflowed): delete it and take a new one"));
-    }
-    FillSnapshot(*existing, response->mutable_snapshot());
-    return absl::OkStatus();
+  return CheckSidecarOnlyParameters(request.parameters(), "snapshot");
+}
+
+absl::Status ControllerService::CheckExistingSnapshot(
+    const csi::v1::CreateSnapshotRequest& request,
+    const SnapshotRecord& existing) {
+  if (existing.source_volume_id() != request.source_volume_id() ||
+      existing.name() != request.name()) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "a snapshot named \"", absl::CEscape(request.name().substr(0, 128)),
+        "\" exists for another volume"));
   }
-  if (!absl::IsNotFound(existing.status())) return existing.status();
+  // The same check as a new snapshot's: a retry is no way around it.
+  ABSL_RETURN_IF_ERROR(CheckSnapshotNamespace(
+      PolicyOf(existing), existing.source_volume_id(), request.parameters()));
+  // One whose copy lost its instant can never be ready, and taking it
+  // again under the same id would pass a later instant off as the one
+  // the caller recorded: the caller is told, and takes a new one.
+  if (existing.copy_failed()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "snapshot \"", absl::CEscape(request.name().substr(0, 128)),
+        "\" lost its point in time before its copy finished (the COW area "
+        "overflowed): delete it and take a new one"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SnapshotRecord> ControllerService::TakeSnapshot(
+    const csi::v1::CreateSnapshotRequest& request,
+    const std::string& snapshot_id) {
   // The source must not change under the copy.
-  ABSL_ASSIGN_OR_RETURN(HeldVolume source_volume,
+  ABSL_ASSIGN_OR_RETURN(HeldVolume source,
                         access_.LockVolume(request.source_volume_id()));
-  const VolumeRecord& volume = source_volume.record;
   // A snapshot is a copy: it keeps the volume's owner, and one asked for
   // from a namespace the volume does not admit is refused.
-  ABSL_RETURN_IF_ERROR(CheckSnapshotNamespace(
-      PolicyOf(volume), volume.volume_id(), request.parameters()));
+  const AccessPolicy owner = PolicyOf(source.record);
+  ABSL_RETURN_IF_ERROR(CheckSnapshotNamespace(owner, source.record.volume_id(),
+                                              request.parameters()));
   SnapshotRecord record;
   record.set_snapshot_id(snapshot_id);
   record.set_name(request.name());
   record.set_source_volume_id(request.source_volume_id());
-  SetPolicy(PolicyOf(volume), &record);
+  SetPolicy(owner, &record);
   const absl::Time now = clock_->Now();
   const int64_t seconds = absl::ToUnixSeconds(now);
   record.set_creation_unix(seconds);
   record.set_creation_nanos(static_cast<int32_t>(
       absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(seconds))));
   absl::StatusOr<SnapshotRecord> created;
-  absl::Status status = freezer_->WithFrozen(
-      freezer_->MountedFilesystems({{request.source_volume_id(), backend}}),
+  ABSL_RETURN_IF_ERROR(freezer_->WithFrozen(
+      freezer_->MountedFilesystems(
+          {{request.source_volume_id(), source.backend}}),
       [&] {
-        created = backend->CreateSnapshot(record, nullptr);
+        created = source.backend->CreateSnapshot(record, nullptr);
         return created.status();
-      });
-  if (!status.ok()) return status;
-  FillSnapshot(*created, response->mutable_snapshot());
+      }));
+  return created;
+}
+
+absl::Status ControllerService::DoCreateSnapshot(
+    const csi::v1::CreateSnapshotRequest& request,
+    csi::v1::CreateSnapshotResponse* response) {
+  ABSL_RETURN_IF_ERROR(ValidateCreateSnapshot(request));
+  ABSL_ASSIGN_OR_RETURN(Backend * backend,
+                        BackendForVolume(request.source_volume_id()));
+  absl::StatusOr<ParsedId> source = ParseId(request.source_volume_id());
+  const std::string snapshot_id = MakeId(IdKind::kSnapshot, config_.node_id,
+                                         source->device_class, request.name());
+  // The snapshot's id first (a second call for the same name is ABORTED),
+  // then, only for a new snapshot, the source volume's (TakeSnapshot): a
+  // retry of a snapshot already taken answers while the volume is busy.
+  VolumeLockGuard snapshot_lock(locks_, snapshot_id);
+  ABSL_RETURN_IF_ERROR(snapshot_lock.status());
+  // Before the idempotency check: a driver killed while a filesystem was
+  // frozen for this snapshot left it frozen, and the retry may find the
+  // snapshot made.
+  (void)freezer_->ThawLeftovers();  // logs what it cannot thaw
+  absl::StatusOr<SnapshotRecord> existing = backend->GetSnapshot(snapshot_id);
+  if (existing.ok()) {
+    ABSL_RETURN_IF_ERROR(CheckExistingSnapshot(request, *existing));
+    FillSnapshot(*existing, response->mutable_snapshot());
+    return absl::OkStatus();
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  ABSL_ASSIGN_OR_RETURN(SnapshotRecord created,
+                        TakeSnapshot(request, snapshot_id));
+  FillSnapshot(created, response->mutable_snapshot());
   return absl::OkStatus();
 }
 

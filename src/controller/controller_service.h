@@ -156,6 +156,21 @@ class ControllerService final : public csi::v1::Controller::Service {
                              csi::v1::GetSnapshotResponse* response);
   absl::Status DoListSnapshots(const csi::v1::ListSnapshotsRequest& request,
                                csi::v1::ListSnapshotsResponse* response);
+  // DoCreateSnapshot's parts, in the order it calls them.
+  // INVALID_ARGUMENT naming what is wrong with the request.
+  static absl::Status ValidateCreateSnapshot(
+      const csi::v1::CreateSnapshotRequest& request);
+  // OK when `existing` answers `request`; ALREADY_EXISTS for another
+  // volume's, PERMISSION_DENIED for a namespace its volume does not admit,
+  // FAILED_PRECONDITION for one that lost its instant.
+  absl::Status CheckExistingSnapshot(
+      const csi::v1::CreateSnapshotRequest& request,
+      const SnapshotRecord& existing);
+  // Takes a new snapshot of the locked source, frozen when mounted here.
+  absl::StatusOr<SnapshotRecord> TakeSnapshot(
+      const csi::v1::CreateSnapshotRequest& request,
+      const std::string& snapshot_id);
+
   // SnapshotGroup's parts, in the order it calls them.
   // The group's lock and each member volume's (routed, locked, read).
   struct LockedGroup {
