@@ -332,7 +332,9 @@ absl::Status ControllerService::DoCreateVolume(
 grpc::Status ControllerService::DeleteVolume(
     grpc::ServerContext*, const csi::v1::DeleteVolumeRequest* request,
     csi::v1::DeleteVolumeResponse*) {
-  return ToGrpcStatus(DoDeleteVolume(*request));
+  const absl::Status status = DoDeleteVolume(*request);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 absl::Status ControllerService::DoDeleteVolume(
@@ -366,7 +368,9 @@ grpc::Status ControllerService::ValidateVolumeCapabilities(
     grpc::ServerContext*,
     const csi::v1::ValidateVolumeCapabilitiesRequest* request,
     csi::v1::ValidateVolumeCapabilitiesResponse* response) {
-  return ToGrpcStatus(DoValidate(*request, response));
+  const absl::Status status = DoValidate(*request, response);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 absl::Status ControllerService::DoValidate(
@@ -554,7 +558,9 @@ grpc::Status ControllerService::ControllerGetCapabilities(
 grpc::Status ControllerService::ControllerExpandVolume(
     grpc::ServerContext*, const csi::v1::ControllerExpandVolumeRequest* request,
     csi::v1::ControllerExpandVolumeResponse* response) {
-  return ToGrpcStatus(DoExpand(*request, response));
+  const absl::Status status = DoExpand(*request, response);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 absl::Status ControllerService::DoExpand(
@@ -711,7 +717,9 @@ absl::Status ControllerService::PrepareFromSource(
 grpc::Status ControllerService::CreateSnapshot(
     grpc::ServerContext*, const csi::v1::CreateSnapshotRequest* request,
     csi::v1::CreateSnapshotResponse* response) {
-  return ToGrpcStatus(DoCreateSnapshot(*request, response));
+  const absl::Status status = DoCreateSnapshot(*request, response);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 absl::Status ControllerService::ValidateCreateSnapshot(
@@ -824,7 +832,9 @@ absl::Status ControllerService::DoCreateSnapshot(
 grpc::Status ControllerService::DeleteSnapshot(
     grpc::ServerContext*, const csi::v1::DeleteSnapshotRequest* request,
     csi::v1::DeleteSnapshotResponse*) {
-  return ToGrpcStatus(DoDeleteSnapshot(*request));
+  const absl::Status status = DoDeleteSnapshot(*request);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 absl::Status ControllerService::DoDeleteSnapshot(
@@ -886,7 +896,9 @@ bool IsCompleteGroup(const std::vector<SnapshotRecord>& members,
 grpc::Status ControllerService::ListSnapshots(
     grpc::ServerContext*, const csi::v1::ListSnapshotsRequest* request,
     csi::v1::ListSnapshotsResponse* response) {
-  return ToGrpcStatus(DoListSnapshots(*request, response));
+  const absl::Status status = DoListSnapshots(*request, response);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 absl::Status ControllerService::DoListSnapshots(
@@ -948,7 +960,9 @@ absl::Status ControllerService::DoListSnapshots(
 grpc::Status ControllerService::GetSnapshot(
     grpc::ServerContext*, const csi::v1::GetSnapshotRequest* request,
     csi::v1::GetSnapshotResponse* response) {
-  return ToGrpcStatus(DoGetSnapshot(*request, response));
+  const absl::Status status = DoGetSnapshot(*request, response);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 absl::Status ControllerService::DoGetSnapshot(

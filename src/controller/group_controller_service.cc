@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/ids.h"
+#include "src/common/secret.h"
 #include "src/common/status.h"
 #include "src/common/status_macros.h"
 #include "src/controller/parameters.h"
@@ -55,20 +56,26 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
     grpc::ServerContext*,
     const csi::v1::CreateVolumeGroupSnapshotRequest* request,
     csi::v1::CreateVolumeGroupSnapshotResponse* response) {
-  return ToGrpcStatus(DoCreate(*request, response));
+  const absl::Status status = DoCreate(*request, response);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 grpc::Status GroupControllerService::DeleteVolumeGroupSnapshot(
     grpc::ServerContext*,
     const csi::v1::DeleteVolumeGroupSnapshotRequest* request,
     csi::v1::DeleteVolumeGroupSnapshotResponse*) {
-  return ToGrpcStatus(DoDelete(*request));
+  const absl::Status status = DoDelete(*request);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 grpc::Status GroupControllerService::GetVolumeGroupSnapshot(
     grpc::ServerContext*, const csi::v1::GetVolumeGroupSnapshotRequest* request,
     csi::v1::GetVolumeGroupSnapshotResponse* response) {
-  return ToGrpcStatus(DoGet(*request, response));
+  const absl::Status status = DoGet(*request, response);
+  WipeRequestSecrets(request);  // unused here, and gone before we answer
+  return ToGrpcStatus(status);
 }
 
 absl::StatusOr<std::vector<std::string>> GroupControllerService::ValidateCreate(
