@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -46,33 +47,43 @@ absl::StatusOr<std::string> Resolve(const std::string& program) {
   return absl::NotFoundError(absl::StrCat("program not found: ", program));
 }
 
-}  // namespace
+// The three pipes between us and one child. Each end is closed as soon as
+// it is no longer needed, and every end still open is closed on destruction.
+struct ChildPipes {
+  int in[2] = {-1, -1};
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
 
-absl::StatusOr<CommandResult> RealCommandRunner::Run(const Command& command) {
-  if (command.argv.empty() || command.argv[0].empty()) {
-    return absl::InvalidArgumentError("empty command");
-  }
-  ABSL_ASSIGN_OR_RETURN(std::string program, Resolve(command.argv[0]));
-
-  int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-  auto close_all = absl::MakeCleanup([&] {
-    for (int* fd : {&in_pipe[0], &in_pipe[1], &out_pipe[0], &out_pipe[1],
-                    &err_pipe[0], &err_pipe[1]}) {
+  ChildPipes() = default;
+  ChildPipes(const ChildPipes&) = delete;
+  ChildPipes& operator=(const ChildPipes&) = delete;
+  ~ChildPipes() {
+    for (int* fd : {&in[0], &in[1], &out[0], &out[1], &err[0], &err[1]}) {
       CloseFd(fd);
     }
-  });
-  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
-      pipe2(err_pipe, O_CLOEXEC) != 0) {
-    return absl::ErrnoToStatus(errno, "pipe2");
   }
 
+  absl::Status Open() {
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+        pipe2(err, O_CLOEXEC) != 0) {
+      return absl::ErrnoToStatus(errno, "pipe2");
+    }
+    return absl::OkStatus();
+  }
+};
+
+// Starts `program` in its own process group with the pipes as its standard
+// streams, default signal dispositions, an empty signal mask and only the
+// fixed environment. Leaves our ends of the pipes open and non-blocking.
+absl::StatusOr<pid_t> Spawn(const std::string& program, const Command& command,
+                            ChildPipes& pipes) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   auto destroy_actions =
       absl::MakeCleanup([&] { posix_spawn_file_actions_destroy(&actions); });
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.in[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.err[1], STDERR_FILENO);
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -108,93 +119,116 @@ absl::StatusOr<CommandResult> RealCommandRunner::Run(const Command& command) {
     return absl::ErrnoToStatus(spawn_error,
                                absl::StrCat("spawn ", command.argv[0]));
   }
-  CloseFd(&in_pipe[0]);
-  CloseFd(&out_pipe[1]);
-  CloseFd(&err_pipe[1]);
-  for (int fd : {in_pipe[1], out_pipe[0], err_pipe[0]}) {
+  CloseFd(&pipes.in[0]);
+  CloseFd(&pipes.out[1]);
+  CloseFd(&pipes.err[1]);
+  for (int fd : {pipes.in[1], pipes.out[0], pipes.err[0]}) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   }
-  if (command.stdin_data.empty()) CloseFd(&in_pipe[1]);
+  if (command.stdin_data.empty()) CloseFd(&pipes.in[1]);
+  return pid;
+}
 
-  CommandResult result;
+// Reads what is ready on `*fd` into `sink`, keeping at most `limit` bytes and
+// dropping (but still reading) the rest; closes `*fd` at end of file.
+void Drain(int* fd, size_t limit, std::string* sink, CommandResult* result) {
+  char buf[16384];
+  const ssize_t got = read(*fd, buf, sizeof(buf));
+  if (got > 0) {
+    const size_t room = limit > sink->size() ? limit - sink->size() : 0;
+    if (static_cast<size_t>(got) > room) result->output_truncated = true;
+    sink->append(buf, std::min(room, static_cast<size_t>(got)));
+  } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+    CloseFd(fd);
+  }
+}
+
+// Writes the next part of stdin_data; closes the pipe once all is written or
+// the child stopped reading. SIGPIPE on a child that exits without reading
+// its stdin must not kill us: main() ignores SIGPIPE, and a write error
+// simply stops feeding stdin.
+void Feed(short revents, const Command& command, size_t* written, int* fd) {
+  if (revents & (POLLERR | POLLHUP)) {
+    CloseFd(fd);
+    return;
+  }
+  const ssize_t put = write(*fd, command.stdin_data.data() + *written,
+                            command.stdin_data.size() - *written);
+  if (put > 0) *written += static_cast<size_t>(put);
+  if ((put < 0 && errno != EAGAIN && errno != EINTR) ||
+      *written == command.stdin_data.size()) {
+    CloseFd(fd);
+  }
+}
+
+// Moves data through the pipes until the child closes its output or the
+// timeout passes; on timeout (or a poll failure) kills the child's group.
+void Pump(const Command& command, pid_t pid, ChildPipes& pipes,
+          CommandResult* result) {
   size_t stdin_written = 0;
   const absl::Time deadline = absl::Now() + command.timeout;
-  // SIGPIPE on a child that exits without reading its stdin must not kill us;
-  // main() ignores SIGPIPE, and a write error simply stops feeding stdin.
-  while (out_pipe[0] >= 0 || err_pipe[0] >= 0) {
+  while (pipes.out[0] >= 0 || pipes.err[0] >= 0) {
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      result.timed_out = true;
+      result->timed_out = true;
       kill(-pid, SIGKILL);
       break;
     }
-    pollfd fds[3];
-    int n = 0;
-    int out_index = -1, err_index = -1, in_index = -1;
-    if (out_pipe[0] >= 0) {
-      out_index = n;
-      fds[n++] = {out_pipe[0], POLLIN, 0};
-    }
-    if (err_pipe[0] >= 0) {
-      err_index = n;
-      fds[n++] = {err_pipe[0], POLLIN, 0};
-    }
-    if (in_pipe[1] >= 0) {
-      in_index = n;
-      fds[n++] = {in_pipe[1], POLLOUT, 0};
-    }
+    // Slot order is fixed; a closed end polls as fd -1, which poll ignores.
+    pollfd fds[3] = {{pipes.out[0], POLLIN, 0},
+                     {pipes.err[0], POLLIN, 0},
+                     {pipes.in[1], POLLOUT, 0}};
     const int wait_ms = static_cast<int>(
         std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1000));
-    const int ready = poll(fds, n, wait_ms);
-    if (ready < 0) {
+    if (poll(fds, 3, wait_ms) < 0) {
       if (errno == EINTR) continue;
       kill(-pid, SIGKILL);
       break;
     }
-    auto drain = [&](int index, int* fd, std::string* sink) {
-      if (index < 0 || fds[index].revents == 0) return;
-      char buf[16384];
-      const ssize_t got = read(*fd, buf, sizeof(buf));
-      if (got > 0) {
-        const size_t room = command.max_output_bytes > sink->size()
-                                ? command.max_output_bytes - sink->size()
-                                : 0;
-        if (static_cast<size_t>(got) > room) result.output_truncated = true;
-        sink->append(buf, std::min(room, static_cast<size_t>(got)));
-      } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-        CloseFd(fd);
-      }
-    };
-    drain(out_index, &out_pipe[0], &result.stdout_data);
-    drain(err_index, &err_pipe[0], &result.stderr_data);
-    if (in_index >= 0 && fds[in_index].revents != 0) {
-      if (fds[in_index].revents & (POLLERR | POLLHUP)) {
-        CloseFd(&in_pipe[1]);
-      } else {
-        const ssize_t put =
-            write(in_pipe[1], command.stdin_data.data() + stdin_written,
-                  command.stdin_data.size() - stdin_written);
-        if (put > 0) stdin_written += static_cast<size_t>(put);
-        if ((put < 0 && errno != EAGAIN && errno != EINTR) ||
-            stdin_written == command.stdin_data.size()) {
-          CloseFd(&in_pipe[1]);
-        }
-      }
+    if (fds[0].revents != 0) {
+      Drain(&pipes.out[0], command.max_output_bytes, &result->stdout_data,
+            result);
+    }
+    if (fds[1].revents != 0) {
+      Drain(&pipes.err[0], command.max_output_bytes, &result->stderr_data,
+            result);
+    }
+    if (fds[2].revents != 0) {
+      Feed(fds[2].revents, command, &stdin_written, &pipes.in[1]);
     }
   }
-  CloseFd(&in_pipe[1]);
+  CloseFd(&pipes.in[1]);
+}
 
+// Waits for the child and records how it ended.
+absl::Status Reap(pid_t pid, CommandResult* result) {
   int wstatus = 0;
   while (waitpid(pid, &wstatus, 0) < 0) {
     if (errno != EINTR) return absl::ErrnoToStatus(errno, "waitpid");
   }
   // Reap anything the program left behind in its group (best effort).
-  if (result.timed_out) kill(-pid, SIGKILL);
+  if (result->timed_out) kill(-pid, SIGKILL);
   if (WIFEXITED(wstatus)) {
-    result.exit_code = WEXITSTATUS(wstatus);
+    result->exit_code = WEXITSTATUS(wstatus);
   } else if (WIFSIGNALED(wstatus)) {
-    result.term_signal = WTERMSIG(wstatus);
+    result->term_signal = WTERMSIG(wstatus);
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CommandResult> RealCommandRunner::Run(const Command& command) {
+  if (command.argv.empty() || command.argv[0].empty()) {
+    return absl::InvalidArgumentError("empty command");
+  }
+  ABSL_ASSIGN_OR_RETURN(std::string program, Resolve(command.argv[0]));
+  ChildPipes pipes;
+  ABSL_RETURN_IF_ERROR(pipes.Open());
+  ABSL_ASSIGN_OR_RETURN(pid_t pid, Spawn(program, command, pipes));
+  CommandResult result;
+  Pump(command, pid, pipes, &result);
+  ABSL_RETURN_IF_ERROR(Reap(pid, &result));
   return result;
 }
 
