@@ -15,27 +15,30 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/common/status_macros.h"
+#include "src/platform/errno_status.h"
 
 namespace cellar {
 namespace {
 
 constexpr uint64_t kAlign = 4096;
 
-absl::Status ErrnoStatus(int error, const std::string& what) {
-  if (error == ENOENT || error == ENXIO || error == ENODEV) {
-    return absl::NotFoundError(absl::StrCat(what, ": ", strerror(error)));
-  }
-  if (error == EBUSY) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, ": ", strerror(error)));
-  }
-  return absl::ErrnoToStatus(error, what);
+// A device that went away is NOT_FOUND and one held by someone else is
+// FAILED_PRECONDITION; the rest keep Abseil's errno mapping.
+constexpr ErrnoCode kCopyErrnoCodes[] = {
+    {ENOENT, absl::StatusCode::kNotFound},
+    {ENXIO, absl::StatusCode::kNotFound},
+    {ENODEV, absl::StatusCode::kNotFound},
+    {EBUSY, absl::StatusCode::kFailedPrecondition},
+};
+
+absl::Status CopyErrno(int error, const std::string& what) {
+  return ErrnoStatus(error, what, kCopyErrnoCodes);
 }
 
 absl::StatusOr<uint64_t> DeviceBytes(int fd, const std::string& path) {
   uint64_t bytes = 0;
   if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("size of ", path));
+    return CopyErrno(errno, absl::StrCat("size of ", path));
   }
   return bytes;
 }
@@ -48,10 +51,10 @@ absl::StatusOr<uint64_t> RealBlockCopier::Copy(
   const uint64_t chunk =
       std::max<uint64_t>(kAlign, options.chunk_bytes / kAlign * kAlign);
   const int in = open(from.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
-  if (in < 0) return ErrnoStatus(errno, absl::StrCat("cannot open ", from));
+  if (in < 0) return CopyErrno(errno, absl::StrCat("cannot open ", from));
   absl::Cleanup close_in = [in] { close(in); };
   const int out = open(to.c_str(), O_WRONLY | O_DIRECT | O_EXCL | O_CLOEXEC);
-  if (out < 0) return ErrnoStatus(errno, absl::StrCat("cannot open ", to));
+  if (out < 0) return CopyErrno(errno, absl::StrCat("cannot open ", to));
   absl::Cleanup close_out = [out] { close(out); };
   ABSL_ASSIGN_OR_RETURN(uint64_t in_bytes, DeviceBytes(in, from));
   ABSL_ASSIGN_OR_RETURN(uint64_t out_bytes, DeviceBytes(out, to));
@@ -84,8 +87,8 @@ absl::StatusOr<uint64_t> RealBlockCopier::Copy(
                                   static_cast<off_t>(at + done));
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) {
-          return ErrnoStatus(errno,
-                             absl::StrCat("reading ", from, " at ", at + done));
+          return CopyErrno(errno,
+                           absl::StrCat("reading ", from, " at ", at + done));
         }
         if (got == 0) {
           return absl::DataLossError(
@@ -99,8 +102,8 @@ absl::StatusOr<uint64_t> RealBlockCopier::Copy(
                                    static_cast<off_t>(at + done));
         if (put < 0 && errno == EINTR) continue;
         if (put <= 0) {
-          return ErrnoStatus(put < 0 ? errno : EIO,
-                             absl::StrCat("writing ", to, " at ", at + done));
+          return CopyErrno(put < 0 ? errno : EIO,
+                           absl::StrCat("writing ", to, " at ", at + done));
         }
         done += static_cast<size_t>(put);
       }
@@ -126,7 +129,7 @@ absl::StatusOr<uint64_t> RealBlockCopier::Copy(
     }
   }
   if (fdatasync(out) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("flushing ", to));
+    return CopyErrno(errno, absl::StrCat("flushing ", to));
   }
   if (options.progress) {
     ABSL_RETURN_IF_ERROR(options.progress(copied));

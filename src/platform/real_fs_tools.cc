@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "src/platform/errno_status.h"
 
 namespace cellar {
 namespace {
@@ -23,24 +24,8 @@ namespace {
 constexpr absl::Duration kToolTimeout = absl::Minutes(10);
 
 absl::Status OpenError(int err, const std::string& device) {
-  const std::string message =
-      absl::StrCat("open ", device, ": ", strerror(err));
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-    case ENXIO:
-    case ENODEV:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(message);
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-      return absl::ResourceExhaustedError(message);
-    default:
-      return absl::InternalError(message);
-  }
+  return ErrnoStatus(err, absl::StrCat("open ", device), kOpenErrnoCodes,
+                     absl::StatusCode::kInternal);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "src/platform/errno_status.h"
 
 namespace cellar {
 namespace {
@@ -51,32 +52,12 @@ class ScopedFd {
 
 absl::Status ErrnoError(absl::StatusCode code, int err,
                         absl::string_view what) {
-  return absl::Status(code, absl::StrCat(what, ": ", strerror(err)));
+  return ErrnoStatus(err, what, {}, code);
 }
 
 // The code for a failed open(2) of an image or device node.
 absl::StatusCode OpenErrorCode(int err) {
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-    case ENXIO:
-    case ENODEV:
-      return absl::StatusCode::kNotFound;
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return absl::StatusCode::kPermissionDenied;
-    case EBUSY:
-      return absl::StatusCode::kFailedPrecondition;
-    case EISDIR:
-      return absl::StatusCode::kInvalidArgument;
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-      return absl::StatusCode::kResourceExhausted;
-    default:
-      return absl::StatusCode::kInternal;
-  }
+  return ErrnoStatusCode(err, kOpenErrnoCodes, absl::StatusCode::kInternal);
 }
 
 // INVALID_ARGUMENT unless `fd` is a loop block device, so that the loop

@@ -14,30 +14,27 @@
 #include "absl/strings/str_split.h"
 #include "src/common/status_macros.h"
 #include "src/platform/confined_path.h"
+#include "src/platform/errno_status.h"
 
 namespace cellar {
 namespace {
 
+// What a failed mount(2)-family call means for the caller: a missing path is
+// NOT_FOUND, a busy target FAILED_PRECONDITION, a bad source or type
+// INVALID_ARGUMENT; anything else is INTERNAL.
+constexpr ErrnoCode kMountErrnoCodes[] = {
+    {ENOENT, absl::StatusCode::kNotFound},
+    {ENOTDIR, absl::StatusCode::kNotFound},
+    {EPERM, absl::StatusCode::kPermissionDenied},
+    {EACCES, absl::StatusCode::kPermissionDenied},
+    {EBUSY, absl::StatusCode::kFailedPrecondition},
+    {EINVAL, absl::StatusCode::kInvalidArgument},
+    {ENODEV, absl::StatusCode::kInvalidArgument},
+    {ENOTBLK, absl::StatusCode::kInvalidArgument},
+};
+
 absl::Status MountErrno(int err, const std::string& what) {
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return absl::NotFoundError(absl::StrCat(what, ": ", strerror(err)));
-    case EPERM:
-    case EACCES:
-      return absl::PermissionDeniedError(
-          absl::StrCat(what, ": ", strerror(err)));
-    case EBUSY:
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, ": ", strerror(err)));
-    case EINVAL:
-    case ENODEV:
-    case ENOTBLK:
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": ", strerror(err)));
-    default:
-      return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
-  }
+  return ErrnoStatus(err, what, kMountErrnoCodes, absl::StatusCode::kInternal);
 }
 
 // The per-mount attribute flags a bind takes.
