@@ -22,9 +22,6 @@ class BackendRouter final {
   // in a class this node has; NOT_FOUND saying which of these failed.
   absl::StatusOr<Backend*> Find(const std::string& id, IdKind kind) const;
 
-  const std::map<std::string, Backend*>& backends() const { return backends_; }
-  const std::string& node_tag() const { return node_tag_; }
-
  private:
   const std::string node_tag_;
   const std::map<std::string, Backend*> backends_;
