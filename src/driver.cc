@@ -100,10 +100,30 @@ std::string HostName() {
   return name;
 }
 
+// What --mode names: which parts of the driver run in this process.
+enum class DriverMode { kAll, kController, kNode };
+
+constexpr struct {
+  absl::string_view name;
+  DriverMode mode;
+} kModes[] = {
+    {"all", DriverMode::kAll},
+    {"controller", DriverMode::kController},
+    {"node", DriverMode::kNode},
+};
+
+absl::string_view ModeName(DriverMode mode) {
+  for (const auto& entry : kModes) {
+    if (entry.mode == mode) return entry.name;
+  }
+  return "?";
+}
+
 // What the command line asks for, checked.
 struct DriverOptions {
-  std::string mode;           // all, controller or node
-  bool local_storage = true;  // not --mode=controller
+  DriverMode mode = DriverMode::kAll;
+  // Every mode but --mode=controller holds this node's volumes.
+  bool local_storage() const { return mode != DriverMode::kController; }
   std::string driver_name;
   std::string node_id;
   std::string data_dir;
@@ -120,14 +140,15 @@ struct DriverOptions {
 // The flags' values, checked one by one (once they are parsed).
 absl::StatusOr<DriverOptions> CheckOptions() {
   DriverOptions options;
-  options.mode = absl::GetFlag(FLAGS_mode);
-  if (options.mode != "all" && options.mode != "controller" &&
-      options.mode != "node") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown --mode \"", options.mode,
-                     "\" (want all, controller or node)"));
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  const auto* named =
+      std::find_if(std::begin(kModes), std::end(kModes),
+                   [&](const auto& m) { return m.name == mode; });
+  if (named == std::end(kModes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown --mode \"", mode, "\" (want all, controller or node)"));
   }
-  options.local_storage = options.mode != "controller";
+  options.mode = named->mode;
   // CSI: at most 63 characters, domain-name style. It also names the
   // driver on the metrics page, which must stay valid text.
   options.driver_name = absl::GetFlag(FLAGS_driver_name);
@@ -318,7 +339,7 @@ absl::StatusOr<Backends> MakeBackends(const DriverOptions& options,
   Backends backends;
   backends.default_class = classes[0].name;
   // The controller alone reaches no node storage.
-  if (!options.local_storage) return backends;
+  if (!options.local_storage()) return backends;
   for (const DeviceClassSpec& spec : classes) {
     const uint64_t reserve =
         spec.reserve_set ? spec.reserve_bytes : options.default_reserve;
@@ -361,7 +382,7 @@ IdentityConfig MakeIdentityConfig(const DriverOptions& options) {
       csi::v1::PluginCapability::Service::CONTROLLER_SERVICE));
   config.capabilities.push_back(ServiceCapability(
       csi::v1::PluginCapability::Service::VOLUME_ACCESSIBILITY_CONSTRAINTS));
-  if (options.local_storage) {
+  if (options.local_storage()) {
     config.capabilities.push_back(ServiceCapability(
         csi::v1::PluginCapability::Service::GROUP_CONTROLLER_SERVICE));
   }
@@ -389,7 +410,7 @@ absl::Status AllReady(const std::map<std::string, Backend*>& backends) {
 // null Freezer).
 std::unique_ptr<Freezer> MakeFreezer(const DriverOptions& options,
                                      const Platform& platform) {
-  if (!options.local_storage) return std::make_unique<Freezer>();
+  if (!options.local_storage()) return std::make_unique<Freezer>();
   auto freezer = std::make_unique<Freezer>(
       FreezerDeps{platform.mounter, platform.fs_tools, platform.fs,
                   absl::StrCat(options.data_dir, "/frozen")});
@@ -403,7 +424,7 @@ ControllerConfig MakeControllerConfig(const DriverOptions& options,
                                       const Backends& backends) {
   ControllerConfig config;
   config.node_id = options.node_id;
-  config.local_storage = options.local_storage;
+  config.local_storage = options.local_storage();
   config.default_volume_bytes = options.default_volume_bytes;
   config.default_class = backends.default_class;
   return config;
@@ -447,9 +468,9 @@ class DriverServices final {
 
   // What --mode serves: the Node and GroupController services only where
   // the node's storage is.
-  std::vector<grpc::Service*> ForMode(const std::string& mode) {
+  std::vector<grpc::Service*> ForMode(DriverMode mode) {
     std::vector<grpc::Service*> services = {&identity_, &controller_};
-    if (mode != "controller") {
+    if (mode != DriverMode::kController) {
       services.push_back(&node_);
       services.push_back(&group_controller_);
     }
@@ -477,7 +498,7 @@ absl::StatusOr<MetricsEndpoint> StartMetrics(
   MetricsConfig config;
   config.version = kCellarVersion;
   config.start_time = start_time;
-  config.count_mappings = options.local_storage;
+  config.count_mappings = options.local_storage();
   std::vector<MetricsClass> classes;
   for (const auto& [name, backend] : backends) {
     classes.push_back({name, backend->kind(), backend});
@@ -507,8 +528,8 @@ absl::Status Serve(const DriverOptions& options,
   auto server = UnixServer::Start(options.socket_path, services, observer);
   if (!server.ok()) return server.status();
   spdlog::info("cellar-csi {} serving mode={} node={} endpoint=unix://{}",
-               kCellarVersion, options.mode, options.node_id,
-               options.socket_path);
+               kCellarVersion, std::string(ModeName(options.mode)),
+               options.node_id, options.socket_path);
   if (on_serving) on_serving();
   const absl::Duration grace = options.shutdown_grace;
   UnixServer* raw_server = server->get();

@@ -70,8 +70,8 @@ absl::StatusOr<AccessRequest> ValidateCapability(
           absl::StrCat("volume_mount_group \"", absl::CEscape(group),
                        "\" is not a numeric group id"));
     }
+    access.mount_group_gid = gid;
   }
-  access.volume_mount_group = group;
   return access;
 }
 

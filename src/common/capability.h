@@ -2,6 +2,7 @@
 #define CELLAR_SRC_COMMON_CAPABILITY_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,8 @@ struct AccessRequest {
   std::string fs_type;  // empty when none was named (or block)
   std::vector<std::string> mount_flags;
   MountOptions mount_options;  // mount_flags, parsed
-  std::string volume_mount_group;
+  // volume_mount_group (a pod's fsGroup) as a gid; none when not given.
+  std::optional<uint32_t> mount_group_gid;
 };
 
 // Validates one capability: an access type (block or mount) and a

@@ -219,7 +219,7 @@ absl::StatusOr<VolumeRecord> ControllerService::NewVolumeRecord(
                        : !params.fs_type.empty() ? params.fs_type
                                                  : kDefaultFsType);
   }
-  record.set_allocation(params.allocation);
+  record.set_allocation(std::string(AllocationName(params.allocation)));
   *record.mutable_parameters() = request.parameters();
   AccessPolicy policy;
   policy.bound_namespace = params.pvc_namespace;

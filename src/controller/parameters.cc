@@ -78,10 +78,11 @@ absl::StatusOr<VolumeParameters> ParseVolumeParameters(
       }
       out.fs_type = value;
     } else if (key == "allocation") {
-      if (value != "thin" && value != "thick") {
+      const std::optional<Allocation> allocation = ParseAllocation(value);
+      if (!allocation.has_value()) {
         return BadValue(key, value, "want thin or thick");
       }
-      out.allocation = value;
+      out.allocation = *allocation;
     } else if (key == "deviceClass") {
       if (!IsValidDeviceClass(value)) {
         return BadValue(key, value, "want 1-24 characters of [a-z0-9-]");
@@ -93,11 +94,11 @@ absl::StatusOr<VolumeParameters> ParseVolumeParameters(
       }
       out.encrypted = value == "true";
     } else if (key == "volumeRootMode") {
-      // Octal mode of the volume's root when a pod's fsGroup is applied.
-      bool octal = value.size() >= 3 && value.size() <= 4;
-      for (char c : value) octal = octal && c >= '0' && c <= '7';
-      // Kept in the record's parameters and applied by the node.
-      if (!octal) return BadValue(key, value, "want an octal mode like 2770");
+      // Octal mode of the volume's root when a pod's fsGroup is applied;
+      // kept in the record's parameters and applied by the node.
+      if (!ParseRootMode(value).has_value()) {
+        return BadValue(key, value, "want an octal mode like 2770");
+      }
     } else if (key == "allowedNamespaces") {
       auto list = SplitList(key, value, false);
       if (!list.ok()) return list.status();

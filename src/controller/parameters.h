@@ -8,13 +8,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/map.h"
+#include "src/common/volume_options.h"
 
 namespace cellar {
 
 // StorageClass parameters of CreateVolume and GetCapacity, validated.
 struct VolumeParameters {
   std::string fs_type;  // empty: not given
-  std::string allocation = "thin";
+  Allocation allocation = Allocation::kThin;
   std::string device_class;  // empty: the default class
   bool encrypted = false;
   // From csi.storage.k8s.io/pvc/namespace (the provisioner's extra create

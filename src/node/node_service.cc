@@ -19,6 +19,7 @@
 #include "src/common/logging.h"
 #include "src/common/status.h"
 #include "src/common/status_macros.h"
+#include "src/common/volume_options.h"
 #include "src/crypt/key_derivation.h"
 #include "src/node/access_policy.h"
 #include "src/node/paths.h"
@@ -442,17 +443,15 @@ namespace {
 // as recorded, 02770 without one; INTERNAL for a record damaged since.
 absl::StatusOr<mode_t> VolumeRootMode(const VolumeRecord& record) {
   auto it = record.parameters().find("volumeRootMode");
-  if (it == record.parameters().end()) return 02770;
-  // Checked at creation; a record damaged since is an error, not a crash
-  // (no throwing parse here).
-  char* end = nullptr;
-  const unsigned long parsed = std::strtoul(it->second.c_str(), &end, 8);
-  if (it->second.empty() || *end != '\0' || parsed > 07777) {
+  if (it == record.parameters().end()) return kDefaultRootMode;
+  // Checked at creation; a record damaged since is an error, not a crash.
+  const std::optional<uint32_t> mode = ParseRootMode(it->second);
+  if (!mode.has_value()) {
     return absl::InternalError(
         absl::StrCat("volume ", record.volume_id(),
                      ": its record holds a bad volumeRootMode"));
   }
-  return static_cast<mode_t>(parsed);
+  return static_cast<mode_t>(*mode);
 }
 
 }  // namespace
@@ -460,12 +459,11 @@ absl::StatusOr<mode_t> VolumeRootMode(const VolumeRecord& record) {
 absl::Status NodeService::ApplyMountGroup(const VolumeRecord& record,
                                           const AccessRequest& access,
                                           const std::string& staging) {
-  uint32_t gid = 0;
-  (void)absl::SimpleAtoi(access.volume_mount_group, &gid);
   // The root of the volume only: no recursive walk. The mode comes from
   // the StorageClass (volumeRootMode), validated at creation.
   ABSL_ASSIGN_OR_RETURN(mode_t mode, VolumeRootMode(record));
-  return deps_.fs->SetOwnerGroupMode(config_.kubelet_dir, staging, gid, mode);
+  return deps_.fs->SetOwnerGroupMode(config_.kubelet_dir, staging,
+                                     *access.mount_group_gid, mode);
 }
 
 absl::Status NodeService::FormatIfBlank(const VolumeRecord& record,
@@ -553,7 +551,7 @@ absl::Status NodeService::StageOnDevice(
       return s;
     }
   }
-  if (!access.volume_mount_group.empty() && !read_only) {
+  if (access.mount_group_gid.has_value() && !read_only) {
     ABSL_RETURN_IF_ERROR(ApplyMountGroup(record, access, staging));
   }
   return absl::OkStatus();
@@ -860,15 +858,13 @@ absl::Status NodeService::RemountTarget(const std::string& target,
 
 absl::Status NodeService::ApplyBlockMountGroup(const AccessRequest& access,
                                                const std::string& target) {
-  if (!access.block || access.volume_mount_group.empty()) {
+  if (!access.block || !access.mount_group_gid.has_value()) {
     return absl::OkStatus();
   }
   // fsGroup for a raw device: the group may read and write the node.
   // Applied on every call: a retry after a crash finishes it.
-  uint32_t gid = 0;
-  (void)absl::SimpleAtoi(access.volume_mount_group, &gid);
-  absl::Status s =
-      deps_.fs->SetOwnerGroupMode(config_.kubelet_dir, target, gid, 0660);
+  absl::Status s = deps_.fs->SetOwnerGroupMode(config_.kubelet_dir, target,
+                                               *access.mount_group_gid, 0660);
   if (!s.ok()) (void)UnmountAll(target);
   return s;
 }

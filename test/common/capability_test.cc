@@ -61,7 +61,7 @@ TEST(CapabilityTest, EverySingleNodeModeOfBlockAndMountIsAccepted) {
     EXPECT_TRUE(block->mount_flags.empty());
     EXPECT_EQ(block->mount_options.flags, 0u);
     EXPECT_TRUE(block->mount_options.data.empty());
-    EXPECT_EQ(block->volume_mount_group, "");
+    EXPECT_FALSE(block->mount_group_gid.has_value());
 
     absl::StatusOr<AccessRequest> mount = ValidateCapability(Mount(mode));
     ASSERT_TRUE(mount.ok()) << Mode::Mode_Name(mode) << mount.status();
@@ -141,13 +141,17 @@ TEST(CapabilityTest, MountFieldsAreParsed) {
   EXPECT_EQ(access->mount_options.data,
             (std::vector<std::string>{"discard",
                                       "context=\"system_u:object_r:t:s0\""}));
-  EXPECT_EQ(access->volume_mount_group, "1000");
+  EXPECT_EQ(access->mount_group_gid, 1000u);
 
-  for (const char* group : {"0", "4294967295", "0000000001"}) {
-    access =
-        ValidateCapability(Mount(Mode::SINGLE_NODE_WRITER, "ext4", {}, group));
-    ASSERT_TRUE(access.ok()) << group << ": " << access.status();
-    EXPECT_EQ(access->volume_mount_group, group);
+  const struct {
+    const char* text;
+    uint32_t gid;
+  } kGroups[] = {{"0", 0}, {"4294967295", 4294967295u}, {"0000000001", 1}};
+  for (const auto& group : kGroups) {
+    access = ValidateCapability(
+        Mount(Mode::SINGLE_NODE_WRITER, "ext4", {}, group.text));
+    ASSERT_TRUE(access.ok()) << group.text << ": " << access.status();
+    EXPECT_EQ(access->mount_group_gid, group.gid);
   }
 
   // A block capability carries no mount fields, whatever else is set.
@@ -323,7 +327,7 @@ TEST(CapabilityTest, ValidateCapabilitiesMergesAgreeingEntries) {
   EXPECT_EQ(access->mount_flags, std::vector<std::string>{"noatime"});
   EXPECT_EQ(access->mount_options.flags,
             static_cast<unsigned long>(MS_NOATIME));
-  EXPECT_EQ(access->volume_mount_group, "42");
+  EXPECT_EQ(access->mount_group_gid, 42u);
 
   Capabilities blocks;
   *blocks.Add() = Block(Mode::SINGLE_NODE_WRITER);

@@ -15,7 +15,7 @@ google::protobuf::Map<std::string, std::string> Params(
 TEST(ParametersTest, DefaultsWhenEmpty) {
   auto params = ParseVolumeParameters({});
   ASSERT_TRUE(params.ok());
-  EXPECT_EQ(params->allocation, "thin");
+  EXPECT_EQ(params->allocation, Allocation::kThin);
   EXPECT_EQ(params->fs_type, "");
   EXPECT_FALSE(params->encrypted);
 }
@@ -34,7 +34,7 @@ TEST(ParametersTest, AcceptsKnownKeysAndSidecarKeys) {
   }));
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ(params->fs_type, "xfs");
-  EXPECT_EQ(params->allocation, "thick");
+  EXPECT_EQ(params->allocation, Allocation::kThick);
   EXPECT_EQ(params->device_class, "fast-1");
   EXPECT_EQ(params->pvc_namespace, "team-a");
   EXPECT_EQ(params->allowed_namespaces,

@@ -9,6 +9,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "src/common/ids.h"
 #include "src/common/status_macros.h"
+#include "src/common/volume_options.h"
 
 namespace cellar {
 namespace {
@@ -176,7 +177,7 @@ absl::Status LoopBackend::WriteRecord(const VolumeRecord& record) {
 
 absl::StatusOr<VolumeRecord> LoopBackend::Create(const VolumeRecord& record) {
   ABSL_RETURN_IF_ERROR(CheckVolumeId(record.volume_id()));
-  const bool thick = record.allocation() == "thick";
+  const bool thick = IsThick(record.allocation());
   absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
   if (existing.ok()) {
     // A retry after a crash may find the record without its image.
@@ -273,7 +274,7 @@ absl::StatusOr<uint64_t> LoopBackend::Expand(const std::string& volume_id,
         absl::StrCat("not enough space to grow ", volume_id, " by ",
                      bytes - current, " bytes"));
   }
-  const bool thick = record.allocation() == "thick";
+  const bool thick = IsThick(record.allocation());
   ABSL_RETURN_IF_ERROR(
       fs_->EnsureFileSize(ImagePath(volume_id), bytes, thick, 0600));
   record.set_capacity_bytes(static_cast<int64_t>(bytes));
@@ -426,7 +427,7 @@ absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
                                       ? SnapshotPath(source_id)
                                       : ImagePath(source_id);
   const std::string image = ImagePath(record.volume_id());
-  const bool thick = record.allocation() == "thick";
+  const bool thick = IsThick(record.allocation());
   absl::StatusOr<VolumeRecord> existing = Get(record.volume_id());
   if (existing.ok()) {
     absl::StatusOr<FileInfo> info = fs_->Stat(image);
