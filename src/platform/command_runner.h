@@ -11,11 +11,11 @@
 namespace cellar {
 
 // One program to run. argv[0] is looked up in PATH when it has no slash.
+// Its stdin is /dev/null: no secret ever reaches a program (argv and the
+// environment are visible to other processes; keys go through
+// libcryptsetup).
 struct Command {
   std::vector<std::string> argv;
-  // Written to the program's standard input, then closed. This is how secrets
-  // reach a program: never through argv or the environment.
-  std::string stdin_data;
   // Extra environment entries ("NAME=value") on top of LC_ALL=C and PATH,
   // e.g. LVM_SYSTEM_DIR. Never secrets.
   std::vector<std::string> env;

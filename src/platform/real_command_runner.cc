@@ -47,10 +47,9 @@ absl::StatusOr<std::string> Resolve(const std::string& program) {
   return absl::NotFoundError(absl::StrCat("program not found: ", program));
 }
 
-// The three pipes between us and one child. Each end is closed as soon as
-// it is no longer needed, and every end still open is closed on destruction.
+// The two pipes from one child. Each end is closed as soon as it is no
+// longer needed, and every end still open is closed on destruction.
 struct ChildPipes {
-  int in[2] = {-1, -1};
   int out[2] = {-1, -1};
   int err[2] = {-1, -1};
 
@@ -58,30 +57,31 @@ struct ChildPipes {
   ChildPipes(const ChildPipes&) = delete;
   ChildPipes& operator=(const ChildPipes&) = delete;
   ~ChildPipes() {
-    for (int* fd : {&in[0], &in[1], &out[0], &out[1], &err[0], &err[1]}) {
+    for (int* fd : {&out[0], &out[1], &err[0], &err[1]}) {
       CloseFd(fd);
     }
   }
 
   absl::Status Open() {
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-        pipe2(err, O_CLOEXEC) != 0) {
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
       return absl::ErrnoToStatus(errno, "pipe2");
     }
     return absl::OkStatus();
   }
 };
 
-// Starts `program` in its own process group with the pipes as its standard
-// streams, default signal dispositions, an empty signal mask and only the
-// fixed environment. Leaves our ends of the pipes open and non-blocking.
+// Starts `program` in its own process group with /dev/null as its stdin,
+// the pipes as its stdout and stderr, default signal dispositions, an empty
+// signal mask and only the fixed environment. Leaves our ends of the pipes open
+// and non-blocking.
 absl::StatusOr<pid_t> Spawn(const std::string& program, const Command& command,
                             ChildPipes& pipes) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   auto destroy_actions =
       absl::MakeCleanup([&] { posix_spawn_file_actions_destroy(&actions); });
-  posix_spawn_file_actions_adddup2(&actions, pipes.in[0], STDIN_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+                                   O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, pipes.out[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, pipes.err[1], STDERR_FILENO);
 
@@ -119,13 +119,11 @@ absl::StatusOr<pid_t> Spawn(const std::string& program, const Command& command,
     return absl::ErrnoToStatus(spawn_error,
                                absl::StrCat("spawn ", command.argv[0]));
   }
-  CloseFd(&pipes.in[0]);
   CloseFd(&pipes.out[1]);
   CloseFd(&pipes.err[1]);
-  for (int fd : {pipes.in[1], pipes.out[0], pipes.err[0]}) {
+  for (int fd : {pipes.out[0], pipes.err[0]}) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   }
-  if (command.stdin_data.empty()) CloseFd(&pipes.in[1]);
   return pid;
 }
 
@@ -143,29 +141,10 @@ void Drain(int* fd, size_t limit, std::string* sink, CommandResult* result) {
   }
 }
 
-// Writes the next part of stdin_data; closes the pipe once all is written or
-// the child stopped reading. SIGPIPE on a child that exits without reading
-// its stdin must not kill us: main() ignores SIGPIPE, and a write error
-// simply stops feeding stdin.
-void Feed(short revents, const Command& command, size_t* written, int* fd) {
-  if (revents & (POLLERR | POLLHUP)) {
-    CloseFd(fd);
-    return;
-  }
-  const ssize_t put = write(*fd, command.stdin_data.data() + *written,
-                            command.stdin_data.size() - *written);
-  if (put > 0) *written += static_cast<size_t>(put);
-  if ((put < 0 && errno != EAGAIN && errno != EINTR) ||
-      *written == command.stdin_data.size()) {
-    CloseFd(fd);
-  }
-}
-
 // Moves data through the pipes until the child closes its output or the
 // timeout passes; on timeout (or a poll failure) kills the child's group.
 void Pump(const Command& command, pid_t pid, ChildPipes& pipes,
           CommandResult* result) {
-  size_t stdin_written = 0;
   const absl::Time deadline = absl::Now() + command.timeout;
   while (pipes.out[0] >= 0 || pipes.err[0] >= 0) {
     const absl::Duration left = deadline - absl::Now();
@@ -175,12 +154,10 @@ void Pump(const Command& command, pid_t pid, ChildPipes& pipes,
       break;
     }
     // Slot order is fixed; a closed end polls as fd -1, which poll ignores.
-    pollfd fds[3] = {{pipes.out[0], POLLIN, 0},
-                     {pipes.err[0], POLLIN, 0},
-                     {pipes.in[1], POLLOUT, 0}};
+    pollfd fds[2] = {{pipes.out[0], POLLIN, 0}, {pipes.err[0], POLLIN, 0}};
     const int wait_ms = static_cast<int>(
         std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1000));
-    if (poll(fds, 3, wait_ms) < 0) {
+    if (poll(fds, 2, wait_ms) < 0) {
       if (errno == EINTR) continue;
       kill(-pid, SIGKILL);
       break;
@@ -193,11 +170,7 @@ void Pump(const Command& command, pid_t pid, ChildPipes& pipes,
       Drain(&pipes.err[0], command.max_output_bytes, &result->stderr_data,
             result);
     }
-    if (fds[2].revents != 0) {
-      Feed(fds[2].revents, command, &stdin_written, &pipes.in[1]);
-    }
   }
-  CloseFd(&pipes.in[1]);
 }
 
 // Waits for the child and records how it ended.

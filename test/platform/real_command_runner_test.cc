@@ -43,24 +43,19 @@ TEST(RealCommandRunnerTest, EnvironmentIsCLocaleOnly) {
   EXPECT_EQ(result->stdout_data.find("leaked"), std::string::npos);
 }
 
-TEST(RealCommandRunnerTest, FeedsStdin) {
+TEST(RealCommandRunnerTest, StdinIsEmpty) {
+  // Nothing is ever written to a program's stdin (secrets go through
+  // libcryptsetup, not a tool): it reads end of file at once, never our
+  // own stdin.
   RealCommandRunner runner;
   Command command;
   command.argv = {"cat"};
-  command.stdin_data = std::string(300000, 'k');  // larger than a pipe
-  auto result = runner.Run(command);
-  ASSERT_TRUE(result.ok());
-  EXPECT_EQ(result->stdout_data, command.stdin_data);
-}
-
-TEST(RealCommandRunnerTest, ProgramIgnoringStdinDoesNotHang) {
-  RealCommandRunner runner;
-  Command command;
-  command.argv = {"true"};
-  command.stdin_data = std::string(1 << 20, 'x');
+  command.timeout = absl::Seconds(10);
   auto result = runner.Run(command);
   ASSERT_TRUE(result.ok());
   EXPECT_TRUE(result->Succeeded());
+  EXPECT_FALSE(result->timed_out);
+  EXPECT_EQ(result->stdout_data, "");
 }
 
 TEST(RealCommandRunnerTest, TimeoutKillsTheWholeGroup) {
