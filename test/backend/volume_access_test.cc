@@ -9,8 +9,8 @@
 #include "src/backend/router.h"
 #include "src/common/ids.h"
 #include "src/common/volume_locks.h"
-#include "src/platform/fake_filesystem.h"
-#include "src/platform/fake_loop_device.h"
+#include "test/fakes/fake_filesystem.h"
+#include "test/fakes/fake_loop_device.h"
 
 namespace cellar {
 namespace {

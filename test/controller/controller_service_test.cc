@@ -9,12 +9,12 @@
 #include "src/backend/lvm/lvm_backend.h"
 #include "src/common/units.h"
 #include "src/controller/group_controller_service.h"
-#include "src/platform/fake_block_copier.h"
-#include "src/platform/fake_clock.h"
-#include "src/platform/fake_command_runner.h"
-#include "src/platform/fake_filesystem.h"
-#include "src/platform/fake_loop_device.h"
-#include "test/backend/lvm/fake_lvm.h"
+#include "test/fakes/fake_block_copier.h"
+#include "test/fakes/fake_clock.h"
+#include "test/fakes/fake_command_runner.h"
+#include "test/fakes/fake_filesystem.h"
+#include "test/fakes/fake_loop_device.h"
+#include "test/fakes/fake_lvm.h"
 
 namespace cellar {
 namespace {

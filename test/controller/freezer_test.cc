@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "src/platform/fake_filesystem.h"
-#include "src/platform/fake_fs_tools.h"
-#include "src/platform/fake_mounter.h"
-#include "src/platform/fault_injection.h"
+#include "test/fakes/fake_filesystem.h"
+#include "test/fakes/fake_fs_tools.h"
+#include "test/fakes/fake_mounter.h"
+#include "test/fakes/fault_injection.h"
 
 namespace cellar {
 namespace {

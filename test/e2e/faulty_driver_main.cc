@@ -17,7 +17,6 @@
 
 #include "absl/strings/numbers.h"
 #include "src/driver.h"
-#include "src/platform/fault_injection.h"
 #include "src/platform/real_block_copier.h"
 #include "src/platform/real_command_runner.h"
 #include "src/platform/real_crypt_devices.h"
@@ -25,6 +24,7 @@
 #include "src/platform/real_fs_tools.h"
 #include "src/platform/real_loop_device.h"
 #include "src/platform/real_mounter.h"
+#include "test/fakes/fault_injection.h"
 
 namespace {
 

@@ -8,11 +8,11 @@
 #include "src/backend/loop/loop_backend.h"
 #include "src/common/ids.h"
 #include "src/common/units.h"
-#include "src/platform/fake_crypt_devices.h"
-#include "src/platform/fake_filesystem.h"
-#include "src/platform/fake_fs_tools.h"
-#include "src/platform/fake_loop_device.h"
-#include "src/platform/fake_mounter.h"
+#include "test/fakes/fake_crypt_devices.h"
+#include "test/fakes/fake_filesystem.h"
+#include "test/fakes/fake_fs_tools.h"
+#include "test/fakes/fake_loop_device.h"
+#include "test/fakes/fake_mounter.h"
 
 namespace cellar {
 namespace {

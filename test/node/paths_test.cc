@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "src/platform/fake_filesystem.h"
+#include "test/fakes/fake_filesystem.h"
 
 namespace cellar {
 namespace {

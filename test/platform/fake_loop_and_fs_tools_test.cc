@@ -1,8 +1,8 @@
 // The loop and fs-tool fakes stand in for the real ones in service tests:
 // they must answer the way the real ones do where services rely on it.
 #include "gtest/gtest.h"
-#include "src/platform/fake_fs_tools.h"
-#include "src/platform/fake_loop_device.h"
+#include "test/fakes/fake_fs_tools.h"
+#include "test/fakes/fake_loop_device.h"
 
 namespace cellar {
 namespace {

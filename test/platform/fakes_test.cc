@@ -3,9 +3,9 @@
 #include <sys/mount.h>
 
 #include "gtest/gtest.h"
-#include "src/platform/fake_command_runner.h"
-#include "src/platform/fake_filesystem.h"
-#include "src/platform/fake_mounter.h"
+#include "test/fakes/fake_command_runner.h"
+#include "test/fakes/fake_filesystem.h"
+#include "test/fakes/fake_mounter.h"
 
 namespace cellar {
 namespace {

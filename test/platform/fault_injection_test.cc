@@ -1,12 +1,12 @@
 // FaultPlan and a wrapper on a fake: which call fails, which is the last
 // before a "crash", what the hook is told, and that reads are not counted.
-#include "src/platform/fault_injection.h"
+#include "test/fakes/fault_injection.h"
 
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "src/platform/fake_filesystem.h"
+#include "test/fakes/fake_filesystem.h"
 
 namespace cellar {
 namespace {

@@ -21,12 +21,12 @@
 #include "src/common/units.h"
 #include "src/controller/controller_service.h"
 #include "src/controller/group_controller_service.h"
-#include "src/platform/fake_block_copier.h"
-#include "src/platform/fake_command_runner.h"
-#include "src/platform/fake_filesystem.h"
-#include "src/platform/fake_loop_device.h"
-#include "src/platform/fault_injection.h"
-#include "test/backend/lvm/fake_lvm.h"
+#include "test/fakes/fake_block_copier.h"
+#include "test/fakes/fake_command_runner.h"
+#include "test/fakes/fake_filesystem.h"
+#include "test/fakes/fake_loop_device.h"
+#include "test/fakes/fake_lvm.h"
+#include "test/fakes/fault_injection.h"
 
 namespace cellar {
 namespace {

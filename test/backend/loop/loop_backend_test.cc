@@ -11,8 +11,8 @@
 
 #include "gtest/gtest.h"
 #include "src/common/ids.h"
-#include "src/platform/fake_filesystem.h"
-#include "src/platform/fake_loop_device.h"
+#include "test/fakes/fake_filesystem.h"
+#include "test/fakes/fake_loop_device.h"
 
 namespace cellar {
 namespace {

@@ -13,10 +13,10 @@
 #include "gtest/gtest.h"
 #include "src/common/ids.h"
 #include "src/common/units.h"
-#include "src/platform/fake_block_copier.h"
-#include "src/platform/fake_command_runner.h"
-#include "src/platform/fake_filesystem.h"
-#include "test/backend/lvm/fake_lvm.h"
+#include "test/fakes/fake_block_copier.h"
+#include "test/fakes/fake_command_runner.h"
+#include "test/fakes/fake_filesystem.h"
+#include "test/fakes/fake_lvm.h"
 
 namespace cellar {
 namespace {

@@ -1,5 +1,5 @@
-#ifndef CELLAR_SRC_PLATFORM_FAULT_INJECTION_H_
-#define CELLAR_SRC_PLATFORM_FAULT_INJECTION_H_
+#ifndef CELLAR_TEST_FAKES_FAULT_INJECTION_H_
+#define CELLAR_TEST_FAKES_FAULT_INJECTION_H_
 
 #include <functional>
 #include <string>
@@ -210,4 +210,4 @@ class FaultyBlockCopier final : public BlockCopier {
 
 }  // namespace cellar
 
-#endif  // CELLAR_SRC_PLATFORM_FAULT_INJECTION_H_
+#endif  // CELLAR_TEST_FAKES_FAULT_INJECTION_H_

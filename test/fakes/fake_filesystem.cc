@@ -1,4 +1,4 @@
-#include "src/platform/fake_filesystem.h"
+#include "test/fakes/fake_filesystem.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,5 +1,5 @@
-#ifndef CELLAR_SRC_PLATFORM_FAKE_BLOCK_COPIER_H_
-#define CELLAR_SRC_PLATFORM_FAKE_BLOCK_COPIER_H_
+#ifndef CELLAR_TEST_FAKES_FAKE_BLOCK_COPIER_H_
+#define CELLAR_TEST_FAKES_FAKE_BLOCK_COPIER_H_
 
 #include <map>
 #include <string>
@@ -53,4 +53,4 @@ class FakeBlockCopier final : public BlockCopier {
 
 }  // namespace cellar
 
-#endif  // CELLAR_SRC_PLATFORM_FAKE_BLOCK_COPIER_H_
+#endif  // CELLAR_TEST_FAKES_FAKE_BLOCK_COPIER_H_

@@ -1,4 +1,4 @@
-#include "src/platform/fake_loop_device.h"
+#include "test/fakes/fake_loop_device.h"
 
 #include <utility>
 

@@ -1,4 +1,4 @@
-#include "src/platform/fake_command_runner.h"
+#include "test/fakes/fake_command_runner.h"
 
 #include <utility>
 

@@ -1,4 +1,4 @@
-#include "test/backend/lvm/fake_lvm.h"
+#include "test/fakes/fake_lvm.h"
 
 #include <algorithm>
 

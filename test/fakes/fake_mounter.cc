@@ -1,4 +1,4 @@
-#include "src/platform/fake_mounter.h"
+#include "test/fakes/fake_mounter.h"
 
 #include <sys/mount.h>
 

@@ -1,4 +1,4 @@
-#include "src/platform/fake_crypt_devices.h"
+#include "test/fakes/fake_crypt_devices.h"
 
 #include "absl/strings/str_cat.h"
 

@@ -1,5 +1,5 @@
-#ifndef CELLAR_SRC_PLATFORM_FAKE_FS_TOOLS_H_
-#define CELLAR_SRC_PLATFORM_FAKE_FS_TOOLS_H_
+#ifndef CELLAR_TEST_FAKES_FAKE_FS_TOOLS_H_
+#define CELLAR_TEST_FAKES_FAKE_FS_TOOLS_H_
 
 #include <cstdint>
 #include <map>
@@ -71,4 +71,4 @@ class FakeFsTools final : public FsTools {
 
 }  // namespace cellar
 
-#endif  // CELLAR_SRC_PLATFORM_FAKE_FS_TOOLS_H_
+#endif  // CELLAR_TEST_FAKES_FAKE_FS_TOOLS_H_

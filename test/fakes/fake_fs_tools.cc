@@ -1,4 +1,4 @@
-#include "src/platform/fake_fs_tools.h"
+#include "test/fakes/fake_fs_tools.h"
 
 #include <algorithm>
 #include <utility>

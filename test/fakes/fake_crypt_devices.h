@@ -1,5 +1,5 @@
-#ifndef CELLAR_SRC_PLATFORM_FAKE_CRYPT_DEVICES_H_
-#define CELLAR_SRC_PLATFORM_FAKE_CRYPT_DEVICES_H_
+#ifndef CELLAR_TEST_FAKES_FAKE_CRYPT_DEVICES_H_
+#define CELLAR_TEST_FAKES_FAKE_CRYPT_DEVICES_H_
 
 #include <map>
 #include <string>
@@ -48,4 +48,4 @@ class FakeCryptDevices final : public CryptDevices {
 
 }  // namespace cellar
 
-#endif  // CELLAR_SRC_PLATFORM_FAKE_CRYPT_DEVICES_H_
+#endif  // CELLAR_TEST_FAKES_FAKE_CRYPT_DEVICES_H_

@@ -1,4 +1,4 @@
-#include "src/platform/fake_block_copier.h"
+#include "test/fakes/fake_block_copier.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
-#ifndef CELLAR_SRC_PLATFORM_FAKE_MOUNTER_H_
-#define CELLAR_SRC_PLATFORM_FAKE_MOUNTER_H_
+#ifndef CELLAR_TEST_FAKES_FAKE_MOUNTER_H_
+#define CELLAR_TEST_FAKES_FAKE_MOUNTER_H_
 
 #include <string>
 #include <vector>
@@ -46,4 +46,4 @@ class FakeMounter final : public Mounter {
 
 }  // namespace cellar
 
-#endif  // CELLAR_SRC_PLATFORM_FAKE_MOUNTER_H_
+#endif  // CELLAR_TEST_FAKES_FAKE_MOUNTER_H_

@@ -1,5 +1,5 @@
-#ifndef CELLAR_SRC_PLATFORM_FAKE_COMMAND_RUNNER_H_
-#define CELLAR_SRC_PLATFORM_FAKE_COMMAND_RUNNER_H_
+#ifndef CELLAR_TEST_FAKES_FAKE_COMMAND_RUNNER_H_
+#define CELLAR_TEST_FAKES_FAKE_COMMAND_RUNNER_H_
 
 #include <functional>
 #include <string>
@@ -39,4 +39,4 @@ class FakeCommandRunner final : public CommandRunner {
 
 }  // namespace cellar
 
-#endif  // CELLAR_SRC_PLATFORM_FAKE_COMMAND_RUNNER_H_
+#endif  // CELLAR_TEST_FAKES_FAKE_COMMAND_RUNNER_H_

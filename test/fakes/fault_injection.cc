@@ -1,4 +1,4 @@
-#include "src/platform/fault_injection.h"
+#include "test/fakes/fault_injection.h"
 
 #include <utility>
 

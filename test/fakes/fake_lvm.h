@@ -1,5 +1,5 @@
-#ifndef CELLAR_TEST_BACKEND_LVM_FAKE_LVM_H_
-#define CELLAR_TEST_BACKEND_LVM_FAKE_LVM_H_
+#ifndef CELLAR_TEST_FAKES_FAKE_LVM_H_
+#define CELLAR_TEST_FAKES_FAKE_LVM_H_
 
 #include <cstdint>
 #include <functional>
@@ -123,4 +123,4 @@ class FakeLvm final {
 
 }  // namespace cellar::testing
 
-#endif  // CELLAR_TEST_BACKEND_LVM_FAKE_LVM_H_
+#endif  // CELLAR_TEST_FAKES_FAKE_LVM_H_

@@ -1,5 +1,5 @@
-#ifndef CELLAR_SRC_PLATFORM_FAKE_CLOCK_H_
-#define CELLAR_SRC_PLATFORM_FAKE_CLOCK_H_
+#ifndef CELLAR_TEST_FAKES_FAKE_CLOCK_H_
+#define CELLAR_TEST_FAKES_FAKE_CLOCK_H_
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -36,4 +36,4 @@ class FakeClock final : public Clock {
 
 }  // namespace cellar
 
-#endif  // CELLAR_SRC_PLATFORM_FAKE_CLOCK_H_
+#endif  // CELLAR_TEST_FAKES_FAKE_CLOCK_H_

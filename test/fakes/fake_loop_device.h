@@ -1,5 +1,5 @@
-#ifndef CELLAR_SRC_PLATFORM_FAKE_LOOP_DEVICE_H_
-#define CELLAR_SRC_PLATFORM_FAKE_LOOP_DEVICE_H_
+#ifndef CELLAR_TEST_FAKES_FAKE_LOOP_DEVICE_H_
+#define CELLAR_TEST_FAKES_FAKE_LOOP_DEVICE_H_
 
 #include <cstdint>
 #include <map>
@@ -64,4 +64,4 @@ class FakeLoopDevices final : public LoopDevices {
 
 }  // namespace cellar
 
-#endif  // CELLAR_SRC_PLATFORM_FAKE_LOOP_DEVICE_H_
+#endif  // CELLAR_TEST_FAKES_FAKE_LOOP_DEVICE_H_

@@ -1,5 +1,5 @@
-#ifndef CELLAR_SRC_PLATFORM_FAKE_FILESYSTEM_H_
-#define CELLAR_SRC_PLATFORM_FAKE_FILESYSTEM_H_
+#ifndef CELLAR_TEST_FAKES_FAKE_FILESYSTEM_H_
+#define CELLAR_TEST_FAKES_FAKE_FILESYSTEM_H_
 
 #include <map>
 #include <string>
@@ -75,4 +75,4 @@ class FakeFileSystem final : public FileSystem {
 
 }  // namespace cellar
 
-#endif  // CELLAR_SRC_PLATFORM_FAKE_FILESYSTEM_H_
+#endif  // CELLAR_TEST_FAKES_FAKE_FILESYSTEM_H_
