@@ -22,6 +22,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "csi.grpc.pb.h"
@@ -228,7 +229,7 @@ absl::StatusOr<DriverOptions> ParseCommandLine(int argc, char** argv,
     std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
     name = name.substr(0, name.find('='));
     if (absl::FindCommandLineFlag(name) == nullptr &&
-        !(name.rfind("no", 0) == 0 &&
+        !(absl::StartsWith(name, "no") &&
           absl::FindCommandLineFlag(name.substr(2)) != nullptr)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown flag --", DashedFlagName(name), " (see --help)"));
@@ -360,7 +361,8 @@ absl::StatusOr<Backends> MakeBackends(const DriverOptions& options,
 // Thin pools with autoextend are checked every few seconds (and after each
 // allocation): nothing else grows them when no dmeventd runs. Null when
 // no class asks for it.
-std::unique_ptr<PeriodicTask> StartPoolGuard(std::vector<LvmBackend*> pools) {
+std::unique_ptr<PeriodicTask> StartPoolGuard(
+    const std::vector<LvmBackend*>& pools) {
   if (pools.empty()) return nullptr;
   auto check_pools = [pools] {
     for (LvmBackend* pool : pools) {

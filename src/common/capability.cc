@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
@@ -181,7 +182,7 @@ absl::StatusOr<MountOptions> ParseMountFlags(
     // quoted commas of an MLS range cannot close the option early.
     for (const char* prefix :
          {"context=", "fscontext=", "defcontext=", "rootcontext="}) {
-      if (flag.rfind(prefix, 0) != 0) continue;
+      if (!absl::StartsWith(flag, prefix)) continue;
       std::string value = flag.substr(std::string(prefix).size());
       bool quoted =
           value.size() >= 2 && value.front() == '"' && value.back() == '"';

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -41,7 +42,8 @@ absl::Status CheckLabels(const MetricFamily& family,
                          const MetricLabels& labels) {
   std::set<std::string> seen;
   for (const auto& [name, value] : labels) {
-    if (!ValidName(name, /*allow_colon=*/false) || name.rfind("__", 0) == 0 ||
+    if (!ValidName(name, /*allow_colon=*/false) ||
+        absl::StartsWith(name, "__") ||
         (family.type == MetricType::kHistogram && name == "le")) {
       return absl::InvalidArgumentError(absl::StrCat("metric ", family.name,
                                                      ": label name \"", name,

@@ -54,7 +54,7 @@ bool CopyJobs::Start(const std::string& key, const std::string& origin,
 }
 
 absl::Status CopyJobs::Run(const std::string& key, const std::string& origin,
-                           Work work) {
+                           const Work& work) {
   Job* raw = nullptr;
   std::thread finished;
   {

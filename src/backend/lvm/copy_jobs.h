@@ -37,7 +37,7 @@ class CopyJobs final {
   // Runs `work` in the calling thread, seen by Cancel and the waits like a
   // started job. ABORTED when a job for `key` is running already.
   absl::Status Run(const std::string& key, const std::string& origin,
-                   Work work);
+                   const Work& work);
   // Cancels the job for `key`, if any, and waits until it has stopped. Until
   // Forget(key), Start refuses `key` for `retry_after` (a caller that read
   // a stale listing must not start it again while its LV is removed).
