@@ -7,6 +7,8 @@
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/map.h"
+#include "grpcpp/support/status.h"
+#include "src/common/status.h"
 
 namespace cellar {
 
@@ -52,6 +54,17 @@ void WipeSecretMap(google::protobuf::Map<std::string, std::string>* secrets);
 template <typename Request>
 void WipeRequestSecrets(const Request* request) {
   WipeSecretMap(const_cast<Request*>(request)->mutable_secrets());
+}
+
+// The end of every handler of a request with a secrets field: the handler's
+// status (computed first, as an argument) is answered once the secrets are
+// wiped, so none is left in the request when gRPC frees it.
+//   return WipeSecretsAndAnswer(request, DoStage(*request));
+template <typename Request>
+grpc::Status WipeSecretsAndAnswer(const Request* request,
+                                  const absl::Status& status) {
+  WipeRequestSecrets(request);
+  return ToGrpcStatus(status);
 }
 
 }  // namespace cellar

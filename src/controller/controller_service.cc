@@ -122,9 +122,7 @@ void ControllerService::FillVolume(const VolumeRecord& record,
 grpc::Status ControllerService::CreateVolume(
     grpc::ServerContext*, const csi::v1::CreateVolumeRequest* request,
     csi::v1::CreateVolumeResponse* response) {
-  const absl::Status status = DoCreateVolume(*request, response);
-  WipeRequestSecrets(request);
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoCreateVolume(*request, response));
 }
 
 absl::StatusOr<ControllerService::CreatePlan>
@@ -332,9 +330,7 @@ absl::Status ControllerService::DoCreateVolume(
 grpc::Status ControllerService::DeleteVolume(
     grpc::ServerContext*, const csi::v1::DeleteVolumeRequest* request,
     csi::v1::DeleteVolumeResponse*) {
-  const absl::Status status = DoDeleteVolume(*request);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoDeleteVolume(*request));
 }
 
 absl::Status ControllerService::DoDeleteVolume(
@@ -368,9 +364,7 @@ grpc::Status ControllerService::ValidateVolumeCapabilities(
     grpc::ServerContext*,
     const csi::v1::ValidateVolumeCapabilitiesRequest* request,
     csi::v1::ValidateVolumeCapabilitiesResponse* response) {
-  const absl::Status status = DoValidate(*request, response);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoValidate(*request, response));
 }
 
 absl::Status ControllerService::DoValidate(
@@ -558,9 +552,7 @@ grpc::Status ControllerService::ControllerGetCapabilities(
 grpc::Status ControllerService::ControllerExpandVolume(
     grpc::ServerContext*, const csi::v1::ControllerExpandVolumeRequest* request,
     csi::v1::ControllerExpandVolumeResponse* response) {
-  const absl::Status status = DoExpand(*request, response);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoExpand(*request, response));
 }
 
 absl::Status ControllerService::DoExpand(
@@ -717,9 +709,7 @@ absl::Status ControllerService::PrepareFromSource(
 grpc::Status ControllerService::CreateSnapshot(
     grpc::ServerContext*, const csi::v1::CreateSnapshotRequest* request,
     csi::v1::CreateSnapshotResponse* response) {
-  const absl::Status status = DoCreateSnapshot(*request, response);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoCreateSnapshot(*request, response));
 }
 
 absl::Status ControllerService::ValidateCreateSnapshot(
@@ -832,9 +822,7 @@ absl::Status ControllerService::DoCreateSnapshot(
 grpc::Status ControllerService::DeleteSnapshot(
     grpc::ServerContext*, const csi::v1::DeleteSnapshotRequest* request,
     csi::v1::DeleteSnapshotResponse*) {
-  const absl::Status status = DoDeleteSnapshot(*request);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoDeleteSnapshot(*request));
 }
 
 absl::Status ControllerService::DoDeleteSnapshot(
@@ -896,9 +884,7 @@ bool IsCompleteGroup(const std::vector<SnapshotRecord>& members,
 grpc::Status ControllerService::ListSnapshots(
     grpc::ServerContext*, const csi::v1::ListSnapshotsRequest* request,
     csi::v1::ListSnapshotsResponse* response) {
-  const absl::Status status = DoListSnapshots(*request, response);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoListSnapshots(*request, response));
 }
 
 absl::Status ControllerService::DoListSnapshots(
@@ -960,9 +946,7 @@ absl::Status ControllerService::DoListSnapshots(
 grpc::Status ControllerService::GetSnapshot(
     grpc::ServerContext*, const csi::v1::GetSnapshotRequest* request,
     csi::v1::GetSnapshotResponse* response) {
-  const absl::Status status = DoGetSnapshot(*request, response);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoGetSnapshot(*request, response));
 }
 
 absl::Status ControllerService::DoGetSnapshot(

@@ -56,26 +56,20 @@ grpc::Status GroupControllerService::CreateVolumeGroupSnapshot(
     grpc::ServerContext*,
     const csi::v1::CreateVolumeGroupSnapshotRequest* request,
     csi::v1::CreateVolumeGroupSnapshotResponse* response) {
-  const absl::Status status = DoCreate(*request, response);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoCreate(*request, response));
 }
 
 grpc::Status GroupControllerService::DeleteVolumeGroupSnapshot(
     grpc::ServerContext*,
     const csi::v1::DeleteVolumeGroupSnapshotRequest* request,
     csi::v1::DeleteVolumeGroupSnapshotResponse*) {
-  const absl::Status status = DoDelete(*request);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoDelete(*request));
 }
 
 grpc::Status GroupControllerService::GetVolumeGroupSnapshot(
     grpc::ServerContext*, const csi::v1::GetVolumeGroupSnapshotRequest* request,
     csi::v1::GetVolumeGroupSnapshotResponse* response) {
-  const absl::Status status = DoGet(*request, response);
-  WipeRequestSecrets(request);  // unused here, and gone before we answer
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoGet(*request, response));
 }
 
 absl::StatusOr<std::vector<std::string>> GroupControllerService::ValidateCreate(

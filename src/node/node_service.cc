@@ -358,9 +358,7 @@ absl::Status NodeService::ReleaseReadOnlyViews(const std::string& device,
 grpc::Status NodeService::NodeStageVolume(
     grpc::ServerContext*, const csi::v1::NodeStageVolumeRequest* request,
     csi::v1::NodeStageVolumeResponse*) {
-  const absl::Status status = DoStage(*request);
-  WipeRequestSecrets(request);
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoStage(*request));
 }
 
 absl::Status NodeService::DoStage(
@@ -715,9 +713,7 @@ absl::Status NodeService::ReleaseStagedDevice(const std::string& volume_id,
 grpc::Status NodeService::NodePublishVolume(
     grpc::ServerContext*, const csi::v1::NodePublishVolumeRequest* request,
     csi::v1::NodePublishVolumeResponse*) {
-  const absl::Status status = DoPublish(*request);
-  WipeRequestSecrets(request);
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoPublish(*request));
 }
 
 absl::StatusOr<AccessRequest> NodeService::ValidatePublish(
@@ -1087,9 +1083,7 @@ void NodeService::FilesystemUsage(
 grpc::Status NodeService::NodeExpandVolume(
     grpc::ServerContext*, const csi::v1::NodeExpandVolumeRequest* request,
     csi::v1::NodeExpandVolumeResponse* response) {
-  const absl::Status status = DoExpand(*request, response);
-  WipeRequestSecrets(request);
-  return ToGrpcStatus(status);
+  return WipeSecretsAndAnswer(request, DoExpand(*request, response));
 }
 
 absl::Status NodeService::DoExpand(
