@@ -4,6 +4,7 @@
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace cellar {
 
@@ -12,6 +13,13 @@ namespace cellar {
 // the code is kept as is; the message is passed through unchanged. This is
 // the only place the two status types meet.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// INVALID_ARGUMENT "<field> is missing" unless `value` is non-empty: the
+// CSI answer to a request without a required field.
+absl::Status RequireField(absl::string_view value, absl::string_view field);
+
+// The same for a message field: INVALID_ARGUMENT unless `present`.
+absl::Status RequirePresent(bool present, absl::string_view field);
 
 // The reverse direction, for the project's own client code and tests.
 absl::Status FromGrpcStatus(const grpc::Status& status);

@@ -128,9 +128,7 @@ grpc::Status ControllerService::CreateVolume(
 absl::StatusOr<ControllerService::CreatePlan>
 ControllerService::PlanCreateVolume(
     const csi::v1::CreateVolumeRequest& request) {
-  if (request.name().empty()) {
-    return absl::InvalidArgumentError("name is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.name(), "name"));
   if (request.name().size() > kMaxNameLength) {
     return absl::InvalidArgumentError(
         absl::StrCat("name is ", request.name().size(), " bytes, more than ",
@@ -335,9 +333,7 @@ grpc::Status ControllerService::DeleteVolume(
 
 absl::Status ControllerService::DoDeleteVolume(
     const csi::v1::DeleteVolumeRequest& request) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
   absl::StatusOr<ParsedId> id = ParseId(request.volume_id());
   if (!id.ok() || id->kind != IdKind::kVolume) {
     // Not an id this driver could have made, so no such volume: deleting
@@ -370,9 +366,7 @@ grpc::Status ControllerService::ValidateVolumeCapabilities(
 absl::Status ControllerService::DoValidate(
     const csi::v1::ValidateVolumeCapabilitiesRequest& request,
     csi::v1::ValidateVolumeCapabilitiesResponse* response) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
   if (request.volume_capabilities().empty()) {
     return absl::InvalidArgumentError("volume capabilities are missing");
   }
@@ -558,12 +552,9 @@ grpc::Status ControllerService::ControllerExpandVolume(
 absl::Status ControllerService::DoExpand(
     const csi::v1::ControllerExpandVolumeRequest& request,
     csi::v1::ControllerExpandVolumeResponse* response) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
-  if (!request.has_capacity_range()) {
-    return absl::InvalidArgumentError("capacity_range is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
+  ABSL_RETURN_IF_ERROR(
+      RequirePresent(request.has_capacity_range(), "capacity_range"));
   if (request.has_volume_capability()) {
     ABSL_RETURN_IF_ERROR(
         ValidateCapability(request.volume_capability()).status());
@@ -608,9 +599,7 @@ grpc::Status ControllerService::ControllerGetVolume(
 absl::Status ControllerService::DoGetVolume(
     const csi::v1::ControllerGetVolumeRequest& request,
     csi::v1::ControllerGetVolumeResponse* response) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
   // Read-only: answers while another operation on the volume is pending.
   ABSL_ASSIGN_OR_RETURN(HeldVolume volume,
                         access_.ReadVolume(request.volume_id()));
@@ -714,15 +703,12 @@ grpc::Status ControllerService::CreateSnapshot(
 
 absl::Status ControllerService::ValidateCreateSnapshot(
     const csi::v1::CreateSnapshotRequest& request) {
-  if (request.name().empty()) {
-    return absl::InvalidArgumentError("name is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.name(), "name"));
   if (request.name().size() > kMaxNameLength) {
     return absl::InvalidArgumentError("name is too long");
   }
-  if (request.source_volume_id().empty()) {
-    return absl::InvalidArgumentError("source_volume_id is missing");
-  }
+  ABSL_RETURN_IF_ERROR(
+      RequireField(request.source_volume_id(), "source_volume_id"));
   if (request.name().find('/') != std::string::npos) {
     // Group members are named "<group id>/<volume id>": a plain snapshot
     // must never take a future member's id.
@@ -827,9 +813,7 @@ grpc::Status ControllerService::DeleteSnapshot(
 
 absl::Status ControllerService::DoDeleteSnapshot(
     const csi::v1::DeleteSnapshotRequest& request) {
-  if (request.snapshot_id().empty()) {
-    return absl::InvalidArgumentError("snapshot_id is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.snapshot_id(), "snapshot_id"));
   absl::StatusOr<ParsedId> id = ParseId(request.snapshot_id());
   if (!id.ok() || id->kind != IdKind::kSnapshot) return absl::OkStatus();
   if (id->node_tag != node_tag_) {
@@ -952,9 +936,7 @@ grpc::Status ControllerService::GetSnapshot(
 absl::Status ControllerService::DoGetSnapshot(
     const csi::v1::GetSnapshotRequest& request,
     csi::v1::GetSnapshotResponse* response) {
-  if (request.snapshot_id().empty()) {
-    return absl::InvalidArgumentError("snapshot_id is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.snapshot_id(), "snapshot_id"));
   // Read-only: answers while another operation on the snapshot is pending.
   ABSL_ASSIGN_OR_RETURN(HeldSnapshot snapshot,
                         access_.ReadSnapshot(request.snapshot_id()));

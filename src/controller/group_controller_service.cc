@@ -74,9 +74,7 @@ grpc::Status GroupControllerService::GetVolumeGroupSnapshot(
 
 absl::StatusOr<std::vector<std::string>> GroupControllerService::ValidateCreate(
     const csi::v1::CreateVolumeGroupSnapshotRequest& request) {
-  if (request.name().empty()) {
-    return absl::InvalidArgumentError("name is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.name(), "name"));
   if (request.name().size() > kMaxNameLength) {
     return absl::InvalidArgumentError("name is too long");
   }
@@ -157,9 +155,8 @@ absl::Status GroupControllerService::DoCreate(
 
 absl::Status GroupControllerService::DoDelete(
     const csi::v1::DeleteVolumeGroupSnapshotRequest& request) {
-  if (request.group_snapshot_id().empty()) {
-    return absl::InvalidArgumentError("group_snapshot_id is missing");
-  }
+  ABSL_RETURN_IF_ERROR(
+      RequireField(request.group_snapshot_id(), "group_snapshot_id"));
   // Not a group id at all: nothing of this driver to delete.
   absl::StatusOr<ParsedId> id = ParseId(request.group_snapshot_id());
   if (!id.ok() || id->kind != IdKind::kGroup) return absl::OkStatus();
@@ -171,9 +168,8 @@ absl::Status GroupControllerService::DoDelete(
 absl::Status GroupControllerService::DoGet(
     const csi::v1::GetVolumeGroupSnapshotRequest& request,
     csi::v1::GetVolumeGroupSnapshotResponse* response) {
-  if (request.group_snapshot_id().empty()) {
-    return absl::InvalidArgumentError("group_snapshot_id is missing");
-  }
+  ABSL_RETURN_IF_ERROR(
+      RequireField(request.group_snapshot_id(), "group_snapshot_id"));
   absl::StatusOr<ParsedId> id = ParseId(request.group_snapshot_id());
   if (!id.ok() || id->kind != IdKind::kGroup) {
     return absl::NotFoundError("no such group snapshot");

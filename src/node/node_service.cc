@@ -363,15 +363,11 @@ grpc::Status NodeService::NodeStageVolume(
 
 absl::Status NodeService::DoStage(
     const csi::v1::NodeStageVolumeRequest& request) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
-  if (request.staging_target_path().empty()) {
-    return absl::InvalidArgumentError("staging_target_path is missing");
-  }
-  if (!request.has_volume_capability()) {
-    return absl::InvalidArgumentError("volume_capability is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
+  ABSL_RETURN_IF_ERROR(
+      RequireField(request.staging_target_path(), "staging_target_path"));
+  ABSL_RETURN_IF_ERROR(
+      RequirePresent(request.has_volume_capability(), "volume_capability"));
   ABSL_ASSIGN_OR_RETURN(AccessRequest access,
                         ValidateCapability(request.volume_capability()));
   const std::string& staging = request.staging_target_path();
@@ -602,12 +598,9 @@ grpc::Status NodeService::NodeUnstageVolume(
 
 absl::Status NodeService::DoUnstage(
     const csi::v1::NodeUnstageVolumeRequest& request) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
-  if (request.staging_target_path().empty()) {
-    return absl::InvalidArgumentError("staging_target_path is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
+  ABSL_RETURN_IF_ERROR(
+      RequireField(request.staging_target_path(), "staging_target_path"));
   const std::string& staging = request.staging_target_path();
   ABSL_RETURN_IF_ERROR(
       CheckPath(staging, NodePathKind::kStaging, "staging_target_path"));
@@ -718,15 +711,10 @@ grpc::Status NodeService::NodePublishVolume(
 
 absl::StatusOr<AccessRequest> NodeService::ValidatePublish(
     const csi::v1::NodePublishVolumeRequest& request) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
-  if (request.target_path().empty()) {
-    return absl::InvalidArgumentError("target_path is missing");
-  }
-  if (!request.has_volume_capability()) {
-    return absl::InvalidArgumentError("volume_capability is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
+  ABSL_RETURN_IF_ERROR(RequireField(request.target_path(), "target_path"));
+  ABSL_RETURN_IF_ERROR(
+      RequirePresent(request.has_volume_capability(), "volume_capability"));
   if (request.staging_target_path().empty()) {
     return absl::FailedPreconditionError(
         "staging_target_path is missing: the volume must be staged first");
@@ -922,12 +910,8 @@ grpc::Status NodeService::NodeUnpublishVolume(
 
 absl::Status NodeService::DoUnpublish(
     const csi::v1::NodeUnpublishVolumeRequest& request) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
-  if (request.target_path().empty()) {
-    return absl::InvalidArgumentError("target_path is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
+  ABSL_RETURN_IF_ERROR(RequireField(request.target_path(), "target_path"));
   const std::string& target = request.target_path();
   ABSL_RETURN_IF_ERROR(CheckPath(target, NodePathKind::kTarget, "target_path"));
   // What shows this volume: its device (or mapping) and read-only views of
@@ -968,12 +952,8 @@ grpc::Status NodeService::NodeGetVolumeStats(
 absl::Status NodeService::DoStats(
     const csi::v1::NodeGetVolumeStatsRequest& request,
     csi::v1::NodeGetVolumeStatsResponse* response) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
-  if (request.volume_path().empty()) {
-    return absl::InvalidArgumentError("volume_path is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_path(), "volume_path"));
   const std::string& path = request.volume_path();
   // The volume first: an unknown volume is NOT_FOUND whatever the path.
   // Read-only: answers while another operation on the volume is pending.
@@ -1089,12 +1069,8 @@ grpc::Status NodeService::NodeExpandVolume(
 absl::Status NodeService::DoExpand(
     const csi::v1::NodeExpandVolumeRequest& request,
     csi::v1::NodeExpandVolumeResponse* response) {
-  if (request.volume_id().empty()) {
-    return absl::InvalidArgumentError("volume_id is missing");
-  }
-  if (request.volume_path().empty()) {
-    return absl::InvalidArgumentError("volume_path is missing");
-  }
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_id(), "volume_id"));
+  ABSL_RETURN_IF_ERROR(RequireField(request.volume_path(), "volume_path"));
   const std::string& path = request.volume_path();
   // Routed before the path is checked: an unknown volume is NOT_FOUND
   // whatever the path. LockVolume below routes it again, cheaply.

@@ -33,5 +33,14 @@ TEST(StatusTest, CodesAndMessagesSurviveBothWays) {
   }
 }
 
+TEST(StatusTest, RequiredFields) {
+  EXPECT_TRUE(RequireField("vol-1", "volume_id").ok());
+  EXPECT_EQ(RequireField("", "volume_id"),
+            absl::InvalidArgumentError("volume_id is missing"));
+  EXPECT_TRUE(RequirePresent(true, "volume_capability").ok());
+  EXPECT_EQ(RequirePresent(false, "volume_capability"),
+            absl::InvalidArgumentError("volume_capability is missing"));
+}
+
 }  // namespace
 }  // namespace cellar
