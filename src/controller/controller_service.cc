@@ -1120,7 +1120,7 @@ absl::Status ControllerService::DeleteGroup(
     if (!backend.ok()) continue;  // not this node's: nothing of it here
     absl::StatusOr<SnapshotRecord> other = (*backend)->GetSnapshot(id);
     if (other.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
+      return absl::InvalidArgumentError(absl::StrCat(
           "snapshot_ids name ", id, ", which is not in group ", group_id));
     }
     if (!absl::IsNotFound(other.status())) return other.status();
@@ -1130,7 +1130,7 @@ absl::Status ControllerService::DeleteGroup(
     if (!snapshot_ids.empty() &&
         std::find(snapshot_ids.begin(), snapshot_ids.end(),
                   member.snapshot_id()) == snapshot_ids.end()) {
-      return absl::FailedPreconditionError(
+      return absl::InvalidArgumentError(
           absl::StrCat("snapshot_ids do not name ", member.snapshot_id(),
                        " of group ", group_id));
     }

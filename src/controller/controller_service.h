@@ -117,8 +117,12 @@ class ControllerService final : public csi::v1::Controller::Service {
       const std::string& group_id, const std::vector<std::string>& volume_ids,
       const google::protobuf::Map<std::string, std::string>& parameters,
       std::vector<SnapshotRecord>* snapshots);
-  // Deletes the snapshots of a group (FAILED_PRECONDITION when `ids` does
-  // not name exactly the group's snapshots).
+  // Deletes the snapshots of a group. `snapshot_ids` empty: every member.
+  // Otherwise it must name every member still there, and may name members
+  // an interrupted delete removed already (deleted again, idempotently);
+  // INVALID_ARGUMENT (the CSI "snapshot list mismatch") when it leaves a
+  // member out or names a snapshot outside the group. ABORTED while the
+  // group is being taken.
   absl::Status DeleteGroup(const std::string& group_id,
                            const std::vector<std::string>& snapshot_ids);
   // PERMISSION_DENIED when the group's namespace in `parameters` is not

@@ -165,6 +165,29 @@ absl::Status GroupControllerService::DoDelete(
   return controller_->DeleteGroup(request.group_snapshot_id(), ids);
 }
 
+namespace {
+
+// The CSI "snapshot list mismatch" of GetVolumeGroupSnapshot: INVALID_ARGUMENT
+// unless `ids` names exactly the group's members, in any order. An empty
+// list is not checked: cellar finds the members by the group id alone.
+absl::Status CheckSnapshotIds(
+    const std::string& group_id, const std::vector<SnapshotRecord>& members,
+    const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  if (ids.empty()) return absl::OkStatus();
+  std::set<std::string> named(ids.begin(), ids.end());
+  std::set<std::string> held;
+  for (const SnapshotRecord& member : members)
+    held.insert(member.snapshot_id());
+  if (named == held && named.size() == static_cast<size_t>(ids.size())) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("snapshot_ids do not name exactly the ", held.size(),
+                   " snapshots of group ", group_id));
+}
+
+}  // namespace
+
 absl::Status GroupControllerService::DoGet(
     const csi::v1::GetVolumeGroupSnapshotRequest& request,
     csi::v1::GetVolumeGroupSnapshotResponse* response) {
@@ -176,6 +199,8 @@ absl::Status GroupControllerService::DoGet(
   }
   ABSL_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> members,
                         controller_->GetGroup(request.group_snapshot_id()));
+  ABSL_RETURN_IF_ERROR(CheckSnapshotIds(request.group_snapshot_id(), members,
+                                        request.snapshot_ids()));
   FillGroup(request.group_snapshot_id(), std::move(members),
             response->mutable_group_snapshot());
   return absl::OkStatus();

@@ -91,9 +91,11 @@ class GroupControllerServiceTest : public ::testing::Test {
   }
 
   grpc::Status Get(const std::string& group_id,
-                   csi::v1::GetVolumeGroupSnapshotResponse* response) {
+                   csi::v1::GetVolumeGroupSnapshotResponse* response,
+                   const std::vector<std::string>& snapshot_ids = {}) {
     csi::v1::GetVolumeGroupSnapshotRequest request;
     request.set_group_snapshot_id(group_id);
+    for (const std::string& id : snapshot_ids) request.add_snapshot_ids(id);
     return groups_.GetVolumeGroupSnapshot(nullptr, &request, response);
   }
 
@@ -359,6 +361,24 @@ TEST_F(GroupControllerServiceTest, GetAnswersAsCreateDidOrNotFound) {
   EXPECT_EQ(got.group_snapshot().ShortDebugString(),
             created.group_snapshot().ShortDebugString());
 
+  // snapshot_ids, when given, must name exactly the members (any order).
+  const std::vector<std::string> members = MemberIds(created.group_snapshot());
+  csi::v1::GetVolumeGroupSnapshotResponse listed;
+  ASSERT_TRUE(Get(group_id, &listed, {members[1], members[0]}).ok());
+  EXPECT_EQ(listed.group_snapshot().ShortDebugString(),
+            created.group_snapshot().ShortDebugString());
+  for (const std::vector<std::string>& wrong :
+       {std::vector<std::string>{members[0]},
+        std::vector<std::string>{members[0], members[1], a},
+        std::vector<std::string>{members[0], members[0]},
+        std::vector<std::string>{members[0], members[0], members[1]}}) {
+    csi::v1::GetVolumeGroupSnapshotResponse refused;
+    const grpc::Status status = Get(group_id, &refused, wrong);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << wrong.size() << ": " << status.error_message();
+    EXPECT_FALSE(refused.has_group_snapshot());
+  }
+
   csi::v1::GetVolumeGroupSnapshotResponse none;
   EXPECT_EQ(Get("", &none).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   for (const std::string& unknown :
@@ -393,9 +413,10 @@ TEST_F(GroupControllerServiceTest, DeleteTakesTheWholeGroupAndIsIdempotent) {
       Delete(MakeId(IdKind::kGroup, kNode, "group", "never-taken"), {}).ok());
   EXPECT_EQ(AllSnapshots().size(), 2u);
 
-  // A list that leaves a member out, or names a snapshot of no group.
+  // A list that leaves a member out, or names a snapshot of no group: the
+  // CSI "snapshot list mismatch".
   EXPECT_EQ(Delete(group_id, {members[0]}).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+            grpc::StatusCode::INVALID_ARGUMENT);
   csi::v1::CreateSnapshotRequest plain;
   plain.set_name("plain");
   plain.set_source_volume_id(a);
@@ -404,7 +425,7 @@ TEST_F(GroupControllerServiceTest, DeleteTakesTheWholeGroupAndIsIdempotent) {
       controller_.CreateSnapshot(nullptr, &plain, &plain_snapshot).ok());
   const std::string outsider = plain_snapshot.snapshot().snapshot_id();
   EXPECT_EQ(Delete(group_id, {members[0], members[1], outsider}).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(AllSnapshots().size(), 3u);
 
   // While the group is being taken (its lock held): ABORTED.
