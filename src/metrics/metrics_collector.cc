@@ -28,24 +28,11 @@ void Add(MetricFamily* family, MetricLabels labels, double value) {
   family->samples.push_back({std::move(labels), value});
 }
 
-}  // namespace
+// The storage families, one group per kind of storage, each made with its
+// help text and filled from one BackendStats at a time.
 
-MetricsCollector::MetricsCollector(MetricsConfig config,
-                                   const DriverMetrics* driver,
-                                   std::vector<MetricsClass> classes,
-                                   FileSystem* fs,
-                                   std::function<absl::Time()> now)
-    : config_(std::move(config)),
-      driver_(driver),
-      classes_(std::move(classes)),
-      fs_(fs),
-      now_(std::move(now)) {}
-
-std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
-  absl::MutexLock lock(&storage_mutex_);
-  const absl::Time now = now_();
-  if (now - storage_read_at_ < config_.storage_max_age) return storage_;
-
+// What every device class reports.
+struct DeviceClassFamilies {
   MetricFamily up = Family(
       "cellar_device_class_up",
       "1 when the device class's storage could be read at the last scrape.");
@@ -64,109 +51,166 @@ std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
       Family("cellar_device_class_volumes", "Volumes of the device class.");
   MetricFamily snapshots =
       Family("cellar_device_class_snapshots", "Snapshots of the device class.");
-  MetricFamily vg_size =
+
+  // Everything but `up`, which is added whether or not Stats() answered.
+  void AddStats(const MetricsClass& device_class, const BackendStats& stats) {
+    const MetricLabels labels = {{"device_class", device_class.name}};
+    Add(&capacity,
+        {{"device_class", device_class.name}, {"kind", device_class.kind}},
+        static_cast<double>(stats.capacity_bytes));
+    Add(&available, labels, static_cast<double>(stats.available_bytes));
+    Add(&allocated, labels, static_cast<double>(stats.allocated_bytes));
+    Add(&volumes, labels, static_cast<double>(stats.volumes));
+    Add(&snapshots, labels, static_cast<double>(stats.snapshots));
+  }
+};
+
+struct VgFamilies {
+  MetricFamily size =
       Family("cellar_vg_size_bytes", "Size of the volume group.");
-  MetricFamily vg_free =
+  MetricFamily free =
       Family("cellar_vg_free_bytes", "Unallocated space of the volume group.");
-  MetricFamily vg_missing = Family(
+  MetricFamily missing = Family(
       "cellar_vg_missing_pvs", "Physical volumes of the volume group missing.");
-  MetricFamily pool_size =
+
+  void AddStats(const VgStats& vg) {
+    const MetricLabels labels = {{"vg", vg.name}};
+    Add(&size, labels, static_cast<double>(vg.size_bytes));
+    Add(&free, labels, static_cast<double>(vg.free_bytes));
+    Add(&missing, labels, static_cast<double>(vg.missing_pvs));
+  }
+};
+
+struct ThinPoolFamilies {
+  MetricFamily size =
       Family("cellar_thin_pool_size_bytes", "Data size of the thin pool.");
-  MetricFamily pool_data = Family("cellar_thin_pool_data_used_ratio",
-                                  "Share of the thin pool's data space used.");
-  MetricFamily pool_meta_size = Family("cellar_thin_pool_metadata_size_bytes",
-                                       "Size of the thin pool's metadata.");
-  MetricFamily pool_meta = Family("cellar_thin_pool_metadata_used_ratio",
-                                  "Share of the thin pool's metadata used.");
-  MetricFamily pool_chunk = Family("cellar_thin_pool_chunk_size_bytes",
-                                   "Chunk size of the thin pool.");
-  MetricFamily pool_virtual =
+  MetricFamily data = Family("cellar_thin_pool_data_used_ratio",
+                             "Share of the thin pool's data space used.");
+  MetricFamily meta_size = Family("cellar_thin_pool_metadata_size_bytes",
+                                  "Size of the thin pool's metadata.");
+  MetricFamily meta = Family("cellar_thin_pool_metadata_used_ratio",
+                             "Share of the thin pool's metadata used.");
+  MetricFamily chunk = Family("cellar_thin_pool_chunk_size_bytes",
+                              "Chunk size of the thin pool.");
+  MetricFamily virtual_bytes =
       Family("cellar_thin_pool_virtual_bytes",
              "Virtual sizes of the thin volumes in the pool, summed.");
-  MetricFamily pool_autoextends = Family(
+  MetricFamily autoextends = Family(
       "cellar_thin_pool_autoextends_total",
       "Growths of the thin pool's data or metadata by this driver process.",
       MetricType::kCounter);
-  MetricFamily image_size =
+
+  void AddStats(const ThinPoolStats& pool) {
+    const MetricLabels labels = {{"pool", pool.name}};
+    Add(&size, labels, static_cast<double>(pool.size_bytes));
+    Add(&data, labels, pool.data_percent / 100);
+    Add(&meta_size, labels, static_cast<double>(pool.metadata_bytes));
+    Add(&meta, labels, pool.metadata_percent / 100);
+    Add(&chunk, labels, static_cast<double>(pool.chunk_bytes));
+    Add(&virtual_bytes, labels, static_cast<double>(pool.virtual_bytes));
+    Add(&autoextends, labels, static_cast<double>(pool.autoextends));
+  }
+};
+
+// The filesystem under a loop device class's images.
+struct ImageFsFamilies {
+  MetricFamily size =
       Family("cellar_loop_image_fs_size_bytes",
              "Size of the filesystem holding a loop device class's images.");
-  MetricFamily image_free =
+  MetricFamily free =
       Family("cellar_loop_image_fs_free_bytes",
              "Space the driver may still write on that filesystem.");
-  MetricFamily image_promised =
+  MetricFamily promised =
       Family("cellar_loop_promised_bytes",
              "Sizes of a loop device class's images (volumes and snapshots), "
              "summed; sparse images may take less.");
 
+  void AddStats(const MetricLabels& labels, const ImageFsStats& image_fs) {
+    Add(&size, labels, static_cast<double>(image_fs.size_bytes));
+    Add(&free, labels, static_cast<double>(image_fs.free_bytes));
+    Add(&promised, labels, static_cast<double>(image_fs.promised_bytes));
+  }
+};
+
+struct StorageFamilySet {
+  DeviceClassFamilies device_class;
+  VgFamilies vg;
+  ThinPoolFamilies pool;
+  ImageFsFamilies image_fs;
+
+  // The families in their fixed order, without those that have no sample:
+  // kinds of storage no class has (no VG on a loop-only node) show nothing.
+  std::vector<MetricFamily> NonEmpty() && {
+    MetricFamily* const ordered[] = {&device_class.up,
+                                     &device_class.capacity,
+                                     &device_class.available,
+                                     &device_class.allocated,
+                                     &device_class.volumes,
+                                     &device_class.snapshots,
+                                     &vg.size,
+                                     &vg.free,
+                                     &vg.missing,
+                                     &pool.size,
+                                     &pool.data,
+                                     &pool.meta_size,
+                                     &pool.meta,
+                                     &pool.chunk,
+                                     &pool.virtual_bytes,
+                                     &pool.autoextends,
+                                     &image_fs.size,
+                                     &image_fs.free,
+                                     &image_fs.promised};
+    std::vector<MetricFamily> out;
+    for (MetricFamily* family : ordered) {
+      if (!family->samples.empty()) out.push_back(std::move(*family));
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+MetricsCollector::MetricsCollector(MetricsConfig config,
+                                   const DriverMetrics* driver,
+                                   std::vector<MetricsClass> classes,
+                                   FileSystem* fs,
+                                   std::function<absl::Time()> now)
+    : config_(std::move(config)),
+      driver_(driver),
+      classes_(std::move(classes)),
+      fs_(fs),
+      now_(std::move(now)) {}
+
+std::vector<MetricFamily> MetricsCollector::StorageFamilies() {
+  absl::MutexLock lock(&storage_mutex_);
+  const absl::Time now = now_();
+  if (now - storage_read_at_ < config_.storage_max_age) return storage_;
+
+  StorageFamilySet families;
   // Two classes may share a VG or a pool: each appears once.
   std::set<std::string> vgs_seen;
   std::set<std::string> pools_seen;
   for (const MetricsClass& device_class : classes_) {
     absl::StatusOr<BackendStats> stats = device_class.backend->Stats();
     const MetricLabels labels = {{"device_class", device_class.name}};
-    Add(&up, labels, stats.ok() ? 1 : 0);
+    Add(&families.device_class.up, labels, stats.ok() ? 1 : 0);
     if (!stats.ok()) {
       spdlog::debug("metrics: device class {}: {}", device_class.name,
                     stats.status().message());
       continue;
     }
-    Add(&capacity,
-        {{"device_class", device_class.name}, {"kind", device_class.kind}},
-        static_cast<double>(stats->capacity_bytes));
-    Add(&available, labels, static_cast<double>(stats->available_bytes));
-    Add(&allocated, labels, static_cast<double>(stats->allocated_bytes));
-    Add(&volumes, labels, static_cast<double>(stats->volumes));
-    Add(&snapshots, labels, static_cast<double>(stats->snapshots));
+    families.device_class.AddStats(device_class, *stats);
     if (stats->has_vg && vgs_seen.insert(stats->vg.name).second) {
-      const MetricLabels vg = {{"vg", stats->vg.name}};
-      Add(&vg_size, vg, static_cast<double>(stats->vg.size_bytes));
-      Add(&vg_free, vg, static_cast<double>(stats->vg.free_bytes));
-      Add(&vg_missing, vg, static_cast<double>(stats->vg.missing_pvs));
+      families.vg.AddStats(stats->vg);
     }
     if (stats->has_pool && pools_seen.insert(stats->pool.name).second) {
-      const ThinPoolStats& pool = stats->pool;
-      const MetricLabels pool_labels = {{"pool", pool.name}};
-      Add(&pool_size, pool_labels, static_cast<double>(pool.size_bytes));
-      Add(&pool_data, pool_labels, pool.data_percent / 100);
-      Add(&pool_meta_size, pool_labels,
-          static_cast<double>(pool.metadata_bytes));
-      Add(&pool_meta, pool_labels, pool.metadata_percent / 100);
-      Add(&pool_chunk, pool_labels, static_cast<double>(pool.chunk_bytes));
-      Add(&pool_virtual, pool_labels, static_cast<double>(pool.virtual_bytes));
-      Add(&pool_autoextends, pool_labels,
-          static_cast<double>(pool.autoextends));
+      families.pool.AddStats(stats->pool);
     }
     if (stats->has_image_fs) {
-      Add(&image_size, labels, static_cast<double>(stats->image_fs.size_bytes));
-      Add(&image_free, labels, static_cast<double>(stats->image_fs.free_bytes));
-      Add(&image_promised, labels,
-          static_cast<double>(stats->image_fs.promised_bytes));
+      families.image_fs.AddStats(labels, stats->image_fs);
     }
   }
-  std::vector<MetricFamily> families = {std::move(up),
-                                        std::move(capacity),
-                                        std::move(available),
-                                        std::move(allocated),
-                                        std::move(volumes),
-                                        std::move(snapshots),
-                                        std::move(vg_size),
-                                        std::move(vg_free),
-                                        std::move(vg_missing),
-                                        std::move(pool_size),
-                                        std::move(pool_data),
-                                        std::move(pool_meta_size),
-                                        std::move(pool_meta),
-                                        std::move(pool_chunk),
-                                        std::move(pool_virtual),
-                                        std::move(pool_autoextends),
-                                        std::move(image_size),
-                                        std::move(image_free),
-                                        std::move(image_promised)};
-  // Kinds of storage no class has (no VG on a loop-only node) show nothing.
-  storage_.clear();
-  for (MetricFamily& family : families) {
-    if (!family.samples.empty()) storage_.push_back(std::move(family));
-  }
+  storage_ = std::move(families).NonEmpty();
   storage_read_at_ = now;
   return storage_;
 }
