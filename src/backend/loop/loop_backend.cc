@@ -449,10 +449,21 @@ absl::StatusOr<VolumeRecord> LoopBackend::CreateFromSource(
   }
   // The copy lands under its final name atomically, then grows if asked.
   // An image copy is only consistent with the source frozen throughout.
-  ABSL_RETURN_IF_ERROR(freeze(
-      [&] { return fs_->CopySparse(source_path, image, 0600).status(); }));
-  ABSL_RETURN_IF_ERROR(fs_->EnsureFileSize(
-      image, static_cast<uint64_t>(record.capacity_bytes()), thick, 0600));
+  absl::Status copied = freeze(
+      [&] { return fs_->CopySparse(source_path, image, 0600).status(); });
+  if (copied.ok()) {
+    copied = fs_->EnsureFileSize(
+        image, static_cast<uint64_t>(record.capacity_bytes()), thick, 0600);
+  }
+  if (!copied.ok()) {
+    // The record went first so that a crash mid-copy leaves a volume a
+    // retry finishes (or DeleteVolume removes), never an image nobody
+    // knows. A copy that failed while we run takes back what this call
+    // wrote: a CO that gives up on the create must not be left with a
+    // listed volume without data. A record an earlier call left stays.
+    if (!existing.ok()) (void)Delete(record.volume_id());
+    return copied;
+  }
   return existing.ok() ? *existing : record;
 }
 

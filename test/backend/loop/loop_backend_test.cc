@@ -581,6 +581,13 @@ TEST_F(LoopContractTest, CreateFromSourceCopiesGrowsAndIsIdempotent) {
   EXPECT_EQ(unfrozen.status().code(), absl::StatusCode::kInternal);
   EXPECT_EQ(unfrozen.status().message(), "cannot freeze");
   EXPECT_FALSE(Exists(backend_.ImagePath(Id("d"))));
+  // What the failed call wrote is gone: no volume without data is listed.
+  EXPECT_EQ(backend_.Get(Id("d")).status().code(), absl::StatusCode::kNotFound);
+  const absl::StatusOr<std::vector<VolumeRecord>> listed = backend_.List();
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  for (const VolumeRecord& volume : *listed) {
+    EXPECT_NE(volume.volume_id(), Id("d"));
+  }
   // The retry with a working freeze completes it.
   ASSERT_TRUE(
       backend_.CreateFromSource(Record("d", 4 * kMiB), Id("a"), NoFreeze())
