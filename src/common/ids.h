@@ -19,7 +19,7 @@ namespace cellar {
 // starting with '-', else "-" and 16 hex digits of its SHA-256 (a node id
 // never starts with '-', so the two forms cannot collide). <class> is the
 // device class, 1-24 characters of [a-z0-9-]. <unique> is 32 lowercase hex
-// digits. Ids are at most 2+41+1+24+1+32 = 101 bytes, use only
+// digits. Ids are at most 2+40+1+24+1+32 = 100 bytes, use only
 // [a-z0-9._-], and are therefore safe as file, LV and dm names.
 enum class IdKind { kVolume, kSnapshot, kGroup };
 
@@ -30,7 +30,7 @@ struct ParsedId {
   std::string unique;
 };
 
-constexpr size_t kMaxIdLength = 101;
+constexpr size_t kMaxIdLength = 100;
 
 // The topology segment key every cellar volume and node carries.
 constexpr char kTopologyKey[] = "topology.cellar.csi.io/node";

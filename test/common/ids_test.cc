@@ -115,7 +115,9 @@ TEST(IdsTest, FormatAndParseRoundTrip) {
   const std::string longest =
       MakeId(IdKind::kVolume, std::string(40, 'n'), std::string(24, 'c'), "");
   EXPECT_EQ(longest.size(), 100u);
-  EXPECT_LE(longest.size(), kMaxIdLength);
+  EXPECT_EQ(longest.size(), kMaxIdLength);
+  // One byte more is not an id of this driver.
+  EXPECT_FALSE(ParseId(longest + "0").ok());
   EXPECT_TRUE(ParseId(longest).ok());
 }
 
@@ -126,7 +128,7 @@ TEST(IdsTest, ParseIdRefusesEverythingElseWithTheReason) {
     std::string message;
   } cases[] = {
       {"", "empty id"},
-      {std::string(102, 'v'), "id is 102 bytes, longer than 101"},
+      {std::string(101, 'v'), "id is 101 bytes, longer than 100"},
       {"v_node_default", "id is not of the form K_NODE_CLASS_UNIQUE"},
       {"v_node_default_" + hex + "_x",
        "id is not of the form K_NODE_CLASS_UNIQUE"},
@@ -169,10 +171,10 @@ TEST(IdsTest, ParseIdRefusesEverythingElseWithTheReason) {
         << c.text;
     EXPECT_EQ(parsed.status().message(), c.message) << c.text;
   }
-  // 101 bytes is not too long in itself: the node part is what is wrong.
+  // 100 bytes is not too long in itself: the node part is what is wrong.
   const std::string long_node =
-      "v_" + std::string(43, 'n') + "_" + std::string(22, 'c') + "_" + hex;
-  ASSERT_EQ(long_node.size(), 101u);
+      "v_" + std::string(43, 'n') + "_" + std::string(21, 'c') + "_" + hex;
+  ASSERT_EQ(long_node.size(), 100u);
   EXPECT_EQ(ParseId(long_node).status().message(),
             "id has an invalid node part");
   EXPECT_TRUE(ParseId("g_-0123456789abcdef_group_" + hex).ok());
