@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "src/common/status_macros.h"
 #include "src/platform/confined_path.h"
+#include "src/platform/read_file.h"
 
 namespace cellar {
 namespace {
@@ -110,23 +111,7 @@ absl::Status RealFileSystem::CreateFile(const std::string& path, mode_t mode) {
 }
 
 absl::StatusOr<std::string> RealFileSystem::ReadFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, path);
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    const ssize_t got = read(fd, buf, sizeof(buf));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      close(fd);
-      return absl::ErrnoToStatus(err, path);
-    }
-    if (got == 0) break;
-    out.append(buf, static_cast<size_t>(got));
-  }
-  close(fd);
-  return out;
+  return ReadWholeFile(path);
 }
 
 absl::Status RealFileSystem::WriteFileAtomic(const std::string& path,

@@ -15,6 +15,7 @@
 #include "src/common/status_macros.h"
 #include "src/platform/confined_path.h"
 #include "src/platform/errno_status.h"
+#include "src/platform/read_file.h"
 
 namespace cellar {
 namespace {
@@ -181,22 +182,7 @@ absl::Status RealMounter::UnmountConfined(const std::string& root,
 }
 
 absl::StatusOr<std::vector<MountEntry>> RealMounter::ListMounts() {
-  const int fd = open(mountinfo_path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, mountinfo_path_);
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t got = read(fd, buf, sizeof(buf));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      close(fd);
-      return absl::ErrnoToStatus(err, mountinfo_path_);
-    }
-    if (got == 0) break;
-    text.append(buf, static_cast<size_t>(got));
-  }
-  close(fd);
+  ABSL_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(mountinfo_path_));
   return ParseMountInfo(text);
 }
 
