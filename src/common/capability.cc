@@ -3,6 +3,7 @@
 #include <sys/mount.h>
 
 #include <limits>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -112,8 +113,11 @@ bool IsReadOnlyMode(const csi::v1::VolumeCapability& capability) {
          mode == csi::v1::VolumeCapability::AccessMode::MULTI_NODE_READER_ONLY;
 }
 
-absl::StatusOr<MountOptions> ParseMountFlags(
-    const std::vector<std::string>& flags) {
+namespace {
+
+// The MS_* bit of a generic VFS flag ("rw" and "defaults" set none), or
+// nullopt when `flag` is not one.
+std::optional<unsigned long> MountFlagBit(const std::string& flag) {
   struct FlagBit {
     const char* name;
     unsigned long set;
@@ -127,7 +131,14 @@ absl::StatusOr<MountOptions> ParseMountFlags(
       {"nodev", MS_NODEV},       {"noexec", MS_NOEXEC},
       {"defaults", 0},
   };
-  // Filesystem options (ext4/xfs) a workload may reasonably ask for.
+  for (const FlagBit& bit : kBits) {
+    if (flag == bit.name) return bit.set;
+  }
+  return std::nullopt;
+}
+
+// Filesystem options (ext4/xfs) a workload may reasonably ask for.
+bool IsAllowedDataOption(const std::string& flag) {
   static constexpr const char* kDataOptions[] = {
       "discard",
       "nodiscard",
@@ -155,58 +166,68 @@ absl::StatusOr<MountOptions> ParseMountFlags(
       "largeio",
       "nolargeio",
   };
+  for (const char* option : kDataOptions) {
+    if (flag == option) return true;
+  }
+  return false;
+}
+
+// The SELinux context option `flag` starts with ("context=" and its
+// siblings), or nullptr.
+const char* SelinuxContextPrefix(const std::string& flag) {
+  for (const char* prefix :
+       {"context=", "fscontext=", "defcontext=", "rootcontext="}) {
+    if (absl::StartsWith(flag, prefix)) return prefix;
+  }
+  return nullptr;
+}
+
+// The value of a context option, as in "system_u:object_r:t:s0:c1,c2". It
+// is checked character by character so the quoted commas of an MLS range
+// cannot close the option early.
+bool IsValidSelinuxContext(std::string value) {
+  const bool quoted =
+      value.size() >= 2 && value.front() == '"' && value.back() == '"';
+  if (quoted) value = value.substr(1, value.size() - 2);
+  bool valid = !value.empty();
+  for (char c : value) {
+    const bool ok_char = absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                         c == '_' || c == ':' || c == '.' || c == '-' ||
+                         (c == ',' && quoted);
+    valid = valid && ok_char;
+  }
+  return valid;
+}
+
+}  // namespace
+
+absl::StatusOr<MountOptions> ParseMountFlags(
+    const std::vector<std::string>& flags) {
   MountOptions out;
   for (const std::string& flag : flags) {
     if (flag.empty() || flag.size() > 256) {
       return absl::InvalidArgumentError("empty or overlong mount flag");
     }
-    bool matched = false;
-    for (const FlagBit& bit : kBits) {
-      if (flag == bit.name) {
-        out.flags |= bit.set;
-        matched = true;
-        break;
-      }
+    if (std::optional<unsigned long> bit = MountFlagBit(flag)) {
+      out.flags |= *bit;
+      continue;
     }
-    if (matched) continue;
-    for (const char* option : kDataOptions) {
-      if (flag == option) {
-        out.data.push_back(flag);
-        matched = true;
-        break;
-      }
+    if (IsAllowedDataOption(flag)) {
+      out.data.push_back(flag);
+      continue;
     }
-    if (matched) continue;
-    // SELinux contexts pass through: context="system_u:object_r:t:s0:c1,c2"
-    // and its siblings. The value is checked character by character so the
-    // quoted commas of an MLS range cannot close the option early.
-    for (const char* prefix :
-         {"context=", "fscontext=", "defcontext=", "rootcontext="}) {
-      if (!absl::StartsWith(flag, prefix)) continue;
-      std::string value = flag.substr(std::string(prefix).size());
-      bool quoted =
-          value.size() >= 2 && value.front() == '"' && value.back() == '"';
-      if (quoted) value = value.substr(1, value.size() - 2);
-      bool valid = !value.empty();
-      for (char c : value) {
-        const bool ok_char =
-            absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-            c == ':' || c == '.' || c == '-' || (c == ',' && quoted);
-        valid = valid && ok_char;
-      }
-      if (!valid) {
+    // SELinux contexts pass through when their value is well formed.
+    if (const char* prefix = SelinuxContextPrefix(flag); prefix != nullptr) {
+      if (!IsValidSelinuxContext(flag.substr(std::string(prefix).size()))) {
         return absl::InvalidArgumentError(
             absl::StrCat("mount flag \"", absl::CEscape(flag),
                          "\" is not a valid SELinux context option"));
       }
       out.data.push_back(flag);
-      matched = true;
-      break;
+      continue;
     }
-    if (!matched) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "mount flag \"", absl::CEscape(flag), "\" is not supported"));
-    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mount flag \"", absl::CEscape(flag), "\" is not supported"));
   }
   return out;
 }
