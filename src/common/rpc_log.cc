@@ -4,6 +4,7 @@
 #include <string>
 
 #include "spdlog/spdlog.h"
+#include "src/common/command_tally.h"
 #include "src/common/logging.h"
 #include "src/common/redact.h"
 
@@ -66,6 +67,8 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
   void Intercept(InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE)) {
+      // The handler runs next, on this thread: its commands from here on.
+      ResetCommandTally();
       const auto* request =
           static_cast<const Message*>(methods->GetRecvMessage());
       if (request != nullptr) {
@@ -97,14 +100,16 @@ class RpcLogInterceptor final : public grpc::experimental::Interceptor {
       const bool severe = code == grpc::StatusCode::INTERNAL ||
                           code == grpc::StatusCode::UNKNOWN ||
                           code == grpc::StatusCode::DATA_LOSS;
+      const std::string commands = CommandTallyText();
       if (status.ok()) {
-        spdlog::info("rpc method={} volume={} duration_ms={:.3f} code=OK",
-                     method_, subject_.empty() ? "-" : subject_, ms);
+        spdlog::info(
+            "rpc method={} volume={} duration_ms={:.3f} commands={} code=OK",
+            method_, subject_.empty() ? "-" : subject_, ms, commands);
       } else {
         spdlog::log(severe ? spdlog::level::warn : spdlog::level::info,
-                    "rpc method={} volume={} duration_ms={:.3f} code={} "
-                    "message=\"{}\"",
-                    method_, subject_.empty() ? "-" : subject_, ms,
+                    "rpc method={} volume={} duration_ms={:.3f} commands={} "
+                    "code={} message=\"{}\"",
+                    method_, subject_.empty() ? "-" : subject_, ms, commands,
                     CodeName(code), status.error_message());
       }
     }

@@ -15,6 +15,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/command_tally.h"
 #include "src/common/status_macros.h"
 
 namespace cellar {
@@ -199,6 +200,7 @@ absl::StatusOr<CommandResult> RealCommandRunner::Run(const Command& command) {
   ChildPipes pipes;
   ABSL_RETURN_IF_ERROR(pipes.Open());
   ABSL_ASSIGN_OR_RETURN(pid_t pid, Spawn(program, command, pipes));
+  TallyCommand(program);
   CommandResult result;
   Pump(command, pid, pipes, &result);
   ABSL_RETURN_IF_ERROR(Reap(pid, &result));

@@ -238,9 +238,33 @@ void LoopE2eTest::FullLifecycle(const std::string& name,
   ASSERT_TRUE(Delete(id).ok());
 }
 
+// The first line of `log` that has all of `parts`; empty when none does.
+std::string LogLineWith(const std::string& log,
+                        const std::vector<std::string>& parts) {
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    bool all = true;
+    for (const std::string& part : parts) {
+      all = all && line.find(part) != std::string::npos;
+    }
+    if (all) return line;
+  }
+  return "";
+}
+
 TEST_F(LoopE2eTest, Ext4Lifecycle) {
   FullLifecycle("pvc-ext4", "ext4", false);
   ExpectNothingLeft();
+  // Each RPC's log line names the programs it ran: a loop volume is made
+  // without one; the first stage formats it with mkfs.ext4, once.
+  const std::string log = driver_->ReadLog();
+  const std::string create =
+      LogLineWith(log, {"method=/csi.v1.Controller/CreateVolume", "code=OK"});
+  EXPECT_NE(create.find("commands=- "), std::string::npos) << log;
+  const std::string stage =
+      LogLineWith(log, {"method=/csi.v1.Node/NodeStageVolume", "code=OK"});
+  EXPECT_NE(stage.find("commands="), std::string::npos) << log;
+  EXPECT_NE(stage.find("mkfs.ext4:1"), std::string::npos) << stage;
 }
 
 TEST_F(LoopE2eTest, XfsLifecycle) {
