@@ -236,9 +236,27 @@ class LvmBackend final : public Backend {
   void RemoveTemp(const std::string& temp);
   absl::StatusOr<SnapshotRecord> CreateThickSnapshot(
       const SnapshotRecord& record);
+  // CreateThickSnapshot finding its snapshot LV `existing` there already:
+  // its record, or FAILED_PRECONDITION when its copy lost the point in time.
+  absl::StatusOr<SnapshotRecord> ExistingThickSnapshot(
+      const LogicalVolume& existing, const std::string& snapshot_id);
+  // The last step of CreateThickSnapshot, once the temporary snapshot is
+  // made: creates the snapshot LV `name` of `bytes` (with `record_tag`,
+  // the tag of `stored`) and starts its background copy; removes the
+  // temporary snapshot when nothing was created.
+  absl::StatusOr<SnapshotRecord> MakeThickSnapshotTarget(
+      const std::string& snapshot_id, const std::string& name, uint64_t bytes,
+      SnapshotRecord stored, const std::string& record_tag);
   absl::StatusOr<VolumeRecord> CreateThickFromSource(
       const VolumeRecord& record, const std::string& source_id,
       const FreezeScope& freeze);
+  // The source LV of a thick restore (a snapshot, waited for a while when
+  // its own copy still runs) or clone (a volume, `listing` receiving every
+  // LV of the VG), once it can be read: UNAVAILABLE while it is not ready,
+  // FAILED_PRECONDITION for a snapshot that lost its point in time.
+  absl::StatusOr<LogicalVolume> ReadyCopySource(
+      const std::string& source_id, bool from_snapshot,
+      std::vector<LogicalVolume>* listing);
   // The record in `lv`'s tag, as its create asked for it (the size asked,
   // not the LV's); DATA_LOSS when missing or another volume's.
   absl::StatusOr<VolumeRecord> AskedRecord(const LogicalVolume& lv,
@@ -259,6 +277,21 @@ class LvmBackend final : public Backend {
   // when the point in time is gone (the temporary snapshot was removed or
   // overflowed); CANCELLED as the copier.
   absl::Status Fill(const std::string& target, const std::atomic<bool>& cancel);
+  // Parts of Fill. Activates `lv` (skip flag or not) unless it is active.
+  absl::Status ActivateForCopy(const LogicalVolume& lv);
+  // The bandwidth bound and cancel flag of a copy, reporting progress
+  // often enough to watch a COW area about every second.
+  CopyOptions FillCopyOptions(const std::atomic<bool>& cancel) const;
+  // What a failed copy from `from` returns: DATA_LOSS when `from` is a
+  // temporary snapshot whose COW area overflowed (or that is gone), else
+  // the copier's status.
+  absl::Status ExplainCopyFailure(absl::Status copy_status,
+                                  const std::string& from, bool from_temp);
+  // After the copy of `copied` bytes: drops the copy's tags from `target`
+  // and removes the temporary snapshot `from` when `from_temp`.
+  absl::Status FinishFill(const std::string& target, const std::string& from,
+                          uint64_t copied, uint64_t source_bytes,
+                          bool from_temp);
   // Byte ranges of `device` (holding `bytes` of a source) to copy: the
   // blocks ext4 uses when `used_only` and dumpe2fs can tell, else all.
   std::vector<ByteRange> RangesToCopy(const std::string& device, uint64_t bytes,

@@ -47,6 +47,62 @@ bool UsedOnly(bool block, bool encrypted, const std::string& fs_type) {
   return !block && !encrypted && fs_type == "ext4";
 }
 
+// The lvcreate of the target LV of a thick copy: `bytes` big, tagged as a
+// volume or snapshot (`kind_tag`) with its record, as copying from the LV
+// `from_tag` names, and to be zeroed first when `zeroing`.
+std::vector<std::string> CopyTargetArgs(const std::string& name, uint64_t bytes,
+                                        const std::string& kind_tag,
+                                        const std::string& record_tag,
+                                        const std::string& from_tag,
+                                        bool zeroing, const std::string& vg) {
+  std::vector<std::string> args = {"lvcreate",         "--yes",
+                                   "--name",           name,
+                                   "--size",           absl::StrCat(bytes, "b"),
+                                   "--wipesignatures", "y",
+                                   "--zero",           "y",
+                                   "--addtag",         kind_tag,
+                                   "--addtag",         record_tag,
+                                   "--addtag",         kCopyingTag,
+                                   "--addtag",         from_tag};
+  if (zeroing) args.insert(args.end(), {"--addtag", kZeroingTag});
+  args.push_back(vg);
+  return args;
+}
+
+// How many bytes of `source` (the LV `from_path`) hold what is copied: a
+// temporary snapshot reads as its origin's size. DATA_LOSS when that
+// origin is gone.
+absl::StatusOr<uint64_t> SourceBytes(const std::vector<LogicalVolume>& lvs,
+                                     const LogicalVolume& source,
+                                     bool from_temp,
+                                     const std::string& from_path) {
+  if (!from_temp) return source.size_bytes;
+  const LogicalVolume* origin = Named(lvs, source.origin);
+  if (origin == nullptr) {
+    return absl::DataLossError(
+        absl::StrCat("the origin of ", from_path, " is gone"));
+  }
+  return origin->size_bytes;
+}
+
+// Whether a copy into `lv` may read only the blocks its filesystem uses,
+// from the record in its tag.
+absl::StatusOr<bool> CopiesUsedOnly(const LogicalVolume& lv) {
+  if (HasTag(lv, kSnapshotTag)) {
+    SnapshotRecord record;
+    if (absl::Status s = DecodeTag(lv, kSnapshotRecordTagPrefix, &record);
+        !s.ok()) {
+      return s;
+    }
+    return UsedOnly(record.block(), record.encrypted(), record.fs_type());
+  }
+  VolumeRecord record;
+  if (absl::Status s = DecodeTag(lv, kRecordTagPrefix, &record); !s.ok()) {
+    return s;
+  }
+  return UsedOnly(record.block(), record.encrypted(), record.fs_type());
+}
+
 }  // namespace
 
 // Every chunk of the origin and the exception table that maps it (16 bytes
@@ -122,14 +178,7 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
   }
   if (const LogicalVolume* existing = Named(listing, name);
       existing != nullptr && IsSnapshotHere(*existing)) {
-    // Its point in time was lost before the copy finished: it is never
-    // taken again under this id (that would be a later instant).
-    if (HasTag(*existing, kFailedTag)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("snapshot ", record.snapshot_id(),
-                       " lost its point in time before its copy finished"));
-    }
-    return GetSnapshot(record.snapshot_id());
+    return ExistingThickSnapshot(*existing, record.snapshot_id());
   }
   if (!origin.ok()) return origin.status();
   if (HasTag(*origin, kZeroingTag) || HasTag(*origin, kCopyingTag)) {
@@ -157,38 +206,48 @@ absl::StatusOr<SnapshotRecord> LvmBackend::CreateThickSnapshot(
       !s.ok()) {
     return s;
   }
+  return MakeThickSnapshotTarget(record.snapshot_id(), name, origin->size_bytes,
+                                 std::move(stored), tag);
+}
+
+absl::StatusOr<SnapshotRecord> LvmBackend::ExistingThickSnapshot(
+    const LogicalVolume& existing, const std::string& snapshot_id) {
+  // Its point in time was lost before the copy finished: it is never
+  // taken again under this id (that would be a later instant).
+  if (HasTag(existing, kFailedTag)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("snapshot ", snapshot_id,
+                     " lost its point in time before its copy finished"));
+  }
+  return GetSnapshot(snapshot_id);
+}
+
+absl::StatusOr<SnapshotRecord> LvmBackend::MakeThickSnapshotTarget(
+    const std::string& snapshot_id, const std::string& name, uint64_t bytes,
+    SnapshotRecord stored, const std::string& record_tag) {
   const std::string from_tag = absl::StrCat(kFromTagPrefix, TempName(name));
-  std::vector<std::string> args = {
-      "lvcreate",         "--yes",
-      "--name",           name,
-      "--size",           absl::StrCat(origin->size_bytes, "b"),
-      "--wipesignatures", "y",
-      "--zero",           "y",
-      "--addtag",         kSnapshotTag,
-      "--addtag",         tag,
-      "--addtag",         kCopyingTag,
-      "--addtag",         from_tag};
   // A copy of used blocks only leaves the rest as the LV's extents were.
   const bool zeroing =
       UsedOnly(stored.block(), stored.encrypted(), stored.fs_type());
-  if (zeroing) args.insert(args.end(), {"--addtag", kZeroingTag});
-  args.push_back(config_.vg);
-  if (absl::Status s = Lvm(args).status(); !s.ok()) {
+  if (absl::Status s = Lvm(CopyTargetArgs(name, bytes, kSnapshotTag, record_tag,
+                                          from_tag, zeroing, config_.vg))
+                           .status();
+      !s.ok()) {
     // An lvcreate that failed may still have committed: its target then
     // needs the temporary snapshot.
-    absl::StatusOr<LogicalVolume> again = FindSnapshotLv(record.snapshot_id());
+    absl::StatusOr<LogicalVolume> again = FindSnapshotLv(snapshot_id);
     if (!again.ok()) {
       RemoveTemp(TempName(name));
       return s;
     }
-    return GetSnapshot(record.snapshot_id());
+    return GetSnapshot(snapshot_id);
   }
   // What lvcreate made, without another report.
   LogicalVolume made;
   made.name = name;
   made.vg = config_.vg;
-  made.size_bytes = origin->size_bytes;
-  made.tags = {kSnapshotTag, tag, kCopyingTag, from_tag};
+  made.size_bytes = bytes;
+  made.tags = {kSnapshotTag, record_tag, kCopyingTag, from_tag};
   if (zeroing) made.tags.push_back(kZeroingTag);
   StartSnapshotCopy(made);
   stored.set_pending_copy(true);
@@ -232,8 +291,58 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
   absl::StatusOr<ParsedId> source = ParseId(source_id);
   if (!source.ok()) return absl::NotFoundError("no such source");
   const bool from_snapshot = source->kind == IdKind::kSnapshot;
+  ABSL_ASSIGN_OR_RETURN(LogicalVolume origin,
+                        ReadyCopySource(source_id, from_snapshot, &listing));
+  // A clone also takes a COW area for the time of its copy.
+  uint64_t cow = 0;
+  if (!from_snapshot) {
+    cow = CowBytes(origin.size_bytes);
+  }
+  ABSL_ASSIGN_OR_RETURN(
+      uint64_t placed,
+      Place(static_cast<uint64_t>(record.capacity_bytes()) + cow, 0,
+            /*new_data=*/true,
+            absl::StrCat("volume ", record.volume_id(), " from ", source_id,
+                         cow > 0 ? absl::StrCat(" (and a COW area of ", cow,
+                                                " bytes while it copies)")
+                                 : std::string())));
+  // `cow` is whole extents: what is left is the volume's rounded size.
+  const absl::StatusOr<uint64_t> size = placed - cow;
+  VolumeRecord stored = record;
+  stored.set_capacity_bytes(static_cast<int64_t>(*size));
+  ABSL_ASSIGN_OR_RETURN(
+      std::string tag,
+      RecordTag(kRecordTagPrefix, stored,
+                "the volume's parameters and access lists are"));
+  const std::string from = from_snapshot ? origin.name : TempName(name);
+  if (!from_snapshot) {
+    if (absl::Status s = MakeTemp(origin, name, cow, listing, freeze);
+        !s.ok()) {
+      return s;
+    }
+  }
+  // What the copy does not write must read as zeroes, not as what a
+  // deleted LV left on the extents.
+  const bool zeroing =
+      UsedOnly(stored.block(), stored.encrypted(), stored.fs_type()) ||
+      *size > origin.size_bytes;
+  absl::Status created = Lvm(CopyTargetArgs(name, *size, kVolumeTag, tag,
+                                            absl::StrCat(kFromTagPrefix, from),
+                                            zeroing, config_.vg))
+                             .status();
+  lv = FindLv(record.volume_id());
+  if (!lv.ok()) {
+    if (!from_snapshot) RemoveTemp(from);
+    return created.ok() ? lv.status() : created;
+  }
+  return FinishThickCopy(*lv, record.volume_id());
+}
+
+absl::StatusOr<LogicalVolume> LvmBackend::ReadyCopySource(
+    const std::string& source_id, bool from_snapshot,
+    std::vector<LogicalVolume>* listing) {
   absl::StatusOr<LogicalVolume> origin =
-      from_snapshot ? FindSnapshotLv(source_id) : FindLv(source_id, &listing);
+      from_snapshot ? FindSnapshotLv(source_id) : FindLv(source_id, listing);
   if (!origin.ok()) return origin.status();
   if (from_snapshot && HasTag(*origin, kCopyingTag)) {
     // A restore reads the finished snapshot LV: wait a while for its copy.
@@ -256,58 +365,7 @@ absl::StatusOr<VolumeRecord> LvmBackend::CreateThickFromSource(
     return absl::UnavailableError(absl::StrCat(
         "volume ", source_id, " is still being created; clone it once it is"));
   }
-  // A clone also takes a COW area for the time of its copy.
-  uint64_t cow = 0;
-  if (!from_snapshot) {
-    cow = CowBytes(origin->size_bytes);
-  }
-  ABSL_ASSIGN_OR_RETURN(
-      uint64_t placed,
-      Place(static_cast<uint64_t>(record.capacity_bytes()) + cow, 0,
-            /*new_data=*/true,
-            absl::StrCat("volume ", record.volume_id(), " from ", source_id,
-                         cow > 0 ? absl::StrCat(" (and a COW area of ", cow,
-                                                " bytes while it copies)")
-                                 : std::string())));
-  // `cow` is whole extents: what is left is the volume's rounded size.
-  const absl::StatusOr<uint64_t> size = placed - cow;
-  VolumeRecord stored = record;
-  stored.set_capacity_bytes(static_cast<int64_t>(*size));
-  ABSL_ASSIGN_OR_RETURN(
-      std::string tag,
-      RecordTag(kRecordTagPrefix, stored,
-                "the volume's parameters and access lists are"));
-  const std::string from = from_snapshot ? origin->name : TempName(name);
-  if (!from_snapshot) {
-    if (absl::Status s = MakeTemp(*origin, name, cow, listing, freeze);
-        !s.ok()) {
-      return s;
-    }
-  }
-  std::vector<std::string> args = {
-      "lvcreate",         "--yes",
-      "--name",           name,
-      "--size",           absl::StrCat(*size, "b"),
-      "--wipesignatures", "y",
-      "--zero",           "y",
-      "--addtag",         kVolumeTag,
-      "--addtag",         tag,
-      "--addtag",         kCopyingTag,
-      "--addtag",         absl::StrCat(kFromTagPrefix, from)};
-  // What the copy does not write must read as zeroes, not as what a
-  // deleted LV left on the extents.
-  if (UsedOnly(stored.block(), stored.encrypted(), stored.fs_type()) ||
-      *size > origin->size_bytes) {
-    args.insert(args.end(), {"--addtag", kZeroingTag});
-  }
-  args.push_back(config_.vg);
-  absl::Status created = Lvm(args).status();
-  lv = FindLv(record.volume_id());
-  if (!lv.ok()) {
-    if (!from_snapshot) RemoveTemp(from);
-    return created.ok() ? lv.status() : created;
-  }
-  return FinishThickCopy(*lv, record.volume_id());
+  return origin;
 }
 
 absl::StatusOr<VolumeRecord> LvmBackend::FinishThickCopy(
@@ -352,52 +410,18 @@ absl::Status LvmBackend::Fill(const std::string& target,
   }
   const bool from_temp = HasTag(*source, kCowTag);
   // What is copied, and how many bytes of the source hold it.
-  bool used_only = false;
-  uint64_t source_bytes = source->size_bytes;
-  if (from_temp) {
-    const LogicalVolume* origin = Named(lvs, source->origin);
-    if (origin == nullptr) {
-      return absl::DataLossError(
-          absl::StrCat("the origin of ", LvPath(from), " is gone"));
-    }
-    source_bytes = origin->size_bytes;
-  }
-  if (HasTag(*lv, kSnapshotTag)) {
-    SnapshotRecord record;
-    if (absl::Status s = DecodeTag(*lv, kSnapshotRecordTagPrefix, &record);
-        !s.ok()) {
-      return s;
-    }
-    used_only = UsedOnly(record.block(), record.encrypted(), record.fs_type());
-  } else {
-    VolumeRecord record;
-    if (absl::Status s = DecodeTag(*lv, kRecordTagPrefix, &record); !s.ok()) {
-      return s;
-    }
-    used_only = UsedOnly(record.block(), record.encrypted(), record.fs_type());
-  }
+  ABSL_ASSIGN_OR_RETURN(uint64_t source_bytes,
+                        SourceBytes(lvs, *source, from_temp, LvPath(from)));
+  ABSL_ASSIGN_OR_RETURN(bool used_only, CopiesUsedOnly(*lv));
   for (const LogicalVolume* each : {lv, source}) {
-    if (each->active()) continue;
-    if (absl::Status s = Lvm({"lvchange", "--activate", "y",
-                              "--ignoreactivationskip", LvPath(each->name)})
-                             .status();
-        !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = ActivateForCopy(*each); !s.ok()) return s;
   }
   if (HasTag(*lv, kZeroingTag)) {
     ABSL_RETURN_IF_ERROR(Zero(*lv));
   }
   const std::vector<ByteRange> ranges =
       RangesToCopy(LvDevice(from), source_bytes, used_only);
-  CopyOptions options;
-  options.bytes_per_second = config_.copy_bytes_per_second;
-  // Often enough for the COW area to be watched about every second.
-  options.progress_every_bytes = std::clamp<uint64_t>(
-      config_.copy_bytes_per_second == 0 ? (8 << 20)
-                                         : config_.copy_bytes_per_second,
-      1 << 20, 8 << 20);
-  options.cancel = &cancel;
+  CopyOptions options = FillCopyOptions(cancel);
   absl::Time checked = absl::InfinitePast();  // the first report checks
   const uint64_t step = source->size_bytes;   // the COW area's first size
   if (from_temp) {
@@ -410,25 +434,56 @@ absl::Status LvmBackend::Fill(const std::string& target,
   absl::StatusOr<uint64_t> copied =
       copier_->Copy(LvDevice(from), LvDevice(target), ranges, options);
   if (!copied.ok()) {
-    if (absl::IsCancelled(copied.status())) return copied.status();
-    // An overflowed COW area reads as I/O errors: say what happened.
-    absl::StatusOr<std::vector<LogicalVolume>> now = ListLvs();
-    if (now.ok() && from_temp) {
-      const LogicalVolume* temp = Named(*now, from);
-      if (temp == nullptr || temp->invalid_snapshot()) {
-        return absl::DataLossError(absl::StrCat(
-            "the COW area of ", LvPath(from), " overflowed while copying"));
-      }
-    }
-    return copied.status();
+    return ExplainCopyFailure(copied.status(), from, from_temp);
   }
+  return FinishFill(target, from, *copied, source_bytes, from_temp);
+}
+
+absl::Status LvmBackend::ActivateForCopy(const LogicalVolume& lv) {
+  if (lv.active()) return absl::OkStatus();
+  return Lvm({"lvchange", "--activate", "y", "--ignoreactivationskip",
+              LvPath(lv.name)})
+      .status();
+}
+
+CopyOptions LvmBackend::FillCopyOptions(const std::atomic<bool>& cancel) const {
+  CopyOptions options;
+  options.bytes_per_second = config_.copy_bytes_per_second;
+  // Often enough for the COW area to be watched about every second.
+  options.progress_every_bytes = std::clamp<uint64_t>(
+      config_.copy_bytes_per_second == 0 ? (8 << 20)
+                                         : config_.copy_bytes_per_second,
+      1 << 20, 8 << 20);
+  options.cancel = &cancel;
+  return options;
+}
+
+absl::Status LvmBackend::ExplainCopyFailure(absl::Status copy_status,
+                                            const std::string& from,
+                                            bool from_temp) {
+  if (absl::IsCancelled(copy_status)) return copy_status;
+  // An overflowed COW area reads as I/O errors: say what happened.
+  absl::StatusOr<std::vector<LogicalVolume>> now = ListLvs();
+  if (now.ok() && from_temp) {
+    const LogicalVolume* temp = Named(*now, from);
+    if (temp == nullptr || temp->invalid_snapshot()) {
+      return absl::DataLossError(absl::StrCat("the COW area of ", LvPath(from),
+                                              " overflowed while copying"));
+    }
+  }
+  return copy_status;
+}
+
+absl::Status LvmBackend::FinishFill(const std::string& target,
+                                    const std::string& from, uint64_t copied,
+                                    uint64_t source_bytes, bool from_temp) {
   if (absl::Status s = Lvm({"lvchange", "--deltag", kCopyingTag, "--deltag",
                             absl::StrCat(kFromTagPrefix, from), LvPath(target)})
                            .status();
       !s.ok()) {
     return s;
   }
-  spdlog::info("copied {} of {} bytes of {} into {}", *copied, source_bytes,
+  spdlog::info("copied {} of {} bytes of {} into {}", copied, source_bytes,
                LvPath(from), LvPath(target));
   // Done with the point in time.
   if (from_temp) RemoveTemp(from);
